@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Idempotent set-up on Debian 12: system services (not started), a virtualenv with greeniot.
+# Usage: scripts/setup.sh   (re-running does only what is missing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${GREENIOT_VENV:-.venv}
+
+need_apt=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
+command -v influxd >/dev/null 2>&1 || need_apt+=(influxdb)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: apt-get install ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  # Debian's packages enable system-wide services; greeniot runs its own instances instead.
+  for svc in mosquitto influxdb; do
+    (command -v systemctl >/dev/null && $SUDO systemctl disable --now "$svc" >/dev/null 2>&1) || true
+  done
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "setup: creating virtualenv $VENV"
+  python3 -m venv "$VENV"
+fi
+stamp="$VENV/.greeniot-installed"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "setup: installing greeniot and its dependencies into $VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+  "$VENV/bin/python" -m pip install -q -e ".[dev]"
+  touch "$stamp"
+fi
+echo "setup: ok ($("$VENV/bin/python" --version), mosquitto $(/usr/sbin/mosquitto -h 2>/dev/null | head -1 | awk '{print $3}'), $(influxd version 2>/dev/null | awk '{print $2}'))"

@@ -1,0 +1,3 @@
+from greeniot.cli import main
+
+main()

@@ -1,0 +1,94 @@
+"""The one settings object. Built once by the CLI (or a test) and passed down explicitly.
+
+Every value comes from ``GREENIOT_*`` environment variables (nested with ``__``, e.g.
+``GREENIOT_MQTT__PORT=1884``) or CLI options; there is no module-level instance.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class MqttSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    keepalive_s: int = Field(30, ge=5, le=3600)
+    #: Client-id prefix; each component appends its role (``greeniot-ingest``...).
+    client_id: str = "greeniot"
+    #: Join a shared subscription group so several ingest workers split the load.
+    share_group: str | None = None
+
+
+class InfluxSettings(BaseModel):
+    url: str = "http://127.0.0.1:8086"
+    database: str = "greeniot"
+    #: ``v1``: ``/write`` + ``/query`` (InfluxDB 1.x, 2.x via DBRP, 3.x). ``v2``: ``/api/v2/write``.
+    api: Literal["v1", "v2"] = "v1"
+    username: str | None = None
+    password: str | None = None
+    org: str | None = None
+    bucket: str | None = None
+    token: str | None = None
+    batch_size: int = Field(5000, ge=1, le=100_000)
+    flush_interval_s: float = Field(0.5, gt=0, le=60)
+    gzip: bool = True
+    timeout_s: float = Field(10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _v2_needs_bucket(self) -> InfluxSettings:
+        if self.api == "v2" and not (self.org and self.bucket):
+            raise ValueError("GREENIOT_INFLUX__API=v2 requires GREENIOT_INFLUX__ORG and "
+                             "GREENIOT_INFLUX__BUCKET")
+        return self
+
+
+class IngestSettings(BaseModel):
+    #: How far ahead of the backend clock a device timestamp may be [s].
+    max_future_s: float = Field(300.0, ge=0)
+    #: How old a buffered reading may be and still be stored [days].
+    max_age_days: float = Field(400.0, gt=0)
+    #: QoS 1 messages received but not yet durable (bounds memory and the broker's window).
+    max_undelivered: int = Field(20_000, ge=1)
+
+
+class AnalyticsSettings(BaseModel):
+    #: Seconds of event time between detector ticks.
+    tick_s: float = Field(60.0, gt=0)
+    #: Samples kept per device in the ring buffers.
+    window: int = Field(512, ge=16)
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="GREENIOT_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    data_dir: Path = Path("greeniot-data")
+    #: SQLAlchemy URL of the registry; default: SQLite file in ``data_dir``.
+    db_url: str | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = False
+    mqtt: MqttSettings = MqttSettings()
+    influx: InfluxSettings = InfluxSettings()
+    ingest: IngestSettings = IngestSettings()
+    analytics: AnalyticsSettings = AnalyticsSettings()
+    api: ApiSettings = ApiSettings()
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.data_dir / "spool"
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{(self.data_dir / 'registry.sqlite3').resolve()}"

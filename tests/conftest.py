@@ -1,0 +1,60 @@
+"""Session fixtures: a real Mosquitto and a real InfluxDB on free loopback ports.
+
+Each test gets its own InfluxDB database and its own MQTT site id, so tests never see each
+other's data. Services run in their own process groups and are stopped in teardown (and by an
+atexit hook should pytest die).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from greeniot.config import InfluxSettings, MqttSettings, Settings
+from greeniot.services import InfluxProcess, MosquittoProcess
+
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def services_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("services")
+
+
+@pytest.fixture(scope="session")
+def mosquitto(services_dir: Path) -> Iterator[MosquittoProcess]:
+    broker = MosquittoProcess(services_dir / "mosquitto")
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def influxdb(services_dir: Path) -> Iterator[InfluxProcess]:
+    server = InfluxProcess(services_dir / "influxdb")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def site_id() -> str:
+    """A site id no other test uses: isolates topics on the shared broker."""
+    return f"t{os.getpid() % 1000}-{next(_counter)}-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, mosquitto: MosquittoProcess, influxdb: InfluxProcess,
+             site_id: str) -> Settings:
+    """Settings pointing at the session services, with a database of this test's own."""
+    return Settings(
+        data_dir=tmp_path / "data",
+        mqtt=MqttSettings(port=mosquitto.port, client_id=f"greeniot-{site_id}"),
+        influx=InfluxSettings(url=influxdb.url, database=f"db_{site_id.replace('-', '_')}",
+                              flush_interval_s=0.1),
+    )
