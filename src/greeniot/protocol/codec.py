@@ -34,6 +34,15 @@ class Decoded:
     topic: Topic | None
     messages: list[BaseModel] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    #: For each message, its index in the batch (``None`` for a single message).
+    positions: list[int | None] = field(default_factory=list)
+
+    def _add(self, res: BaseModel | Rejection, index: int | None) -> None:
+        if isinstance(res, Rejection):
+            self.rejections.append(res)
+        else:
+            self.messages.append(res)
+            self.positions.append(index)
 
 
 def _describe(err: ValidationError) -> str:
@@ -94,11 +103,9 @@ def decode(topic: str, payload: bytes) -> Decoded:
             out.rejections.append(Rejection("too_large", f"batch of {len(items)} > {MAX_BATCH}"))
             return out
         for i, item in enumerate(items):
-            res = _validate(model, item, i)
-            (out.rejections if isinstance(res, Rejection) else out.messages).append(res)
+            out._add(_validate(model, item, i), i)
         return out
-    res = _validate(model, obj, None)
-    (out.rejections if isinstance(res, Rejection) else out.messages).append(res)
+    out._add(_validate(model, obj, None), None)
     return out
 
 

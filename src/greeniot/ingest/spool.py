@@ -1,0 +1,141 @@
+"""Disk write-ahead log between the MQTT consumer and the InfluxDB writer.
+
+A message is acknowledged to the broker only after its lines are appended here and fsynced; the
+writer commits a cursor after InfluxDB took them. A crash anywhere replays from the cursor, and
+InfluxDB's (series, timestamp) identity makes the replay overwrite rather than duplicate.
+Segments are plain line-protocol files, so an operator can inspect or replay them by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+SEGMENT_SUFFIX = ".lp"
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Lines read from the spool; ``commit(chunk)`` once they are stored."""
+
+    data: bytes
+    lines: int
+    segment: int
+    end: int  # offset in ``segment`` just past the chunk
+
+
+class Spool:
+    def __init__(self, directory: Path, *, segment_bytes: int = 16 * 1024 * 1024) -> None:
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.segment_bytes = segment_bytes
+        self._lock = threading.Lock()
+        self._cursor_path = self.dir / "cursor.json"
+        self._cursor = self._load_cursor()
+        segs = self._segments()
+        self._current = segs[-1] if segs else max(self._cursor[0], 1)
+        self._durable = self._repair_tail(self._current)
+        self._fh = open(self._path(self._current), "ab")  # noqa: SIM115 - long-lived
+        if not segs or self._cursor[0] < segs[0]:
+            self._cursor = (segs[0] if segs else self._current, 0)
+
+    # -- layout -------------------------------------------------------------------------------
+    def _path(self, seg: int) -> Path:
+        return self.dir / f"{seg:012d}{SEGMENT_SUFFIX}"
+
+    def _segments(self) -> list[int]:
+        return sorted(int(p.stem) for p in self.dir.glob(f"*{SEGMENT_SUFFIX}") if p.stem.isdigit())
+
+    def _load_cursor(self) -> tuple[int, int]:
+        try:
+            raw = json.loads(self._cursor_path.read_text())
+            return int(raw["segment"]), int(raw["offset"])
+        except (OSError, ValueError, KeyError):
+            return (0, 0)
+
+    def _repair_tail(self, seg: int) -> int:
+        """Cut a torn last line (a crash mid-append): those messages were never acked."""
+        path = self._path(seg)
+        if not path.exists():
+            return 0
+        data = path.read_bytes()
+        keep = data.rfind(b"\n") + 1
+        if keep != len(data):
+            with open(path, "r+b") as fh:
+                fh.truncate(keep)
+        return keep
+
+    # -- writer side (consumer) ---------------------------------------------------------------
+    def append(self, lines: list[str]) -> None:
+        """Append and fsync. Blocking: call from a worker thread in async code."""
+        if not lines:
+            return
+        data = ("\n".join(lines) + "\n").encode()
+        with self._lock:
+            if self._durable and self._durable + len(data) > self.segment_bytes:
+                self._fh.close()
+                self._current += 1
+                self._fh = open(self._path(self._current), "ab")  # noqa: SIM115
+                self._durable = 0
+            self._fh.write(data)
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._durable += len(data)
+
+    # -- reader side (InfluxDB writer) ---------------------------------------------------------
+    def read(self, max_lines: int, max_bytes: int = 4 * 1024 * 1024) -> Chunk | None:
+        """Up to ``max_lines`` whole lines from the cursor, within one segment."""
+        with self._lock:
+            seg, off = self._cursor
+            current, durable = self._current, self._durable
+        while True:
+            end = durable if seg == current else self._path(seg).stat().st_size
+            if off < end:
+                break
+            if seg >= current:
+                return None
+            seg, off = seg + 1, 0  # finished segment: move on (deleted at commit)
+        with open(self._path(seg), "rb") as fh:
+            fh.seek(off)
+            data = fh.read(min(end - off, max_bytes))
+        # Cut to whole lines, and to max_lines.
+        cut = data.rfind(b"\n") + 1
+        data = data[:cut]
+        n = data.count(b"\n")
+        if n > max_lines:
+            idx = -1
+            for _ in range(max_lines):
+                idx = data.index(b"\n", idx + 1)
+            data, n = data[: idx + 1], max_lines
+        return Chunk(data, n, seg, off + len(data))
+
+    def commit(self, chunk: Chunk) -> None:
+        """Mark everything up to the chunk's end as stored; drop finished segments."""
+        with self._lock:
+            self._cursor = (chunk.segment, chunk.end)
+            current = self._current
+        tmp = self._cursor_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"segment": chunk.segment, "offset": chunk.end}))
+        os.replace(tmp, self._cursor_path)
+        for seg in self._segments():
+            if seg < chunk.segment and seg < current:
+                self._path(seg).unlink(missing_ok=True)
+
+    def pending_bytes(self) -> int:
+        with self._lock:
+            seg, off = self._cursor
+            current, durable = self._current, self._durable
+        total = 0
+        for s in self._segments():
+            if s < seg:
+                continue
+            size = durable if s == current else self._path(s).stat().st_size
+            total += size - (off if s == seg else 0)
+        return max(total, 0)
+
+    def close(self) -> None:
+        with self._lock:
+            self._fh.close()

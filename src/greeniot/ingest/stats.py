@@ -1,0 +1,24 @@
+"""Ingest counters (exported later as Prometheus metrics); one summary line in the logs."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class IngestStats:
+    received: int = 0  # MQTT messages
+    accepted: int = 0  # messages (or batch items) decoded and spooled
+    acked: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)  # by reason code
+    lines_spooled: int = 0
+    lines_written: int = 0
+    lines_refused: int = 0  # refused by InfluxDB for good (field-type conflict...)
+    write_retries: int = 0
+
+    def summary(self) -> str:
+        rej = ",".join(f"{k}={v}" for k, v in sorted(self.rejected.items())) or "0"
+        return (f"received={self.received} accepted={self.accepted} rejected={rej} "
+                f"spooled={self.lines_spooled} written={self.lines_written} "
+                f"refused={self.lines_refused} retries={self.write_retries}")

@@ -1,0 +1,72 @@
+"""Spool → InfluxDB, committing the spool cursor only after the server took the batch."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+
+from greeniot.ingest.spool import Spool
+from greeniot.ingest.stats import IngestStats
+from greeniot.store.errors import RejectedWriteError, RetryableWriteError
+from greeniot.store.influx import InfluxClient
+
+log = logging.getLogger(__name__)
+
+
+class SpoolWriter:
+    def __init__(self, spool: Spool, influx: InfluxClient, stats: IngestStats, *,
+                 batch_lines: int, flush_interval_s: float, max_backoff_s: float = 10.0) -> None:
+        self.spool = spool
+        self.influx = influx
+        self.stats = stats
+        self.batch_lines = batch_lines
+        self.flush_interval_s = flush_interval_s
+        self.max_backoff_s = max_backoff_s
+        self.wakeup = asyncio.Event()
+        self._failing = False
+
+    async def run(self) -> None:
+        """Write until cancelled. Retries a failing batch with capped, jittered backoff."""
+        backoff = 0.1
+        while True:
+            chunk = self.spool.read(self.batch_lines)
+            if chunk is None:
+                self.wakeup.clear()
+                try:
+                    await asyncio.wait_for(self.wakeup.wait(), self.flush_interval_s)
+                except TimeoutError:
+                    pass
+                continue
+            try:
+                await self.influx.write(chunk.data)
+            except RetryableWriteError as err:
+                self.stats.write_retries += 1
+                if not self._failing:
+                    log.warning("influx write failing, will retry: %s", err)
+                    self._failing = True
+                await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
+                backoff = min(backoff * 2, self.max_backoff_s)
+                continue
+            except RejectedWriteError as err:
+                # InfluxDB stored the valid points and refused the rest: counted, not retried.
+                self.stats.lines_refused += 1
+                log.error("influx refused points: %s", err)
+            else:
+                self.stats.lines_written += chunk.lines
+            if self._failing:
+                log.info("influx writes recovered; pending %d bytes", self.spool.pending_bytes())
+                self._failing = False
+            backoff = 0.1
+            self.spool.commit(chunk)
+
+    async def flush(self, timeout_s: float) -> bool:
+        """Wait until the spool is empty (True) or the deadline passes (False)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self.spool.pending_bytes() > 0:
+            if loop.time() > deadline:
+                return False
+            self.wakeup.set()
+            await asyncio.sleep(0.02)
+        return True
