@@ -1,0 +1,231 @@
+"""Rules: events in, decisions out — exact kinds, priorities, keys and reasons."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from greeniot.actions.interlocks import ZoneState
+from greeniot.actions.rules import Alert, Task, ValveOpen, decide
+from greeniot.analytics.context import EstateContext, TreeInfo, ZoneInfo
+from greeniot.analytics.events import Event
+
+NOW_MS = 1_795_510_737_944
+SITE = "estate-a"
+CTX = EstateContext(
+    trees=(TreeInfo(SITE, "t001"), TreeInfo(SITE, "t007"),
+           TreeInfo(SITE, "h001", heritage=True), TreeInfo(SITE, "h002", heritage=True),
+           TreeInfo("other", "h900", heritage=True)),
+    zones=(ZoneInfo(SITE, "z02", valve_device="valve-z02", max_run_s=600),
+           ZoneInfo(SITE, "z03")),
+)
+WET = ZoneState(rain_last_24h_mm=9.0, air_temp_c=18.0)
+OK_STATE = ZoneState(air_temp_c=18.0)
+
+
+def ev(kind: str, severity: str = "warning", *, value: float = 1.0, threshold: float = 0.5,
+       unit: str = "deg", tree: str | None = None, zone: str | None = None,
+       device: str | None = None, heritage: bool = False, ts_ms: int = NOW_MS,
+       detail: str = "") -> Event:
+    return Event(kind=kind, site=SITE, ts_ms=ts_ms, severity=severity,  # type: ignore[arg-type]
+                 value=value, threshold=threshold, unit=unit, device=device, tree=tree,
+                 zone=zone, heritage=heritage, detail=detail)
+
+
+def tasks(out: list) -> list[Task]:
+    return [a for a in out if isinstance(a, Task)]
+
+
+def alerts(out: list) -> list[Alert]:
+    return [a for a in out if isinstance(a, Alert)]
+
+
+def test_healthy_swaying_tree_gives_nothing() -> None:
+    sway = [ev("sway", "info", value=0.6, threshold=2.0, tree="t001", device="tilt-t001"),
+            ev("sway", "warning", value=2.5, threshold=2.0, tree="t001")]
+    assert decide(sway, CTX, {}, NOW_MS) == []
+    assert decide([], CTX, {}, NOW_MS) == []
+    # an ordinary tree's info-level lean is within its normal range: no task either
+    assert decide([ev("lean", "info", tree="t001")], CTX, {}, NOW_MS) == []
+
+
+@pytest.mark.parametrize(("kind", "severity", "tree", "task_kind", "priority", "alert_sev"), [
+    ("failure", "critical", "t007", "remove", 1, "critical"),
+    ("failure", "warning", "t007", "remove", 1, "critical"),
+    ("lean_step", "warning", "t007", "stabilize", 2, "warning"),
+    ("lean_step", "critical", "t007", "stabilize", 1, "critical"),
+    ("lean", "critical", "t007", "stabilize", 1, "critical"),
+    ("lean", "warning", "t007", "inspect", 3, "warning"),
+    ("lean_trend", "warning", "t007", "inspect", 3, "warning"),
+    ("lean_trend", "critical", "t007", "stabilize", 1, "critical"),
+    # heritage: one priority higher, and always at least warning
+    ("lean", "info", "h001", "inspect", 2, "warning"),
+    ("lean", "warning", "h001", "inspect", 2, "warning"),
+    ("lean_step", "warning", "h001", "stabilize", 1, "warning"),
+    ("failure", "critical", "h001", "remove", 1, "critical"),
+])
+def test_lean_levels_to_tasks(kind: str, severity: str, tree: str, task_kind: str,
+                              priority: int, alert_sev: str) -> None:
+    out = decide([ev(kind, severity, tree=tree, device=f"tilt-{tree}")], CTX, {}, NOW_MS)
+    assert len(out) == 2
+    task, alert = out
+    assert isinstance(task, Task) and isinstance(alert, Alert)
+    assert (task.kind, task.priority, task.tree, task.site) == (task_kind, priority, tree, SITE)
+    assert task.dedup_key == f"{task_kind}:{SITE}:{tree}"
+    assert task.heritage is tree.startswith("h")
+    assert task.reasons and task.reasons[0].startswith(f"{kind} 1 deg vs threshold 0.5 deg")
+    assert (alert.severity, alert.task_key, alert.dedup_key) == (alert_sev, task.dedup_key,
+                                                                 task.dedup_key)
+    assert alert.kind == kind and alert.tree == tree and alert.value == 1.0
+    assert f"priority {priority}" in alert.message
+
+
+def test_heritage_flag_on_the_event_alone_bumps() -> None:
+    out = decide([ev("lean", "warning", tree="t001", heritage=True)], CTX, {}, NOW_MS)
+    assert tasks(out)[0].priority == 2
+    assert "heritage tree" in tasks(out)[0].reasons[-1]
+
+
+def test_dedup_key_is_stable_and_one_task_per_condition() -> None:
+    repeated = [ev("lean", "warning", tree="t007", ts_ms=NOW_MS + i * 60_000, value=0.6 + i / 100)
+                for i in range(5)]
+    out = decide(repeated, CTX, {}, NOW_MS)
+    assert [type(a) for a in out] == [Task, Alert]
+    again = decide(repeated[:1], CTX, {}, NOW_MS + 3_600_000)
+    assert tasks(again)[0].dedup_key == tasks(out)[0].dedup_key == "inspect:estate-a:t007"
+
+
+def test_most_urgent_task_wins_within_a_call_and_order_is_by_priority() -> None:
+    out = decide([
+        ev("low_battery", "warning", value=3.3, threshold=3.4, unit="V", device="soil-1"),
+        ev("lean_step", "warning", tree="t007"),
+        ev("lean_step", "critical", tree="t007", ts_ms=NOW_MS + 1),
+        ev("lean", "warning", tree="h001"),
+        ev("lean", "warning", tree="t001"),
+    ], CTX, {}, NOW_MS)
+    got = [(t.kind, t.subject, t.priority) for t in tasks(out)]
+    assert got == [("stabilize", "t007", 1), ("inspect", "h001", 2), ("inspect", "t001", 3),
+                   ("device_check", "soil-1", 4)]
+    # each task is followed by its own alert
+    for i, a in enumerate(out):
+        if isinstance(a, Task):
+            assert isinstance(out[i + 1], Alert) and out[i + 1].task_key == a.dedup_key
+    assert alerts(out)[0].severity == "critical"
+
+
+def test_drought_opens_the_valve_when_interlocks_allow() -> None:
+    out = decide([ev("drought", value=14.2, threshold=18.0, unit="vwc_pct", zone="z02",
+                     device="soil-z02")], CTX, {(SITE, "z02"): OK_STATE}, NOW_MS)
+    assert len(out) == 1
+    v = out[0]
+    assert isinstance(v, ValveOpen)
+    assert (v.site, v.device, v.zone, v.run_s) == (SITE, "valve-z02", "z02", 600)
+    assert "14.2 % below refill point 18 %" in v.reason
+    assert "management allowed depletion" in v.reason
+    assert v.reasons[0] == v.reason and len(v.reasons) >= 2
+
+
+@pytest.mark.parametrize(("state", "words"), [
+    (WET, "recent rain"),
+    (ZoneState(air_temp_c=-1.0), "freezing"),
+    (ZoneState(rain_forecast_mm=20.0, air_temp_c=18.0), "rain forecast"),
+    (ZoneState(air_temp_c=18.0, last_irrigation_end_ms=NOW_MS - 60_000), "minimum interval"),
+])
+def test_drought_with_lockout_gives_an_info_alert_not_a_valve(state: ZoneState,
+                                                              words: str) -> None:
+    drought = [ev("drought", value=12.0, threshold=18.0, unit="vwc_pct", zone="z02",
+                  device=f"soil-z02-{i}") for i in range(3)]  # three probes, one zone
+    out = decide(drought, CTX, {(SITE, "z02"): state}, NOW_MS)
+    assert not any(isinstance(a, ValveOpen) for a in out)
+    assert len(out) == 1
+    a = out[0]
+    assert isinstance(a, Alert)
+    assert (a.kind, a.severity, a.zone) == ("irrigation_skipped", "info", "z02")
+    assert a.dedup_key == f"irrigation_skipped:{SITE}:z02"
+    assert words in a.message
+
+
+def test_drought_while_watering_is_silent() -> None:
+    state = ZoneState(air_temp_c=18.0, valve_open=True)
+    out = decide([ev("drought", value=12.0, threshold=18.0, unit="vwc_pct", zone="z02")],
+                 CTX, {(SITE, "z02"): state}, NOW_MS)
+    assert out == []
+
+
+def test_drought_in_zone_without_valve_alerts_why() -> None:
+    out = decide([ev("drought", value=12.0, threshold=18.0, unit="vwc_pct", zone="z03")],
+                 CTX, {}, NOW_MS)
+    assert len(out) == 1 and isinstance(out[0], Alert)
+    assert "no valve" in out[0].message
+
+
+def test_one_valve_open_per_zone_per_call() -> None:
+    drought = [ev("drought", value=12.0 + i, threshold=18.0, unit="vwc_pct", zone="z02")
+               for i in range(3)]
+    out = decide(drought, CTX, {(SITE, "z02"): OK_STATE}, NOW_MS)
+    assert [type(a) for a in out] == [ValveOpen]
+
+
+@pytest.mark.parametrize(("unit", "value", "severity", "priority"), [
+    ("vwc_pct", 48.0, "warning", 3),
+    ("vwc_pct", 55.0, "critical", 2),
+    ("h", 13.0, "warning", 3),
+    ("h", 30.0, "warning", 2),      # over twice the zone's 12 h
+    ("s", 30 * 3600, "warning", 2),
+])
+def test_waterlog_drain_priority_by_hours(unit: str, value: float, severity: str,
+                                          priority: int) -> None:
+    out = decide([ev("waterlog", severity, value=value, threshold=45.0, unit=unit, zone="z02")],
+                 CTX, {}, NOW_MS)
+    (task,) = tasks(out)
+    assert (task.kind, task.priority, task.zone, task.dedup_key) == (
+        "drain", priority, "z02", f"drain:{SITE}:z02")
+    assert len(alerts(out)) == 1
+
+
+def test_storm_start_is_a_site_alert_only() -> None:
+    out = decide([ev("storm", "critical", value=33.0, threshold=20.0, unit="m/s",
+                     device="wx-1")], CTX, {}, NOW_MS)
+    assert len(out) == 1
+    a = out[0]
+    assert isinstance(a, Alert)
+    assert (a.kind, a.severity, a.dedup_key, a.tree) == ("storm", "critical",
+                                                         f"storm:{SITE}", None)
+
+
+def test_after_the_storm_heritage_trees_are_swept() -> None:
+    out = decide([ev("storm", "info", value=8.0, threshold=20.0, unit="m/s",
+                     detail="ended")], CTX, {}, NOW_MS)
+    got = [(t.kind, t.tree, t.priority, t.heritage) for t in tasks(out)]
+    assert got == [("inspect", "h001", 2, True), ("inspect", "h002", 2, True)]  # not "other"
+    assert [a.dedup_key for a in alerts(out)] == [
+        f"inspect:{SITE}:h001", f"inspect:{SITE}:h002", f"storm_over:{SITE}"]
+
+
+def test_sweep_and_lean_on_the_same_tree_keep_the_more_urgent() -> None:
+    out = decide([ev("storm", "info", value=8.0, threshold=20.0, unit="m/s"),
+                  ev("lean", "info", tree="h001")], CTX, {}, NOW_MS)
+    inspect_h001 = [t for t in tasks(out) if t.tree == "h001"]
+    assert len(inspect_h001) == 1
+
+
+@pytest.mark.parametrize(("kind", "severity"), [
+    ("device_offline", "warning"), ("low_battery", "info"), ("sensor_stuck", "critical")])
+def test_device_health_gives_a_p4_check_and_an_alert(kind: str, severity: str) -> None:
+    out = decide([ev(kind, severity, value=3600, threshold=900, unit="s", device="tilt-t9")],
+                 CTX, {}, NOW_MS)
+    task, alert = out
+    assert isinstance(task, Task) and isinstance(alert, Alert)
+    assert (task.kind, task.priority, task.dedup_key) == (
+        "device_check", 4, f"device_check:{SITE}:tilt-t9")
+    assert (alert.kind, alert.severity, alert.device) == (kind, severity, "tilt-t9")
+
+
+def test_decide_is_pure() -> None:
+    events = [ev("failure", "critical", tree="t007"), ev("storm", "info", value=1, threshold=2),
+              ev("drought", value=12.0, threshold=18.0, unit="vwc_pct", zone="z02")]
+    states = {(SITE, "z02"): OK_STATE}
+    first = decide(events, CTX, states, NOW_MS)
+    assert decide(list(reversed(events)), CTX, states, NOW_MS) == first
+    assert all(dataclasses.is_dataclass(a) for a in first)
