@@ -1,0 +1,56 @@
+"""The asyncio publisher and the alert sink against the real Mosquitto."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from greeniot.actions.sinks.mqtt import MqttAlertSink, MqttPublisher, PublishError
+from greeniot.protocol import Alert
+from greeniot.services import MosquittoProcess, free_port
+
+NOW_MS = 1_795_510_737_944
+
+
+def test_publish_returns_after_puback_and_the_message_arrives(mosquitto: MosquittoProcess,
+                                                              observe, site_id: str) -> None:
+    obs = observe([f"greeniot/v1/{site_id}/#"])
+
+    async def run() -> None:
+        async with MqttPublisher(host=mosquitto.host, port=mosquitto.port) as pub:
+            await asyncio.gather(*(pub.publish(f"greeniot/v1/{site_id}/n{i}/cmd",
+                                               str(i).encode(), 1) for i in range(200)))
+
+    asyncio.run(run())
+    got = obs.wait_for(200, f"greeniot/v1/{site_id}/")
+    assert sorted(int(p) for _, p in got) == list(range(200))
+
+
+def test_alert_sink_publishes_protocol_alert_json(mosquitto: MosquittoProcess, observe,
+                                                  site_id: str) -> None:
+    obs = observe([f"greeniot/v1/{site_id}/alerts"])
+    alert = Alert(id="a-1", ts_ms=NOW_MS, site=site_id, kind="storm", severity="critical",
+                  message="storm", value=33.0)
+
+    async def run() -> None:
+        async with MqttPublisher(host=mosquitto.host, port=mosquitto.port) as pub:
+            await MqttAlertSink(pub.publish).send(alert)
+
+    asyncio.run(run())
+    ((topic, payload),) = obs.wait_for(1, f"greeniot/v1/{site_id}/alerts")
+    assert topic == f"greeniot/v1/{site_id}/alerts"
+    assert Alert.model_validate(json.loads(payload)) == alert
+    assert b"null" not in payload  # None fields left out
+
+
+def test_no_broker_fails_with_the_address() -> None:
+    port = free_port()
+
+    async def run() -> None:
+        async with MqttPublisher(host="127.0.0.1", port=port, timeout_s=0.5):
+            pass
+
+    with pytest.raises(PublishError, match=f"mqtt://127.0.0.1:{port}"):
+        asyncio.run(run())
