@@ -1,0 +1,117 @@
+"""Engine, sessions and migrations for the registry; built from Settings, never at import.
+
+SQLite is the default and several processes (ingest, analytics, api) write to the same file, so
+every SQLite connection gets, through a ``connect`` event:
+
+- ``journal_mode=WAL``: readers never block the writer and the writer never blocks readers;
+- ``busy_timeout``: a writer waits for the lock instead of failing at once with
+  "database is locked";
+- ``foreign_keys=ON``: SQLite ignores foreign keys unless asked per connection.
+
+and every transaction starts with ``BEGIN IMMEDIATE``. A deferred transaction that reads first
+and writes later fails with ``SQLITE_BUSY`` *without* waiting for ``busy_timeout`` when another
+connection committed in between (its read snapshot is stale); taking the write lock at BEGIN
+makes the busy timeout apply to every writer. Readers in WAL mode are not blocked by it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, make_url, pool
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session, sessionmaker
+
+from greeniot.config import Settings
+
+log = logging.getLogger(__name__)
+
+#: How long a SQLite writer waits for another process's write lock before giving up [ms].
+DEFAULT_BUSY_TIMEOUT_MS = 10_000
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def _is_sqlite(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite"
+
+
+def _sqlite_in_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:")
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take BEGIN away from the sqlite3 module so that we can emit BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def engine_from_url(url: str | URL, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+                    echo: bool = False) -> Engine:
+    """An engine for ``url``; for a SQLite file, creates its folder and sets WAL + busy timeout."""
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {"echo": echo}
+    if _is_sqlite(parsed):
+        # Sessions may be used from FastAPI's worker threads (one thread at a time).
+        kwargs["connect_args"] = {"check_same_thread": False}
+        if _sqlite_in_memory(parsed):
+            kwargs["poolclass"] = pool.StaticPool  # one shared connection, or each sees nothing
+        else:
+            Path(str(parsed.database)).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    else:
+        kwargs["pool_pre_ping"] = True
+    engine = create_engine(parsed, **kwargs)
+    if _is_sqlite(parsed):
+        _configure_sqlite(engine, busy_timeout_ms)
+    return engine
+
+
+def make_engine(settings: Settings, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Engine:
+    """The registry engine for ``settings.database_url`` (``GREENIOT_DB_URL`` or data folder)."""
+    return engine_from_url(settings.database_url, busy_timeout_ms=busy_timeout_ms)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions bound to ``engine``; objects stay readable after commit (the API returns them)."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def alembic_config() -> Config:
+    """Alembic configuration pointing at the packaged migrations (no alembic.ini needed)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+def migrate(url: str | URL | Engine, *, revision: str = "head") -> None:
+    """Bring the schema at ``url`` (or on ``engine``) up to ``revision``; idempotent.
+
+    Called at start-up by every process that uses the registry. Runs in one transaction
+    (SQLite and PostgreSQL both have transactional DDL), so a failed migration leaves the
+    previous schema intact.
+    """
+    engine = url if isinstance(url, Engine) else engine_from_url(url)
+    try:
+        cfg = alembic_config()
+        with engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, revision)
+    finally:
+        if engine is not url:
+            engine.dispose()
+    log.debug("registry schema at %s", revision)

@@ -1,0 +1,238 @@
+"""SQLAlchemy tables of the registry (typed 2.x ORM).
+
+Estate objects (zones, trees, devices) are keyed by ``(site, id)``: device ids are unique per
+site, as in the MQTT topic ``greeniot/v1/{site}/{device}/...``. Workflow records (tasks, alerts,
+commands) carry site/tree/zone/device as plain strings without foreign keys on purpose: an
+event about a device the ledger does not know yet must still become a task or an alert, never
+fail to be recorded. Times are int ms UTC (``*_ms``, BigInteger).
+
+The schema is owned by the Alembic migrations in ``migrations/versions``; a test compares them
+with these classes, so a change here needs a new migration.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+ID = 64  # protocol id length: [a-z0-9][a-z0-9_-]{0,63}
+NAME = 200
+PERSON = 120
+
+#: Constraint names fixed by convention so that migrations can address them on any database.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+_ACTIVE_TASK_SQL = "state IN ('open', 'acknowledged', 'assigned', 'in_progress')"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Site(Base):
+    __tablename__ = "sites"
+
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME), default="")
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class Zone(Base):
+    """An irrigation zone: its soil-moisture thresholds, valve and watering limits."""
+
+    __tablename__ = "zones"
+
+    site: Mapped[str] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME), default="")
+    refill_vwc_pct: Mapped[float] = mapped_column(Float)
+    saturation_vwc_pct: Mapped[float] = mapped_column(Float)
+    waterlog_hours: Mapped[float] = mapped_column(Float)
+    valve_device: Mapped[str | None] = mapped_column(String(ID))
+    max_run_s: Mapped[int] = mapped_column(Integer)
+    min_interval_s: Mapped[int] = mapped_column(Integer)
+    daily_max_s: Mapped[int] = mapped_column(Integer)
+    #: Rain expected in the coming forecast window [mm], set by a forecast feed; None = unknown.
+    rain_forecast_mm: Mapped[float | None] = mapped_column(Float)
+
+
+class Tree(Base):
+    """One row of the tree ledger."""
+
+    __tablename__ = "trees"
+
+    site: Mapped[str] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    species: Mapped[str | None] = mapped_column(String(NAME))
+    height_m: Mapped[float | None] = mapped_column(Float)
+    dbh_cm: Mapped[float | None] = mapped_column(Float)  # trunk diameter at breast height
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    heritage: Mapped[bool] = mapped_column(Boolean, default=False)
+    heritage_name: Mapped[str | None] = mapped_column(String(NAME))
+    planted_year: Mapped[int | None] = mapped_column(Integer)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class Device(Base):
+    """A field node and what it is bound to (a tilt sensor to a tree, a probe/valve to a zone)."""
+
+    __tablename__ = "devices"
+    __table_args__ = (
+        ForeignKeyConstraint(["site", "tree_id"], ["trees.site", "trees.id"],
+                             name="fk_devices_tree"),
+        ForeignKeyConstraint(["site", "zone_id"], ["zones.site", "zones.id"],
+                             name="fk_devices_zone"),
+    )
+
+    site: Mapped[str] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    tree_id: Mapped[str | None] = mapped_column(String(ID))
+    zone_id: Mapped[str | None] = mapped_column(String(ID))
+    fw: Mapped[str | None] = mapped_column(String(32))
+    last_seen_ms: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default="unknown")
+    bat_v: Mapped[float | None] = mapped_column(Float)
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class Task(Base):
+    """A crew task from its opening to its close-out with evidence."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_site_state", "site", "state"),
+        # At most one active task per dedup key, enforced by the database itself so that two
+        # processes opening the same task at once cannot both succeed.
+        Index("uq_tasks_active_dedup_key", "dedup_key", unique=True,
+              sqlite_where=text(_ACTIVE_TASK_SQL), postgresql_where=text(_ACTIVE_TASK_SQL)),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site: Mapped[str] = mapped_column(String(ID))
+    kind: Mapped[str] = mapped_column(String(24))
+    priority: Mapped[int] = mapped_column(Integer)
+    #: Copied from the ledger (or the event) at creation: heritage trees are handled first.
+    heritage: Mapped[bool] = mapped_column(Boolean, default=False)
+    tree: Mapped[str | None] = mapped_column(String(ID))
+    zone: Mapped[str | None] = mapped_column(String(ID))
+    device: Mapped[str | None] = mapped_column(String(ID))
+    title: Mapped[str] = mapped_column(String(NAME))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    #: The first responsible person, accountable until close-out (required at assignment).
+    owner: Mapped[str | None] = mapped_column(String(PERSON))
+    assignee: Mapped[str | None] = mapped_column(String(PERSON))
+    created_by: Mapped[str] = mapped_column(String(PERSON), default="system")
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    ack_ms: Mapped[int | None] = mapped_column(BigInteger)
+    assigned_ms: Mapped[int | None] = mapped_column(BigInteger)
+    started_ms: Mapped[int | None] = mapped_column(BigInteger)
+    closed_ms: Mapped[int | None] = mapped_column(BigInteger)  # closed or cancelled
+    due_ms: Mapped[int | None] = mapped_column(BigInteger)
+    updated_ms: Mapped[int] = mapped_column(BigInteger)
+    close_note: Mapped[str | None] = mapped_column(Text)
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    dedup_key: Mapped[str | None] = mapped_column(String(NAME))
+    source_event: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    history: Mapped[list[TaskHistory]] = relationship(
+        back_populates="task", order_by="TaskHistory.id", cascade="all, delete-orphan",
+        lazy="selectin",
+    )
+
+
+class TaskHistory(Base):
+    """One state change of a task: who, when, from, to, why."""
+
+    __tablename__ = "task_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    ts_ms: Mapped[int] = mapped_column(BigInteger)
+    by: Mapped[str] = mapped_column(String(PERSON))
+    from_state: Mapped[str | None] = mapped_column(String(16))  # None: the task was created
+    to_state: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    task: Mapped[Task] = relationship(back_populates="history")
+
+
+class Alert(Base):
+    """An alert for operators; repeats of an unacknowledged one only bump ``count``."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index("ix_alerts_site_ts_ms", "site", "ts_ms"),
+        Index("uq_alerts_open_dedup_key", "dedup_key", unique=True,
+              sqlite_where=text("NOT acknowledged"), postgresql_where=text("NOT acknowledged")),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    site: Mapped[str] = mapped_column(String(ID))
+    ts_ms: Mapped[int] = mapped_column(BigInteger)  # event time of the first occurrence
+    last_ts_ms: Mapped[int] = mapped_column(BigInteger)  # event time of the latest repeat
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    kind: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    value: Mapped[float | None] = mapped_column(Float)
+    device: Mapped[str | None] = mapped_column(String(ID))
+    tree: Mapped[str | None] = mapped_column(String(ID))
+    zone: Mapped[str | None] = mapped_column(String(ID))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))
+    acknowledged: Mapped[bool] = mapped_column(Boolean, default=False)
+    ack_by: Mapped[str | None] = mapped_column(String(PERSON))
+    ack_ms: Mapped[int | None] = mapped_column(BigInteger)
+    dedup_key: Mapped[str | None] = mapped_column(String(NAME))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class Command(Base):
+    """A command sent to a valve node and what became of it (the node's ack or the deadline)."""
+
+    __tablename__ = "commands"
+    __table_args__ = (
+        Index("ix_commands_site_device", "site", "device"),
+        Index("ix_commands_state", "state"),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)  # "c-…", echoed by the ack
+    site: Mapped[str] = mapped_column(String(ID))
+    device: Mapped[str] = mapped_column(String(ID))
+    zone: Mapped[str | None] = mapped_column(String(ID))
+    op: Mapped[str] = mapped_column(String(8))
+    max_run_s: Mapped[int | None] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"))
+    created_ms: Mapped[int] = mapped_column(BigInteger)
+    deadline_ms: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    sent_ms: Mapped[int | None] = mapped_column(BigInteger)
+    ack_ms: Mapped[int | None] = mapped_column(BigInteger)  # the node's timestamp in its ack
+    ack_reason: Mapped[str | None] = mapped_column(Text)  # refusal reason, or why it failed
+    valve_state: Mapped[str | None] = mapped_column(String(8))  # as reported in the ack
