@@ -115,7 +115,7 @@ def test_two_processes_opening_the_same_task_at_once_make_one(db_url: str) -> No
                         s, site="estate-a", kind="drain", title=f"drain z1 ({n}/{i})",
                         zone="z1", dedup_key="waterlog:estate-a:z1", now_ms=T0 + i)
                     ids.append(task.id)
-        except BaseException as err:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as err:  # reported by the assertion below
             errors.append(err)
 
     threads = [threading.Thread(target=worker, args=(e, n)) for n, e in enumerate(engines)]

@@ -108,7 +108,9 @@ def _upsert(session: Session, model: type[Base], data: BaseModel, table: str,
     key: Any = fields.id if model is Site else (fields.site, fields.id)
     row = session.get(model, key)
     if row is None:
-        values = data.model_dump() | {"created_ms": now}
+        values = data.model_dump()
+        if model is not Zone:
+            values["created_ms"] = now
         if model is Tree:
             values["updated_ms"] = now
         if model is Device:
