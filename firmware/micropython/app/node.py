@@ -1,0 +1,236 @@
+"""The node: measure or actuate, keep readings in the outbox, and talk to the broker.
+
+Two ways to run, chosen by kind and ``cfg["sleep"]``:
+
+- *Wake cycle* (sensor nodes with sleep on): measure once, append to the outbox, connect,
+  publish status ``online``, flush the outbox, publish ``sleeping``, disconnect, deep-sleep.
+  Without a broker the reading simply stays in the outbox for the next wake.
+- *Loop* (valves, and sensors with sleep off): one main loop that never blocks for long —
+  valve safety timer first, then the scheduled measurement, then one bounded network step
+  (connect with capped exponential backoff, poll, flush one batch at a time).
+
+Outbox entries are published as they were stored (original ``ts_ms`` and ``seq``): one entry
+as a plain reading, several as ``{"v":1,"batch":[...]}``, and removed only after PUBACK.
+"""
+
+import time
+
+from lib import proto
+from lib.log import Logger
+from lib.mqtt import MQTTClient
+from lib.outbox import Outbox
+from lib.store import Seq
+
+_LOOP_MS = 100  # longest wait in one main-loop turn
+
+
+class Node:
+    def __init__(self, hal, cfg):
+        self.hal = hal
+        self.cfg = cfg
+        self.log = Logger(cfg["device"], cfg["log_level"])
+        sd = cfg["state_dir"]
+        self.seq = Seq(sd + "/seq")
+        self.outbox = Outbox(sd + "/outbox.dat", cfg["outbox_max"], cfg["outbox_bytes"])
+        site, device = cfg["site"], cfg["device"]
+        self.topics = {}
+        for ch in ("soil", "tilt", "valve", "status", "ack", "cmd"):
+            self.topics[ch] = proto.topic(site, device, ch).encode()
+        self.client = MQTTClient(
+            device, cfg["mqtt_host"], cfg["mqtt_port"], keepalive_s=cfg["keepalive_s"],
+            clean=False, will=(self.topics["status"], proto.OFFLINE, 1, True),
+            user=cfg["mqtt_user"], password=cfg["mqtt_password"], on_message=self._on_message,
+            resend_ms=int(cfg["resend_s"] * 1000))
+        self.kind = cfg["kind"]
+        self.app = self._make_app()
+        self._batch = None  # (pid, end_id) of the outbox batch awaiting PUBACK
+        self._retry_at = None
+        self._backoff_ms = int(cfg["reconnect_min_s"] * 1000)
+        self._t0 = time.ticks_ms()
+
+    def _make_app(self):
+        kind, hal, cfg = self.kind, self.hal, self.cfg
+        if kind == "soil":
+            from app.soil import SoilApp
+
+            return SoilApp(hal, cfg, self.log)
+        if kind == "tilt":
+            from app.tilt import TiltApp
+
+            return TiltApp(hal, cfg, self.log)
+        from app.valve import ValveApp
+
+        return ValveApp(hal, cfg, self.log, self.seq, self._emit)
+
+    # -- bookkeeping ------------------------------------------------------------------------
+    def _emit(self, channel, payload):
+        if not self.outbox.append(channel, payload):
+            self.log.error("outbox: entry of %d bytes can never fit, dropped", len(payload))
+        self._report()
+
+    def _report(self):
+        self.hal.report(connected=self.client.connected, outbox=len(self.outbox),
+                        dropped=self.outbox.dropped, seq=self.seq.value)
+
+    def _uptime_s(self):
+        return time.ticks_diff(time.ticks_ms(), self._t0) // 1000
+
+    def measure(self):
+        """Take one reading and append it to the outbox (never raises: a node keeps going)."""
+        if not self.hal.clock_valid():
+            self.hal.net_up(int(self.cfg["wifi_timeout_s"] * 1000))
+            if not self.hal.clock_valid():
+                self.log.error("clock not set: reading skipped")
+                return
+        try:
+            payload = self.app.measure(self.seq.next())
+        except (OSError, ValueError) as err:
+            self.log.error("measurement failed: %s", err)
+            return
+        self._emit(self.app.channel, payload)
+
+    # -- network ----------------------------------------------------------------------------
+    def connect(self, timeout_ms):
+        """Connect, subscribe, announce ``online``. Returns True on success."""
+        c = self.client
+        if not self.hal.net_up(int(self.cfg["wifi_timeout_s"] * 1000)):
+            self.log.warning("network down")
+            return False
+        try:
+            session = c.connect(timeout_ms)
+            if self.kind == "valve":
+                c.subscribe(self.topics["cmd"], 1)
+            self._publish_status("online")
+        except OSError as err:
+            self.log.warning("mqtt: %s", err)
+            c.close()
+            self._report()
+            return False
+        self.log.info("connected to %s:%d (session %s, outbox %d)", c.host, c.port,
+                      "resumed" if session else "new", len(self.outbox))
+        self._report()
+        return True
+
+    def _publish_status(self, state):
+        payload = proto.status(state, self.hal.clock_ms(), self.kind, self.hal.battery_v(),
+                               self.hal.rssi_dbm(), self._uptime_s(), len(self.outbox))
+        return self.client.publish(self.topics["status"], payload, qos=1, retain=True)
+
+    def flush(self):
+        """Retire the acknowledged batch and send the next one (one batch in flight)."""
+        c = self.client
+        if self._batch is not None and c.acked(self._batch[0]):
+            n = self.outbox.pop_through(self._batch[1])
+            self._batch = None
+            self.log.debug("outbox: %d acknowledged, %d left", n, len(self.outbox))
+            self._report()
+        if self._batch is None and len(self.outbox) and c.can_publish():
+            first_id, channel, items = self.outbox.peek(self.cfg["batch_max"],
+                                                        self.cfg["batch_bytes"])
+            payload = items[0] if len(items) == 1 else proto.batch_parts(items)
+            pid = c.publish(self.topics[channel], payload, qos=1)
+            self._batch = (pid, first_id + len(items))
+
+    def _idle(self):
+        return self._batch is None and not len(self.outbox) and not self.client.inflight
+
+    def _on_message(self, topic, payload, retained):
+        if self.kind != "valve" or topic.encode() != self.topics["cmd"]:
+            return
+        try:
+            ack = self.app.on_cmd(payload)
+        except (ValueError, KeyError, TypeError) as err:
+            self.log.error("command failed: %s", err)
+            return
+        if ack is not None:
+            self.client.publish(self.topics["ack"], ack, qos=1)
+
+    def _lost(self, err):
+        self.log.warning("mqtt: connection lost: %s", err)
+        self.client.close()
+        self._report()
+
+    def net_step(self, wait_ms):
+        """One bounded network step: (re)connect when due, else poll and flush."""
+        c = self.client
+        now = time.ticks_ms()
+        if not c.connected:
+            if self._retry_at is not None and time.ticks_diff(self._retry_at, now) > 0:
+                time.sleep_ms(max(0, min(wait_ms, time.ticks_diff(self._retry_at, now))))
+                return
+            timeout = int(self.cfg["connect_timeout_s"] * 1000)
+            left = self.app.time_left_ms() if self.kind == "valve" else None
+            if left is not None:
+                timeout = max(100, min(timeout, left))
+            if self.connect(timeout):
+                self._retry_at = None
+                self._backoff_ms = int(self.cfg["reconnect_min_s"] * 1000)
+            else:
+                self._retry_at = time.ticks_add(time.ticks_ms(), self._backoff_ms)
+                self._backoff_ms = min(self._backoff_ms * 2,
+                                       int(self.cfg["reconnect_max_s"] * 1000))
+                return
+        try:
+            c.poll(wait_ms)
+            self.flush()
+        except OSError as err:
+            self._lost(err)
+
+    # -- run modes --------------------------------------------------------------------------
+    def boot(self):
+        if self.kind == "valve":
+            self.app.boot()
+        self._report()
+        self.hal.ready()
+
+    def run(self):
+        self.boot()
+        if self.kind != "valve" and self.cfg["sleep"]:
+            self.wake_cycle()
+        else:
+            self.loop()
+
+    def wake_cycle(self):
+        """Measure, deliver what the outbox holds (bounded by ``awake_max_s``), deep-sleep."""
+        cfg = self.cfg
+        self.measure()
+        budget_ms = int(cfg["awake_max_s"] * 1000)
+        if self.connect(min(budget_ms, int(cfg["connect_timeout_s"] * 1000))):
+            try:
+                while not self._idle() and time.ticks_diff(time.ticks_ms(), self._t0) < budget_ms:
+                    self.client.poll(_LOOP_MS)
+                    self.flush()
+                pid = self._publish_status("sleeping")
+                while (not self.client.acked(pid)
+                       and time.ticks_diff(time.ticks_ms(), self._t0) < budget_ms):
+                    self.client.poll(_LOOP_MS)
+                self.client.disconnect()
+            except OSError as err:
+                self._lost(err)
+        self._report()
+        awake_ms = time.ticks_diff(time.ticks_ms(), self._t0)
+        sleep_ms = max(1000, int(cfg["interval_s"] * 1000) - awake_ms)
+        self.log.info("sleeping %d ms (outbox %d)", sleep_ms, len(self.outbox))
+        self.hal.deep_sleep(sleep_ms)
+
+    def loop(self):
+        """Run forever: valve safety first, then measuring, then the network."""
+        interval_ms = int(self.cfg["interval_s"] * 1000)
+        next_ms = time.ticks_ms()
+        sensor = self.kind != "valve"
+        while True:
+            self.hal.feed()
+            wait = _LOOP_MS
+            if sensor:
+                if time.ticks_diff(time.ticks_ms(), next_ms) >= 0:
+                    self.measure()
+                    next_ms = time.ticks_add(next_ms, interval_ms)
+                    if time.ticks_diff(time.ticks_ms(), next_ms) >= 0:
+                        next_ms = time.ticks_add(time.ticks_ms(), interval_ms)  # fell behind
+                wait = min(wait, max(0, time.ticks_diff(next_ms, time.ticks_ms())))
+            else:
+                self.app.tick()
+                left = self.app.time_left_ms()
+                if left is not None:
+                    wait = min(wait, max(0, left))
+            self.net_step(wait)

@@ -1,0 +1,139 @@
+"""Valve node logic: obey ``open``/``close`` commands, ack them, and close on its own clock.
+
+Safety rules (docs/protocol.md "Commands and acks"):
+
+- On boot the valve is driven closed (``cause`` boot), whatever it was before the reset.
+- An ``open`` runs for ``min(max_run_s, cfg["max_run_s"])`` seconds, timed on the node's own
+  monotonic ticks, so it closes (``cause`` max_run) with or without a broker.
+- A command past its ``deadline_ms`` (node's UTC clock) is refused: ``ok`` false, ``reason``
+  ``expired``.
+- A repeated command ``id`` (QoS 1 redelivery, or a retrying backend) gets the *same* ack again
+  and is not acted on twice. The last ``_REMEMBER`` ids and their acks are kept on flash, and
+  written before the ack goes out (and before the MQTT PUBACK), so a reset cannot make a
+  redelivered command act twice either.
+"""
+
+import time
+
+from lib import proto
+from lib.store import read_json, write_json
+
+_REMEMBER = 32
+
+
+class ValveApp:
+    kind = "valve"
+
+    def __init__(self, hal, cfg, log, seq, emit):
+        """``seq``: the node's ``Seq``; ``emit(channel, payload)`` queues an event (outbox)."""
+        self.hal = hal
+        self.log = log
+        self.seq = seq
+        self.emit = emit
+        self.cap_s = cfg["max_run_s"]
+        self._path = cfg["state_dir"] + "/valve.json"
+        saved = read_json(self._path, None)
+        if not isinstance(saved, dict):
+            saved = {}
+        self._recent = saved.get("recent") or []  # [[cmd_id, ack_json], ...], oldest first
+        self._was_open = saved.get("open")  # [cmd_id, opened_ms] if a reset cut a run short
+        self.is_open = False
+        self.cmd_id = None
+        self._opened_ticks = 0  # when the valve opened (open_s)
+        self._armed_ticks = 0  # when the running timer was (re)started
+        self._opened_ms = 0
+        self._run_ms = 0
+
+    # -- persistence ------------------------------------------------------------------------
+    def _save(self):
+        run = [self.cmd_id, self._opened_ms] if self.is_open else None
+        write_json(self._path, {"recent": self._recent, "open": run})
+
+    # -- valve actions ----------------------------------------------------------------------
+    def boot(self):
+        """Force the valve closed and report it (with the interrupted run, if any)."""
+        self.hal.valve(False)
+        cmd_id = open_s = None
+        if self._was_open:
+            cmd_id = self._was_open[0]
+            open_s = max(0.0, (self.hal.clock_ms() - self._was_open[1]) / 1000)
+        self._event("closed", "boot", cmd_id, open_s)
+        self._save()
+
+    def _event(self, state, cause, cmd_id=None, open_s=None):
+        payload = proto.valve_event(self.seq.next(), self.hal.clock_ms(), state, cause,
+                                    cmd_id, open_s)
+        self.emit("valve", payload)
+        self.log.info("valve %s (%s%s)", state, cause, " " + cmd_id if cmd_id else "")
+
+    def _open(self, cmd_id, run_s):
+        run_s = min(run_s, self.cap_s)
+        self._run_ms = int(run_s * 1000)
+        self._armed_ticks = time.ticks_ms()
+        if self.is_open:  # a new command takes over the running cycle: re-arm the timer
+            self.cmd_id = cmd_id
+            return
+        self.hal.valve(True)
+        self.is_open = True
+        self.cmd_id = cmd_id
+        self._opened_ticks = self._armed_ticks
+        self._opened_ms = self.hal.clock_ms()
+        self._event("open", "cmd", cmd_id)
+
+    def _close(self, cause, cmd_id):
+        if not self.is_open:
+            return
+        self.hal.valve(False)
+        self.is_open = False
+        open_s = time.ticks_diff(time.ticks_ms(), self._opened_ticks) / 1000
+        self._event("closed", cause, cmd_id, open_s)
+
+    def time_left_ms(self):
+        """Milliseconds until the node must close the valve itself (None when closed)."""
+        if not self.is_open:
+            return None
+        return self._run_ms - time.ticks_diff(time.ticks_ms(), self._armed_ticks)
+
+    def tick(self):
+        """Close the valve when its run time is up. Called every main-loop turn."""
+        if self.is_open and self.time_left_ms() <= 0:
+            self._close("max_run", self.cmd_id)
+            self._save()
+
+    # -- commands ---------------------------------------------------------------------------
+    def _remembered(self, cmd_id):
+        for entry in self._recent:
+            if entry[0] == cmd_id:
+                return entry[1]
+        return None
+
+    def on_cmd(self, payload):
+        """Handle one ``cmd`` payload; return the ack bytes to publish (or None)."""
+        cmd, reason = proto.parse_command(payload)
+        if reason is not None:
+            self.log.warning("command refused: %s", reason)
+            if cmd is None:
+                return None  # no readable id: nothing to ack to
+            return self._ack(cmd, False, reason)  # here ``cmd`` is the readable id
+        cmd_id = cmd["id"]
+        again = self._remembered(cmd_id)
+        if again is not None:
+            self.log.info("command %s repeated: acking again, not acting", cmd_id)
+            return again.encode()
+        if self.hal.clock_ms() > cmd["deadline_ms"]:
+            self.log.warning("command %s expired", cmd_id)
+            return self._ack(cmd_id, False, "expired")
+        if cmd["op"] == "open":
+            self._open(cmd_id, cmd["max_run_s"])
+        else:
+            self._close("cmd", cmd_id)
+        return self._ack(cmd_id, True, None)
+
+    def _ack(self, cmd_id, ok, reason):
+        state = "open" if self.is_open else "closed"
+        payload = proto.ack(self.seq.next(), self.hal.clock_ms(), cmd_id, ok, state, reason)
+        self._recent.append([cmd_id, payload.decode()])
+        if len(self._recent) > _REMEMBER:
+            self._recent.pop(0)
+        self._save()
+        return payload

@@ -1,0 +1,112 @@
+"""Node configuration: the defaults below, overridden by the site's ``config.json``.
+
+As in mqtt_as, the code ships defaults and each node gets a small JSON file (written by
+``greeniot.services.firmware.FirmwareNode`` in tests and the demo, or copied with mpremote on a
+real node). Unknown keys are refused with an error naming the key, so a typo never silently
+falls back to a default. README.md in this folder documents every key.
+"""
+
+import json
+
+from lib.proto import valid_id
+
+KINDS = ("soil", "tilt", "valve")
+
+DEFAULTS = {
+    # identity and broker
+    "site": "estate-a",
+    "device": "node-1",
+    "kind": "soil",  # soil | tilt | valve
+    "mqtt_host": "127.0.0.1",
+    "mqtt_port": 1883,
+    "mqtt_user": None,
+    "mqtt_password": None,
+    "keepalive_s": 30,
+    "connect_timeout_s": 2.0,
+    "resend_s": 10.0,  # resend an unacknowledged QoS 1 PUBLISH after this long
+    "reconnect_min_s": 1.0,
+    "reconnect_max_s": 30.0,
+    "wifi_ssid": "",
+    "wifi_password": "",
+    "wifi_timeout_s": 15.0,
+    # schedule
+    "interval_s": 300.0,  # between readings (sensor nodes)
+    "sleep": True,  # sensor nodes deep-sleep between readings; valves never sleep
+    "awake_max_s": 20.0,  # a sleeping node gives up on the network after this long
+    # soil probe
+    "soil_dry_raw": 47000,  # ADC u16 in dry soil / air  -> 0 %
+    "soil_wet_raw": 21000,  # ADC u16 in saturated soil  -> 100 %
+    "soil_samples": 8,
+    "probe_settle_ms": 100,
+    # tilt
+    "accel": "auto",  # auto | mpu6050 | adxl345
+    "accel_addr": None,
+    "tilt_samples": 32,
+    "burst_s": 0.0,  # 0 = no sway burst
+    "burst_hz": 10.0,
+    "burst_max": 1200,  # samples per axis: bounds RAM (2 x 4 bytes each) and payload size
+    # valve
+    "max_run_s": 1800,  # hard cap: a valve never stays open longer, whatever a command says
+    "valve_active_high": True,
+    # outbox and flushing
+    "outbox_max": 500,
+    "outbox_bytes": 65536,
+    "batch_max": 50,
+    "batch_bytes": 8192,
+    # platform
+    "hal": "unix",  # unix | esp32
+    "state_dir": "state",
+    "log_level": "info",  # debug | info | warning | error
+    "wdt_s": 0,  # ESP32 hardware watchdog (0 = off)
+    "pins": {"soil_adc": 34, "bat_adc": 35, "probe_power": 25, "i2c_scl": 22, "i2c_sda": 21,
+             "valve": 26},
+    "bat_divider": 2.0,
+    # unix simulation inputs; a running node re-reads <state_dir>/sim.json over these
+    "sim": {},
+}
+
+
+def merge(overrides):
+    """Defaults updated by ``overrides``; raise ValueError naming an unknown or bad key."""
+    cfg = {}
+    for key in DEFAULTS:
+        value = DEFAULTS[key]
+        cfg[key] = dict(value) if isinstance(value, dict) else value
+    for key in overrides:
+        if key not in DEFAULTS:
+            raise ValueError("config: unknown key %r" % key)
+        value = overrides[key]
+        if isinstance(DEFAULTS[key], dict):
+            cfg[key].update(value)
+        else:
+            cfg[key] = value
+    check(cfg)
+    return cfg
+
+
+def check(cfg):
+    if cfg["kind"] not in KINDS:
+        raise ValueError("config: kind must be one of %s, not %r" % (KINDS, cfg["kind"]))
+    for key in ("site", "device"):
+        if not valid_id(cfg[key]):
+            raise ValueError("config: %s %r must match [a-z0-9][a-z0-9_-]{0,63}" % (key, cfg[key]))
+    if cfg["hal"] not in ("unix", "esp32"):
+        raise ValueError("config: hal must be unix or esp32")
+    for key in ("interval_s", "max_run_s", "keepalive_s", "connect_timeout_s", "resend_s",
+                "reconnect_min_s", "reconnect_max_s", "awake_max_s", "burst_hz"):
+        if not cfg[key] > 0:
+            raise ValueError("config: %s must be > 0" % key)
+    if cfg["soil_dry_raw"] == cfg["soil_wet_raw"]:
+        raise ValueError("config: soil_dry_raw equals soil_wet_raw")
+    if cfg["burst_s"] < 0:
+        raise ValueError("config: burst_s must be >= 0")
+
+
+def load(path="config.json"):
+    """Read ``path`` (a missing file means all defaults) and merge it over the defaults."""
+    try:
+        with open(path) as f:
+            overrides = json.load(f)
+    except OSError:
+        overrides = {}
+    return merge(overrides)

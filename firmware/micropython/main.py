@@ -1,0 +1,33 @@
+"""Entry point of a greeniot node: load the config, build the HAL, run the node.
+
+On an ESP32 this file runs at every boot and wake-up (``config.json`` beside it). On unix:
+``micropython -X heapsize=128k main.py path/to/config.json`` (cwd = the node's workdir).
+"""
+
+import sys
+
+import config
+from lib.store import makedirs
+
+
+def build_hal(cfg):
+    if cfg["hal"] == "esp32":
+        from hal.esp32 import Esp32Hal
+
+        return Esp32Hal(cfg)
+    from hal.unix import UnixHal
+
+    return UnixHal(cfg)
+
+
+def main(argv):
+    cfg = config.load(argv[1] if len(argv) > 1 else "config.json")
+    makedirs(cfg["state_dir"])
+    hal = build_hal(cfg)  # on ESP32 this already drives the valve output closed
+
+    from app.node import Node
+
+    Node(hal, cfg).run()
+
+
+main(sys.argv)
