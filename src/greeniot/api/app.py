@@ -1,0 +1,59 @@
+"""``create_app(settings)``: the FastAPI service over the registry, InfluxDB and valve commands.
+
+At start-up (the lifespan) the registry schema is migrated and an engine is built, unless the
+caller passes one; the InfluxDB client and the valve commander are injected by the caller
+(the CLI), so the API opens no MQTT or InfluxDB connection of its own. Without them, the
+routes that need them answer 503.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+
+from greeniot.api import errors
+from greeniot.api.deps import Commander, InfluxQuery, package_version
+from greeniot.api.routes import api_router
+from greeniot.config import Settings
+from greeniot.registry.db import make_engine, migrate, session_factory
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings, *, influx: InfluxQuery | None = None,
+               commander: Commander | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the app. ``engine``: share the caller's registry engine (the caller disposes it)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = engine is None
+        eng = make_engine(settings) if engine is None else engine
+        try:
+            await run_in_threadpool(migrate, eng)
+            app.state.engine = eng
+            app.state.session_factory = session_factory(eng)
+            log.info("api ready, registry at %s", eng.url.render_as_string(hide_password=True))
+            yield
+        finally:
+            if own:
+                eng.dispose()
+
+    app = FastAPI(
+        title="greeniot",
+        version=package_version(),
+        summary="Smart maintenance of urban greenery: tree ledger, sensors, valves, crew tasks.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.influx = influx
+    app.state.commander = commander
+    errors.install(app)
+    app.include_router(api_router, prefix=API_PREFIX)
+    return app

@@ -1,0 +1,76 @@
+"""Dependencies of the routes, all read from ``app.state`` (set by ``create_app``; no globals).
+
+``SessionDep`` gives a registry session per request. ``InfluxDep`` and ``CommanderDep`` give the
+injected InfluxDB client and valve commander, or answer 503 naming what is not configured.
+The two are described here as protocols: any object with these methods will do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from importlib import metadata
+from typing import Annotated, Any, Literal, Protocol
+
+from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy.orm import Session, sessionmaker
+
+from greeniot.config import Settings
+
+
+class InfluxQuery(Protocol):
+    """What the API needs from the InfluxDB client (``greeniot.store.influx.InfluxClient``)."""
+
+    async def query(self, q: str) -> list[dict[str, Any]]:
+        """Rows as dicts: ``time`` (epoch ms), one key per column and per GROUP BY tag."""
+        ...
+
+
+class Commander(Protocol):
+    """What the API needs from the valve commander (``greeniot.actions.valves``)."""
+
+    async def send(self, *, site: str, device: str, op: Literal["open", "close"],
+                   max_run_s: int | None, reason: str, zone: str | None = None,
+                   task_id: int | None = None) -> str:
+        """Record the command in the registry, publish it; return its id."""
+        ...
+
+
+def package_version() -> str:
+    """The installed greeniot version (from the package metadata, "unknown" if not installed)."""
+    try:
+        return metadata.version("greeniot")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    with factory() as session:
+        yield session
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_influx(request: Request) -> InfluxQuery:
+    influx: InfluxQuery | None = request.app.state.influx
+    if influx is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            "no InfluxDB client configured: readings are not available")
+    return influx
+
+
+def get_commander(request: Request) -> Commander:
+    commander: Commander | None = request.app.state.commander
+    if commander is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            "no valve commander configured: commands cannot be sent")
+    return commander
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+InfluxDep = Annotated[InfluxQuery, Depends(get_influx)]
+CommanderDep = Annotated[Commander, Depends(get_commander)]
