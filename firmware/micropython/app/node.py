@@ -96,10 +96,15 @@ class Node:
         if not self.hal.net_up(int(self.cfg["wifi_timeout_s"] * 1000)):
             self.log.warning("network down")
             return False
+        t0 = time.ticks_ms()
         try:
             session = c.connect(timeout_ms)
             if self.kind == "valve":
                 c.subscribe(self.topics["cmd"], 1)
+                while c.sub_pending:  # commands are only sure to reach us after SUBACK
+                    if time.ticks_diff(time.ticks_ms(), t0) > timeout_ms:
+                        raise OSError("no SUBACK for %s" % self.topics["cmd"].decode())
+                    c.poll(20)
             self._publish_status("online")
         except OSError as err:
             self.log.warning("mqtt: %s", err)

@@ -1,0 +1,76 @@
+"""Parity: every payload the firmware builds is accepted by the backend's codec, unchanged.
+
+The payloads come from the firmware's real code paths under MicroPython
+(firmware/micropython/tests/payloads.py), including edge cases: clamped soil, an upside-down
+tilt sensor, out-of-range temperature and RSSI, refused commands, and an outbox batch.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from greeniot.protocol import Ack, SoilReading, Status, TiltReading, ValveEvent, decode
+from tests.firmware.support import FIRMWARE, run_micropython
+
+pytestmark = pytest.mark.firmware
+
+
+@pytest.fixture(scope="module")
+def payloads(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, bytes]]:
+    res = run_micropython(FIRMWARE / "tests" / "payloads.py",
+                          str(tmp_path_factory.mktemp("payloads")))
+    assert res.returncode == 0, res.stdout + res.stderr
+    out = []
+    for line in res.stdout.splitlines():
+        channel, _, payload = line.partition(" ")
+        out.append((channel, payload.encode()))
+    return out
+
+
+def test_every_payload_is_accepted(payloads: list[tuple[str, bytes]]) -> None:
+    assert len(payloads) >= 25
+    for channel, payload in payloads:
+        dec = decode(f"greeniot/v1/estate-a/node-1/{channel}", payload)
+        assert dec.rejections == [], (channel, payload, dec.rejections)
+        assert dec.messages, (channel, payload)
+
+
+def test_each_kind_and_case_is_covered(payloads: list[tuple[str, bytes]]) -> None:
+    msgs = []
+    batches = []
+    for channel, payload in payloads:
+        dec = decode(f"greeniot/v1/estate-a/node-1/{channel}", payload)
+        msgs.extend(dec.messages)
+        if b'"batch"' in payload:
+            batches.append(dec.messages)
+    soil = [m for m in msgs if isinstance(m, SoilReading)]
+    assert {m.vwc_pct for m in soil} >= {0.0, 50.0, 100.0}
+    tilt = [m for m in msgs if isinstance(m, TiltReading)]
+    bursts = [m.burst for m in tilt if m.burst is not None]
+    assert bursts and all(len(b.pitch_deg) == len(b.roll_deg) for b in bursts)
+    assert {len(b.pitch_deg) for b in bursts} == {20, 10}  # 1 s and 0.5 s at 20 Hz
+    assert any(m.roll_deg == 90.0 for m in tilt)  # upside down, clamped
+    valve = [m for m in msgs if isinstance(m, ValveEvent)]
+    assert {(m.state, m.cause) for m in valve} == {
+        ("closed", "boot"), ("open", "cmd"), ("closed", "cmd"), ("closed", "max_run")}
+    acks = [m for m in msgs if isinstance(m, Ack)]
+    assert {(a.id, a.ok, a.reason) for a in acks} == {
+        ("c-open", True, None), ("c-close", True, None), ("c-late", False, "expired"),
+        ("c-bad", False, "invalid: op"), ("c-v2", False, "bad_version"),
+        ("c-open2", True, None)}
+    status = [m for m in msgs if isinstance(m, Status)]
+    assert {s.state for s in status} == {"online", "sleeping", "offline"}
+    assert len(batches) == 1 and [m.seq for m in batches[0]] == [0, 1, 2]
+
+
+def test_payloads_are_compact_json(payloads: list[tuple[str, bytes]]) -> None:
+    strings = re.compile(rb'"(?:[^"\\]|\\.)*"')
+    for _, payload in payloads:
+        json.loads(payload)
+        bare = strings.sub(b'""', payload)
+        assert not re.search(rb"\s", bare), payload  # no whitespace outside strings
+        assert b"null" not in bare, payload  # absent fields are left out, never null
