@@ -1,0 +1,185 @@
+"""Zone valves: a built-in simulated valve node that behaves like the firmware, or a real one.
+
+:class:`SimValveNode` follows docs/protocol.md "Commands and acks" to the letter: it echoes the
+command id in its ack, refuses a command received after ``deadline_ms`` (``ok=false``,
+``reason="expired"``), acks a duplicate id again without acting twice, closes itself after
+``min(max_run_s, hard cap)`` by its own clock and publishes every state change on its ``valve``
+channel (causes ``boot``, ``cmd``, ``max_run``). Its clock is the simulated device clock.
+
+:class:`ExternalValve` stands for a real node (e.g. the MicroPython firmware) in the loop: the
+simulator only listens to its ``valve`` events and waters the zone while it reports ``open``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ValidationError
+
+from greeniot.protocol import Ack, Command, DeviceConfig, ValveEvent
+
+log = logging.getLogger(__name__)
+
+_REMEMBERED_IDS = 64
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    ok: bool
+    state: str
+    reason: str | None
+
+
+class SimValveNode:
+    """A valve node's logic. Pure: methods take the node's clock and return messages to send.
+
+    Parameters
+    ----------
+    next_seq : callable
+        Hands out this device's sequence numbers (shared with nothing else).
+    hard_cap_s : float
+        The node's configured hard cap on a run [s]; a retained ``config`` may change it.
+    flow_lpm : float
+        Flow while open [L/min], reported as ``flow_l`` when the valve closes.
+    """
+
+    def __init__(self, *, next_seq: Callable[[], int], hard_cap_s: float = 3600.0,
+                 flow_lpm: float = 20.0) -> None:
+        self._next_seq = next_seq
+        self.hard_cap_s = float(hard_cap_s)
+        self.flow_lpm = float(flow_lpm)
+        self.is_open = False
+        self.opened_ms: int | None = None
+        self.close_at_ms: int | None = None
+        self.cmd_id: str | None = None
+        self._seen: OrderedDict[str, _Result] = OrderedDict()
+        self.commands_acted = 0
+
+    @property
+    def state(self) -> str:
+        return "open" if self.is_open else "closed"
+
+    # -- inputs --------------------------------------------------------------------------------
+    def boot(self, now_ms: int) -> list[BaseModel]:
+        """At power-up the valve is closed and says so."""
+        self.is_open, self.opened_ms, self.close_at_ms = False, None, None
+        return [ValveEvent(seq=self._next_seq(), ts_ms=now_ms, state="closed", cause="boot")]
+
+    def on_config(self, payload: bytes) -> None:
+        """Take ``max_run_s`` from a retained config as the new hard cap."""
+        try:
+            cfg = DeviceConfig.model_validate_json(payload)
+        except ValidationError as err:
+            log.warning("valve config refused: %s", err.errors()[:1])
+            return
+        if cfg.max_run_s is not None:
+            self.hard_cap_s = float(cfg.max_run_s)
+
+    def on_command(self, payload: bytes, now_ms: int) -> list[BaseModel]:
+        """Handle one ``cmd`` payload received at ``now_ms``; returns the valve event (if the
+        state changed) followed by the ack."""
+        try:
+            cmd = Command.model_validate_json(payload)
+        except ValidationError as err:
+            cid = _command_id(payload)
+            if cid is None:
+                log.warning("valve cmd without a usable id dropped: %r", payload[:200])
+                return []
+            reason = f"invalid: {err.errors()[0]['msg']}"[:200]
+            return [self._ack(cid, now_ms, _Result(False, self.state, reason))]
+        seen = self._seen.get(cmd.id)
+        if seen is not None:  # a redelivery: answer again, act once
+            return [self._ack(cmd.id, now_ms, seen)]
+        out: list[BaseModel] = []
+        if now_ms > cmd.deadline_ms:
+            result = _Result(False, self.state, "expired")
+        elif cmd.op == "open":
+            assert cmd.max_run_s is not None  # the model guarantees it
+            run_s = min(float(cmd.max_run_s), self.hard_cap_s)
+            if not self.is_open:
+                self.is_open, self.opened_ms = True, now_ms
+                out.append(ValveEvent(seq=self._next_seq(), ts_ms=now_ms, state="open",
+                                      cause="cmd", cmd_id=cmd.id))
+            self.close_at_ms = now_ms + round(run_s * 1000)
+            self.cmd_id = cmd.id
+            self.commands_acted += 1
+            result = _Result(True, "open", None)
+        else:
+            if self.is_open:
+                out.append(self._close(now_ms, "cmd", cmd.id))
+            self.commands_acted += 1
+            result = _Result(True, "closed", None)
+        self._remember(cmd.id, result)
+        out.append(self._ack(cmd.id, now_ms, result))
+        return out
+
+    def tick(self, now_ms: int) -> list[BaseModel]:
+        """Close at the max-run deadline if it has passed (event stamped at the deadline)."""
+        if self.is_open and self.close_at_ms is not None and now_ms >= self.close_at_ms:
+            return [self._close(self.close_at_ms, "max_run", self.cmd_id)]
+        return []
+
+    def open_seconds(self, t0_ms: int, t1_ms: int) -> float:
+        """How long the valve is open within ``[t0_ms, t1_ms)`` given its current state [s]."""
+        if not self.is_open or self.opened_ms is None:
+            return 0.0
+        end = t1_ms if self.close_at_ms is None else min(t1_ms, self.close_at_ms)
+        return max(0.0, (end - max(t0_ms, self.opened_ms)) / 1000.0)
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _close(self, at_ms: int, cause: str, cmd_id: str | None) -> ValveEvent:
+        open_s = (at_ms - (self.opened_ms or at_ms)) / 1000.0
+        self.is_open, self.opened_ms, self.close_at_ms = False, None, None
+        return ValveEvent(seq=self._next_seq(), ts_ms=at_ms, state="closed", cause=cause,  # type: ignore[arg-type]
+                          cmd_id=cmd_id, open_s=round(open_s, 3),
+                          flow_l=round(self.flow_lpm * open_s / 60.0, 2))
+
+    def _ack(self, cmd_id: str, now_ms: int, r: _Result) -> Ack:
+        return Ack(id=cmd_id, seq=self._next_seq(), ts_ms=now_ms, ok=r.ok,
+                   state=r.state, reason=r.reason)  # type: ignore[arg-type]
+
+    def _remember(self, cmd_id: str, r: _Result) -> None:
+        self._seen[cmd_id] = r
+        while len(self._seen) > _REMEMBERED_IDS:
+            self._seen.popitem(last=False)
+
+
+class ExternalValve:
+    """A real valve node's state as reported on its ``valve`` channel."""
+
+    def __init__(self) -> None:
+        self.is_open = False
+        self.events = 0
+
+    def on_event(self, payload: bytes) -> bool:
+        """Apply a ``valve`` event; returns False (and ignores it) when it is not valid v1."""
+        try:
+            ev = ValveEvent.model_validate_json(payload)
+        except ValidationError as err:
+            log.warning("external valve event refused: %s", err.errors()[:1])
+            return False
+        self.is_open = ev.state == "open"
+        self.events += 1
+        return True
+
+    def open_seconds(self, t0_ms: int, t1_ms: int) -> float:
+        return (t1_ms - t0_ms) / 1000.0 if self.is_open else 0.0
+
+
+def _command_id(payload: bytes) -> str | None:
+    try:
+        obj = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    cid = obj.get("id") if isinstance(obj, dict) else None
+    if not isinstance(cid, str):
+        return None
+    try:  # the ack must itself be valid v1
+        Ack(id=cid, seq=0, ts_ms=946_684_800_000, ok=False)
+    except ValidationError:
+        return None
+    return cid
