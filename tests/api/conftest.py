@@ -1,0 +1,99 @@
+"""The API on a temp SQLite registry, through FastAPI's TestClient (httpx).
+
+``registry`` is a second engine on the same file, as the CLI, analytics or actions processes
+have: what it writes the API must see. ``FakeCommander`` stands in for the valve commander of
+``greeniot.actions.valves`` at its interface only: it records the command in the registry as
+the real one does and publishes nothing (the MQTT valve path is tested end to end elsewhere).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from greeniot.api import create_app
+from greeniot.config import Settings
+from greeniot.registry import crud
+from greeniot.registry.clock import wall_clock_ms
+from greeniot.registry.context import seed
+from greeniot.registry.db import make_engine, migrate, session_factory
+
+API = "/api/v1"
+
+ESTATE: dict[str, list[dict[str, Any]]] = {
+    "sites": [{"id": "estate-a", "name": "Estate A"}],
+    "zones": [{"site": "estate-a", "id": "z1", "name": "lawn", "max_run_s": 900},
+              {"site": "estate-a", "id": "z2"}],
+    "trees": [
+        {"site": "estate-a", "id": "t1", "species": "Ficus microcarpa", "heritage": True,
+         "heritage_name": "Old Banyan", "height_m": 18.0},
+        {"site": "estate-a", "id": "t2", "species": "Bauhinia blakeana", "height_m": 7.5},
+    ],
+    "devices": [
+        {"site": "estate-a", "id": "tilt-t1", "kind": "tilt", "tree_id": "t1"},
+        {"site": "estate-a", "id": "soil-z1-1", "kind": "soil", "zone_id": "z1"},
+        {"site": "estate-a", "id": "valve-z1", "kind": "valve", "zone_id": "z1"},
+    ],
+}
+
+
+@pytest.fixture
+def api_settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def registry(api_settings: Settings) -> Iterator[sessionmaker[Session]]:
+    """Sessions of another process on the API's registry file (migrated, estate seeded)."""
+    engine = make_engine(api_settings)
+    migrate(engine)
+    factory = session_factory(engine)
+    with factory() as s:
+        seed(s, **ESTATE)
+    yield factory
+    engine.dispose()
+
+
+@dataclass
+class FakeCommander:
+    """Records each ``send`` and writes its command row via crud, like the real commander."""
+
+    engine: Engine
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    fail_with: Exception | None = None
+
+    async def send(self, *, site: str, device: str, op: str, max_run_s: int | None,
+                   reason: str, zone: str | None = None, task_id: int | None = None) -> str:
+        self.calls.append({"site": site, "device": device, "op": op, "max_run_s": max_run_s,
+                           "reason": reason, "zone": zone, "task_id": task_id})
+        if self.fail_with is not None:
+            raise self.fail_with
+        now = wall_clock_ms()
+        with session_factory(self.engine)() as s:
+            cmd = crud.create_command(s, site=site, device=device, op=op, max_run_s=max_run_s,
+                                      reason=reason, zone=zone, task_id=task_id,
+                                      deadline_ms=now + 60_000, now_ms=now)
+            crud.mark_sent(s, command_id=cmd.id, now_ms=now + 1)
+            return cmd.id
+
+
+@pytest.fixture
+def commander(api_settings: Settings) -> Iterator[FakeCommander]:
+    engine = make_engine(api_settings)
+    yield FakeCommander(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def client(api_settings: Settings, registry: sessionmaker[Session],
+           commander: FakeCommander) -> Iterator[TestClient]:
+    app = create_app(api_settings, commander=commander)
+    with TestClient(app) as c:
+        yield c
