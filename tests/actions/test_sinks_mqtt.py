@@ -10,6 +10,7 @@ import pytest
 from greeniot.actions.sinks.mqtt import MqttAlertSink, MqttPublisher, PublishError
 from greeniot.protocol import Alert
 from greeniot.services import MosquittoProcess, free_port
+from tests.helpers import poll
 
 NOW_MS = 1_795_510_737_944
 
@@ -24,8 +25,8 @@ def test_publish_returns_after_puback_and_the_message_arrives(mosquitto: Mosquit
                                                str(i).encode(), 1) for i in range(200)))
 
     asyncio.run(run())
-    got = obs.wait_for(200, f"greeniot/v1/{site_id}/")
-    assert sorted(int(p) for _, p in got) == list(range(200))
+    got = poll(lambda: len(obs.on("/cmd")) >= 200 and obs.on("/cmd"), what="200 commands")
+    assert sorted(int(m.payload) for m in got) == list(range(200))
 
 
 def test_alert_sink_publishes_protocol_alert_json(mosquitto: MosquittoProcess, observe,
@@ -39,7 +40,8 @@ def test_alert_sink_publishes_protocol_alert_json(mosquitto: MosquittoProcess, o
             await MqttAlertSink(pub.publish).send(alert)
 
     asyncio.run(run())
-    ((topic, payload),) = obs.wait_for(1, f"greeniot/v1/{site_id}/alerts")
+    (msg,) = poll(lambda: obs.on("/alerts"), what="the alert")
+    topic, payload = msg.topic, msg.payload
     assert topic == f"greeniot/v1/{site_id}/alerts"
     assert Alert.model_validate(json.loads(payload)) == alert
     assert b"null" not in payload  # None fields left out

@@ -91,6 +91,12 @@ class ZoneTracker:
         v = self._valves.setdefault((site, device), _Valve())
         v.pending_cmd, v.pending_deadline_ms = cmd_id, deadline_ms
 
+    def command_failed(self, site: str, device: str, cmd_id: str) -> None:
+        """A command never reached the broker: it is not pending any more."""
+        v = self._valves.get((site, device))
+        if v is not None and v.pending_cmd == cmd_id:
+            v.pending_cmd = None
+
     def observe_ack(self, site: str, device: str, ack: Ack) -> None:
         """An ack settles the pending command; an ok ack with a state also tells the state."""
         v = self._valves.setdefault((site, device), _Valve())
