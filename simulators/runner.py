@@ -49,6 +49,7 @@ class RunResult:
     seq_counts: dict[tuple[str, str], int]
     published: int  # MQTT messages, statuses included
     wall_s: float
+    reconnects: int = 0  # sessions re-established after losing the broker
 
 
 def start_ms_for(wall_now_ms: int, span_s: float, speed: float | None) -> int:
@@ -141,8 +142,9 @@ async def run(scenario: Scenario | str, fleet: Fleet, *, host: str = "127.0.0.1"
         for pub in pubs.values():
             await pub.drain()
         published = sum(p.sent for p in pubs.values())
+        reconnects = sum(p.connects - 1 for p in pubs.values())
     return RunResult(sim.truth, sim.start_ms, sim.now_ms, sim.seq_counts(), published,
-                     time.monotonic() - wall0)
+                     time.monotonic() - wall0, reconnects)
 
 
 def _births(sim: Simulation, site: str) -> Callable[[], list[tuple[str, bytes, bool]]]:

@@ -89,8 +89,16 @@ class Observer:
     def messages(self, device: str | None = None, channel: str | None = None
                  ) -> list[BaseModel]:
         return [m for s in self.seen
-                if (device is None or s.device == device) and (channel is None or s.channel == channel)
+                if device in (None, s.device) and channel in (None, s.channel)
                 for m in s.messages]
+
+    def by_device(self, channel: str) -> dict[str, list[BaseModel]]:
+        """Decoded messages of ``channel`` grouped by the device in their topic."""
+        out: dict[str, list[BaseModel]] = {}
+        for s in self.seen:
+            if s.channel == channel:
+                out.setdefault(s.device, []).extend(s.messages)
+        return out
 
     def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
         self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(10)

@@ -1,0 +1,134 @@
+"""Valves over the real broker: the built-in node obeys ``cmd`` like the firmware, and a real
+node's ``valve`` events water the simulated zone."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import pytest
+
+from greeniot.protocol import Ack, Command, SoilReading, ValveEvent, device_topic, encode
+from greeniot.services import MosquittoProcess
+from simulators import Fleet, RunResult, SimOptions, run
+from tests.simulators.conftest import Observer, wall_ms
+
+pytestmark = pytest.mark.services
+
+OPTIONS = SimOptions(soil_interval_s=120, tilt_interval_s=1800, burst=False)
+
+
+async def poll(check: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+def latest_ts(observer: Observer) -> int:
+    return max(m.ts_ms for m in observer.messages(channel="soil"))  # type: ignore[attr-defined]
+
+
+def soil_around(observer: Observer, devices: tuple[str, ...], t_ms: int, after_ms: int
+                ) -> list[tuple[float, float]]:
+    """Per probe: its last reading before ``t_ms`` and its first at or after ``after_ms``."""
+    out = []
+    for dev in devices:
+        r = [m for m in observer.messages(dev, "soil") if isinstance(m, SoilReading)]
+        before = [m.vwc_pct for m in r if m.ts_ms < t_ms][-1]
+        later = next(m.vwc_pct for m in r if m.ts_ms >= after_ms)
+        out.append((before, later))
+    return out
+
+
+def test_builtin_valve_node_obeys_commands(mosquitto: MosquittoProcess, observer: Observer,
+                                           site_id: str) -> None:
+    fleet = Fleet.generate(trees_per_site=2, zones_per_site=2, seed=3, site_ids=[site_id])
+    z1, z2 = fleet.zones
+    cmd_topic = device_topic(site_id, z1.valve_device, "cmd")
+
+    async def main() -> RunResult:
+        task = asyncio.create_task(run("calm", fleet, port=mosquitto.port, span_s=2 * 3600,
+                                       speed=3600, step_s=30, options=OPTIONS))
+        await poll(lambda: len(observer.messages(z1.soil_devices[0], "soil")) >= 5, 10,
+                   "soil readings")
+        now = latest_ts(observer)
+        open_cmd = encode(Command(id="c-open", ts_ms=now, deadline_ms=now + 3_600_000,
+                                  op="open", max_run_s=900))
+        observer.publish(cmd_topic, open_cmd)
+        observer.publish(cmd_topic, open_cmd)  # a redelivery
+        observer.publish(device_topic(site_id, z2.valve_device, "cmd"), encode(Command(
+            id="c-late", ts_ms=now - 60_000, deadline_ms=now - 1, op="open", max_run_s=900)))
+        return await task
+
+    result = asyncio.run(main())
+    done_ms = wall_ms()
+
+    acks = [m for m in observer.messages(z1.valve_device, "ack") if isinstance(m, Ack)]
+    assert [(a.id, a.ok, a.state) for a in acks] == [("c-open", True, "open")] * 2
+    assert acks[0].seq != acks[1].seq
+    events = [m for m in observer.messages(z1.valve_device, "valve") if isinstance(m, ValveEvent)]
+    assert [(e.state, e.cause, e.cmd_id) for e in events] == [
+        ("closed", "boot", None), ("open", "cmd", "c-open"), ("closed", "max_run", "c-open")]
+    opened, closed = events[1], events[2]
+    assert acks[0].ts_ms == opened.ts_ms
+    assert closed.ts_ms - opened.ts_ms == 900_000 and closed.open_s == 900.0
+    assert closed.flow_l == pytest.approx(z1.flow_lpm * 15, abs=0.01)
+    assert result.truth.valve_open_s[z1.zone] == 900.0
+
+    late = [m for m in observer.messages(z2.valve_device, "ack") if isinstance(m, Ack)]
+    assert [(a.id, a.ok, a.reason, a.state) for a in late] == [("c-late", False, "expired",
+                                                                "closed")]
+    assert [m.cause for m in observer.messages(z2.valve_device, "valve")] == ["boot"]
+    assert result.truth.valve_open_s[z2.zone] == 0.0
+
+    rise = 100 * z1.irrigation_mm_h * 0.25 / z1.root_depth_mm
+    for before, after in soil_around(observer, z1.soil_devices, opened.ts_ms, closed.ts_ms):
+        assert after - before == pytest.approx(rise, abs=0.8)
+    for before, after in soil_around(observer, z2.soil_devices, opened.ts_ms, closed.ts_ms):
+        assert abs(after - before) < 0.8
+
+    # paced run: device time never ahead of the wall clock, and it ends at about now
+    assert all(m.ts_ms <= s.received_ms for s in observer.seen for m in s.messages
+               if getattr(m, "ts_ms", None) is not None)
+    assert done_ms - 2_000 < result.end_ms <= done_ms
+
+
+def test_external_valve_events_water_the_zone(mosquitto: MosquittoProcess, observer: Observer,
+                                             site_id: str) -> None:
+    fleet = Fleet.generate(trees_per_site=1, zones_per_site=2, seed=3, site_ids=[site_id])
+    z1 = fleet.zones[0]
+    valve_topic = device_topic(site_id, z1.valve_device, "valve")
+
+    async def main() -> tuple[RunResult, int, int]:
+        task = asyncio.create_task(run("calm", fleet, port=mosquitto.port, span_s=2 * 3600,
+                                       speed=3600, step_s=30, options=OPTIONS,
+                                       external_valves=[z1.valve_device]))
+        await poll(lambda: len(observer.messages(z1.soil_devices[0], "soil")) >= 5, 10,
+                   "soil readings")
+        t_open = latest_ts(observer)
+        observer.publish(valve_topic, encode(ValveEvent(seq=0, ts_ms=wall_ms(), state="open",
+                                                        cause="cmd", cmd_id="c-real")))
+        # a command to the real node is not the simulator's business: no ack from it
+        observer.publish(device_topic(site_id, z1.valve_device, "cmd"), encode(Command(
+            id="c-x", ts_ms=t_open, deadline_ms=t_open + 10**7, op="close")))
+        await poll(lambda: latest_ts(observer) > t_open + 1_800_000, 10, "30 simulated min")
+        observer.publish(valve_topic, encode(ValveEvent(seq=1, ts_ms=wall_ms(),
+                                                        state="closed", cause="max_run")))
+        t_closed = latest_ts(observer)
+        return await task, t_open, t_closed
+
+    result, t_open, t_closed = asyncio.run(main())
+    open_s = result.truth.valve_open_s[z1.zone]
+    assert 1800 <= open_s <= 2400
+    assert result.truth.valve_open_s[fleet.zones[1].zone] == 0.0
+    # only the "real node" (this test) spoke on the valve's topics
+    assert [(s.channel, len(s.messages)) for s in observer.seen
+            if s.device == z1.valve_device] == [("valve", 1), ("valve", 1)]
+    assert (z1.site, z1.valve_device) not in result.seq_counts
+    rise = 100 * z1.irrigation_mm_h * open_s / 3600 / z1.root_depth_mm
+    for before, after in soil_around(observer, z1.soil_devices, t_open - 120_000,
+                                     t_closed + 240_000):
+        assert after - before == pytest.approx(rise, abs=1.0)
