@@ -74,7 +74,7 @@ class Observer:
             msgs = [p for t, p, _ in self.raw if t.endswith(suffix)]
         for p in msgs:
             obj = json.loads(p)
-            out.extend(obj["batch"] if "batch" in obj else [obj])
+            out.extend(obj.get("batch", [obj]))
         return out
 
     def messages(self, device: str, channel: str) -> list[bytes]:

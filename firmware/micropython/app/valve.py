@@ -57,36 +57,36 @@ class ValveApp:
         if self._was_open:
             cmd_id = self._was_open[0]
             open_s = max(0.0, (self.hal.clock_ms() - self._was_open[1]) / 1000)
-        self._event("closed", "boot", cmd_id, open_s)
+        self._event(self.hal.clock_ms(), "closed", "boot", cmd_id, open_s)
         self._save()
 
-    def _event(self, state, cause, cmd_id=None, open_s=None):
-        payload = proto.valve_event(self.seq.next(), self.hal.clock_ms(), state, cause,
-                                    cmd_id, open_s)
+    def _event(self, ts_ms, state, cause, cmd_id=None, open_s=None):
+        payload = proto.valve_event(self.seq.next(), ts_ms, state, cause, cmd_id, open_s)
         self.emit("valve", payload)
         self.log.info("valve %s (%s%s)", state, cause, " " + cmd_id if cmd_id else "")
 
     def _open(self, cmd_id, run_s):
-        run_s = min(run_s, self.cap_s)
-        self._run_ms = int(run_s * 1000)
-        self._armed_ticks = time.ticks_ms()
+        self._run_ms = int(min(run_s, self.cap_s) * 1000)
         if self.is_open:  # a new command takes over the running cycle: re-arm the timer
+            self._armed_ticks = time.ticks_ms()
             self.cmd_id = cmd_id
             return
         self.hal.valve(True)
+        # The event's ts_ms and the run timer start together, right after the pin changed.
+        self._opened_ms = self.hal.clock_ms()
+        self._armed_ticks = self._opened_ticks = time.ticks_ms()
         self.is_open = True
         self.cmd_id = cmd_id
-        self._opened_ticks = self._armed_ticks
-        self._opened_ms = self.hal.clock_ms()
-        self._event("open", "cmd", cmd_id)
+        self._event(self._opened_ms, "open", "cmd", cmd_id)
 
     def _close(self, cause, cmd_id):
         if not self.is_open:
             return
         self.hal.valve(False)
-        self.is_open = False
+        ts_ms = self.hal.clock_ms()
         open_s = time.ticks_diff(time.ticks_ms(), self._opened_ticks) / 1000
-        self._event("closed", cause, cmd_id, open_s)
+        self.is_open = False
+        self._event(ts_ms, "closed", cause, cmd_id, open_s)
 
     def time_left_ms(self):
         """Milliseconds until the node must close the valve itself (None when closed)."""

@@ -10,16 +10,16 @@ import sys
 
 sys.path.insert(0, sys.argv[0].rsplit("/", 1)[0] + "/..")
 
-import config  # noqa: E402
-from app.node import Node  # noqa: E402
-from app.soil import SoilApp  # noqa: E402
-from app.tilt import TiltApp  # noqa: E402
-from app.valve import ValveApp  # noqa: E402
-from hal.unix import UnixHal  # noqa: E402
-from lib import proto  # noqa: E402
-from lib.log import Logger  # noqa: E402
-from lib.outbox import Outbox  # noqa: E402
-from lib.store import Seq, makedirs, write_json  # noqa: E402
+import config
+from app.node import Node
+from app.soil import SoilApp
+from app.tilt import TiltApp
+from app.valve import ValveApp
+from hal.unix import UnixHal
+from lib import proto
+from lib.log import Logger
+from lib.outbox import Outbox
+from lib.store import Seq, makedirs, write_json
 
 TMP = sys.argv[1]
 LOG = Logger("payloads", "error")
@@ -104,7 +104,7 @@ def status_and_batches():
     for _ in range(3):
         node.measure()
     ob = Outbox(cfg["state_dir"] + "/outbox.dat")
-    first, channel, items = ob.peek(50, 8192)
+    _, channel, items = ob.peek(50, 8192)
     out(channel, proto.batch_parts(items))
 
 

@@ -48,7 +48,7 @@ def main(argv):
             fn(scratch)
             passed += 1
             print("PASS", name)
-        except Exception as err:  # noqa: BLE001 - report every failure, keep going
+        except Exception as err:
             failed += 1
             print("FAIL", name)
             sys.print_exception(err)

@@ -8,6 +8,7 @@ import os
 import time
 
 from check import eq
+
 from lib.mqtt import MQTTClient, MQTTError
 
 

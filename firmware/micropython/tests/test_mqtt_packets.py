@@ -3,6 +3,7 @@
 import io
 
 from check import eq, raises
+
 from lib.mqtt import MQTTClient, MQTTError, decode_remaining_length, encode_remaining_length
 
 

@@ -3,6 +3,7 @@
 import os
 
 from check import eq
+
 from lib.outbox import Outbox
 
 

@@ -4,6 +4,7 @@ import json
 from array import array
 
 from check import eq
+
 from lib import proto
 
 TS = 1795510737944

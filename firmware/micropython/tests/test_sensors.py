@@ -3,6 +3,7 @@
 import math
 
 from check import eq, near, raises
+
 from drivers.soil import SoilProbe, vwc_pct_from_raw
 from drivers.tilt import BurstSampler, Tilt, pitch_roll_deg
 from hal.unix import UnixHal

@@ -3,8 +3,9 @@
 import json
 import time
 
-from app.valve import ValveApp
 from check import eq
+
+from app.valve import ValveApp
 from hal.unix import UnixHal
 from lib.log import Logger
 from lib.store import Seq, read_json
@@ -38,7 +39,7 @@ def test_boot_forces_closed_and_reports_cut_run(tmp):
     eq([(e["state"], e["cause"]) for e in events], [("closed", "boot")], "boot event")
     app.on_cmd(_cmd(hal, "c1"))
     eq(_pin(tmp), True, "open")
-    hal2, app2, events2 = _make(tmp)  # a reset while open
+    _, app2, events2 = _make(tmp)  # a reset while open
     app2.boot()
     eq(_pin(tmp), False, "closed again at boot")
     eq((events2[0]["cause"], events2[0]["cmd_id"]), ("boot", "c1"), "the cut run is named")
@@ -67,7 +68,7 @@ def test_duplicate_acked_again_not_acted_twice_even_after_reset(tmp):
     n = len(events)
     eq(app.on_cmd(_cmd(hal, "c1")), first, "same ack again")
     eq(len(events), n, "no second open event")
-    hal2, app2, events2 = _make(tmp)
+    _, app2, _ = _make(tmp)
     app2.boot()
     eq(app2.on_cmd(_cmd(hal, "c1")), first, "remembered across a reset")
     eq(_pin(tmp), False, "a redelivered open does not reopen after the reset")
