@@ -133,3 +133,30 @@ def test_two_processes_opening_the_same_task_at_once_make_one(db_url: str) -> No
             assert conn.scalar(text("SELECT count(*) FROM tasks")) == 1
     finally:
         check.dispose()
+
+
+def test_processes_starting_together_migrate_once(db_url: str) -> None:
+    """ingest, analytics and api all call migrate() at start-up on the same new file."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def start() -> None:
+        try:
+            barrier.wait()
+            migrate(db_url)
+        except BaseException as err:  # reported by the assertion below
+            errors.append(err)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    engine = engine_from_url(db_url)
+    try:
+        assert set(inspect(engine).get_table_names()) == TABLES | {"alembic_version"}
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM alembic_version")) == 1
+    finally:
+        engine.dispose()
