@@ -135,28 +135,32 @@ def test_two_processes_opening_the_same_task_at_once_make_one(db_url: str) -> No
         check.dispose()
 
 
-def test_processes_starting_together_migrate_once(db_url: str) -> None:
-    """ingest, analytics and api all call migrate() at start-up on the same new file."""
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(4)
+def test_processes_starting_together_migrate_once(tmp_path: Path) -> None:
+    """ingest, analytics and api all call migrate() at start-up on the same new file (the
+    race is short, so it is run on several fresh files)."""
+    for n in range(8):
+        url = f"sqlite:///{tmp_path / f'start-{n}.sqlite3'}"
+        errors: list[BaseException] = []
+        barrier = threading.Barrier(4)
 
-    def start() -> None:
+        def start(url: str = url, errors: list[BaseException] = errors,
+                  barrier: threading.Barrier = barrier) -> None:
+            try:
+                barrier.wait()
+                migrate(url)
+            except BaseException as err:  # reported by the assertion below
+                errors.append(err)
+
+        threads = [threading.Thread(target=start) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert errors == []
+        engine = engine_from_url(url)
         try:
-            barrier.wait()
-            migrate(db_url)
-        except BaseException as err:  # reported by the assertion below
-            errors.append(err)
-
-    threads = [threading.Thread(target=start) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert errors == []
-    engine = engine_from_url(db_url)
-    try:
-        assert set(inspect(engine).get_table_names()) == TABLES | {"alembic_version"}
-        with engine.connect() as conn:
-            assert conn.scalar(text("SELECT count(*) FROM alembic_version")) == 1
-    finally:
-        engine.dispose()
+            assert set(inspect(engine).get_table_names()) == TABLES | {"alembic_version"}
+            with engine.connect() as conn:
+                assert conn.scalar(text("SELECT count(*) FROM alembic_version")) == 1
+        finally:
+            engine.dispose()
