@@ -27,8 +27,13 @@ fi
 stamp="$VENV/.greeniot-installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing greeniot and its dependencies into $VENV"
-  "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-  "$VENV/bin/python" -m pip install -q -e ".[dev]"
+  log="$VENV/setup-pip.log"
+  if ! { "$VENV/bin/python" -m pip install -q --upgrade pip &&
+         "$VENV/bin/python" -m pip install -q -e ".[dev]"; } >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "setup: pip install failed (log above, kept in $log)" >&2
+    exit 1
+  fi
   touch "$stamp"
 fi
 echo "setup: ok ($("$VENV/bin/python" --version), mosquitto $(/usr/sbin/mosquitto -h 2>/dev/null | head -1 | awk '{print $3}'), $(influxd version 2>/dev/null | awk '{print $2}'))"
