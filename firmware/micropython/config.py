@@ -44,7 +44,8 @@ DEFAULTS = {
     "tilt_samples": 32,
     "burst_s": 0.0,  # 0 = no sway burst
     "burst_hz": 10.0,
-    "burst_max": 1200,  # samples per axis: bounds RAM (2 x 4 bytes each) and payload size
+    "burst_max": 2400,  # samples per axis: bounds RAM (2 x 4 bytes each)
+    "burst_chunk": 200,  # samples per reading (payload ~3 kB), so a long burst fits the heap
     # valve
     "max_run_s": 1800,  # hard cap: a valve never stays open longer, whatever a command says
     "valve_active_high": True,

@@ -7,6 +7,7 @@ its own max-run cut-off with the broker killed. Everything waits by polling with
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Callable
@@ -116,7 +117,7 @@ def test_broker_down_readings_buffered_then_flushed_with_original_timestamps(
         assert len({r["seq"] for r in offline}) >= 5, "readings measured while the broker was down"
         # Original timestamps: spaced by the measuring interval, not by the flush.
         ts = sorted({r["ts_ms"] for r in offline})
-        gaps = [b - a for a, b in zip(ts, ts[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(ts)]
         assert all(250 <= g <= 1000 for g in gaps), gaps
         assert got[-1] >= max(r["seq"] for r in offline)
         assert obs.rejections == []
@@ -214,7 +215,7 @@ def test_valve_closes_itself_with_the_broker_killed(tmp_path: Path, make_node: M
 
         poll(lambda: not node.valve_open, timeout_s=5, what="the valve to close itself")
         closed_ms = node.hal_state()["valve_ms"]
-        opened = [e for e in valve_events(obs, node) if e["state"] == "open"][0]
+        opened = next(e for e in valve_events(obs, node) if e["state"] == "open")
         assert 1995 <= closed_ms - opened["ts_ms"] < 2600, "min(600 s, hard cap 2 s)"
         assert closed_ms > killed_ms, "closed with no broker at all"
         assert node.hal_state()["outbox"] >= 1  # the close event waits in the outbox

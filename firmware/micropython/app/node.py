@@ -13,6 +13,7 @@ Outbox entries are published as they were stored (original ``ts_ms`` and ``seq``
 as a plain reading, several as ``{"v":1,"batch":[...]}``, and removed only after PUBACK.
 """
 
+import gc
 import time
 
 from lib import proto
@@ -83,11 +84,12 @@ class Node:
                 self.log.error("clock not set: reading skipped")
                 return
         try:
-            payload = self.app.measure(self.seq.next())
+            for payload in self.app.measure(self.seq.next):
+                self._emit(self.app.channel, payload)
+                payload = None
+                gc.collect()  # a burst chunk is a few kB: keep the heap unfragmented
         except (OSError, ValueError) as err:
             self.log.error("measurement failed: %s", err)
-            return
-        self._emit(self.app.channel, payload)
 
     # -- network ----------------------------------------------------------------------------
     def connect(self, timeout_ms):

@@ -17,8 +17,8 @@ class SoilApp:
         self.probe = SoilProbe(hal.soil_adc(), cfg["soil_dry_raw"], cfg["soil_wet_raw"],
                                cfg["soil_samples"])
 
-    def measure(self, seq):
-        """Power the probe, let it settle, read; return the encoded ``SoilReading``."""
+    def measure(self, next_seq):
+        """Power the probe, let it settle, read; yield the encoded ``SoilReading``."""
         hal = self.hal
         ts_ms = hal.clock_ms()
         hal.probe_power(True)
@@ -29,5 +29,5 @@ class SoilApp:
         finally:
             hal.probe_power(False)
         self.log.debug("soil raw=%d vwc=%.1f%%", raw, vwc_pct)
-        return proto.soil(seq, ts_ms, vwc_pct, raw=raw, temp_c=hal.soil_temp_c(),
+        yield proto.soil(next_seq(), ts_ms, vwc_pct, raw=raw, temp_c=hal.soil_temp_c(),
                           bat_v=hal.battery_v())

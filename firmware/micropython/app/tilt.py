@@ -37,23 +37,33 @@ class TiltApp:
         self.accel = open_accel(hal.i2c(), cfg["accel"], cfg["accel_addr"])
         self.tilt = Tilt(self.accel, cfg["tilt_samples"])
         count = min(int(cfg["burst_s"] * cfg["burst_hz"]), cfg["burst_max"])
-        self.burst = BurstSampler(self.accel, cfg["burst_hz"], count) if count > 0 else None
+        self.burst = None
+        if count > 0:
+            self.burst = BurstSampler(self.accel, cfg["burst_hz"], count, cfg["burst_chunk"])
 
-    def measure(self, seq):
-        """Return the encoded ``TiltReading``.
+    def measure(self, next_seq):
+        """Yield encoded ``TiltReading`` payloads, each with ``next_seq()`` as its seq.
 
-        With a burst, ``ts_ms`` is the time of the first burst sample and the static tilt is
-        the mean over the burst (``n`` = burst samples); without, ``n`` quick samples.
+        Without a burst: one reading averaged over ``tilt_samples`` quick samples. With one: a
+        reading per chunk of the burst; its ``ts_ms`` is the chunk's first sample time
+        (``t0 + start/hz``), its static tilt and ``n`` cover that chunk, and its ``burst`` holds
+        the chunk's samples, so the backend sees one continuous series.
         """
         hal = self.hal
         ts_ms = hal.clock_ms()
-        burst = None
-        if self.burst is not None:
-            n = self.burst.run()
-            pitch, roll = self.burst.mean()
-            burst = (self.burst.hz, self.burst.pitch, self.burst.roll, n)
-        else:
+        bat_v = hal.battery_v()
+        b = self.burst
+        if b is None:
             pitch, roll, n = self.tilt.read()
-        self.log.debug("tilt pitch=%.3f roll=%.3f n=%d", pitch, roll, n)
-        return proto.tilt(seq, ts_ms, pitch, roll, n, temp_c=self.accel.temp_c(),
-                          bat_v=hal.battery_v(), burst=burst)
+            self.log.debug("tilt pitch=%.3f roll=%.3f n=%d", pitch, roll, n)
+            yield proto.tilt(next_seq(), ts_ms, pitch, roll, n, temp_c=self.accel.temp_c(),
+                             bat_v=bat_v)
+            return
+        b.run()
+        temp_c = self.accel.temp_c()
+        for k in range(b.chunks):
+            start, stop = b.span(k)
+            pitch, roll = b.mean(k)
+            yield proto.tilt(next_seq(), ts_ms + int(start * 1000 / b.hz), pitch, roll,
+                             stop - start, temp_c=temp_c, bat_v=bat_v,
+                             burst=(b.hz, b.pitch, b.roll, start, stop))

@@ -61,25 +61,30 @@ class Tilt:
 class BurstSampler:
     """``count`` samples at ``hz``, sample *i* at ``t0 + i/hz`` (scheduled on ticks, no drift).
 
-    After ``run()``, ``pitch``/``roll`` hold the per-sample angles and ``mean()`` the static
-    tilt of the summed gravity vector over the burst.
+    After ``run()``, ``pitch``/``roll`` hold the per-sample angles, and ``mean(k)`` the static
+    tilt of the summed gravity vector over chunk ``k`` (samples ``k*chunk`` ..), or over the
+    whole burst with ``k`` None. Chunks let a long burst leave as several readings of a few kB
+    each instead of one payload too large for the heap.
     """
 
-    def __init__(self, accel, hz, count):
+    def __init__(self, accel, hz, count, chunk=None):
         if hz <= 0 or count < 1:
             raise ValueError("burst needs hz > 0 and count >= 1")
         self.accel = accel
         self.hz = hz
         self.count = count
+        self.chunk = chunk if chunk and chunk > 0 else count
+        self.chunks = (count + self.chunk - 1) // self.chunk
         self.pitch = array("f", bytearray(4 * count))
         self.roll = array("f", bytearray(4 * count))
         self._v = [0, 0, 0]
-        self._sum = [0, 0, 0]
+        self._sums = [0] * (3 * self.chunks)
 
     def run(self):
         v = self._v
-        s = self._sum
-        s[0] = s[1] = s[2] = 0
+        sums = self._sums
+        for j in range(len(sums)):
+            sums[j] = 0
         period_ms = 1000.0 / self.hz
         t0 = time.ticks_ms()
         for i in range(self.count):
@@ -88,12 +93,21 @@ class BurstSampler:
             if wait > 0:
                 time.sleep_ms(wait)
             self.accel.read_raw_into(v)
-            s[0] += v[0]
-            s[1] += v[1]
-            s[2] += v[2]
+            k = 3 * (i // self.chunk)
+            sums[k] += v[0]
+            sums[k + 1] += v[1]
+            sums[k + 2] += v[2]
             self.pitch[i], self.roll[i] = pitch_roll_deg(v[0], v[1], v[2])
         return self.count
 
-    def mean(self):
-        """``(pitch_deg, roll_deg)`` of the burst's summed gravity vector."""
-        return pitch_roll_deg(self._sum[0], self._sum[1], self._sum[2])
+    def span(self, k):
+        """``(start, stop)`` sample indices of chunk ``k``."""
+        start = k * self.chunk
+        return start, min(self.count, start + self.chunk)
+
+    def mean(self, k=None):
+        """``(pitch_deg, roll_deg)`` of the summed gravity vector of chunk ``k`` (or all)."""
+        s = self._sums
+        if k is not None:
+            return pitch_roll_deg(s[3 * k], s[3 * k + 1], s[3 * k + 2])
+        return pitch_roll_deg(sum(s[0::3]), sum(s[1::3]), sum(s[2::3]))

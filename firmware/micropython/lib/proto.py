@@ -83,10 +83,10 @@ def soil(seq, ts_ms, vwc_pct, raw=None, temp_c=None, bat_v=None):
                 ("raw", None if raw is None else max(0, min(65535, int(raw))))))
 
 
-def _floats(buf, values, count, ndigits):
+def _floats(buf, values, start, stop, ndigits):
     fmt = b"%." + str(ndigits).encode() + b"f"
-    for i in range(count):
-        if i:
+    for i in range(start, stop):
+        if i > start:
             buf.extend(b",")
         v = values[i]
         v = -90.0 if v < -90.0 else 90.0 if v > 90.0 else v
@@ -94,7 +94,7 @@ def _floats(buf, values, count, ndigits):
 
 
 def tilt(seq, ts_ms, pitch_deg, roll_deg, n=None, temp_c=None, bat_v=None, burst=None):
-    """``TiltReading``; ``burst`` is ``(hz, pitch_array, roll_array, count)`` or None.
+    """``TiltReading``; ``burst`` is ``(hz, pitch_array, roll_array, start, stop)`` or None.
 
     Burst samples are written straight into one bytearray (no list of float objects).
     """
@@ -104,16 +104,16 @@ def tilt(seq, ts_ms, pitch_deg, roll_deg, n=None, temp_c=None, bat_v=None, burst
                 ("temp_c", _in(temp_c, -60.0, 100.0, 1)),
                 ("bat_v", _in(bat_v, 0.0, 15.0, 2)),
                 ("n", n)))
-    if not burst or burst[3] < 1:
+    if not burst or burst[4] <= burst[3]:
         return head
-    hz, pitch, roll, count = burst
+    hz, pitch, roll, start, stop = burst
     buf = bytearray(head[:-1])
     buf.extend(b',"burst":{"hz":')
     buf.extend(json.dumps(_num(float(hz), 3)).encode())
     buf.extend(b',"pitch_deg":[')
-    _floats(buf, pitch, count, 3)
+    _floats(buf, pitch, start, stop, 3)
     buf.extend(b'],"roll_deg":[')
-    _floats(buf, roll, count, 3)
+    _floats(buf, roll, start, stop, 3)
     buf.extend(b"]}}")
     return bytes(buf)
 

@@ -47,17 +47,21 @@ def soil():
         write_json(cfg["state_dir"] + "/sim.json",
                    {"vwc_raw": raw, "soil_temp_c": temp, "bat_v": bat})
         hal.sim._at = None  # re-read now
-        out("soil", app.measure(seq.next()))
+        for payload in app.measure(seq.next):
+            out("soil", payload)
 
 
 def tilt():
+    seq = Seq(TMP + "/tilt-seq")
     for chip, burst_s, pitch, roll in (("mpu6050", 1.0, 0.42, -0.11), ("adxl345", 0.0, 2.0, 1.0),
                                        ("mpu6050", 0.5, 0.0, 179.0), ("mpu6050", 0.0, -89.9, 0)):
-        cfg = cfg_for("tilt-" + chip + str(burst_s), kind="tilt", burst_s=burst_s, burst_hz=20.0,
-                      tilt_samples=4, sim={"accel": chip, "pitch_deg": pitch, "roll_deg": roll,
-                                           "sway_amp_deg": 0.3, "sway_hz": 1.0})
+        cfg = cfg_for("tilt-" + chip + str(burst_s), kind="tilt", burst_s=burst_s,
+                      burst_hz=20.0, tilt_samples=4, burst_chunk=8,
+                      sim={"accel": chip, "pitch_deg": pitch, "roll_deg": roll,
+                           "sway_amp_deg": 0.3, "sway_hz": 1.0})
         hal = UnixHal(cfg)
-        out("tilt", TiltApp(hal, cfg, LOG).measure(7))
+        for payload in TiltApp(hal, cfg, LOG).measure(seq.next):
+            out("tilt", payload)
 
 
 def valve():

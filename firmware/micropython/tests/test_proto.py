@@ -30,12 +30,14 @@ def test_tilt_payload_with_burst(tmp):
     p = array("f", [0.5, 0.25, 95.0])
     r = array("f", [-0.125, 0.0, -95.0])
     got = json.loads(proto.tilt(90, TS, 0.421, -0.1104, 200, temp_c=18.0,
-                                burst=(10.0, p, r, 3)))
+                                burst=(10.0, p, r, 0, 3)))
     eq(got["burst"], {"hz": 10.0, "pitch_deg": [0.5, 0.25, 90.0],
                       "roll_deg": [-0.125, 0.0, -90.0]}, "burst clamped to ±90")
     eq((got["pitch_deg"], got["roll_deg"], got["n"]), (0.421, -0.11, 200), "static")
-    eq("burst" in json.loads(proto.tilt(1, TS, 0.0, 0.0, 1, burst=(10.0, p, r, 0))), False,
+    eq("burst" in json.loads(proto.tilt(1, TS, 0.0, 0.0, 1, burst=(10.0, p, r, 0, 0))), False,
        "empty burst left out")
+    got = json.loads(proto.tilt(1, TS, 0.0, 0.0, 2, burst=(10.0, p, r, 1, 3)))
+    eq(got["burst"]["pitch_deg"], [0.25, 90.0], "a chunk of the arrays")
 
 
 def test_valve_ack_status_batch(tmp):

@@ -126,3 +126,31 @@ def test_burst_samples_sway_at_rate(tmp):
     near(burst.mean()[0], 1.0, 0.1, "mean tilt over a whole period")
     for r in burst.roll:
         near(r, 0.0, 0.01, "no roll")
+
+
+def test_tilt_app_splits_a_long_burst_into_timed_chunks(tmp):
+    import json
+
+    import config
+    from app.tilt import TiltApp
+    from lib.log import Logger
+
+    cfg = config.merge({"state_dir": tmp, "kind": "tilt", "burst_s": 1.0, "burst_hz": 20.0,
+                        "burst_chunk": 8, "sim": {"pitch_deg": 0.7, "roll_deg": 0.2}})
+    hal = UnixHal(cfg)
+    seq = [41]
+
+    def next_seq():
+        seq[0] += 1
+        return seq[0]
+
+    t0 = hal.clock_ms()
+    got = [json.loads(p) for p in TiltApp(hal, cfg, Logger("t", "error")).measure(next_seq)]
+    eq([r["seq"] for r in got], [42, 43, 44], "one seq per chunk")
+    eq([r["n"] for r in got], [8, 8, 4], "chunk sizes")
+    eq([len(r["burst"]["pitch_deg"]) for r in got], [8, 8, 4], "burst sizes")
+    near(got[0]["ts_ms"], t0, 20, "first chunk starts with the burst")
+    eq([r["ts_ms"] - got[0]["ts_ms"] for r in got], [0, 400, 800], "chunk k starts at k*8/20 s")
+    for r in got:
+        near(r["pitch_deg"], 0.7, 0.01, "chunk mean pitch")
+        near(r["roll_deg"], 0.2, 0.01, "chunk mean roll")
