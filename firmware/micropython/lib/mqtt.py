@@ -215,7 +215,8 @@ class MQTTClient:
         """Send a PUBLISH. ``payload`` is bytes or a list of bytes parts.
 
         Returns the packet id for QoS 1 (watch it with ``acked``) or 0 for QoS 0. A QoS 1
-        message is kept and resent until acknowledged, also across reconnects.
+        message is kept and resent until acknowledged, also across reconnects; once accepted
+        here it is never dropped, even if the connection fails while sending it.
         """
         if qos not in (0, 1):
             raise ValueError("qos must be 0 or 1")
@@ -234,8 +235,9 @@ class MQTTClient:
         try:
             self._send_publish(pid, msg, False)
         except OSError:
-            self.close()  # stays in inflight: resent on reconnect
-            raise
+            # Queued all the same: resent (DUP) on reconnect. The caller learns of the lost
+            # connection from its next poll(), and can keep tracking ``pid`` meanwhile.
+            self.close()
         return pid
 
     def _send_publish(self, pid, msg, dup):
