@@ -1,0 +1,320 @@
+"""Named, sourced threshold sets: the numbers every detector compares against.
+
+Parameter sets are documented data, as ``pvlib.temperature.TEMPERATURE_MODEL_PARAMETERS`` is:
+pick one by name (``TILT_PARAMS["heritage"]``); an unknown name raises a KeyError that lists the
+valid ones. Each figure says where it comes from: a source below, a figure in
+``/work/shared/DESIGN.md`` ("Domain figures"), or "project choice" — a value derived by us, to
+be tuned by replaying recorded seasons (``greeniot replay``), never a literature value.
+
+Graded levels: ``watch`` (events of severity ``info``), ``warning``, ``critical``; ``failure``
+for a fallen tree is its own event kind. An active level clears only when the value falls below
+``hysteresis`` × its threshold, so a value hovering at a threshold raises one event, not many.
+
+References (read for this module; the figure used is quoted in brackets)
+----------------------------------------------------------------------------
+[SAG] SAG Baumstatik, "Static load test — Execution",
+    https://www.sag-baumstatik.org/en/methodology/static-load-test/durchfuehrung
+    [pulling tests incline the trunk base at most 0.25°; after such small inclinations the
+    root plate returns to its original position undamaged (cf. Detter & Rust 2018)].
+[Dundee] Tree uprooting tests, University of Dundee Botanic Gardens, Forests 16(12), 1780
+    (2025), https://www.mdpi.com/1999-4907/16/12/1780 [the maximum overturning moment occurred
+    between 1.6° and 2.9° inclination during uprooting, irrespective of species].
+[James2013] K. James, C. Hallam, C. Spencer, "Measuring tilt of tree structural root zones
+    under static and wind loading", Agricultural and Forest Meteorology 168 (2013) 160–167,
+    doi:10.1016/j.agrformet.2012.09.009 [maximum root-plate tilt under natural wind 0.88°;
+    accelerometer tilt sensor, 0.01° accuracy, 20 Hz].
+[Hui2022] K. K. W. Hui, M. S. Wong, C. Y. T. Kwok, H. Li, S. Abbas, J. E. Nichol, "Unveiling
+    Falling Urban Trees before and during Typhoon Higos (2020): Empirical Case Study of
+    Potential Structural Failure Using Tilt Sensor", Forests 13(2) (2022) 359,
+    doi:10.3390/f13020359 [889 instrumented trees; two alarm shapes: Increasing Trend Alarm and
+    Sudden Increase Alarm].
+[Gocke2018] L. Göcke, S. Rust, F. Ruhl, "Assessing the Anchorage and Critical Wind Speed of
+    Urban Trees using Root-Plate Inclination in High Winds", Arboriculture & Urban Forestry
+    44(1) (2018) 1–11, doi:10.48044/jauf.2018.001 [wind data from weather stations several km
+    away can be used against root-plate inclination].
+[Beaufort] Beaufort scale, 10-min mean wind at 10 m in m/s, as tabulated (from the Central
+    Weather Bureau, Taiwan) at
+    https://www.highpeaktent.com/en/page/Beaufort-Scale/beaufort-wind-scale-table.html and at
+    http://www.meteothes.gr/wxbeaufort-en.html [force 5 fresh breeze 8.0–10.7 "small trees in
+    leaf begin to sway"; 6 strong breeze 10.8–13.8; 7 near gale 13.9–17.1 "whole trees in
+    motion"; 8 gale 17.2–20.7 "twigs broken from trees"; 10 storm 24.5–28.4 "trees uprooted"].
+    These are the internationally used (WMO) bands; we read them in those tables, not in a WMO
+    document.
+[Leaves] Natural sway frequencies of trees, https://pmc.ncbi.nlm.nih.gov/articles/PMC6597771
+    [abstract: "the presence of leaves decreases both the fundamental frequency and the damping
+    ratio"].
+[DESIGN] /work/shared/DESIGN.md, "Domain figures" [2-min averaging brings a low-cost MEMS tilt
+    sensor to ~0.015°; MEMS drift with temperature by the equivalent of degrees; sway 0.1–1 Hz,
+    band 0.05–3 Hz, bursts at 10–20 Hz; heritage trees stricter].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class ParamSets(Mapping[str, T], Generic[T]):
+    """Read-only name → parameter set; an unknown name raises KeyError listing valid ones."""
+
+    __slots__ = ("_kind", "_sets")
+
+    def __init__(self, kind: str, sets: Mapping[str, T]) -> None:
+        self._kind = kind
+        self._sets = MappingProxyType(dict(sets))
+
+    def __getitem__(self, name: str) -> T:
+        try:
+            return self._sets[name]
+        except KeyError:
+            valid = ", ".join(sorted(self._sets))
+            raise KeyError(f"unknown {self._kind} parameter set {name!r}; valid: {valid}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sets)
+
+    def __len__(self) -> int:
+        return len(self._sets)
+
+
+@dataclass(frozen=True, slots=True)
+class Grades:
+    """Ascending thresholds of a "higher is worse" quantity: watch < warning < critical."""
+
+    watch: float
+    warning: float
+    critical: float
+
+    def __post_init__(self) -> None:
+        if not self.watch < self.warning < self.critical:
+            raise ValueError(f"grades must ascend: {self.watch}, {self.warning}, {self.critical}")
+
+    def as_tuple(self) -> tuple[float, float, float]:
+        return (self.watch, self.warning, self.critical)
+
+
+@dataclass(frozen=True, slots=True)
+class TiltParams:
+    """Root-plate tilt: residual lean, persisting steps, lean trend, failure.
+
+    Time windows are shared by all sets; heritage sets differ in thresholds only.
+    """
+
+    name: str
+    #: Residual lean (tilt − the tree's own baseline, pitch/roll magnitude) [deg].
+    lean_deg: Grades
+    #: Change of calm lean level across a storm, or within hours without one [deg].
+    step_deg: Grades
+    #: Sustained rate of increase of the lean [deg/day].
+    trend_deg_per_day: Grades
+    #: Tilt from the baseline at which the tree has fallen / the root plate failed [deg].
+    failure_deg: float
+    #: An active level clears below this fraction of its threshold.
+    hysteresis: float = 0.8
+    #: Calm reference period that establishes a tree's baseline: one daily temperature cycle
+    #: [h]. Project choice.
+    baseline_hours: float = 24.0
+    #: Fit a temperature coefficient only if the reference temperatures span this much [°C];
+    #: below it the coefficient is unidentifiable and is set to 0. Project choice.
+    temp_fit_min_span_c: float = 4.0
+    #: The current lean is the median of calm samples of the last ``current_minutes`` [min]
+    #: (at most ``current_max_samples`` of them). Project choice: long enough to outvote a
+    #: spike, short enough to follow a real change within the hour.
+    current_minutes: float = 120.0
+    current_max_samples: int = 64
+    min_samples: int = 3
+    #: Steps: calm level of ``step_pre_hours`` before the storm (or before the last
+    #: ``step_post_minutes``) against the calm level after it [h], [min]. Project choice.
+    step_pre_hours: float = 12.0
+    step_post_minutes: float = 60.0
+    #: After a storm ends, its before/after comparison is used for this long [h].
+    step_storm_hours: float = 24.0
+    #: Trend: robust least squares over the hourly calm medians of the last ``trend_days``,
+    #: reported when they span ``trend_min_days`` and slope / standard error >= ``trend_min_t``.
+    trend_days: float = 7.0
+    trend_min_days: float = 2.0
+    trend_min_t: float = 4.0
+    #: Failure uses every sample (wind or not) of the last ``failure_minutes`` [min].
+    failure_minutes: float = 30.0
+    failure_min_samples: int = 2
+
+
+#: Standard and heritage tilt sets.
+#:
+#: standard
+#:   lean: watch 0.25° — the largest trunk-base tilt after which pulling tests show the root
+#:   plate springs back undamaged [SAG]: a *persisting* residual beyond it is outside the range
+#:   known to be elastic. warning 0.9° — larger than the largest root-plate tilt measured
+#:   *dynamically* in strong natural wind, 0.88° [James2013]. critical 1.6° — the lower end of
+#:   the 1.6–2.9° where uprooting tests found the maximum overturning moment [Dundee]: the
+#:   anchorage is at its peak resistance, beyond it resistance falls.
+#:   step: watch 0.1° — about 7× the ~0.015° noise of a 2-min averaged reading [DESIGN], so a
+#:   real change, still elastic; warning 0.25° [SAG] (the plate did not spring back); critical
+#:   0.9° [James2013]. The "sudden increase" alarm shape is from [Hui2022].
+#:   trend: rates that would reach the next anchor within about a month (project choice
+#:   derived from the figures): 0.01°/day → 0.25° [SAG] in 25 days; 0.03°/day → 0.9°
+#:   [James2013] in 30 days; 0.1°/day → 2.9° [Dundee] in 29 days. "Increasing trend" alarm
+#:   shape from [Hui2022].
+#:   failure 10°: more than three times the 2.9° upper end of the maximum-moment range [Dundee],
+#:   past which a root plate's resistance falls, so the tree is down or going down; also far
+#:   above what a mis-fitted temperature coefficient can fake (MEMS drift is "degrees over the
+#:   range" [DESIGN]), which is why it is not lower. A fallen trunk reads tens of degrees, so
+#:   a higher figure (15°) would only add delay.
+#: heritage (stricter, [DESIGN]; project choice of how much): every grade moves one anchor
+#:   down — lean watch at 60 % of the elastic limit (0.15°), warning at it (0.25° [SAG]),
+#:   critical at the wind maximum (0.9° [James2013]); steps watch 0.05° (≈3× noise [DESIGN]),
+#:   warning 0.15°, critical 0.25° [SAG]; trend: the rates that reach its own lean grades
+#:   (0.15°, 0.25°, 0.9°) within about a month (0.005, 0.01, 0.03 °/day).
+#:   Failure is a fact, not a risk tolerance: same 10°.
+TILT_PARAMS: ParamSets[TiltParams] = ParamSets("tilt", {
+    "standard": TiltParams(
+        name="standard",
+        lean_deg=Grades(0.25, 0.9, 1.6),
+        step_deg=Grades(0.1, 0.25, 0.9),
+        trend_deg_per_day=Grades(0.01, 0.03, 0.1),
+        failure_deg=10.0,
+    ),
+    "heritage": TiltParams(
+        name="heritage",
+        lean_deg=Grades(0.15, 0.25, 0.9),
+        step_deg=Grades(0.05, 0.15, 0.25),
+        trend_deg_per_day=Grades(0.005, 0.01, 0.03),
+        failure_deg=10.0,
+    ),
+})
+
+
+@dataclass(frozen=True, slots=True)
+class StormParams:
+    """Site-wide wind: storm episodes and the calm/windy mask of tilt samples."""
+
+    name: str
+    #: A tilt sample is windy when the site's 10-min mean wind is at least this [m/s]:
+    #: Beaufort 5, "small trees in leaf begin to sway" [Beaufort].
+    windy_ms: float = 8.0
+    #: ... or its gust at least this [m/s]: Beaufort 7, "whole trees in motion" [Beaufort].
+    windy_gust_ms: float = 13.9
+    #: Storm onset: mean wind reaches Beaufort 8 gale, "twigs broken from trees" [Beaufort].
+    onset_ms: float = 17.2
+    #: Storm end: mean wind below Beaufort 6 (strong breeze) for ``end_hold_minutes``
+    #: [Beaufort]; the gap to ``onset_ms`` is the hysteresis.
+    end_ms: float = 10.8
+    end_hold_minutes: float = 60.0
+    #: A storm is critical once the wind reaches Beaufort 10, "trees uprooted" [Beaufort].
+    severe_ms: float = 24.5
+    #: Tilt samples stay "windy" this long after the last windy reading while the root plate
+    #: and soil settle [min]. Project choice.
+    settle_minutes: float = 30.0
+    #: A wind reading older than this does not classify a tilt sample [min]; without one the
+    #: sample counts as calm (stations a few km away are usable [Gocke2018], so a site should
+    #: have one). Project choice.
+    max_gap_minutes: float = 30.0
+    #: Tilt samples are classified this long after their timestamp, so late weather readings
+    #: are in [min]. Project choice.
+    classify_lag_minutes: float = 5.0
+    #: Sites without a weather station: the median burst sway RMS of the site's trees stands
+    #: in for wind [deg]. Project choice, no literature value: tune by replay.
+    sway_windy_rms_deg: float = 0.05
+    sway_onset_rms_deg: float = 0.2
+    sway_end_rms_deg: float = 0.1
+
+
+STORM_PARAMS: ParamSets[StormParams] = ParamSets("storm", {"default": StormParams("default")})
+
+
+@dataclass(frozen=True, slots=True)
+class SwayParams:
+    """Burst sway analysis: RMS in band and dominant frequency against the tree's own past."""
+
+    name: str
+    #: Sway band [Hz]: large trees sway near 0.1 Hz, small ones up to ~1 Hz [DESIGN].
+    band_low_hz: float = 0.05
+    band_high_hz: float = 3.0
+    #: Butterworth order of the band-pass (applied forward and backward). Project choice.
+    filter_order: int = 4
+    #: Shortest burst analysed [samples]: 64 samples at 10 Hz cover one 0.15 Hz cycle.
+    min_samples: int = 64
+    #: The Welch peak must stand this far above the band's median PSD for a frequency to be
+    #: reported (else sensor noise decides it). Project choice.
+    min_peak_ratio: float = 4.0
+    #: Minimum in-band sway RMS for a trusted frequency [deg]. Project choice.
+    min_rms_deg: float = 0.005
+    #: Frequency drop below the tree's own baseline, as a fraction: watch/warning/critical.
+    #: Project choice (no literature value); leaves lower the frequency [Leaves], so the
+    #: baseline is the tree's recent past, not a fixed number.
+    drop_frac: Grades = field(default_factory=lambda: Grades(0.10, 0.20, 0.35))
+    #: Baseline = median frequency of bursts in the ``baseline_days`` before the recent ones.
+    baseline_days: float = 14.0
+    baseline_min_bursts: int = 5
+    #: Recent frequency = median of the newest ``recent_bursts`` bursts.
+    recent_bursts: int = 3
+
+
+SWAY_PARAMS: ParamSets[SwayParams] = ParamSets("sway", {"default": SwayParams("default")})
+
+
+@dataclass(frozen=True, slots=True)
+class SoilParams:
+    """Zone water status from soil probes. Zone refill/saturation points come from the
+    registry (:class:`greeniot.analytics.context.ZoneInfo`); probes bound to no known zone use
+    ``ZoneInfo``'s defaults."""
+
+    name: str
+    #: A probe's level is the median of its samples in the last ``smooth_hours`` [h], needing
+    #: ``min_samples`` of them: one noisy sample cannot move it. Project choice.
+    smooth_hours: float = 3.0
+    min_samples: int = 3
+    #: Drought clears above refill + this [%VWC]; waterlogging's clock restarts below
+    #: saturation − this. Project choice (about the noise of a capacitive probe).
+    hysteresis_pct: float = 2.0
+
+
+SOIL_PARAMS: ParamSets[SoilParams] = ParamSets("soil", {"default": SoilParams("default")})
+
+
+@dataclass(frozen=True, slots=True)
+class HealthParams:
+    """Device health. All figures are project choices for our own nodes."""
+
+    name: str
+    #: Offline after ``offline_factor`` × the device's own reporting interval without a reading.
+    offline_factor: float = 3.0
+    #: Interval assumed until a device has sent ``interval_min_samples`` readings [s].
+    default_interval_s: Mapping[str, float] = field(default_factory=lambda: MappingProxyType(
+        {"soil": 900.0, "tilt": 300.0, "weather": 600.0}))
+    interval_min_samples: int = 4
+    #: Battery (median of the newest 3 readings, so one radio-burst sag is ignored) [V]: a
+    #: single Li-ion cell, warning with days of margin, critical near brown-out of a 3.3 V
+    #: regulator. Project choice for our hardware.
+    battery_warning_v: float = 3.4
+    battery_critical_v: float = 3.2
+    battery_hysteresis_v: float = 0.1
+    #: Stuck: this many newest readings exactly equal. Soil may truly not change for hours,
+    #: hence more samples (12 h at 15 min); averaged tilt always varies in its last digits.
+    stuck_samples: Mapping[str, int] = field(default_factory=lambda: MappingProxyType(
+        {"soil": 48, "tilt": 24}))
+    #: Noisy: median successive difference over the newest ``noise_samples`` readings at or
+    #: above this (units of the value: deg, %VWC). A real step is one big difference, not a
+    #: median one.
+    noise_limit: Mapping[str, float] = field(default_factory=lambda: MappingProxyType(
+        {"soil": 10.0, "tilt": 1.0}))
+    noise_samples: int = 12
+
+
+HEALTH_PARAMS: ParamSets[HealthParams] = ParamSets("health", {"default": HealthParams("default")})
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyticsParams:
+    """Everything the engine needs, one set per domain."""
+
+    tilt: TiltParams = field(default_factory=lambda: TILT_PARAMS["standard"])
+    heritage_tilt: TiltParams = field(default_factory=lambda: TILT_PARAMS["heritage"])
+    storm: StormParams = field(default_factory=lambda: STORM_PARAMS["default"])
+    sway: SwayParams = field(default_factory=lambda: SWAY_PARAMS["default"])
+    soil: SoilParams = field(default_factory=lambda: SOIL_PARAMS["default"])
+    health: HealthParams = field(default_factory=lambda: HEALTH_PARAMS["default"])

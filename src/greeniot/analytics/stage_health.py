@@ -1,0 +1,139 @@
+"""Engine stage: every device's newest readings → offline, low battery, stuck/noisy events.
+
+One row per device of any kind. Valve nodes report on events, not on a schedule, so they are
+judged offline only by their retained ``status`` (the broker's last will), never by silence.
+Stuck and noisy sensors share the ``sensor_stuck`` event kind (``detail`` says which) until the
+contract has a kind for noise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from greeniot.analytics.events import Event
+from greeniot.analytics.health import (
+    battery_levels,
+    battery_v,
+    offline,
+    reporting_interval_s,
+    stuck,
+    successive_noise,
+)
+from greeniot.analytics.index import DeviceIndex
+from greeniot.analytics.latch import SEVERITY, Latches
+from greeniot.analytics.params import HealthParams
+from greeniot.analytics.windows import Windows
+
+UNITS = {"tilt": "deg", "soil": "vwc_pct", "weather": "m/s"}
+STATUS_PENDING = -1  # offline status seen, its time not yet known (set at the next tick)
+
+
+class HealthStage:
+    FIELDS = ("bat_v", "v1", "v2")
+
+    def __init__(self, params: HealthParams, window: int = 64) -> None:
+        self.params = params
+        self.index = DeviceIndex()
+        self.kind: list[str] = []
+        self.windows = Windows(self.FIELDS, window)
+        self.status_offline = np.zeros(0, np.int64)  # 0 none, -1 pending, else ts_ms
+        self.latches = Latches()
+
+    def rows(self, sites: np.ndarray, devices: np.ndarray, kind: str) -> np.ndarray:
+        before = len(self.index)
+        rows = self.index.rows(list(sites), list(devices))
+        grown = len(self.index) - before
+        if grown:
+            self.kind.extend([kind] * grown)
+            self.status_offline = np.concatenate([self.status_offline, np.zeros(grown, np.int64)])
+            self.windows.ensure_rows(len(self.index))
+        return rows
+
+    def append(self, rows: np.ndarray, ts_ms: np.ndarray, bat_v: np.ndarray,
+               v1: np.ndarray | None = None, v2: np.ndarray | None = None) -> None:
+        vals = {"bat_v": bat_v}
+        if v1 is not None:
+            vals["v1"] = v1
+        if v2 is not None:
+            vals["v2"] = v2
+        self.windows.append(rows, ts_ms, vals)
+        self.status_offline[rows] = 0  # a reading proves the device is back
+
+    def status(self, row: int, state: str, ts_ms: int | None) -> None:
+        if state == "offline":
+            self.status_offline[row] = ts_ms if ts_ms else STATUS_PENDING
+        else:
+            self.status_offline[row] = 0
+
+    def tick(self, now_ms: int, emit: list[Event]) -> None:
+        n = len(self.index)
+        if n == 0:
+            return
+        p = self.params
+        self.status_offline[self.status_offline == STATUS_PENDING] = now_ms
+        w = self.windows
+        ts = w.chronological("ts_ms")
+        kinds = np.asarray(self.kind, dtype=object)
+        default = np.array([p.default_interval_s.get(k, np.nan) for k in self.kind])
+        interval = reporting_interval_s(ts, np.nan_to_num(default, nan=1.0), p)
+        sil = offline(w.newest_ts_ms, interval, p, now_ms)
+        scheduled = np.isfinite(default)
+        silent = scheduled & (sil.silence_s >= sil.limit_s)
+        by_status = self.status_offline > 0
+        on = np.where(silent | by_status, 2, 0).astype(np.int8)
+        fire = self.latches.update("offline", on, on)
+        for i in np.flatnonzero(fire):
+            if by_status[i] and not silent[i]:
+                since = int(self.status_offline[i])
+                emit.append(self._event("device_offline", i, 2, (now_ms - since) / 1000.0, 0.0,
+                                        "s", since, "status offline (last will or shutdown)"))
+            else:
+                due = int(w.newest_ts_ms[i] + sil.limit_s[i] * 1000)
+                emit.append(self._event(
+                    "device_offline", i, 2, sil.silence_s[i], sil.limit_s[i], "s", due,
+                    f"no reading for {sil.silence_s[i]:.0f} s; expected every "
+                    f"{interval[i]:.0f} s (limit {p.offline_factor:g}x)"))
+
+        bat = battery_v(w.chronological("bat_v"))
+        on, hold = battery_levels(bat, p)
+        fire = self.latches.update("battery", on, hold, np.isfinite(bat))
+        newest = w.newest_ts_ms
+        for i in np.flatnonzero(fire):
+            lv = int(on[i])
+            th = p.battery_critical_v if lv == 3 else p.battery_warning_v
+            emit.append(self._event("low_battery", i, lv, bat[i], th, "V", int(newest[i]),
+                                    f"battery {bat[i]:.2f} V below {th} V"))
+
+        k = max(max(p.stuck_samples.values(), default=0), p.noise_samples)
+        v1 = w.tail("v1", k)
+        v2 = w.tail("v2", k)
+        n_stuck = np.array([p.stuck_samples.get(kd, 0) for kd in self.kind], np.int64)
+        is_tilt = kinds == "tilt"
+        frozen = stuck(v1, n_stuck) & (stuck(v2, n_stuck) | ~is_tilt)
+        noise = np.fmax(successive_noise(v1, p.noise_samples),
+                        np.where(is_tilt, successive_noise(v2, p.noise_samples), np.nan))
+        limit = np.array([p.noise_limit.get(kd, np.inf) for kd in self.kind])
+        noisy = noise >= limit
+        on = np.where(frozen | noisy, 2, 0).astype(np.int8)
+        fire = self.latches.update("sensor", on, on)
+        for i in np.flatnonzero(fire):
+            unit = UNITS.get(self.kind[i], "")
+            if frozen[i]:
+                emit.append(self._event(
+                    "sensor_stuck", i, 2, 0.0, 0.0, unit, int(newest[i]),
+                    f"stuck: last {n_stuck[i]} readings all {v1[i, -1]:g}"))
+            else:
+                emit.append(self._event(
+                    "sensor_stuck", i, 2, noise[i], limit[i], unit, int(newest[i]),
+                    f"noisy: median jump {noise[i]:.2f} {unit} between successive readings"))
+
+    def _event(self, kind: str, row: int, level: int, value: float, threshold: float,
+               unit: str, ts_ms: int, detail: str) -> Event:
+        site, device = self.index.key(row)
+        return Event(kind=kind, site=site, ts_ms=int(ts_ms),  # type: ignore[arg-type]
+                     severity=SEVERITY[level],  # type: ignore[arg-type]
+                     value=float(value), threshold=float(threshold), unit=unit, device=device,
+                     detail=detail)
+
+    def level(self, name: str) -> np.ndarray:
+        return self.latches.level(name, len(self.index)).copy()

@@ -1,0 +1,117 @@
+"""Engine stage: soil-probe windows → per-zone drought and waterlogging events.
+
+A probe bound to a zone the registry knows is judged with that zone's thresholds and its
+fellow probes; a probe bound to no known zone forms a zone of its own (reported by device,
+``zone=None``) with :class:`ZoneInfo`'s default thresholds, rather than being dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from greeniot.analytics.context import ZoneInfo
+from greeniot.analytics.events import Event
+from greeniot.analytics.index import DeviceIndex
+from greeniot.analytics.latch import SEVERITY, Latches
+from greeniot.analytics.lookup import RowMeta
+from greeniot.analytics.params import SoilParams
+from greeniot.analytics.water import (
+    drought_levels,
+    hours_above,
+    probe_level,
+    waterlog_levels,
+    zone_water,
+)
+from greeniot.analytics.windows import Windows
+
+#: The smoothed level uses at most this many newest samples per probe.
+TAIL = 64
+
+
+class SoilStage:
+    def __init__(self, params: SoilParams, window: int) -> None:
+        self.params = params
+        self.index = DeviceIndex()
+        self.windows = Windows(("vwc_pct",), window)
+        self.zones = DeviceIndex()  # (site, zone) or (site, "\x00" + device) for unbound probes
+        self.zone_of = np.zeros(0, np.int64)
+        self.zone_name: list[str | None] = []
+        self.zone_device: list[str | None] = []
+        self.refill = np.zeros(0)
+        self.saturation = np.zeros(0)
+        self.waterlog_h = np.zeros(0)
+        self.latches = Latches()
+
+    def rows(self, sites: np.ndarray, devices: np.ndarray,
+             meta: Callable[[str, str], RowMeta]) -> np.ndarray:
+        before = len(self.index)
+        rows = self.index.rows(list(sites), list(devices))
+        new_zone = []
+        for r in range(before, len(self.index)):
+            site, device = self.index.key(r)
+            m = meta(site, device)
+            info = m.zone_info
+            key = m.zone if info is not None else "\x00" + device
+            z_before = len(self.zones)
+            z = self.zones.row(site, key)
+            if z == z_before:
+                zi = info or ZoneInfo(site=site, zone=key)
+                self.zone_name.append(m.zone if info is not None else None)
+                self.zone_device.append(None if info is not None else device)
+                self.refill = np.append(self.refill, zi.refill_vwc_pct)
+                self.saturation = np.append(self.saturation, zi.saturation_vwc_pct)
+                self.waterlog_h = np.append(self.waterlog_h, zi.waterlog_hours)
+            new_zone.append(z)
+        if new_zone:
+            self.zone_of = np.concatenate([self.zone_of, np.asarray(new_zone, np.int64)])
+            self.windows.ensure_rows(len(self.index))
+        return rows
+
+    def append(self, rows: np.ndarray, ts_ms: np.ndarray, vwc_pct: np.ndarray) -> None:
+        self.windows.append(rows, ts_ms, {"vwc_pct": vwc_pct})
+
+    def tick(self, now_ms: int, emit: list[Event]) -> None:
+        n = len(self.index)
+        nz = len(self.zones)
+        if n == 0:
+            return
+        ts = self.windows.ts_ms
+        vwc = self.windows.values("vwc_pct")
+        k = min(self.windows.window, TAIL)
+        lvl = probe_level(self.windows.tail("ts_ms", k), self.windows.tail("vwc_pct", k),
+                          self.params, now_ms)
+        above = hours_above(ts, vwc, self.saturation[self.zone_of], self.params, now_ms)
+        zw = zone_water(lvl.vwc_pct, above, self.zone_of, nz)
+        newest = np.zeros(nz, np.int64)
+        np.maximum.at(newest, self.zone_of, lvl.last_ts_ms)
+        known = np.isfinite(zw.vwc_pct)
+
+        on, hold = drought_levels(zw.vwc_pct, self.refill, self.params)
+        fire = self.latches.update("drought", on, hold, known)
+        for z in np.flatnonzero(fire):
+            emit.append(self._event(
+                "drought", z, int(on[z]), zw.vwc_pct[z], self.refill[z], int(newest[z]),
+                f"median of {zw.n_probes[z]} probe(s) {zw.vwc_pct[z]:.1f}% VWC below the "
+                f"refill point {self.refill[z]:.1f}%"))
+
+        on, hold = waterlog_levels(zw.vwc_pct, zw.hours_above, self.saturation, self.waterlog_h)
+        fire = self.latches.update("waterlog", on, hold, known)
+        for z in np.flatnonzero(fire):
+            emit.append(self._event(
+                "waterlog", z, int(on[z]), zw.vwc_pct[z], self.saturation[z], int(newest[z]),
+                f"above saturation {self.saturation[z]:.1f}% VWC for "
+                f"{zw.hours_above[z]:.1f} h (limit {self.waterlog_h[z]:.1f} h); drainage "
+                f"needed"))
+
+    def _event(self, kind: str, z: int, level: int, value: float, threshold: float,
+               ts_ms: int, detail: str) -> Event:
+        site, _ = self.zones.key(z)
+        return Event(kind=kind, site=site, ts_ms=ts_ms,  # type: ignore[arg-type]
+                     severity=SEVERITY[level],  # type: ignore[arg-type]
+                     value=float(value), threshold=float(threshold), unit="vwc_pct",
+                     device=self.zone_device[z], zone=self.zone_name[z], detail=detail)
+
+    def level(self, name: str) -> np.ndarray:
+        return self.latches.level(name, len(self.zones)).copy()

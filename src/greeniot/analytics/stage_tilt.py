@@ -1,0 +1,366 @@
+"""Engine stage: tilt windows → lean, step, trend, failure and sway events.
+
+Three windows per tilt device: raw readings (with a per-sample windy flag filled in once the
+site's wind for that time is known), hourly calm medians (days of history for baselines and
+trends at 1/12 the size), and per-burst sway features. Every tick runs the detectors of
+:mod:`greeniot.analytics.tilt` over blocks of ``chunk_rows`` rows (bounded temporaries, all
+rows of a block at once); baselines and trends change only when an hour closes, so they are
+refitted then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from greeniot.analytics.columns import Burst
+from greeniot.analytics.events import Event, EventKind
+from greeniot.analytics.index import DeviceIndex
+from greeniot.analytics.latch import SEVERITY, Latches, grade, graded
+from greeniot.analytics.lookup import RowMeta
+from greeniot.analytics.params import AnalyticsParams
+from greeniot.analytics.rowstats import group_median
+from greeniot.analytics.stage_storm import SiteStorms, StormStage
+from greeniot.analytics.sway import frequency_drop, sway_features
+from greeniot.analytics.tilt import (
+    TiltBaseline,
+    failure_tilt,
+    fit_baseline,
+    hourly_calm_medians,
+    lean_rate,
+    residual_lean,
+    segment_level,
+    step_magnitude,
+)
+from greeniot.analytics.windows import Windows
+
+MS_PER_MIN = 60_000
+MS_PER_HOUR = 3_600_000
+MS_PER_DAY = 86_400_000
+BURST_CHUNK = 256
+
+
+class TiltStage:
+    RAW = ("pitch_deg", "roll_deg", "temp_c", "windy")
+    HOURLY = ("pitch_deg", "roll_deg", "temp_c")
+
+    def __init__(self, params: AnalyticsParams, *, window: int, hourly_window: int,
+                 sway_window: int, chunk_rows: int) -> None:
+        self.params = params
+        self.chunk_rows = chunk_rows
+        self.index = DeviceIndex()
+        self.raw = Windows(self.RAW, window)
+        self.hourly = Windows(self.HOURLY, hourly_window)
+        self.sway = Windows(("rms_deg", "freq_hz"), sway_window)
+        self.site = np.zeros(0, np.int64)
+        self.heritage = np.zeros(0, bool)
+        self.tree: list[str | None] = []
+        self.base = TiltBaseline.empty(0)
+        self.since = np.zeros(0, np.int64)
+        self.sway_dirty = np.zeros(0, bool)
+        self.latches = Latches()
+        self.next_hour_ms: int | None = None
+
+    # -- rows -------------------------------------------------------------------------------
+    def rows(self, sites: np.ndarray, devices: np.ndarray, site_codes: np.ndarray,
+             meta: Callable[[str, str], RowMeta]) -> np.ndarray:
+        before = len(self.index)
+        rows = self.index.rows(list(sites), list(devices))
+        n = len(self.index)
+        if n > before:
+            new_site = np.zeros(n - before, np.int64)
+            new_site[rows[rows >= before] - before] = site_codes[rows >= before]
+            self.site = np.concatenate([self.site, new_site])
+            metas = [meta(*self.index.key(r)) for r in range(before, n)]
+            self.tree.extend(m.tree for m in metas)
+            self.heritage = np.concatenate([self.heritage, [m.heritage for m in metas]])
+            b, e = self.base, TiltBaseline.empty(n - before)
+            self.base = TiltBaseline(*(np.concatenate([getattr(b, f), getattr(e, f)])
+                                       for f in TiltBaseline.__slots__))
+            self.since = np.concatenate([self.since, np.zeros(n - before, np.int64)])
+            self.sway_dirty = np.concatenate([self.sway_dirty, np.zeros(n - before, bool)])
+            for w in (self.raw, self.hourly, self.sway):
+                w.ensure_rows(n)
+        return rows
+
+    def append(self, rows: np.ndarray, ts_ms: np.ndarray, pitch: np.ndarray, roll: np.ndarray,
+               temp: np.ndarray, windy: np.ndarray | None = None) -> None:
+        vals = {"pitch_deg": pitch, "roll_deg": roll, "temp_c": temp}
+        if windy is not None:
+            vals["windy"] = windy
+        self.raw.append(rows, ts_ms, vals)
+
+    def rebaseline(self, row: int, since_ms: int) -> None:
+        """Forget a tree's baseline; refit from calm data from ``since_ms`` on."""
+        for f in TiltBaseline.__slots__:
+            arr = getattr(self.base, f)
+            arr[row] = False if f == "ok" else (0.0 if f.startswith("k_") else np.nan)
+        self.since[row] = since_ms
+        for name in ("lean", "step", "trend"):
+            self.latches.reset(name, np.array([row]))
+
+    def _grades(self, which: str, rows: slice | np.ndarray) -> np.ndarray:
+        std = np.asarray(getattr(self.params.tilt, which).as_tuple())
+        her = np.asarray(getattr(self.params.heritage_tilt, which).as_tuple())
+        return np.where(self.heritage[rows][:, None], her, std)
+
+    def _event(self, kind: EventKind, row: int, level: int, value: float, threshold: float,
+               unit: str, ts_ms: int, detail: str, freq_hz: float | None = None) -> Event:
+        site, device = self.index.key(row)
+        return Event(kind=kind, site=site, ts_ms=int(ts_ms),
+                     severity=SEVERITY[level],  # type: ignore[arg-type]
+                     value=float(value), threshold=float(threshold), unit=unit, device=device,
+                     tree=self.tree[row], heritage=bool(self.heritage[row]), freq_hz=freq_hz,
+                     detail=detail)
+
+    # -- sway bursts ------------------------------------------------------------------------
+    def add_bursts(self, rows: np.ndarray, bursts: list[Burst]
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Analyse bursts (grouped by rate and length, vectorized per group); store features.
+
+        Returns ``(rows, ts_ms, rms_deg)`` of the analysed bursts, for the site stand-in.
+        """
+        if not bursts:
+            z = np.zeros(0, np.int64)
+            return z, z.copy(), np.zeros(0)
+        groups: dict[tuple[float, int], list[int]] = {}
+        for i, b in enumerate(bursts):
+            groups.setdefault((float(b.hz), len(b.pitch_deg)), []).append(i)
+        out_r, out_t, out_rms = [], [], []
+        sp = self.params.sway
+        for (hz, n), members in groups.items():
+            if n < sp.min_samples or not 0.45 * hz > sp.band_low_hz:
+                continue  # too short or too slow to say anything about sway
+            for c in range(0, len(members), BURST_CHUNK):
+                idx = members[c:c + BURST_CHUNK]
+                p = np.asarray([bursts[i].pitch_deg for i in idx], np.float64)
+                r = np.asarray([bursts[i].roll_deg for i in idx], np.float64)
+                feats = sway_features(p, r, hz, sp)
+                rr = rows[idx]
+                tt = np.asarray([bursts[i].ts_ms for i in idx], np.int64)
+                self.sway.append(rr, tt, {"rms_deg": feats.rms_deg, "freq_hz": feats.freq_hz})
+                out_r.append(rr)
+                out_t.append(tt)
+                out_rms.append(feats.rms_deg)
+        if not out_r:
+            z = np.zeros(0, np.int64)
+            return z, z.copy(), np.zeros(0)
+        rr, tt, rms = np.concatenate(out_r), np.concatenate(out_t), np.concatenate(out_rms)
+        self.sway_dirty[rr] = True
+        return rr, tt, rms
+
+    def site_sway(self, rows: np.ndarray, ts_ms: np.ndarray, rms_deg: np.ndarray,
+                  n_sites: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Median burst RMS per site of this tick's bursts: ``(site_codes, ts_ms, rms)``."""
+        sites = self.site[rows]
+        med, count = group_median(rms_deg, sites, n_sites)
+        newest = np.zeros(n_sites, np.int64)
+        np.maximum.at(newest, sites, ts_ms)
+        has = np.flatnonzero(count > 0)
+        return has, newest[has], med[has]
+
+    def _sway_events(self, now_ms: int, emit: list[Event]) -> None:
+        rows = np.flatnonzero(self.sway_dirty)
+        if rows.size == 0:
+            return
+        sp = self.params.sway
+        ts = self.sway.chronological("ts_ms", rows)
+        freq = self.sway.chronological("freq_hz", rows).astype(np.float64)
+        rms = self.sway.chronological("rms_deg", rows).astype(np.float64)
+        drop = frequency_drop(ts, freq, sp, now_ms)
+        th = np.asarray(sp.drop_frac.as_tuple())
+        on, hold, known = graded(drop.drop_frac, th, self.params.tilt.hysteresis)
+        fire = self.latches.update_rows("sway", len(self.index), rows, on, hold, known)
+        last_rms = rms[:, -1]
+        for i in np.flatnonzero(fire):
+            row = int(rows[i])
+            lv = int(on[i])
+            emit.append(self._event(
+                "sway", row, lv, last_rms[i], sp.min_rms_deg, "deg", int(ts[i, -1]),
+                f"sway frequency {drop.recent_hz[i]:.3f} Hz is {100 * drop.drop_frac[i]:.0f}% "
+                f"below this tree's own baseline {drop.baseline_hz[i]:.3f} Hz "
+                f"({drop.n_baseline[i]} bursts; {SEVERITY[lv]} at {100 * th[lv - 1]:.0f}%)",
+                freq_hz=float(drop.recent_hz[i])))
+        self.sway_dirty[rows[self.sway.newest_ts_ms[rows] <= now_ms]] = False
+
+    # -- per tick ---------------------------------------------------------------------------
+    def classify(self, now_ms: int, storm: StormStage) -> None:
+        """Fill the windy flag of samples old enough for their site's wind to be known."""
+        cutoff = now_ms - int(storm.params.classify_lag_minutes * MS_PER_MIN)
+        ts = self.raw.ts_ms
+        windy = self.raw.values("windy")
+        r, c = np.nonzero(np.isnan(windy) & (ts > 0) & (ts <= cutoff))
+        if r.size:
+            w, _known = storm.windy_for(self.site[r], ts[r, c])
+            windy[r, c] = w  # unknown wind counts as calm (documented in StormParams)
+
+    def close_hours(self, now_ms: int, lag_ms: int) -> bool:
+        """Append hourly calm medians of every hour that closed (and was classified)."""
+        end = ((now_ms - lag_ms) // MS_PER_HOUR) * MS_PER_HOUR
+        if self.next_hour_ms is None:
+            ts = self.raw.ts_ms
+            held = ts[ts > 0]
+            if held.size == 0:
+                return False
+            self.next_hour_ms = int(held.min() // MS_PER_HOUR) * MS_PER_HOUR
+        start = max(self.next_hour_ms, end - self.hourly.window * MS_PER_HOUR)
+        if end <= start:
+            return False
+        hm = hourly_calm_medians(
+            self.raw.ts_ms, {f: self.raw.values(f) for f in self.HOURLY},
+            self.raw.values("windy") == 0, start, end)
+        self.hourly.append(hm.rows, hm.ts_ms, hm.values)
+        self.next_hour_ms = end
+        return True
+
+    def warm_hours(self, rows: np.ndarray, ts_ms: np.ndarray, values: dict[str, np.ndarray],
+                   calm: np.ndarray) -> None:
+        """Hourly medians straight from historical columns (longer than the raw window)."""
+        sel = calm & np.isfinite(values["pitch_deg"]) & np.isfinite(values["roll_deg"])
+        r, t = rows[sel], ts_ms[sel]
+        if r.size == 0:
+            return
+        hour = t // MS_PER_HOUR
+        key = r * (1 << 32) + (hour - hour.min())
+        uniq, dense = np.unique(key, return_inverse=True)
+        meds = {f: group_median(values[f][sel], dense, uniq.size)[0] for f in self.HOURLY}
+        u_rows = uniq >> 32
+        u_ts = ((uniq & 0xFFFFFFFF) + hour.min()) * MS_PER_HOUR + MS_PER_HOUR // 2
+        self.hourly.append(u_rows, u_ts, meds)
+        last_end = int(hour.max() + 1) * MS_PER_HOUR
+        self.next_hour_ms = max(self.next_hour_ms or 0, last_end)
+
+    def refit(self, now_ms: int, emit: list[Event]) -> None:
+        """Hourly work: baselines for trees without one, then lean trends."""
+        n = len(self.index)
+        p = self.params.tilt
+        need = np.flatnonzero(~self.base.ok[:n])
+        if need.size:
+            h = self.hourly
+            ts = h.chronological("ts_ms", need)
+            fitted = fit_baseline(
+                ts, h.chronological("pitch_deg", need), h.chronological("roll_deg", need),
+                h.chronological("temp_c", need), ts > 0, p, now_ms, self.since[need])
+            for f in TiltBaseline.__slots__:
+                getattr(self.base, f)[need] = getattr(fitted, f)
+        k = min(self.hourly.window, int(np.ceil(p.trend_days * 24)) + 2)
+        for c0 in range(0, n, self.chunk_rows):
+            sl = slice(c0, min(n, c0 + self.chunk_rows))
+            h = self.hourly
+            ts = h.tail("ts_ms", k, sl)
+            rate = lean_rate(ts, h.tail("pitch_deg", k, sl), h.tail("roll_deg", k, sl),
+                             h.tail("temp_c", k, sl), ts > 0, self.base.take(sl), p, now_ms)
+            th = self._grades("trend_deg_per_day", sl)
+            value = np.where(rate.significant, rate.rate_deg_per_day, np.nan)
+            on = grade(value, th)
+            weak = (rate.span_days >= p.trend_min_days) & (rate.t_stat >= p.trend_min_t / 2)
+            hold = grade(np.where(weak, rate.rate_deg_per_day, np.nan), th, p.hysteresis)
+            known = np.isfinite(rate.rate_deg_per_day) | ~self.base.ok[sl]
+            fire = self.latches.update("trend", on, hold, known, sl)
+            failed = self.latches.level("failure", n)[sl] > 0
+            newest = ts.max(axis=1)
+            for i in np.flatnonzero(fire & ~failed):
+                lv = int(on[i])
+                self._fire_trend(c0 + i, lv, rate.rate_deg_per_day[i], th[i, lv - 1],
+                                 int(newest[i]), rate.span_days[i], rate.t_stat[i], emit)
+
+    def _fire_trend(self, row: int, lv: int, rate: float, threshold: float, ts: int,
+                    span: float, t_stat: float, emit: list[Event]) -> None:
+        emit.append(self._event(
+            "lean_trend", row, lv, rate, threshold, "deg/day", ts,
+            f"calm lean increasing {rate:.3f} deg/day over {span:.1f} days "
+            f"(t={t_stat:.1f}); {SEVERITY[lv]} at {threshold} deg/day"))
+
+    def detect(self, now_ms: int, storms: SiteStorms, settle_ms: int,
+               emit: list[Event]) -> None:
+        n = len(self.index)
+        for c0 in range(0, n, self.chunk_rows):
+            self._detect_block(slice(c0, min(n, c0 + self.chunk_rows)), now_ms, storms,
+                               settle_ms, emit)
+        self._sway_events(now_ms, emit)
+
+    def _detect_block(self, sl: slice, now_ms: int, storms: SiteStorms, settle_ms: int,
+                      emit: list[Event]) -> None:
+        p = self.params.tilt
+        n = len(self.index)
+        raw, hourly = self.raw, self.hourly
+        k = p.current_max_samples
+        ts = raw.tail("ts_ms", k, sl)
+        pitch = raw.tail("pitch_deg", k, sl)
+        roll = raw.tail("roll_deg", k, sl)
+        temp = raw.tail("temp_c", k, sl)
+        calm = raw.tail("windy", k, sl) == 0
+        base = self.base.take(sl)
+
+        # failure: any wind; supersedes every other tilt event of the tree
+        fail = failure_tilt(ts, pitch, roll, base, p, now_ms)
+        f_on = np.where(fail.lean_deg >= p.failure_deg, 3, 0)
+        f_hold = np.where(fail.lean_deg >= p.hysteresis * p.failure_deg, 3, 0)
+        fire = self.latches.update("failure", f_on, f_hold, np.isfinite(fail.lean_deg), sl)
+        for i in np.flatnonzero(fire):
+            self.fire_failure(sl.start + i, fail.lean_deg[i], int(fail.ts_ms[i]), emit)
+        failed = self.latches.level("failure", n)[sl] > 0
+
+        # residual lean: calm samples only
+        lean = residual_lean(ts, pitch, roll, temp, calm, base, p, now_ms)
+        th = self._grades("lean_deg", sl)
+        on, hold, known = graded(lean.lean_deg, th, p.hysteresis)
+        fire = self.latches.update("lean", on, hold, known, sl)
+        for i in np.flatnonzero(fire & ~failed):
+            lv = int(on[i])
+            emit.append(self._event(
+                "lean", sl.start + i, lv, lean.lean_deg[i], th[i, lv - 1], "deg",
+                int(lean.ts_ms[i]),
+                f"calm residual lean {lean.lean_deg[i]:.2f} deg from the tree's baseline; "
+                f"{SEVERITY[lv]} at {th[i, lv - 1]} deg"))
+
+        # persisting step: calm level before the storm (or the last hour) against after it
+        site = self.site[sl]
+        active = storms.active[site]
+        onset = storms.onset_ts_ms[site]
+        end = storms.end_ts_ms[site]
+        post_ms = int(p.step_post_minutes * MS_PER_MIN)
+        pre_ms = int(p.step_pre_hours * MS_PER_HOUR)
+        recent = ~active & (end > 0) & (now_ms - end <= p.step_storm_hours * MS_PER_HOUR)
+        split = now_ms - post_ms
+        pre_end = np.where(recent, onset, split)
+        post_start = np.where(recent, end + settle_ms, split)
+        back_h = int(np.ceil((now_ms - (pre_end - pre_ms).min()) / MS_PER_HOUR)) + 2
+        kh = min(hourly.window, max(back_h, 3))
+        h_ts = hourly.tail("ts_ms", kh, sl)
+        before = segment_level(
+            h_ts, hourly.tail("pitch_deg", kh, sl), hourly.tail("roll_deg", kh, sl),
+            hourly.tail("temp_c", kh, sl), h_ts > 0, pre_end - pre_ms,
+            pre_end - MS_PER_HOUR // 2 + 1, base, now_ms)
+        after = segment_level(ts, pitch, roll, temp, calm, post_start, now_ms + 1, base, now_ms)
+        step = step_magnitude(before, after, p.min_samples)
+        # no step before the tree has a baseline: without its temperature coefficient a
+        # daily temperature swing would look like one
+        step[active | (now_ms - post_start < post_ms) | ~base.ok] = np.nan
+        th = self._grades("step_deg", sl)
+        on, hold, known = graded(step, th, p.hysteresis)
+        fire = self.latches.update("step", on, hold, known, sl)
+        for i in np.flatnonzero(fire & ~failed):
+            lv = int(on[i])
+            when = (f"before the storm (onset {int(onset[i])}) and after the wind dropped"
+                    if recent[i] else "over the last hour")
+            emit.append(self._event(
+                "lean_step", sl.start + i, lv, step[i], th[i, lv - 1], "deg",
+                int(after.last_ts_ms[i]),
+                f"calm lean changed {step[i]:.2f} deg between {when}; "
+                f"{SEVERITY[lv]} at {th[i, lv - 1]} deg"))
+
+    def fire_failure(self, row: int, tilt_deg: float, ts_ms: int, emit: list[Event]) -> None:
+        p = self.params.tilt
+        emit.append(self._event(
+            "failure", row, 3, tilt_deg, p.failure_deg, "deg", ts_ms,
+            f"tilt {tilt_deg:.1f} deg from baseline, past {p.failure_deg} deg: "
+            f"tree down or root plate failed"))
+
+    def level(self, name: str) -> np.ndarray:
+        """Latched levels of one condition (diagnostics and tests)."""
+        return self.latches.level(name, len(self.index)).copy()
+
+
+__all__ = ["TiltStage"]

@@ -1,0 +1,35 @@
+"""Device index: stable rows in order of first appearance, bulk lookups."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from greeniot.analytics.index import DeviceIndex
+
+
+def test_rows_in_order_of_first_appearance_and_stable() -> None:
+    idx = DeviceIndex()
+    assert idx.row("a", "d1") == 0
+    assert idx.row("b", "d1") == 1  # same device id at another site is another row
+    assert idx.row("a", "d1") == 0
+    assert idx.get("a", "d2") is None
+    assert len(idx) == 2
+    assert idx.key(1) == ("b", "d1")
+    assert ("a", "d1") in idx
+
+
+def test_bulk_rows_one_site_and_per_reading_sites() -> None:
+    idx = DeviceIndex([("a", "x")])
+    rows = idx.rows("a", ["y", "x", "y", "z"])
+    assert rows.tolist() == [1, 0, 1, 2]
+    rows = idx.rows(np.array(["b", "a", "b"]), np.array(["x", "x", "x"]))
+    assert rows.tolist() == [3, 0, 3]
+    assert idx.site_codes().tolist() == [0, 0, 0, 1]
+    assert idx.sites() == ["a", "b"]
+    assert idx.site_code("b") == 1
+
+
+def test_bulk_rows_shape_mismatch_names_argument() -> None:
+    with pytest.raises(ValueError, match="site has shape"):
+        DeviceIndex().rows(np.array(["a", "b"]), np.array(["x"]))
