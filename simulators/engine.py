@@ -324,14 +324,15 @@ class Simulation:
                           + self._rng.normal(0.0, 0.2, idx.size), 0.0, 100.0)
             mean_c = self.scenario.air_temp_mean_c.at(t / self.span_s)
             t_soil = mean_c + 0.3 * (self.weather.air_temp_c(t - 3 * 3600.0, site) - mean_c)
-            for k, p in enumerate(idx):
+            raw = np.clip(3200 - 30.0 * vwc, 0, 65535).astype(int).tolist()
+            vwc_l, t_soil_l = vwc.round(1).tolist(), t_soil.round(1).tolist()
+            for k, p in enumerate(idx.tolist()):
                 zone = self.fleet.zones[zi[k]]
                 dev = self._probes[p][1]
                 msg = SoilReading(
                     seq=self.next_seq(zone.site, dev), ts_ms=self.ms(t[k]),
-                    vwc_pct=round(float(vwc[k]), 1), temp_c=round(float(t_soil[k]), 1),
-                    bat_v=round(self._battery(dev), 2),
-                    raw=int(np.clip(3200 - 30.0 * vwc[k], 0, 65535)))
+                    vwc_pct=vwc_l[k], temp_c=t_soil_l[k], bat_v=round(self._battery(dev), 2),
+                    raw=raw[k])
                 out.append((zone.site, dev, msg))
             self._soil_next[idx] = t + self.opt.soil_interval_s
         return out
@@ -349,26 +350,25 @@ class Simulation:
                                                    wind_to_rad=toward, air_temp_c=temp)
             gust = w.wind_ms(t, site)
             windy = o.burst & (1.45 * mean >= o.burst_min_gust_ms)
-            for k, i in enumerate(idx):
+            jitter = tilt.STATIC_NOISE_DEG + 0.1 * sway_k * gust**2
+            noise = self._rng.normal(0.0, 1.0, (2, idx.size)) * jitter
+            p_all = np.clip(pitch + noise[0], -90.0, 90.0).round(3).tolist()
+            r_all = np.clip(roll + noise[1], -90.0, 90.0).round(3).tolist()
+            temp_c = (temp + ph.temp_offset_c[idx]).round(1).tolist()
+            for k, i in enumerate(idx.tolist()):
                 tree = self.fleet.trees[i]
                 burst = None
-                n = o.tilt_samples
+                p_deg, r_deg, n = p_all[k], r_all[k], o.tilt_samples
                 if windy[k] and self._tilt_count[i] % o.burst_every == 0:
-                    burst = self._burst(int(i), float(t[k]), float(pitch[k]), float(roll[k]),
+                    burst = self._burst(i, float(t[k]), float(pitch[k]), float(roll[k]),
                                         float(toward[k]), float(sway_k[k]))
-                    p_deg = float(np.mean(burst.pitch_deg))
-                    r_deg = float(np.mean(burst.roll_deg))
+                    p_deg = round(float(np.mean(burst.pitch_deg)), 3)
+                    r_deg = round(float(np.mean(burst.roll_deg)), 3)
                     n = len(burst.pitch_deg)
-                else:
-                    jitter = tilt.STATIC_NOISE_DEG + 0.1 * float(sway_k[k]) * float(gust[k]) ** 2
-                    p_deg = float(pitch[k]) + self._rng.normal(0.0, jitter)
-                    r_deg = float(roll[k]) + self._rng.normal(0.0, jitter)
                 self._tilt_count[i] += 1
                 msg = TiltReading(
                     seq=self.next_seq(tree.site, tree.tilt_device), ts_ms=self.ms(t[k]),
-                    pitch_deg=round(float(np.clip(p_deg, -90, 90)), 3),
-                    roll_deg=round(float(np.clip(r_deg, -90, 90)), 3),
-                    temp_c=round(float(temp[k] + ph.temp_offset_c[i]), 1),
+                    pitch_deg=p_deg, roll_deg=r_deg, temp_c=temp_c[k],
                     bat_v=round(self._battery(tree.tilt_device), 2), n=n, burst=burst)
                 out.append((tree.site, tree.tilt_device, msg))
             self._tilt_next[idx] = t + o.tilt_interval_s
