@@ -175,7 +175,7 @@ def test_valve_opens_on_command_acks_and_closes_at_max_run(
 
     pub = Publisher(mosquitto.port)
     try:
-        pub.publish(f"greeniot/v1/{node.site}/{node.device}/cmd", command("c-1", run_s=2))
+        pub.publish(node.topic("cmd"), command("c-1", run_s=2))
         acks = poll(lambda: obs.payloads(node.device, "ack"), what="ack")
         assert acks[0]["id"] == "c-1" and acks[0]["ok"] is True and acks[0]["state"] == "open"
         opened = poll(lambda: [e for e in valve_events(obs, node) if e["state"] == "open"],
@@ -203,7 +203,7 @@ def test_valve_closes_itself_with_the_broker_killed(tmp_path: Path, make_node: M
         node.start()
         node.wait_connected()
         pub = Publisher(broker.port)
-        pub.publish(f"greeniot/v1/{node.site}/{node.device}/cmd", command("c-k", run_s=600))
+        pub.publish(node.topic("cmd"), command("c-k", run_s=600))
         ack = poll(lambda: obs.payloads(node.device, "ack"), what="ack")[0]
         assert ack["ok"] is True and ack["state"] == "open"
         assert node.valve_open
@@ -241,7 +241,7 @@ def test_expired_and_duplicate_commands(mosquitto: MosquittoProcess, make_node: 
     node = make_node("valve", "valve", mosquitto.port)
     node.start()
     node.wait_connected()
-    topic = f"greeniot/v1/{node.site}/{node.device}/cmd"
+    topic = node.topic("cmd")
     pub = Publisher(mosquitto.port)
     try:
         pub.publish(topic, command("c-old", deadline_in_ms=-5_000))
@@ -267,5 +267,29 @@ def test_expired_and_duplicate_commands(mosquitto: MosquittoProcess, make_node: 
     finally:
         pub.close()
     for payload in obs.messages(node.device, "ack"):
-        assert decode(f"greeniot/v1/{node.site}/{node.device}/ack", payload).rejections == []
+        assert decode(node.topic("ack"), payload).rejections == []
+    assert obs.rejections == []
+
+
+def test_tilt_node_without_accelerometer_keeps_running_until_one_is_plugged_in(
+        mosquitto: MosquittoProcess, make_node: MakeNode, make_observer: MakeObserver) -> None:
+    obs = make_observer(mosquitto.port)
+    node = make_node("tilt", "tilt", mosquitto.port, sleep=False, interval_s=0.2,
+                     sim={"accel": "none", "pitch_deg": 1.5})
+    node.start()
+    node.wait_connected()
+    status = poll(lambda: obs.payloads(node.device, "status"), what="status online")
+    assert status[0]["state"] == "online"
+    poll(lambda: node.log_tail().count("sensor not available") >= 2, what="retries logged")
+    assert obs.payloads(node.device, "tilt") == []
+
+    node.set_sim(accel="mpu6050")  # plugged in: initialised at the next measurement
+    got = poll(lambda: obs.payloads(node.device, "tilt"), what="tilt readings")
+    assert abs(got[0]["pitch_deg"] - 1.5) < 0.01
+    node.set_sim(accel="none")  # pulled out again, and back: never a bogus 0° reading
+    poll(lambda: node.log_tail().count("measurement failed") >= 1, what="failure logged")
+    node.set_sim(accel="mpu6050")
+    n = len(obs.payloads(node.device, "tilt"))
+    poll(lambda: len(obs.payloads(node.device, "tilt")) >= n + 2, what="readings again")
+    assert all(abs(r["pitch_deg"] - 1.5) < 0.01 for r in obs.payloads(node.device, "tilt"))
     assert obs.rejections == []

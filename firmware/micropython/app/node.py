@@ -43,11 +43,22 @@ class Node:
             user=cfg["mqtt_user"], password=cfg["mqtt_password"], on_message=self._on_message,
             resend_ms=int(cfg["resend_s"] * 1000))
         self.kind = cfg["kind"]
-        self.app = self._make_app()
+        self.app = None
+        self._start_app()
         self._batch = None  # (pid, end_id) of the outbox batch awaiting PUBACK
         self._retry_at = None
         self._backoff_ms = int(cfg["reconnect_min_s"] * 1000)
         self._t0 = time.ticks_ms()
+
+    def _start_app(self):
+        """Build the kind's app. A sensor that is missing (unplugged, broken) is logged and
+        retried at each measurement; the node still connects and reports its status."""
+        try:
+            self.app = self._make_app()
+        except OSError as err:
+            if self.kind == "valve":
+                raise
+            self.log.error("sensor not available: %s", err)
 
     def _make_app(self):
         kind, hal, cfg = self.kind, self.hal, self.cfg
@@ -83,6 +94,10 @@ class Node:
             if not self.hal.clock_valid():
                 self.log.error("clock not set: reading skipped")
                 return
+        if self.app is None:
+            self._start_app()
+            if self.app is None:
+                return
         try:
             for payload in self.app.measure(self.seq.next):
                 self._emit(self.app.channel, payload)
@@ -90,6 +105,7 @@ class Node:
                 gc.collect()  # a burst chunk is a few kB: keep the heap unfragmented
         except (OSError, ValueError) as err:
             self.log.error("measurement failed: %s", err)
+            self.app = None  # re-initialise the sensor next time (it may have been replugged)
 
     # -- network ----------------------------------------------------------------------------
     def connect(self, timeout_ms):

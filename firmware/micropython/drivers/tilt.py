@@ -54,6 +54,8 @@ class Tilt:
             sx += v[0]
             sy += v[1]
             sz += v[2]
+        if not (sx or sy or sz):
+            raise OSError("accelerometer returned no data (asleep or reset?)")
         pitch, roll = pitch_roll_deg(sx, sy, sz)
         return pitch, roll, self.samples
 
@@ -98,6 +100,9 @@ class BurstSampler:
             sums[k + 1] += v[1]
             sums[k + 2] += v[2]
             self.pitch[i], self.roll[i] = pitch_roll_deg(v[0], v[1], v[2])
+        for k in range(self.chunks):
+            if not (sums[3 * k] or sums[3 * k + 1] or sums[3 * k + 2]):
+                raise OSError("accelerometer returned no data (asleep or reset?)")
         return self.count
 
     def span(self, k):

@@ -134,21 +134,32 @@ class _ADXL345Regs:
 
 
 class SimI2C:
-    """The subset of ``machine.I2C`` the drivers use, with one simulated chip on the bus."""
+    """The subset of ``machine.I2C`` the drivers use, with one simulated chip on the bus.
+
+    The chip follows ``sim["accel"]`` live, so a test can unplug and plug it back in.
+    """
 
     def __init__(self, sim):
+        self.sim = sim
         self.devices = {}
-        chip = sim.get()["accel"]
-        if chip == "mpu6050":
-            self.devices[0x68] = _MPU6050Regs(sim)
-        elif chip == "adxl345":
-            self.devices[0x53] = _ADXL345Regs(sim)
+        self._chip = None
+
+    def _bus(self):
+        chip = self.sim.get()["accel"]
+        if chip != self._chip:
+            self._chip = chip
+            self.devices = {}
+            if chip == "mpu6050":
+                self.devices[0x68] = _MPU6050Regs(self.sim)
+            elif chip == "adxl345":
+                self.devices[0x53] = _ADXL345Regs(self.sim)
+        return self.devices
 
     def scan(self):
-        return sorted(self.devices)
+        return sorted(self._bus())
 
     def _dev(self, addr):
-        dev = self.devices.get(addr)
+        dev = self._bus().get(addr)
         if dev is None:
             raise OSError(19)  # ENODEV, as machine.I2C raises for a missing device
         return dev

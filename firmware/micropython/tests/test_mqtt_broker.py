@@ -96,3 +96,44 @@ def test_connect_to_closed_port_fails_fast(tmp):
     if time.ticks_diff(time.ticks_ms(), t0) > 1100:
         raise AssertionError("connect did not respect its timeout")
     eq(c.connected, False, "not connected")
+
+
+def test_keepalive_pings_keep_an_idle_session_alive(tmp):
+    # keepalive 1 s: the broker drops a client silent for 1.5 s; 3 s idle proves the pings.
+    c = MQTTClient("ka-" + _uid(tmp), "127.0.0.1", _port(), clean=True, keepalive_s=1)
+    c.connect(3000)
+    t0 = time.ticks_ms()
+    pings = 0
+    while time.ticks_diff(time.ticks_ms(), t0) < 3000:
+        c.poll(50)
+        if c._ping_sent:
+            pings += 1
+            _until(c, lambda: not c._ping_sent, "PINGRESP", 1000)
+    eq(c.connected, True, "still connected")
+    if pings < 4:
+        raise AssertionError("only %d PINGREQs in 3 s with keepalive 1 s" % pings)
+    c.disconnect()
+
+
+def test_unacknowledged_publish_is_resent_after_reconnect(tmp):
+    uid = _uid(tmp)
+    got = []
+    obs = MQTTClient("obs2-" + uid, "127.0.0.1", _port(), clean=True,
+                     on_message=lambda t, p, r: got.append(p))
+    obs.connect(3000)
+    sid = obs.subscribe("fwtest/%s/r" % uid, 1)
+    _until(obs, lambda: sid not in obs.sub_pending, "SUBACK")
+    c = MQTTClient("rs-" + uid, "127.0.0.1", _port(), clean=False)
+    c.connect(3000)
+    pid = c.publish("fwtest/%s/r" % uid, b"keep-me", qos=1)
+    c.close()  # connection lost before the PUBACK was read
+    eq(c.acked(pid), False, "still in flight")
+    c.connect(3000)  # resends with DUP
+    _until(c, lambda: c.acked(pid), "PUBACK after reconnect")
+    eq(c.stats_resent >= 1, True, "resent")
+    _until(obs, lambda: got, "delivery")
+    eq(set(got), {b"keep-me"}, "delivered (at least once)")
+    c.clean = True
+    c.connect(3000)
+    c.disconnect()
+    obs.disconnect()

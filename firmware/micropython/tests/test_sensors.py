@@ -154,3 +154,15 @@ def test_tilt_app_splits_a_long_burst_into_timed_chunks(tmp):
     for r in got:
         near(r["pitch_deg"], 0.7, 0.01, "chunk mean pitch")
         near(r["roll_deg"], 0.2, 0.01, "chunk mean roll")
+
+
+def test_a_chip_that_fell_asleep_is_an_error_not_a_level_reading(tmp):
+    from drivers.mpu6050 import MPU6050
+
+    hal = _hal(tmp, pitch_deg=3.0)
+    bus = hal.i2c()
+    acc = MPU6050(bus)
+    near(Tilt(acc, samples=2, gap_ms=0).read()[0], 3.0, 0.01, "awake")
+    bus.writeto_mem(0x68, 0x6B, b"\x40")  # brown-out reset: SLEEP set again
+    raises(OSError, Tilt(acc, samples=2, gap_ms=0).read)
+    raises(OSError, BurstSampler(acc, 100.0, 4).run)

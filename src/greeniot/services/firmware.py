@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from greeniot.protocol.topics import device_topic, valid_id
 from greeniot.services.process import ChildService, ServiceError, wait_until
 
 KINDS = ("soil", "tilt", "valve")
@@ -68,6 +69,9 @@ class FirmwareNode(ChildService):
                  firmware_dir: Path | None = None, **overrides: Any) -> None:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+        for name, value in (("site", site), ("device", device)):
+            if not valid_id(value):
+                raise ValueError(f"{name} {value!r} must match [a-z0-9][a-z0-9_-]{{0,63}}")
         super().__init__(workdir)
         self.firmware_dir = Path(firmware_dir) if firmware_dir else find_firmware_dir()
         self.heapsize = heapsize
@@ -106,6 +110,10 @@ class FirmwareNode(ChildService):
             return dict(json.loads((self.state_dir / "sim.json").read_text()))
         except (OSError, ValueError):
             return {}
+
+    def topic(self, channel: str) -> str:
+        """This node's topic on ``channel`` (e.g. ``cmd`` to command a valve)."""
+        return device_topic(self.site, self.device, channel)
 
     # -- what the node shows ----------------------------------------------------------------
     def hal_state(self) -> dict[str, Any]:
