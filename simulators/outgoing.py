@@ -29,7 +29,8 @@ class Outgoing:
         """Encode one protocol model (its class names the channel)."""
         seq = getattr(msg, "seq", None)
         ts = getattr(msg, "ts_ms", None)
-        return cls(site, device, type(msg).channel, encode(msg), int(ts or 0), retain,  # type: ignore[attr-defined]
+        channel: str = getattr(type(msg), "channel")  # noqa: B009 - a ClassVar of v1 models
+        return cls(site, device, channel, encode(msg), int(ts or 0), retain,
                    () if seq is None else (int(seq),))
 
     @classmethod
@@ -37,6 +38,7 @@ class Outgoing:
         """Encode several readings of one device as a ``{"v":1,"batch":[...]}`` payload."""
         if not msgs:
             raise ValueError("batch: msgs must not be empty")
-        return cls(site, device, type(msgs[0]).channel, encode_batch(msgs),
+        channel: str = getattr(type(msgs[0]), "channel")  # noqa: B009
+        return cls(site, device, channel, encode_batch(msgs),
                    int(msgs[0].ts_ms), False,  # type: ignore[attr-defined]
                    tuple(int(m.seq) for m in msgs))  # type: ignore[attr-defined]

@@ -49,4 +49,4 @@ def bucket_step(vwc_pct: F64, *, dt_s: float, rain_mm: F64, irrigation_mm: F64, 
     vwc = vwc_pct + 100.0 * (rain_mm + irrigation_mm - et_mm) / root_depth_mm
     excess = np.maximum(vwc - fc_pct, 0.0)
     vwc = vwc - excess * (1.0 - np.exp(-dt_s / DRAIN_TAU_S))
-    return np.clip(vwc, 0.5 * wp_pct, POROSITY_VWC_PCT)
+    return np.asarray(np.clip(vwc, 0.5 * wp_pct, POROSITY_VWC_PCT))

@@ -78,7 +78,7 @@ class WeatherModel:
 
     def wind_mean_ms(self, t_s: F64, site: I64) -> F64:
         """10-min mean wind [m/s]."""
-        return self.scenario.wind_mean_ms.at(self._frac(t_s)) * self._wind_scale[site]
+        return np.asarray(self.scenario.wind_mean_ms.at(self._frac(t_s)) * self._wind_scale[site])
 
     def gust_factor(self, t_s: F64, site: I64) -> F64:
         """Instantaneous wind over the mean wind [-]."""
@@ -89,8 +89,11 @@ class WeatherModel:
         return self.wind_mean_ms(t_s, site) * self.gust_factor(t_s, site)
 
     def wind_to_rad(self, t_s: F64, site: I64) -> F64:
-        """Direction the wind blows towards [rad, clockwise from north]."""
-        return np.deg2rad(self.scenario.wind_dir_deg.at(self._frac(t_s))) + 0.0 * site
+        """Direction the wind blows towards [rad, clockwise from north]; estate-wide, so
+        ``site`` only fixes the shape."""
+        deg = self.scenario.wind_dir_deg.at(self._frac(t_s))
+        return np.asarray(np.deg2rad(np.broadcast_to(deg, np.broadcast_shapes(deg.shape,
+                                                                              np.shape(site)))))
 
     def rain_rate_mm_h(self, t_s: F64, site: I64) -> F64:
         mean = self.scenario.rain_mm_h.at(self._frac(t_s))
