@@ -1,0 +1,139 @@
+"""The one CLI: ``greeniot ingest | analytics | api | simulate | demo``.
+
+Settings are built once here (environment ``GREENIOT_*`` plus these options) and passed down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from greeniot.config import Settings
+from greeniot.logs import setup_logging
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="greeniot: smart-maintenance backend for urban greenery.")
+
+MqttHost = Annotated[str | None, typer.Option(help="MQTT broker host [GREENIOT_MQTT__HOST]")]
+MqttPort = Annotated[int | None, typer.Option(help="MQTT broker port [GREENIOT_MQTT__PORT]")]
+InfluxUrl = Annotated[str | None, typer.Option(help="InfluxDB URL [GREENIOT_INFLUX__URL]")]
+DataDir = Annotated[Path | None, typer.Option(help="data folder [GREENIOT_DATA_DIR]")]
+DbUrl = Annotated[str | None, typer.Option(help="SQLAlchemy URL [GREENIOT_DB_URL]")]
+
+
+def build_settings(*, mqtt_host: str | None = None, mqtt_port: int | None = None,
+                   influx_url: str | None = None, data_dir: Path | None = None,
+                   db_url: str | None = None, **extra: Any) -> Settings:
+    over: dict[str, Any] = dict(extra)
+    mqtt = {k: v for k, v in (("host", mqtt_host), ("port", mqtt_port)) if v is not None}
+    if mqtt:
+        over["mqtt"] = mqtt
+    if influx_url:
+        over["influx"] = {"url": influx_url}
+    if data_dir:
+        over["data_dir"] = data_dir
+    if db_url:
+        over["db_url"] = db_url
+    try:
+        settings = Settings(**over)
+    except Exception as err:  # pydantic names the variable; show it without a traceback
+        raise typer.BadParameter(str(err)) from err
+    setup_logging(settings.log_level, json_lines=settings.log_json)
+    return settings
+
+
+async def _until_signal(main: Any) -> None:
+    """Run ``main`` (a coroutine) until it ends or SIGINT/SIGTERM arrives."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(main)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+@app.command()
+def ingest(mqtt_host: MqttHost = None, mqtt_port: MqttPort = None, influx_url: InfluxUrl = None,
+           data_dir: DataDir = None, db_url: DbUrl = None,
+           worker: Annotated[int, typer.Option(help="worker index (shared subscription)")] = 0
+           ) -> None:
+    """MQTT → validation → spool → InfluxDB. Acks only what is durable."""
+    from greeniot.pipeline.runtime import run_ingest
+
+    s = build_settings(mqtt_host=mqtt_host, mqtt_port=mqtt_port, influx_url=influx_url,
+                       data_dir=data_dir, db_url=db_url)
+    asyncio.run(_until_signal(run_ingest(s, worker=worker)))
+
+
+@app.command()
+def analytics(mqtt_host: MqttHost = None, mqtt_port: MqttPort = None,
+              data_dir: DataDir = None, db_url: DbUrl = None) -> None:
+    """Detectors over all devices, then actions: valve commands, tasks, alerts."""
+    from greeniot.pipeline.runtime import run_maintenance
+
+    s = build_settings(mqtt_host=mqtt_host, mqtt_port=mqtt_port, data_dir=data_dir,
+                       db_url=db_url)
+    asyncio.run(_until_signal(run_maintenance(s)))
+
+
+@app.command()
+def api(mqtt_host: MqttHost = None, mqtt_port: MqttPort = None, influx_url: InfluxUrl = None,
+        data_dir: DataDir = None, db_url: DbUrl = None,
+        host: Annotated[str, typer.Option(help="listen address")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="listen port")] = 8000) -> None:
+    """The HTTP API (OpenAPI docs at /docs)."""
+    from greeniot.pipeline.runtime import run_api
+
+    s = build_settings(mqtt_host=mqtt_host, mqtt_port=mqtt_port, influx_url=influx_url,
+                       data_dir=data_dir, db_url=db_url, api={"host": host, "port": port})
+    asyncio.run(_until_signal(run_api(s)))
+
+
+@app.command()
+def simulate(mqtt_host: MqttHost = None, mqtt_port: MqttPort = None,
+             scenario: Annotated[str, typer.Option(help="calm | drought | typhoon")] = "typhoon",
+             trees: Annotated[int, typer.Option(help="trees per site")] = 20,
+             zones: Annotated[int, typer.Option(help="irrigation zones per site")] = 4,
+             sites: Annotated[int, typer.Option(help="number of sites")] = 1,
+             span_h: Annotated[float, typer.Option(help="simulated hours")] = 48.0,
+             duration_s: Annotated[float, typer.Option(help="wall seconds (0 = max speed)")]
+             = 60.0,
+             seed: Annotated[int, typer.Option(help="random seed")] = 1) -> None:
+    """Publish a simulated estate over MQTT, exactly as the firmware does."""
+    from greeniot.pipeline.runtime import run_simulation
+
+    s = build_settings(mqtt_host=mqtt_host, mqtt_port=mqtt_port)
+    asyncio.run(_until_signal(run_simulation(
+        s, scenario=scenario, sites=sites, trees=trees, zones=zones, span_h=span_h,
+        duration_s=duration_s, seed=seed)))
+
+
+@app.command()
+def demo(data_dir: Annotated[Path, typer.Option(help="where services keep their data")]
+         = Path("demo-data"),
+         duration: Annotated[float, typer.Option(help="stop after this many seconds "
+                                                      "(0 = until Ctrl-C)")] = 0.0,
+         trees: Annotated[int, typer.Option(help="trees in the estate")] = 24,
+         zones: Annotated[int, typer.Option(help="irrigation zones")] = 4,
+         scenario_s: Annotated[float, typer.Option(help="wall seconds per scenario")] = 40.0,
+         api_port: Annotated[int, typer.Option(help="API port (0 = a free one)")] = 8000,
+         firmware: Annotated[bool, typer.Option(help="run a real MicroPython valve node")]
+         = True) -> None:
+    """Local Mosquitto + InfluxDB, ingest, analytics, API and a simulated estate living
+    through a typhoon and a drought in compressed time."""
+    from greeniot.pipeline.demo import run_demo
+
+    s = build_settings(data_dir=data_dir.resolve())
+    asyncio.run(_until_signal(run_demo(s, duration_s=duration, trees=trees, zones=zones,
+                                       scenario_s=scenario_s, api_port=api_port,
+                                       firmware=firmware)))
+
+
+def main() -> None:
+    app()

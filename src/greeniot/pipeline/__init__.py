@@ -1,0 +1,1 @@
+"""Long-running processes that wire the layers together (ingest lives in greeniot.ingest)."""

@@ -1,0 +1,179 @@
+"""``greeniot demo``: the whole system on one machine, in compressed time.
+
+Local Mosquitto and InfluxDB run as child processes in the data folder; ingest, analytics +
+actions and the API run in this event loop; a simulated estate plays a typhoon on one site and
+a drought on another, over the same span of event time ending now, with a real MicroPython
+valve node serving one drought zone. One line per alert, task and valve ack; then a summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import sys
+import time
+from typing import Any, TextIO
+
+from sqlalchemy import func, select
+
+from greeniot.config import Settings
+from greeniot.ingest.service import IngestService
+from greeniot.pipeline.maintenance import MaintenanceService
+from greeniot.pipeline.runtime import bindings_of, open_registry, read_context, serve_api
+from greeniot.registry.context import seed
+from greeniot.registry.models import Alert, Command, Task
+from greeniot.services import InfluxProcess, MosquittoProcess
+
+log = logging.getLogger(__name__)
+
+SITES = {"estate-a": "typhoon", "estate-b": "drought"}
+SPAN_H = 72.0
+
+
+class Console:
+    """Plain lines with the wall time, flushed at once (the demo is watched live)."""
+
+    def __init__(self, out: TextIO = sys.stdout) -> None:
+        self.out = out
+
+    def __call__(self, text: str) -> None:
+        self.out.write(f"{time.strftime('%H:%M:%S')}  {text}\n")
+        self.out.flush()
+
+
+def split_fleet(fleet: Any, site: str) -> Any:
+    return dataclasses.replace(
+        fleet, sites=tuple(s for s in fleet.sites if s.site == site),
+        zones=tuple(z for z in fleet.zones if z.site == site),
+        trees=tuple(t for t in fleet.trees if t.site == site))
+
+
+async def run_demo(settings: Settings, *, duration_s: float = 0.0, trees: int = 24,
+                   zones: int = 4, scenario_s: float = 40.0, api_port: int = 8000,
+                   firmware: bool = True, console: Console | None = None) -> dict[str, int]:
+    from simulators.fleet import Fleet
+    from simulators.runner import Progress, run
+
+    say = console or Console()
+    t_start = time.monotonic()
+    data = settings.data_dir
+    data.mkdir(parents=True, exist_ok=True)
+    broker = MosquittoProcess(data / "mosquitto")
+    influx = InfluxProcess(data / "influxdb")
+    await asyncio.to_thread(broker.start)
+    await asyncio.to_thread(influx.start)
+    say(f"mosquitto on 127.0.0.1:{broker.port}, influxdb on {influx.url} (data in {data})")
+    from greeniot.services.process import free_port, port_open
+
+    port = api_port if api_port and not port_open(api_port) else free_port()
+    s = settings.model_copy(update={
+        "mqtt": settings.mqtt.model_copy(update={"host": "127.0.0.1", "port": broker.port}),
+        "influx": settings.influx.model_copy(update={"url": influx.url}),
+        "api": settings.api.model_copy(update={"port": port}),
+    })
+    engine, sessions = open_registry(s)
+    fleet = Fleet.generate(sites=len(SITES), trees_per_site=trees, zones_per_site=zones,
+                           seed=7, site_ids=list(SITES))
+    with sessions() as session:
+        seed(session, **fleet.registry())
+    ctx = read_context(sessions)
+    say(f"registry: {len(fleet.sites)} sites, {len(fleet.trees)} trees "
+        f"({sum(t.heritage for t in fleet.trees)} heritage), {len(fleet.zones)} zones, "
+        f"{len(ctx.devices)} devices")
+
+    nodes: list[Any] = []
+    external: dict[str, list[str]] = {site: [] for site in SITES}
+    if firmware:
+        try:
+            from greeniot.services.firmware import FirmwareNode
+
+            zone = next(z for z in fleet.zones if z.site == "estate-b")
+            node = FirmwareNode(data / f"fw-{zone.valve_device}", site=zone.site,
+                                device=zone.valve_device, kind="valve", mqtt_port=broker.port,
+                                max_run_s=20)
+            await asyncio.to_thread(node.start)
+            nodes.append(node)
+            external[zone.site].append(zone.valve_device)
+            say(f"MicroPython valve node {zone.valve_device} (zone {zone.zone}) is up")
+        except Exception as err:  # the demo goes on with the simulated valve
+            say(f"MicroPython valve node not started: {err}")
+
+    counts: dict[str, int] = {}
+
+    def outcome(o: Any) -> None:
+        say(str(o))
+
+    try:
+        async with (IngestService(s, bindings=bindings_of(ctx)) as ingest,
+                    MaintenanceService(s, ctx, sessions, on_outcome=outcome) as maint):
+            api_ready = asyncio.Event()
+            api_task = asyncio.create_task(serve_api(
+                s, engine=engine, on_ready=lambda p: api_ready.set()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(api_ready.wait(), 15)
+            say(f"API on http://127.0.0.1:{port}/docs  (e.g. /api/v1/tasks)")
+            span_s = SPAN_H * 3600
+            last_pct: dict[str, int] = {}
+
+            def progress(site: str) -> Any:
+                def show(p: Progress) -> None:
+                    pct = int(p.fraction * 100) // 25 * 25
+                    if last_pct.get(site) != pct:
+                        last_pct[site] = pct
+                        say(f"[{site} {SITES[site]}] {pct:3d}% of {SPAN_H:.0f} h simulated, "
+                            f"{p.published} messages")
+                return show
+
+            say(f"playing {', '.join(f'{v} on {k}' for k, v in SITES.items())}: "
+                f"{SPAN_H:.0f} h in {scenario_s:.0f} s")
+            results = await asyncio.gather(*(
+                run(scenario, split_fleet(fleet, site), host="127.0.0.1", port=broker.port,
+                    span_s=span_s, speed=span_s / scenario_s, step_s=300.0,
+                    on_progress=progress(site), external_valves=external[site],
+                    client_id_prefix=f"demo-sim-{site}", seed=7)
+                for site, scenario in SITES.items()))
+            for r in results:
+                say(f"ground truth: {r.truth.as_dict()}")
+            # Let ingest and analytics catch up with the last readings.
+            await ingest.writer.flush(15)
+            await asyncio.sleep(1.0)
+            counts = summary(sessions, ingest, maint)
+            say("summary: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+            say(f"API on http://127.0.0.1:{port}/docs ; InfluxDB {influx.url} db "
+                f"{s.influx.database}")
+            remaining = duration_s - (time.monotonic() - t_start) if duration_s else None
+            if remaining is None:
+                say("running until Ctrl-C")
+                await asyncio.Event().wait()
+            elif remaining > 0:
+                await asyncio.sleep(remaining)
+            api_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await api_task
+    finally:
+        for node in nodes:
+            node.stop()
+        engine.dispose()
+        broker.stop()
+        influx.stop()
+    return counts
+
+
+def summary(sessions: Any, ingest: IngestService, maint: MaintenanceService) -> dict[str, int]:
+    with sessions() as session:
+        def n(model: Any, *where: Any) -> int:
+            return int(session.scalar(select(func.count()).select_from(model).where(*where))
+                       or 0)
+
+        return {
+            "messages": ingest.stats.received,
+            "points_written": ingest.stats.lines_written,
+            "rejected": sum(ingest.stats.rejected.values()),
+            "ticks": maint.ticks,
+            "tasks": n(Task),
+            "alerts": n(Alert),
+            "valve_commands": n(Command),
+            "valve_acks": n(Command, Command.state == "acked"),
+        }
