@@ -4,7 +4,9 @@
 command id in its ack, refuses a command received after ``deadline_ms`` (``ok=false``,
 ``reason="expired"``), acks a duplicate id again without acting twice, closes itself after
 ``min(max_run_s, hard cap)`` by its own clock and publishes every state change on its ``valve``
-channel (causes ``boot``, ``cmd``, ``max_run``). Its clock is the simulated device clock.
+channel (causes ``boot``, ``cmd``, ``max_run``). Its clock is the simulated device clock. Like
+firmware/micropython/app/valve.py, a repeated id gets the very same ack (same ``seq`` and
+``ts_ms``), and an ``open`` while open re-arms the timer under the new id without an event.
 
 :class:`ExternalValve` stands for a real node (e.g. the MicroPython firmware) in the loop: the
 simulator only listens to its ``valve`` events and waters the zone while it reports ``open``.
@@ -16,7 +18,6 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from pydantic import BaseModel, ValidationError
 
@@ -24,14 +25,7 @@ from greeniot.protocol import Ack, Command, DeviceConfig, ValveEvent
 
 log = logging.getLogger(__name__)
 
-_REMEMBERED_IDS = 64
-
-
-@dataclass(frozen=True, slots=True)
-class _Result:
-    ok: bool
-    state: str
-    reason: str | None
+_REMEMBERED_IDS = 32  # as the firmware
 
 
 class SimValveNode:
@@ -56,7 +50,7 @@ class SimValveNode:
         self.opened_ms: int | None = None
         self.close_at_ms: int | None = None
         self.cmd_id: str | None = None
-        self._seen: OrderedDict[str, _Result] = OrderedDict()
+        self._seen: OrderedDict[str, Ack] = OrderedDict()  # id → the ack it got
         self.commands_acted = 0
 
     @property
@@ -89,32 +83,30 @@ class SimValveNode:
             if cid is None:
                 log.warning("valve cmd without a usable id dropped: %r", payload[:200])
                 return []
+            seen = self._seen.get(cid)
+            if seen is not None:
+                return [seen]
             reason = f"invalid: {err.errors()[0]['msg']}"[:200]
-            return [self._ack(cid, now_ms, _Result(False, self.state, reason))]
+            return [self._ack(cid, now_ms, ok=False, reason=reason)]
         seen = self._seen.get(cmd.id)
-        if seen is not None:  # a redelivery: answer again, act once
-            return [self._ack(cmd.id, now_ms, seen)]
+        if seen is not None:  # a redelivery: the same ack again, no second action
+            return [seen]
         out: list[BaseModel] = []
         if now_ms > cmd.deadline_ms:
-            result = _Result(False, self.state, "expired")
-        elif cmd.op == "open":
+            return [self._ack(cmd.id, now_ms, ok=False, reason="expired")]
+        if cmd.op == "open":
             assert cmd.max_run_s is not None  # the model guarantees it
             run_s = min(float(cmd.max_run_s), self.hard_cap_s)
             if not self.is_open:
                 self.is_open, self.opened_ms = True, now_ms
                 out.append(ValveEvent(seq=self._next_seq(), ts_ms=now_ms, state="open",
                                       cause="cmd", cmd_id=cmd.id))
-            self.close_at_ms = now_ms + round(run_s * 1000)
+            self.close_at_ms = now_ms + round(run_s * 1000)  # (re-)armed under the new id
             self.cmd_id = cmd.id
-            self.commands_acted += 1
-            result = _Result(True, "open", None)
-        else:
-            if self.is_open:
-                out.append(self._close(now_ms, "cmd", cmd.id))
-            self.commands_acted += 1
-            result = _Result(True, "closed", None)
-        self._remember(cmd.id, result)
-        out.append(self._ack(cmd.id, now_ms, result))
+        elif self.is_open:
+            out.append(self._close(now_ms, "cmd", cmd.id))
+        self.commands_acted += 1
+        out.append(self._ack(cmd.id, now_ms, ok=True, reason=None))
         return out
 
     def tick(self, now_ms: int) -> list[BaseModel]:
@@ -138,14 +130,14 @@ class SimValveNode:
                           cmd_id=cmd_id, open_s=round(open_s, 3),
                           flow_l=round(self.flow_lpm * open_s / 60.0, 2))
 
-    def _ack(self, cmd_id: str, now_ms: int, r: _Result) -> Ack:
-        return Ack(id=cmd_id, seq=self._next_seq(), ts_ms=now_ms, ok=r.ok,
-                   state=r.state, reason=r.reason)  # type: ignore[arg-type]
-
-    def _remember(self, cmd_id: str, r: _Result) -> None:
-        self._seen[cmd_id] = r
+    def _ack(self, cmd_id: str, now_ms: int, *, ok: bool, reason: str | None) -> Ack:
+        """Acknowledge with the current state, and remember the ack for redeliveries."""
+        ack = Ack(id=cmd_id, seq=self._next_seq(), ts_ms=now_ms, ok=ok,
+                  state="open" if self.is_open else "closed", reason=reason)
+        self._seen[cmd_id] = ack
         while len(self._seen) > _REMEMBERED_IDS:
             self._seen.popitem(last=False)
+        return ack
 
 
 class ExternalValve:

@@ -36,6 +36,16 @@ def test_boot_reports_closed() -> None:
     assert isinstance(ev, ValveEvent) and (ev.state, ev.cause, ev.seq) == ("closed", "boot", 0)
 
 
+def test_open_while_open_rearms_the_timer_under_the_new_id() -> None:
+    n = node()
+    n.on_command(cmd("c-1", max_run_s=600), T0)
+    (ack,) = valid(n.on_command(cmd("c-2", max_run_s=300, deadline=T0 + 10**6), T0 + 500_000))
+    assert (ack.id, ack.ok, ack.state) == ("c-2", True, "open")
+    assert n.tick(T0 + 700_000) == []  # c-1 alone would have closed at T0 + 600 s
+    (closed,) = n.tick(T0 + 800_000)
+    assert (closed.cmd_id, closed.ts_ms, closed.open_s) == ("c-2", T0 + 800_000, 800.0)
+
+
 def test_open_acks_with_echoed_id_and_closes_itself_at_max_run() -> None:
     n = node()
     ev, ack = valid(n.on_command(cmd("c-1", max_run_s=600), T0 + 1000))
@@ -70,7 +80,9 @@ def test_duplicate_id_is_acked_again_without_acting_twice() -> None:
     first = n.on_command(cmd("c-1", max_run_s=300), T0)
     again = valid(n.on_command(cmd("c-1", max_run_s=300), T0 + 200_000))
     assert len(first) == 2 and len(again) == 1
-    assert (again[0].id, again[0].ok, again[0].state) == ("c-1", True, "open")
+    assert encode(again[0]) == encode(first[1]), "the very same ack, as the firmware does"
+    (late,) = n.on_command(cmd("c-late", deadline=T0), T0 + 1)
+    assert n.on_command(cmd("c-late", deadline=T0), T0 + 2) == [late]
     # the timer was not restarted by the redelivery
     (closed,) = n.tick(T0 + 10**6)
     assert closed.ts_ms == T0 + 300_000
@@ -91,5 +103,6 @@ def test_invalid_command_with_an_id_is_refused_with_a_reason() -> None:
     n = node()
     (ack,) = valid(n.on_command(b'{"v":1,"id":"c-9","ts_ms":1795000000000,"op":"open"}', T0))
     assert ack.id == "c-9" and ack.ok is False and ack.reason.startswith("invalid")
+    assert n.on_command(b'{"v":1,"id":"c-9","ts_ms":1795000000000,"op":"open"}', T0) == [ack]
     assert n.on_command(b"not json", T0) == []
     assert not n.is_open
