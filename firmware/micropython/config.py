@@ -103,6 +103,21 @@ def check(cfg):
         raise ValueError("config: burst_s must be >= 0")
 
 
+def with_remote(cfg, remote):
+    """``cfg`` with the backend's retained ``config`` applied (already validated).
+
+    The backend may change the schedule and the burst, and may *lower* the valve's hard cap
+    ``max_run_s``, never raise it above the node's own file: the local cap is the last word.
+    """
+    out = dict(cfg)
+    for key in remote or {}:
+        if key == "max_run_s":
+            out[key] = min(cfg[key], remote[key])
+        else:
+            out[key] = remote[key]
+    return out
+
+
 def load(path="config.json"):
     """Read ``path`` (a missing file means all defaults) and merge it over the defaults."""
     try:

@@ -14,7 +14,7 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from greeniot.protocol import decode
+from greeniot.protocol import DOWN_CHANNELS, decode
 from greeniot.services.firmware import find_firmware_dir, find_micropython
 
 FIRMWARE = find_firmware_dir()
@@ -61,7 +61,7 @@ class Observer:
     def _on_message(self, _c: object, _u: object, msg: paho.MQTTMessage) -> None:
         with self._lock:
             self.raw.append((msg.topic, bytes(msg.payload), bool(msg.retain)))
-            if not msg.topic.endswith("/cmd"):
+            if msg.topic.rsplit("/", 1)[-1] not in DOWN_CHANNELS:  # judge what devices send
                 dec = decode(msg.topic, msg.payload)
                 if dec.rejections:
                     self.rejections.append((msg.topic, msg.payload, dec.rejections))

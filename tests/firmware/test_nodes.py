@@ -293,3 +293,38 @@ def test_tilt_node_without_accelerometer_keeps_running_until_one_is_plugged_in(
     poll(lambda: len(obs.payloads(node.device, "tilt")) >= n + 2, what="readings again")
     assert all(abs(r["pitch_deg"] - 1.5) < 0.01 for r in obs.payloads(node.device, "tilt"))
     assert obs.rejections == []
+
+
+def test_retained_config_from_the_backend(mosquitto: MosquittoProcess, make_node: MakeNode,
+                                          make_observer: MakeObserver) -> None:
+    obs = make_observer(mosquitto.port)
+    pub = Publisher(mosquitto.port)
+    valve = make_node("valve", "valve", mosquitto.port, max_run_s=1800)
+    soil = make_node("soil", "soil", mosquitto.port, sleep=False, interval_s=3600)
+    try:
+        # Retained before the valve ever connects: it gets it on subscribing.
+        pub.publish(valve.topic("config"), b'{"v":1,"max_run_s":1}', retain=True)
+        valve.start()
+        valve.wait_connected()
+        poll(lambda: (valve.state_dir / "remote.json").exists(), what="valve config stored")
+        pub.publish(valve.topic("cmd"), command("c-cfg", run_s=600))
+        closed = poll(lambda: [e for e in valve_events(obs, valve) if e["cause"] == "max_run"],
+                      timeout_s=10, what="close at the backend's lowered cap")
+        assert closed[0]["cmd_id"] == "c-cfg" and 1.0 <= closed[0]["open_s"] < 1.5
+
+        soil.start()
+        soil.wait_connected()
+        first = poll(lambda: obs.payloads(soil.device, "soil"), what="first reading")
+        assert len(first) == 1  # the next one would be an hour away
+        pub.publish(soil.topic("config"), b'{"v":1,"interval_s":1}', retain=True)
+        got = poll(lambda: len(r := obs.payloads(soil.device, "soil")) >= 3 and r,
+                   timeout_s=10, what="readings at the new 1 s interval")
+        assert_consecutive(got)
+        soil.stop()
+        soil.start()  # the setting survives a restart (kept in the state dir)
+        assert json.loads((soil.state_dir / "remote.json").read_text()) == {"interval_s": 1}
+    finally:
+        for node in (valve, soil):
+            pub.publish(node.topic("config"), b"", retain=True)  # clear the retained config
+        pub.close()
+    assert obs.rejections == []

@@ -16,11 +16,12 @@ as a plain reading, several as ``{"v":1,"batch":[...]}``, and removed only after
 import gc
 import time
 
+import config
 from lib import proto
 from lib.log import Logger
 from lib.mqtt import MQTTClient
 from lib.outbox import Outbox
-from lib.store import Seq
+from lib.store import Seq, read_json, write_json
 
 _LOOP_MS = 100  # longest wait in one main-loop turn
 
@@ -28,14 +29,19 @@ _LOOP_MS = 100  # longest wait in one main-loop turn
 class Node:
     def __init__(self, hal, cfg):
         self.hal = hal
-        self.cfg = cfg
-        self.log = Logger(cfg["device"], cfg["log_level"])
+        self.local_cfg = cfg
         sd = cfg["state_dir"]
+        self._remote_path = sd + "/remote.json"
+        self.remote = read_json(self._remote_path, None)
+        if not isinstance(self.remote, dict):
+            self.remote = {}
+        self.cfg = cfg = config.with_remote(cfg, self.remote)
+        self.log = Logger(cfg["device"], cfg["log_level"])
         self.seq = Seq(sd + "/seq")
         self.outbox = Outbox(sd + "/outbox.dat", cfg["outbox_max"], cfg["outbox_bytes"])
         site, device = cfg["site"], cfg["device"]
         self.topics = {}
-        for ch in ("soil", "tilt", "valve", "status", "ack", "cmd"):
+        for ch in ("soil", "tilt", "valve", "status", "ack", "cmd", "config"):
             self.topics[ch] = proto.topic(site, device, ch).encode()
         self.client = MQTTClient(
             device, cfg["mqtt_host"], cfg["mqtt_port"], keepalive_s=cfg["keepalive_s"],
@@ -49,6 +55,7 @@ class Node:
         self._retry_at = None
         self._backoff_ms = int(cfg["reconnect_min_s"] * 1000)
         self._t0 = time.ticks_ms()
+        self._next_ms = self._t0  # next scheduled measurement (loop mode)
 
     def _start_app(self):
         """Build the kind's app. A sensor that is missing (unplugged, broken) is logged and
@@ -119,10 +126,11 @@ class Node:
             session = c.connect(timeout_ms)
             if self.kind == "valve":
                 c.subscribe(self.topics["cmd"], 1)
-                while c.sub_pending:  # commands are only sure to reach us after SUBACK
-                    if time.ticks_diff(time.ticks_ms(), t0) > timeout_ms:
-                        raise OSError("no SUBACK for %s" % self.topics["cmd"].decode())
-                    c.poll(20)
+            c.subscribe(self.topics["config"], 1)
+            while c.sub_pending:  # commands are only sure to reach us after SUBACK
+                if time.ticks_diff(time.ticks_ms(), t0) > timeout_ms:
+                    raise OSError("no SUBACK from %s:%d" % (c.host, c.port))
+                c.poll(20)
             self._publish_status("online")
         except OSError as err:
             self.log.warning("mqtt: %s", err)
@@ -157,8 +165,33 @@ class Node:
     def _idle(self):
         return self._batch is None and not len(self.outbox) and not self.client.inflight
 
+    def _on_config(self, payload):
+        """Apply the backend's retained ``config``; persisted for the next boots."""
+        remote, reason = proto.parse_device_config(payload)
+        if reason is not None:
+            self.log.warning("config refused: %s", reason)
+            return
+        if remote == self.remote:
+            return
+        write_json(self._remote_path, remote)
+        old = self.cfg
+        self.remote = remote
+        self.cfg = config.with_remote(self.local_cfg, remote)
+        self.log.info("config from backend: %s", remote)
+        if self.kind == "valve":
+            self.app.cap_s = self.cfg["max_run_s"]
+        elif old["burst_s"] != self.cfg["burst_s"] or old["burst_hz"] != self.cfg["burst_hz"]:
+            self.app = None  # rebuilt with the new burst at the next measurement
+            gc.collect()
+        if old["interval_s"] != self.cfg["interval_s"]:
+            self._next_ms = time.ticks_ms()  # measure now, then at the new interval
+
     def _on_message(self, topic, payload, retained):
-        if self.kind != "valve" or topic.encode() != self.topics["cmd"]:
+        topic = topic.encode()
+        if topic == self.topics["config"]:
+            self._on_config(payload)
+            return
+        if self.kind != "valve" or topic != self.topics["cmd"]:
             return
         try:
             ack = self.app.on_cmd(payload)
@@ -215,14 +248,22 @@ class Node:
 
     def wake_cycle(self):
         """Measure, deliver what the outbox holds (bounded by ``awake_max_s``), deep-sleep."""
-        cfg = self.cfg
         self.measure()
-        budget_ms = int(cfg["awake_max_s"] * 1000)
-        if self.connect(min(budget_ms, int(cfg["connect_timeout_s"] * 1000))):
+        budget_ms = int(self.cfg["awake_max_s"] * 1000)
+        if self.connect(min(budget_ms, int(self.cfg["connect_timeout_s"] * 1000))):
             try:
                 while not self._idle() and time.ticks_diff(time.ticks_ms(), self._t0) < budget_ms:
                     self.client.poll(_LOOP_MS)
                     self.flush()
+            except OSError as err:
+                self._lost(err)
+        self.sleep(budget_ms)
+
+    def sleep(self, budget_ms):
+        """Say ``sleeping`` (retained), disconnect cleanly and deep-sleep until the next
+        reading is due."""
+        if self.client.connected:
+            try:
                 pid = self._publish_status("sleeping")
                 while (not self.client.acked(pid)
                        and time.ticks_diff(time.ticks_ms(), self._t0) < budget_ms):
@@ -232,25 +273,30 @@ class Node:
                 self._lost(err)
         self._report()
         awake_ms = time.ticks_diff(time.ticks_ms(), self._t0)
-        sleep_ms = max(1000, int(cfg["interval_s"] * 1000) - awake_ms)
+        sleep_ms = max(1000, int(self.cfg["interval_s"] * 1000) - awake_ms)
         self.log.info("sleeping %d ms (outbox %d)", sleep_ms, len(self.outbox))
         self.hal.deep_sleep(sleep_ms)
 
     def loop(self):
-        """Run forever: valve safety first, then measuring, then the network."""
-        interval_ms = int(self.cfg["interval_s"] * 1000)
-        next_ms = time.ticks_ms()
+        """Run forever: valve safety first, then measuring, then the network.
+
+        A sensor told by the backend to sleep leaves the loop for deep sleep.
+        """
         sensor = self.kind != "valve"
         while True:
             self.hal.feed()
             wait = _LOOP_MS
             if sensor:
-                if time.ticks_diff(time.ticks_ms(), next_ms) >= 0:
+                if self.cfg["sleep"]:
+                    self._t0 = time.ticks_ms()
+                    self.sleep(int(self.cfg["awake_max_s"] * 1000))
+                interval_ms = int(self.cfg["interval_s"] * 1000)
+                if time.ticks_diff(time.ticks_ms(), self._next_ms) >= 0:
                     self.measure()
-                    next_ms = time.ticks_add(next_ms, interval_ms)
-                    if time.ticks_diff(time.ticks_ms(), next_ms) >= 0:
-                        next_ms = time.ticks_add(time.ticks_ms(), interval_ms)  # fell behind
-                wait = min(wait, max(0, time.ticks_diff(next_ms, time.ticks_ms())))
+                    self._next_ms = time.ticks_add(self._next_ms, interval_ms)
+                    if time.ticks_diff(time.ticks_ms(), self._next_ms) >= 0:
+                        self._next_ms = time.ticks_add(time.ticks_ms(), interval_ms)  # behind
+                wait = min(wait, max(0, time.ticks_diff(self._next_ms, time.ticks_ms())))
             else:
                 self.app.tick()
                 left = self.app.time_left_ms()

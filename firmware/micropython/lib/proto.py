@@ -191,3 +191,43 @@ def parse_command(payload):
     if op == "open" and run_s is None:
         return cid, "invalid: op 'open' requires max_run_s"
     return cmd, None
+
+
+#: ``DeviceConfig`` fields (backend -> device, retained) and their bounds.
+_CONFIG_FIELDS = {"interval_s": (1, 86400), "max_run_s": (1, 86400), "burst_s": (0, 600),
+                  "burst_hz": (0, 200), "sleep": None}
+
+
+def parse_device_config(payload):
+    """Check a retained ``DeviceConfig`` like the backend's model does.
+
+    Returns ``(settings, None)`` with the settings as a dict (without ``v``), or
+    ``(None, reason)``.
+    """
+    try:
+        obj = json.loads(payload)
+    except ValueError:
+        return None, "invalid: not JSON"
+    if not isinstance(obj, dict):
+        return None, "invalid: not a JSON object"
+    if obj.get("v", VERSION) != VERSION:
+        return None, "bad_version"
+    out = {}
+    for key in obj:
+        if key == "v":
+            continue
+        if key not in _CONFIG_FIELDS:
+            return None, "invalid: unknown field " + key
+        value = obj[key]
+        bounds = _CONFIG_FIELDS[key]
+        if bounds is None:
+            if not isinstance(value, bool):
+                return None, "invalid: " + key
+        elif key == "burst_hz":
+            if not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                    and 0 < value <= bounds[1]):
+                return None, "invalid: " + key
+        elif not (_is_int(value) and bounds[0] <= value <= bounds[1]):
+            return None, "invalid: " + key
+        out[key] = value
+    return out, None

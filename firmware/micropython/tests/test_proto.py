@@ -75,3 +75,24 @@ def test_parse_command_accepts_and_refuses_like_the_backend(tmp):
     eq(proto.parse_command(_cmd(deadline_ms="soon")), ("c-1", "invalid: deadline_ms"), "type")
     eq(proto.parse_command(_cmd(id="-x")), (None, "invalid: id"), "bad id")
     eq(proto.parse_command(b"{nope"), (None, "invalid: not JSON"), "json")
+
+
+def test_device_config_parsed_and_local_cap_wins(tmp):
+    import config
+
+    ok = json.dumps({"v": 1, "interval_s": 60, "burst_s": 120, "burst_hz": 10, "sleep": False,
+                     "max_run_s": 9000})
+    remote, reason = proto.parse_device_config(ok)
+    eq(reason, None, "accepted")
+    eq(remote, {"interval_s": 60, "burst_s": 120, "burst_hz": 10, "sleep": False,
+                "max_run_s": 9000}, "settings")
+    for bad, why in (({"v": 2}, "bad_version"), ({"interval_s": 0}, "invalid: interval_s"),
+                     ({"burst_hz": 0}, "invalid: burst_hz"), ({"sleep": 1}, "invalid: sleep"),
+                     ({"wifi_ssid": "x"}, "invalid: unknown field wifi_ssid")):
+        eq(proto.parse_device_config(json.dumps(bad)), (None, why), why)
+    local = config.merge({"max_run_s": 1800, "interval_s": 300})
+    eff = config.with_remote(local, remote)
+    eq((eff["max_run_s"], eff["interval_s"], eff["sleep"]), (1800, 60, False),
+       "the backend may not raise the local hard cap")
+    eq(config.with_remote(local, {"max_run_s": 5})["max_run_s"], 5, "but may lower it")
+    eq(local["interval_s"], 300, "local config untouched")
