@@ -45,6 +45,9 @@ def parser() -> argparse.ArgumentParser:
                    help="site id (repeat once per site)")
     p.add_argument("--external-valve", action="append", default=[], metavar="DEVICE",
                    help="valve device served by a real node (repeatable)")
+    p.add_argument("--uncapped-external", action="store_true",
+                   help="water an external valve's zone for as long as it reports open "
+                        "(default: at most the zone's max_run_s simulated seconds per opening)")
     p.add_argument("--no-burst", action="store_true", help="no sway bursts in tilt readings")
     p.add_argument("--print-fleet", action="store_true",
                    help="print the fleet's registry records as JSON and exit")
@@ -71,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     result = run_sync(args.scenario, fleet, host=args.host, port=args.port, span_s=span,
                       speed=speed, step_s=args.step, on_progress=progress,
                       options=SimOptions(burst=not args.no_burst),
-                      external_valves=args.external_valve, username=args.username,
+                      external_valves=args.external_valve,
+                      cap_external_runs=not args.uncapped_external, username=args.username,
                       password=args.password)
     print(file=sys.stderr)
     json.dump({"published": result.published, "wall_s": round(result.wall_s, 2),

@@ -85,11 +85,14 @@ class Simulation:
         Physics seed (defaults to the fleet's).
     external_valves : valve device ids served by real nodes: the simulator only listens to
         their ``valve`` events.
+    cap_external_runs : count at most the zone's ``max_run_s`` of simulated watering per
+        opening of an external node (see :class:`simulators.valve.ExternalValve`).
     """
 
     def __init__(self, fleet: Fleet, scenario: Scenario, *, start_ms: int, span_s: float,
                  options: SimOptions | None = None, seed: int | None = None,
-                 external_valves: frozenset[str] | set[str] | tuple[str, ...] = ()) -> None:
+                 external_valves: frozenset[str] | set[str] | tuple[str, ...] = (),
+                 cap_external_runs: bool = True) -> None:
         if span_s <= 0:
             raise ValueError(f"span_s must be > 0, got {span_s}")
         known = {z.valve_device for z in fleet.zones}
@@ -121,7 +124,7 @@ class Simulation:
         self.valves: dict[str, SimValveNode | ExternalValve] = {}
         for x in z:
             if x.valve_device in external_valves:
-                self.valves[x.zone] = ExternalValve()
+                self.valves[x.zone] = ExternalValve(x.max_run_s if cap_external_runs else None)
             else:
                 self.valves[x.zone] = SimValveNode(
                     next_seq=self._seq_fn(x.site, x.valve_device),
@@ -225,7 +228,7 @@ class Simulation:
             if t.channel == "config":
                 node.on_config(payload)
         elif t.channel == "valve":
-            node.on_event(payload)
+            node.on_event(payload, self.now_ms)
         return []
 
     # -- stepping -----------------------------------------------------------------------------

@@ -66,6 +66,7 @@ async def run(scenario: Scenario | str, fleet: Fleet, *, host: str = "127.0.0.1"
               port: int = 1883, span_s: float | None = None, speed: float | None = None,
               step_s: float = 60.0, on_progress: Callable[[Progress], None] | None = None,
               options: SimOptions | None = None, external_valves: Collection[str] = (),
+              cap_external_runs: bool = True,
               seed: int | None = None, client_id_prefix: str = "greeniot-sim",
               username: str | None = None, password: str | None = None,
               max_inflight: int = 1000, offline_at_end: bool = True,
@@ -82,6 +83,9 @@ async def run(scenario: Scenario | str, fleet: Fleet, *, host: str = "127.0.0.1"
     on_progress : called about every 1 % of the span and at the end.
     external_valves : valve device ids served by real nodes (the simulator listens to their
         ``valve`` events instead of simulating them).
+    cap_external_runs : an external node's opening waters at most the zone's ``max_run_s``
+        simulated seconds (its wall-clock run would be stretched by ``speed``); False waters
+        for as long as it reports open.
     clock_ms : wall clock [ms UTC], injectable for tests.
 
     Returns
@@ -96,7 +100,8 @@ async def run(scenario: Scenario | str, fleet: Fleet, *, host: str = "127.0.0.1"
     clock = clock_ms or (lambda: time.time_ns() // 1_000_000)
     wall0 = time.monotonic()
     sim = Simulation(fleet, sc, start_ms=start_ms_for(clock(), span, speed), span_s=span,
-                     options=options, seed=seed, external_valves=frozenset(external_valves))
+                     options=options, seed=seed, external_valves=frozenset(external_valves),
+                     cap_external_runs=cap_external_runs)
     log.info("simulating %s: %d sites, %d trees, %d zones, %.0f s at speed %s",
              sc.name, len(fleet.sites), len(fleet.trees), len(fleet.zones), span, speed)
     async with AsyncExitStack() as stack:

@@ -141,25 +141,39 @@ class SimValveNode:
 
 
 class ExternalValve:
-    """A real valve node's state as reported on its ``valve`` channel."""
+    """A real valve node's state as reported on its ``valve`` channel.
 
-    def __init__(self) -> None:
+    A real node times its run in wall seconds, which compressed time stretches by the speed
+    factor (20 s of wall time at 3000× is 17 simulated hours of watering). With ``cap_s`` each
+    opening waters for at most that many simulated seconds, as the node's own ``max_run_s``
+    would if its clock ran at simulation speed; ``None`` waters for as long as it says open.
+    """
+
+    def __init__(self, cap_s: float | None = None) -> None:
+        self.cap_s = cap_s
         self.is_open = False
+        self.opened_ms: int | None = None
         self.events = 0
 
-    def on_event(self, payload: bytes) -> bool:
-        """Apply a ``valve`` event; returns False (and ignores it) when it is not valid v1."""
+    def on_event(self, payload: bytes, now_ms: int) -> bool:
+        """Apply a ``valve`` event received at simulated ``now_ms``; returns False (and ignores
+        it) when it is not valid v1."""
         try:
             ev = ValveEvent.model_validate_json(payload)
         except ValidationError as err:
             log.warning("external valve event refused: %s", err.errors()[:1])
             return False
+        if ev.state == "open" and not self.is_open:
+            self.opened_ms = now_ms
         self.is_open = ev.state == "open"
         self.events += 1
         return True
 
     def open_seconds(self, t0_ms: int, t1_ms: int) -> float:
-        return (t1_ms - t0_ms) / 1000.0 if self.is_open else 0.0
+        if not self.is_open or self.opened_ms is None:
+            return 0.0
+        end = t1_ms if self.cap_s is None else min(t1_ms, self.opened_ms + round(self.cap_s * 1000))
+        return max(0.0, (end - max(t0_ms, self.opened_ms)) / 1000.0)
 
 
 def _command_id(payload: bytes) -> str | None:

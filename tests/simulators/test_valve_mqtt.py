@@ -97,8 +97,9 @@ def test_builtin_valve_node_obeys_commands(mosquitto: MosquittoProcess, observer
     assert done_ms - 2_000 < result.end_ms <= done_ms
 
 
+@pytest.mark.parametrize("cap", [True, False], ids=["capped", "uncapped"])
 def test_external_valve_events_water_the_zone(mosquitto: MosquittoProcess, observer: Observer,
-                                             site_id: str) -> None:
+                                             site_id: str, cap: bool) -> None:
     fleet = Fleet.generate(trees_per_site=1, zones_per_site=2, seed=3, site_ids=[site_id])
     z1 = fleet.zones[0]
     valve_topic = device_topic(site_id, z1.valve_device, "valve")
@@ -106,7 +107,8 @@ def test_external_valve_events_water_the_zone(mosquitto: MosquittoProcess, obser
     async def main() -> tuple[RunResult, int, int]:
         task = asyncio.create_task(run("calm", fleet, port=mosquitto.port, span_s=2 * 3600,
                                        speed=3600, step_s=30, options=OPTIONS,
-                                       external_valves=[z1.valve_device]))
+                                       external_valves=[z1.valve_device],
+                                       cap_external_runs=cap))
         await poll(lambda: len(observer.messages(z1.soil_devices[0], "soil")) >= 5, 10,
                    "soil readings")
         t_open = latest_ts(observer)
@@ -123,7 +125,10 @@ def test_external_valve_events_water_the_zone(mosquitto: MosquittoProcess, obser
 
     result, t_open, t_closed = asyncio.run(main())
     open_s = result.truth.valve_open_s[z1.zone]
-    assert 1800 <= open_s <= 2400
+    if cap:  # the real node said open for ~30 simulated min; the zone's max run counts
+        assert open_s == z1.max_run_s == 900
+    else:
+        assert 1800 <= open_s <= 2400
     assert result.truth.valve_open_s[fleet.zones[1].zone] == 0.0
     # only the "real node" (this test) spoke on the valve's topics
     assert [(s.channel, len(s.messages)) for s in observer.seen
