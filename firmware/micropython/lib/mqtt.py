@@ -151,6 +151,7 @@ class MQTTClient:
         MQTTError naming the broker on refusal or timeout.
         """
         self.close()
+        self.sub_pending = {}  # a SUBSCRIBE lost with the old connection is never acked
         t0 = time.ticks_ms()
         try:
             addr = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)[0][-1]

@@ -86,6 +86,7 @@ def test_last_will_on_unclean_drop(tmp):
 
 def test_connect_to_closed_port_fails_fast(tmp):
     c = MQTTClient("x", "127.0.0.1", 1, clean=True)
+    c.sub_pending[7] = b"lost/with/the/old/connection"
     t0 = time.ticks_ms()
     try:
         c.connect(1000)
@@ -96,6 +97,7 @@ def test_connect_to_closed_port_fails_fast(tmp):
     if time.ticks_diff(time.ticks_ms(), t0) > 1100:
         raise AssertionError("connect did not respect its timeout")
     eq(c.connected, False, "not connected")
+    eq(c.sub_pending, {}, "a SUBACK of an old connection is not awaited forever")
 
 
 def test_keepalive_pings_keep_an_idle_session_alive(tmp):
