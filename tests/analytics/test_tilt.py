@@ -109,8 +109,9 @@ def test_failure_needs_two_samples_and_ignores_wind() -> None:
     pitch[1, -1] = 70.0  # one glitch
     z = np.zeros(ts.shape)
     f = failure_tilt(ts, pitch, z, base(rows=2), STD, int(ts.max()))
-    assert f.lean_deg[0] >= STD.failure_deg
-    assert f.lean_deg[1] < 1.0  # median of the last 30 min: one glitch cannot fell a tree
+    assert f.lean_deg[0] == pytest.approx(70.0)
+    assert f.ts_ms[0] == ts[0, -1]
+    assert f.lean_deg[1] == 0.0  # the newest two must both be past it: one glitch is not
 
 
 def test_step_magnitude_between_levels() -> None:

@@ -138,7 +138,8 @@ class TiltParams:
     trend_days: float = 7.0
     trend_min_days: float = 2.0
     trend_min_t: float = 4.0
-    #: Failure uses every sample (wind or not) of the last ``failure_minutes`` [min].
+    #: Failure: the newest ``failure_min_samples`` readings (wind or not) of the last
+    #: ``failure_minutes`` must all be past ``failure_deg`` [min].
     failure_minutes: float = 30.0
     failure_min_samples: int = 2
 

@@ -325,7 +325,10 @@ class TiltStage:
         recent = ~active & (end > 0) & (now_ms - end <= p.step_storm_hours * MS_PER_HOUR)
         split = now_ms - post_ms
         pre_end = np.where(recent, onset, split)
-        post_start = np.where(recent, end + settle_ms, split)
+        # after a storm, "after" starts once the readings are calm again (the windy flag
+        # already covers the settling time); without one, it is the last post window
+        last_windy = np.where(raw.tail("windy", k, sl) == 1, ts, 0).max(axis=1)
+        post_start = np.where(recent, np.maximum(end + settle_ms, last_windy + 1), split)
         back_h = int(np.ceil((now_ms - (pre_end - pre_ms).min()) / MS_PER_HOUR)) + 2
         kh = min(hourly.window, max(back_h, 3))
         h_ts = hourly.tail("ts_ms", kh, sl)
@@ -335,9 +338,25 @@ class TiltStage:
             pre_end - MS_PER_HOUR // 2 + 1, base, now_ms)
         after = segment_level(ts, pitch, roll, temp, calm, post_start, now_ms + 1, base, now_ms)
         step = step_magnitude(before, after, p.min_samples)
-        # no step before the tree has a baseline: without its temperature coefficient a
-        # daily temperature swing would look like one
-        step[active | (now_ms - post_start < post_ms) | ~base.ok] = np.nan
+        # Judge only a settled calm after the change: not before the tree has a baseline
+        # (without its temperature coefficient a daily swing looks like one); not while the
+        # wind blows or picks up (calm readings at the edge of a windy spell are already
+        # pushed); not while "after" still straddles the change (its two halves disagree);
+        # and "after" must span half the post window.
+        mid = np.maximum(post_start, now_ms - post_ms // 2)
+        a1 = segment_level(ts, pitch, roll, temp, calm, post_start, mid, base, now_ms)
+        a2 = segment_level(ts, pitch, roll, temp, calm, mid, now_ms + 1, base, now_ms)
+        settling = np.hypot(a2.pitch_deg - a1.pitch_deg, a2.roll_deg - a1.roll_deg) > 0.5 * step
+        windy_now = ~recent & (last_windy >= post_start - settle_ms)
+        thin = after.last_ts_ms - after.first_ts_ms < post_ms // 2
+        unjudged = (active | windy_now | thin | settling | (now_ms - post_start < post_ms)
+                    | ~base.ok)
+        step[unjudged] = np.nan
+        # the alarm is a sudden *increase* [Hui2022]: a tree set back towards its baseline
+        # (straightened, re-staked) is not one
+        lean_before = np.hypot(before.pitch_deg - base.pitch_deg, before.roll_deg - base.roll_deg)
+        lean_after = np.hypot(after.pitch_deg - base.pitch_deg, after.roll_deg - base.roll_deg)
+        step[lean_after < lean_before] = 0.0
         th = self._grades("step_deg", sl)
         on, hold, known = graded(step, th, p.hysteresis)
         fire = self.latches.update("step", on, hold, known, sl)

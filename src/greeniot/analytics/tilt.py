@@ -169,11 +169,13 @@ def fit_baseline(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray,
 
 @dataclass(frozen=True, slots=True)
 class Level:
-    """A per-row compensated calm level: pitch/roll [deg], sample count, newest ts [ms]."""
+    """A per-row compensated calm level: pitch/roll [deg], sample count, oldest and newest
+    sample time used [ms UTC] (0 if none)."""
 
     pitch_deg: F64
     roll_deg: F64
     n: I64
+    first_ts_ms: I64
     last_ts_ms: I64
 
 
@@ -192,7 +194,7 @@ def segment_level(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray
 
     Returns
     -------
-    Level: medians [deg] (NaN without samples), count, newest timestamp used (0 if none).
+    Level: medians [deg] (NaN without samples), count, oldest and newest timestamps used.
     """
     a = _inputs(now_ms, ts_ms=ts_ms, pitch_deg=pitch_deg, roll_deg=roll_deg, temp_c=temp_c,
                 mask=mask)
@@ -211,6 +213,8 @@ def segment_level(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray
     return Level(
         pitch_deg=masked_median(pc, sel), roll_deg=masked_median(rc, sel),
         n=sel.sum(axis=1).astype(np.int64),
+        first_ts_ms=np.where(sel.any(axis=1),
+                             np.where(sel, ts, np.iinfo(np.int64).max).min(axis=1), 0),
         last_ts_ms=np.where(sel, ts, 0).max(axis=1, initial=0),
     )
 
@@ -255,29 +259,36 @@ def residual_lean(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray
 
 def failure_tilt(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray,
                  baseline: TiltBaseline, params: TiltParams, now_ms: int) -> Lean:
-    """Tilt from the baseline (or from vertical without one) over the last minutes, any wind.
+    """Confirmed tilt from the baseline (from vertical without one), wind or not.
 
-    The median of every sample of the last ``params.failure_minutes`` (wind or not: tens of
-    degrees are no sway), needing ``params.failure_min_samples``, so one glitch cannot fell a
-    tree. Graded against ``params.failure_deg`` (10°: over three times the 2.9° upper end of
-    the maximum-overturning-moment range [Dundee]).
+    The smallest tilt among the newest ``params.failure_min_samples`` readings of the last
+    ``params.failure_minutes``: every one of them must be past the threshold, so one glitch
+    cannot fell a tree, and a fallen one is confirmed by its second reading. Wind does not
+    matter (tens of degrees are no sway). Graded against ``params.failure_deg`` (10°: over
+    three times the 2.9° upper end of the maximum-overturning-moment range [Dundee]).
 
     Parameters
     ----------
-    ts_ms, pitch_deg, roll_deg : (rows, samples) [ms UTC], [deg]
+    ts_ms, pitch_deg, roll_deg : (rows, samples) in time order [ms UTC], [deg]
     baseline : TiltBaseline (NaN baselines count as 0°)
     params : TiltParams
     now_ms : int, event time [ms UTC]
+
+    Returns
+    -------
+    Lean: the confirmed tilt [deg] (NaN with too few readings) and the newest reading's time.
     """
     a = _inputs(now_ms, ts_ms=ts_ms, pitch_deg=pitch_deg, roll_deg=roll_deg)
     ts = a["ts_ms"].astype(np.int64)
     start = now_ms - int(params.failure_minutes * MS_PER_MIN)
-    sel = (ts > start) & (ts <= now_ms) & np.isfinite(a["pitch_deg"]) & np.isfinite(a["roll_deg"])
-    p = masked_median(a["pitch_deg"], sel) - np.nan_to_num(baseline.pitch_deg)
-    r = masked_median(a["roll_deg"], sel) - np.nan_to_num(baseline.roll_deg)
-    tilt = np.hypot(p, r)
-    tilt[sel.sum(axis=1) < params.failure_min_samples] = np.nan
-    return Lean(tilt, np.where(sel, ts, 0).max(axis=1, initial=0))
+    mag = np.hypot(a["pitch_deg"] - np.nan_to_num(baseline.pitch_deg)[:, None],
+                   a["roll_deg"] - np.nan_to_num(baseline.roll_deg)[:, None])
+    sel = (ts > start) & (ts <= now_ms) & np.isfinite(mag)
+    from_end = np.cumsum(sel[:, ::-1], axis=1)[:, ::-1]
+    newest = sel & (from_end <= params.failure_min_samples)
+    tilt = np.where(newest, mag, np.inf).min(axis=1, initial=np.inf).astype(np.float64)
+    tilt[newest.sum(axis=1) < params.failure_min_samples] = np.nan
+    return Lean(tilt, np.where(newest, ts, 0).max(axis=1, initial=0))
 
 
 def step_magnitude(before: Level, after: Level, min_samples: int) -> F64:
