@@ -94,7 +94,7 @@ def test_builtin_valve_node_obeys_commands(mosquitto: MosquittoProcess, observer
     # paced run: device time never ahead of the wall clock, and it ends at about now
     assert all(m.ts_ms <= s.received_ms for s in observer.seen for m in s.messages
                if getattr(m, "ts_ms", None) is not None)
-    assert done_ms - 2_000 < result.end_ms <= done_ms
+    assert done_ms - 5_000 < result.end_ms <= done_ms
 
 
 @pytest.mark.parametrize("cap", [True, False], ids=["capped", "uncapped"])
@@ -127,8 +127,8 @@ def test_external_valve_events_water_the_zone(mosquitto: MosquittoProcess, obser
     open_s = result.truth.valve_open_s[z1.zone]
     if cap:  # the real node said open for ~30 simulated min; the zone's max run counts
         assert open_s == z1.max_run_s == 900
-    else:
-        assert 1800 <= open_s <= 2400
+    else:  # closed once 30 simulated min were seen, give or take the round trip
+        assert 1800 <= open_s < 3600
     assert result.truth.valve_open_s[fleet.zones[1].zone] == 0.0
     # only the "real node" (this test) spoke on the valve's topics
     assert [(s.channel, len(s.messages)) for s in observer.seen
