@@ -1,0 +1,40 @@
+"""Actions: decide purely, execute thinly.
+
+- :mod:`~greeniot.actions.interlocks` — may this zone's valve open now, for how long, and why
+  (pure);
+- :mod:`~greeniot.actions.rules` — analytics events → valve opens, crew tasks, alerts (pure);
+- :mod:`~greeniot.actions.zones` — the zone state the interlocks judge, from weather, valve
+  events, commands and acks;
+- :mod:`~greeniot.actions.valves` — valve commands: record, publish QoS 1, settle by ack or
+  deadline;
+- :mod:`~greeniot.actions.executor` — applies decisions to the registry and the broker and
+  returns one printable outcome per action;
+- :mod:`~greeniot.actions.sinks` — alert outputs (MQTT now) and the asyncio MQTT publisher.
+"""
+
+from greeniot.actions.executor import ActionExecutor, Outcome
+from greeniot.actions.interlocks import Decision, InterlockParams, ZoneState, may_open
+from greeniot.actions.rules import Action, Alert, Task, ValveOpen, decide
+from greeniot.actions.sinks.mqtt import MqttAlertSink, MqttPublisher, PublishError
+from greeniot.actions.valves import CommandError, ValveCommander
+from greeniot.actions.zones import ZoneTracker
+
+__all__ = [
+    "Action",
+    "ActionExecutor",
+    "Alert",
+    "CommandError",
+    "Decision",
+    "InterlockParams",
+    "MqttAlertSink",
+    "MqttPublisher",
+    "Outcome",
+    "PublishError",
+    "Task",
+    "ValveCommander",
+    "ValveOpen",
+    "ZoneState",
+    "ZoneTracker",
+    "decide",
+    "may_open",
+]

@@ -49,6 +49,19 @@ class Outcome:
     def __str__(self) -> str:
         return self.line
 
+    @classmethod
+    def for_ack(cls, site: str, device: str, ack: protocol.Ack,
+                state: str | None = None) -> Outcome:
+        """The line for a node's ack; ``state`` is the command's state after it (default:
+        ``acked`` for an ok ack, else ``refused``)."""
+        state = state or ("acked" if ack.ok else "refused")
+        line = f"VALVE ack {ack.id} {state} {device}"
+        if ack.state:
+            line += f" valve {ack.state}"
+        if ack.reason:
+            line += f": {ack.reason}"
+        return cls("valve", state == "acked", False, line, ack.id)
+
 
 def _where(tree: str | None, zone: str | None, device: str | None, site: str) -> str:
     if tree:
@@ -68,19 +81,23 @@ class ActionExecutor:
     publish : callable
         ``await publish(topic, payload, qos)`` (e.g. ``MqttPublisher.publish``).
     commander : ValveCommander
-        Sends valve commands; its zone tracker is the one this executor feeds.
+        Sends valve commands.
     clock : callable
         ``clock() -> int`` ms UTC (event time in replay).
     sinks : sequence of AlertSink, optional
         Where alerts go; default: MQTT on ``greeniot/v1/{site}/alerts`` via ``publish``.
     params : InterlockParams
         Irrigation lockout thresholds for :meth:`tick`.
+    tracker : ZoneTracker, optional
+        The zone state this executor feeds and judges; default: the commander's. Pass the same
+        tracker to both, or commands in flight are invisible to the interlocks.
     """
 
     def __init__(self, session_factory: SessionFactory, publish: Publish,
                  commander: ValveCommander, clock: Clock, *,
                  sinks: Sequence[AlertSink] | None = None,
                  params: InterlockParams = DEFAULT_PARAMS,
+                 tracker: ZoneTracker | None = None,
                  logger: logging.Logger | None = None) -> None:
         self._sessions = session_factory
         self._commander = commander
@@ -88,11 +105,14 @@ class ActionExecutor:
         self._sinks: tuple[AlertSink, ...] = (
             tuple(sinks) if sinks is not None else (MqttAlertSink(publish),))
         self._params = params
+        self._tracker = tracker if tracker is not None else commander.tracker
+        if self._tracker is not commander.tracker:
+            raise ValueError("tracker must be the commander's tracker (pass it to both)")
         self._log = logger or logging.getLogger(__name__)
 
     @property
     def zones(self) -> ZoneTracker:
-        return self._commander.tracker
+        return self._tracker
 
     # -- inputs ------------------------------------------------------------------------------
     def observe_weather(self, site: str, msg: protocol.WeatherReading) -> None:
@@ -106,10 +126,7 @@ class ActionExecutor:
         state = await self._commander.handle_ack(site, device, ack)
         if state is None:
             return None
-        line = f"VALVE ack {ack.id} {state} {device}" + (
-            f" valve {ack.state}" if ack.state else "") + (
-            f": {ack.reason}" if ack.reason else "")
-        return Outcome("valve", state == "acked", False, line, ack.id)
+        return Outcome.for_ack(site, device, ack, state)
 
     async def observe(self, site: str, device: str, msg: BaseModel) -> Outcome | None:
         """Route one decoded device message (weather, valve event, ack); others are ignored."""
