@@ -259,6 +259,16 @@ def test_status_last_will_marks_a_valve_offline_until_it_returns() -> None:
     assert [x.kind for x in engine.tick(T0 + 3 * HOUR)] == ["device_offline"]  # re-armed
 
 
+def test_last_will_after_a_buffered_reading_stays_offline() -> None:
+    engine = AnalyticsEngine(estate())
+    engine.ingest(SITE, "soil-z-wet-0", SoilReading(seq=1, ts_ms=T0, vwc_pct=30.0))
+    engine.ingest(SITE, "soil-z-wet-0", Status(state="offline"))  # will, after that reading
+    assert [e.kind for e in engine.tick(T0 + MIN)] == ["device_offline"]
+    engine.ingest(SITE, "soil-z-wet-0", SoilReading(seq=2, ts_ms=T0 + 10 * MIN, vwc_pct=30.0))
+    engine.tick(T0 + 11 * MIN)
+    assert engine.health.status_offline[engine.health.index.get(SITE, "soil-z-wet-0")] == 0
+
+
 def test_one_event_per_condition_escalation_and_rearm() -> None:
     tts = times(5, 5)
     day = (tts - T0) / DAY

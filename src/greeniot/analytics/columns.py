@@ -31,6 +31,22 @@ REQUIRED: Mapping[str, tuple[str, ...]] = {
 }
 
 
+def check_values(kind: str, n: int, values: Mapping[str, ArrayLike]) -> None:
+    """Raise a ValueError naming the field if ``values`` does not fit ``kind`` and ``n``."""
+    if kind not in FIELDS:
+        raise ValueError(f"kind must be one of {sorted(FIELDS)}, got {kind!r}")
+    unknown = set(values) - set(FIELDS[kind])
+    if unknown:
+        raise ValueError(f"values has fields {sorted(unknown)} unknown for kind {kind!r}; "
+                         f"known: {FIELDS[kind]}")
+    missing = set(REQUIRED[kind]) - set(values)
+    if missing:
+        raise ValueError(f"values lacks required fields {sorted(missing)} for kind {kind!r}")
+    for name, v in values.items():
+        if np.shape(v) != (n,):
+            raise ValueError(f"values[{name!r}] has shape {np.shape(v)}, expected ({n},)")
+
+
 @dataclass(frozen=True, slots=True)
 class ColumnBatch:
     """Readings of one kind as columns.
@@ -54,17 +70,7 @@ class ColumnBatch:
             raise ValueError(f"ts_ms has shape {np.shape(self.ts_ms)}, device has {n} entries")
         if not isinstance(self.site, str) and len(self.site) != n:
             raise ValueError(f"site has {len(self.site)} entries, device has {n}")
-        unknown = set(self.values) - set(FIELDS[self.kind])
-        if unknown:
-            raise ValueError(f"values has fields {sorted(unknown)} unknown for kind "
-                             f"{self.kind!r}; known: {FIELDS[self.kind]}")
-        missing = set(REQUIRED[self.kind]) - set(self.values)
-        if missing:
-            raise ValueError(f"values lacks required fields {sorted(missing)} for "
-                             f"kind {self.kind!r}")
-        for name, v in self.values.items():
-            if np.shape(v) != (n,):
-                raise ValueError(f"values[{name!r}] has shape {np.shape(v)}, expected ({n},)")
+        check_values(self.kind, n, self.values)
 
     def __len__(self) -> int:
         return len(self.device)

@@ -20,12 +20,13 @@ Usage::
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 from pydantic import BaseModel
 
-from greeniot.analytics.columns import Burst, ColumnBatch, Pending
+from greeniot.analytics.columns import FIELDS, Burst, ColumnBatch, Kind, Pending, check_values
 from greeniot.analytics.context import EstateContext
 from greeniot.analytics.events import Event
 from greeniot.analytics.index import DeviceIndex
@@ -92,6 +93,7 @@ class AnalyticsEngine:
                               sway_window=sway_window, chunk_rows=chunk_rows)
         self.soil = SoilStage(self.params.soil, window)
         self.health = HealthStage(self.params.health)
+        self._health_of: dict[str, np.ndarray] = {}  # kind row → health row
         self._last_tick_ms: int | None = None
         self._ticks = 0
         for b in context.devices:  # known sites get codes up front, in context order
@@ -123,6 +125,7 @@ class AnalyticsEngine:
             rows = self.health.rows(np.array([site]), np.array([device]), "valve")
             self.health.append(rows, np.array([msg.ts_ms]), np.array([np.nan]))
         elif isinstance(msg, Status):
+            self._flush()  # readings received before the status must not clear it later
             row = int(self.health.rows(np.array([site]), np.array([device]),
                                        msg.kind or "unknown")[0])
             self.health.status(row, msg.state, msg.ts_ms)
@@ -164,17 +167,64 @@ class AnalyticsEngine:
     def _site_codes(self, sites: np.ndarray) -> np.ndarray:
         return self._sites.rows(list(sites), [""] * len(sites))
 
+    def rows_for(self, kind: Kind, site: str | Sequence[str],
+                 devices: Sequence[str] | np.ndarray) -> np.ndarray:
+        """Register devices of one kind (if new) and return their rows, for
+        :meth:`ingest_rows`. ``site`` is one site or one per device."""
+        if kind not in FIELDS:
+            raise ValueError(f"kind must be one of {sorted(FIELDS)}, got {kind!r}")
+        devs = np.asarray(devices, dtype=object)
+        sites = (np.full(devs.size, site, dtype=object) if isinstance(site, str)
+                 else np.asarray(site, dtype=object))
+        if sites.shape != devs.shape:
+            raise ValueError(f"site has shape {sites.shape}, devices has {devs.shape}")
+        codes = self._site_codes(sites)
+        h_rows = self.health.rows(sites, devs, kind)
+        if kind == "tilt":
+            rows = self.tilt.rows(sites, devs, codes, self._lookup.meta)
+        elif kind == "soil":
+            rows = self.soil.rows(sites, devs, self._lookup.meta)
+        else:
+            rows = self.storm.rows(sites, devs, codes)
+        health_of = self._health_of.setdefault(kind, np.zeros(0, np.int64))
+        if rows.size and rows.max() >= health_of.size:
+            grown = np.full(int(rows.max()) + 1, -1, np.int64)
+            grown[: health_of.size] = health_of
+            health_of = self._health_of[kind] = grown
+        health_of[rows] = h_rows
+        return rows
+
+    def ingest_rows(self, kind: Kind, rows: ArrayLike, ts_ms: ArrayLike,
+                    values: Mapping[str, ArrayLike]) -> None:
+        """Write readings by row (from :meth:`rows_for`): the bulk path without per-reading
+        device-name lookups (replay files, benchmarks, high-rate ingest)."""
+        r = np.asarray(rows, np.int64).ravel()
+        ts = np.asarray(ts_ms, np.int64).ravel()
+        if ts.size != r.size:
+            raise ValueError(f"ts_ms has {ts.size} entries, rows has {r.size}")
+        check_values(kind, r.size, values)
+        health_of = self._health_of.get(kind, np.zeros(0, np.int64))
+        if r.size and (r.min() < 0 or r.max() >= health_of.size or (health_of[r] < 0).any()):
+            raise ValueError(f"rows must come from rows_for({kind!r}, ...)")
+        self._write_rows(kind, r, health_of[r], ts, values, warm=False)
+
     def _write(self, b: ColumnBatch, *, warm: bool) -> None:
         if len(b) == 0:
             return
-        sites = b.sites()
-        devices = np.asarray(b.device, dtype=object)
-        ts = np.asarray(b.ts_ms, np.int64)
-        codes = self._site_codes(sites)
-        h_rows = self.health.rows(sites, devices, b.kind)
-        if b.kind == "tilt":
-            rows = self.tilt.rows(sites, devices, codes, self._lookup.meta)
-            pitch, roll, temp = b.column("pitch_deg"), b.column("roll_deg"), b.column("temp_c")
+        rows = self.rows_for(b.kind, b.sites(), np.asarray(b.device, dtype=object))
+        self._write_rows(b.kind, rows, self._health_of[b.kind][rows],
+                         np.asarray(b.ts_ms, np.int64), b.values, warm=warm)
+
+    def _write_rows(self, kind: str, rows: np.ndarray, h_rows: np.ndarray, ts: np.ndarray,
+                    values: Mapping[str, ArrayLike], *, warm: bool) -> None:
+        def col(name: str) -> np.ndarray:
+            if name in values:
+                return np.asarray(values[name], np.float64)
+            return np.full(rows.size, np.nan)
+
+        if kind == "tilt":
+            pitch, roll, temp = col("pitch_deg"), col("roll_deg"), col("temp_c")
+            codes = self.tilt.site[rows]
             windy = None
             if warm:
                 w, _ = self.storm.windy_for(codes, ts)
@@ -182,16 +232,14 @@ class AnalyticsEngine:
                 self.tilt.warm_hours(rows, ts, {"pitch_deg": pitch, "roll_deg": roll,
                                                 "temp_c": temp}, ~w)
             self.tilt.append(rows, ts, pitch, roll, temp, windy)
-            self.health.append(h_rows, ts, b.column("bat_v"), pitch, roll)
-        elif b.kind == "soil":
-            rows = self.soil.rows(sites, devices, self._lookup.meta)
-            vwc = b.column("vwc_pct")
+            self.health.append(h_rows, ts, col("bat_v"), pitch, roll)
+        elif kind == "soil":
+            vwc = col("vwc_pct")
             self.soil.append(rows, ts, vwc)
-            self.health.append(h_rows, ts, b.column("bat_v"), vwc)
+            self.health.append(h_rows, ts, col("bat_v"), vwc)
         else:
-            rows = self.storm.rows(sites, devices, codes)
-            self.storm.append(rows, ts, b.column("wind_ms"), b.column("gust_ms"))
-            self.health.append(h_rows, ts, b.column("bat_v"))
+            self.storm.append(rows, ts, col("wind_ms"), col("gust_ms"))
+            self.health.append(h_rows, ts, col("bat_v"))
 
     # -- detection --------------------------------------------------------------------------
     def tick(self, now_ms: int) -> list[Event]:
@@ -207,8 +255,7 @@ class AnalyticsEngine:
             raise ValueError(f"now_ms {now_ms} is before the previous tick "
                              f"{self._last_tick_ms}: event time must not go backwards")
         self._last_tick_ms = now_ms
-        for batch in self._pending.drain():
-            self._write(batch, warm=False)
+        self._flush()
         events: list[Event] = []
         self._bursts()
         sp = self.params.storm
@@ -227,14 +274,17 @@ class AnalyticsEngine:
             self.log.debug("tick %d: %d events", now_ms, len(events))
         return events
 
+    def _flush(self) -> None:
+        for batch in self._pending.drain():
+            self._write(batch, warm=False)
+
     def _bursts(self) -> None:
         bursts = self._pending.drain_bursts()
         if not bursts:
             return
         sites = np.array([b.site for b in bursts], dtype=object)
         devices = np.array([b.device for b in bursts], dtype=object)
-        codes = self._site_codes(sites)
-        rows = self.tilt.rows(sites, devices, codes, self._lookup.meta)
+        rows = self.rows_for("tilt", sites, devices)
         r, t, rms = self.tilt.add_bursts(rows, bursts)
         if r.size:
             s, ts, med = self.tilt.site_sway(r, t, rms, len(self._sites))

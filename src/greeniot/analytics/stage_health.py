@@ -37,6 +37,8 @@ class HealthStage:
         self.kind: list[str] = []
         self.windows = Windows(self.FIELDS, window)
         self.status_offline = np.zeros(0, np.int64)  # 0 none, -1 pending, else ts_ms
+        #: readings at or before this time do not clear an offline status
+        self.status_after = np.zeros(0, np.int64)
         self.latches = Latches()
 
     def rows(self, sites: np.ndarray, devices: np.ndarray, kind: str) -> np.ndarray:
@@ -46,6 +48,7 @@ class HealthStage:
         if grown:
             self.kind.extend([kind] * grown)
             self.status_offline = np.concatenate([self.status_offline, np.zeros(grown, np.int64)])
+            self.status_after = np.concatenate([self.status_after, np.zeros(grown, np.int64)])
             self.windows.ensure_rows(len(self.index))
         return rows
 
@@ -57,11 +60,15 @@ class HealthStage:
         if v2 is not None:
             vals["v2"] = v2
         self.windows.append(rows, ts_ms, vals)
-        self.status_offline[rows] = 0  # a reading proves the device is back
+        newer = np.asarray(ts_ms, np.int64) > self.status_after[rows]
+        self.status_offline[np.asarray(rows)[newer]] = 0  # a newer reading: the device is back
 
     def status(self, row: int, state: str, ts_ms: int | None) -> None:
+        """A retained status. Without a timestamp (the broker's last will) it is taken to
+        follow every reading already received from the device."""
         if state == "offline":
             self.status_offline[row] = ts_ms if ts_ms else STATUS_PENDING
+            self.status_after[row] = ts_ms if ts_ms else self.windows.newest_ts_ms[row]
         else:
             self.status_offline[row] = 0
 

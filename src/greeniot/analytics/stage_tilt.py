@@ -25,6 +25,7 @@ from greeniot.analytics.stage_storm import SiteStorms, StormStage
 from greeniot.analytics.sway import frequency_drop, sway_features
 from greeniot.analytics.tilt import (
     TiltBaseline,
+    compensate_tilt,
     failure_tilt,
     fit_baseline,
     hourly_calm_medians,
@@ -207,9 +208,12 @@ class TiltStage:
         start = max(self.next_hour_ms, end - self.hourly.window * MS_PER_HOUR)
         if end <= start:
             return False
+        raw = self.raw
+        idx = raw.tail_index(raw.window)  # time order: (row, hour) groups come sorted
         hm = hourly_calm_medians(
-            self.raw.ts_ms, {f: self.raw.values(f) for f in self.HOURLY},
-            self.raw.values("windy") == 0, start, end)
+            raw.tail("ts_ms", raw.window, None, idx),
+            {f: raw.tail(f, raw.window, None, idx) for f in self.HOURLY},
+            raw.tail("windy", raw.window, None, idx) == 0, start, end)
         self.hourly.append(hm.rows, hm.ts_ms, hm.values)
         self.next_hour_ms = end
         return True
@@ -286,15 +290,18 @@ class TiltStage:
         n = len(self.index)
         raw, hourly = self.raw, self.hourly
         k = p.current_max_samples
-        ts = raw.tail("ts_ms", k, sl)
-        pitch = raw.tail("pitch_deg", k, sl)
-        roll = raw.tail("roll_deg", k, sl)
-        temp = raw.tail("temp_c", k, sl)
-        calm = raw.tail("windy", k, sl) == 0
+        idx = raw.tail_index(k, sl)
+        ts = raw.tail("ts_ms", k, sl, idx)
+        pitch = raw.tail("pitch_deg", k, sl, idx)
+        roll = raw.tail("roll_deg", k, sl, idx)
+        windy = raw.tail("windy", k, sl, idx)
+        calm = windy == 0
         base = self.base.take(sl)
+        pc, rc = compensate_tilt(pitch, roll, raw.tail("temp_c", k, sl, idx), base)
 
         # failure: any wind; supersedes every other tilt event of the tree
-        fail = failure_tilt(ts, pitch, roll, base, p, now_ms)
+        newest = slice(-max(8, 2 * p.failure_min_samples), None)  # enough for "newest N"
+        fail = failure_tilt(ts[:, newest], pitch[:, newest], roll[:, newest], base, p, now_ms)
         f_on = np.where(fail.lean_deg >= p.failure_deg, 3, 0)
         f_hold = np.where(fail.lean_deg >= p.hysteresis * p.failure_deg, 3, 0)
         fire = self.latches.update("failure", f_on, f_hold, np.isfinite(fail.lean_deg), sl)
@@ -303,7 +310,7 @@ class TiltStage:
         failed = self.latches.level("failure", n)[sl] > 0
 
         # residual lean: calm samples only
-        lean = residual_lean(ts, pitch, roll, temp, calm, base, p, now_ms)
+        lean = residual_lean(ts, pc, rc, None, calm, base, p, now_ms)
         th = self._grades("lean_deg", sl)
         on, hold, known = graded(lean.lean_deg, th, p.hysteresis)
         fire = self.latches.update("lean", on, hold, known, sl)
@@ -327,26 +334,25 @@ class TiltStage:
         pre_end = np.where(recent, onset, split)
         # after a storm, "after" starts once the readings are calm again (the windy flag
         # already covers the settling time); without one, it is the last post window
-        last_windy = np.where(raw.tail("windy", k, sl) == 1, ts, 0).max(axis=1)
+        last_windy = np.where(windy == 1, ts, 0).max(axis=1)
         post_start = np.where(recent, np.maximum(end + settle_ms, last_windy + 1), split)
         back_h = int(np.ceil((now_ms - (pre_end - pre_ms).min()) / MS_PER_HOUR)) + 2
         kh = min(hourly.window, max(back_h, 3))
-        h_ts = hourly.tail("ts_ms", kh, sl)
+        h_idx = hourly.tail_index(kh, sl)
+        h_ts = hourly.tail("ts_ms", kh, sl, h_idx)
         before = segment_level(
-            h_ts, hourly.tail("pitch_deg", kh, sl), hourly.tail("roll_deg", kh, sl),
-            hourly.tail("temp_c", kh, sl), h_ts > 0, pre_end - pre_ms,
+            h_ts, hourly.tail("pitch_deg", kh, sl, h_idx), hourly.tail("roll_deg", kh, sl, h_idx),
+            hourly.tail("temp_c", kh, sl, h_idx), h_ts > 0, pre_end - pre_ms,
             pre_end - MS_PER_HOUR // 2 + 1, base, now_ms)
-        after = segment_level(ts, pitch, roll, temp, calm, post_start, now_ms + 1, base, now_ms)
+        after = segment_level(ts, pc, rc, None, calm, post_start, now_ms + 1, base, now_ms)
         step = step_magnitude(before, after, p.min_samples)
         # Judge only a settled calm after the change: not before the tree has a baseline
         # (without its temperature coefficient a daily swing looks like one); not while the
         # wind blows or picks up (calm readings at the edge of a windy spell are already
         # pushed); not while "after" still straddles the change (its two halves disagree);
         # and "after" must span half the post window.
-        mid = np.maximum(post_start, now_ms - post_ms // 2)
-        a1 = segment_level(ts, pitch, roll, temp, calm, post_start, mid, base, now_ms)
-        a2 = segment_level(ts, pitch, roll, temp, calm, mid, now_ms + 1, base, now_ms)
-        settling = np.hypot(a2.pitch_deg - a1.pitch_deg, a2.roll_deg - a1.roll_deg) > 0.5 * step
+        settling = self._settling(ts, pc, rc, calm, post_start, step, base, now_ms, post_ms,
+                                  self._grades("step_deg", sl)[:, 0] * p.hysteresis)
         windy_now = ~recent & (last_windy >= post_start - settle_ms)
         thin = after.last_ts_ms - after.first_ts_ms < post_ms // 2
         unjudged = (active | windy_now | thin | settling | (now_ms - post_start < post_ms)
@@ -369,6 +375,25 @@ class TiltStage:
                 int(after.last_ts_ms[i]),
                 f"calm lean changed {step[i]:.2f} deg between {when}; "
                 f"{SEVERITY[lv]} at {th[i, lv - 1]} deg"))
+
+    @staticmethod
+    def _settling(ts: np.ndarray, pc: np.ndarray, rc: np.ndarray, calm: np.ndarray,
+                  post_start: np.ndarray, step: np.ndarray, base: TiltBaseline, now_ms: int,
+                  post_ms: int, floor: np.ndarray) -> np.ndarray:
+        """Rows whose "after" window still straddles a change (its halves disagree by more
+        than half the step). Only rows whose step could hold a level are checked."""
+        out = np.zeros(step.size, bool)
+        cand = np.flatnonzero(step >= floor)
+        if cand.size == 0:
+            return out
+        mid = np.maximum(post_start[cand], now_ms - post_ms // 2)
+        args = (ts[cand], pc[cand], rc[cand], None, calm[cand])
+        sub = base.take(cand)
+        a1 = segment_level(*args, post_start[cand], mid, sub, now_ms)
+        a2 = segment_level(*args, mid, now_ms + 1, sub, now_ms)
+        out[cand] = (np.hypot(a2.pitch_deg - a1.pitch_deg, a2.roll_deg - a1.roll_deg)
+                     > 0.5 * step[cand])
+        return out
 
     def fire_failure(self, row: int, tilt_deg: float, ts_ms: int, emit: list[Event]) -> None:
         p = self.params.tilt

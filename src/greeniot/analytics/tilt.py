@@ -92,6 +92,16 @@ def compensate(x_deg: np.ndarray, temp_c: np.ndarray, k_deg_per_c: np.ndarray,
     return np.where(np.isfinite(corr), x_deg - corr, x_deg).astype(np.float64)
 
 
+def compensate_tilt(pitch_deg: np.ndarray, roll_deg: np.ndarray, temp_c: np.ndarray,
+                    baseline: TiltBaseline) -> tuple[F64, F64]:
+    """:func:`compensate` both axes with the baseline's coefficients (rows without a
+    baseline have coefficient 0: left as measured)."""
+    kp = np.nan_to_num(baseline.k_pitch_deg_per_c)
+    kr = np.nan_to_num(baseline.k_roll_deg_per_c)
+    return (compensate(pitch_deg, temp_c, kp, baseline.temp_ref_c),
+            compensate(roll_deg, temp_c, kr, baseline.temp_ref_c))
+
+
 def fit_baseline(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray,
                  temp_c: np.ndarray, calm: np.ndarray, params: TiltParams, now_ms: int,
                  since_ms: np.ndarray | int = 0) -> TiltBaseline:
@@ -180,13 +190,14 @@ class Level:
 
 
 def segment_level(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray,
-                  temp_c: np.ndarray, mask: np.ndarray, start_ms: np.ndarray | int,
+                  temp_c: np.ndarray | None, mask: np.ndarray, start_ms: np.ndarray | int,
                   end_ms: np.ndarray | int, baseline: TiltBaseline, now_ms: int) -> Level:
     """Median compensated pitch and roll of the masked samples in ``[start_ms, end_ms)``.
 
     Parameters
     ----------
-    ts_ms, pitch_deg, roll_deg, temp_c : (rows, samples) [ms UTC], [deg], [deg], [°C]
+    ts_ms, pitch_deg, roll_deg : (rows, samples) [ms UTC], [deg], [deg]
+    temp_c : (rows, samples) [°C], or None when pitch and roll are already compensated
     mask : (rows, samples) bool, e.g. calm samples
     start_ms, end_ms : (rows,) or scalar segment bounds [ms UTC]; ``end_ms`` exclusive
     baseline : temperature model per row (rows without one are left uncompensated)
@@ -196,19 +207,18 @@ def segment_level(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray
     -------
     Level: medians [deg] (NaN without samples), count, oldest and newest timestamps used.
     """
-    a = _inputs(now_ms, ts_ms=ts_ms, pitch_deg=pitch_deg, roll_deg=roll_deg, temp_c=temp_c,
-                mask=mask)
-    ts = a["ts_ms"].astype(np.int64)
+    extra = {} if temp_c is None else {"temp_c": temp_c}
+    a = _inputs(now_ms, ts_ms=ts_ms, pitch_deg=pitch_deg, roll_deg=roll_deg, mask=mask, **extra)
+    ts = a["ts_ms"]
     rows = ts.shape[0]
     start = as_1d("start_ms", start_ms, rows, np.int64)
     end = as_1d("end_ms", end_ms, rows, np.int64)
     sel = (a["mask"].astype(bool) & (ts > 0) & (ts <= now_ms) & (ts >= start[:, None])
            & (ts < end[:, None]))
-    kp = np.nan_to_num(baseline.k_pitch_deg_per_c)
-    kr = np.nan_to_num(baseline.k_roll_deg_per_c)
-    tref = baseline.temp_ref_c
-    pc = compensate(a["pitch_deg"], a["temp_c"], kp, tref)
-    rc = compensate(a["roll_deg"], a["temp_c"], kr, tref)
+    if temp_c is None:
+        pc, rc = a["pitch_deg"], a["roll_deg"]
+    else:
+        pc, rc = compensate_tilt(a["pitch_deg"], a["roll_deg"], a["temp_c"], baseline)
     sel &= np.isfinite(pc) & np.isfinite(rc)
     return Level(
         pitch_deg=masked_median(pc, sel), roll_deg=masked_median(rc, sel),
@@ -228,7 +238,7 @@ class Lean:
 
 
 def residual_lean(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray,
-                  temp_c: np.ndarray, calm: np.ndarray, baseline: TiltBaseline,
+                  temp_c: np.ndarray | None, calm: np.ndarray, baseline: TiltBaseline,
                   params: TiltParams, now_ms: int) -> Lean:
     """Current residual lean: calm level of the last ``params.current_minutes`` minus baseline.
 
@@ -238,7 +248,8 @@ def residual_lean(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray
 
     Parameters
     ----------
-    ts_ms, pitch_deg, roll_deg, temp_c, calm : (rows, samples), the newest samples suffice
+    ts_ms, pitch_deg, roll_deg, calm : (rows, samples), the newest samples suffice
+    temp_c : (rows, samples) [°C], or None if pitch and roll are already compensated
     baseline : TiltBaseline; rows without one give NaN
     params : TiltParams (``current_minutes``, ``min_samples``)
     now_ms : int, event time [ms UTC]
@@ -354,10 +365,7 @@ def lean_rate(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray,
     start = now_ms - int(params.trend_days * MS_PER_DAY)
     sel = a["calm"].astype(bool) & (ts > start) & (ts <= now_ms) & baseline.ok[:, None]
     t_days = (ts - now_ms) / MS_PER_DAY
-    pc = compensate(a["pitch_deg"], a["temp_c"], np.nan_to_num(baseline.k_pitch_deg_per_c),
-                    baseline.temp_ref_c)
-    rc = compensate(a["roll_deg"], a["temp_c"], np.nan_to_num(baseline.k_roll_deg_per_c),
-                    baseline.temp_ref_c)
+    pc, rc = compensate_tilt(a["pitch_deg"], a["roll_deg"], a["temp_c"], baseline)
     fp = robust_linfit(t_days, pc, sel)
     fr = robust_linfit(t_days, rc, sel)
     mag = np.hypot(fp.slope, fr.slope)
@@ -423,7 +431,8 @@ def hourly_calm_medians(ts_ms: np.ndarray, values: dict[str, np.ndarray], calm: 
 
     Hourly medians feed the baseline and trend fits: they compress days of readings into a
     long, cheap window, and the median rejects what is left of gusts. ``from_ms``/``to_ms``
-    are rounded down to whole hours.
+    are rounded down to whole hours. Rows in time order (as :meth:`Windows.chronological`
+    gives) are grouped without sorting.
     """
     ts = as_2d("ts_ms", ts_ms, np.int64)
     calm = as_2d("calm", calm, bool)
@@ -438,8 +447,14 @@ def hourly_calm_medians(ts_ms: np.ndarray, values: dict[str, np.ndarray], calm: 
     r_idx, c_idx = np.nonzero(sel)
     hour = ts[r_idx, c_idx] // MS_PER_HOUR - h0
     groups = r_idx.astype(np.int64) * nh + hour
-    uniq, counts = np.unique(groups, return_counts=True)
-    dense = np.searchsorted(uniq, groups)
+    if groups.size and np.all(groups[1:] >= groups[:-1]):
+        new_group = np.r_[True, groups[1:] != groups[:-1]]
+        uniq = groups[new_group]
+        dense = np.cumsum(new_group) - 1
+        counts = np.bincount(dense, minlength=uniq.size)
+    else:
+        uniq, counts = np.unique(groups, return_counts=True)
+        dense = np.searchsorted(uniq, groups)
     out = {}
     for k, v in values.items():
         med, _ = group_median(np.asarray(v)[r_idx, c_idx], dense, uniq.size)

@@ -108,13 +108,18 @@ class Windows:
         head = self.head if rows is None else self._head[: self.n_rows][rows]
         return (head[:, None] + np.arange(self.window - k, self.window)) % self.window
 
-    def tail(self, name: str, k: int, rows: NDArray[np.int64] | slice | None = None
-             ) -> np.ndarray:
-        """The newest ``k`` samples of ``name`` (``"ts_ms"`` or a field), oldest first."""
+    def tail(self, name: str, k: int, rows: NDArray[np.int64] | slice | None = None,
+             index: NDArray[np.int64] | None = None) -> np.ndarray:
+        """The newest ``k`` samples of ``name`` (``"ts_ms"`` or a field), oldest first.
+
+        ``index`` (from :meth:`tail_index` with the same ``k`` and ``rows``) saves recomputing
+        it when several fields are read.
+        """
         src = self.ts_ms if name == "ts_ms" else self.values(name)
         if rows is not None:
             src = src[rows]
-        return np.take_along_axis(src, self.tail_index(k, rows), axis=1)
+        idx = self.tail_index(k, rows) if index is None else index
+        return np.take_along_axis(src, idx, axis=1)
 
     def chronological(self, name: str, rows: NDArray[np.int64] | slice | None = None
                       ) -> np.ndarray:
