@@ -162,6 +162,19 @@ def test_fallen_tree_is_a_failure_and_nothing_else() -> None:
     assert tree_events[0].value == pytest.approx(73.9, abs=0.1)
 
 
+def test_set_context_rebinds_known_devices() -> None:
+    tts = times(3, 5)
+    shift = np.clip((tts - (T0 + DAY + 6 * HOUR)) / (18 * HOUR), 0, 1) * 0.2
+    batch = tilt(SITE, "tilt-x", tts, 0.05 + shift, np.zeros(tts.size))
+    engine = AnalyticsEngine(EstateContext())
+    assert kinds(replay(engine, [batch], T0, T0 + 2 * DAY), "lean") == []  # standard: 0.2 < 0.25
+    engine.set_context(EstateContext(
+        devices=(DeviceBinding(SITE, "tilt-x", "tilt", tree="old-oak"),),
+        trees=(TreeInfo(SITE, "old-oak", heritage=True),)))
+    (lean,) = kinds(engine.tick(T0 + 2 * DAY + 5 * MIN), "lean")
+    assert (lean.tree, lean.heritage, lean.severity) == ("old-oak", True, "info")
+
+
 def test_unknown_device_is_analysed_by_device() -> None:
     tts = times(2, 5)
     pitch = np.where(tts >= T0 + DAY + 12 * HOUR, 80.0, 0.0)

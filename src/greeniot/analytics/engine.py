@@ -99,6 +99,18 @@ class AnalyticsEngine:
         for b in context.devices:  # known sites get codes up front, in context order
             self._sites.row(b.site, "")
 
+    def set_context(self, context: EstateContext) -> None:
+        """Swap in a new estate context (the registry changed).
+
+        Tree bindings, heritage flags and zone thresholds of known devices are re-read;
+        windows, baselines and alarm states are kept.
+        """
+        self._lookup = EstateLookup(context)
+        for b in context.devices:
+            self._sites.row(b.site, "")
+        self.tilt.remeta(self._lookup.meta)
+        self.soil.remeta(self._lookup.meta)
+
     # -- input ------------------------------------------------------------------------------
     def ingest(self, site: str, device: str, msg: BaseModel) -> None:
         """Buffer one decoded protocol message (written to the windows at the next tick).

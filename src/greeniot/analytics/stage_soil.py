@@ -48,26 +48,37 @@ class SoilStage:
              meta: Callable[[str, str], RowMeta]) -> np.ndarray:
         before = len(self.index)
         rows = self.index.rows(list(sites), list(devices))
-        new_zone = []
-        for r in range(before, len(self.index)):
-            site, device = self.index.key(r)
-            m = meta(site, device)
-            info = m.zone_info
-            key = m.zone if info is not None else "\x00" + device
-            z_before = len(self.zones)
-            z = self.zones.row(site, key)
-            if z == z_before:
-                zi = info or ZoneInfo(site=site, zone=key)
-                self.zone_name.append(m.zone if info is not None else None)
-                self.zone_device.append(None if info is not None else device)
-                self.refill = np.append(self.refill, zi.refill_vwc_pct)
-                self.saturation = np.append(self.saturation, zi.saturation_vwc_pct)
-                self.waterlog_h = np.append(self.waterlog_h, zi.waterlog_hours)
-            new_zone.append(z)
+        new_zone = [self._zone_of(*self.index.key(r), meta)
+                    for r in range(before, len(self.index))]
         if new_zone:
             self.zone_of = np.concatenate([self.zone_of, np.asarray(new_zone, np.int64)])
             self.windows.ensure_rows(len(self.index))
         return rows
+
+    def _zone_of(self, site: str, device: str, meta: Callable[[str, str], RowMeta]) -> int:
+        """The zone code of a probe (creating the zone if new; refreshing its thresholds)."""
+        m = meta(site, device)
+        info = m.zone_info
+        key = m.zone if info is not None else "\x00" + device
+        z_before = len(self.zones)
+        z = self.zones.row(site, key)
+        zi = info or ZoneInfo(site=site, zone=key)
+        if z == z_before:
+            self.zone_name.append(m.zone if info is not None else None)
+            self.zone_device.append(None if info is not None else device)
+            self.refill = np.append(self.refill, zi.refill_vwc_pct)
+            self.saturation = np.append(self.saturation, zi.saturation_vwc_pct)
+            self.waterlog_h = np.append(self.waterlog_h, zi.waterlog_hours)
+        else:
+            self.refill[z] = zi.refill_vwc_pct
+            self.saturation[z] = zi.saturation_vwc_pct
+            self.waterlog_h[z] = zi.waterlog_hours
+        return z
+
+    def remeta(self, meta: Callable[[str, str], RowMeta]) -> None:
+        """Re-read every probe's zone (the registry changed); windows and latches stay."""
+        self.zone_of = np.asarray([self._zone_of(*self.index.key(r), meta)
+                                   for r in range(len(self.index))], np.int64)
 
     def append(self, rows: np.ndarray, ts_ms: np.ndarray, vwc_pct: np.ndarray) -> None:
         self.windows.append(rows, ts_ms, {"vwc_pct": vwc_pct})

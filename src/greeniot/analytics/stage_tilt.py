@@ -85,6 +85,12 @@ class TiltStage:
                 w.ensure_rows(n)
         return rows
 
+    def remeta(self, meta: Callable[[str, str], RowMeta]) -> None:
+        """Re-read every tree binding and heritage flag (the registry changed)."""
+        metas = [meta(*self.index.key(r)) for r in range(len(self.index))]
+        self.tree = [m.tree for m in metas]
+        self.heritage = np.asarray([m.heritage for m in metas], bool)
+
     def append(self, rows: np.ndarray, ts_ms: np.ndarray, pitch: np.ndarray, roll: np.ndarray,
                temp: np.ndarray, windy: np.ndarray | None = None) -> None:
         vals = {"pitch_deg": pitch, "roll_deg": roll, "temp_c": temp}
@@ -220,8 +226,14 @@ class TiltStage:
 
     def warm_hours(self, rows: np.ndarray, ts_ms: np.ndarray, values: dict[str, np.ndarray],
                    calm: np.ndarray) -> None:
-        """Hourly medians straight from historical columns (longer than the raw window)."""
+        """Hourly medians straight from historical columns (longer than the raw window).
+
+        The newest hour may be incomplete: it is left to :meth:`close_hours`, which finds its
+        readings in the raw window.
+        """
         sel = calm & np.isfinite(values["pitch_deg"]) & np.isfinite(values["roll_deg"])
+        last_hour = int(ts_ms.max() // MS_PER_HOUR) if ts_ms.size else 0
+        sel &= ts_ms // MS_PER_HOUR < last_hour
         r, t = rows[sel], ts_ms[sel]
         if r.size == 0:
             return
@@ -232,8 +244,7 @@ class TiltStage:
         u_rows = uniq >> 32
         u_ts = ((uniq & 0xFFFFFFFF) + hour.min()) * MS_PER_HOUR + MS_PER_HOUR // 2
         self.hourly.append(u_rows, u_ts, meds)
-        last_end = int(hour.max() + 1) * MS_PER_HOUR
-        self.next_hour_ms = max(self.next_hour_ms or 0, last_end)
+        self.next_hour_ms = max(self.next_hour_ms or 0, last_hour * MS_PER_HOUR)
 
     def refit(self, now_ms: int, emit: list[Event]) -> None:
         """Hourly work: baselines for trees without one, then lean trends."""
