@@ -106,7 +106,8 @@ def naive_tick(engine: AnalyticsEngine, rows: np.ndarray, now: int,
         m = calm & (ts > now - 2 * HOUR) & (ts <= now)
         lean = np.nan
         if m.sum() >= 3 and base.ok[r]:
-            lean = np.hypot(np.median(pc[m]) - base.pitch_deg[r], np.median(rc[m]) - base.roll_deg[r])
+            lean = np.hypot(np.median(pc[m]) - base.pitch_deg[r],
+                            np.median(rc[m]) - base.roll_deg[r])
         new = sum(lean >= t for t in p.lean_deg.as_tuple()) if np.isfinite(lean) else lvl[0]
         events += new > lvl[0]
         lvl[0] = new
@@ -164,7 +165,7 @@ def bench(n: int, window: int, naive_n: int, ticks: int) -> None:
     engine, rows, newest = build(n, window)
     t_build = time.perf_counter() - t_build
     mem = sum(w.ts_ms.nbytes + sum(w.values(f).nbytes for f in w.fields)
-              for w in (engine.tilt.raw, engine.tilt.hourly, engine.tilt.sway,
+              for w in (engine.tilt.raw, engine.tilt.hourly, engine.sway.windows,
                         engine.health.windows, engine.storm.weather))
     rng = np.random.default_rng(1)
     now = newest + MIN

@@ -35,6 +35,7 @@ from greeniot.analytics.params import AnalyticsParams
 from greeniot.analytics.stage_health import HealthStage
 from greeniot.analytics.stage_soil import SoilStage
 from greeniot.analytics.stage_storm import StormStage
+from greeniot.analytics.stage_sway import SwayStage
 from greeniot.analytics.stage_tilt import TiltStage
 from greeniot.protocol.messages import (
     SoilReading,
@@ -90,7 +91,8 @@ class AnalyticsEngine:
         self._pending = Pending()
         self.storm = StormStage(self.params.storm, weather_window or 8 * window)
         self.tilt = TiltStage(self.params, window=window, hourly_window=hourly_window,
-                              sway_window=sway_window, chunk_rows=chunk_rows)
+                              chunk_rows=chunk_rows)
+        self.sway = SwayStage(self.params, self.tilt, sway_window)
         self.soil = SoilStage(self.params.soil, window)
         self.health = HealthStage(self.params.health)
         self._health_of: dict[str, np.ndarray] = {}  # kind row → health row
@@ -278,6 +280,7 @@ class AnalyticsEngine:
             if self.tilt.close_hours(now_ms, lag_ms) or self._ticks == 0:
                 self.tilt.refit(now_ms, events)
             self.tilt.detect(now_ms, storms, int(sp.settle_minutes * MS_PER_MIN), events)
+            self.sway.tick(now_ms, events)
         self.soil.tick(now_ms, events)
         self.health.tick(now_ms, events)
         self._ticks += 1
@@ -297,9 +300,9 @@ class AnalyticsEngine:
         sites = np.array([b.site for b in bursts], dtype=object)
         devices = np.array([b.device for b in bursts], dtype=object)
         rows = self.rows_for("tilt", sites, devices)
-        r, t, rms = self.tilt.add_bursts(rows, bursts)
+        r, t, rms = self.sway.add(rows, bursts)
         if r.size:
-            s, ts, med = self.tilt.site_sway(r, t, rms, len(self._sites))
+            s, ts, med = self.sway.site_sway(r, t, rms, len(self._sites))
             self.storm.add_sway(s, ts, med)
 
     # -- diagnostics ------------------------------------------------------------------------

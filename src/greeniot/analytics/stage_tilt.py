@@ -1,8 +1,8 @@
-"""Engine stage: tilt windows → lean, step, trend, failure and sway events.
+"""Engine stage: tilt windows → lean, step, trend and failure events.
 
-Three windows per tilt device: raw readings (with a per-sample windy flag filled in once the
-site's wind for that time is known), hourly calm medians (days of history for baselines and
-trends at 1/12 the size), and per-burst sway features. Every tick runs the detectors of
+Two windows per tilt device: raw readings (with a per-sample windy flag filled in once the
+site's wind for that time is known) and hourly calm medians (days of history for baselines
+and trends at 1/12 the size). Every tick runs the detectors of
 :mod:`greeniot.analytics.tilt` over blocks of ``chunk_rows`` rows (bounded temporaries, all
 rows of a block at once); baselines and trends change only when an hour closes, so they are
 refitted then.
@@ -11,10 +11,10 @@ refitted then.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-from greeniot.analytics.columns import Burst
 from greeniot.analytics.events import Event, EventKind
 from greeniot.analytics.index import DeviceIndex
 from greeniot.analytics.latch import SEVERITY, Latches, grade, graded
@@ -22,7 +22,6 @@ from greeniot.analytics.lookup import RowMeta
 from greeniot.analytics.params import AnalyticsParams
 from greeniot.analytics.rowstats import group_median
 from greeniot.analytics.stage_storm import SiteStorms, StormStage
-from greeniot.analytics.sway import frequency_drop, sway_features
 from greeniot.analytics.tilt import (
     TiltBaseline,
     compensate_tilt,
@@ -39,7 +38,21 @@ from greeniot.analytics.windows import Windows
 MS_PER_MIN = 60_000
 MS_PER_HOUR = 3_600_000
 MS_PER_DAY = 86_400_000
-BURST_CHUNK = 256
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """The newest readings of one block of rows, in time order, shared by its detectors."""
+
+    sl: slice
+    ts: np.ndarray
+    pitch: np.ndarray
+    roll: np.ndarray
+    pc: np.ndarray  # temperature-compensated pitch
+    rc: np.ndarray  # temperature-compensated roll
+    windy: np.ndarray  # 1 windy, 0 calm, NaN not yet classified
+    calm: np.ndarray
+    base: TiltBaseline
 
 
 class TiltStage:
@@ -47,19 +60,17 @@ class TiltStage:
     HOURLY = ("pitch_deg", "roll_deg", "temp_c")
 
     def __init__(self, params: AnalyticsParams, *, window: int, hourly_window: int,
-                 sway_window: int, chunk_rows: int) -> None:
+                 chunk_rows: int) -> None:
         self.params = params
         self.chunk_rows = chunk_rows
         self.index = DeviceIndex()
         self.raw = Windows(self.RAW, window)
         self.hourly = Windows(self.HOURLY, hourly_window)
-        self.sway = Windows(("rms_deg", "freq_hz"), sway_window)
         self.site = np.zeros(0, np.int64)
         self.heritage = np.zeros(0, bool)
         self.tree: list[str | None] = []
         self.base = TiltBaseline.empty(0)
         self.since = np.zeros(0, np.int64)
-        self.sway_dirty = np.zeros(0, bool)
         self.latches = Latches()
         self.next_hour_ms: int | None = None
 
@@ -80,8 +91,7 @@ class TiltStage:
             self.base = TiltBaseline(*(np.concatenate([getattr(b, f), getattr(e, f)])
                                        for f in TiltBaseline.__slots__))
             self.since = np.concatenate([self.since, np.zeros(n - before, np.int64)])
-            self.sway_dirty = np.concatenate([self.sway_dirty, np.zeros(n - before, bool)])
-            for w in (self.raw, self.hourly, self.sway):
+            for w in (self.raw, self.hourly):
                 w.ensure_rows(n)
         return rows
 
@@ -112,7 +122,7 @@ class TiltStage:
         her = np.asarray(getattr(self.params.heritage_tilt, which).as_tuple())
         return np.where(self.heritage[rows][:, None], her, std)
 
-    def _event(self, kind: EventKind, row: int, level: int, value: float, threshold: float,
+    def event(self, kind: EventKind, row: int, level: int, value: float, threshold: float,
                unit: str, ts_ms: int, detail: str, freq_hz: float | None = None) -> Event:
         site, device = self.index.key(row)
         return Event(kind=kind, site=site, ts_ms=int(ts_ms),
@@ -121,86 +131,22 @@ class TiltStage:
                      tree=self.tree[row], heritage=bool(self.heritage[row]), freq_hz=freq_hz,
                      detail=detail)
 
-    # -- sway bursts ------------------------------------------------------------------------
-    def add_bursts(self, rows: np.ndarray, bursts: list[Burst]
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Analyse bursts (grouped by rate and length, vectorized per group); store features.
-
-        Returns ``(rows, ts_ms, rms_deg)`` of the analysed bursts, for the site stand-in.
-        """
-        if not bursts:
-            z = np.zeros(0, np.int64)
-            return z, z.copy(), np.zeros(0)
-        groups: dict[tuple[float, int], list[int]] = {}
-        for i, b in enumerate(bursts):
-            groups.setdefault((float(b.hz), len(b.pitch_deg)), []).append(i)
-        out_r, out_t, out_rms = [], [], []
-        sp = self.params.sway
-        for (hz, n), members in groups.items():
-            if n < sp.min_samples or not 0.45 * hz > sp.band_low_hz:
-                continue  # too short or too slow to say anything about sway
-            for c in range(0, len(members), BURST_CHUNK):
-                idx = members[c:c + BURST_CHUNK]
-                p = np.asarray([bursts[i].pitch_deg for i in idx], np.float64)
-                r = np.asarray([bursts[i].roll_deg for i in idx], np.float64)
-                feats = sway_features(p, r, hz, sp)
-                rr = rows[idx]
-                tt = np.asarray([bursts[i].ts_ms for i in idx], np.int64)
-                self.sway.append(rr, tt, {"rms_deg": feats.rms_deg, "freq_hz": feats.freq_hz})
-                out_r.append(rr)
-                out_t.append(tt)
-                out_rms.append(feats.rms_deg)
-        if not out_r:
-            z = np.zeros(0, np.int64)
-            return z, z.copy(), np.zeros(0)
-        rr, tt, rms = np.concatenate(out_r), np.concatenate(out_t), np.concatenate(out_rms)
-        self.sway_dirty[rr] = True
-        return rr, tt, rms
-
-    def site_sway(self, rows: np.ndarray, ts_ms: np.ndarray, rms_deg: np.ndarray,
-                  n_sites: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Median burst RMS per site of this tick's bursts: ``(site_codes, ts_ms, rms)``."""
-        sites = self.site[rows]
-        med, count = group_median(rms_deg, sites, n_sites)
-        newest = np.zeros(n_sites, np.int64)
-        np.maximum.at(newest, sites, ts_ms)
-        has = np.flatnonzero(count > 0)
-        return has, newest[has], med[has]
-
-    def _sway_events(self, now_ms: int, emit: list[Event]) -> None:
-        rows = np.flatnonzero(self.sway_dirty)
-        if rows.size == 0:
-            return
-        sp = self.params.sway
-        ts = self.sway.chronological("ts_ms", rows)
-        freq = self.sway.chronological("freq_hz", rows).astype(np.float64)
-        rms = self.sway.chronological("rms_deg", rows).astype(np.float64)
-        drop = frequency_drop(ts, freq, sp, now_ms)
-        th = np.asarray(sp.drop_frac.as_tuple())
-        on, hold, known = graded(drop.drop_frac, th, self.params.tilt.hysteresis)
-        fire = self.latches.update_rows("sway", len(self.index), rows, on, hold, known)
-        last_rms = rms[:, -1]
-        for i in np.flatnonzero(fire):
-            row = int(rows[i])
-            lv = int(on[i])
-            emit.append(self._event(
-                "sway", row, lv, last_rms[i], sp.min_rms_deg, "deg", int(ts[i, -1]),
-                f"sway frequency {drop.recent_hz[i]:.3f} Hz is {100 * drop.drop_frac[i]:.0f}% "
-                f"below this tree's own baseline {drop.baseline_hz[i]:.3f} Hz "
-                f"({drop.n_baseline[i]} bursts; {SEVERITY[lv]} at {100 * th[lv - 1]:.0f}%)",
-                freq_hz=float(drop.recent_hz[i])))
-        self.sway_dirty[rows[self.sway.newest_ts_ms[rows] <= now_ms]] = False
-
     # -- per tick ---------------------------------------------------------------------------
+    def _blocks(self, scale: int = 1) -> list[slice]:
+        n = len(self.index)
+        step = self.chunk_rows * scale
+        return [slice(c, min(n, c + step)) for c in range(0, n, step)]
+
     def classify(self, now_ms: int, storm: StormStage) -> None:
         """Fill the windy flag of samples old enough for their site's wind to be known."""
         cutoff = now_ms - int(storm.params.classify_lag_minutes * MS_PER_MIN)
-        ts = self.raw.ts_ms
-        windy = self.raw.values("windy")
-        r, c = np.nonzero(np.isnan(windy) & (ts > 0) & (ts <= cutoff))
-        if r.size:
-            w, _known = storm.windy_for(self.site[r], ts[r, c])
-            windy[r, c] = w  # unknown wind counts as calm (documented in StormParams)
+        for sl in self._blocks(4):  # blocks bound memory when a whole window is new
+            ts = self.raw.ts_ms[sl]
+            windy = self.raw.values("windy")[sl]
+            r, c = np.nonzero(np.isnan(windy) & (ts > 0) & (ts <= cutoff))
+            if r.size:
+                w, _known = storm.windy_for(self.site[sl][r], ts[r, c])
+                windy[r, c] = w  # unknown wind counts as calm (documented in StormParams)
 
     def close_hours(self, now_ms: int, lag_ms: int) -> bool:
         """Append hourly calm medians of every hour that closed (and was classified)."""
@@ -215,12 +161,18 @@ class TiltStage:
         if end <= start:
             return False
         raw = self.raw
-        idx = raw.tail_index(raw.window)  # time order: (row, hour) groups come sorted
-        hm = hourly_calm_medians(
-            raw.tail("ts_ms", raw.window, None, idx),
-            {f: raw.tail(f, raw.window, None, idx) for f in self.HOURLY},
-            raw.tail("windy", raw.window, None, idx) == 0, start, end)
-        self.hourly.append(hm.rows, hm.ts_ms, hm.values)
+        for sl in self._blocks(4):
+            # only the newest samples can fall in the hours to close: gather just those, in
+            # time order, so the (row, hour) groups come sorted
+            k = int((raw.ts_ms[sl] >= start).sum(axis=1).max(initial=0))
+            if k == 0:
+                continue
+            idx = raw.tail_index(k, sl)
+            hm = hourly_calm_medians(
+                raw.tail("ts_ms", k, sl, idx),
+                {f: raw.tail(f, k, sl, idx) for f in self.HOURLY},
+                raw.tail("windy", k, sl, idx) == 0, start, end)
+            self.hourly.append(hm.rows + sl.start, hm.ts_ms, hm.values)
         self.next_hour_ms = end
         return True
 
@@ -250,13 +202,16 @@ class TiltStage:
         """Hourly work: baselines for trees without one, then lean trends."""
         n = len(self.index)
         p = self.params.tilt
-        need = np.flatnonzero(~self.base.ok[:n])
-        if need.size:
-            h = self.hourly
-            ts = h.chronological("ts_ms", need)
+        missing = np.flatnonzero(~self.base.ok[:n])
+        h = self.hourly
+        for c0 in range(0, missing.size, self.chunk_rows):
+            need = missing[c0:c0 + self.chunk_rows]
+            idx = h.tail_index(h.window, need)
+            ts = h.tail("ts_ms", h.window, need, idx)
             fitted = fit_baseline(
-                ts, h.chronological("pitch_deg", need), h.chronological("roll_deg", need),
-                h.chronological("temp_c", need), ts > 0, p, now_ms, self.since[need])
+                ts, h.tail("pitch_deg", h.window, need, idx),
+                h.tail("roll_deg", h.window, need, idx), h.tail("temp_c", h.window, need, idx),
+                ts > 0, p, now_ms, self.since[need])
             for f in TiltBaseline.__slots__:
                 getattr(self.base, f)[need] = getattr(fitted, f)
         k = min(self.hourly.window, int(np.ceil(p.trend_days * 24)) + 2)
@@ -282,7 +237,7 @@ class TiltStage:
 
     def _fire_trend(self, row: int, lv: int, rate: float, threshold: float, ts: int,
                     span: float, t_stat: float, emit: list[Event]) -> None:
-        emit.append(self._event(
+        emit.append(self.event(
             "lean_trend", row, lv, rate, threshold, "deg/day", ts,
             f"calm lean increasing {rate:.3f} deg/day over {span:.1f} days "
             f"(t={t_stat:.1f}); {SEVERITY[lv]} at {threshold} deg/day"))
@@ -293,47 +248,59 @@ class TiltStage:
         for c0 in range(0, n, self.chunk_rows):
             self._detect_block(slice(c0, min(n, c0 + self.chunk_rows)), now_ms, storms,
                                settle_ms, emit)
-        self._sway_events(now_ms, emit)
 
     def _detect_block(self, sl: slice, now_ms: int, storms: SiteStorms, settle_ms: int,
                       emit: list[Event]) -> None:
         p = self.params.tilt
-        n = len(self.index)
-        raw, hourly = self.raw, self.hourly
+        raw = self.raw
         k = p.current_max_samples
         idx = raw.tail_index(k, sl)
-        ts = raw.tail("ts_ms", k, sl, idx)
         pitch = raw.tail("pitch_deg", k, sl, idx)
         roll = raw.tail("roll_deg", k, sl, idx)
         windy = raw.tail("windy", k, sl, idx)
-        calm = windy == 0
         base = self.base.take(sl)
         pc, rc = compensate_tilt(pitch, roll, raw.tail("temp_c", k, sl, idx), base)
+        b = _Block(sl, raw.tail("ts_ms", k, sl, idx), pitch, roll, pc, rc, windy, windy == 0,
+                   base)
+        failed = self._failure(b, now_ms, emit)
+        self._lean(b, failed, now_ms, emit)
+        self._step(b, failed, now_ms, storms, settle_ms, emit)
 
-        # failure: any wind; supersedes every other tilt event of the tree
+    def _failure(self, b: _Block, now_ms: int, emit: list[Event]) -> np.ndarray:
+        """Failure: any wind; supersedes every other tilt event of the tree. Returns the
+        block's rows in failure."""
+        p = self.params.tilt
         newest = slice(-max(8, 2 * p.failure_min_samples), None)  # enough for "newest N"
-        fail = failure_tilt(ts[:, newest], pitch[:, newest], roll[:, newest], base, p, now_ms)
-        f_on = np.where(fail.lean_deg >= p.failure_deg, 3, 0)
-        f_hold = np.where(fail.lean_deg >= p.hysteresis * p.failure_deg, 3, 0)
-        fire = self.latches.update("failure", f_on, f_hold, np.isfinite(fail.lean_deg), sl)
+        fail = failure_tilt(b.ts[:, newest], b.pitch[:, newest], b.roll[:, newest], b.base, p,
+                            now_ms)
+        on = np.where(fail.lean_deg >= p.failure_deg, 3, 0)
+        hold = np.where(fail.lean_deg >= p.hysteresis * p.failure_deg, 3, 0)
+        fire = self.latches.update("failure", on, hold, np.isfinite(fail.lean_deg), b.sl)
         for i in np.flatnonzero(fire):
-            self.fire_failure(sl.start + i, fail.lean_deg[i], int(fail.ts_ms[i]), emit)
-        failed = self.latches.level("failure", n)[sl] > 0
+            self.fire_failure(b.sl.start + i, fail.lean_deg[i], int(fail.ts_ms[i]), emit)
+        return self.latches.level("failure", len(self.index))[b.sl] > 0
 
-        # residual lean: calm samples only
-        lean = residual_lean(ts, pc, rc, None, calm, base, p, now_ms)
-        th = self._grades("lean_deg", sl)
+    def _lean(self, b: _Block, failed: np.ndarray, now_ms: int, emit: list[Event]) -> None:
+        """Residual lean of the calm readings."""
+        p = self.params.tilt
+        lean = residual_lean(b.ts, b.pc, b.rc, None, b.calm, b.base, p, now_ms)
+        th = self._grades("lean_deg", b.sl)
         on, hold, known = graded(lean.lean_deg, th, p.hysteresis)
-        fire = self.latches.update("lean", on, hold, known, sl)
+        fire = self.latches.update("lean", on, hold, known, b.sl)
         for i in np.flatnonzero(fire & ~failed):
             lv = int(on[i])
-            emit.append(self._event(
-                "lean", sl.start + i, lv, lean.lean_deg[i], th[i, lv - 1], "deg",
+            emit.append(self.event(
+                "lean", b.sl.start + i, lv, lean.lean_deg[i], th[i, lv - 1], "deg",
                 int(lean.ts_ms[i]),
                 f"calm residual lean {lean.lean_deg[i]:.2f} deg from the tree's baseline; "
                 f"{SEVERITY[lv]} at {th[i, lv - 1]} deg"))
 
-        # persisting step: calm level before the storm (or the last hour) against after it
+    def _step(self, b: _Block, failed: np.ndarray, now_ms: int, storms: SiteStorms,
+              settle_ms: int, emit: list[Event]) -> None:
+        """Persisting step: calm level before the storm (or before the last hour) against
+        the calm level after it."""
+        p = self.params.tilt
+        hourly, sl, base = self.hourly, b.sl, b.base
         site = self.site[sl]
         active = storms.active[site]
         onset = storms.onset_ts_ms[site]
@@ -345,7 +312,7 @@ class TiltStage:
         pre_end = np.where(recent, onset, split)
         # after a storm, "after" starts once the readings are calm again (the windy flag
         # already covers the settling time); without one, it is the last post window
-        last_windy = np.where(windy == 1, ts, 0).max(axis=1)
+        last_windy = np.where(b.windy == 1, b.ts, 0).max(axis=1)
         post_start = np.where(recent, np.maximum(end + settle_ms, last_windy + 1), split)
         back_h = int(np.ceil((now_ms - (pre_end - pre_ms).min()) / MS_PER_HOUR)) + 2
         kh = min(hourly.window, max(back_h, 3))
@@ -355,15 +322,17 @@ class TiltStage:
             h_ts, hourly.tail("pitch_deg", kh, sl, h_idx), hourly.tail("roll_deg", kh, sl, h_idx),
             hourly.tail("temp_c", kh, sl, h_idx), h_ts > 0, pre_end - pre_ms,
             pre_end - MS_PER_HOUR // 2 + 1, base, now_ms)
-        after = segment_level(ts, pc, rc, None, calm, post_start, now_ms + 1, base, now_ms)
+        after = segment_level(b.ts, b.pc, b.rc, None, b.calm, post_start, now_ms + 1, base,
+                              now_ms)
         step = step_magnitude(before, after, p.min_samples)
+        th = self._grades("step_deg", sl)
         # Judge only a settled calm after the change: not before the tree has a baseline
         # (without its temperature coefficient a daily swing looks like one); not while the
         # wind blows or picks up (calm readings at the edge of a windy spell are already
         # pushed); not while "after" still straddles the change (its two halves disagree);
         # and "after" must span half the post window.
-        settling = self._settling(ts, pc, rc, calm, post_start, step, base, now_ms, post_ms,
-                                  self._grades("step_deg", sl)[:, 0] * p.hysteresis)
+        settling = self._settling(b.ts, b.pc, b.rc, b.calm, post_start, step, base, now_ms,
+                                  post_ms, th[:, 0] * p.hysteresis)
         windy_now = ~recent & (last_windy >= post_start - settle_ms)
         thin = after.last_ts_ms - after.first_ts_ms < post_ms // 2
         unjudged = (active | windy_now | thin | settling | (now_ms - post_start < post_ms)
@@ -373,15 +342,14 @@ class TiltStage:
         # (straightened, re-staked) is not one
         lean_before = np.hypot(before.pitch_deg - base.pitch_deg, before.roll_deg - base.roll_deg)
         lean_after = np.hypot(after.pitch_deg - base.pitch_deg, after.roll_deg - base.roll_deg)
-        step[lean_after < lean_before] = 0.0
-        th = self._grades("step_deg", sl)
+        step[~unjudged & (lean_after < lean_before)] = 0.0
         on, hold, known = graded(step, th, p.hysteresis)
         fire = self.latches.update("step", on, hold, known, sl)
         for i in np.flatnonzero(fire & ~failed):
             lv = int(on[i])
             when = (f"before the storm (onset {int(onset[i])}) and after the wind dropped"
                     if recent[i] else "over the last hour")
-            emit.append(self._event(
+            emit.append(self.event(
                 "lean_step", sl.start + i, lv, step[i], th[i, lv - 1], "deg",
                 int(after.last_ts_ms[i]),
                 f"calm lean changed {step[i]:.2f} deg between {when}; "
@@ -408,7 +376,7 @@ class TiltStage:
 
     def fire_failure(self, row: int, tilt_deg: float, ts_ms: int, emit: list[Event]) -> None:
         p = self.params.tilt
-        emit.append(self._event(
+        emit.append(self.event(
             "failure", row, 3, tilt_deg, p.failure_deg, "deg", ts_ms,
             f"tilt {tilt_deg:.1f} deg from baseline, past {p.failure_deg} deg: "
             f"tree down or root plate failed"))
