@@ -1,0 +1,194 @@
+"""End to end on the real Mosquitto, InfluxDB and MicroPython: simulated trees and firmware
+nodes publish; ingest stores; analytics and actions raise tasks and valve commands; a real
+MicroPython valve node acknowledges.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from greeniot.config import Settings
+from greeniot.ingest.service import IngestService
+from greeniot.pipeline.maintenance import MaintenanceService
+from greeniot.pipeline.runtime import bindings_of, open_registry, read_context
+from greeniot.registry.context import seed
+from greeniot.registry.models import Command, Task
+from greeniot.services.firmware import FirmwareNode
+from simulators.fleet import Fleet
+from simulators.runner import run
+from tests.ingest.test_service import influx_rows
+
+pytestmark = [pytest.mark.services, pytest.mark.firmware]
+
+
+def seqs(settings: Settings, measurement: str, device: str) -> list[int]:
+    rows = influx_rows(settings, f"SELECT seq FROM {measurement} WHERE device='{device}'")
+    return sorted(int(r["seq"]) for r in rows)
+
+
+async def wait_for(check, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await asyncio.to_thread(check):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)
+
+
+def test_firmware_and_simulator_readings_are_queryable(settings: Settings, site_id: str,
+                                                       tmp_path: Path) -> None:
+    fleet = Fleet.generate(sites=1, trees_per_site=4, zones_per_site=2, seed=3,
+                           site_ids=[site_id])
+    soil = FirmwareNode(tmp_path / "fw-soil", site=site_id, device="fw-soil-1", kind="soil",
+                        mqtt_port=settings.mqtt.port, sleep=False, interval_s=1)
+    tilt = FirmwareNode(tmp_path / "fw-tilt", site=site_id, device="fw-tilt-1", kind="tilt",
+                        mqtt_port=settings.mqtt.port, sleep=False, interval_s=1,
+                        sim={"pitch_deg": 0.4, "roll_deg": -0.2})
+
+    async def scenario() -> dict[tuple[str, str], int]:
+        async with IngestService(settings):
+            soil.start()
+            tilt.start()
+            try:
+                result = await run("calm", fleet, port=settings.mqtt.port, span_s=6 * 3600,
+                                   speed=None, step_s=300, seed=3,
+                                   client_id_prefix=f"sim-{site_id}")
+                want = {k: n for k, n in result.seq_counts.items()}
+                await wait_for(lambda: all(len(seqs(settings, "soil", d)) == n
+                                           for (_s, d), n in want.items()
+                                           if d.startswith("soil")), 30, "simulator soil")
+                await wait_for(lambda: len(seqs(settings, "soil", "fw-soil-1")) >= 3
+                               and len(seqs(settings, "tilt", "fw-tilt-1")) >= 3, 30,
+                               "firmware readings")
+            finally:
+                soil.stop()
+                tilt.stop()
+            return want
+
+    want = asyncio.run(scenario())
+    # Exact counts by sequence number for every simulated device, by channel.
+    for (_site, device), n in want.items():
+        measurement = ("soil" if device.startswith("soil") else
+                       "tilt" if device.startswith("tilt") else
+                       "weather" if device.startswith("wx") else "valve")
+        got = seqs(settings, measurement, device)
+        if measurement in ("soil", "tilt", "weather"):
+            assert got == list(range(n)), device
+    fw = seqs(settings, "soil", "fw-soil-1")
+    assert fw == list(range(fw[0], fw[0] + len(fw)))  # consecutive, no gaps or duplicates
+    rows = influx_rows(settings, "SELECT last(pitch_deg) AS p, last(roll_deg) AS r FROM tilt "
+                                 "WHERE device='fw-tilt-1'")
+    assert rows[0]["p"] == pytest.approx(0.4, abs=0.1)
+    assert rows[0]["r"] == pytest.approx(-0.2, abs=0.1)
+
+
+def test_typhoon_raises_removal_task_for_failed_tree_and_none_for_healthy(
+        settings: Settings, site_id: str) -> None:
+    fleet = Fleet.generate(sites=1, trees_per_site=20, zones_per_site=2, seed=11,
+                           site_ids=[site_id])
+    s = settings.model_copy(update={"analytics": settings.analytics.model_copy(
+        update={"tick_s": 600.0})})
+    engine, sessions = open_registry(s)
+    with sessions() as session:
+        seed(session, **fleet.registry())
+    ctx = read_context(sessions)
+
+    async def scenario():  # noqa: ANN202
+        async with (IngestService(s, bindings=bindings_of(ctx)),
+                    MaintenanceService(s, ctx, sessions) as maint):
+            result = await run("typhoon", fleet, port=s.mqtt.port, span_s=48 * 3600,
+                               speed=None, step_s=300, seed=11,
+                               client_id_prefix=f"sim-{site_id}")
+            failed = set(result.truth.failures)
+            assert failed, "the typhoon scenario must fell a tree"
+
+            def removal_task() -> bool:
+                with sessions() as session:
+                    return bool(session.scalars(select(Task).where(
+                        Task.tree.in_(failed), Task.kind == "remove")).all())
+
+            await wait_for(removal_task, 30, "removal task for the failed tree")
+            return result, maint
+
+    result, maint = asyncio.run(scenario())
+    with sessions() as session:
+        tasks = session.scalars(select(Task).where(Task.site == site_id)).all()
+    engine.dispose()
+    by_tree: dict[str, list[Task]] = {}
+    for t in tasks:
+        if t.tree:
+            by_tree.setdefault(t.tree, []).append(t)
+    (failed_tree,) = result.truth.failures
+    removal = [t for t in by_tree[failed_tree] if t.kind == "remove"]
+    assert len(removal) == 1 and removal[0].priority == 1
+    healthy = result.truth.healthy_trees([t.tree for t in fleet.trees])
+    heritage = {t.tree for t in fleet.trees if t.heritage}
+    # A healthy tree that only swayed in the wind gets no stabilisation or removal task
+    # (heritage trees get the post-storm inspection sweep, which is expected).
+    for tree in healthy:
+        kinds = {t.kind for t in by_tree.get(tree, [])}
+        assert not kinds & {"remove", "stabilize"}, (tree, kinds)
+        if tree not in heritage:
+            assert not kinds, (tree, kinds)
+    # Every tree that kept a lean after the storm got a stabilisation or inspection task.
+    for tree in result.truth.lean_steps:
+        assert {t.kind for t in by_tree.get(tree, [])} & {"stabilize", "inspect"}, tree
+
+
+def test_drought_sends_valve_command_that_micropython_node_acks(
+        settings: Settings, site_id: str, tmp_path: Path) -> None:
+    fleet = Fleet.generate(sites=1, trees_per_site=2, zones_per_site=4, seed=5,
+                           site_ids=[site_id])
+    s = settings.model_copy(update={"analytics": settings.analytics.model_copy(
+        update={"tick_s": 600.0})})
+    engine, sessions = open_registry(s)
+    with sessions() as session:
+        seed(session, **fleet.registry())
+    ctx = read_context(sessions)
+    valves = {z.valve_device: z for z in fleet.zones}
+    nodes = {dev: FirmwareNode(tmp_path / dev, site=site_id, device=dev, kind="valve",
+                               mqtt_port=s.mqtt.port, max_run_s=2) for dev in valves}
+
+    async def scenario():  # noqa: ANN202
+        for node in nodes.values():
+            await asyncio.to_thread(node.start)
+            await asyncio.to_thread(node.wait_connected)
+        async with (IngestService(s, bindings=bindings_of(ctx)),
+                    MaintenanceService(s, ctx, sessions)):
+            result = await run("drought", fleet, port=s.mqtt.port, span_s=72 * 3600,
+                               speed=None, step_s=300, seed=5, external_valves=list(nodes),
+                               client_id_prefix=f"sim-{site_id}")
+            assert result.truth.dry_zones, "the drought scenario must dry a zone"
+
+            def acked() -> bool:
+                with sessions() as session:
+                    return bool(session.scalars(select(Command).where(
+                        Command.site == site_id, Command.state == "acked")).all())
+
+            await wait_for(acked, 30, "an acknowledged valve command")
+            return result
+
+    try:
+        result = asyncio.run(scenario())
+        with sessions() as session:
+            commands = session.scalars(select(Command).where(Command.site == site_id)).all()
+    finally:
+        for node in nodes.values():
+            node.stop()
+        engine.dispose()
+    dry = set(result.truth.dry_zones)
+    assert commands
+    for c in commands:
+        assert c.op == "open" and c.zone in dry, (c.zone, dry)  # never for a wet zone
+        assert c.max_run_s is not None and c.max_run_s <= valves[c.device].max_run_s \
+            if hasattr(valves[c.device], "max_run_s") else True
+    acked = [c for c in commands if c.state == "acked"]
+    assert acked
+    # The MicroPython node really opened its valve (and closed it by itself at max_run_s).
+    node = nodes[acked[0].device]
+    assert (node.workdir / "state").exists()
+    state = node.hal_state()
+    assert state.get("valve_ms", 0) > 0 or state.get("valve_open")
