@@ -250,11 +250,17 @@ def test_device_health_offline_battery_stuck() -> None:
     weak = soil(SITE, "soil-z-wet-2", ts, np.full(ts.size, 30.0), bat_v=3.3)
     frozen = ColumnBatch("soil", SITE, ["stuck-probe"] * ts.size, ts,
                          {"vwc_pct": np.full(ts.size, 27.3)})
-    events = replay(AnalyticsEngine(estate()), [live, quiet, weak, frozen], T0, T0 + DAY)
-    got = sorted((e.kind, e.device, e.severity) for e in events)
-    assert got == [("device_offline", "soil-z-wet-1", "warning"),
-                   ("low_battery", "soil-z-wet-2", "warning"),
-                   ("sensor_stuck", "stuck-probe", "warning")]
+    live_vwc = 30.0 + np.random.default_rng(9).normal(0, 0.3, ts.size)
+    railed = ColumnBatch("soil", SITE, ["railed-probe"] * ts.size, ts,  # shorted at 12:00
+                         {"vwc_pct": np.where(ts > T0 + 12 * HOUR, 0.0, live_vwc)})
+    events = replay(AnalyticsEngine(estate()), [live, quiet, weak, frozen, railed], T0, T0 + DAY)
+    got = sorted((e.kind, e.device, e.severity, e.detail.split(":")[0]) for e in events)
+    assert got == [("device_offline", "soil-z-wet-1", "warning",
+                    "no reading for 2700 s; expected every 900 s (limit 3x)"),
+                   ("low_battery", "soil-z-wet-2", "warning", "battery 3.30 V below 3.4 V"),
+                   ("sensor_stuck", "railed-probe", "warning", "out_of_range"),
+                   ("sensor_stuck", "stuck-probe", "warning", "stuck")]
+    # the railed probe reads 0 %: as a faulty sensor it raises no drought for its zone
     offline = kinds(events, "device_offline")[0]
     assert offline.ts_ms == T0 + 6 * HOUR - 15 * MIN + 3 * 15 * MIN  # last reading + 3 intervals
     assert offline.threshold == 3 * 900.0
@@ -379,3 +385,48 @@ def test_event_time_must_not_go_backwards_and_inputs_are_checked() -> None:
         ColumnBatch("tilt", SITE, ["a"], np.array([T0]), {"pitch_deg": np.zeros(1)})
     with pytest.raises(ValueError, match="window must be"):
         AnalyticsEngine(estate(), window=4)
+
+
+def test_site_without_weather_station_detects_storms_from_tree_sway() -> None:
+    engine = AnalyticsEngine(EstateContext())
+    events: list[Event] = []
+    for i in range(30):  # a burst from each of three trees every 10 min; gusty from 1 h to 2 h
+        ts = T0 + i * 10 * MIN
+        amp = 0.5 if 6 <= i < 12 else 0.005
+        for tree in range(3):
+            rng = np.random.default_rng(100 * i + tree)
+            t = np.arange(600) / 10.0
+            p = 0.1 + amp * np.sin(2 * np.pi * 0.4 * t + tree) + rng.normal(0, 0.002, t.size)
+            engine.ingest("park", f"tilt-{tree}", TiltReading(
+                seq=i, ts_ms=ts, pitch_deg=0.1, roll_deg=0.0,
+                burst=TiltBurst(hz=10.0, pitch_deg=list(p), roll_deg=list(0 * p))))
+        events += engine.tick(ts + MIN)
+    storms = kinds(events, "storm")
+    assert [e.detail.split(";")[0] for e in storms] == ["started", "ended"]
+    assert storms[0].unit == "deg" and storms[0].ts_ms == T0 + 60 * MIN
+    assert storms[0].value > 0.2  # estate median sway RMS, above the onset stand-in
+    assert "no weather station" in storms[0].detail
+
+
+def test_probe_of_an_unknown_zone_is_judged_alone_by_device() -> None:
+    ts = times(1, 15)
+    events = replay(AnalyticsEngine(EstateContext()), [soil("far", "probe-9", ts,
+                                                           np.full(ts.size, 10.0))], T0, T0 + DAY)
+    (d,) = kinds(events, "drought")
+    assert (d.site, d.zone, d.device, d.threshold) == ("far", None, "probe-9", 18.0)
+    assert d.subject == "probe-9"
+
+
+def test_row_level_ingest_checks_rows_and_fields() -> None:
+    engine = AnalyticsEngine(estate())
+    rows = engine.rows_for("soil", SITE, ["p1", "p2"])
+    assert rows.tolist() == [0, 1] and engine.rows_for("soil", SITE, ["p2"]).tolist() == [1]
+    engine.ingest_rows("soil", rows, [T0, T0], {"vwc_pct": [20.0, 21.0]})
+    with pytest.raises(ValueError, match=r"rows must come from rows_for\('soil'"):
+        engine.ingest_rows("soil", [5], [T0], {"vwc_pct": [20.0]})
+    with pytest.raises(ValueError, match="values lacks required fields"):
+        engine.ingest_rows("soil", rows, [T0, T0], {"temp_c": [1.0, 2.0]})
+    with pytest.raises(ValueError, match="ts_ms has 1 entries"):
+        engine.ingest_rows("soil", rows, [T0], {"vwc_pct": [1.0, 2.0]})
+    with pytest.raises(ValueError, match="kind must be one of"):
+        engine.rows_for("valve", SITE, ["v"])  # type: ignore[arg-type]

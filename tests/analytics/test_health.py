@@ -10,6 +10,7 @@ from greeniot.analytics.health import (
     battery_levels,
     battery_v,
     offline,
+    out_of_range_frac,
     reporting_interval_s,
     stuck,
     successive_noise,
@@ -57,3 +58,9 @@ def test_noise_is_median_jump() -> None:
     v[1] = rng.choice([0.0, 20.0], 30)  # flapping
     n = successive_noise(v, 12)
     assert n[0] < 1.0 and n[1] >= 10.0
+
+
+def test_out_of_range_fraction_of_newest_readings() -> None:
+    v = np.array([[30.0] * 8 + [0.0] * 4, [0.0] * 4 + [30.0] * 8, [np.nan] * 12])
+    f = out_of_range_frac(v, np.full(3, 0.5), np.full(3, 99.5), 8)
+    assert f[0] == 0.5 and f[1] == 0.0 and np.isnan(f[2])

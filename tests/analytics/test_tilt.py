@@ -11,6 +11,7 @@ from greeniot.analytics.tilt import (
     TiltBaseline,
     failure_tilt,
     fit_baseline,
+    graded_level,
     hourly_calm_medians,
     lean_rate,
     residual_lean,
@@ -181,3 +182,11 @@ def test_shape_errors_name_the_argument() -> None:
         fit_baseline(ts, ts, ts, ts, ts > 0, STD, int(ts.max()), np.zeros(2, np.int64))
     with pytest.raises(ValueError, match="now_ms must be an int"):
         failure_tilt(ts, ts, ts, base(), STD, 1.5)  # type: ignore[arg-type]
+
+
+def test_graded_level_heritage_stricter() -> None:
+    her = TILT_PARAMS["heritage"]
+    lean = np.array([0.2, 0.2, 0.5, 0.5, 1.0, 1.0, 2.0, np.nan])
+    heritage = np.array([False, True] * 4)
+    levels = graded_level(lean, heritage, STD.lean_deg, her.lean_deg)
+    assert levels.tolist() == [0, 1, 1, 2, 2, 3, 3, 0]

@@ -281,8 +281,9 @@ class AnalyticsEngine:
                 self.tilt.refit(now_ms, events)
             self.tilt.detect(now_ms, storms, int(sp.settle_minutes * MS_PER_MIN), events)
             self.sway.tick(now_ms, events)
-        self.soil.tick(now_ms, events)
         self.health.tick(now_ms, events)
+        soil_health = self._health_of.get("soil", np.zeros(0, np.int64))[: len(self.soil.index)]
+        self.soil.tick(now_ms, events, self.health.level("sensor")[soil_health] > 0)
         self._ticks += 1
         events.sort(key=_event_order)
         if events:

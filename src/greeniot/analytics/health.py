@@ -139,3 +139,26 @@ def successive_noise(values: np.ndarray, n_samples: int) -> F64:
     med[ok.sum(axis=1) < 3] = np.nan
     return med
 
+
+
+def out_of_range_frac(values: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                      n_samples: int) -> F64:
+    """Fraction of the newest ``n_samples`` readings outside ``[lo, hi]`` (NaN if none).
+
+    For readings the protocol accepts but the sensor cannot honestly produce: a capacitive
+    probe that reads exactly 0 % or 100 % VWC sits at its ADC rail (open or shorted).
+
+    Parameters
+    ----------
+    values : (devices, samples) in time order, NaN where missing
+    lo, hi : (devices,) plausible range per device, in the values' unit
+    """
+    v = as_2d("values", values, np.float64)[:, -n_samples:]
+    rows = v.shape[0]
+    lo_ = as_1d("lo", lo, rows, np.float64)
+    hi_ = as_1d("hi", hi, rows, np.float64)
+    present = np.isfinite(v)
+    n = present.sum(axis=1)
+    out = present & ((v < lo_[:, None]) | (v > hi_[:, None]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, out.sum(axis=1) / np.maximum(n, 1), np.nan)

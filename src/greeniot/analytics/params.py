@@ -304,6 +304,14 @@ class HealthParams:
     noise_limit: Mapping[str, float] = field(default_factory=lambda: MappingProxyType(
         {"soil": 10.0, "tilt": 1.0}))
     noise_samples: int = 12
+    #: Plausible range per kind: outside it is a rail value (a capacitive probe reading
+    #: exactly 0 or 100 % is open or shorted). Tilt has none: big tilts are the failure
+    #: detector's, not a sensor fault.
+    valid_range: Mapping[str, tuple[float, float]] = field(
+        default_factory=lambda: MappingProxyType({"soil": (0.5, 99.5)}))
+    #: A sensor is faulty when at least this fraction of its newest ``noise_samples``
+    #: readings is out of range.
+    out_of_range_frac: float = 0.5
 
 
 HEALTH_PARAMS: ParamSets[HealthParams] = ParamSets("health", {"default": HealthParams("default")})

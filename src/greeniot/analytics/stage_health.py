@@ -2,8 +2,8 @@
 
 One row per device of any kind. Valve nodes report on events, not on a schedule, so they are
 judged offline only by their retained ``status`` (the broker's last will), never by silence.
-Stuck and noisy sensors share the ``sensor_stuck`` event kind (``detail`` says which) until the
-contract has a kind for noise.
+Stuck, noisy and out-of-range sensors share the ``sensor_stuck`` event kind (``detail`` starts
+with ``stuck``, ``noisy`` or ``out_of_range``) until the contract has a kind for the others.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from greeniot.analytics.health import (
     battery_levels,
     battery_v,
     offline,
+    out_of_range_frac,
     reporting_interval_s,
     stuck,
     successive_noise,
@@ -121,7 +122,11 @@ class HealthStage:
                         np.where(is_tilt, successive_noise(v2, p.noise_samples), np.nan))
         limit = np.array([p.noise_limit.get(kd, np.inf) for kd in self.kind])
         noisy = noise >= limit
-        on = np.where(frozen | noisy, 2, 0).astype(np.int8)
+        lo = np.array([p.valid_range.get(kd, (-np.inf, np.inf))[0] for kd in self.kind])
+        hi = np.array([p.valid_range.get(kd, (-np.inf, np.inf))[1] for kd in self.kind])
+        bad_frac = out_of_range_frac(v1, lo, hi, p.noise_samples)
+        railed = bad_frac >= p.out_of_range_frac
+        on = np.where(frozen | noisy | railed, 2, 0).astype(np.int8)
         fire = self.latches.update("sensor", on, on)
         for i in np.flatnonzero(fire):
             unit = UNITS.get(self.kind[i], "")
@@ -129,6 +134,12 @@ class HealthStage:
                 emit.append(self._event(
                     "sensor_stuck", i, 2, 0.0, 0.0, unit, int(newest[i]),
                     f"stuck: last {n_stuck[i]} readings all {v1[i, -1]:g}"))
+            elif railed[i]:
+                emit.append(self._event(
+                    "sensor_stuck", i, 2, bad_frac[i], p.out_of_range_frac, "fraction",
+                    int(newest[i]),
+                    f"out_of_range: {100 * bad_frac[i]:.0f}% of the newest readings outside "
+                    f"[{lo[i]:g}, {hi[i]:g}] {unit}"))
             else:
                 emit.append(self._event(
                     "sensor_stuck", i, 2, noise[i], limit[i], unit, int(newest[i]),

@@ -83,7 +83,10 @@ class SoilStage:
     def append(self, rows: np.ndarray, ts_ms: np.ndarray, vwc_pct: np.ndarray) -> None:
         self.windows.append(rows, ts_ms, {"vwc_pct": vwc_pct})
 
-    def tick(self, now_ms: int, emit: list[Event]) -> None:
+    def tick(self, now_ms: int, emit: list[Event], faulty: np.ndarray | None = None) -> None:
+        """Judge every zone. ``faulty`` (per probe) marks probes whose sensor is known bad
+        (stuck, railed, noisy): they are left out, so a broken probe cannot water or drain
+        a zone."""
         n = len(self.index)
         nz = len(self.zones)
         if n == 0:
@@ -94,7 +97,8 @@ class SoilStage:
         lvl = probe_level(self.windows.tail("ts_ms", k), self.windows.tail("vwc_pct", k),
                           self.params, now_ms)
         above = hours_above(ts, vwc, self.saturation[self.zone_of], self.params, now_ms)
-        zw = zone_water(lvl.vwc_pct, above, self.zone_of, nz)
+        probe_vwc = lvl.vwc_pct if faulty is None else np.where(faulty, np.nan, lvl.vwc_pct)
+        zw = zone_water(probe_vwc, above, self.zone_of, nz)
         newest = np.zeros(nz, np.int64)
         np.maximum.at(newest, self.zone_of, lvl.last_ts_ms)
         known = np.isfinite(zw.vwc_pct)

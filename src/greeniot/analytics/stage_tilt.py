@@ -29,6 +29,7 @@ from greeniot.analytics.tilt import (
     fit_baseline,
     hourly_calm_medians,
     lean_rate,
+    level_thresholds,
     residual_lean,
     segment_level,
     step_magnitude,
@@ -118,9 +119,8 @@ class TiltStage:
             self.latches.reset(name, np.array([row]))
 
     def _grades(self, which: str, rows: slice | np.ndarray) -> np.ndarray:
-        std = np.asarray(getattr(self.params.tilt, which).as_tuple())
-        her = np.asarray(getattr(self.params.heritage_tilt, which).as_tuple())
-        return np.where(self.heritage[rows][:, None], her, std)
+        return level_thresholds(self.heritage[rows], getattr(self.params.tilt, which),
+                                getattr(self.params.heritage_tilt, which))
 
     def event(self, kind: EventKind, row: int, level: int, value: float, threshold: float,
                unit: str, ts_ms: int, detail: str, freq_hz: float | None = None) -> Event:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from greeniot.analytics.params import TiltParams
+from greeniot.analytics.params import Grades, TiltParams
 from greeniot.analytics.rowstats import (
     F64,
     I64,
@@ -413,6 +413,42 @@ def _steady(ts: np.ndarray, pc: np.ndarray, rc: np.ndarray, sel: np.ndarray,
     ordered = np.sort(np.where(ok, moves, np.inf), axis=1)
     lower_median = ordered[np.arange(ts.shape[0]), np.maximum(n - 1, 0) // 2]
     return (n >= 2) & (lower_median >= 0.5 * mag)
+
+
+def level_thresholds(heritage: np.ndarray, standard: Grades, stricter: Grades) -> F64:
+    """Per-row (watch, warning, critical) thresholds: ``stricter`` for heritage trees.
+
+    Parameters
+    ----------
+    heritage : (rows,) bool
+    standard, stricter : Grades, e.g. ``TILT_PARAMS["standard"].lean_deg`` and
+        ``TILT_PARAMS["heritage"].lean_deg``
+
+    Returns
+    -------
+    (rows, 3) float64 thresholds in the grades' unit.
+    """
+    her = as_1d("heritage", heritage, None, bool)
+    return np.where(her[:, None], np.asarray(stricter.as_tuple()),
+                    np.asarray(standard.as_tuple()))
+
+
+def graded_level(value: np.ndarray, heritage: np.ndarray, standard: Grades,
+                 stricter: Grades) -> np.ndarray:
+    """Level per row: 0 none, 1 watch, 2 warning, 3 critical (NaN values grade 0).
+
+    Parameters
+    ----------
+    value : (rows,) lean [deg], step [deg] or rate [deg/day]
+    heritage : (rows,) bool, heritage trees use ``stricter``
+    standard, stricter : Grades of the quantity (see :mod:`greeniot.analytics.params`)
+    """
+    v = as_1d("value", value, None, np.float64)
+    th = level_thresholds(heritage, standard, stricter)
+    if th.shape[0] != v.size:
+        raise ValueError(f"heritage has {th.shape[0]} rows, value has {v.size}")
+    with np.errstate(invalid="ignore"):
+        return (v[:, None] >= th).sum(axis=1).astype(np.int8)
 
 
 @dataclass(frozen=True, slots=True)
