@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 from analytics_synth import DAY, HOUR, MIN, T0, daily_temp
 
+from greeniot.analytics.baseline import TiltBaseline, fit_baseline
 from greeniot.analytics.params import TILT_PARAMS
 from greeniot.analytics.tilt import (
-    TiltBaseline,
     failure_tilt,
-    fit_baseline,
     graded_level,
     hourly_calm_medians,
     lean_rate,

@@ -44,6 +44,19 @@ def same_shape(shape: tuple[int, ...], **arrays: np.ndarray) -> None:
             raise ValueError(f"{name} has shape {arr.shape}, expected {shape}")
 
 
+def detector_inputs(now_ms: int, **arrays: ArrayLike) -> dict[str, np.ndarray]:
+    """Check a detector's inputs: ``now_ms`` an int and all arrays 2-D of one shape.
+
+    Returns the arrays by name; raises a ValueError naming the first that does not fit.
+    """
+    if not isinstance(now_ms, (int, np.integer)):
+        raise ValueError(f"now_ms must be an int (ms UTC), got {type(now_ms).__name__}")
+    out = {name: as_2d(name, a) for name, a in arrays.items()}
+    first = next(iter(out.values()))
+    same_shape(first.shape, **out)
+    return out
+
+
 def masked_median(x: np.ndarray, mask: np.ndarray) -> F64:
     """Median of each row over the entries where ``mask`` is true (NaN where none).
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from greeniot.analytics.baseline import TiltBaseline, compensate_tilt, fit_baseline
 from greeniot.analytics.events import Event, EventKind
 from greeniot.analytics.index import DeviceIndex
 from greeniot.analytics.latch import SEVERITY, Latches, grade, graded
@@ -23,10 +24,7 @@ from greeniot.analytics.params import AnalyticsParams
 from greeniot.analytics.rowstats import group_median
 from greeniot.analytics.stage_storm import SiteStorms, StormStage
 from greeniot.analytics.tilt import (
-    TiltBaseline,
-    compensate_tilt,
     failure_tilt,
-    fit_baseline,
     hourly_calm_medians,
     lean_rate,
     level_thresholds,
