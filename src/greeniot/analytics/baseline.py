@@ -112,8 +112,8 @@ def fit_baseline(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray,
     A tree's baseline is its own calm position, whatever its natural lean: residual lean is
     measured from there, as the alarm levels in [Hui2022] are relative to each tree.
     """
-    a = detector_inputs(now_ms, ts_ms=ts_ms, pitch_deg=pitch_deg, roll_deg=roll_deg, temp_c=temp_c,
-                calm=calm)
+    a = detector_inputs(now_ms, ts_ms=ts_ms, pitch_deg=pitch_deg, roll_deg=roll_deg,
+                        temp_c=temp_c, calm=calm)
     ts = a["ts_ms"].astype(np.int64)
     p, r, t = a["pitch_deg"], a["roll_deg"], a["temp_c"]
     rows = ts.shape[0]

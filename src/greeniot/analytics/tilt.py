@@ -1,4 +1,4 @@
-"""Tree lean from trunk-base tilt: baseline, residual lean, steps, trend, failure. Pure.
+"""Tree lean from trunk-base tilt: residual lean, steps, trend, failure, graded levels. Pure.
 
 Arrays are (trees × samples): ``ts_ms`` int64 (0 = empty slot), ``pitch_deg``/``roll_deg``/
 ``temp_c`` float, and a boolean ``calm`` mask from :mod:`greeniot.analytics.storm` (sway while
@@ -9,8 +9,9 @@ per row, NaN where the data do not allow an answer. Thresholds live in
 Model: a tree's calm tilt is ``baseline + k · (T − T_ref) + lean``, per axis; ``k`` [deg/°C]
 is the sensor's temperature coefficient (cheap MEMS accelerometers drift by the equivalent of
 degrees over their temperature range [DESIGN]), fitted per device by least squares over the
-calm reference period. The residual lean is the magnitude of the compensated pitch/roll minus
-the baseline — direction-free, since a tree may lean any way.
+calm reference period (:mod:`greeniot.analytics.baseline`). The residual lean is the magnitude
+of the compensated pitch/roll minus the baseline — direction-free, since a tree may lean any
+way.
 
 References: see :mod:`greeniot.analytics.params` ([SAG], [James2013], [Dundee], [Hui2022],
 [DESIGN]).
@@ -225,8 +226,8 @@ def lean_rate(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray,
     which widens the standard error rather than biasing the slope, unless the temperature
     itself trends (a warming week): the ``trend_min_t`` gate and the ≥ 2-day span limit that.
     """
-    a = detector_inputs(now_ms, ts_ms=ts_ms, pitch_deg=pitch_deg, roll_deg=roll_deg, temp_c=temp_c,
-                calm=calm)
+    a = detector_inputs(now_ms, ts_ms=ts_ms, pitch_deg=pitch_deg, roll_deg=roll_deg,
+                        temp_c=temp_c, calm=calm)
     ts = a["ts_ms"].astype(np.int64)
     start = now_ms - int(params.trend_days * MS_PER_DAY)
     sel = a["calm"].astype(bool) & (ts > start) & (ts <= now_ms) & baseline.ok[:, None]
