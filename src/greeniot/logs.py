@@ -30,5 +30,5 @@ def setup_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Third-party chatter stays at warning unless we debug.
-    for noisy in ("httpx", "httpcore", "uvicorn.access"):
+    for noisy in ("httpx", "httpcore", "uvicorn.access", "alembic"):
         logging.getLogger(noisy).setLevel("WARNING" if level != "DEBUG" else level)

@@ -86,19 +86,25 @@ async def run_demo(settings: Settings, *, duration_s: float = 0.0, trees: int = 
     nodes: list[Any] = []
     external: dict[str, list[str]] = {site: [] for site in SITES}
     if firmware:
+        # Every valve of the drought site is a real MicroPython node: whichever zone dries,
+        # the command is acknowledged by the firmware.
         try:
             from greeniot.services.firmware import FirmwareNode
 
-            zone = next(z for z in fleet.zones if z.site == "estate-b")
-            node = FirmwareNode(data / f"fw-{zone.valve_device}", site=zone.site,
-                                device=zone.valve_device, kind="valve", mqtt_port=broker.port,
-                                max_run_s=20)
-            await asyncio.to_thread(node.start)
-            nodes.append(node)
-            external[zone.site].append(zone.valve_device)
-            say(f"MicroPython valve node {zone.valve_device} (zone {zone.zone}) is up")
-        except Exception as err:  # the demo goes on with the simulated valve
-            say(f"MicroPython valve node not started: {err}")
+            for zone in (z for z in fleet.zones if SITES[z.site] == "drought"):
+                node = FirmwareNode(data / f"fw-{zone.valve_device}", site=zone.site,
+                                    device=zone.valve_device, kind="valve",
+                                    mqtt_port=broker.port, max_run_s=20)
+                await asyncio.to_thread(node.start)
+                nodes.append(node)
+                external[zone.site].append(zone.valve_device)
+            say(f"MicroPython valve nodes up: {', '.join(external['estate-b'])}")
+        except Exception as err:  # the demo goes on with the simulated valves
+            say(f"MicroPython valve nodes not started ({err}); using simulated valves")
+            for node in nodes:
+                node.stop()
+            nodes.clear()
+            external = {site: [] for site in SITES}
 
     counts: dict[str, int] = {}
 
@@ -141,6 +147,8 @@ async def run_demo(settings: Settings, *, duration_s: float = 0.0, trees: int = 
             await asyncio.sleep(1.0)
             counts = summary(sessions, ingest, maint)
             say("summary: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+            for line in open_tasks(sessions):
+                say(line)
             say(f"API on http://127.0.0.1:{port}/docs ; InfluxDB {influx.url} db "
                 f"{s.influx.database}")
             remaining = duration_s - (time.monotonic() - t_start) if duration_s else None
@@ -177,3 +185,14 @@ def summary(sessions: Any, ingest: IngestService, maint: MaintenanceService) -> 
             "valve_commands": n(Command),
             "valve_acks": n(Command, Command.state == "acked"),
         }
+
+
+def open_tasks(sessions: Any, limit: int = 12) -> list[str]:
+    """The crews' queue: open tasks, most urgent first, heritage trees first within a priority."""
+    with sessions() as session:
+        rows = session.scalars(select(Task).where(Task.state != "closed")
+                               .order_by(Task.priority, Task.heritage.desc(), Task.created_ms)
+                               .limit(limit)).all()
+        return ["open tasks (priority, heritage first):"] + [
+            f"  #{t.id:<3} p{t.priority} {t.kind:<12} {t.site}/{t.tree or t.zone or t.device}"
+            f"{' (heritage)' if t.heritage else ''}: {t.title}" for t in rows]

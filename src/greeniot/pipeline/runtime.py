@@ -119,7 +119,8 @@ async def serve_api(settings: Settings, *, engine: Engine | None = None,
             if on_ready:
                 on_ready(port)
             try:
-                await task
+                # Shielded: a cancel of this coroutine becomes an orderly server shutdown.
+                await asyncio.shield(task)
             finally:
                 server.should_exit = True
                 with contextlib.suppress(BaseException):
