@@ -6,20 +6,6 @@ import dataclasses
 
 import numpy as np
 import pytest
-from analytics_synth import (
-    DAY,
-    HOUR,
-    MIN,
-    T0,
-    daily_temp,
-    kinds,
-    replay,
-    soil,
-    storm_wind,
-    tilt,
-    times,
-    weather,
-)
 
 from greeniot.analytics.columns import ColumnBatch
 from greeniot.analytics.context import DeviceBinding, EstateContext, TreeInfo, ZoneInfo
@@ -32,6 +18,20 @@ from greeniot.protocol.messages import (
     TiltBurst,
     TiltReading,
     WeatherReading,
+)
+from tests.analytics.analytics_synth import (
+    DAY,
+    HOUR,
+    MIN,
+    T0,
+    daily_temp,
+    kinds,
+    replay,
+    soil,
+    storm_wind,
+    tilt,
+    times,
+    weather,
 )
 
 SITE = "estate-a"

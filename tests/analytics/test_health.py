@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from analytics_synth import MIN, T0
 
 from greeniot.analytics.health import (
     battery_levels,
@@ -16,6 +15,7 @@ from greeniot.analytics.health import (
     successive_noise,
 )
 from greeniot.analytics.params import HEALTH_PARAMS
+from tests.analytics.analytics_synth import MIN, T0
 
 P = HEALTH_PARAMS["default"]
 

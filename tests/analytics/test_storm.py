@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from analytics_synth import HOUR, MIN, T0
 
 from greeniot.analytics.params import STORM_PARAMS
 from greeniot.analytics.storm import site_sway_rms, storm_episodes, windy_at, windy_readings
+from tests.analytics.analytics_synth import HOUR, MIN, T0
 
 P = STORM_PARAMS["default"]
 HOLD = int(P.end_hold_minutes * MIN)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from analytics_synth import DAY, T0
 from scipy import signal
 
 from greeniot.analytics.params import SWAY_PARAMS
 from greeniot.analytics.sway import frequency_drop, sway_features, welch_psd
+from tests.analytics.analytics_synth import DAY, T0
 
 P = SWAY_PARAMS["default"]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from analytics_synth import DAY, HOUR, MIN, T0, daily_temp
 
 from greeniot.analytics.baseline import TiltBaseline, fit_baseline
 from greeniot.analytics.params import TILT_PARAMS
@@ -17,6 +16,7 @@ from greeniot.analytics.tilt import (
     segment_level,
     step_magnitude,
 )
+from tests.analytics.analytics_synth import DAY, HOUR, MIN, T0, daily_temp
 
 STD = TILT_PARAMS["standard"]
 

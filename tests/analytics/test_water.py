@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from analytics_synth import HOUR, MIN, T0
 
 from greeniot.analytics.params import SOIL_PARAMS
 from greeniot.analytics.water import (
@@ -14,6 +13,7 @@ from greeniot.analytics.water import (
     waterlog_levels,
     zone_water,
 )
+from tests.analytics.analytics_synth import HOUR, MIN, T0
 
 P = SOIL_PARAMS["default"]
 
