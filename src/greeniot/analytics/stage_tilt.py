@@ -147,7 +147,12 @@ class TiltStage:
                 windy[r, c] = w  # unknown wind counts as calm (documented in StormParams)
 
     def close_hours(self, now_ms: int, lag_ms: int) -> bool:
-        """Append hourly calm medians of every hour that closed (and was classified)."""
+        """Append hourly calm medians of every hour that closed (and was classified).
+
+        An hour is closed once ``lag_ms`` past its end; a reading that arrives later than that
+        misses the hourly tier (baselines, trends, the "before" of steps) but still counts in
+        every raw-window detector.
+        """
         end = ((now_ms - lag_ms) // MS_PER_HOUR) * MS_PER_HOUR
         if self.next_hour_ms is None:
             ts = self.raw.ts_ms
