@@ -134,7 +134,8 @@ class TiltParams:
     #: After a storm ends, its before/after comparison is used for this long [h].
     step_storm_hours: float = 24.0
     #: Trend: robust least squares over the hourly calm medians of the last ``trend_days``,
-    #: reported when they span ``trend_min_days`` and slope / standard error >= ``trend_min_t``.
+    #: reported when they span ``trend_min_days``, slope / standard error >= ``trend_min_t``,
+    #: and the day-to-day moves keep up with the rate (a step is not a trend). Project choice.
     trend_days: float = 7.0
     trend_min_days: float = 2.0
     trend_min_t: float = 4.0
