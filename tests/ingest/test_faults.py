@@ -76,6 +76,7 @@ def test_restart_replays_spool_without_loss_or_duplicates(settings: Settings,
         # Simulate a crash: drop everything without flushing the writer.
         for t in svc._tasks:
             t.cancel()
+        await asyncio.gather(*svc._tasks, return_exceptions=True)
         await svc.mqtt.close()
         svc.spool.close()
         await svc.influx.aclose()
