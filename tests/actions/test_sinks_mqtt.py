@@ -22,11 +22,11 @@ def test_publish_returns_after_puback_and_the_message_arrives(mosquitto: Mosquit
     async def run() -> None:
         async with MqttPublisher(host=mosquitto.host, port=mosquitto.port) as pub:
             await asyncio.gather(*(pub.publish(f"greeniot/v1/{site_id}/n{i}/cmd",
-                                               str(i).encode(), 1) for i in range(200)))
+                                               str(i).encode(), 1) for i in range(1000)))
 
     asyncio.run(run())
-    got = poll(lambda: len(obs.on("/cmd")) >= 200 and obs.on("/cmd"), what="200 commands")
-    assert sorted(int(m.payload) for m in got) == list(range(200))
+    got = poll(lambda: len(obs.on("/cmd")) >= 1000 and obs.on("/cmd"), what="1000 messages")
+    assert sorted(int(m.payload) for m in got) == list(range(1000))
 
 
 def test_alert_sink_publishes_protocol_alert_json(mosquitto: MosquittoProcess, observe,

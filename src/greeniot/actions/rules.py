@@ -133,8 +133,8 @@ def _task_for(task: Task, ev: Event | None = None) -> list[Action]:
     return [task, alert]
 
 
-def _lean(ev: Event, ctx: EstateContext) -> list[Action]:
-    heritage = ev.heritage or _is_heritage(ctx, ev.site, ev.tree)
+def _lean(ev: Event, heritage_trees: frozenset[tuple[str, str]]) -> list[Action]:
+    heritage = ev.heritage or (ev.site, ev.tree or "") in heritage_trees
     severity: Severity = ev.severity
     if heritage and severity == "info":
         severity = "warning"  # heritage trees are always at least warning
@@ -159,11 +159,6 @@ def _lean(ev: Event, ctx: EstateContext) -> list[Action]:
                 title=f"{title} ({TASK_WORDS[kind]})", severity=severity, ts_ms=ev.ts_ms,
                 reasons=tuple(reasons), tree=ev.tree, device=ev.device, heritage=heritage)
     return _task_for(task, ev)
-
-
-def _is_heritage(ctx: EstateContext, site: str, tree: str | None) -> bool:
-    return tree is not None and any(
-        t.heritage for t in ctx.trees if t.site == site and t.tree == tree)
 
 
 def _storm_ended(ev: Event) -> bool:
@@ -276,11 +271,12 @@ def _urgency(group: Group) -> tuple[int, int]:
 
 
 def _groups(ev: Event, ctx: EstateContext, zones: Mapping[tuple[str, str], ZoneInfo],
+            heritage_trees: frozenset[tuple[str, str]],
             zone_states: Mapping[tuple[str, str], ZoneState], now_ms: int,
             params: InterlockParams) -> list[Action]:
     zone = zones.get((ev.site, ev.zone)) if ev.zone else None
     if ev.kind in LEAN_KINDS:
-        return _lean(ev, ctx)
+        return _lean(ev, heritage_trees)
     if ev.kind == "storm":
         return _storm(ev, ctx)
     if ev.kind == "waterlog":
@@ -331,9 +327,11 @@ def decide(events: Iterable[Event], ctx: EstateContext,
         alert, ordered by priority with heritage trees first within a priority.
     """
     zones = {(z.site, z.zone): z for z in ctx.zones}
+    heritage_trees = frozenset((t.site, t.tree) for t in ctx.trees if t.heritage)
     kept: dict[tuple[str, str], Group] = {}
     for ev in sorted(events, key=lambda e: e.ts_ms):
-        for group in _split(_groups(ev, ctx, zones, zone_states, now_ms, params)):
+        for group in _split(_groups(ev, ctx, zones, heritage_trees, zone_states, now_ms,
+                                    params)):
             key = _key(group)
             old = kept.get(key)
             if old is None or _urgency(group) > _urgency(old):

@@ -63,8 +63,11 @@ class MqttPublisher:
         self._client.reconnect_delay_set(min_delay=1, max_delay=10)
         self._client.on_connect = self._on_connect
         self._client.on_publish = self._on_publish
-        self._lock = threading.Lock()  # orders publish()+register against on_publish
+        # Bookkeeping of message ids shared with paho's network thread (see publish()).
+        self._lock = threading.Lock()
         self._waiting: dict[int, asyncio.Future[None]] = {}
+        self._early: set[int] = set()  # acked before publish() registered its future
+        self._ignore: set[int] = set()  # QoS 0 or given up: their on_publish is no ack
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connected: asyncio.Event | None = None
 
@@ -94,22 +97,31 @@ class MqttPublisher:
         """Publish; for QoS 1 and 2 return only after the broker acknowledged it."""
         if self._loop is None:
             raise PublishError("publisher is not connected: use 'async with MqttPublisher(...)'")
+        # paho calls on_publish while holding its own out-message mutex, and publish() takes
+        # that mutex too: never hold our lock across a paho call, or the two threads deadlock.
+        info = self._client.publish(topic, payload, qos=qos)
+        ok_rc = (paho.MQTT_ERR_SUCCESS,) if qos == 0 else (paho.MQTT_ERR_SUCCESS,
+                                                            paho.MQTT_ERR_NO_CONN)
+        if info.rc not in ok_rc:
+            raise PublishError(f"cannot publish to {topic!r}: {paho.error_string(info.rc)}")
+        mid = info.mid
         fut: asyncio.Future[None] = self._loop.create_future()
         with self._lock:
-            info = self._client.publish(topic, payload, qos=qos)
-            if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN) or (
-                    qos == 0 and info.rc != paho.MQTT_ERR_SUCCESS):
-                raise PublishError(f"cannot publish to {topic!r}: {paho.error_string(info.rc)}")
-            if qos == 0:
+            if mid in self._early:  # acknowledged before we got here
+                self._early.discard(mid)
                 return
-            self._waiting[info.mid] = fut
+            if qos == 0:
+                self._ignore.add(mid)  # its on_publish, if still to come, is not an ack
+                return
+            self._waiting[mid] = fut
         try:
             await asyncio.wait_for(fut, self._timeout_s)
         except TimeoutError as err:
             raise PublishError(f"no PUBACK for {topic!r} in {self._timeout_s} s") from err
         finally:
-            with self._lock:
-                self._waiting.pop(info.mid, None)
+            with self._lock:  # timed out or cancelled: a PUBACK after we gave up is no ack
+                if self._waiting.pop(mid, None) is not None:
+                    self._ignore.add(mid)
 
     # -- paho callbacks (network thread) ---------------------------------------------------
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: ReasonCode,
@@ -123,11 +135,15 @@ class MqttPublisher:
 
     def _on_publish(self, client: paho.Client, userdata: Any, mid: int, reason: ReasonCode,
                     properties: Any) -> None:
-        # publish() registers its future while holding the lock, so the PUBACK of a message
-        # always finds it here; a QoS 0 message has none and is ignored.
         with self._lock:
-            fut = self._waiting.get(mid)
-        if fut is not None and self._loop is not None:
+            fut = self._waiting.pop(mid, None)
+            if fut is None:
+                if mid in self._ignore:
+                    self._ignore.discard(mid)
+                else:
+                    self._early.add(mid)  # publish() has not registered it yet
+                return
+        if self._loop is not None:
             self._loop.call_soon_threadsafe(_resolve, fut)
 
 
