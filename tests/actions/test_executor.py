@@ -18,7 +18,7 @@ from greeniot.actions.rules import decide
 from greeniot.actions.sinks.mqtt import MqttPublisher
 from greeniot.actions.valves import ValveCommander
 from greeniot.actions.zones import ZoneTracker
-from greeniot.analytics.context import EstateContext, TreeInfo, ZoneInfo
+from greeniot.analytics.context import DeviceBinding, EstateContext, TreeInfo, ZoneInfo
 from greeniot.analytics.events import Event
 from greeniot.registry import crud
 from greeniot.services import MosquittoProcess
@@ -303,3 +303,49 @@ def test_executor_refuses_a_tracker_the_commander_does_not_share(sessions, clock
         ActionExecutor(sessions, publish, commander, clock, tracker=ZoneTracker())
     assert ActionExecutor(sessions, publish, commander, clock,
                           tracker=commander.tracker).zones is commander.tracker
+
+
+def test_a_skipped_drought_is_watered_once_the_rain_lockout_lapses(
+        mosquitto, observe, sessions, clock: Clock, site_id: str) -> None:
+    """Analytics latches: one drought event. The executor keeps the zone in view and opens the
+    valve when the lockout lapses while fresh probe readings are still dry — and stops asking
+    once they read wet."""
+    obs = observe([f"greeniot/v1/{site_id}/+/cmd"])
+    base = estate(site_id)
+    ctx = EstateContext(devices=(DeviceBinding(site_id, "soil-z02", "soil", zone="z02"),),
+                        trees=base.trees, zones=base.zones)
+
+    def probe(vwc: float) -> protocol.SoilReading:
+        return protocol.SoilReading(seq=1, ts_ms=clock.now_ms, vwc_pct=vwc)
+
+    async def body(ex: ActionExecutor) -> list[list[Outcome]]:
+        ex.observe_weather(site_id, protocol.WeatherReading(seq=1, ts_ms=clock.now_ms,
+                                                            wind_ms=1.0, rain_mm=9.0))
+        await ex.observe(site_id, "soil-z02", probe(12.5))
+        steps = [await ex.tick([drought(site_id, clock.now_ms)], ctx)]
+        clock.advance(H_S)
+        await ex.observe(site_id, "soil-z02", probe(12.4))
+        steps.append(await ex.tick([], ctx))  # still raining-locked: a repeat, not republished
+        clock.advance(24 * H_S)
+        await ex.observe(site_id, "soil-z02", probe(12.0))
+        steps.append(await ex.tick([], ctx))  # rain out of the 24 h window: water
+        clock.advance(7 * H_S)
+        await ex.observe(site_id, "soil-z02", probe(24.0))
+        steps.append(await ex.tick([], ctx))  # refilled: episode closed, nothing
+        clock.advance(7 * H_S)
+        await ex.observe(site_id, "soil-z02", probe(12.0))
+        steps.append(await ex.tick([], ctx))  # dry again but no new drought event: nothing
+        return steps
+
+    skipped, repeat, watered, refilled, quiet = run_executor(mosquitto, sessions, clock, body)
+    assert [(o.kind, o.new) for o in skipped] == [("alert", True)]
+    assert "recent rain" in skipped[0].line
+    assert [(o.kind, o.new) for o in repeat] == [("alert", False)]
+    (valve,) = watered
+    assert valve.kind == "valve" and valve.ok
+    assert "soil moisture 12 % below refill point 18 %" in valve.line
+    # no node in this test: the command expires (reported once), and nothing else happens
+    assert [o.line for o in refilled] == [f"VALVE cmd {valve.ref} expired without an ack"]
+    assert quiet == []
+    (cmd_msg,) = poll(lambda: obs.on("/cmd"), what="the open command")
+    assert protocol.Command.model_validate(json.loads(cmd_msg.payload)).id == valve.ref

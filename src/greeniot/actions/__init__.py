@@ -5,6 +5,8 @@
 - :mod:`~greeniot.actions.rules` — analytics events → valve opens, crew tasks, alerts (pure);
 - :mod:`~greeniot.actions.zones` — the zone state the interlocks judge, from weather, valve
   events, commands and acks;
+- :mod:`~greeniot.actions.droughts` — keeps a dry zone in view after analytics' one (latched)
+  drought event, while fresh probe readings stay dry;
 - :mod:`~greeniot.actions.valves` — valve commands: record, publish QoS 1, settle by ack or
   deadline;
 - :mod:`~greeniot.actions.executor` — applies decisions to the registry and the broker and
@@ -12,6 +14,7 @@
 - :mod:`~greeniot.actions.sinks` — alert outputs (MQTT now) and the asyncio MQTT publisher.
 """
 
+from greeniot.actions.droughts import DroughtEpisodes
 from greeniot.actions.executor import ActionExecutor, Outcome
 from greeniot.actions.interlocks import Decision, InterlockParams, ZoneState, may_open
 from greeniot.actions.rules import Action, Alert, Task, ValveOpen, decide
@@ -25,6 +28,7 @@ __all__ = [
     "Alert",
     "CommandError",
     "Decision",
+    "DroughtEpisodes",
     "InterlockParams",
     "MqttAlertSink",
     "MqttPublisher",

@@ -7,8 +7,9 @@
 - a ``ValveOpen`` goes through :class:`~greeniot.actions.valves.ValveCommander`.
 
 Each action yields an :class:`Outcome` whose ``line`` the CLI prints. The executor also feeds
-the zone tracker (weather, valve events, acks) that the interlocks judge, and :meth:`tick`
-runs one whole step: expire stale commands, decide, apply.
+the zone tracker (weather, valve events, acks) that the interlocks judge and the drought
+episodes (soil readings) that keep a dry zone in view, and :meth:`tick` runs one whole step:
+expire stale commands, add drought follow-ups, decide, apply.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from greeniot import protocol
+from greeniot.actions.droughts import DroughtEpisodes
 from greeniot.actions.interlocks import DEFAULT_PARAMS, InterlockParams, ZoneState
 from greeniot.actions.rules import Action, Alert, Task, ValveOpen, decide
 from greeniot.actions.sinks import AlertSink
@@ -109,6 +111,7 @@ class ActionExecutor:
         if self._tracker is not commander.tracker:
             raise ValueError("tracker must be the commander's tracker (pass it to both)")
         self._log = logger or logging.getLogger(__name__)
+        self.droughts = DroughtEpisodes()
 
     @property
     def zones(self) -> ZoneTracker:
@@ -129,8 +132,11 @@ class ActionExecutor:
         return Outcome.for_ack(site, device, ack, state)
 
     async def observe(self, site: str, device: str, msg: BaseModel) -> Outcome | None:
-        """Route one decoded device message (weather, valve event, ack); others are ignored."""
-        if isinstance(msg, protocol.WeatherReading):
+        """Route one decoded device message (soil, weather, valve event, ack); others are
+        ignored."""
+        if isinstance(msg, protocol.SoilReading):
+            self.droughts.observe_soil(site, device, msg)
+        elif isinstance(msg, protocol.WeatherReading):
             self.observe_weather(site, msg)
         elif isinstance(msg, protocol.ValveEvent):
             self.observe_valve(site, device, msg)
@@ -143,12 +149,19 @@ class ActionExecutor:
 
     # -- one step ----------------------------------------------------------------------------
     async def tick(self, events: Iterable[Event], ctx: EstateContext) -> list[Outcome]:
-        """Expire overdue commands, decide on ``events`` at ``clock()``, apply the decisions."""
+        """One step at ``clock()``: expire overdue commands, add a follow-up for every zone
+        still in drought (see :mod:`~greeniot.actions.droughts`), decide, apply.
+
+        Call it every analytics tick, with or without events: follow-ups need no new event.
+        """
         now_ms = self._clock()
         out = [Outcome("valve", False, False, f"VALVE cmd {cmd_id} expired without an ack",
                        cmd_id) for cmd_id in await self._commander.expire(now_ms)]
-        decisions = decide(list(events), ctx, self.zone_states(ctx, now_ms), now_ms,
-                           self._params)
+        events = list(events)
+        self.droughts.note(events)
+        fresh = {(e.site, e.zone) for e in events if e.kind == "drought" and e.zone is not None}
+        events += self.droughts.follow_ups(ctx, now_ms, skip=fresh)
+        decisions = decide(events, ctx, self.zone_states(ctx, now_ms), now_ms, self._params)
         return out + await self.apply(decisions)
 
     async def apply(self, decisions: Iterable[Action]) -> list[Outcome]:
