@@ -229,3 +229,19 @@ def test_decide_is_pure() -> None:
     first = decide(events, CTX, states, NOW_MS)
     assert decide(list(reversed(events)), CTX, states, NOW_MS) == first
     assert all(dataclasses.is_dataclass(a) for a in first)
+
+
+@pytest.mark.parametrize(("detail", "value", "ended"), [
+    ("started; peak mean wind 25.0 m/s", 25.0, False),
+    ("escalated; peak mean wind 33.0 m/s", 33.0, False),
+    ("started; estate sway RMS 0.1 deg", 0.1, False),  # onset below threshold: says started
+    ("ended; calm since the last reading above the end threshold", 12.0, True),
+    ("", 8.0, True),    # no word: value under the threshold
+    ("", 30.0, False),
+])
+def test_storm_phase_from_detail_then_value(detail: str, value: float, ended: bool) -> None:
+    out = decide([ev("storm", "warning", value=value, threshold=20.0, unit="m/s",
+                     detail=detail)], CTX, {}, NOW_MS)
+    assert bool(tasks(out)) is ended
+    assert [a.dedup_key for a in alerts(out) if a.task_key is None] == [
+        f"storm_over:{SITE}" if ended else f"storm:{SITE}"]

@@ -162,8 +162,12 @@ def _lean(ev: Event, heritage_trees: frozenset[tuple[str, str]]) -> list[Action]
 
 
 def _storm_ended(ev: Event) -> bool:
-    """A storm event reports its end by a value back under the threshold (or says so)."""
-    return ev.value < ev.threshold or ev.detail.lower().startswith("end")
+    """Analytics says ``started``/``escalated``/``ended`` first in ``detail``; without that
+    word, a value back under the threshold means the storm is over."""
+    word = ev.detail.lower()
+    if word.startswith(("started", "escalated")):
+        return False
+    return word.startswith("ended") or ev.value < ev.threshold
 
 
 def _storm(ev: Event, ctx: EstateContext) -> list[Action]:
