@@ -92,3 +92,11 @@ def test_states_for_every_zone_in_the_context() -> None:
     assert all(s.rain_last_24h_mm == 6.0 and s.rain_forecast_mm == 11.0
                for s in states.values())
     assert [states[(S, z)].valve_open for z in ("z1", "z2", "z3")] == [False, True, False]
+
+
+def test_boot_close_is_not_an_irrigation() -> None:
+    """A node reports "closed, cause boot" at start-up: no watering ended, so no lockout."""
+    tr = ZoneTracker()
+    tr.observe_valve(S, "v1", valve(T0, "closed", "boot"))
+    st = tr.state(S, "v1", T0 + 60_000)
+    assert st.last_irrigation_end_ms is None and st.open_s_today == 0.0

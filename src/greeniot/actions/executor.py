@@ -156,7 +156,7 @@ class ActionExecutor:
         """
         now_ms = self._clock()
         out = [Outcome("valve", False, False, f"VALVE cmd {cmd_id} expired without an ack",
-                       cmd_id) for cmd_id in await self._commander.expire(now_ms)]
+                       cmd_id) for cmd_id in await self._commander.expire()]
         events = list(events)
         self.droughts.note(events)
         fresh = {(e.site, e.zone) for e in events if e.kind == "drought" and e.zone is not None}

@@ -136,8 +136,14 @@ class ValveCommander:
             self.tracker.observe_ack(site, device, ack)
         return state
 
-    async def expire(self, now_ms: int) -> list[str]:
-        """Mark every command past its deadline without an ack ``expired``; returns their ids."""
+    async def expire(self, now_ms: int | None = None) -> list[str]:
+        """Mark every command past its deadline without an ack ``expired``; returns their ids.
+
+        By default ``now_ms`` is this commander's clock: the clock its deadlines were set on
+        (wall time for real nodes), which may differ from the event time of the caller.
+        """
+        if now_ms is None:
+            now_ms = self._clock()
 
         def run() -> list[str]:
             with self._sessions() as s:

@@ -78,9 +78,11 @@ class ZoneTracker:
         start = v.open_since_ms
         if start is None and msg.open_s is not None:
             start = msg.ts_ms - int(msg.open_s * 1000)
-        if start is not None and msg.ts_ms > start:
-            v.intervals.append((start, msg.ts_ms))
         v.open_since_ms = None
+        if start is None:
+            return  # a close that ends no watering (boot, a repeated close) is no irrigation
+        if msg.ts_ms > start:
+            v.intervals.append((start, msg.ts_ms))
         if v.last_end_ms is None or msg.ts_ms > v.last_end_ms:
             v.last_end_ms = msg.ts_ms
         while v.intervals and v.intervals[0][1] < msg.ts_ms - DAY_MS:

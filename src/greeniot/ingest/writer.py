@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 
@@ -33,10 +34,11 @@ class SpoolWriter:
             chunk = self.spool.read(self.batch_lines)
             if chunk is None:
                 self.wakeup.clear()
-                try:
-                    await asyncio.wait_for(self.wakeup.wait(), self.flush_interval_s)
-                except TimeoutError:
-                    pass
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+                # races its timeout, and this loop would then never stop.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.flush_interval_s):
+                        await self.wakeup.wait()
                 continue
             try:
                 await self.influx.write(chunk.data)

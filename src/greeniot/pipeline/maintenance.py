@@ -16,7 +16,6 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 from greeniot.actions.executor import ActionExecutor, Outcome
-from greeniot.actions.rules import decide
 from greeniot.actions.valves import ValveCommander
 from greeniot.actions.zones import ZoneTracker
 from greeniot.analytics.context import EstateContext
@@ -25,7 +24,6 @@ from greeniot.config import Settings
 from greeniot.pipeline.eventclock import EventClock
 from greeniot.protocol.codec import decode
 from greeniot.protocol.messages import (
-    Ack,
     SoilReading,
     Status,
     TiltReading,
@@ -73,7 +71,8 @@ class MaintenanceService:
         self._task: asyncio.Task[None] | None = None
 
     async def publish(self, topic: str, payload: bytes, qos: int) -> None:
-        await asyncio.wait_for(self.mqtt.publish(topic, payload, qos), self.publish_timeout_s)
+        async with asyncio.timeout(self.publish_timeout_s):
+            await self.mqtt.publish(topic, payload, qos)
 
     async def __aenter__(self) -> MaintenanceService:
         await self.mqtt.connect()
@@ -105,41 +104,31 @@ class MaintenanceService:
                 continue
             site, device = d.topic.site, d.topic.device
             for msg in d.messages:
-                if isinstance(msg, SoilReading | TiltReading):
+                if isinstance(msg, SoilReading | TiltReading | WeatherReading):
                     self.clock.observe(msg.ts_ms)
+                if isinstance(msg, SoilReading | TiltReading | WeatherReading | ValveEvent
+                              | Status):
+                    # Status and valve events feed device health (last will → offline).
                     self.engine.ingest(site, device, msg)
-                elif isinstance(msg, WeatherReading):
-                    self.clock.observe(msg.ts_ms)
-                    self.engine.ingest(site, device, msg)
-                    self.zones.observe_weather(site, msg)
-                elif isinstance(msg, ValveEvent):
-                    self.zones.observe_valve(site, device, msg)
-                elif isinstance(msg, Ack):
-                    await self.commander.handle_ack(site, device, msg)
-                    self._emit_ack(site, device, msg)
-                elif isinstance(msg, Status):
-                    pass  # device health works from reading gaps; status is stored by ingest
+                outcome = await self.executor.observe(site, device, msg)
+                if outcome is not None:
+                    self._emit(outcome)
         now = self.clock()
         if now and now >= self._next_tick_ms:
             await self.tick(now)
 
     async def tick(self, now_ms: int) -> list[Outcome]:
-        """Run every detector over all devices, decide, act. Returns what was done."""
+        """Run every detector over all devices, then actions (every tick, even without events:
+        drought follow-ups and command expiry need no new event). Returns what was done."""
         self.ticks += 1
         self._next_tick_ms = now_ms + self.tick_ms
         events = self.engine.tick(now_ms)
-        if not events:
-            return []
-        actions = decide(events, self.context, self.zones.states(self.context, now_ms), now_ms)
-        outcomes = await self.executor.apply(actions)
+        outcomes = await self.executor.tick(events, self.context)
         for o in outcomes:
-            self.outcomes.append(o)
-            if self.on_outcome:
-                self.on_outcome(o)
+            self._emit(o)
         return outcomes
 
-    def _emit_ack(self, site: str, device: str, ack: Ack) -> None:
-        if self.on_outcome is None:
-            return
-        with contextlib.suppress(Exception):
-            self.on_outcome(Outcome.for_ack(site, device, ack))  # type: ignore[attr-defined]
+    def _emit(self, outcome: Outcome) -> None:
+        self.outcomes.append(outcome)
+        if self.on_outcome is not None:
+            self.on_outcome(outcome)

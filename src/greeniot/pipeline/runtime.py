@@ -101,7 +101,8 @@ async def serve_api(settings: Settings, *, engine: Engine | None = None,
             await mqtt.connect()
 
             async def publish(topic: str, payload: bytes, qos: int) -> None:
-                await asyncio.wait_for(mqtt.publish(topic, payload, qos), 10.0)
+                async with asyncio.timeout(10.0):
+                    await mqtt.publish(topic, payload, qos)
 
             commander = ValveCommander(sessions, publish, _wall_ms)
             app = create_app(settings, influx=influx, commander=commander, engine=eng)

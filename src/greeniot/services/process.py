@@ -16,6 +16,27 @@ from pathlib import Path
 _LIVE: weakref.WeakSet[ChildService] = weakref.WeakSet()
 
 
+#: Runs the service under a tiny shell that holds a pipe from us on its stdin: when this
+#: Python process dies (even by SIGKILL, when no atexit hook runs), the pipe reaches EOF and the
+#: service is killed, so a crashed test run or demo never leaves a broker or database behind.
+_WATCHDOG = (
+    # sh gives background jobs /dev/null as stdin, so keep our pipe on fd 3 for the watcher.
+    'exec 3<&0\n'
+    '"$@" </dev/null 3<&- & svc=$!\n'
+    '(while read -r _ <&3; do :; done; kill -KILL "$svc" 2>/dev/null) & dog=$!\n'
+    'exec 3<&-\n'
+    # SIGTERM to the shell is passed on, and the shell ends only after the service has.
+    'trap \'kill -TERM "$svc" 2>/dev/null\' TERM INT\n'
+    # ...as are the signals services use for control (mosquitto: USR1 saves, HUP reloads).
+    'trap \'kill -USR1 "$svc" 2>/dev/null\' USR1\n'
+    'trap \'kill -USR2 "$svc" 2>/dev/null\' USR2\n'
+    'trap \'kill -HUP "$svc" 2>/dev/null\' HUP\n'
+    'while :; do wait "$svc"; rc=$?; kill -0 "$svc" 2>/dev/null || break; done\n'
+    'kill "$dog" 2>/dev/null; wait "$dog" 2>/dev/null\n'
+    'exit "$rc"\n'
+)
+
+
 class ServiceError(RuntimeError):
     """A service failed to start; the message carries the tail of its log."""
 
@@ -71,7 +92,8 @@ class ChildService:
             # Own session → own process group, so a kill reaches everything it spawned and a
             # Ctrl-C in the terminal does not race our orderly shutdown.
             self.proc = subprocess.Popen(
-                self.argv(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                ["/bin/sh", "-c", _WATCHDOG, f"greeniot-{self.name}", *self.argv()],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.PIPE,
                 start_new_session=True, cwd=self.workdir,
             )
         finally:
@@ -98,23 +120,30 @@ class ChildService:
         proc, self.proc = self.proc, None
         if proc is None:
             return
-        if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGTERM)  # the watchdog shell passes it on and waits
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        self._close_pipe(proc)
+
+    @staticmethod
+    def _close_pipe(proc: subprocess.Popen[bytes]) -> None:
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
 
     def kill(self) -> None:
         """SIGKILL at once (fault injection)."""
         proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
+        if proc is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
+            self._close_pipe(proc)
 
     def log_tail(self, n: int = 20) -> str:
         try:

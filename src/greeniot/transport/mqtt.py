@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import threading
 import time
@@ -99,7 +100,8 @@ class MqttSession:
         self._client.connect_async(s.host, s.port, keepalive=s.keepalive_s)
         self._client.loop_start()
         try:
-            await asyncio.wait_for(self._connected.wait(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await self._connected.wait()
         except TimeoutError as err:
             self._client.loop_stop()
             raise MqttError(f"no MQTT connection to {s.host}:{s.port} within {timeout_s:.0f} s"
@@ -114,7 +116,8 @@ class MqttSession:
         return self._connected.is_set()
 
     async def wait_connected(self, timeout_s: float | None = None) -> None:
-        await asyncio.wait_for(self._connected.wait(), timeout_s)
+        async with asyncio.timeout(timeout_s):
+            await self._connected.wait()
 
     # -- paho callbacks (network thread) -------------------------------------------------------
     def _threadsafe(self, fn: object, *args: object) -> None:
@@ -159,10 +162,11 @@ class MqttSession:
         self._arrived.clear()
         if self.inbox:
             return
-        try:
-            await asyncio.wait_for(self._arrived.wait(), timeout_s)
-        except TimeoutError:
-            pass
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that races
+        # its timeout, and the consumer loops calling this would never stop.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await self._arrived.wait()
 
     def drain(self, max_items: int) -> list[Message]:
         out: list[Message] = []
