@@ -123,7 +123,9 @@ def demo(data_dir: Annotated[Path, typer.Option(help="where services keep their 
          zones: Annotated[int, typer.Option(help="irrigation zones")] = 4,
          scenario_s: Annotated[float, typer.Option(help="wall seconds per scenario")] = 40.0,
          api_port: Annotated[int, typer.Option(help="API port (0 = a free one)")] = 8000,
-         firmware: Annotated[bool, typer.Option(help="run a real MicroPython valve node")]
+         firmware: Annotated[bool, typer.Option(help="run real MicroPython valve nodes")]
+         = True,
+         fresh: Annotated[bool, typer.Option(help="start from empty services and registry")]
          = True) -> None:
     """Local Mosquitto + InfluxDB, ingest, analytics, API and a simulated estate living
     through a typhoon and a drought in compressed time."""
@@ -132,7 +134,7 @@ def demo(data_dir: Annotated[Path, typer.Option(help="where services keep their 
     s = build_settings(data_dir=data_dir.resolve())
     asyncio.run(_until_signal(run_demo(s, duration_s=duration, trees=trees, zones=zones,
                                        scenario_s=scenario_s, api_port=api_port,
-                                       firmware=firmware)))
+                                       firmware=firmware, fresh=fresh)))
 
 
 def main() -> None:

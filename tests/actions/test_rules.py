@@ -59,8 +59,7 @@ def test_healthy_swaying_tree_gives_nothing() -> None:
     ("lean", "warning", "t007", "inspect", 3, "warning"),
     ("lean_trend", "warning", "t007", "inspect", 3, "warning"),
     ("lean_trend", "critical", "t007", "stabilize", 1, "critical"),
-    # heritage: one priority higher, and always at least warning
-    ("lean", "info", "h001", "inspect", 2, "warning"),
+    # heritage: one priority higher (its stricter thresholds live in analytics)
     ("lean", "warning", "h001", "inspect", 2, "warning"),
     ("lean_step", "warning", "h001", "stabilize", 1, "warning"),
     ("failure", "critical", "h001", "remove", 1, "critical"),
@@ -245,3 +244,11 @@ def test_storm_phase_from_detail_then_value(detail: str, value: float, ended: bo
     assert bool(tasks(out)) is ended
     assert [a.dedup_key for a in alerts(out) if a.task_key is None] == [
         f"storm_over:{SITE}" if ended else f"storm:{SITE}"]
+
+
+def test_info_lean_is_no_task_even_for_a_heritage_tree() -> None:
+    """Analytics already applies the stricter heritage thresholds; an info-level lean or trend
+    (within noise of a cheap sensor) must not send a crew to an ancient tree either."""
+    for kind in ("lean", "lean_trend"):
+        assert decide([ev(kind, "info", tree="h001", device="tilt-h001")], CTX, {},
+                      NOW_MS) == []

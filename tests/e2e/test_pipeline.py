@@ -99,7 +99,9 @@ def test_typhoon_raises_removal_task_for_failed_tree_and_none_for_healthy(
     async def scenario():  # noqa: ANN202
         async with (IngestService(s, bindings=bindings_of(ctx)),
                     MaintenanceService(s, ctx, sessions) as maint):
-            result = await run("typhoon", fleet, port=s.mqtt.port, span_s=48 * 3600,
+            # Five days: a day of calm gives each tree its baseline before the storm (as weeks
+            # of data would in the field), and the calm after it shows the persisting lean.
+            result = await run("typhoon", fleet, port=s.mqtt.port, span_s=120 * 3600,
                                speed=None, step_s=300, seed=11,
                                client_id_prefix=f"sim-{site_id}")
             failed = set(result.truth.failures)
@@ -133,9 +135,12 @@ def test_typhoon_raises_removal_task_for_failed_tree_and_none_for_healthy(
         assert not kinds & {"remove", "stabilize"}, (tree, kinds)
         if tree not in heritage:
             assert not kinds, (tree, kinds)
-    # Every tree that kept a lean after the storm got a stabilisation or inspection task.
+    # Every tree that kept a lean (1-2 deg, past the 0.9 deg critical level) after the storm
+    # got an urgent stabilisation task (straighten and stake).
+    assert result.truth.lean_steps
     for tree in result.truth.lean_steps:
-        assert {t.kind for t in by_tree.get(tree, [])} & {"stabilize", "inspect"}, tree
+        stabilize = [t for t in by_tree.get(tree, []) if t.kind == "stabilize"]
+        assert len(stabilize) == 1 and stabilize[0].priority == 1, (tree, by_tree.get(tree))
 
 
 def test_drought_sends_valve_command_that_micropython_node_acks(
@@ -180,15 +185,16 @@ def test_drought_sends_valve_command_that_micropython_node_acks(
             node.stop()
         engine.dispose()
     dry = set(result.truth.dry_zones)
+    limits = {(z.site, z.zone): z.max_run_s for z in ctx.zones}
     assert commands
     for c in commands:
         assert c.op == "open" and c.zone in dry, (c.zone, dry)  # never for a wet zone
-        assert c.max_run_s is not None and c.max_run_s <= valves[c.device].max_run_s \
-            if hasattr(valves[c.device], "max_run_s") else True
+        assert c.max_run_s is not None and 0 < c.max_run_s <= limits[(c.site, c.zone)]
     acked = [c for c in commands if c.state == "acked"]
     assert acked
-    # The MicroPython node really opened its valve (and closed it by itself at max_run_s).
-    node = nodes[acked[0].device]
-    assert (node.workdir / "state").exists()
-    state = node.hal_state()
-    assert state.get("valve_ms", 0) > 0 or state.get("valve_open")
+    # The MicroPython node itself opened its valve for that command: its valve event, stored
+    # by ingest, names the command id.
+    rows = influx_rows(settings, "SELECT \"open\", cause, cmd_id, device FROM valve "
+                                 f"WHERE site='{site_id}' AND cause='cmd'")
+    opened = {(r["device"], r["cmd_id"]) for r in rows if r["open"] == 1}
+    assert {(c.device, c.id) for c in acked} <= opened

@@ -25,7 +25,8 @@ drought                       valve open, or an info alert saying why not
 sway                          none: sway while wind blows is not lean
 ============================  ==========================  ========
 
-Heritage trees are always at least ``warning`` and their task is one priority higher.
+Heritage trees are judged on analytics' stricter thresholds; here their task is one priority
+higher. An info-level event is no task, for them too.
 """
 
 from __future__ import annotations
@@ -135,9 +136,10 @@ def _task_for(task: Task, ev: Event | None = None) -> list[Action]:
 
 def _lean(ev: Event, heritage_trees: frozenset[tuple[str, str]]) -> list[Action]:
     heritage = ev.heritage or (ev.site, ev.tree or "") in heritage_trees
+    # Heritage trees are already judged on analytics' stricter threshold set (TILT_PARAMS
+    # "heritage"); here they only move up the queue. An info-level event stays a note, or the
+    # two would compound and sensor noise on an ancient tree would send a crew.
     severity: Severity = ev.severity
-    if heritage and severity == "info":
-        severity = "warning"  # heritage trees are always at least warning
     if ev.kind == "failure":
         kind: TaskKind = "remove"
         priority = 1
@@ -153,7 +155,7 @@ def _lean(ev: Event, heritage_trees: frozenset[tuple[str, str]]) -> list[Action]
     subject = ev.subject
     reasons = [describe(ev)]
     if heritage:
-        reasons.append("heritage tree: at least warning, one priority higher")
+        reasons.append("heritage tree: one priority higher")
     title = f"{kind} tree {ev.tree}" if ev.tree else f"{kind} {subject}"
     task = Task(site=ev.site, kind=kind, priority=_bump(priority, heritage), subject=subject,
                 title=f"{title} ({TASK_WORDS[kind]})", severity=severity, ts_ms=ev.ts_ms,

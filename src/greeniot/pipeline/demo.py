@@ -12,8 +12,10 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import shutil
 import sys
 import time
+from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy import func, select
@@ -29,7 +31,8 @@ from greeniot.services import InfluxProcess, MosquittoProcess
 log = logging.getLogger(__name__)
 
 SITES = {"estate-a": "typhoon", "estate-b": "drought"}
-SPAN_H = 72.0
+#: Five days of event time: a calm day gives every tree its baseline before the storm.
+SPAN_H = 120.0
 
 
 class Console:
@@ -43,6 +46,17 @@ class Console:
         self.out.flush()
 
 
+def clear_demo_data(data: Path) -> None:
+    """Remove what an earlier demo left in ``data`` (only what the demo itself creates)."""
+    for name in ("mosquitto", "influxdb", "spool"):
+        shutil.rmtree(data / name, ignore_errors=True)
+    for path in (*data.glob("registry.sqlite3*"), *data.glob("fw-*")):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
 def split_fleet(fleet: Any, site: str) -> Any:
     return dataclasses.replace(
         fleet, sites=tuple(s for s in fleet.sites if s.site == site),
@@ -52,13 +66,16 @@ def split_fleet(fleet: Any, site: str) -> Any:
 
 async def run_demo(settings: Settings, *, duration_s: float = 0.0, trees: int = 24,
                    zones: int = 4, scenario_s: float = 40.0, api_port: int = 8000,
-                   firmware: bool = True, console: Console | None = None) -> dict[str, int]:
+                   firmware: bool = True, fresh: bool = True,
+                   console: Console | None = None) -> dict[str, int]:
     from simulators.fleet import Fleet
     from simulators.runner import Progress, run
 
     say = console or Console()
     t_start = time.monotonic()
     data = settings.data_dir
+    if fresh:
+        clear_demo_data(data)
     data.mkdir(parents=True, exist_ok=True)
     broker = MosquittoProcess(data / "mosquitto")
     influx = InfluxProcess(data / "influxdb")

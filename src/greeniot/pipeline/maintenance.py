@@ -105,7 +105,7 @@ class MaintenanceService:
             site, device = d.topic.site, d.topic.device
             for msg in d.messages:
                 if isinstance(msg, SoilReading | TiltReading | WeatherReading):
-                    self.clock.observe(msg.ts_ms)
+                    self.clock.observe(msg.ts_ms, site)
                 if isinstance(msg, SoilReading | TiltReading | WeatherReading | ValveEvent
                               | Status):
                     # Status and valve events feed device health (last will → offline).
