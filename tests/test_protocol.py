@@ -74,7 +74,7 @@ def test_batch_keeps_good_items_and_indexes_bad_ones() -> None:
 
 
 def test_burst_axes_must_match_and_open_needs_max_run() -> None:
-    with pytest.raises(ValueError, match="burst.roll_deg has 1"):
+    with pytest.raises(ValueError, match=r"burst\.roll_deg has 1"):
         TiltReading(seq=1, ts_ms=NOW, pitch_deg=0, roll_deg=0,
                     burst={"hz": 10, "pitch_deg": [0, 0], "roll_deg": [0]})
     with pytest.raises(ValueError, match="requires max_run_s"):

@@ -96,9 +96,9 @@ def test_typhoon_raises_removal_task_for_failed_tree_and_none_for_healthy(
         seed(session, **fleet.registry())
     ctx = read_context(sessions)
 
-    async def scenario():  # noqa: ANN202
+    async def scenario():
         async with (IngestService(s, bindings=bindings_of(ctx)),
-                    MaintenanceService(s, ctx, sessions) as maint):
+                    MaintenanceService(s, ctx, sessions)):
             # Five days: a day of calm gives each tree its baseline before the storm (as weeks
             # of data would in the field), and the calm after it shows the persisting lean.
             result = await run("typhoon", fleet, port=s.mqtt.port, span_s=120 * 3600,
@@ -113,9 +113,9 @@ def test_typhoon_raises_removal_task_for_failed_tree_and_none_for_healthy(
                         Task.tree.in_(failed), Task.kind == "remove")).all())
 
             await wait_for(removal_task, 30, "removal task for the failed tree")
-            return result, maint
+            return result
 
-    result, maint = asyncio.run(scenario())
+    result = asyncio.run(scenario())
     with sessions() as session:
         tasks = session.scalars(select(Task).where(Task.site == site_id)).all()
     engine.dispose()
@@ -157,7 +157,7 @@ def test_drought_sends_valve_command_that_micropython_node_acks(
     nodes = {dev: FirmwareNode(tmp_path / dev, site=site_id, device=dev, kind="valve",
                                mqtt_port=s.mqtt.port, max_run_s=2) for dev in valves}
 
-    async def scenario():  # noqa: ANN202
+    async def scenario():
         for node in nodes.values():
             await asyncio.to_thread(node.start)
             await asyncio.to_thread(node.wait_connected)

@@ -13,7 +13,7 @@ from greeniot.config import Settings
 from greeniot.ingest.service import IngestService
 from greeniot.protocol import SoilReading, TiltReading, encode
 from greeniot.protocol.codec import encode_batch
-from tests.helpers import Observer, Publisher, poll
+from tests.helpers import Observer, Publisher
 
 pytestmark = pytest.mark.services
 

@@ -7,6 +7,7 @@ import asyncio
 import gzip
 import http.server
 import threading
+import typing
 from collections.abc import Iterator
 
 import pytest
@@ -19,11 +20,11 @@ from greeniot.store.lineproto import line, tag_suffix
 
 
 class Recorder(http.server.BaseHTTPRequestHandler):
-    requests: list[tuple[str, dict[str, str], bytes]] = []
+    requests: typing.ClassVar[list[tuple[str, dict[str, str], bytes]]] = []
     status = 204
     body = b""
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
+    def do_POST(self) -> None:
         n = int(self.headers.get("Content-Length", 0))
         data = self.rfile.read(n)
         Recorder.requests.append((self.path, dict(self.headers), data))

@@ -55,7 +55,7 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 def wait_until(check: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.05
                ) -> None:
-    """Poll ``check`` until it is true or the deadline passes (then TimeoutError naming ``what``)."""
+    """Poll ``check`` until true; past the deadline raise TimeoutError naming ``what``."""
     deadline = time.monotonic() + timeout_s
     while True:
         if check():

@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 class InfluxClient:
     """``async with InfluxClient(settings.influx) as influx: await influx.write(lines)``."""
 
-    def __init__(self, settings: InfluxSettings, *, transport: httpx.AsyncBaseTransport | None = None
-                 ) -> None:
+    def __init__(self, settings: InfluxSettings, *,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.settings = settings
         self.database = settings.database
         headers = {}
@@ -82,7 +82,7 @@ class InfluxClient:
         raise RetryableWriteError("InfluxDB database could not be created")
 
     # -- reading ------------------------------------------------------------------------------
-    async def query(self, q: str, *, database: str | None | bool = True, method: str = "GET"
+    async def query(self, q: str, *, database: str | bool | None = True, method: str = "GET"
                     ) -> list[dict[str, Any]]:
         """Run InfluxQL; return rows as dicts: ``time`` (epoch ms), columns, and GROUP BY tags.
 
