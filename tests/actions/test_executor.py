@@ -15,13 +15,14 @@ from paho.mqtt.enums import CallbackAPIVersion
 from greeniot import protocol
 from greeniot.actions.executor import ActionExecutor, Outcome
 from greeniot.actions.rules import decide
-from greeniot.actions.sinks.mqtt import MqttPublisher
 from greeniot.actions.valves import ValveCommander
 from greeniot.actions.zones import ZoneTracker
 from greeniot.analytics.context import DeviceBinding, EstateContext, TreeInfo, ZoneInfo
 from greeniot.analytics.events import Event
+from greeniot.config import MqttSettings
 from greeniot.registry import crud
 from greeniot.services import MosquittoProcess
+from greeniot.transport.mqtt import MqttSession
 from tests.actions.conftest import Clock
 from tests.helpers import Observer, poll
 
@@ -51,9 +52,11 @@ def drought(site: str, ts_ms: int) -> Event:
 def run_executor(broker: MosquittoProcess, sessions, clock: Clock,
                  body: Callable[[ActionExecutor], Awaitable[T]], timeout_s: float = 10.0) -> T:
     async def main() -> T:
-        async with MqttPublisher(host=broker.host, port=broker.port, timeout_s=timeout_s) as p:
-            commander = ValveCommander(sessions, p.publish, clock)
-            return await body(ActionExecutor(sessions, p.publish, commander, clock))
+        async with MqttSession(MqttSettings(port=broker.port), "test-executor",
+                               clean_session=True, connect_timeout_s=timeout_s,
+                               publish_timeout_s=timeout_s) as p:
+            commander = ValveCommander(sessions, p.send, clock)
+            return await body(ActionExecutor(sessions, p.send, commander, clock))
     return asyncio.run(main())
 
 

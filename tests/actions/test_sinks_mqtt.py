@@ -1,4 +1,4 @@
-"""The asyncio publisher and the alert sink against the real Mosquitto."""
+"""The awaited publish (MqttSession.send) and the alert sink against the real Mosquitto."""
 
 from __future__ import annotations
 
@@ -7,12 +7,19 @@ import json
 
 import pytest
 
-from greeniot.actions.sinks.mqtt import MqttAlertSink, MqttPublisher, PublishError
+from greeniot.actions.sinks.mqtt import MqttAlertSink
+from greeniot.config import MqttSettings
 from greeniot.protocol import Alert
 from greeniot.services import MosquittoProcess, free_port
+from greeniot.transport.mqtt import MqttError, MqttSession
 from tests.helpers import poll
 
 NOW_MS = 1_795_510_737_944
+
+
+def session(port: int, timeout_s: float = 10.0) -> MqttSession:
+    return MqttSession(MqttSettings(port=port), "test-actions-pub", clean_session=True,
+                       connect_timeout_s=timeout_s, publish_timeout_s=timeout_s)
 
 
 def test_publish_returns_after_puback_and_the_message_arrives(mosquitto: MosquittoProcess,
@@ -20,8 +27,8 @@ def test_publish_returns_after_puback_and_the_message_arrives(mosquitto: Mosquit
     obs = observe([f"greeniot/v1/{site_id}/#"])
 
     async def run() -> None:
-        async with MqttPublisher(host=mosquitto.host, port=mosquitto.port) as pub:
-            await asyncio.gather(*(pub.publish(f"greeniot/v1/{site_id}/n{i}/cmd",
+        async with session(mosquitto.port) as pub:
+            await asyncio.gather(*(pub.send(f"greeniot/v1/{site_id}/n{i}/cmd",
                                                str(i).encode(), 1) for i in range(1000)))
 
     asyncio.run(run())
@@ -36,8 +43,8 @@ def test_alert_sink_publishes_protocol_alert_json(mosquitto: MosquittoProcess, o
                   message="storm", value=33.0)
 
     async def run() -> None:
-        async with MqttPublisher(host=mosquitto.host, port=mosquitto.port) as pub:
-            await MqttAlertSink(pub.publish).send(alert)
+        async with session(mosquitto.port) as pub:
+            await MqttAlertSink(pub.send).send(alert)
 
     asyncio.run(run())
     (msg,) = poll(lambda: obs.on("/alerts"), what="the alert")
@@ -51,8 +58,8 @@ def test_no_broker_fails_with_the_address() -> None:
     port = free_port()
 
     async def run() -> None:
-        async with MqttPublisher(host="127.0.0.1", port=port, timeout_s=0.5):
+        async with session(port, timeout_s=0.5):
             pass
 
-    with pytest.raises(PublishError, match=f"mqtt://127.0.0.1:{port}"):
+    with pytest.raises(MqttError, match=f"mqtt://127.0.0.1:{port}"):
         asyncio.run(run())

@@ -9,21 +9,23 @@ from typing import TypeVar
 
 import pytest
 
-from greeniot.actions.sinks.mqtt import MqttPublisher
 from greeniot.actions.valves import CommandError, ValveCommander
+from greeniot.config import MqttSettings
 from greeniot.protocol import Ack, Command
 from greeniot.registry import crud
 from greeniot.services import MosquittoProcess
+from greeniot.transport.mqtt import MqttSession
 from tests.actions.conftest import Clock
 from tests.helpers import poll
 
 T = TypeVar("T")
 
 
-def run_with(broker: MosquittoProcess, body: Callable[[MqttPublisher], Awaitable[T]],
+def run_with(broker: MosquittoProcess, body: Callable[[MqttSession], Awaitable[T]],
              timeout_s: float = 10.0) -> T:
     async def main() -> T:
-        async with MqttPublisher(host=broker.host, port=broker.port, timeout_s=timeout_s) as p:
+        async with MqttSession(MqttSettings(port=broker.port), "test-valves", clean_session=True,
+                               connect_timeout_s=timeout_s, publish_timeout_s=timeout_s) as p:
             return await body(p)
     return asyncio.run(main())
 
@@ -36,8 +38,8 @@ def test_send_records_publishes_and_marks_sent(mosquitto, observe, sessions, clo
                                                site_id: str) -> None:
     obs = observe([f"greeniot/v1/{site_id}/+/cmd"])
 
-    async def body(pub: MqttPublisher) -> tuple[str, ValveCommander]:
-        vc = ValveCommander(sessions, pub.publish, clock)
+    async def body(pub: MqttSession) -> tuple[str, ValveCommander]:
+        vc = ValveCommander(sessions, pub.send, clock)
         return await vc.send(site=site_id, device="valve-z02", op="open", max_run_s=600,
                              reason="dry", zone="z02"), vc
 
@@ -65,8 +67,8 @@ def test_send_records_publishes_and_marks_sent(mosquitto, observe, sessions, clo
 def test_ack_settles_the_command(mosquitto, sessions, clock: Clock, site_id: str, ok: bool,
                                  kw: dict, state: str, valve_state: str | None,
                                  reason: str | None) -> None:
-    async def body(pub: MqttPublisher) -> tuple[str, str | None, ValveCommander]:
-        vc = ValveCommander(sessions, pub.publish, clock)
+    async def body(pub: MqttSession) -> tuple[str, str | None, ValveCommander]:
+        vc = ValveCommander(sessions, pub.send, clock)
         cmd_id = await vc.send(site=site_id, device="v1", op="open", max_run_s=60,
                                reason="test")
         got = await vc.handle_ack(site_id, "v1", ack(cmd_id, clock.now_ms + 150, ok, **kw))
@@ -85,8 +87,8 @@ def test_ack_settles_the_command(mosquitto, sessions, clock: Clock, site_id: str
 
 def test_unknown_or_misdirected_ack_changes_nothing(mosquitto, sessions, clock: Clock,
                                                     site_id: str) -> None:
-    async def body(pub: MqttPublisher) -> tuple[str, list[str | None]]:
-        vc = ValveCommander(sessions, pub.publish, clock)
+    async def body(pub: MqttSession) -> tuple[str, list[str | None]]:
+        vc = ValveCommander(sessions, pub.send, clock)
         cmd_id = await vc.send(site=site_id, device="v1", op="close", max_run_s=None,
                                reason="stop")
         return cmd_id, [await vc.handle_ack(site_id, "v1", ack("c-nope", clock.now_ms)),
@@ -100,8 +102,8 @@ def test_unknown_or_misdirected_ack_changes_nothing(mosquitto, sessions, clock: 
 
 def test_expire_ends_commands_past_their_deadline(mosquitto, sessions, clock: Clock,
                                                   site_id: str) -> None:
-    async def body(pub: MqttPublisher) -> tuple[str, list[str], list[str]]:
-        vc = ValveCommander(sessions, pub.publish, clock, deadline_s=30)
+    async def body(pub: MqttSession) -> tuple[str, list[str], list[str]]:
+        vc = ValveCommander(sessions, pub.send, clock, deadline_s=30)
         cmd_id = await vc.send(site=site_id, device="v1", op="open", max_run_s=60,
                                reason="test")
         early = await vc.expire(clock.now_ms + 30_000)  # at the deadline: still waiting
@@ -117,8 +119,8 @@ def test_expire_ends_commands_past_their_deadline(mosquitto, sessions, clock: Cl
 
 def test_protocol_refusal_records_nothing(mosquitto, sessions, clock: Clock,
                                           site_id: str) -> None:
-    async def body(pub: MqttPublisher) -> None:
-        vc = ValveCommander(sessions, pub.publish, clock)
+    async def body(pub: MqttSession) -> None:
+        vc = ValveCommander(sessions, pub.send, clock)
         with pytest.raises(ValueError, match="requires max_run_s"):
             await vc.send(site=site_id, device="v1", op="open", max_run_s=None, reason="x")
         with pytest.raises(ValueError, match="invalid device id"):
@@ -132,9 +134,9 @@ def test_protocol_refusal_records_nothing(mosquitto, sessions, clock: Clock,
 
 def test_publish_failure_is_recorded_as_failed(gone_broker: MosquittoProcess, sessions,
                                                clock: Clock, site_id: str) -> None:
-    async def body(pub: MqttPublisher) -> ValveCommander:
+    async def body(pub: MqttSession) -> ValveCommander:
         gone_broker.stop()  # connected, then the broker is gone: no PUBACK will come
-        vc = ValveCommander(sessions, pub.publish, clock)
+        vc = ValveCommander(sessions, pub.send, clock)
         with pytest.raises(CommandError, match="publish failed: no PUBACK"):
             await vc.send(site=site_id, device="v1", op="open", max_run_s=60, reason="x")
         return vc

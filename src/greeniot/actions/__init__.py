@@ -11,14 +11,15 @@
   deadline;
 - :mod:`~greeniot.actions.executor` — applies decisions to the registry and the broker and
   returns one printable outcome per action;
-- :mod:`~greeniot.actions.sinks` — alert outputs (MQTT now) and the asyncio MQTT publisher.
+- :mod:`~greeniot.actions.sinks` — alert outputs (MQTT now; publishing itself is
+  :class:`greeniot.transport.mqtt.MqttSession`).
 """
 
 from greeniot.actions.droughts import DroughtEpisodes
 from greeniot.actions.executor import ActionExecutor, Outcome
 from greeniot.actions.interlocks import Decision, InterlockParams, ZoneState, may_open
 from greeniot.actions.rules import Action, Alert, Task, ValveOpen, decide
-from greeniot.actions.sinks.mqtt import MqttAlertSink, MqttPublisher, PublishError
+from greeniot.actions.sinks.mqtt import MqttAlertSink
 from greeniot.actions.valves import CommandError, ValveCommander
 from greeniot.actions.zones import ZoneTracker
 
@@ -31,9 +32,7 @@ __all__ = [
     "DroughtEpisodes",
     "InterlockParams",
     "MqttAlertSink",
-    "MqttPublisher",
     "Outcome",
-    "PublishError",
     "Task",
     "ValveCommander",
     "ValveOpen",

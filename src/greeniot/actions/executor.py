@@ -81,7 +81,7 @@ class ActionExecutor:
     session_factory : callable
         Returns a new registry Session.
     publish : callable
-        ``await publish(topic, payload, qos)`` (e.g. ``MqttPublisher.publish``).
+        ``await publish(topic, payload, qos)`` (e.g. ``MqttSession.send``).
     commander : ValveCommander
         Sends valve commands.
     clock : callable

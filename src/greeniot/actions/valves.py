@@ -49,7 +49,7 @@ class ValveCommander:
     session_factory : callable
         Returns a new registry Session.
     publish : callable
-        ``await publish(topic, payload, qos)``; e.g. ``MqttPublisher.publish``.
+        ``await publish(topic, payload, qos)``; e.g. ``MqttSession.send``.
     clock : callable
         ``clock() -> int`` ms UTC.
     deadline_s : int

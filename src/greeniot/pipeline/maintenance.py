@@ -57,22 +57,17 @@ class MaintenanceService:
         self.clock = EventClock()
         self.tick_ms = int(settings.analytics.tick_s * 1000)
         self._next_tick_ms = 0
-        self.publish_timeout_s = publish_timeout_s
         self.mqtt = MqttSession(settings.mqtt, f"{settings.mqtt.client_id}-analytics",
-                                filters=ingest_filters())
+                                filters=ingest_filters(), publish_timeout_s=publish_timeout_s)
         self.engine = AnalyticsEngine(context, window=settings.analytics.window)
         self.zones = ZoneTracker()
-        self.commander = ValveCommander(session_factory, self.publish, wall_clock,
+        self.commander = ValveCommander(session_factory, self.mqtt.send, wall_clock,
                                         tracker=self.zones)
-        self.executor = ActionExecutor(session_factory, self.publish, self.commander,
+        self.executor = ActionExecutor(session_factory, self.mqtt.send, self.commander,
                                        self.clock, tracker=self.zones)
         self.outcomes: list[Outcome] = []
         self.ticks = 0
         self._task: asyncio.Task[None] | None = None
-
-    async def publish(self, topic: str, payload: bytes, qos: int) -> None:
-        async with asyncio.timeout(self.publish_timeout_s):
-            await self.mqtt.publish(topic, payload, qos)
 
     async def __aenter__(self) -> MaintenanceService:
         await self.mqtt.connect()

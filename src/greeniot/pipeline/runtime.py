@@ -99,12 +99,7 @@ async def serve_api(settings: Settings, *, engine: Engine | None = None,
     async with InfluxClient(settings.influx) as influx:
         try:
             await mqtt.connect()
-
-            async def publish(topic: str, payload: bytes, qos: int) -> None:
-                async with asyncio.timeout(10.0):
-                    await mqtt.publish(topic, payload, qos)
-
-            commander = ValveCommander(sessions, publish, _wall_ms)
+            commander = ValveCommander(sessions, mqtt.send, _wall_ms)
             app = create_app(settings, influx=influx, commander=commander, engine=eng)
             config = uvicorn.Config(app, host=settings.api.host, port=settings.api.port,
                                     log_level="warning", lifespan="on")

@@ -54,13 +54,16 @@ class MqttSession:
 
     def __init__(self, settings: MqttSettings, client_id: str, *,
                  filters: Sequence[str] = (), qos: int = 1, clean_session: bool = False,
-                 manual_ack: bool = False, will: Will | None = None) -> None:
+                 manual_ack: bool = False, will: Will | None = None,
+                 connect_timeout_s: float = 15.0, publish_timeout_s: float = 10.0) -> None:
         if not client_id:
             raise ValueError("client_id is required for a persistent session")
         self.settings = settings
         self.client_id = client_id
         self.filters = list(filters)
         self.qos = qos
+        self.connect_timeout_s = connect_timeout_s
+        self.publish_timeout_s = publish_timeout_s
         self.inbox: collections.deque[Message] = collections.deque()
         self._client = paho.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session,
@@ -94,7 +97,8 @@ class MqttSession:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def connect(self, timeout_s: float = 15.0) -> None:
+    async def connect(self, timeout_s: float | None = None) -> None:
+        timeout_s = self.connect_timeout_s if timeout_s is None else timeout_s
         self._loop = asyncio.get_running_loop()
         s = self.settings
         self._client.connect_async(s.host, s.port, keepalive=s.keepalive_s)
@@ -104,8 +108,8 @@ class MqttSession:
                 await self._connected.wait()
         except TimeoutError as err:
             self._client.loop_stop()
-            raise MqttError(f"no MQTT connection to {s.host}:{s.port} within {timeout_s:.0f} s"
-                            ) from err
+            raise MqttError(f"no MQTT connection to mqtt://{s.host}:{s.port} within "
+                            f"{timeout_s:g} s") from err
 
     async def close(self) -> None:
         self._client.disconnect()
@@ -201,6 +205,18 @@ class MqttSession:
             else:
                 self._pending[info.mid] = fut
         return fut
+
+    async def send(self, topic: str, payload: bytes, qos: int = 1, *,
+                   timeout_s: float | None = None) -> None:
+        """Publish and wait for the broker's PUBACK (QoS 1): MqttError naming the topic if
+        none comes within ``timeout_s``. The shape executors take as ``publish``."""
+        timeout_s = self.publish_timeout_s if timeout_s is None else timeout_s
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self.publish(topic, payload, qos)
+        except TimeoutError as err:
+            raise MqttError(f"no PUBACK for {topic!r} from mqtt://{self.settings.host}:"
+                            f"{self.settings.port} within {timeout_s:g} s") from err
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:
