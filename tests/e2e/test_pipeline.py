@@ -31,6 +31,16 @@ def seqs(settings: Settings, measurement: str, device: str) -> list[int]:
     return sorted(int(r["seq"]) for r in rows)
 
 
+def seeded_estate(settings: Settings, fleet: Fleet):
+    """Settings ticking every 10 min of event time, and a registry seeded with ``fleet``."""
+    s = settings.model_copy(update={"analytics": settings.analytics.model_copy(
+        update={"tick_s": 600.0})})
+    engine, sessions = open_registry(s)
+    with sessions() as session:
+        seed(session, **fleet.registry())
+    return s, engine, sessions, read_context(sessions)
+
+
 async def wait_for(check, timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not await asyncio.to_thread(check):
@@ -89,12 +99,7 @@ def test_typhoon_raises_removal_task_for_failed_tree_and_none_for_healthy(
         settings: Settings, site_id: str) -> None:
     fleet = Fleet.generate(sites=1, trees_per_site=20, zones_per_site=2, seed=11,
                            site_ids=[site_id])
-    s = settings.model_copy(update={"analytics": settings.analytics.model_copy(
-        update={"tick_s": 600.0})})
-    engine, sessions = open_registry(s)
-    with sessions() as session:
-        seed(session, **fleet.registry())
-    ctx = read_context(sessions)
+    s, engine, sessions, ctx = seeded_estate(settings, fleet)
 
     async def scenario():
         async with (IngestService(s, bindings=bindings_of(ctx)),
@@ -147,12 +152,7 @@ def test_drought_sends_valve_command_that_micropython_node_acks(
         settings: Settings, site_id: str, tmp_path: Path) -> None:
     fleet = Fleet.generate(sites=1, trees_per_site=2, zones_per_site=4, seed=5,
                            site_ids=[site_id])
-    s = settings.model_copy(update={"analytics": settings.analytics.model_copy(
-        update={"tick_s": 600.0})})
-    engine, sessions = open_registry(s)
-    with sessions() as session:
-        seed(session, **fleet.registry())
-    ctx = read_context(sessions)
+    s, engine, sessions, ctx = seeded_estate(settings, fleet)
     valves = {z.valve_device: z for z in fleet.zones}
     nodes = {dev: FirmwareNode(tmp_path / dev, site=site_id, device=dev, kind="valve",
                                mqtt_port=s.mqtt.port, max_run_s=2) for dev in valves}
