@@ -55,6 +55,7 @@ def test_integers_validate_as_floats_and_roundtrip() -> None:
     (b'{"v":1,"seq":1,"ts_ms":%d,"vwc_pct":30,"vwc":3}' % NOW, "invalid", "vwc"),
     (b'{"v":1,"seq":-1,"ts_ms":%d,"vwc_pct":30}' % NOW, "invalid", "seq"),
     (b'{"v":1,"seq":1,"ts_ms":12,"vwc_pct":30}', "invalid", "ts_ms"),
+    (b'{"v":1,"seq":1,"ts_ms":%d,"vwc_pct":NaN}' % NOW, "invalid", "vwc_pct"),
 ])
 def test_rejections_carry_reason_and_detail(payload: bytes, reason: str, detail: str) -> None:
     d = decode("greeniot/v1/a/d/soil", payload)
@@ -84,3 +85,11 @@ def test_burst_axes_must_match_and_open_needs_max_run() -> None:
 def test_down_channel_payload_refused_by_ingest_decoder() -> None:
     d = decode("greeniot/v1/a/d/cmd", b"{}")
     assert [r.reason for r in d.rejections] == ["bad_channel"]
+
+
+def test_infinity_is_refused_even_where_only_a_lower_bound_applies() -> None:
+    body = (b'{"v":1,"seq":1,"ts_ms":%d,"state":"closed","cause":"max_run","open_s":Infinity}'
+            % NOW)
+    d = decode("greeniot/v1/a/v/valve", body)
+    assert d.messages == [] and [r.reason for r in d.rejections] == ["invalid"]
+    assert "open_s" in d.rejections[0].detail

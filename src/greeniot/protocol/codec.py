@@ -80,12 +80,19 @@ def decode(topic: str, payload: bytes) -> Decoded:
             Rejection("too_large", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
         )
         return out
+    model = MODELS[t.channel]
+    # Fast path: pydantic-core parses and validates in one pass. Anything it refuses (a batch,
+    # another version, bad JSON, a bad field) goes the slow way below, which names the reason.
+    try:
+        out._add(model.model_validate_json(payload), None)
+        return out
+    except ValidationError:
+        pass
     try:
         obj = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         out.rejections.append(Rejection("not_json", f"payload is not JSON: {err}"))
         return out
-    model = MODELS[t.channel]
     if isinstance(obj, dict) and "batch" in obj and t.channel in READING_CHANNELS:
         v = obj.get("v")
         items = obj["batch"]

@@ -26,7 +26,8 @@ BatV = Annotated[float, Field(ge=0.0, le=15.0)]
 
 
 class _Msg(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinity are no measurements (and InfluxDB refuses them in line protocol).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     #: The channel this message travels on.
     channel: ClassVar[str] = ""
 
@@ -50,7 +51,7 @@ class SoilReading(_Reading):
 class TiltBurst(BaseModel):
     """Evenly sampled tilt starting at the reading's ``ts_ms``, for sway analysis."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     hz: Annotated[float, Field(gt=0.0, le=200.0)]
     pitch_deg: Annotated[list[Deg], Field(min_length=1, max_length=MAX_BURST_SAMPLES)]
     roll_deg: Annotated[list[Deg], Field(min_length=1, max_length=MAX_BURST_SAMPLES)]
