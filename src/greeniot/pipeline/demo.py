@@ -134,49 +134,51 @@ async def run_demo(settings: Settings, *, duration_s: float = 0.0, trees: int = 
             api_ready = asyncio.Event()
             api_task = asyncio.create_task(serve_api(
                 s, engine=engine, on_ready=lambda p: api_ready.set()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(api_ready.wait(), 15)
-            say(f"API on http://127.0.0.1:{port}/docs  (e.g. /api/v1/tasks)")
-            span_s = SPAN_H * 3600
-            last_pct: dict[str, int] = {}
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(api_ready.wait(), 15)
+                say(f"API on http://127.0.0.1:{port}/docs  (e.g. /api/v1/tasks)")
+                span_s = SPAN_H * 3600
+                last_pct: dict[str, int] = {}
 
-            def progress(site: str) -> Any:
-                def show(p: Progress) -> None:
-                    pct = int(p.fraction * 100) // 25 * 25
-                    if last_pct.get(site) != pct:
-                        last_pct[site] = pct
-                        say(f"[{site} {SITES[site]}] {pct:3d}% of {SPAN_H:.0f} h simulated, "
-                            f"{p.published} messages")
-                return show
+                def progress(site: str) -> Any:
+                    def show(p: Progress) -> None:
+                        pct = int(p.fraction * 100) // 25 * 25
+                        if last_pct.get(site) != pct:
+                            last_pct[site] = pct
+                            say(f"[{site} {SITES[site]}] {pct:3d}% of {SPAN_H:.0f} h simulated, "
+                                f"{p.published} messages")
+                    return show
 
-            say(f"playing {', '.join(f'{v} on {k}' for k, v in SITES.items())}: "
-                f"{SPAN_H:.0f} h in {scenario_s:.0f} s")
-            results = await asyncio.gather(*(
-                run(scenario, split_fleet(fleet, site), host="127.0.0.1", port=broker.port,
-                    span_s=span_s, speed=span_s / scenario_s, step_s=300.0,
-                    on_progress=progress(site), external_valves=external[site],
-                    client_id_prefix=f"demo-sim-{site}", seed=7)
-                for site, scenario in SITES.items()))
-            for r in results:
-                say(f"ground truth: {r.truth.as_dict()}")
-            # Let ingest and analytics catch up with the last readings.
-            await ingest.writer.flush(15)
-            await asyncio.sleep(1.0)
-            counts = summary(sessions, ingest, maint)
-            say("summary: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
-            for line in open_tasks(sessions):
-                say(line)
-            say(f"API on http://127.0.0.1:{port}/docs ; InfluxDB {influx.url} db "
-                f"{s.influx.database}")
-            remaining = duration_s - (time.monotonic() - t_start) if duration_s else None
-            if remaining is None:
-                say("running until Ctrl-C")
-                await asyncio.Event().wait()
-            elif remaining > 0:
-                await asyncio.sleep(remaining)
-            api_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await api_task
+                say(f"playing {', '.join(f'{v} on {k}' for k, v in SITES.items())}: "
+                    f"{SPAN_H:.0f} h in {scenario_s:.0f} s")
+                results = await asyncio.gather(*(
+                    run(scenario, split_fleet(fleet, site), host="127.0.0.1", port=broker.port,
+                        span_s=span_s, speed=span_s / scenario_s, step_s=300.0,
+                        on_progress=progress(site), external_valves=external[site],
+                        client_id_prefix=f"demo-sim-{site}", seed=7)
+                    for site, scenario in SITES.items()))
+                for site, r in zip(SITES, results, strict=True):
+                    say(f"ground truth [{site}]: {truth_line(r.truth)}")
+                # Let ingest and analytics catch up with the last readings.
+                await ingest.writer.flush(15)
+                await caught_up(maint)
+                counts = summary(sessions, ingest, maint)
+                say("summary: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+                for line in open_tasks(sessions):
+                    say(line)
+                say(f"API on http://127.0.0.1:{port}/docs ; InfluxDB {influx.url} db "
+                    f"{s.influx.database}")
+                remaining = duration_s - (time.monotonic() - t_start) if duration_s else None
+                if remaining is None:
+                    say("running until Ctrl-C")
+                    await asyncio.Event().wait()
+                elif remaining > 0:
+                    await asyncio.sleep(remaining)
+            finally:
+                api_task.cancel()  # an orderly uvicorn shutdown (see serve_api)
+                with contextlib.suppress(asyncio.CancelledError):
+                    await api_task
     finally:
         for node in nodes:
             node.stop()
@@ -213,3 +215,25 @@ def open_tasks(sessions: Any, limit: int = 12) -> list[str]:
         return ["open tasks (priority, heritage first):"] + [
             f"  #{t.id:<3} p{t.priority} {t.kind:<12} {t.site}/{t.tree or t.zone or t.device}"
             f"{' (heritage)' if t.heritage else ''}: {t.title}" for t in rows]
+
+
+def truth_line(truth: Any) -> str:
+    """What really happened in a simulated run, to compare with the tasks above."""
+    parts = []
+    if truth.storm is not None:
+        parts.append(f"storm peak mean wind {truth.storm.peak_mean_wind_ms:.0f} m/s")
+    if truth.lean_steps:
+        parts.append("lasting lean " + ", ".join(
+            f"{t} {v.step_deg:.1f} deg" for t, v in truth.lean_steps.items()))
+    if truth.failures:
+        parts.append("fallen " + ", ".join(truth.failures))
+    if truth.dry_zones:
+        parts.append("dried below refill " + ", ".join(truth.dry_zones))
+    return "; ".join(parts) or "nothing to act on"
+
+
+async def caught_up(maint: MaintenanceService, timeout_s: float = 10.0) -> None:
+    """Wait until analytics has taken every message the broker delivered to it."""
+    deadline = time.monotonic() + timeout_s
+    while maint.mqtt.inbox and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
