@@ -15,13 +15,17 @@ from collections.abc import Callable
 
 
 class EventClock:
-    def __init__(self, *, idle_s: float = 30.0,
+    def __init__(self, *, start_ms: int = 0, idle_s: float = 30.0,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.idle_s = idle_s
         self._monotonic = monotonic
         self._latest: dict[str, int] = {}  # source → newest ts_ms
         self._heard: dict[str, float] = {}  # source → wall time last heard [s, monotonic]
-        self._now = 0
+        self._now = start_ms
+
+    def advance_to(self, ts_ms: int) -> None:
+        """Never report a time before ``ts_ms`` (e.g. the newest reading of a warm start)."""
+        self._now = max(self._now, ts_ms)
 
     def observe(self, ts_ms: int | None, source: str = "") -> None:
         if ts_ms is None:

@@ -22,6 +22,7 @@ from greeniot.analytics.context import EstateContext
 from greeniot.analytics.engine import AnalyticsEngine
 from greeniot.config import Settings
 from greeniot.pipeline.eventclock import EventClock
+from greeniot.pipeline.warmstart import warm_start
 from greeniot.protocol.codec import decode
 from greeniot.protocol.messages import (
     SoilReading,
@@ -31,6 +32,7 @@ from greeniot.protocol.messages import (
     WeatherReading,
 )
 from greeniot.protocol.topics import ingest_filters
+from greeniot.store.influx import InfluxClient
 from greeniot.transport.mqtt import Message, MqttSession
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ class MaintenanceService:
                  session_factory: SessionFactory, *,
                  on_outcome: Callable[[Outcome], None] | None = None,
                  wall_clock: Callable[[], int] = wall_ms,
+                 influx: InfluxClient | None = None,
                  publish_timeout_s: float = 10.0) -> None:
         self.settings = settings
         self.context = context
@@ -65,11 +68,22 @@ class MaintenanceService:
                                         tracker=self.zones)
         self.executor = ActionExecutor(session_factory, self.mqtt.send, self.commander,
                                        self.clock, tracker=self.zones)
+        self.influx = influx
+        self.wall_clock = wall_clock
         self.outcomes: list[Outcome] = []
         self.ticks = 0
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> MaintenanceService:
+        if self.influx is not None:
+            # Before subscribing: history first, then what the broker kept for us.
+            try:
+                newest = await warm_start(self.engine, self.influx, now_ms=self.wall_clock())
+            except Exception as err:  # analytics still works, only without its history
+                log.warning("warm start from InfluxDB failed, starting empty: %s", err)
+            else:
+                self.clock.advance_to(newest)
+                self._next_tick_ms = newest + self.tick_ms
         await self.mqtt.connect()
         self._task = asyncio.create_task(self._run(), name="maintenance")
         return self

@@ -78,8 +78,9 @@ async def run_maintenance(settings: Settings,
 
     engine, sessions = open_registry(settings)
     try:
-        async with MaintenanceService(settings, read_context(sessions), sessions,
-                                      on_outcome=on_outcome) as svc:
+        async with (InfluxClient(settings.influx) as influx,
+                    MaintenanceService(settings, read_context(sessions), sessions,
+                                       on_outcome=on_outcome, influx=influx) as svc):
             await _refresh(REGISTRY_REFRESH_S,
                            lambda: svc.set_context(read_context(sessions)))
     finally:
