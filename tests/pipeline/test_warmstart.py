@@ -31,7 +31,7 @@ def test_restart_keeps_history_and_does_not_realert(settings: Settings, site_id:
     ctx = read_context(sessions)
     engine_db.dispose()
 
-    async def scenario():  # noqa: ANN202
+    async def scenario():
         async with IngestService(settings):
             result = await run("typhoon", fleet, port=settings.mqtt.port, span_s=96 * 3600,
                                speed=None, step_s=300, seed=11,
