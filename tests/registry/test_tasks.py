@@ -113,3 +113,17 @@ def test_list_filters(estate: Session) -> None:
     # b is due at T0+24h, a at T0+72h; c is cancelled so never overdue
     assert ids(overdue_at_ms=T0 + 25 * 3_600_000) == [b.id]
     assert ids(limit=1, offset=1) == [c.id]
+
+
+def test_a_worse_repeat_escalates_the_open_task_and_never_lowers_it(estate: Session) -> None:
+    task, _ = _open(estate, dedup_key=KEY, priority=2)
+    due_p2 = task.due_ms
+    again, created = _open(estate, dedup_key=KEY, priority=1, reason="lean step now critical",
+                           now_ms=T0 + 60_000)
+    assert not created and again.id == task.id
+    assert again.priority == 1
+    assert again.due_ms == workflow.sla_due_ms(1, T0 + 60_000) < due_p2
+    assert "priority 2 -> 1: lean step now critical" in again.history[-1].note
+    calmer, _ = _open(estate, dedup_key=KEY, priority=3, now_ms=T0 + 120_000)
+    assert calmer.priority == 1 and len(calmer.history) == len(again.history)
+    assert len(crud.list_tasks(estate)) == 1

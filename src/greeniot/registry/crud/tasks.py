@@ -67,6 +67,9 @@ def ensure_task(session: Session, *, site: str, kind: str, title: str, priority:
     if dedup_key is not None:
         existing = find_active_task(session, dedup_key=dedup_key)
         if existing is not None:
+            if priority < existing.priority:
+                _escalate(existing, priority=priority, reason=reason, by=by, now_ms=now_ms)
+                session.commit()
             return existing, False
     task = _build(session, {
         "site": site, "kind": kind, "title": title, "priority": priority, "reason": reason,
@@ -85,6 +88,20 @@ def ensure_task(session: Session, *, site: str, kind: str, title: str, priority:
         return existing, False
     session.commit()
     return task, True
+
+
+def _escalate(task: Task, *, priority: int, reason: str, by: str, now_ms: int | None) -> None:
+    """The same condition got worse: move the open task up the queue (and its SLA with it),
+    keeping one task per condition; the history says when and why."""
+    now = wall_clock_ms() if now_ms is None else now_ms
+    old = task.priority
+    task.priority = priority
+    new_due = sla_due_ms(priority, now)
+    if task.due_ms is None or new_due < task.due_ms:
+        task.due_ms = new_due
+    task.updated_ms = now
+    add_history(task, by=by, from_state=task.state, to_state=task.state,
+                note=f"priority {old} -> {priority}: {reason}".strip(": "), ts_ms=now)
 
 
 def open_task_once(session: Session, **fields: Any) -> Task:
