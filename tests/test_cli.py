@@ -98,3 +98,17 @@ def test_bad_setting_names_the_variable(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=60)
     assert out.returncode != 0
     assert "GREENIOT_INFLUX__ORG" in out.stdout + out.stderr
+
+
+def test_unknown_greeniot_variable_is_refused_by_name() -> None:
+    from greeniot.config import unknown_env
+
+    env = {"GREENIOT_MQTT__HOSTX": "x", "GREENIOT_MQTT__HOST": "broker",
+           "GREENIOT_DATA_DIR": "/d", "GREENIOT_NOPE": "1", "GREENIOT_LOG_JSON__X": "1",
+           "PATH": "/bin"}
+    assert unknown_env(env) == ["GREENIOT_LOG_JSON__X", "GREENIOT_MQTT__HOSTX",
+                                "GREENIOT_NOPE"]
+    out = subprocess.run([sys.executable, "-m", "greeniot", "ingest"],
+                         env={**os.environ, "GREENIOT_MQTT__HOSTX": "x"},
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0 and "GREENIOT_MQTT__HOSTX" in out.stdout + out.stderr

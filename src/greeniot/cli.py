@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from greeniot.config import Settings
+from greeniot.config import Settings, unknown_env
 from greeniot.logs import setup_logging
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -39,6 +40,10 @@ def build_settings(*, mqtt_host: str | None = None, mqtt_port: int | None = None
         over["data_dir"] = data_dir
     if db_url:
         over["db_url"] = db_url
+    unknown = unknown_env(os.environ)
+    if unknown:
+        raise typer.BadParameter(f"unknown setting(s) {', '.join(unknown)}: see "
+                                 "src/greeniot/config.py for the GREENIOT_* names")
     try:
         settings = Settings(**over)
     except Exception as err:  # pydantic names the variable; show it without a traceback
@@ -85,13 +90,16 @@ def analytics(mqtt_host: MqttHost = None, mqtt_port: MqttPort = None,
 @app.command()
 def api(mqtt_host: MqttHost = None, mqtt_port: MqttPort = None, influx_url: InfluxUrl = None,
         data_dir: DataDir = None, db_url: DbUrl = None,
-        host: Annotated[str, typer.Option(help="listen address")] = "127.0.0.1",
-        port: Annotated[int, typer.Option(help="listen port")] = 8000) -> None:
+        host: Annotated[str | None, typer.Option(
+            help="listen address [GREENIOT_API__HOST, default 127.0.0.1]")] = None,
+        port: Annotated[int | None, typer.Option(
+            help="listen port [GREENIOT_API__PORT, default 8000]")] = None) -> None:
     """The HTTP API (OpenAPI docs at /docs)."""
     from greeniot.pipeline.runtime import run_api
 
+    api_over = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     s = build_settings(mqtt_host=mqtt_host, mqtt_port=mqtt_port, influx_url=influx_url,
-                       data_dir=data_dir, db_url=db_url, api={"host": host, "port": port})
+                       data_dir=data_dir, db_url=db_url, **({"api": api_over} if api_over else {}))
     asyncio.run(_until_signal(run_api(s)))
 
 

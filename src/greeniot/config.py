@@ -6,6 +6,7 @@ Every value comes from ``GREENIOT_*`` environment variables (nested with ``__``,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -92,3 +93,25 @@ class Settings(BaseSettings):
     @property
     def database_url(self) -> str:
         return self.db_url or f"sqlite:///{(self.data_dir / 'registry.sqlite3').resolve()}"
+
+
+def unknown_env(environ: Mapping[str, str], prefix: str = "GREENIOT_") -> list[str]:
+    """``GREENIOT_*`` variables that name no setting (pydantic-settings ignores them silently,
+    so a typo such as ``GREENIOT_MQTT__HOSTX`` would otherwise leave the default in force)."""
+    top = Settings.model_fields
+    bad = []
+    for key in environ:
+        if not key.startswith(prefix):
+            continue
+        parts = key[len(prefix):].lower().split("__")
+        field = top.get(parts[0])
+        if field is None:
+            bad.append(key)
+            continue
+        model = field.annotation
+        if len(parts) == 1:
+            continue
+        if (len(parts) != 2 or not isinstance(model, type) or not issubclass(model, BaseModel)
+                or parts[1] not in model.model_fields):
+            bad.append(key)
+    return sorted(bad)
