@@ -135,6 +135,9 @@ def test_external_valve_events_water_the_zone(mosquitto: MosquittoProcess, obser
             if s.device == z1.valve_device] == [("valve", 1), ("valve", 1)]
     assert (z1.site, z1.valve_device) not in result.seq_counts
     rise = 100 * z1.irrigation_mm_h * open_s / 3600 / z1.root_depth_mm
+    # The "after" reading is taken 30 simulated minutes after the close was sent: at 3600x
+    # that is 0.5 s of wall time, so a loaded machine delivering the close late cannot leave
+    # it inside the watering (calm-day evapotranspiration over 30 min is far below 0.1 %).
     for before, after in soil_around(observer, z1.soil_devices, t_open - 120_000,
-                                     t_closed + 240_000):
+                                     t_closed + 1_800_000):
         assert after - before == pytest.approx(rise, abs=1.0)
