@@ -181,7 +181,7 @@ class AnalyticsEngine:
     def _site_codes(self, sites: np.ndarray) -> np.ndarray:
         return self._sites.rows(list(sites), [""] * len(sites))
 
-    def rows_for(self, kind: Kind, site: str | Sequence[str],
+    def rows_for(self, kind: Kind, site: str | Sequence[str] | np.ndarray,
                  devices: Sequence[str] | np.ndarray) -> np.ndarray:
         """Register devices of one kind (if new) and return their rows, for
         :meth:`ingest_rows`. ``site`` is one site or one per device."""

@@ -90,7 +90,7 @@ class HealthStage:
         by_status = self.status_offline > 0
         on = np.where(silent | by_status, 2, 0).astype(np.int8)
         fire = self.latches.update("offline", on, on)
-        for i in np.flatnonzero(fire):
+        for i in np.flatnonzero(fire).tolist():
             if by_status[i] and not silent[i]:
                 since = int(self.status_offline[i])
                 emit.append(self._event("device_offline", i, 2, (now_ms - since) / 1000.0, 0.0,
@@ -106,7 +106,7 @@ class HealthStage:
         on, hold = battery_levels(bat, p)
         fire = self.latches.update("battery", on, hold, np.isfinite(bat))
         newest = w.newest_ts_ms
-        for i in np.flatnonzero(fire):
+        for i in np.flatnonzero(fire).tolist():
             lv = int(on[i])
             th = p.battery_critical_v if lv == 3 else p.battery_warning_v
             emit.append(self._event("low_battery", i, lv, bat[i], th, "V", int(newest[i]),
@@ -128,7 +128,7 @@ class HealthStage:
         railed = bad_frac >= p.out_of_range_frac
         on = np.where(frozen | noisy | railed, 2, 0).astype(np.int8)
         fire = self.latches.update("sensor", on, on)
-        for i in np.flatnonzero(fire):
+        for i in np.flatnonzero(fire).tolist():
             unit = UNITS.get(self.kind[i], "")
             if frozen[i]:
                 emit.append(self._event(

@@ -59,7 +59,7 @@ class SoilStage:
         """The zone code of a probe (creating the zone if new; refreshing its thresholds)."""
         m = meta(site, device)
         info = m.zone_info
-        key = m.zone if info is not None else "\x00" + device
+        key = m.zone if (info is not None and m.zone is not None) else "\x00" + device
         z_before = len(self.zones)
         z = self.zones.row(site, key)
         zi = info or ZoneInfo(site=site, zone=key)
@@ -105,7 +105,7 @@ class SoilStage:
 
         on, hold = drought_levels(zw.vwc_pct, self.refill, self.params)
         fire = self.latches.update("drought", on, hold, known)
-        for z in np.flatnonzero(fire):
+        for z in np.flatnonzero(fire).tolist():
             emit.append(self._event(
                 "drought", z, int(on[z]), zw.vwc_pct[z], self.refill[z], int(newest[z]),
                 f"median of {zw.n_probes[z]} probe(s) {zw.vwc_pct[z]:.1f}% VWC below the "
@@ -113,7 +113,7 @@ class SoilStage:
 
         on, hold = waterlog_levels(zw.vwc_pct, zw.hours_above, self.saturation, self.waterlog_h)
         fire = self.latches.update("waterlog", on, hold, known)
-        for z in np.flatnonzero(fire):
+        for z in np.flatnonzero(fire).tolist():
             emit.append(self._event(
                 "waterlog", z, int(on[z]), zw.vwc_pct[z], self.saturation[z], int(newest[z]),
                 f"above saturation {self.saturation[z]:.1f}% VWC for "

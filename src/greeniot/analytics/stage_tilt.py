@@ -233,7 +233,7 @@ class TiltStage:
             fire = self.latches.update("trend", on, hold, known, sl)
             failed = self.latches.level("failure", n)[sl] > 0
             newest = ts.max(axis=1)
-            for i in np.flatnonzero(fire & ~failed):
+            for i in np.flatnonzero(fire & ~failed).tolist():
                 lv = int(on[i])
                 self._fire_trend(c0 + i, lv, rate.rate_deg_per_day[i], th[i, lv - 1],
                                  int(newest[i]), rate.span_days[i], rate.t_stat[i], emit)
@@ -290,7 +290,7 @@ class TiltStage:
         th = self._grades("lean_deg", b.sl)
         on, hold, known = graded(lean.lean_deg, th, p.hysteresis)
         fire = self.latches.update("lean", on, hold, known, b.sl)
-        for i in np.flatnonzero(fire & ~failed):
+        for i in np.flatnonzero(fire & ~failed).tolist():
             lv = int(on[i])
             emit.append(self.event(
                 "lean", b.sl.start + i, lv, lean.lean_deg[i], th[i, lv - 1], "deg",
@@ -348,7 +348,7 @@ class TiltStage:
         step[~unjudged & (lean_after < lean_before)] = 0.0
         on, hold, known = graded(step, th, p.hysteresis)
         fire = self.latches.update("step", on, hold, known, sl)
-        for i in np.flatnonzero(fire & ~failed):
+        for i in np.flatnonzero(fire & ~failed).tolist():
             lv = int(on[i])
             when = (f"before the storm (onset {int(onset[i])}) and after the wind dropped"
                     if recent[i] else "over the last hour")

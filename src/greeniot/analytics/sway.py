@@ -132,7 +132,8 @@ def welch_psd(x: np.ndarray, hz: float, nperseg: int, nfft: int) -> tuple[F64, F
     spec = np.fft.rfft((segs - segs.mean(axis=2, keepdims=True)) * win, n=nfft, axis=2)
     psd = (spec.real**2 + spec.imag**2).mean(axis=1) / (hz * (win * win).sum())
     psd[:, 1 : (nfft + 1) // 2] *= 2.0  # one-sided: fold negative frequencies (not DC/Nyquist)
-    return np.fft.rfftfreq(nfft, 1.0 / hz), psd
+    freqs = np.fft.rfftfreq(nfft, 1.0 / hz).astype(np.float64, copy=False)
+    return freqs, psd.astype(np.float64, copy=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,7 +94,9 @@ async def run_demo(settings: Settings, *, duration_s: float = 0.0, trees: int = 
     fleet = Fleet.generate(sites=len(SITES), trees_per_site=trees, zones_per_site=zones,
                            seed=7, site_ids=list(SITES))
     with sessions() as session:
-        seed(session, **fleet.registry())
+        estate = fleet.registry()
+        seed(session, sites=estate["sites"], zones=estate["zones"], trees=estate["trees"],
+             devices=estate["devices"])
     ctx = read_context(sessions)
     say(f"registry: {len(fleet.sites)} sites, {len(fleet.trees)} trees "
         f"({sum(t.heritage for t in fleet.trees)} heritage), {len(fleet.zones)} zones, "

@@ -105,7 +105,6 @@ async def serve_api(settings: Settings, *, engine: Engine | None = None,
             config = uvicorn.Config(app, host=settings.api.host, port=settings.api.port,
                                     log_level="warning", lifespan="on")
             server = uvicorn.Server(config)
-            server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
             task = asyncio.create_task(server.serve())
             while not server.started:
                 if task.done():

@@ -160,10 +160,10 @@ def seed(session: Session, *, sites: Iterable[Mapping[str, Any]] = (),
                 session.flush()
                 result.count("sites", "created")
             seen_sites.add(site)
-        for model, table, data in parsed:
-            if model is Device:
+        for model_cls, table, data in parsed:
+            if model_cls is Device:
                 _check_device(session, data)
-            _upsert(session, model, data, table, result, now)
+            _upsert(session, model_cls, data, table, result, now)
         session.commit()
     except Exception:
         session.rollback()

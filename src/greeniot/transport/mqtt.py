@@ -72,7 +72,7 @@ class MqttSession:
         # QoS 1 window toward the broker; 0 = unlimited, paho queues the rest.
         self._client.max_inflight_messages_set(1000)
         self._client.max_queued_messages_set(0)
-        self._client.reconnect_delay_set(0.2, 5)
+        self._client.reconnect_delay_set(1, 5)
         if settings.username:
             self._client.username_pw_set(settings.username, settings.password)
         if will is not None:
@@ -145,7 +145,7 @@ class MqttSession:
         self._threadsafe(self._connected.clear)
 
     def _on_message(self, _c: object, _u: object, msg: paho.MQTTMessage) -> None:
-        self.inbox.append(Message(msg.topic, msg.payload, msg.mid, msg.qos, bool(msg.retain),
+        self.inbox.append(Message(msg.topic, bytes(msg.payload), msg.mid, msg.qos, bool(msg.retain),
                                   int(time.time() * 1000)))
         if not self._arrived.is_set():
             self._threadsafe(self._arrived.set)
