@@ -21,10 +21,14 @@ from tests.ingest.test_service import run_ingest, seqs
 pytestmark = pytest.mark.services
 
 
+#: Readings are 10 ms apart from here on: a device's reading is identified by its timestamp,
+#: so two readings of one device must never share one (the later would overwrite the earlier).
+BASE_MS = int(time.time() * 1000) - 3_600_000
+
+
 def soil_items(site: str, device: str, n: int, start: int = 0) -> list[tuple[str, bytes]]:
-    now = int(time.time() * 1000)
     topic = f"greeniot/v1/{site}/{device}/soil"
-    return [(topic, encode(SoilReading(seq=i, ts_ms=now - 10 * (start + n - i), vwc_pct=25.0)))
+    return [(topic, encode(SoilReading(seq=i, ts_ms=BASE_MS + 10 * i, vwc_pct=25.0)))
             for i in range(start, start + n)]
 
 

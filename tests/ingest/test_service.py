@@ -94,3 +94,20 @@ def test_bad_payloads_dead_lettered_good_ones_stored(settings: Settings, site_id
     dead = next(json.loads(m.payload) for m in obs.messages if m.topic.endswith("invalid"))
     assert dead["index"] == 1 and "vwc_pct" in dead["detail"]
     assert dead["topic"] == f"{base}/soil-2/soil"
+
+
+def test_two_acks_in_one_millisecond_are_both_kept(settings: Settings, site_id: str) -> None:
+    from greeniot.protocol import Ack
+
+    now = int(time.time() * 1000)
+    topic = f"greeniot/v1/{site_id}/valve-1/ack"
+    asyncio.run(run_ingest(settings, lambda: True))
+    pub = Publisher(settings.mqtt.port)
+    pub.publish_many([(topic, encode(Ack(id=f"c-{i}", seq=i, ts_ms=now, ok=i == 0,
+                                         reason=None if i == 0 else "expired")))
+                      for i in range(2)])
+    pub.close()
+    asyncio.run(run_ingest(settings, lambda: len(seqs(settings, "ack", "valve-1")) >= 2))
+    rows = influx_rows(settings, "SELECT cmd_id, ok, reason FROM ack")
+    assert sorted((r["cmd_id"], r["ok"], r["reason"]) for r in rows) == [
+        ("c-0", True, None), ("c-1", False, "expired")]

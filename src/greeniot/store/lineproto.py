@@ -98,8 +98,11 @@ def to_lines(msg: BaseModel, tags: str, received_ms: int) -> list[str]:
                                      "cmd_id": msg.cmd_id, "open_s": msg.open_s,
                                      "flow_l": msg.flow_l, "seq": msg.seq}, msg.ts_ms)]
     if isinstance(msg, Ack):
-        return [line("ack", tags, {"cmd_id": msg.id, "ok": msg.ok, "state": msg.state,
-                                   "reason": msg.reason, "seq": msg.seq}, msg.ts_ms)]
+        # The command id is also a tag: two acks a node sends in the same millisecond are two
+        # points, not one overwriting the other (one series per command; acks are rare).
+        return [line("ack", f",cmd={escape_tag(msg.id)}{tags}",
+                     {"cmd_id": msg.id, "ok": msg.ok, "state": msg.state, "reason": msg.reason,
+                      "seq": msg.seq}, msg.ts_ms)]
     if isinstance(msg, Status):
         return [line("status", tags, {"state": msg.state,
                                       "online": 1 if msg.state == "online" else 0,

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -81,6 +82,8 @@ class MqttSession:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
         self._client.on_publish = self._on_publish
+        self._client.on_subscribe = self._on_subscribe
+        self._sub_mid: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connected = asyncio.Event()
         self._arrived = asyncio.Event()
@@ -135,8 +138,23 @@ class MqttSession:
             log.warning("mqtt connect refused client=%s reason=%s", self.client_id, rc)
             return
         self.connects += 1
-        for flt in self.filters:
-            client.subscribe(flt, qos=self.qos)
+        if not self.filters:
+            self._threadsafe(self._connected.set)
+            return
+        # Ready only once the broker confirmed the subscriptions (SUBACK): before that, a
+        # message published for us could find no subscription in our session and be lost.
+        _rc, mid = client.subscribe([(flt, self.qos) for flt in self.filters])
+        self._sub_mid = mid
+
+    def _on_subscribe(self, _c: object, _u: object, mid: int, reason_codes: list[Any],
+                      _p: object) -> None:
+        if mid != self._sub_mid:
+            return
+        refused = [f"{flt}: {rc}" for flt, rc in zip(self.filters, reason_codes, strict=False)
+                   if getattr(rc, "is_failure", False)]
+        if refused:
+            log.error("mqtt subscriptions refused client=%s %s", self.client_id,
+                      "; ".join(refused))
         self._threadsafe(self._connected.set)
 
     def _on_disconnect(self, _c: object, _u: object, _f: object, rc: object, _p: object) -> None:
