@@ -50,12 +50,12 @@ class InfluxSettings(BaseModel):
 
 
 class IngestSettings(BaseModel):
+    # No client-side in-flight cap: MQTT 3.1.1 has no receive-maximum, so the window toward
+    # ingest is the broker's max_inflight_messages (deploy/mosquitto/mosquitto.conf).
     #: How far ahead of the backend clock a device timestamp may be [s].
     max_future_s: float = Field(300.0, ge=0)
     #: How old a buffered reading may be and still be stored [days].
     max_age_days: float = Field(400.0, gt=0)
-    #: QoS 1 messages received but not yet durable (bounds memory and the broker's window).
-    max_undelivered: int = Field(20_000, ge=1)
 
 
 class AnalyticsSettings(BaseModel):
