@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 from greeniot.actions.interlocks import ZoneState
 from greeniot.analytics.context import EstateContext
+from greeniot.clock import MS_PER_DAY
 from greeniot.protocol import Ack, ValveEvent, WeatherReading
 
-DAY_MS = 24 * 3600 * 1000
 #: An air temperature older than this no longer describes the present [ms].
 AIR_TEMP_MAX_AGE_MS = 3 * 3600 * 1000
 
@@ -85,7 +85,7 @@ class ZoneTracker:
             v.intervals.append((start, msg.ts_ms))
         if v.last_end_ms is None or msg.ts_ms > v.last_end_ms:
             v.last_end_ms = msg.ts_ms
-        while v.intervals and v.intervals[0][1] < msg.ts_ms - DAY_MS:
+        while v.intervals and v.intervals[0][1] < msg.ts_ms - MS_PER_DAY:
             v.intervals.popleft()
 
     def command_sent(self, site: str, device: str, cmd_id: str, deadline_ms: int) -> None:
@@ -111,13 +111,13 @@ class ZoneTracker:
     def state(self, site: str, valve_device: str | None, now_ms: int) -> ZoneState:
         """The snapshot the interlocks judge, for a zone of ``site`` watered by ``valve_device``."""
         w = self._weather.get(site) or _Weather()
-        rain_mm = sum(mm for ts, mm in w.rain if now_ms - DAY_MS < ts <= now_ms)
+        rain_mm = sum(mm for ts, mm in w.rain if now_ms - MS_PER_DAY < ts <= now_ms)
         air = w.air_temp_c if now_ms - w.air_temp_ts_ms <= AIR_TEMP_MAX_AGE_MS else None
         v = self._valves.get((site, valve_device)) if valve_device else None
         if v is None:
             return ZoneState(rain_last_24h_mm=rain_mm, rain_forecast_mm=w.forecast_mm,
                              air_temp_c=air)
-        lo = now_ms - DAY_MS
+        lo = now_ms - MS_PER_DAY
         open_s = sum(_overlap_s(s, e, lo, now_ms) for s, e in v.intervals)
         if v.open_since_ms is not None:
             open_s += _overlap_s(v.open_since_ms, now_ms, lo, now_ms)
@@ -138,5 +138,5 @@ class ZoneTracker:
 
     @staticmethod
     def _prune_rain(w: _Weather, now_ms: int) -> None:
-        while w.rain and w.rain[0][0] <= now_ms - DAY_MS:
+        while w.rain and w.rain[0][0] <= now_ms - MS_PER_DAY:
             w.rain.popleft()

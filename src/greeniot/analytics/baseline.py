@@ -24,8 +24,7 @@ from greeniot.analytics.rowstats import (
     masked_mean,
     masked_median,
 )
-
-MS_PER_HOUR = 3_600_000
+from greeniot.clock import MS_PER_HOUR
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from greeniot.analytics.stage_soil import SoilStage
 from greeniot.analytics.stage_storm import StormStage
 from greeniot.analytics.stage_sway import SwayStage
 from greeniot.analytics.stage_tilt import TiltStage
+from greeniot.clock import MS_PER_MIN
 from greeniot.protocol.messages import (
     SoilReading,
     Status,
@@ -44,8 +45,6 @@ from greeniot.protocol.messages import (
     ValveEvent,
     WeatherReading,
 )
-
-MS_PER_MIN = 60_000
 
 
 def _event_order(e: Event) -> tuple[int, str, str, str, str]:

@@ -13,8 +13,7 @@ from greeniot.analytics.params import StormParams
 from greeniot.analytics.rowstats import pack_groups
 from greeniot.analytics.storm import storm_episodes, windy_at, windy_readings
 from greeniot.analytics.windows import Windows
-
-MS_PER_MIN = 60_000
+from greeniot.clock import MS_PER_MIN
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,10 +33,7 @@ from greeniot.analytics.tilt import (
     step_magnitude,
 )
 from greeniot.analytics.windows import Windows
-
-MS_PER_MIN = 60_000
-MS_PER_HOUR = 3_600_000
-MS_PER_DAY = 86_400_000
+from greeniot.clock import MS_PER_HOUR, MS_PER_MIN
 
 
 @dataclass(frozen=True, slots=True)

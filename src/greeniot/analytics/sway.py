@@ -17,8 +17,7 @@ from scipy import signal
 
 from greeniot.analytics.params import SwayParams
 from greeniot.analytics.rowstats import F64, I64, as_2d, masked_median, same_shape
-
-MS_PER_DAY = 86_400_000
+from greeniot.clock import MS_PER_DAY
 
 
 @dataclass(frozen=True, slots=True)

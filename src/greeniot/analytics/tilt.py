@@ -37,10 +37,7 @@ from greeniot.analytics.rowstats import (
     robust_linfit,
     same_shape,
 )
-
-MS_PER_MIN = 60_000
-MS_PER_HOUR = 3_600_000
-MS_PER_DAY = 86_400_000
+from greeniot.clock import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN
 
 
 @dataclass(frozen=True, slots=True)

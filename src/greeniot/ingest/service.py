@@ -8,9 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable, Mapping
 
+from greeniot.clock import wall_ms
 from greeniot.config import Settings
 from greeniot.ingest.deadletter import dead_letter
 from greeniot.ingest.spool import Spool
@@ -27,10 +27,6 @@ log = logging.getLogger(__name__)
 
 #: (site, device) → extra tags, e.g. {"tree": "t007"} or {"zone": "z02"}.
 Bindings = Mapping[tuple[str, str], Mapping[str, str]]
-
-
-def wall_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class IngestService:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable
 
 from sqlalchemy.orm import Session
@@ -20,6 +19,7 @@ from greeniot.actions.valves import ValveCommander
 from greeniot.actions.zones import ZoneTracker
 from greeniot.analytics.context import EstateContext
 from greeniot.analytics.engine import AnalyticsEngine
+from greeniot.clock import wall_ms
 from greeniot.config import Settings
 from greeniot.pipeline.eventclock import EventClock
 from greeniot.pipeline.warmstart import warm_start
@@ -38,10 +38,6 @@ from greeniot.transport.mqtt import Message, MqttSession
 log = logging.getLogger(__name__)
 
 SessionFactory = Callable[[], Session]
-
-
-def wall_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class MaintenanceService:

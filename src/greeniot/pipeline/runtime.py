@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from greeniot.analytics.context import EstateContext
+from greeniot.clock import wall_ms
 from greeniot.config import Settings
 from greeniot.ingest.service import Bindings, IngestService
 from greeniot.registry.context import load_context
@@ -100,7 +101,7 @@ async def serve_api(settings: Settings, *, engine: Engine | None = None,
     async with InfluxClient(settings.influx) as influx:
         try:
             await mqtt.connect()
-            commander = ValveCommander(sessions, mqtt.send, _wall_ms)
+            commander = ValveCommander(sessions, mqtt.send, wall_ms)
             app = create_app(settings, influx=influx, commander=commander, engine=eng)
             config = uvicorn.Config(app, host=settings.api.host, port=settings.api.port,
                                     log_level="warning", lifespan="on")
@@ -145,9 +146,3 @@ async def run_simulation(settings: Settings, *, scenario: str, sites: int, trees
                        password=settings.mqtt.password)
     log.info("simulated %s: %d messages in %.1f s; truth %s", scenario, result.published,
              result.wall_s, result.truth.as_dict())
-
-
-def _wall_ms() -> int:
-    import time
-
-    return int(time.time() * 1000)

@@ -7,6 +7,7 @@ import logging
 
 from greeniot.analytics.columns import FIELDS, ColumnBatch
 from greeniot.analytics.engine import AnalyticsEngine
+from greeniot.clock import MS_PER_DAY
 from greeniot.store.influx import InfluxClient
 from greeniot.store.queries import history
 
@@ -15,7 +16,6 @@ log = logging.getLogger(__name__)
 #: How much history each kind needs [days]: tilt trends use 14 days of hourly calm medians;
 #: soil and weather detectors look back hours to a day.
 HISTORY_DAYS = {"weather": 2.0, "tilt": 14.0, "soil": 3.0}
-DAY_MS = 86_400_000
 
 
 async def warm_start(engine: AnalyticsEngine, influx: InfluxClient, *, now_ms: int,
@@ -26,7 +26,7 @@ async def warm_start(engine: AnalyticsEngine, influx: InfluxClient, *, now_ms: i
     batches: list[ColumnBatch] = []
     newest = 0
     for kind, days in HISTORY_DAYS.items():
-        cols = await history(influx, kind, FIELDS[kind], since_ms=now_ms - int(days * DAY_MS),
+        cols = await history(influx, kind, FIELDS[kind], since_ms=now_ms - int(days * MS_PER_DAY),
                              until_ms=now_ms, sites=sites)
         if not len(cols):
             continue

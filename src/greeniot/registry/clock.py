@@ -1,14 +1,7 @@
-"""Wall-clock time in int ms UTC: the default when a caller passes no event time.
-
-Analytics and actions run on event time and pass ``now_ms`` explicitly (replays must raise the
-same tasks as living through them); the API and the CLI fall back to this clock.
-"""
+"""The registry's default clock: the project's wall clock (see :mod:`greeniot.clock`)."""
 
 from __future__ import annotations
 
-import time
+from greeniot.clock import wall_ms as wall_clock_ms
 
-
-def wall_clock_ms() -> int:
-    """Milliseconds since the Unix epoch, UTC."""
-    return time.time_ns() // 1_000_000
+__all__ = ["wall_clock_ms"]

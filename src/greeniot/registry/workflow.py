@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from greeniot.clock import MS_PER_HOUR
 from greeniot.registry.clock import wall_clock_ms
 from greeniot.registry.errors import InvalidInputError, InvalidTransitionError, NotFoundError
 from greeniot.registry.models import Task, TaskHistory
@@ -37,15 +38,14 @@ TRANSITIONS: Mapping[str, tuple[str, ...]] = {
     "cancelled": (),
 }
 
-_HOUR_MS = 3_600_000
 #: Default time to close a task by priority (1 = most urgent) [ms]. A local default policy,
 #: not a standard: an estate sets its own SLA by passing ``due_ms`` when it opens a task.
 SLA_BY_PRIORITY_MS: Mapping[int, int] = {
-    1: 4 * _HOUR_MS,
-    2: 24 * _HOUR_MS,
-    3: 72 * _HOUR_MS,
-    4: 7 * 24 * _HOUR_MS,
-    5: 30 * 24 * _HOUR_MS,
+    1: 4 * MS_PER_HOUR,
+    2: 24 * MS_PER_HOUR,
+    3: 72 * MS_PER_HOUR,
+    4: 7 * 24 * MS_PER_HOUR,
+    5: 30 * 24 * MS_PER_HOUR,
 }
 
 

@@ -11,7 +11,6 @@ import collections
 import contextlib
 import logging
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from greeniot.clock import wall_ms
 from greeniot.config import MqttSettings
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ class MqttSession:
 
     def _on_message(self, _c: object, _u: object, msg: paho.MQTTMessage) -> None:
         self.inbox.append(Message(msg.topic, bytes(msg.payload), msg.mid, msg.qos, bool(msg.retain),
-                                  int(time.time() * 1000)))
+                                  wall_ms()))
         if not self._arrived.is_set():
             self._threadsafe(self._arrived.set)
 
