@@ -119,8 +119,11 @@ def alembic_config() -> Config:
     return cfg
 
 
-def migrate(url: str | URL | Engine, *, revision: str = "head") -> None:
+def migrate(url: str | URL | Engine, *, revision: str = "heads") -> None:
     """Bring the schema at ``url`` (or on ``engine``) up to ``revision``; idempotent.
+
+    ``"heads"``: every branch of the migration tree, so features that add tables on their own
+    branches (each revising 0001) apply together until a merge revision joins them.
 
     Called at start-up by every process that uses the registry. Runs in one transaction
     (SQLite and PostgreSQL both have transactional DDL), so a failed migration leaves the
