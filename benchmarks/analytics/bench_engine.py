@@ -25,8 +25,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from greeniot.analytics.context import EstateContext
 from greeniot.analytics.engine import AnalyticsEngine
+from greeniot.estate import EstateContext
 
 T0 = 1_790_000_000_000 - (1_790_000_000_000 % 3_600_000)
 MIN = 60_000

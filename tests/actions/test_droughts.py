@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from greeniot.actions.droughts import DroughtEpisodes
-from greeniot.analytics.context import DeviceBinding, EstateContext, ZoneInfo
-from greeniot.analytics.events import Event
+from greeniot.analytics.contract import Event
+from greeniot.estate import DeviceBinding, EstateContext, ZoneInfo
 from greeniot.protocol import SoilReading
 
 T0 = 1_795_510_737_944

@@ -17,9 +17,9 @@ from greeniot.actions.executor import ActionExecutor, Outcome
 from greeniot.actions.rules import decide
 from greeniot.actions.valves import ValveCommander
 from greeniot.actions.zones import ZoneTracker
-from greeniot.analytics.context import DeviceBinding, EstateContext, TreeInfo, ZoneInfo
-from greeniot.analytics.events import Event
+from greeniot.analytics.contract import Event
 from greeniot.config import MqttSettings
+from greeniot.estate import DeviceBinding, EstateContext, TreeInfo, ZoneInfo
 from greeniot.registry import crud
 from greeniot.services import MosquittoProcess
 from greeniot.transport.mqtt import MqttSession

@@ -8,8 +8,8 @@ import pytest
 
 from greeniot.actions.interlocks import ZoneState
 from greeniot.actions.rules import Alert, Task, ValveOpen, decide
-from greeniot.analytics.context import EstateContext, TreeInfo, ZoneInfo
-from greeniot.analytics.events import Event
+from greeniot.analytics.contract import Event
+from greeniot.estate import EstateContext, TreeInfo, ZoneInfo
 
 NOW_MS = 1_795_510_737_944
 SITE = "estate-a"

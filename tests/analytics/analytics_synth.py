@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from greeniot.analytics.columns import ColumnBatch
+from greeniot.analytics.contract import Event
+from greeniot.analytics.core.columns import ColumnBatch
 from greeniot.analytics.engine import AnalyticsEngine
-from greeniot.analytics.events import Event
 
 T0 = 1_790_000_000_000 - (1_790_000_000_000 % 3_600_000)
 MIN = 60_000

@@ -7,11 +7,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from greeniot.analytics.columns import ColumnBatch
-from greeniot.analytics.context import DeviceBinding, EstateContext, TreeInfo, ZoneInfo
+from greeniot.analytics.contract import Event
+from greeniot.analytics.core.columns import ColumnBatch
 from greeniot.analytics.engine import AnalyticsEngine
-from greeniot.analytics.events import Event
 from greeniot.analytics.params import TILT_PARAMS, AnalyticsParams
+from greeniot.estate import DeviceBinding, EstateContext, TreeInfo, ZoneInfo
 from greeniot.protocol.messages import (
     SoilReading,
     Status,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from greeniot.analytics.baseline import TiltBaseline, fit_baseline
 from greeniot.analytics.params import TILT_PARAMS
-from greeniot.analytics.tilt import (
+from greeniot.analytics.tilt.baseline import TiltBaseline, fit_baseline
+from greeniot.analytics.tilt.detect import (
     failure_tilt,
     graded_level,
     hourly_calm_medians,

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from greeniot.analytics.context import DeviceBinding, EstateContext, TreeInfo, ZoneInfo
+from greeniot.estate import DeviceBinding, EstateContext, TreeInfo, ZoneInfo
 from greeniot.registry import crud
 from greeniot.registry.context import load_context, seed
 from greeniot.registry.errors import InvalidInputError

@@ -17,8 +17,8 @@ from __future__ import annotations
 import statistics
 from dataclasses import replace
 
-from greeniot.analytics.context import EstateContext
-from greeniot.analytics.events import Event
+from greeniot.analytics.contract import Event
+from greeniot.estate import EstateContext
 from greeniot.protocol import SoilReading
 
 #: A probe reading older than this is not evidence of the zone's state now [ms].

@@ -30,8 +30,8 @@ from greeniot.actions.sinks import AlertSink
 from greeniot.actions.sinks.mqtt import MqttAlertSink
 from greeniot.actions.valves import Clock, CommandError, Publish, SessionFactory, ValveCommander
 from greeniot.actions.zones import ZoneKey, ZoneTracker
-from greeniot.analytics.context import EstateContext
-from greeniot.analytics.events import Event
+from greeniot.analytics.contract import Event
+from greeniot.estate import EstateContext
 from greeniot.registry import crud
 from greeniot.registry.errors import RegistryError
 from greeniot.registry.vocab import SEVERITY_RANK

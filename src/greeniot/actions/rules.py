@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from greeniot.actions.interlocks import DEFAULT_PARAMS, InterlockParams, ZoneState, may_open
-from greeniot.analytics.context import EstateContext, ZoneInfo
-from greeniot.analytics.events import Event, Severity
+from greeniot.analytics.contract import Event, Severity
+from greeniot.estate import EstateContext, ZoneInfo
 
 TaskKind = Literal["remove", "stabilize", "inspect", "drain", "device_check"]
 

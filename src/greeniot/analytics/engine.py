@@ -7,7 +7,7 @@ given by the caller — the engine never reads a clock — so replaying a record
 timestamp) yields the same events as living through it. Samples newer than ``now_ms`` are
 held but ignored until a later tick.
 
-Each condition is latched per subject (:mod:`greeniot.analytics.latch`): an event when it
+Each condition is latched per subject (:mod:`greeniot.analytics.core.latch`): an event when it
 starts or escalates, none while it lasts, and it re-arms after clearing with hysteresis.
 
 Usage::
@@ -26,18 +26,18 @@ import numpy as np
 from numpy.typing import ArrayLike
 from pydantic import BaseModel
 
-from greeniot.analytics.columns import FIELDS, Burst, ColumnBatch, Kind, Pending, check_values
-from greeniot.analytics.context import EstateContext
-from greeniot.analytics.events import Event
-from greeniot.analytics.index import DeviceIndex
-from greeniot.analytics.lookup import EstateLookup
+from greeniot.analytics.contract import Event
+from greeniot.analytics.core.columns import FIELDS, Burst, ColumnBatch, Kind, Pending, check_values
+from greeniot.analytics.core.index import DeviceIndex
+from greeniot.analytics.core.lookup import EstateLookup
+from greeniot.analytics.health.stage import HealthStage
 from greeniot.analytics.params import AnalyticsParams
-from greeniot.analytics.stage_health import HealthStage
-from greeniot.analytics.stage_soil import SoilStage
-from greeniot.analytics.stage_storm import StormStage
-from greeniot.analytics.stage_sway import SwayStage
-from greeniot.analytics.stage_tilt import TiltStage
+from greeniot.analytics.soil.stage import SoilStage
+from greeniot.analytics.storm.stage import StormStage
+from greeniot.analytics.sway.stage import SwayStage
+from greeniot.analytics.tilt.stage import TiltStage
 from greeniot.clock import MS_PER_MIN
+from greeniot.estate import EstateContext
 from greeniot.protocol.messages import (
     SoilReading,
     Status,

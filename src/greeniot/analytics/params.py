@@ -262,7 +262,7 @@ SWAY_PARAMS: ParamSets[SwayParams] = ParamSets("sway", {"default": SwayParams("d
 @dataclass(frozen=True, slots=True)
 class SoilParams:
     """Zone water status from soil probes. Zone refill/saturation points come from the
-    registry (:class:`greeniot.analytics.context.ZoneInfo`); probes bound to no known zone use
+    registry (:class:`greeniot.estate.ZoneInfo`); probes bound to no known zone use
     ``ZoneInfo``'s defaults."""
 
     name: str

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 from greeniot.actions.executor import ActionExecutor, Outcome
 from greeniot.actions.valves import ValveCommander
 from greeniot.actions.zones import ZoneTracker
-from greeniot.analytics.context import EstateContext
 from greeniot.analytics.engine import AnalyticsEngine
 from greeniot.clock import wall_ms
 from greeniot.config import Settings
+from greeniot.estate import EstateContext
 from greeniot.pipeline.eventclock import EventClock
 from greeniot.pipeline.warmstart import warm_start
 from greeniot.protocol.codec import decode

@@ -12,9 +12,9 @@ import uvicorn
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from greeniot.analytics.context import EstateContext
 from greeniot.clock import wall_ms
 from greeniot.config import Settings
+from greeniot.estate import EstateContext
 from greeniot.ingest.service import Bindings, IngestService
 from greeniot.registry.context import load_context
 from greeniot.registry.db import make_engine, migrate, session_factory

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from greeniot.analytics.columns import FIELDS, ColumnBatch
+from greeniot.analytics.core.columns import FIELDS, ColumnBatch
 from greeniot.analytics.engine import AnalyticsEngine
 from greeniot.clock import MS_PER_DAY
 from greeniot.store.influx import InfluxClient

@@ -3,7 +3,7 @@
 Arrays are (probes × samples) of ``ts_ms`` and volumetric water content ``vwc_pct``; a zone is
 judged on the median of its probes, so one failed or badly placed probe neither waters nor
 drains a zone. Refill and saturation points are per zone, from the registry
-(:class:`greeniot.analytics.context.ZoneInfo`): the refill point is where the FAO-56 water
+(:class:`greeniot.estate.ZoneInfo`): the refill point is where the FAO-56 water
 balance says to irrigate (root-zone depletion past the management allowed depletion) [DESIGN].
 Smoothing and hysteresis are in :class:`greeniot.analytics.params.SoilParams`.
 """
@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from greeniot.analytics.params import SoilParams
-from greeniot.analytics.rowstats import (
+from greeniot.analytics.core.rowstats import (
     F64,
     I64,
     as_1d,
@@ -24,6 +23,7 @@ from greeniot.analytics.rowstats import (
     masked_median,
     same_shape,
 )
+from greeniot.analytics.params import SoilParams
 from greeniot.clock import MS_PER_HOUR
 
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal
 
+from greeniot.analytics.core.rowstats import F64, I64, as_2d, masked_median, same_shape
 from greeniot.analytics.params import SwayParams
-from greeniot.analytics.rowstats import F64, I64, as_2d, masked_median, same_shape
 from greeniot.clock import MS_PER_DAY
 
 

@@ -1,7 +1,7 @@
 """Tree lean from trunk-base tilt: residual lean, steps, trend, failure, graded levels. Pure.
 
 Arrays are (trees × samples): ``ts_ms`` int64 (0 = empty slot), ``pitch_deg``/``roll_deg``/
-``temp_c`` float, and a boolean ``calm`` mask from :mod:`greeniot.analytics.storm` (sway while
+``temp_c`` float, and a boolean ``calm`` mask from :mod:`greeniot.analytics.storm.detect` (sway while
 the wind blows is not lean). Every function works on all rows at once and returns one value
 per row, NaN where the data do not allow an answer. Thresholds live in
 :mod:`greeniot.analytics.params` (``TiltParams``), with their sources.
@@ -9,7 +9,7 @@ per row, NaN where the data do not allow an answer. Thresholds live in
 Model: a tree's calm tilt is ``baseline + k · (T − T_ref) + lean``, per axis; ``k`` [deg/°C]
 is the sensor's temperature coefficient (cheap MEMS accelerometers drift by the equivalent of
 degrees over their temperature range [DESIGN]), fitted per device by least squares over the
-calm reference period (:mod:`greeniot.analytics.baseline`). The residual lean is the magnitude
+calm reference period (:mod:`greeniot.analytics.tilt.baseline`). The residual lean is the magnitude
 of the compensated pitch/roll minus the baseline — direction-free, since a tree may lean any
 way.
 
@@ -23,9 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from greeniot.analytics.baseline import TiltBaseline, compensate_tilt
-from greeniot.analytics.params import Grades, TiltParams
-from greeniot.analytics.rowstats import (
+from greeniot.analytics.core.rowstats import (
     F64,
     I64,
     Bool,
@@ -37,6 +35,8 @@ from greeniot.analytics.rowstats import (
     robust_linfit,
     same_shape,
 )
+from greeniot.analytics.params import Grades, TiltParams
+from greeniot.analytics.tilt.baseline import TiltBaseline, compensate_tilt
 from greeniot.clock import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN
 
 

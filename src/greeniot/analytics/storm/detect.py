@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from greeniot.analytics.core.rowstats import F64, I64, Bool, as_2d, group_median, same_shape
 from greeniot.analytics.params import StormParams
-from greeniot.analytics.rowstats import F64, I64, Bool, as_2d, group_median, same_shape
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 Cheap MEMS accelerometers drift with temperature by the equivalent of degrees over their range
 [DESIGN], so each device gets its own coefficient ``k`` [deg/°C] per axis, fitted by least
 squares over a calm reference period, and its baseline is the median of the compensated calm
-tilt over that period. Residual lean, steps and trends (:mod:`greeniot.analytics.tilt`) are
+tilt over that period. Residual lean, steps and trends (:mod:`greeniot.analytics.tilt.detect`) are
 all measured from here.
 
 References: see :mod:`greeniot.analytics.params` ([DESIGN], [Hui2022]).
@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from greeniot.analytics.params import TiltParams
-from greeniot.analytics.rowstats import (
+from greeniot.analytics.core.rowstats import (
     F64,
     Bool,
     as_1d,
@@ -24,6 +23,7 @@ from greeniot.analytics.rowstats import (
     masked_mean,
     masked_median,
 )
+from greeniot.analytics.params import TiltParams
 from greeniot.clock import MS_PER_HOUR
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from greeniot.analytics.context import DeviceBinding, EstateContext, TreeInfo, ZoneInfo
+from greeniot.estate import DeviceBinding, EstateContext, TreeInfo, ZoneInfo
 
 
 @dataclass(frozen=True, slots=True)

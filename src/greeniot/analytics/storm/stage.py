@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from greeniot.analytics.events import Event
-from greeniot.analytics.index import DeviceIndex
-from greeniot.analytics.latch import SEVERITY, Latches
+from greeniot.analytics.contract import Event
+from greeniot.analytics.core.index import DeviceIndex
+from greeniot.analytics.core.latch import SEVERITY, Latches
+from greeniot.analytics.core.rowstats import pack_groups
+from greeniot.analytics.core.windows import Windows
 from greeniot.analytics.params import StormParams
-from greeniot.analytics.rowstats import pack_groups
-from greeniot.analytics.storm import storm_episodes, windy_at, windy_readings
-from greeniot.analytics.windows import Windows
+from greeniot.analytics.storm.detect import storm_episodes, windy_at, windy_readings
 from greeniot.clock import MS_PER_MIN
 
 

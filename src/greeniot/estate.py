@@ -1,6 +1,8 @@
-"""Plain data analytics and actions receive about the estate (from the registry, via the CLI).
+"""The neutral estate model: sites, trees, zones, devices and their bindings, as plain data.
 
-Analytics never imports the registry; the CLI reads the registry and hands these over.
+Registry, analytics and actions all import this module and nothing of each other: the registry
+builds an :class:`EstateContext` from SQL (``registry.context.load_context``), the process
+runtime hands it to analytics and actions.
 """
 
 from __future__ import annotations

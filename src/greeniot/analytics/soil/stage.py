@@ -11,20 +11,20 @@ from collections.abc import Callable
 
 import numpy as np
 
-from greeniot.analytics.context import ZoneInfo
-from greeniot.analytics.events import Event
-from greeniot.analytics.index import DeviceIndex
-from greeniot.analytics.latch import SEVERITY, Latches
-from greeniot.analytics.lookup import RowMeta
+from greeniot.analytics.contract import Event
+from greeniot.analytics.core.index import DeviceIndex
+from greeniot.analytics.core.latch import SEVERITY, Latches
+from greeniot.analytics.core.lookup import RowMeta
+from greeniot.analytics.core.windows import Windows
 from greeniot.analytics.params import SoilParams
-from greeniot.analytics.water import (
+from greeniot.analytics.soil.detect import (
     drought_levels,
     hours_above,
     probe_level,
     waterlog_levels,
     zone_water,
 )
-from greeniot.analytics.windows import Windows
+from greeniot.estate import ZoneInfo
 
 #: The smoothed level uses at most this many newest samples per probe.
 TAIL = 64

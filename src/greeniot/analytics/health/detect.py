@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from greeniot.analytics.core.rowstats import F64, Bool, as_1d, as_2d, masked_median
 from greeniot.analytics.params import HealthParams
-from greeniot.analytics.rowstats import F64, Bool, as_1d, as_2d, masked_median
 
 
 def reporting_interval_s(ts_ms: np.ndarray, default_s: np.ndarray,

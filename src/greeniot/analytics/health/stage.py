@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from greeniot.analytics.events import Event
-from greeniot.analytics.health import (
+from greeniot.analytics.contract import Event
+from greeniot.analytics.core.index import DeviceIndex
+from greeniot.analytics.core.latch import SEVERITY, Latches
+from greeniot.analytics.core.windows import Windows
+from greeniot.analytics.health.detect import (
     battery_levels,
     battery_v,
     offline,
@@ -20,10 +23,7 @@ from greeniot.analytics.health import (
     stuck,
     successive_noise,
 )
-from greeniot.analytics.index import DeviceIndex
-from greeniot.analytics.latch import SEVERITY, Latches
 from greeniot.analytics.params import HealthParams
-from greeniot.analytics.windows import Windows
 
 UNITS = {"tilt": "deg", "soil": "vwc_pct", "weather": "m/s"}
 STATUS_PENDING = -1  # offline status seen, its time not yet known (set at the next tick)

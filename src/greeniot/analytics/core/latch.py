@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from greeniot.analytics.rowstats import as_1d
+from greeniot.analytics.core.rowstats import as_1d
 
 SEVERITY = ("info", "info", "warning", "critical")  # by level; level 0 never emits
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from greeniot.analytics.columns import Burst
-from greeniot.analytics.events import Event
-from greeniot.analytics.latch import SEVERITY, Latches, graded
+from greeniot.analytics.contract import Event
+from greeniot.analytics.core.columns import Burst
+from greeniot.analytics.core.latch import SEVERITY, Latches, graded
+from greeniot.analytics.core.rowstats import group_median
+from greeniot.analytics.core.windows import Windows
 from greeniot.analytics.params import AnalyticsParams
-from greeniot.analytics.rowstats import group_median
-from greeniot.analytics.stage_tilt import TiltStage
-from greeniot.analytics.sway import frequency_drop, sway_features
-from greeniot.analytics.windows import Windows
+from greeniot.analytics.sway.detect import frequency_drop, sway_features
+from greeniot.analytics.tilt.stage import TiltStage
 
 BURST_CHUNK = 256  # bursts analysed per vectorized call: bounds the FFT workspace
 

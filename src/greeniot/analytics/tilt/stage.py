@@ -3,7 +3,7 @@
 Two windows per tilt device: raw readings (with a per-sample windy flag filled in once the
 site's wind for that time is known) and hourly calm medians (days of history for baselines
 and trends at 1/12 the size). Every tick runs the detectors of
-:mod:`greeniot.analytics.tilt` over blocks of ``chunk_rows`` rows (bounded temporaries, all
+:mod:`greeniot.analytics.tilt.detect` over blocks of ``chunk_rows`` rows (bounded temporaries, all
 rows of a block at once); baselines and trends change only when an hour closes, so they are
 refitted then.
 """
@@ -15,15 +15,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from greeniot.analytics.baseline import TiltBaseline, compensate_tilt, fit_baseline
-from greeniot.analytics.events import Event, EventKind
-from greeniot.analytics.index import DeviceIndex
-from greeniot.analytics.latch import SEVERITY, Latches, grade, graded
-from greeniot.analytics.lookup import RowMeta
+from greeniot.analytics.contract import Event, EventKind
+from greeniot.analytics.core.index import DeviceIndex
+from greeniot.analytics.core.latch import SEVERITY, Latches, grade, graded
+from greeniot.analytics.core.lookup import RowMeta
+from greeniot.analytics.core.rowstats import group_median
+from greeniot.analytics.core.windows import Windows
 from greeniot.analytics.params import AnalyticsParams
-from greeniot.analytics.rowstats import group_median
-from greeniot.analytics.stage_storm import SiteStorms, StormStage
-from greeniot.analytics.tilt import (
+from greeniot.analytics.storm.stage import SiteStorms, StormStage
+from greeniot.analytics.tilt.baseline import TiltBaseline, compensate_tilt, fit_baseline
+from greeniot.analytics.tilt.detect import (
     failure_tilt,
     hourly_calm_medians,
     lean_rate,
@@ -32,7 +33,6 @@ from greeniot.analytics.tilt import (
     segment_level,
     step_magnitude,
 )
-from greeniot.analytics.windows import Windows
 from greeniot.clock import MS_PER_HOUR, MS_PER_MIN
 
 
