@@ -54,9 +54,3 @@ class EstateContext:
     devices: tuple[DeviceBinding, ...] = ()
     trees: tuple[TreeInfo, ...] = ()
     zones: tuple[ZoneInfo, ...] = ()
-
-    def binding(self, site: str, device: str) -> DeviceBinding | None:
-        for b in self.devices:
-            if b.site == site and b.device == device:
-                return b
-        return None

@@ -84,7 +84,7 @@ def replay(engine: AnalyticsEngine, batches: Sequence[ColumnBatch], start_ms: in
             if sel.any():
                 engine.ingest_arrays(subset(b, sel))
         prev = int(t)
-        events.extend(engine.tick(int(t)))
+        events.extend(engine.tick(int(t)).events)
     return events
 
 

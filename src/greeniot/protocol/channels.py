@@ -68,6 +68,7 @@ class Channel:
     stages : analytics stages that consume it (``check_routing`` verifies they exist)
     columns : the numeric values analytics windows take (protocol names and units)
     required : columns a reading cannot do without
+    watch : columns device health checks for stuck, noisy and out-of-range sensors
     history_days : history the stages need after a restart (warm start) [days]
     """
 
@@ -82,6 +83,7 @@ class Channel:
     stages: tuple[str, ...] = ()
     columns: tuple[str, ...] = ()
     required: tuple[str, ...] = ()
+    watch: tuple[str, ...] = ()
     history_days: float = 0.0
 
 
@@ -95,12 +97,13 @@ CHANNELS: Mapping[str, Channel] = {c.name: c for c in (
     Channel("soil", SoilReading, "up", batch=True, measurement="soil",
             fields={**_f("vwc_pct", "temp_c", "bat_v"), "raw": Field("int"), **_SEQ},
             stages=("soil", "health"), columns=("vwc_pct", "temp_c", "bat_v"),
-            required=("vwc_pct",), history_days=3.0),
+            required=("vwc_pct",), watch=("vwc_pct",), history_days=3.0),
     Channel("tilt", TiltReading, "up", batch=True, measurement="tilt",
             fields={**_f("pitch_deg", "roll_deg", "temp_c", "bat_v"), "n": Field("int"), **_SEQ},
             # sway bursts ride on tilt readings: the sway stage takes them (see SUB_MEASUREMENTS)
             stages=("tilt", "sway", "health"), columns=("pitch_deg", "roll_deg", "temp_c", "bat_v"),
-            required=("pitch_deg", "roll_deg"), history_days=14.0),
+            required=("pitch_deg", "roll_deg"), watch=("pitch_deg", "roll_deg"),
+            history_days=14.0),
     Channel("weather", WeatherReading, "up", batch=True, measurement="weather",
             fields={**_f("wind_ms", "gust_ms", "rain_mm", "air_temp_c", "rh_pct", "bat_v"), **_SEQ},
             stages=("storm", "health"),
@@ -143,8 +146,8 @@ UP_CHANNELS = names("up")
 DOWN_CHANNELS = names("down")
 #: Channels stored as time series with a per-device ``seq`` that may come in batches.
 READING_CHANNELS = tuple(c.name for c in CHANNELS.values() if c.batch)
-#: Channels analytics windows take as numeric columns.
-ANALYTICS_CHANNELS = tuple(c.name for c in CHANNELS.values() if c.columns)
+#: Channels analytics consumes (routed to at least one stage).
+ANALYTICS_CHANNELS = tuple(c.name for c in CHANNELS.values() if c.stages)
 
 #: measurement → field → type, for line protocol and queries.
 SCHEMA: Mapping[str, Mapping[str, FieldType]] = {

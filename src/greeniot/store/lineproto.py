@@ -55,7 +55,7 @@ def to_lines(msg: BaseModel, tags: str, received_ms: int) -> list[str]:
         raise TypeError(f"channel {row.name!r} ({type(msg).__name__}) is not stored")
     extra = "".join(f",{t}={escape_tag(str(getattr(msg, a)))}" for t, a in row.tags.items())
     # a status without a time (the broker's last will) is stored at its receive time
-    ts = msg.ts_ms if not isinstance(msg, Status) else (msg.ts_ms or received_ms)
+    ts: int = (msg.ts_ms or received_ms) if isinstance(msg, Status) else msg.ts_ms  # type: ignore[attr-defined]
     out = [line(row.measurement, extra + tags,
                 {k: f.get(k, msg) for k, f in row.fields.items()}, ts)]
     if isinstance(msg, TiltReading) and msg.burst is not None:

@@ -10,25 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-Kind = Literal["tilt", "soil", "weather"]
+from greeniot.protocol.channels import CHANNELS
 
-#: Fields each kind may carry (protocol v1 names and units).
+#: A channel that analytics consumes (``channels.ANALYTICS_CHANNELS``), as a batch kind.
+Kind = str
+
+#: Columns each kind may carry (protocol v1 names and units), from the channel table. Status
+#: is not a column batch: the engine applies it at once, in arrival order.
 FIELDS: Mapping[str, tuple[str, ...]] = {
-    "tilt": ("pitch_deg", "roll_deg", "temp_c", "bat_v"),
-    "soil": ("vwc_pct", "temp_c", "bat_v"),
-    "weather": ("wind_ms", "gust_ms", "rain_mm", "air_temp_c", "bat_v"),
-}
-#: Fields a reading of each kind cannot do without.
-REQUIRED: Mapping[str, tuple[str, ...]] = {
-    "tilt": ("pitch_deg", "roll_deg"),
-    "soil": ("vwc_pct",),
-    "weather": ("wind_ms",),
-}
+    c.name: c.columns for c in CHANNELS.values() if c.stages and c.name != "status"}
+#: Columns a reading of each kind cannot do without.
+REQUIRED: Mapping[str, tuple[str, ...]] = {k: CHANNELS[k].required for k in FIELDS}
 
 
 def check_values(kind: str, n: int, values: Mapping[str, ArrayLike]) -> None:
@@ -126,14 +122,15 @@ class Pending:
         return sum(len(c["ts_ms"]) for c in self._cols.values()) + len(self.bursts)
 
     def drain(self) -> list[ColumnBatch]:
-        """The buffered readings as one batch per kind (weather first); empties the buffer."""
+        """The buffered readings as one batch per kind, in channel-table order; empties the
+        buffer."""
         out = []
-        for kind in ("weather", "tilt", "soil"):
+        for kind in FIELDS:
             cols = self._cols.pop(kind, None)
             if not cols or not cols["ts_ms"]:
                 continue
             out.append(ColumnBatch(
-                kind=kind,  # type: ignore[arg-type]
+                kind=kind,
                 site=np.asarray(cols["site"], dtype=object),
                 device=np.asarray(cols["device"], dtype=object),
                 ts_ms=np.asarray(cols["ts_ms"], np.int64),

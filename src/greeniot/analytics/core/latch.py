@@ -33,7 +33,7 @@ def grade(value: np.ndarray, thresholds: np.ndarray, scale: float = 1.0) -> np.n
         raise ValueError(f"thresholds must end in 3 levels, got shape {th.shape}")
     th = np.broadcast_to(th, (*v.shape, 3))
     with np.errstate(invalid="ignore"):
-        return (v[..., None] >= th).sum(axis=-1).astype(np.int8)
+        return np.asarray((v[..., None] >= th).sum(axis=-1), np.int8)
 
 
 def graded(value: np.ndarray, thresholds: np.ndarray,

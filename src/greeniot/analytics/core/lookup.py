@@ -1,7 +1,6 @@
 """Dictionary lookups over the estate context, built once.
 
-:meth:`EstateContext.binding` scans a tuple; the engine looks devices up as rows appear, so it
-builds these maps once per context instead.
+The engine looks devices up as rows appear, so it builds these maps once per context.
 """
 
 from __future__ import annotations
@@ -29,9 +28,6 @@ class EstateLookup:
             (b.site, b.device): b for b in context.devices}
         self._trees: dict[tuple[str, str], TreeInfo] = {(t.site, t.tree): t for t in context.trees}
         self._zones: dict[tuple[str, str], ZoneInfo] = {(z.site, z.zone): z for z in context.zones}
-
-    def binding(self, site: str, device: str) -> DeviceBinding | None:
-        return self._devices.get((site, device))
 
     def meta(self, site: str, device: str) -> RowMeta:
         """Tree/zone of a device; a device the registry does not know is analysed alone."""

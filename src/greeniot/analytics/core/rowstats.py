@@ -81,7 +81,7 @@ def masked_median(x: np.ndarray, mask: np.ndarray) -> F64:
     hi = np.take_along_axis(y, np.minimum(n // 2, w - 1)[:, None], axis=1)[:, 0]
     med = 0.5 * (lo.astype(np.float64) + hi)
     med[n == 0] = np.nan
-    return med
+    return np.asarray(med, np.float64)
 
 
 def masked_mean(x: np.ndarray, mask: np.ndarray) -> F64:

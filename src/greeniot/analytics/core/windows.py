@@ -78,7 +78,7 @@ class Windows:
 
     def count(self) -> NDArray[np.int64]:
         """Per row, how many slots hold a sample."""
-        return (self.ts_ms != EMPTY_TS_MS).sum(axis=1)
+        return np.asarray((self.ts_ms != EMPTY_TS_MS).sum(axis=1), np.int64)
 
     # -- growth ---------------------------------------------------------------------------
     def ensure_rows(self, n: int) -> None:

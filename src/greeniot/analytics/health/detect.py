@@ -118,7 +118,7 @@ def stuck(values: np.ndarray, n_samples: np.ndarray | int) -> Bool:
     present = np.where(use, np.isfinite(v), True).all(axis=1)
     last = v[:, -1:] if w else np.zeros((rows, 1))
     same = np.where(use, v == last, True).all(axis=1)
-    return present & same & (n > 0) & (n <= w)
+    return np.asarray(present & same & (n > 0) & (n <= w), bool)
 
 
 def successive_noise(values: np.ndarray, n_samples: int) -> F64:

@@ -2,15 +2,17 @@
 
 One row per device of any kind. Valve nodes report on events, not on a schedule, so they are
 judged offline only by their retained ``status`` (the broker's last will), never by silence.
-Stuck, noisy and out-of-range sensors share the ``sensor_stuck`` event kind (``detail`` starts
-with ``stuck``, ``noisy`` or ``out_of_range``) until the contract has a kind for the others.
+Stuck, noisy and out-of-range sensors are events of their own kinds (``sensor_stuck``,
+``sensor_noisy``, ``out_of_range``); which columns are watched comes from the channel table
+(``Channel.watch``). Devices whose sensor is judged bad are published on the board, so the soil
+stage leaves them out.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from greeniot.analytics.contract import Event
+from greeniot.analytics.contract import Event, EventKind, Unit
 from greeniot.analytics.core.index import DeviceIndex
 from greeniot.analytics.core.latch import SEVERITY, Latches
 from greeniot.analytics.core.windows import Windows
@@ -24,12 +26,17 @@ from greeniot.analytics.health.detect import (
     successive_noise,
 )
 from greeniot.analytics.params import HealthParams
+from greeniot.analytics.stage import Board, StageBatch
+from greeniot.protocol.channels import CHANNELS
 
-UNITS = {"tilt": "deg", "soil": "vwc_pct", "weather": "m/s"}
+UNITS: dict[str, Unit] = {"tilt": "deg", "soil": "vwc_pct", "weather": "m/s"}
 STATUS_PENDING = -1  # offline status seen, its time not yet known (set at the next tick)
 
 
 class HealthStage:
+    name = "health"
+    #: every channel the table routes to device health (all device kinds)
+    kinds: tuple[str, ...] = tuple(c.name for c in CHANNELS.values() if "health" in c.stages)
     FIELDS = ("bat_v", "v1", "v2")
 
     def __init__(self, params: HealthParams, window: int = 64) -> None:
@@ -42,7 +49,12 @@ class HealthStage:
         self.status_after = np.zeros(0, np.int64)
         self.latches = Latches()
 
-    def rows(self, sites: np.ndarray, devices: np.ndarray, kind: str) -> np.ndarray:
+    def rows(self, kind: str, sites: np.ndarray, devices: np.ndarray,
+             board: Board | None = None) -> np.ndarray:
+        """Rows of these devices; a device first heard through its status is of kind
+        ``unknown`` until the status names it or a reading shows it."""
+        if kind == "status":
+            kind = "unknown"
         before = len(self.index)
         rows = self.index.rows(list(sites), list(devices))
         grown = len(self.index) - before
@@ -51,10 +63,28 @@ class HealthStage:
             self.status_offline = np.concatenate([self.status_offline, np.zeros(grown, np.int64)])
             self.status_after = np.concatenate([self.status_after, np.zeros(grown, np.int64)])
             self.windows.ensure_rows(len(self.index))
+        if kind != "unknown":
+            for r in rows[rows < before].tolist():
+                if self.kind[r] == "unknown":
+                    self.kind[r] = kind
         return rows
 
-    def append(self, rows: np.ndarray, ts_ms: np.ndarray, bat_v: np.ndarray,
-               v1: np.ndarray | None = None, v2: np.ndarray | None = None) -> None:
+    def remeta(self, board: Board) -> None:
+        """Health judges devices, not trees or zones: nothing to re-read."""
+
+    def append(self, batch: StageBatch, board: Board) -> None:
+        if batch.kind == "status":
+            for i, row in enumerate(batch.rows.tolist()):
+                named = str(batch.values["kind"][i])
+                if self.kind[row] == "unknown" and named != "unknown":
+                    self.kind[row] = named
+                self.status(row, str(batch.values["state"][i]), int(batch.ts_ms[i]) or None)
+            return
+        watched = [batch.column(c) for c in CHANNELS[batch.kind].watch]
+        self.add_readings(batch.rows, batch.ts_ms, batch.column("bat_v"), *watched)
+
+    def add_readings(self, rows: np.ndarray, ts_ms: np.ndarray, bat_v: np.ndarray,
+                     v1: np.ndarray | None = None, v2: np.ndarray | None = None) -> None:
         vals = {"bat_v": bat_v}
         if v1 is not None:
             vals["v1"] = v1
@@ -73,10 +103,15 @@ class HealthStage:
         else:
             self.status_offline[row] = 0
 
-    def tick(self, now_ms: int, emit: list[Event]) -> None:
-        n = len(self.index)
-        if n == 0:
-            return
+    def tick(self, now_ms: int, board: Board) -> list[Event]:
+        emit: list[Event] = []
+        if len(self.index):
+            self._judge(now_ms, emit)
+        bad = np.flatnonzero(self.latches.level("sensor", len(self.index)) > 0)
+        board.faulty = {self.index.key(int(i)): True for i in bad}
+        return emit
+
+    def _judge(self, now_ms: int, emit: list[Event]) -> None:
         p = self.params
         self.status_offline[self.status_offline == STATUS_PENDING] = now_ms
         w = self.windows
@@ -129,26 +164,26 @@ class HealthStage:
         on = np.where(frozen | noisy | railed, 2, 0).astype(np.int8)
         fire = self.latches.update("sensor", on, on)
         for i in np.flatnonzero(fire).tolist():
-            unit = UNITS.get(self.kind[i], "")
+            unit = UNITS.get(self.kind[i], "fraction")
             if frozen[i]:
                 emit.append(self._event(
                     "sensor_stuck", i, 2, 0.0, 0.0, unit, int(newest[i]),
                     f"stuck: last {n_stuck[i]} readings all {v1[i, -1]:g}"))
             elif railed[i]:
                 emit.append(self._event(
-                    "sensor_stuck", i, 2, bad_frac[i], p.out_of_range_frac, "fraction",
+                    "out_of_range", i, 2, bad_frac[i], p.out_of_range_frac, "fraction",
                     int(newest[i]),
                     f"out_of_range: {100 * bad_frac[i]:.0f}% of the newest readings outside "
                     f"[{lo[i]:g}, {hi[i]:g}] {unit}"))
             else:
                 emit.append(self._event(
-                    "sensor_stuck", i, 2, noise[i], limit[i], unit, int(newest[i]),
+                    "sensor_noisy", i, 2, noise[i], limit[i], unit, int(newest[i]),
                     f"noisy: median jump {noise[i]:.2f} {unit} between successive readings"))
 
-    def _event(self, kind: str, row: int, level: int, value: float, threshold: float,
-               unit: str, ts_ms: int, detail: str) -> Event:
+    def _event(self, kind: EventKind, row: int, level: int, value: float, threshold: float,
+               unit: Unit, ts_ms: int, detail: str) -> Event:
         site, device = self.index.key(row)
-        return Event(kind=kind, site=site, ts_ms=int(ts_ms),  # type: ignore[arg-type]
+        return Event(kind=kind, site=site, ts_ms=int(ts_ms),
                      severity=SEVERITY[level],  # type: ignore[arg-type]
                      value=float(value), threshold=float(threshold), unit=unit, device=device,
                      detail=detail)

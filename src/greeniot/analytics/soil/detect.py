@@ -4,7 +4,7 @@ Arrays are (probes × samples) of ``ts_ms`` and volumetric water content ``vwc_p
 judged on the median of its probes, so one failed or badly placed probe neither waters nor
 drains a zone. Refill and saturation points are per zone, from the registry
 (:class:`greeniot.estate.ZoneInfo`): the refill point is where the FAO-56 water
-balance says to irrigate (root-zone depletion past the management allowed depletion) [DESIGN].
+balance says to irrigate (root-zone depletion past the management allowed depletion) [Domain].
 Smoothing and hysteresis are in :class:`greeniot.analytics.params.SoilParams`.
 """
 

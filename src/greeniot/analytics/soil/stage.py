@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from greeniot.analytics.contract import Event
+from greeniot.analytics.contract import Event, EventKind, ZoneWaterState
 from greeniot.analytics.core.index import DeviceIndex
 from greeniot.analytics.core.latch import SEVERITY, Latches
 from greeniot.analytics.core.lookup import RowMeta
@@ -24,13 +24,18 @@ from greeniot.analytics.soil.detect import (
     waterlog_levels,
     zone_water,
 )
+from greeniot.analytics.stage import Board, StageBatch
 from greeniot.estate import ZoneInfo
 
+_Meta = Callable[[str, str], RowMeta]
 #: The smoothed level uses at most this many newest samples per probe.
 TAIL = 64
 
 
 class SoilStage:
+    name = "soil"
+    kinds: tuple[str, ...] = ("soil",)
+
     def __init__(self, params: SoilParams, window: int) -> None:
         self.params = params
         self.index = DeviceIndex()
@@ -43,9 +48,11 @@ class SoilStage:
         self.saturation = np.zeros(0)
         self.waterlog_h = np.zeros(0)
         self.latches = Latches()
+        self._state = ZoneWaterState()
 
-    def rows(self, sites: np.ndarray, devices: np.ndarray,
-             meta: Callable[[str, str], RowMeta]) -> np.ndarray:
+    def rows(self, kind: str, sites: np.ndarray, devices: np.ndarray,
+             board: Board) -> np.ndarray:
+        meta = board.lookup.meta
         before = len(self.index)
         rows = self.index.rows(list(sites), list(devices))
         new_zone = [self._zone_of(*self.index.key(r), meta)
@@ -55,7 +62,7 @@ class SoilStage:
             self.windows.ensure_rows(len(self.index))
         return rows
 
-    def _zone_of(self, site: str, device: str, meta: Callable[[str, str], RowMeta]) -> int:
+    def _zone_of(self, site: str, device: str, meta: _Meta) -> int:
         """The zone code of a probe (creating the zone if new; refreshing its thresholds)."""
         m = meta(site, device)
         info = m.zone_info
@@ -75,22 +82,29 @@ class SoilStage:
             self.waterlog_h[z] = zi.waterlog_hours
         return z
 
-    def remeta(self, meta: Callable[[str, str], RowMeta]) -> None:
+    def remeta(self, board: Board) -> None:
         """Re-read every probe's zone (the registry changed); windows and latches stay."""
+        meta = board.lookup.meta
         self.zone_of = np.asarray([self._zone_of(*self.index.key(r), meta)
                                    for r in range(len(self.index))], np.int64)
 
-    def append(self, rows: np.ndarray, ts_ms: np.ndarray, vwc_pct: np.ndarray) -> None:
-        self.windows.append(rows, ts_ms, {"vwc_pct": vwc_pct})
+    def append(self, batch: StageBatch, board: Board) -> None:
+        self.windows.append(batch.rows, batch.ts_ms, {"vwc_pct": batch.column("vwc_pct")})
 
-    def tick(self, now_ms: int, emit: list[Event], faulty: np.ndarray | None = None) -> None:
-        """Judge every zone. ``faulty`` (per probe) marks probes whose sensor is known bad
-        (stuck, railed, noisy): they are left out, so a broken probe cannot water or drain
-        a zone."""
-        n = len(self.index)
+    def tick(self, now_ms: int, board: Board) -> list[Event]:
+        """Judge every zone and publish the zones' water state. Probes whose sensor health
+        judged bad (stuck, railed, noisy; ``board.faulty``) are left out, so a broken probe
+        cannot water or drain a zone."""
+        emit: list[Event] = []
+        if len(self.index):
+            keys = self.index.keys()
+            faulty = np.fromiter((board.faulty.get(k, False) for k in keys), bool, len(keys))
+            self._judge(now_ms, emit, faulty)
+        board.zones = self._state
+        return emit
+
+    def _judge(self, now_ms: int, emit: list[Event], faulty: np.ndarray | None = None) -> None:
         nz = len(self.zones)
-        if n == 0:
-            return
         ts = self.windows.ts_ms
         vwc = self.windows.values("vwc_pct")
         k = min(self.windows.window, TAIL)
@@ -118,15 +132,25 @@ class SoilStage:
                 "waterlog", z, int(on[z]), zw.vwc_pct[z], self.saturation[z], int(newest[z]),
                 f"above saturation {self.saturation[z]:.1f}% VWC for "
                 f"{zw.hours_above[z]:.1f} h (limit {self.waterlog_h[z]:.1f} h); drainage "
-                f"needed"))
+                f"needed", duration_s=float(zw.hours_above[z]) * 3600))
+        keys = self.zones.keys()
+        self._state = ZoneWaterState(
+            ts_ms=now_ms, site=np.asarray([k[0] for k in keys], dtype=object),
+            zone=np.asarray(self.zone_name, dtype=object),
+            device=np.asarray(self.zone_device, dtype=object),
+            vwc_pct=zw.vwc_pct.copy(), n_probes=zw.n_probes.copy(),
+            refill_vwc_pct=self.refill.copy(), hours_above=zw.hours_above.copy(),
+            newest_ts_ms=newest, drought_level=self.level("drought"),
+            waterlog_level=self.level("waterlog"))
 
-    def _event(self, kind: str, z: int, level: int, value: float, threshold: float,
-               ts_ms: int, detail: str) -> Event:
+    def _event(self, kind: EventKind, z: int, level: int, value: float, threshold: float,
+               ts_ms: int, detail: str, duration_s: float | None = None) -> Event:
         site, _ = self.zones.key(z)
-        return Event(kind=kind, site=site, ts_ms=ts_ms,  # type: ignore[arg-type]
+        return Event(kind=kind, site=site, ts_ms=ts_ms,
                      severity=SEVERITY[level],  # type: ignore[arg-type]
                      value=float(value), threshold=float(threshold), unit="vwc_pct",
-                     device=self.zone_device[z], zone=self.zone_name[z], detail=detail)
+                     device=self.zone_device[z], zone=self.zone_name[z], detail=detail,
+                     duration_s=duration_s)
 
     def level(self, name: str) -> np.ndarray:
         return self.latches.level(name, len(self.zones)).copy()

@@ -1,4 +1,10 @@
-"""Engine stage: weather windows → per-site storm state, storm events, windy lookups."""
+"""Engine stage: weather windows → per-site storm state, storm events, windy lookups.
+
+Publishes on the board each tick: :class:`SiteStorms` (storm on, onset, end per site code) and
+a :class:`WindReference` (was a site windy at a time?) for the tilt stage, which judges lean on
+calm readings only. Without a weather station, the estate's own sway (from the sway stage)
+stands in for the wind.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from greeniot.analytics.core.latch import SEVERITY, Latches
 from greeniot.analytics.core.rowstats import pack_groups
 from greeniot.analytics.core.windows import Windows
 from greeniot.analytics.params import StormParams
+from greeniot.analytics.stage import Board, StageBatch
 from greeniot.analytics.storm.detect import storm_episodes, windy_at, windy_readings
 from greeniot.clock import MS_PER_MIN
 
@@ -25,8 +32,28 @@ class SiteStorms:
     end_ts_ms: np.ndarray
 
 
+@dataclass(frozen=True, slots=True)
+class WindReference:
+    """Wind references of the last tick (stations, else estate sway): windy or calm when."""
+
+    site_codes: np.ndarray
+    ts_ms: np.ndarray
+    windy: np.ndarray
+    settle_ms: int
+    max_gap_ms: int
+
+    def windy_for(self, site_codes: np.ndarray, ts_ms: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """(windy, known) for samples at these sites and times [ms UTC]."""
+        return windy_at(site_codes, ts_ms, self.site_codes, self.ts_ms, self.windy,
+                        settle_ms=self.settle_ms, max_gap_ms=self.max_gap_ms)
+
+
 class StormStage:
     """Owns the weather windows and the per-site sway stand-in; judges storms per site."""
+
+    name = "storm"
+    kinds: tuple[str, ...] = ("weather",)
 
     def __init__(self, params: StormParams, window: int) -> None:
         self.params = params
@@ -39,7 +66,9 @@ class StormStage:
         self._ref: tuple[np.ndarray, np.ndarray, np.ndarray] = (
             np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool))
 
-    def rows(self, sites: np.ndarray, devices: np.ndarray, site_codes: np.ndarray) -> np.ndarray:
+    def rows(self, kind: str, sites: np.ndarray, devices: np.ndarray,
+             board: Board) -> np.ndarray:
+        site_codes = board.site_codes(sites)
         rows = self.index.rows(list(sites), list(devices))
         if len(self.index) > self.site.size:
             grown = np.zeros(len(self.index), np.int64)
@@ -48,23 +77,28 @@ class StormStage:
             self.site = grown
         return rows
 
-    def append(self, rows: np.ndarray, ts_ms: np.ndarray, wind_ms: np.ndarray,
-               gust_ms: np.ndarray) -> None:
-        self.weather.append(rows, ts_ms, {"wind_ms": wind_ms, "gust_ms": gust_ms})
+    def append(self, batch: StageBatch, board: Board) -> None:
+        self.weather.append(batch.rows, batch.ts_ms, {"wind_ms": batch.column("wind_ms"),
+                                                      "gust_ms": batch.column("gust_ms")})
+
+    def remeta(self, board: Board) -> None:
+        """Stations carry no bindings: nothing to re-read."""
+
+    def wind_reference(self) -> WindReference:
+        p = self.params
+        return WindReference(*self._ref, settle_ms=int(p.settle_minutes * MS_PER_MIN),
+                             max_gap_ms=int(p.max_gap_minutes * MS_PER_MIN))
+
+    def publish(self, board: Board) -> None:
+        """After history is loaded: the wind references to classify historical tilt by."""
+        self.refresh(len(board.sites))
+        board.wind = self.wind_reference()
 
     def add_sway(self, site_codes: np.ndarray, ts_ms: np.ndarray, rms_deg: np.ndarray) -> None:
         """Site median burst sway, the wind stand-in for sites without a weather station."""
         ok = np.isfinite(rms_deg)
         if ok.any():
             self.proxy.append(site_codes[ok], ts_ms[ok], {"rms_deg": rms_deg[ok]})
-
-    def windy_for(self, site_codes: np.ndarray, ts_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(windy, known) for samples, from the wind references of the last :meth:`tick`."""
-        p = self.params
-        ref_site, ref_ts, ref_windy = self._ref
-        return windy_at(site_codes, ts_ms, ref_site, ref_ts, ref_windy,
-                        settle_ms=int(p.settle_minutes * MS_PER_MIN),
-                        max_gap_ms=int(p.max_gap_minutes * MS_PER_MIN))
 
     def _readings(self, n_sites: int) -> tuple[np.ndarray, ...]:
         """Every held station reading as columns, and which sites have a station."""
@@ -99,7 +133,17 @@ class StormStage:
             has_wx, w_site, w_ts, wind, gust, self.proxy.chronological("ts_ms"),
             self.proxy.chronological("rms_deg").astype(np.float64))
 
-    def tick(self, now_ms: int, sites: list[str], emit: list[Event]) -> SiteStorms:
+    def tick(self, now_ms: int, board: Board) -> list[Event]:
+        """Judge storms per site; publish :class:`SiteStorms` and the wind reference."""
+        for sway in board.site_sway:
+            self.add_sway(sway.site_codes, sway.ts_ms, sway.rms_deg)
+        board.site_sway.clear()
+        emit: list[Event] = []
+        board.storms = self._tick(now_ms, board.sites.sites(), emit)
+        board.wind = self.wind_reference()
+        return emit
+
+    def _tick(self, now_ms: int, sites: list[str], emit: list[Event]) -> SiteStorms:
         p = self.params
         n_sites = len(sites)
         hold_ms = int(p.end_hold_minutes * MS_PER_MIN)
@@ -139,7 +183,7 @@ class StormStage:
                 kind="storm", site=sites[s], ts_ms=int(onset[s]),
                 severity=SEVERITY[level[s]],  # type: ignore[arg-type]
                 value=value, threshold=p.onset_ms if has_wx[s] else p.sway_onset_rms_deg,
-                unit="m/s" if has_wx[s] else "deg",
+                unit="m/s" if has_wx[s] else "deg", phase="escalate" if was[s] else "start",
                 detail=("escalated" if was[s] else "started")
                 + (f"; peak mean wind {peak[s]:.1f} m/s" if has_wx[s] else
                    f"; estate sway RMS {peak[s]:.3f} deg (no weather station)"),
@@ -149,7 +193,8 @@ class StormStage:
                 kind="storm", site=sites[s], ts_ms=int(end[s]) if end[s] > 0 else now_ms,
                 severity="info", value=float(st.latest[s] if has_wx[s] else sw.latest[s]),
                 threshold=p.end_ms if has_wx[s] else p.sway_end_rms_deg,
-                unit="m/s" if has_wx[s] else "deg",
+                unit="m/s" if has_wx[s] else "deg", phase="clear",
+                duration_s=(float(end[s] - onset[s]) / 1000 if end[s] > onset[s] > 0 else None),
                 detail=f"ended; calm since the last reading above the end threshold "
                        f"(held {p.end_hold_minutes:.0f} min)",
             ))

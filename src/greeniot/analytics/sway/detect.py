@@ -1,11 +1,11 @@
 """Tree sway from tilt bursts: in-band RMS and dominant frequency; frequency drop. Pure.
 
-A burst is a few minutes of pitch/roll sampled evenly at 10–20 Hz [DESIGN]. Large trees sway
-near 0.1 Hz and small ones up to ~1 Hz, so the band is 0.05–3 Hz [DESIGN]. A drop in a tree's
-*own* sway frequency can mean lost anchorage [DESIGN]; leaves lower the frequency too
+A burst is a few minutes of pitch/roll sampled evenly at 10–20 Hz [Domain]. Large trees sway
+near 0.1 Hz and small ones up to ~1 Hz, so the band is 0.05–3 Hz [Domain]. A drop in a tree's
+*own* sway frequency can mean lost anchorage [Domain]; leaves lower the frequency too
 [Leaves], so the comparison is with the tree's recent past, never a fixed figure.
 
-References: see :mod:`greeniot.analytics.params` ([DESIGN], [Leaves]).
+References: see :mod:`greeniot.analytics.params` ([Domain], [Leaves]).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def sway_features(pitch_deg: np.ndarray, roll_deg: np.ndarray, hz: float,
     ----------
     pitch_deg, roll_deg : (bursts, samples) tilt [deg], evenly sampled
     hz : float, sampling rate [Hz], the same for every row
-    params : SwayParams (band 0.05–3 Hz [DESIGN])
+    params : SwayParams (band 0.05–3 Hz [Domain])
 
     Returns
     -------

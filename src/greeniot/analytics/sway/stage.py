@@ -2,8 +2,9 @@
 
 Bursts are analysed when they arrive (grouped by rate and length, each group vectorized), so
 only their features — in-band RMS and dominant frequency — are kept, per tree, in a small
-window: a 2-min burst at 10 Hz is 2400 numbers, its features two. Rows are the tilt stage's
-rows (a burst comes from a tilt device).
+window: a 2-min burst at 10 Hz is 2400 numbers, its features two. Bursts ride on tilt
+readings; the stage keeps its own rows of tilt devices. It publishes the estate's median burst
+sway per site on the board, the storm stage's wind stand-in for sites without a station.
 """
 
 from __future__ import annotations
@@ -12,23 +13,68 @@ import numpy as np
 
 from greeniot.analytics.contract import Event
 from greeniot.analytics.core.columns import Burst
+from greeniot.analytics.core.index import DeviceIndex
 from greeniot.analytics.core.latch import SEVERITY, Latches, graded
-from greeniot.analytics.core.rowstats import group_median
 from greeniot.analytics.core.windows import Windows
 from greeniot.analytics.params import AnalyticsParams
+from greeniot.analytics.stage import Board, SiteSway, StageBatch
+from greeniot.analytics.storm.detect import site_sway_rms
 from greeniot.analytics.sway.detect import frequency_drop, sway_features
-from greeniot.analytics.tilt.stage import TiltStage
 
 BURST_CHUNK = 256  # bursts analysed per vectorized call: bounds the FFT workspace
 
 
 class SwayStage:
-    def __init__(self, params: AnalyticsParams, tilt: TiltStage, window: int) -> None:
+    name = "sway"
+    kinds: tuple[str, ...] = ("tilt",)
+
+    def __init__(self, params: AnalyticsParams, window: int) -> None:
         self.params = params
-        self.tilt = tilt
+        self.index = DeviceIndex()
+        self.site = np.zeros(0, np.int64)
+        self.tree: list[str | None] = []
+        self.heritage = np.zeros(0, bool)
         self.windows = Windows(("rms_deg", "freq_hz"), window)
         self.dirty = np.zeros(0, bool)  # rows with bursts not yet judged
         self.latches = Latches()
+
+    def rows(self, kind: str, sites: np.ndarray, devices: np.ndarray,
+             board: Board) -> np.ndarray:
+        before = len(self.index)
+        rows = self.index.rows(list(sites), list(devices))
+        n = len(self.index)
+        if n > before:
+            new = rows >= before
+            codes = np.zeros(n - before, np.int64)
+            codes[rows[new] - before] = board.site_codes(sites[new])
+            self.site = np.concatenate([self.site, codes])
+            metas = [board.lookup.meta(*self.index.key(r)) for r in range(before, n)]
+            self.tree.extend(m.tree for m in metas)
+            self.heritage = np.concatenate([self.heritage, [m.heritage for m in metas]])
+        return rows
+
+    def remeta(self, board: Board) -> None:
+        metas = [board.lookup.meta(*self.index.key(r)) for r in range(len(self.index))]
+        self.tree = [m.tree for m in metas]
+        self.heritage = np.asarray([m.heritage for m in metas], bool)
+
+    def append(self, batch: StageBatch, board: Board) -> None:
+        """Analyse the batch's bursts (plain tilt readings carry none for this stage)."""
+        if not batch.bursts:
+            return
+        r, t, rms = self.add(batch.rows, list(batch.bursts))
+        if r.size:
+            s, ts, med = self.site_sway(r, t, rms, len(board.sites))
+            board.site_sway.append(SiteSway(s, ts, med))
+
+    def event(self, row: int, level: int, value: float, threshold: float, ts_ms: int,
+              detail: str, freq_hz: float) -> Event:
+        site, device = self.index.key(row)
+        return Event(kind="sway", site=site, ts_ms=int(ts_ms),
+                     severity=SEVERITY[level],  # type: ignore[arg-type]
+                     value=float(value), threshold=float(threshold), unit="deg", device=device,
+                     tree=self.tree[row], heritage=bool(self.heritage[row]), freq_hz=freq_hz,
+                     detail=detail)
 
     def add(self, rows: np.ndarray, bursts: list[Burst]
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -37,7 +83,7 @@ class SwayStage:
         Returns ``(rows, ts_ms, rms_deg)`` of the analysed bursts, for the site stand-in.
         Bursts too short or sampled too slowly for the sway band are skipped.
         """
-        n = len(self.tilt.index)
+        n = len(self.index)
         self.windows.ensure_rows(n)
         if self.dirty.size < n:
             self.dirty = np.concatenate([self.dirty, np.zeros(n - self.dirty.size, bool)])
@@ -70,18 +116,19 @@ class SwayStage:
     def site_sway(self, rows: np.ndarray, ts_ms: np.ndarray, rms_deg: np.ndarray,
                   n_sites: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Median burst RMS per site of these bursts: ``(site_codes, newest ts_ms, rms)``."""
-        sites = self.tilt.site[rows]
-        med, count = group_median(rms_deg, sites, n_sites)
+        sites = self.site[rows]
+        med, count = site_sway_rms(rms_deg, sites, n_sites)
         newest = np.zeros(n_sites, np.int64)
         np.maximum.at(newest, sites, ts_ms)
         has = np.flatnonzero(count > 0)
         return has, newest[has], med[has]
 
-    def tick(self, now_ms: int, emit: list[Event]) -> None:
+    def tick(self, now_ms: int, board: Board) -> list[Event]:
         """Judge the trees that sent bursts: frequency drop against their own past."""
+        emit: list[Event] = []
         rows = np.flatnonzero(self.dirty)
         if rows.size == 0:
-            return
+            return emit
         sp = self.params.sway
         w = self.windows
         ts = w.chronological("ts_ms", rows)
@@ -90,14 +137,15 @@ class SwayStage:
         drop = frequency_drop(ts, freq, sp, now_ms)
         th = np.asarray(sp.drop_frac.as_tuple())
         on, hold, known = graded(drop.drop_frac, th, self.params.tilt.hysteresis)
-        fire = self.latches.update_rows("sway", len(self.tilt.index), rows, on, hold, known)
+        fire = self.latches.update_rows("sway", len(self.index), rows, on, hold, known)
         for i in np.flatnonzero(fire):
             lv = int(on[i])
             # value/unit per the Event contract: the sway RMS [deg]; the frequency in freq_hz
-            emit.append(self.tilt.event(
-                "sway", int(rows[i]), lv, rms[i, -1], sp.min_rms_deg, "deg", int(ts[i, -1]),
+            emit.append(self.event(
+                int(rows[i]), lv, rms[i, -1], sp.min_rms_deg, int(ts[i, -1]),
                 f"sway frequency {drop.recent_hz[i]:.3f} Hz is {100 * drop.drop_frac[i]:.0f}% "
                 f"below this tree's own baseline {drop.baseline_hz[i]:.3f} Hz "
                 f"({drop.n_baseline[i]} bursts; {SEVERITY[lv]} at {100 * th[lv - 1]:.0f}%)",
                 freq_hz=float(drop.recent_hz[i])))
         self.dirty[rows[w.newest_ts_ms[rows] <= now_ms]] = False  # future bursts: judge later
+        return emit

@@ -1,12 +1,12 @@
 """A tree's reference position and its sensor's temperature model. Pure.
 
 Cheap MEMS accelerometers drift with temperature by the equivalent of degrees over their range
-[DESIGN], so each device gets its own coefficient ``k`` [deg/°C] per axis, fitted by least
+[Domain], so each device gets its own coefficient ``k`` [deg/°C] per axis, fitted by least
 squares over a calm reference period, and its baseline is the median of the compensated calm
 tilt over that period. Residual lean, steps and trends (:mod:`greeniot.analytics.tilt.detect`) are
 all measured from here.
 
-References: see :mod:`greeniot.analytics.params` ([DESIGN], [Hui2022]).
+References: see :mod:`greeniot.analytics.params` ([Domain], [Hui2022]).
 """
 
 from __future__ import annotations

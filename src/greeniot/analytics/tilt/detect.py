@@ -1,20 +1,20 @@
 """Tree lean from trunk-base tilt: residual lean, steps, trend, failure, graded levels. Pure.
 
 Arrays are (trees × samples): ``ts_ms`` int64 (0 = empty slot), ``pitch_deg``/``roll_deg``/
-``temp_c`` float, and a boolean ``calm`` mask from :mod:`greeniot.analytics.storm.detect` (sway while
-the wind blows is not lean). Every function works on all rows at once and returns one value
-per row, NaN where the data do not allow an answer. Thresholds live in
+``temp_c`` float, and a boolean ``calm`` mask from :mod:`greeniot.analytics.storm.detect`
+(sway while the wind blows is not lean). Every function works on all rows at once and returns
+one value per row, NaN where the data do not allow an answer. Thresholds live in
 :mod:`greeniot.analytics.params` (``TiltParams``), with their sources.
 
 Model: a tree's calm tilt is ``baseline + k · (T − T_ref) + lean``, per axis; ``k`` [deg/°C]
 is the sensor's temperature coefficient (cheap MEMS accelerometers drift by the equivalent of
-degrees over their temperature range [DESIGN]), fitted per device by least squares over the
+degrees over their temperature range [Domain]), fitted per device by least squares over the
 calm reference period (:mod:`greeniot.analytics.tilt.baseline`). The residual lean is the magnitude
 of the compensated pitch/roll minus the baseline — direction-free, since a tree may lean any
 way.
 
 References: see :mod:`greeniot.analytics.params` ([SAG], [James2013], [Dundee], [Hui2022],
-[DESIGN]).
+[Domain]).
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ def step_magnitude(before: Level, after: Level, min_samples: int) -> F64:
 
     Used for the "sudden increase" alarm shape [Hui2022]: *before* is the calm level before a
     storm (or before the last hour), *after* the calm level once the wind has dropped — a
-    change that persists after the wind drops is the signal [DESIGN]; graded with
+    change that persists after the wind drops is the signal [Domain]; graded with
     ``TiltParams.step_deg``.
     """
     step = np.hypot(after.pitch_deg - before.pitch_deg, after.roll_deg - before.roll_deg)
@@ -276,7 +276,7 @@ def _steady(ts: np.ndarray, pc: np.ndarray, rc: np.ndarray, sel: np.ndarray,
     n = ok.sum(axis=1)
     ordered = np.sort(np.where(ok, moves, np.inf), axis=1)
     lower_median = ordered[np.arange(ts.shape[0]), np.maximum(n - 1, 0) // 2]
-    return (n >= 2) & (lower_median >= 0.5 * mag)
+    return np.asarray((n >= 2) & (lower_median >= 0.5 * mag), bool)
 
 
 def level_thresholds(heritage: np.ndarray, standard: Grades, stricter: Grades) -> F64:
@@ -295,24 +295,6 @@ def level_thresholds(heritage: np.ndarray, standard: Grades, stricter: Grades) -
     her = as_1d("heritage", heritage, None, bool)
     return np.where(her[:, None], np.asarray(stricter.as_tuple()),
                     np.asarray(standard.as_tuple()))
-
-
-def graded_level(value: np.ndarray, heritage: np.ndarray, standard: Grades,
-                 stricter: Grades) -> np.ndarray:
-    """Level per row: 0 none, 1 watch, 2 warning, 3 critical (NaN values grade 0).
-
-    Parameters
-    ----------
-    value : (rows,) lean [deg], step [deg] or rate [deg/day]
-    heritage : (rows,) bool, heritage trees use ``stricter``
-    standard, stricter : Grades of the quantity (see :mod:`greeniot.analytics.params`)
-    """
-    v = as_1d("value", value, None, np.float64)
-    th = level_thresholds(heritage, standard, stricter)
-    if th.shape[0] != v.size:
-        raise ValueError(f"heritage has {th.shape[0]} rows, value has {v.size}")
-    with np.errstate(invalid="ignore"):
-        return (v[:, None] >= th).sum(axis=1).astype(np.int8)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,19 +10,18 @@ refitted then.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from greeniot.analytics.contract import Event, EventKind
+from greeniot.analytics.contract import Event, EventKind, TreeRiskState, Unit
 from greeniot.analytics.core.index import DeviceIndex
 from greeniot.analytics.core.latch import SEVERITY, Latches, grade, graded
-from greeniot.analytics.core.lookup import RowMeta
 from greeniot.analytics.core.rowstats import group_median
 from greeniot.analytics.core.windows import Windows
 from greeniot.analytics.params import AnalyticsParams
-from greeniot.analytics.storm.stage import SiteStorms, StormStage
+from greeniot.analytics.stage import Board, StageBatch
+from greeniot.analytics.storm.stage import SiteStorms, WindReference
 from greeniot.analytics.tilt.baseline import TiltBaseline, compensate_tilt, fit_baseline
 from greeniot.analytics.tilt.detect import (
     failure_tilt,
@@ -52,6 +51,8 @@ class _Block:
 
 
 class TiltStage:
+    name = "tilt"
+    kinds: tuple[str, ...] = ("tilt",)
     RAW = ("pitch_deg", "roll_deg", "temp_c", "windy")
     HOURLY = ("pitch_deg", "roll_deg", "temp_c")
 
@@ -69,10 +70,14 @@ class TiltStage:
         self.since = np.zeros(0, np.int64)
         self.latches = Latches()
         self.next_hour_ms: int | None = None
+        self.lean_deg = np.zeros(0)  # newest calm residual lean per row [deg]
+        self._ticks = 0
 
     # -- rows -------------------------------------------------------------------------------
-    def rows(self, sites: np.ndarray, devices: np.ndarray, site_codes: np.ndarray,
-             meta: Callable[[str, str], RowMeta]) -> np.ndarray:
+    def rows(self, kind: str, sites: np.ndarray, devices: np.ndarray,
+             board: Board) -> np.ndarray:
+        site_codes = board.site_codes(sites)
+        meta = board.lookup.meta
         before = len(self.index)
         rows = self.index.rows(list(sites), list(devices))
         n = len(self.index)
@@ -87,22 +92,55 @@ class TiltStage:
             self.base = TiltBaseline(*(np.concatenate([getattr(b, f), getattr(e, f)])
                                        for f in TiltBaseline.__slots__))
             self.since = np.concatenate([self.since, np.zeros(n - before, np.int64)])
+            self.lean_deg = np.concatenate([self.lean_deg, np.full(n - before, np.nan)])
             for w in (self.raw, self.hourly):
                 w.ensure_rows(n)
         return rows
 
-    def remeta(self, meta: Callable[[str, str], RowMeta]) -> None:
+    def remeta(self, board: Board) -> None:
         """Re-read every tree binding and heritage flag (the registry changed)."""
-        metas = [meta(*self.index.key(r)) for r in range(len(self.index))]
+        metas = [board.lookup.meta(*self.index.key(r)) for r in range(len(self.index))]
         self.tree = [m.tree for m in metas]
         self.heritage = np.asarray([m.heritage for m in metas], bool)
 
-    def append(self, rows: np.ndarray, ts_ms: np.ndarray, pitch: np.ndarray, roll: np.ndarray,
-               temp: np.ndarray, windy: np.ndarray | None = None) -> None:
-        vals = {"pitch_deg": pitch, "roll_deg": roll, "temp_c": temp}
-        if windy is not None:
-            vals["windy"] = windy
-        self.raw.append(rows, ts_ms, vals)
+    def append(self, batch: StageBatch, board: Board) -> None:
+        """Write readings; history (``warm``) is classified by the wind of its own time and
+        also builds the hourly tier directly (it may be longer than the raw window)."""
+        rows, ts = batch.rows, batch.ts_ms
+        vals = {f: batch.column(f) for f in ("pitch_deg", "roll_deg", "temp_c")}
+        if batch.warm and board.wind is not None:
+            w, _ = board.wind.windy_for(self.site[rows], ts)
+            self.warm_hours(rows, ts, vals, ~w)
+            vals["windy"] = w.astype(np.float64)
+        self.raw.append(rows, ts, vals)
+
+    def tick(self, now_ms: int, board: Board) -> list[Event]:
+        """Classify samples calm or windy, close hours (refit baselines and trends), then
+        judge failure, lean and steps; publish the trees' risk state."""
+        emit: list[Event] = []
+        sp = self.params.storm
+        if len(self.index) and board.wind is not None and board.storms is not None:
+            self.classify(now_ms, board.wind)
+            lag_ms = int(sp.classify_lag_minutes * MS_PER_MIN)
+            if self.close_hours(now_ms, lag_ms) or self._ticks == 0:
+                self.refit(now_ms, emit)
+            self.detect(now_ms, board.storms, int(sp.settle_minutes * MS_PER_MIN), emit)
+        self._ticks += 1
+        board.trees = self.state(now_ms)
+        return emit
+
+    def state(self, now_ms: int) -> TreeRiskState:
+        n = len(self.index)
+        keys = self.index.keys()
+        return TreeRiskState(
+            ts_ms=now_ms,
+            site=np.asarray([k[0] for k in keys], dtype=object),
+            device=np.asarray([k[1] for k in keys], dtype=object),
+            tree=np.asarray(self.tree, dtype=object),
+            heritage=self.heritage.copy(), baseline_ok=self.base.ok[:n].copy(),
+            lean_deg=self.lean_deg.copy(), lean_level=self.level("lean"),
+            step_level=self.level("step"), trend_level=self.level("trend"),
+            failure_level=self.level("failure"))
 
     def rebaseline(self, row: int, since_ms: int) -> None:
         """Forget a tree's baseline; refit from calm data from ``since_ms`` on."""
@@ -118,7 +156,7 @@ class TiltStage:
                                 getattr(self.params.heritage_tilt, which))
 
     def event(self, kind: EventKind, row: int, level: int, value: float, threshold: float,
-               unit: str, ts_ms: int, detail: str, freq_hz: float | None = None) -> Event:
+               unit: Unit, ts_ms: int, detail: str, freq_hz: float | None = None) -> Event:
         site, device = self.index.key(row)
         return Event(kind=kind, site=site, ts_ms=int(ts_ms),
                      severity=SEVERITY[level],  # type: ignore[arg-type]
@@ -132,15 +170,15 @@ class TiltStage:
         step = self.chunk_rows * scale
         return [slice(c, min(n, c + step)) for c in range(0, n, step)]
 
-    def classify(self, now_ms: int, storm: StormStage) -> None:
+    def classify(self, now_ms: int, wind: WindReference) -> None:
         """Fill the windy flag of samples old enough for their site's wind to be known."""
-        cutoff = now_ms - int(storm.params.classify_lag_minutes * MS_PER_MIN)
+        cutoff = now_ms - int(self.params.storm.classify_lag_minutes * MS_PER_MIN)
         for sl in self._blocks(4):  # blocks bound memory when a whole window is new
             ts = self.raw.ts_ms[sl]
             windy = self.raw.values("windy")[sl]
             r, c = np.nonzero(np.isnan(windy) & (ts > 0) & (ts <= cutoff))
             if r.size:
-                w, _known = storm.windy_for(self.site[sl][r], ts[r, c])
+                w, _known = wind.windy_for(self.site[sl][r], ts[r, c])
                 windy[r, c] = w  # unknown wind counts as calm (documented in StormParams)
 
     def close_hours(self, now_ms: int, lag_ms: int) -> bool:
@@ -286,6 +324,7 @@ class TiltStage:
         lean = residual_lean(b.ts, b.pc, b.rc, None, b.calm, b.base, p, now_ms)
         th = self._grades("lean_deg", b.sl)
         on, hold, known = graded(lean.lean_deg, th, p.hysteresis)
+        self.lean_deg[b.sl] = lean.lean_deg
         fire = self.latches.update("lean", on, hold, known, b.sl)
         for i in np.flatnonzero(fire & ~failed).tolist():
             lv = int(on[i])

@@ -8,14 +8,15 @@ import logging
 from greeniot.analytics.core.columns import FIELDS, ColumnBatch
 from greeniot.analytics.engine import AnalyticsEngine
 from greeniot.clock import MS_PER_DAY
+from greeniot.protocol.channels import CHANNELS
 from greeniot.store.influx import InfluxClient
 from greeniot.store.queries import history
 
 log = logging.getLogger(__name__)
 
-#: How much history each kind needs [days]: tilt trends use 14 days of hourly calm medians;
-#: soil and weather detectors look back hours to a day.
-HISTORY_DAYS = {"weather": 2.0, "tilt": 14.0, "soil": 3.0}
+#: How much history each kind needs [days], from the channel table: tilt trends use 14 days of
+#: hourly calm medians; soil and weather detectors look back hours to a day.
+HISTORY_DAYS = {c.name: c.history_days for c in CHANNELS.values() if c.history_days}
 
 
 async def warm_start(engine: AnalyticsEngine, influx: InfluxClient, *, now_ms: int,
@@ -31,7 +32,7 @@ async def warm_start(engine: AnalyticsEngine, influx: InfluxClient, *, now_ms: i
         if not len(cols):
             continue
         values = {f: v for f, v in cols.values.items()}
-        batches.append(ColumnBatch(kind, cols.site, cols.device, cols.ts_ms,  # type: ignore[arg-type]
+        batches.append(ColumnBatch(kind, cols.site, cols.device, cols.ts_ms,
                                    values))
         newest = max(newest, max(cols.ts_ms))
     engine.warm_start(batches, prime_at_ms=newest if (prime and newest) else None)

@@ -22,10 +22,10 @@ from sqlalchemy import func, select
 
 from greeniot.config import Settings
 from greeniot.ingest.service import IngestService
-from greeniot.pipeline.maintenance import MaintenanceService
-from greeniot.pipeline.runtime import bindings_of, open_registry, read_context, serve_api
 from greeniot.registry.context import seed
 from greeniot.registry.models import Alert, Command, Task
+from greeniot.runtime.maintenance import MaintenanceService
+from greeniot.runtime.processes import bindings_of, open_registry, read_context, serve_api
 from greeniot.services import InfluxProcess, MosquittoProcess
 
 log = logging.getLogger(__name__)

@@ -75,7 +75,7 @@ async def run_ingest(settings: Settings, *, worker: int = 0) -> None:
 
 async def run_maintenance(settings: Settings,
                           on_outcome: Callable[[Any], None] | None = None) -> None:
-    from greeniot.pipeline.maintenance import MaintenanceService
+    from greeniot.runtime.maintenance import MaintenanceService
 
     engine, sessions = open_registry(settings)
     try:

@@ -10,16 +10,14 @@ import pytest
 from greeniot.analytics.engine import AnalyticsEngine
 from greeniot.config import Settings
 from greeniot.ingest.service import IngestService
-from greeniot.pipeline.runtime import open_registry, read_context
-from greeniot.pipeline.warmstart import warm_start
 from greeniot.registry.context import seed
+from greeniot.runtime.processes import open_registry, read_context
+from greeniot.runtime.warmstart import warm_start
 from greeniot.store.influx import InfluxClient
 from greeniot.store.queries import history
 from simulators.fleet import Fleet
 from simulators.runner import run
 from tests.ingest.test_service import influx_rows
-
-pytestmark = pytest.mark.services
 
 
 def test_restart_keeps_history_and_does_not_realert(settings: Settings, site_id: str) -> None:
@@ -53,7 +51,7 @@ def test_restart_keeps_history_and_does_not_realert(settings: Settings, site_id:
             newest = await warm_start(cold, influx, now_ms=now, prime=False)
             primed = AnalyticsEngine(ctx)
             await warm_start(primed, influx, now_ms=now, prime=True)
-        return result, tilt, newest, cold.tick(newest), primed.tick(newest + 600_000)
+        return result, tilt, newest, cold.tick(newest).events, primed.tick(newest + 600_000).events
 
     result, tilt, newest, cold_events, primed_events = asyncio.run(scenario())
     assert len(tilt) == sum(n for (_s, d), n in result.seq_counts.items()

@@ -8,6 +8,7 @@ carry the wall clock, since a node checks their deadline against its own clock.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import Callable
@@ -21,17 +22,14 @@ from greeniot.analytics.engine import AnalyticsEngine
 from greeniot.clock import wall_ms
 from greeniot.config import Settings
 from greeniot.estate import EstateContext
-from greeniot.pipeline.eventclock import EventClock
-from greeniot.pipeline.warmstart import warm_start
+from greeniot.protocol.channels import channel_of
 from greeniot.protocol.codec import decode
-from greeniot.protocol.messages import (
-    SoilReading,
-    Status,
-    TiltReading,
-    ValveEvent,
-    WeatherReading,
-)
+from greeniot.protocol.messages import SoilReading, TiltReading, WeatherReading
 from greeniot.protocol.topics import ingest_filters
+from greeniot.registry import crud
+from greeniot.runtime.devices import DeviceSeen
+from greeniot.runtime.eventclock import EventClock
+from greeniot.runtime.warmstart import warm_start
 from greeniot.store.influx import InfluxClient
 from greeniot.transport.mqtt import Message, MqttSession
 
@@ -66,7 +64,10 @@ class MaintenanceService:
                                        self.clock, tracker=self.zones)
         self.influx = influx
         self.wall_clock = wall_clock
-        self.outcomes: list[Outcome] = []
+        #: the newest outcomes (bounded: a process that runs for months keeps no history here;
+        #: the registry has it)
+        self.outcomes: collections.deque[Outcome] = collections.deque(maxlen=10_000)
+        self.seen = DeviceSeen()
         self.ticks = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -111,10 +112,9 @@ class MaintenanceService:
             for msg in d.messages:
                 if isinstance(msg, SoilReading | TiltReading | WeatherReading):
                     self.clock.observe(msg.ts_ms, site)
-                if isinstance(msg, SoilReading | TiltReading | WeatherReading | ValveEvent
-                              | Status):
-                    # Status and valve events feed device health (last will → offline).
+                if channel_of(msg).stages:  # the channel table routes it to analytics
                     self.engine.ingest(site, device, msg)
+                self.seen.observe(site, device, msg, m.received_ms)
                 outcome = await self.executor.observe(site, device, msg)
                 if outcome is not None:
                     self._emit(outcome)
@@ -127,11 +127,32 @@ class MaintenanceService:
         drought follow-ups and command expiry need no new event). Returns what was done."""
         self.ticks += 1
         self._next_tick_ms = now_ms + self.tick_ms
-        events = self.engine.tick(now_ms)
-        outcomes = await self.executor.tick(events, self.context)
+        result = self.engine.tick(now_ms)
+        outcomes = await self.executor.tick(result, self.context)
         for o in outcomes:
             self._emit(o)
+        await self._record_seen()
         return outcomes
+
+    async def _record_seen(self) -> None:
+        """Write devices' status and last-seen time to the registry (changed ones only)."""
+        updates = self.seen.take()
+        if not updates:
+            return
+
+        def run() -> None:
+            with self.sessions() as s:
+                for u in updates:
+                    crud.record_device_status(s, site=u.site, device=u.device, status=u.status,
+                                              ts_ms=u.ts_ms, fw=u.fw, bat_v=u.bat_v,
+                                              commit=False)
+                s.commit()
+
+        try:
+            await asyncio.to_thread(run)
+        except Exception as err:  # the registry is down: analytics goes on; next tick retries
+            log.warning("device status not recorded (%d devices): %s", len(updates), err)
+            self.seen.retry(updates)
 
     def _emit(self, outcome: Outcome) -> None:
         self.outcomes.append(outcome)

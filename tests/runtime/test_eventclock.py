@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from greeniot.pipeline.eventclock import EventClock
+from greeniot.runtime.eventclock import EventClock
 
 
 class Wall:
