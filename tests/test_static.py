@@ -23,3 +23,31 @@ def test_ruff_is_clean() -> None:
 def test_mypy_is_clean() -> None:
     out = run(str(BIN / "mypy"), "src/greeniot", "simulators")
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+#: package → greeniot packages it must not import (the layering of docs/architecture.md)
+FORBIDDEN = {
+    "protocol": ("store", "ingest", "analytics", "registry", "actions", "runtime", "api",
+                 "transport", "estate"),
+    "analytics": ("store", "ingest", "registry", "actions", "runtime", "api", "transport"),
+    "registry": ("analytics", "actions", "runtime", "api", "ingest"),
+    "actions": ("runtime", "api", "ingest"),
+    "store": ("analytics", "registry", "actions", "runtime", "api", "ingest"),
+    "ingest": ("analytics", "actions", "runtime", "api"),
+}
+
+
+def test_layers_import_downward_only() -> None:
+    import ast
+
+    bad = []
+    for pkg, banned in FORBIDDEN.items():
+        for path in (ROOT / "src" / "greeniot" / pkg).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                for name in names:
+                    parts = name.split(".")
+                    if parts[0] == "greeniot" and len(parts) > 1 and parts[1] in banned:
+                        bad.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert bad == []

@@ -103,3 +103,35 @@ def test_from_readings_one_open_per_zone_and_faulty_probes_left_out() -> None:
     assert result.zones.n_probes[i] == 2  # the stuck probe is left out
     out = plan_irrigation(result.zones, CTX, {(SITE, "z02"): OK_STATE}, NOW_MS)
     assert [type(a) for a in out] == [ValveOpen]
+
+
+def test_long_waterlogging_from_readings_raises_the_drain_priority() -> None:
+    """Soil readings above saturation, through the real soil stage and the rules: a drain task
+    at the zone's limit (12 h), escalated to priority 2 at twice the limit, with the hours so
+    far. The old contract read hours from the event's unit, which the soil stage never set, so
+    the long-waterlogging priority could never fire."""
+    from greeniot.actions.plan import Task
+    from greeniot.actions.rules import decide
+
+    ctx = EstateContext(
+        devices=(DeviceBinding(SITE, "soil-z02-0", "soil", zone="z02"),),
+        zones=(ZoneInfo(SITE, "z02", valve_device="valve-z02", saturation_vwc_pct=45.0,
+                        waterlog_hours=12.0),))
+    engine = AnalyticsEngine(ctx)
+    t0 = NOW_MS - 30 * 3_600_000
+    events = []
+    for k in range(0, 30 * 4 + 1):  # 30 h at 15 min, saturated all along
+        ts = t0 + k * 900_000
+        engine.ingest(SITE, "soil-z02-0", SoilReading(seq=k, ts_ms=ts, vwc_pct=48.0 + k % 3 / 10))
+        if k % 4 == 0:
+            events += engine.tick(ts).events
+    first, worse = [e for e in events if e.kind == "waterlog"]
+    assert (first.phase, first.severity) == ("start", "warning")
+    assert first.duration_s is not None and 12 * 3600 <= first.duration_s < 13 * 3600
+    assert (worse.phase, worse.severity) == ("escalate", "critical")
+    assert worse.duration_s is not None and worse.duration_s >= 24 * 3600
+    (task,) = [a for a in decide([first], ctx) if isinstance(a, Task)]
+    assert (task.kind, task.priority) == ("drain", 3)
+    (task,) = [a for a in decide([worse], ctx) if isinstance(a, Task)]
+    assert (task.kind, task.priority) == ("drain", 2)
+    assert any(r.startswith("waterlogged for 24.") and "(limit 12 h)" in r for r in task.reasons)

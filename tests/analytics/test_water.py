@@ -22,13 +22,15 @@ def test_one_noisy_sample_does_not_move_the_level() -> None:
     ts = np.tile(T0 + np.arange(12) * 15 * MIN, (1, 1))
     v = np.full(ts.shape, 30.0)
     v[0, -1] = 2.0  # a single bad reading, the newest
-    lvl = probe_level(ts, v, P, int(ts.max()))
+    lvl = probe_level(ts, v, smooth_hours=P.smooth_hours, min_samples=P.min_samples,
+                      now_ms=int(ts.max()))
     assert lvl.vwc_pct[0] == 30.0 and lvl.n[0] == 12
 
 
 def test_level_needs_recent_samples() -> None:
     ts = np.array([[T0, T0 + 15 * MIN, T0 + 4 * HOUR]])
-    lvl = probe_level(ts, np.array([[20.0, 20.0, 20.0]]), P, T0 + 4 * HOUR)
+    lvl = probe_level(ts, np.array([[20.0, 20.0, 20.0]]), smooth_hours=P.smooth_hours,
+                      min_samples=P.min_samples, now_ms=T0 + 4 * HOUR)
     assert np.isnan(lvl.vwc_pct[0])  # only one sample in the last 3 h
 
 
@@ -37,7 +39,8 @@ def test_hours_above_saturation_and_restart() -> None:
     v = np.full(ts.shape, 50.0)
     v[1, 10] = 30.0  # drained once, 9 h ago
     v[2, 10] = 44.0  # dipped into the hysteresis band only: no restart
-    h = hours_above(ts, v, np.full(3, 45.0), P, int(ts.max()))
+    h = hours_above(ts, v, np.full(3, 45.0), hysteresis_pct=P.hysteresis_pct,
+                    now_ms=int(ts.max()))
     assert h.tolist() == [19.0, 8.0, 19.0]
 
 
@@ -50,7 +53,8 @@ def test_zone_median_of_probes() -> None:
 
 
 def test_drought_hysteresis() -> None:
-    on, hold = drought_levels(np.array([15.0, 19.0, 21.0, np.nan]), np.full(4, 18.0), P)
+    on, hold = drought_levels(np.array([15.0, 19.0, 21.0, np.nan]), np.full(4, 18.0),
+                              hysteresis_pct=P.hysteresis_pct)
     assert on.tolist() == [2, 0, 0, 0] and hold.tolist() == [2, 2, 0, 0]
 
 

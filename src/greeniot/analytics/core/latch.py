@@ -93,6 +93,17 @@ class Latches:
         full[sl] = new
         return emit
 
+    def update_phases(self, name: str, on: np.ndarray, hold: np.ndarray,
+                      known: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Latch ``name`` for all rows; return ``(started, escalated, cleared)`` masks: a
+        condition that rose from none, rose from a lower level, or fell back to none."""
+        n = np.asarray(on).shape[0]
+        before = self.level(name, n).copy()
+        fire = self.update(name, on, hold, known)
+        after = self.level(name, n)
+        return fire & (before == 0), fire & (before > 0), (before > 0) & (after == 0)
+
     def update_rows(self, name: str, n_rows: int, rows: np.ndarray, on: np.ndarray,
                     hold: np.ndarray, known: np.ndarray | None = None) -> np.ndarray:
         """Latch ``name`` for a subset of rows (indices); return the emit mask of that subset."""

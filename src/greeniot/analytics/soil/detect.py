@@ -23,7 +23,6 @@ from greeniot.analytics.core.rowstats import (
     masked_median,
     same_shape,
 )
-from greeniot.analytics.params import SoilParams
 from greeniot.clock import MS_PER_HOUR
 
 
@@ -36,37 +35,38 @@ class ProbeLevel:
     last_ts_ms: I64
 
 
-def probe_level(ts_ms: np.ndarray, vwc_pct: np.ndarray, params: SoilParams,
-                now_ms: int) -> ProbeLevel:
-    """Median VWC of each probe over the last ``params.smooth_hours``.
+def probe_level(ts_ms: np.ndarray, vwc_pct: np.ndarray, *, smooth_hours: float,
+                min_samples: int, now_ms: int) -> ProbeLevel:
+    """Median VWC of each probe over the last ``smooth_hours``.
 
-    A median of at least ``params.min_samples`` samples: one noisy reading (a loose contact,
+    A median of at least ``min_samples`` samples: one noisy reading (a loose contact,
     a probe knocked by a mower) cannot start or stop irrigation.
 
     Parameters
     ----------
     ts_ms : (probes, samples) int64 [ms UTC], 0 = empty
     vwc_pct : (probes, samples) volumetric water content [%]
-    params : SoilParams
+    smooth_hours : float, smoothing window [h] (``SoilParams.smooth_hours``)
+    min_samples : int, fewest samples for a level (``SoilParams.min_samples``)
     now_ms : int, event time [ms UTC]; later samples are ignored
     """
     ts = as_2d("ts_ms", ts_ms, np.int64)
     v = as_2d("vwc_pct", vwc_pct)
     same_shape(ts.shape, vwc_pct=v)
-    start = now_ms - int(params.smooth_hours * MS_PER_HOUR)
+    start = now_ms - int(smooth_hours * MS_PER_HOUR)
     sel = (ts > start) & (ts <= now_ms) & np.isfinite(v)
     n = sel.sum(axis=1)
     level = masked_median(v, sel)
-    level[n < params.min_samples] = np.nan
+    level[n < min_samples] = np.nan
     return ProbeLevel(level, n.astype(np.int64), np.where(sel, ts, 0).max(axis=1, initial=0))
 
 
-def hours_above(ts_ms: np.ndarray, vwc_pct: np.ndarray, saturation_pct: np.ndarray,
-                params: SoilParams, now_ms: int) -> F64:
+def hours_above(ts_ms: np.ndarray, vwc_pct: np.ndarray, saturation_pct: np.ndarray, *,
+                hysteresis_pct: float, now_ms: int) -> F64:
     """How long each probe has read above saturation without a break [h].
 
     The clock runs from the first sample after the last one below ``saturation −
-    params.hysteresis_pct`` (so noise at the threshold does not restart it) to the newest
+    hysteresis_pct`` (so noise at the threshold does not restart it) to the newest
     sample; 0 if the newest sample is itself below that. Order-free: it needs only the
     times of the last "below" sample and of the samples after it. If no sample in the window is
     below, the clock starts at the oldest sample held: the true duration is at least that.
@@ -75,7 +75,7 @@ def hours_above(ts_ms: np.ndarray, vwc_pct: np.ndarray, saturation_pct: np.ndarr
     ----------
     ts_ms, vwc_pct : (probes, samples) [ms UTC], [%]
     saturation_pct : (probes,) the probe's zone saturation threshold [%]
-    params : SoilParams
+    hysteresis_pct : float, the clock restarts below saturation − this [%] (``SoilParams``)
     now_ms : int, event time [ms UTC]
     """
     ts = as_2d("ts_ms", ts_ms, np.int64)
@@ -83,7 +83,7 @@ def hours_above(ts_ms: np.ndarray, vwc_pct: np.ndarray, saturation_pct: np.ndarr
     same_shape(ts.shape, vwc_pct=v)
     sat = as_1d("saturation_pct", saturation_pct, ts.shape[0], np.float64)
     valid = (ts > 0) & (ts <= now_ms) & np.isfinite(v)
-    below = valid & (v < (sat - params.hysteresis_pct)[:, None])
+    below = valid & (v < (sat - hysteresis_pct)[:, None])
     last_below = np.where(below, ts, 0).max(axis=1, initial=0)
     after = valid & (ts > last_below[:, None])
     start = np.where(after, ts, np.iinfo(np.int64).max).min(axis=1)
@@ -119,11 +119,11 @@ def zone_water(probe_vwc_pct: np.ndarray, probe_hours_above: np.ndarray, zone: n
     return ZoneWater(vwc, hrs, n)
 
 
-def drought_levels(zone_vwc_pct: np.ndarray, refill_vwc_pct: np.ndarray,
-                   params: SoilParams) -> tuple[np.ndarray, np.ndarray]:
+def drought_levels(zone_vwc_pct: np.ndarray, refill_vwc_pct: np.ndarray, *,
+                   hysteresis_pct: float) -> tuple[np.ndarray, np.ndarray]:
     """Drought level (0 or 2 = warning) to raise, and to keep, per zone.
 
-    Raised below the zone's refill point; kept until the zone is ``params.hysteresis_pct``
+    Raised below the zone's refill point; kept until the zone is ``hysteresis_pct``
     above it, so watering that just reaches the refill point does not re-trigger.
 
     Returns
@@ -134,25 +134,25 @@ def drought_levels(zone_vwc_pct: np.ndarray, refill_vwc_pct: np.ndarray,
     refill = np.asarray(refill_vwc_pct, np.float64)
     with np.errstate(invalid="ignore"):
         on = np.where(v < refill, 2, 0).astype(np.int8)
-        hold = np.where(v < refill + params.hysteresis_pct, 2, 0).astype(np.int8)
+        hold = np.where(v < refill + hysteresis_pct, 2, 0).astype(np.int8)
     return on, hold
 
 
 def waterlog_levels(zone_vwc_pct: np.ndarray, zone_hours_above: np.ndarray,
                     saturation_vwc_pct: np.ndarray,
                     waterlog_hours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Waterlogging level (0 or 2 = warning) to raise, and to keep, per zone.
-
-    Raised once the zone's probes have stayed above saturation (median of their
-    :func:`hours_above`) for ``waterlog_hours`` and the zone's smoothed VWC is above
-    saturation now; kept while the clock runs (it restarts only below saturation −
-    hysteresis).
+    """Waterlogging level to raise, and to keep, per zone: 2 (warning) once the zone's probes
+    have stayed above saturation (median of their :func:`hours_above`) for ``waterlog_hours``,
+    3 (critical) at twice that — roots without air for that long start to die back, so the
+    drain task moves up — while the zone's smoothed VWC is above saturation now; kept while
+    the clock runs (it restarts only below saturation − hysteresis).
     """
     v = np.asarray(zone_vwc_pct, np.float64)
     h = np.asarray(zone_hours_above, np.float64)
     sat = np.asarray(saturation_vwc_pct, np.float64)
     need = np.asarray(waterlog_hours, np.float64)
     with np.errstate(invalid="ignore"):
-        on = np.where((h >= need) & (v > sat), 2, 0).astype(np.int8)
-        hold = np.where(h > 0, 2, 0).astype(np.int8)
+        wet = v > sat
+        on = np.where(wet & (h >= 2 * need), 3, np.where(wet & (h >= need), 2, 0)).astype(np.int8)
+        hold = np.where(h > 0, np.maximum(on, 2), 0).astype(np.int8)
     return on, hold

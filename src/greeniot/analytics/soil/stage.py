@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from greeniot.analytics.contract import Event, EventKind, ZoneWaterState
+from greeniot.analytics.contract import Event, EventKind, Phase, ZoneWaterState
 from greeniot.analytics.core.index import DeviceIndex
 from greeniot.analytics.core.latch import SEVERITY, Latches
 from greeniot.analytics.core.lookup import RowMeta
@@ -108,31 +108,45 @@ class SoilStage:
         ts = self.windows.ts_ms
         vwc = self.windows.values("vwc_pct")
         k = min(self.windows.window, TAIL)
+        p = self.params
         lvl = probe_level(self.windows.tail("ts_ms", k), self.windows.tail("vwc_pct", k),
-                          self.params, now_ms)
-        above = hours_above(ts, vwc, self.saturation[self.zone_of], self.params, now_ms)
+                          smooth_hours=p.smooth_hours, min_samples=p.min_samples, now_ms=now_ms)
+        above = hours_above(ts, vwc, self.saturation[self.zone_of],
+                            hysteresis_pct=p.hysteresis_pct, now_ms=now_ms)
         probe_vwc = lvl.vwc_pct if faulty is None else np.where(faulty, np.nan, lvl.vwc_pct)
         zw = zone_water(probe_vwc, above, self.zone_of, nz)
         newest = np.zeros(nz, np.int64)
         np.maximum.at(newest, self.zone_of, lvl.last_ts_ms)
         known = np.isfinite(zw.vwc_pct)
 
-        on, hold = drought_levels(zw.vwc_pct, self.refill, self.params)
-        fire = self.latches.update("drought", on, hold, known)
-        for z in np.flatnonzero(fire).tolist():
+        on, hold = drought_levels(zw.vwc_pct, self.refill, hysteresis_pct=p.hysteresis_pct)
+        started, escalated, cleared = self.latches.update_phases("drought", on, hold, known)
+        for z in np.flatnonzero(started | escalated).tolist():
             emit.append(self._event(
                 "drought", z, int(on[z]), zw.vwc_pct[z], self.refill[z], int(newest[z]),
                 f"median of {zw.n_probes[z]} probe(s) {zw.vwc_pct[z]:.1f}% VWC below the "
-                f"refill point {self.refill[z]:.1f}%"))
+                f"refill point {self.refill[z]:.1f}%",
+                phase="escalate" if escalated[z] else "start"))
+        for z in np.flatnonzero(cleared).tolist():
+            emit.append(self._event(
+                "drought", z, 1, zw.vwc_pct[z], self.refill[z], int(newest[z]),
+                f"median {zw.vwc_pct[z]:.1f}% VWC back above the refill point "
+                f"{self.refill[z]:.1f}% (+ hysteresis)", phase="clear"))
 
         on, hold = waterlog_levels(zw.vwc_pct, zw.hours_above, self.saturation, self.waterlog_h)
-        fire = self.latches.update("waterlog", on, hold, known)
-        for z in np.flatnonzero(fire).tolist():
+        started, escalated, cleared = self.latches.update_phases("waterlog", on, hold, known)
+        for z in np.flatnonzero(started | escalated).tolist():
             emit.append(self._event(
                 "waterlog", z, int(on[z]), zw.vwc_pct[z], self.saturation[z], int(newest[z]),
                 f"above saturation {self.saturation[z]:.1f}% VWC for "
                 f"{zw.hours_above[z]:.1f} h (limit {self.waterlog_h[z]:.1f} h); drainage "
-                f"needed", duration_s=float(zw.hours_above[z]) * 3600))
+                f"needed", duration_s=float(zw.hours_above[z]) * 3600,
+                phase="escalate" if escalated[z] else "start"))
+        for z in np.flatnonzero(cleared).tolist():
+            emit.append(self._event(
+                "waterlog", z, 1, zw.vwc_pct[z], self.saturation[z], int(newest[z]),
+                f"{zw.vwc_pct[z]:.1f}% VWC, below saturation {self.saturation[z]:.1f}% again",
+                phase="clear"))
         keys = self.zones.keys()
         self._state = ZoneWaterState(
             ts_ms=now_ms, site=np.asarray([k[0] for k in keys], dtype=object),
@@ -144,13 +158,14 @@ class SoilStage:
             waterlog_level=self.level("waterlog"))
 
     def _event(self, kind: EventKind, z: int, level: int, value: float, threshold: float,
-               ts_ms: int, detail: str, duration_s: float | None = None) -> Event:
+               ts_ms: int, detail: str, duration_s: float | None = None,
+               phase: Phase = "start") -> Event:
         site, _ = self.zones.key(z)
         return Event(kind=kind, site=site, ts_ms=ts_ms,
                      severity=SEVERITY[level],  # type: ignore[arg-type]
                      value=float(value), threshold=float(threshold), unit="vwc_pct",
                      device=self.zone_device[z], zone=self.zone_name[z], detail=detail,
-                     duration_s=duration_s)
+                     duration_s=duration_s, phase=phase)
 
     def level(self, name: str) -> np.ndarray:
         return self.latches.level(name, len(self.zones)).copy()
