@@ -8,6 +8,7 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+import pytest
 from sqlalchemy import Engine, inspect, text
 
 from greeniot.config import Settings
@@ -47,6 +48,8 @@ def test_migrated_schema_matches_the_models(engine: Engine) -> None:
 
 
 def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite connection pragmas; PostgreSQL needs none of them")
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
