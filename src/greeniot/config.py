@@ -63,6 +63,9 @@ class AnalyticsSettings(BaseModel):
     tick_s: float = Field(60.0, gt=0)
     #: Samples kept per device in the ring buffers.
     window: int = Field(512, ge=16)
+    #: This process's name in a group of analytics shards (each owns a set of sites, by
+    #: rendezvous hashing over the live shards); empty: one process owns every site.
+    shard: str = Field("", pattern=r"^([a-z0-9][a-z0-9_-]{0,63})?$")
 
 
 class ApiSettings(BaseModel):

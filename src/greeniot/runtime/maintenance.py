@@ -29,9 +29,10 @@ from greeniot.protocol.topics import ingest_filters
 from greeniot.registry import crud
 from greeniot.runtime.devices import DeviceSeen
 from greeniot.runtime.eventclock import EventClock
+from greeniot.runtime.shards import MEMBERS_FILTER, OFFLINE, ONLINE, ShardMap, member_topic
 from greeniot.runtime.warmstart import warm_start
 from greeniot.store.influx import InfluxClient
-from greeniot.transport.mqtt import Message, MqttSession
+from greeniot.transport.mqtt import Message, MqttSession, Will
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,17 @@ class MaintenanceService:
         self.clock = EventClock()
         self.tick_ms = int(settings.analytics.tick_s * 1000)
         self._next_tick_ms = 0
-        self.mqtt = MqttSession(settings.mqtt, f"{settings.mqtt.client_id}-analytics",
+        shard = settings.analytics.shard
+        suffix = f"-analytics-{shard}" if shard else "-analytics"
+        self.mqtt = MqttSession(settings.mqtt, f"{settings.mqtt.client_id}{suffix}",
                                 filters=ingest_filters(), publish_timeout_s=publish_timeout_s)
+        #: with a shard name: which sites this process owns, and the membership session
+        self.shards = ShardMap(shard) if shard else None
+        self._members = MqttSession(
+            settings.mqtt, f"{settings.mqtt.client_id}-members-{shard}", clean_session=True,
+            filters=[MEMBERS_FILTER], will=Will(member_topic(shard), OFFLINE),
+        ) if shard else None
+        self._sites_heard: set[str] = {b.site for b in context.devices}
         self.engine = AnalyticsEngine(context, window=settings.analytics.window)
         self.zones = ZoneTracker()
         self.commander = ValveCommander(session_factory, self.mqtt.send, wall_clock,
@@ -70,27 +80,74 @@ class MaintenanceService:
         self.seen = DeviceSeen()
         self.ticks = 0
         self._task: asyncio.Task[None] | None = None
+        self._members_task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> MaintenanceService:
-        if self.influx is not None:
+        sites: list[str] | None = None
+        if self._members is not None and self.shards is not None:
+            # Learn the live shards (retained) before choosing which sites' history to load.
+            await self._members.connect()
+            await self._members.send(member_topic(self.shards.me), ONLINE, 1, retain=True)
+            await self._read_members(settle_s=0.5)
+            sites = self.shards.owned(self._sites_heard)
+        if self.influx is not None and sites != []:
             # Before subscribing: history first, then what the broker kept for us.
-            try:
-                newest = await warm_start(self.engine, self.influx, now_ms=self.wall_clock())
-            except Exception as err:  # analytics still works, only without its history
-                log.warning("warm start from InfluxDB failed, starting empty: %s", err)
-            else:
-                self.clock.advance_to(newest)
-                self._next_tick_ms = newest + self.tick_ms
+            await self._warm(self.engine, sites)
         await self.mqtt.connect()
         self._task = asyncio.create_task(self._run(), name="maintenance")
+        if self._members is not None:
+            self._members_task = asyncio.create_task(self._watch_members(), name="members")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._members_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.mqtt.close()
+        if self._members is not None and self.shards is not None:
+            # a clean stop hands our sites over at once (a crash does it by the last will)
+            with contextlib.suppress(Exception):
+                await self._members.send(member_topic(self.shards.me), OFFLINE, 1, retain=True)
+            await self._members.close()
+
+    async def _warm(self, engine: AnalyticsEngine, sites: list[str] | None) -> None:
+        assert self.influx is not None
+        try:
+            newest = await warm_start(engine, self.influx, now_ms=self.wall_clock(),
+                                      sites=sites)
+        except Exception as err:  # analytics still works, only without its history
+            log.warning("warm start from InfluxDB failed, starting empty: %s", err)
+        else:
+            self.clock.advance_to(newest)
+            self._next_tick_ms = max(self._next_tick_ms, newest + self.tick_ms)
+
+    async def _read_members(self, settle_s: float) -> bool:
+        """Apply membership messages until none came for ``settle_s``; True if it changed."""
+        assert self._members is not None and self.shards is not None
+        changed = False
+        while True:
+            await self._members.wait_inbox(settle_s)
+            batch = self._members.drain(1000)
+            if not batch:
+                return changed
+            for m in batch:
+                changed |= self.shards.observe(m.topic, m.payload)
+
+    async def _watch_members(self) -> None:
+        """Rebalance when a shard joins or leaves: rebuild the engine for the sites now
+        owned, from their history (the latches are primed, so nothing is reported twice)."""
+        while True:
+            if await self._read_members(settle_s=1.0):
+                assert self.shards is not None
+                sites = self.shards.owned(self._sites_heard)
+                log.info("analytics shard %s: members %s, owning %d sites", self.shards.me,
+                         sorted(self.shards.members), len(sites))
+                engine = AnalyticsEngine(self.context, window=self.settings.analytics.window)
+                if self.influx is not None and sites:
+                    await self._warm(engine, sites)
+                self.engine = engine
 
     def set_context(self, context: EstateContext) -> None:
         self.context = context
@@ -109,6 +166,9 @@ class MaintenanceService:
             if d.topic is None:
                 continue
             site, device = d.topic.site, d.topic.device
+            self._sites_heard.add(site)
+            if self.shards is not None and not self.shards.owns(site):
+                continue  # another shard judges this site
             for msg in d.messages:
                 if isinstance(msg, SoilReading | TiltReading | WeatherReading):
                     self.clock.observe(msg.ts_ms, site)
