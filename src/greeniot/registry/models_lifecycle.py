@@ -117,7 +117,8 @@ class Delivery(Base):
     state: Mapped[str] = mapped_column(String(16))  # vocab.DELIVERY_STATES
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    #: Every attempt: ``{"ts_ms", "ok", "error"?, "digest"?}``.
+    #: Every attempt ``{"ts_ms", "ok", "error"?, "digest"?: n}``, and ``{"ts_ms", "held"}``
+    #: when the rate limit held it back.
     log: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     #: True when it went out folded into a digest with others held by the rate limit.
     in_digest: Mapped[bool] = mapped_column(Boolean, default=False)

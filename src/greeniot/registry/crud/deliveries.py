@@ -85,8 +85,9 @@ def mark_held(session: Session, *, delivery_ids: Sequence[int],
     """Over the rate limit: waiting for the recipient's next digest. Commits."""
     now = wall_clock_ms() if now_ms is None else now_ms
     for row in session.scalars(select(Delivery).where(Delivery.id.in_(list(delivery_ids)))):
-        if row.state == "queued":
+        if row.state in ("queued", "failed"):
             row.state, row.updated_ms = "held", now
+            row.log = [*row.log, {"ts_ms": now, "held": True}]
     session.commit()
 
 
