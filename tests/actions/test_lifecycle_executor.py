@@ -8,7 +8,7 @@ import asyncio
 from typing import Any
 
 from greeniot.actions.executor import ActionExecutor
-from greeniot.actions.lifecycle import clear_condition
+from greeniot.actions.lifecycle import clear_condition, clear_subject
 from greeniot.actions.rules import decide
 from greeniot.actions.sinks.dispatcher import AlertDispatcher, DispatcherSink
 from greeniot.actions.valves import ValveCommander
@@ -49,6 +49,10 @@ def test_post_storm_sweep_joins_the_heritage_trees_stabilize_task_and_alerts_are
                                             key=f"stabilize:{site_id}:h001",
                                             ts_ms=clock.now_ms, note="lean back to baseline")
             assert cleared is not None
+            assert await dispatcher.drain(10)  # in order: this clear before the next
+            rest = await clear_subject(sessions, dispatcher, site=site_id, tree="h001",
+                                       ts_ms=clock.now_ms, note="inspected: sound")
+            assert [a.kind for a in rest] == ["inspect"]  # the sweep's alarm
             assert await dispatcher.drain(10)
             return [first, second]
 
@@ -64,11 +68,13 @@ def test_post_storm_sweep_joins_the_heritage_trees_stabilize_task_and_alerts_are
         assert any(h.note.startswith("joined by inspect (inspect tree h001 (post-storm sweep))")
                    for h in task.history)
         deliveries = crud.list_deliveries(s)
-    # webhook: the stabilize alert (critical) and its clear; the info storm alert is below the
-    # route's minimum, the sweep's inspect alert (warning) is delivered too
+    # webhook: the stabilize alert (critical), the sweep's inspect alert (warning) and their
+    # clears; the info "storm over" alert is below the route's minimum
     got = [r.json["items"][0] for r in hook.got]
     assert all(r.verified for r in hook.got)
     assert [(g["phase"], g["alert"]["kind"]) for g in got] == [
-        ("raised", "lean_step"), ("raised", "inspect"), ("cleared", "lean_step")]
+        ("raised", "lean_step"), ("raised", "inspect"), ("cleared", "lean_step"),
+        ("cleared", "inspect")]
+    assert got[-1]["body"].startswith("inspected: sound")
     assert all(d.state == "delivered" for d in deliveries)
     assert {d.recipient for d in deliveries} == {"route:ops", f"mqtt:{site_id}"}

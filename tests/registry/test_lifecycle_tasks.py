@@ -165,3 +165,44 @@ def test_finished_tasks_and_other_sites_are_left_alone(estate: Session) -> None:
     assert (esc.task_id, esc.to_person, esc.reminder) == (open_b.id, None, True)
     assert crud.get_task(estate, task_id=open_b.id).history[-1].note.endswith(
         "the site has no roster to escalate to")
+
+
+def test_processes_raising_related_work_at_once_make_one_task(db_url: str) -> None:
+    """Separate engines race with different rules (dedup keys) on one tree: one task."""
+    import threading
+
+    from greeniot.registry.db import engine_from_url, migrate, session_factory
+
+    migrate(db_url)
+    engines = [engine_from_url(db_url) for _ in range(4)]
+    barrier = threading.Barrier(len(engines))
+    ids: list[int] = []
+    errors: list[BaseException] = []
+    kinds = ["inspect", "stabilize", "stake", "inspect"]
+
+    def worker(n: int) -> None:
+        try:
+            with session_factory(engines[n])() as s:
+                barrier.wait()
+                for i in range(10):
+                    task = crud.open_task_once(
+                        s, site="estate-a", kind=kinds[n], title=f"{kinds[n]} t9",
+                        tree="t9", dedup_key=f"{kinds[n]}:estate-a:t9", now_ms=T0 + i)
+                    ids.append(task.id)
+        except BaseException as err:  # reported by the assertion below
+            errors.append(err)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(len(engines))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    try:
+        assert errors == []
+        assert len(ids) == 40 and len(set(ids)) == 1
+        with session_factory(engines[0])() as s:
+            (task,) = crud.list_tasks(s)
+            assert task.kind == "stabilize"  # the harshest kind raised wins
+    finally:
+        for e in engines:
+            e.dispose()

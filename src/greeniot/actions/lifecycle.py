@@ -1,7 +1,9 @@
 """Alarm clears and the SLA job: what the maintenance process calls, besides the executor.
 
 - :func:`clear_condition`: the condition behind an alarm ended (analytics' ``clear`` phase):
-  clear the live alarm with that dedup key at event time and notify its routes.
+  clear the live alarm with that dedup key at event time and notify its routes;
+  :func:`clear_subject` does the same for every live alarm of some kinds on one tree, zone or
+  device (an event ``(kind, subject, phase=clear)`` needs no knowledge of the rules' keys).
 - :class:`SlaJob`: every ``Settings.tasks.sla_check_s``, hand late tasks up their site's
   responsibility chain (:func:`greeniot.registry.escalation.escalate_overdue`) and notify the
   next person through the dispatcher.
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from sqlalchemy.orm import Session
 
@@ -51,6 +53,26 @@ async def clear_condition(sessions: SessionFactory, dispatcher: AlertDispatcher 
     if msg is not None and dispatcher is not None:
         dispatcher.submit(msg, phase="cleared", note=note)
     return msg
+
+
+async def clear_subject(sessions: SessionFactory, dispatcher: AlertDispatcher | None, *,
+                        site: str, ts_ms: int, tree: str | None = None,
+                        zone: str | None = None, device: str | None = None,
+                        kinds: Sequence[str] | None = None,
+                        note: str = "condition ended") -> list[protocol.Alert]:
+    """Clear every live alarm of ``kinds`` (None: any) about one subject whose condition ended
+    at ``ts_ms`` [ms]; notify each alarm's routes. The alarms cleared."""
+    def run() -> list[protocol.Alert]:
+        with sessions() as s:
+            rows = crud.clear_subject(s, site=site, ts_ms=ts_ms, tree=tree, zone=zone,
+                                      device=device, kinds=kinds, note=note)
+            return [alert_message(r) for r in rows]
+
+    msgs = await asyncio.to_thread(run)
+    if dispatcher is not None:
+        for msg in msgs:
+            dispatcher.submit(msg, phase="cleared", note=note)
+    return msgs
 
 
 class SlaJob:

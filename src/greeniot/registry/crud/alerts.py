@@ -238,3 +238,33 @@ def clear_condition(session: Session, *, key: str, ts_ms: int,
         return None
     return clear_alarm(session, key=key, at_ms=ts_ms, note=note, by="system")
 
+
+
+def clear_subject(session: Session, *, site: str, ts_ms: int, tree: str | None = None,
+                  zone: str | None = None, device: str | None = None,
+                  kinds: Sequence[str] | None = None,
+                  note: str = "condition ended") -> list[Alert]:
+    """The automatic clear by subject: every live alarm of ``site`` about ``tree`` (or
+    ``zone``, or ``device``) whose alert kind is in ``kinds`` (None: any), because the
+    condition ended at event time ``ts_ms``. Alarms that repeated after ``ts_ms`` stay.
+
+    For analytics' typed events: an event ``(kind, subject, phase=clear)`` clears the alarms its
+    start raised, whatever task key the rules gave them (``inspect:…``/``stabilize:…``).
+    """
+    if (tree, zone, device) == (None, None, None):
+        raise InvalidInputError("clear_subject: name the tree, zone or device")
+    query = select(Alert).where(Alert.site == site, Alert.state.in_(LIVE_ALARM_STATES),
+                                Alert.last_ts_ms <= ts_ms)
+    for column, value in ((Alert.tree, tree), (Alert.zone, zone), (Alert.device, device)):
+        if value is not None:
+            query = query.where(column == value)
+    if kinds is not None:
+        query = query.where(Alert.kind.in_(list(kinds)))
+    rows = list(session.scalars(query.order_by(Alert.id)).all())
+    for alert in rows:
+        _history(alert, by="system", from_state=alert.state, to_state="cleared", note=note,
+                 ts_ms=ts_ms)
+        alert.state = "cleared"
+        alert.cleared_ms, alert.cleared_by, alert.clear_note = ts_ms, "system", note
+    session.commit()
+    return rows
