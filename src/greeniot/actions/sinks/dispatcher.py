@@ -49,6 +49,7 @@ from greeniot.registry.models import Delivery
 
 SessionFactory = Callable[[], Session]
 _UNLIMITED = 1_000_000  # machines (MQTT) take every message
+_PLAN_BATCH = 500  # notifications planned per registry transaction
 
 
 def _where(alert: Alert) -> str:
@@ -130,6 +131,7 @@ class AlertDispatcher:
         self._tasks: list[asyncio.Task[None]] = []
         self._http: httpx.AsyncClient | None = None
         self._planning = False
+        self._records = _Log(session_factory, clock, self._log)
         self.submitted = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -141,6 +143,7 @@ class AlertDispatcher:
             self._sinks["mqtt"] = MqttAlertSink(self._publish)
         self._sinks.update(self._custom_sinks)
         self._tasks.append(asyncio.create_task(self._intake_loop(), name="delivery-intake"))
+        self._tasks.append(asyncio.create_task(self._records.run(), name="delivery-records"))
         await self.resume()
         return self
 
@@ -149,11 +152,16 @@ class AlertDispatcher:
         try:
             await self.drain(self._flush_s)
         finally:
-            for task in self._tasks:
+            writer, workers = self._tasks[1], [self._tasks[0], *self._tasks[2:]]
+            for task in workers:
                 task.cancel()
-            for task in self._tasks:
+            for task in workers:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await self._records.flush()  # what the workers did is recorded, even now
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
             self._tasks.clear()
             self._queues.clear()
             if self._http is not None:
@@ -173,7 +181,7 @@ class AlertDispatcher:
 
     @property
     def idle(self) -> bool:
-        return (self._intake.empty() and not self._planning
+        return (self._intake.empty() and not self._planning and self._records.idle
                 and all(q.idle for q in self._queues.values()))
 
     async def drain(self, timeout_s: float) -> bool:
@@ -199,16 +207,34 @@ class AlertDispatcher:
     # -- inside ------------------------------------------------------------------------------
     async def _intake_loop(self) -> None:
         while True:
-            what, item, phase, note = await self._intake.get()
+            batch = [await self._intake.get()]
             self._planning = True
+            # a storm submits many at once: plan them in one transaction
+            while not self._intake.empty() and len(batch) < _PLAN_BATCH:
+                batch.append(self._intake.get_nowait())
             try:
-                planned = await asyncio.to_thread(self._plan, what, item, phase, note)
-            except Exception:  # the alert is durable in the registry; say what was lost
-                self._log.exception("could not plan the delivery of %s", what)
+                planned = await asyncio.to_thread(self._plan_all, batch)
+            except Exception:  # the alerts are durable in the registry; say what was lost
+                self._log.exception("could not plan the delivery of %d notification(s)",
+                                    len(batch))
                 planned = []
             for recipient, queued in planned:
                 self._queue_for(recipient).put(queued)
             self._planning = False
+
+    def _plan_all(self, batch: Sequence[tuple[str, Any, str | None, str]]
+                  ) -> list[tuple[Recipient, Queued]]:
+        out: list[tuple[Recipient, Queued]] = []
+        with self._sessions() as s:
+            for what, item, phase, note in batch:
+                try:
+                    with s.begin_nested():  # one bad item loses only itself
+                        out += self._plan(s, what, item, phase, note)
+                except Exception:
+                    self._log.exception("could not plan the delivery of %s %s", what,
+                                        getattr(item, "id", getattr(item, "task_id", "")))
+            s.commit()
+        return out
 
     def _queue_for(self, recipient: Recipient) -> RecipientQueue:
         key = (recipient.key, recipient.target)
@@ -219,7 +245,7 @@ class AlertDispatcher:
                 sink = _Missing(recipient.kind)
             limited = recipient.kind != "mqtt" or recipient.rate_max is not None
             queue = RecipientQueue(
-                recipient, sink, _Log(self),
+                recipient, sink, self._records,
                 max_attempts=self._settings.max_attempts,
                 backoff=Backoff(self._settings.backoff_base_s, self._settings.backoff_cap_s),
                 rate_max=(recipient.rate_max or self._settings.rate_max) if limited
@@ -239,37 +265,36 @@ class AlertDispatcher:
             out.append(Recipient(key=f"mqtt:{site}", kind="mqtt", target="mqtt"))
         return out
 
-    def _plan(self, what: str, item: Any, phase: str | None, clear_note: str
+    def _plan(self, s: Session, what: str, item: Any, phase: str | None, clear_note: str
               ) -> list[tuple[Recipient, Queued]]:
         alert_id: str | None
         task_id: int | None
-        with self._sessions() as s:
-            if what == "sla":
-                esc: Escalation = item
-                note = escalation_notification(esc)
-                recipients = self._recipients(s, esc.site, note.severity)
-                if esc.to_person and esc.notify_url:
-                    kind = "mqtt" if esc.notify_url in ("mqtt", "mqtt:") else "apprise"
-                    recipients.append(Recipient(key=f"person:{esc.site}:{esc.to_person}",
-                                                kind=kind, target=esc.notify_url))
-                alert_id, task_id = None, esc.task_id
-            else:
-                alert: Alert = item
-                if phase is None:
-                    seen = s.scalars(select(Delivery.id).where(
-                        Delivery.alert_id == alert.id).limit(1)).first()
-                    phase = "escalated" if seen is not None else "raised"
-                note = alert_notification(alert, phase, clear_note)
-                recipients = self._recipients(s, alert.site, alert.severity)
-                # an alert the registry does not hold (a test's, another system's) still goes
-                known = s.get(AlertRow, alert.id)
-                alert_id, task_id = (known.id if known else None), alert.task_id
-            rows = crud.plan_deliveries(s, ref=note.ref, phase=note.phase,
-                                        recipients=recipients, message=note.to_json(),
-                                        alert_id=alert_id, task_id=task_id,
-                                        now_ms=self._clock())
-            by_key = {r.key: r for r in recipients}
-            return [(by_key[row.recipient], Queued(row.id, note)) for row in rows]
+        if what == "sla":
+            esc: Escalation = item
+            note = escalation_notification(esc)
+            recipients = self._recipients(s, esc.site, note.severity)
+            if esc.to_person and esc.notify_url:
+                kind = "mqtt" if esc.notify_url in ("mqtt", "mqtt:") else "apprise"
+                recipients.append(Recipient(key=f"person:{esc.site}:{esc.to_person}",
+                                            kind=kind, target=esc.notify_url))
+            alert_id, task_id = None, esc.task_id
+        else:
+            alert: Alert = item
+            if phase is None:
+                seen = s.scalars(select(Delivery.id).where(
+                    Delivery.alert_id == alert.id).limit(1)).first()
+                phase = "escalated" if seen is not None else "raised"
+            note = alert_notification(alert, phase, clear_note)
+            recipients = self._recipients(s, alert.site, alert.severity)
+            # an alert the registry does not hold (a test's, another system's) still goes
+            known = s.get(AlertRow, alert.id)
+            alert_id, task_id = (known.id if known else None), alert.task_id
+        rows = crud.plan_deliveries(s, ref=note.ref, phase=note.phase,
+                                    recipients=recipients, message=note.to_json(),
+                                    alert_id=alert_id, task_id=task_id,
+                                    now_ms=self._clock(), commit=False)
+        by_key = {r.key: r for r in recipients}
+        return [(by_key[row.recipient], Queued(row.id, note)) for row in rows]
 
     def _unfinished(self) -> list[tuple[Recipient, Queued]]:
         with self._sessions() as s:
@@ -284,30 +309,66 @@ class AlertDispatcher:
                             Queued(row.id, Notification.from_json(row.message), row.attempts)))
             return out
 
-    def _record(self, ids: Sequence[int], ok: bool, error: str | None, final: bool,
-                digest: bool) -> None:
-        with self._sessions() as s:
-            crud.record_attempt(s, delivery_ids=ids, ok=ok, error=error, final=final and not ok,
-                                digest=digest, now_ms=self._clock())
-
-    def _hold(self, ids: Sequence[int]) -> None:
-        with self._sessions() as s:
-            crud.mark_held(s, delivery_ids=ids, now_ms=self._clock())
-
 
 class _Log:
-    """The queues' :class:`~greeniot.actions.sinks.queue.DeliveryLog`: registry writes in a
-    worker thread, off the event loop."""
+    """The queues' :class:`~greeniot.actions.sinks.queue.DeliveryLog`: outcomes are buffered
+    and written by one task, many per transaction, in a worker thread, so that a storm's
+    hundreds of outcomes cost a few commits, not one each, and the event loop never waits on
+    the disk. :attr:`idle` is False until everything is written."""
 
-    def __init__(self, dispatcher: AlertDispatcher) -> None:
-        self._d = dispatcher
+    def __init__(self, sessions: SessionFactory, clock: Callable[[], int],
+                 logger: logging.Logger) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._logger = logger
+        self._pending: list[tuple[str, list[int], dict[str, Any]]] = []
+        self._wake = asyncio.Event()
+        self._writing = False
+
+    @property
+    def idle(self) -> bool:
+        return not self._pending and not self._writing
 
     async def attempt(self, ids: Sequence[int], *, ok: bool, error: str | None, final: bool,
                       digest: bool) -> None:
-        await asyncio.to_thread(self._d._record, ids, ok, error, final, digest)
+        self._pending.append(("attempt", list(ids), {
+            "ok": ok, "error": error, "final": final and not ok, "digest": digest,
+            "now_ms": self._clock()}))
+        self._wake.set()
 
     async def held(self, ids: Sequence[int]) -> None:
-        await asyncio.to_thread(self._d._hold, ids)
+        self._pending.append(("held", list(ids), {"now_ms": self._clock()}))
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._pending = self._pending, []
+            self._writing = True
+            try:
+                await asyncio.to_thread(self._write, batch)
+            except Exception:  # the rows stay as they were; the next start resumes them
+                self._logger.exception("could not record %d delivery outcome(s)", len(batch))
+            finally:
+                self._writing = False
+
+    async def flush(self) -> None:
+        """Write what is buffered now (after the current write, if one is under way)."""
+        while self._writing:
+            await asyncio.sleep(0.005)
+        batch, self._pending = self._pending, []
+        if batch:
+            await asyncio.to_thread(self._write, batch)
+
+    def _write(self, batch: Sequence[tuple[str, list[int], dict[str, Any]]]) -> None:
+        with self._sessions() as s:
+            for what, ids, kw in batch:
+                if what == "attempt":
+                    crud.record_attempt(s, delivery_ids=ids, commit=False, **kw)
+                else:
+                    crud.mark_held(s, delivery_ids=ids, commit=False, **kw)
+            s.commit()
 
 
 class _Missing:

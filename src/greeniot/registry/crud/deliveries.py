@@ -37,8 +37,12 @@ class Recipient:
 
 def plan_deliveries(session: Session, *, ref: str, phase: str, recipients: Iterable[Recipient],
                     message: dict[str, Any], alert_id: str | None = None,
-                    task_id: int | None = None, now_ms: int | None = None) -> list[Delivery]:
-    """Insert a ``queued`` row per recipient not yet planned for ``ref``; the new rows. Commits."""
+                    task_id: int | None = None, now_ms: int | None = None,
+                    commit: bool = True) -> list[Delivery]:
+    """Insert a ``queued`` row per recipient not yet planned for ``ref``; the new rows.
+
+    Commits unless ``commit`` is False (the caller plans several and commits once; the rows'
+    ids are flushed either way)."""
     now = wall_clock_ms() if now_ms is None else now_ms
     wanted = {r.key: r for r in recipients}
     if not wanted:
@@ -51,14 +55,18 @@ def plan_deliveries(session: Session, *, ref: str, phase: str, recipients: Itera
                      updated_ms=now)
             for key, r in wanted.items() if key not in have]
     session.add_all(rows)
-    session.commit()
+    if commit:
+        session.commit()
+    else:
+        session.flush()
     return rows
 
 
 def record_attempt(session: Session, *, delivery_ids: Sequence[int], ok: bool,
                    error: str | None = None, final: bool = False, digest: bool = False,
-                   now_ms: int | None = None) -> None:
-    """One attempt at sending ``delivery_ids`` (one message, or one digest of several). Commits.
+                   now_ms: int | None = None, commit: bool = True) -> None:
+    """One attempt at sending ``delivery_ids`` (one message, or one digest of several).
+    Commits unless ``commit`` is False.
 
     ``ok``: ``delivered``; else ``failed`` (to be retried) or, with ``final``, ``gave_up``.
     """
@@ -77,18 +85,21 @@ def record_attempt(session: Session, *, delivery_ids: Sequence[int], ok: bool,
             row.state, row.delivered_ms, row.last_error = "delivered", now, None
         else:
             row.state, row.last_error = ("gave_up" if final else "failed"), error
-    session.commit()
+    if commit:
+        session.commit()
 
 
 def mark_held(session: Session, *, delivery_ids: Sequence[int],
-              now_ms: int | None = None) -> None:
-    """Over the rate limit: waiting for the recipient's next digest. Commits."""
+              now_ms: int | None = None, commit: bool = True) -> None:
+    """Over the rate limit: waiting for the recipient's next digest. Commits unless
+    ``commit`` is False."""
     now = wall_clock_ms() if now_ms is None else now_ms
     for row in session.scalars(select(Delivery).where(Delivery.id.in_(list(delivery_ids)))):
         if row.state in ("queued", "failed"):
             row.state, row.updated_ms = "held", now
             row.log = [*row.log, {"ts_ms": now, "held": True}]
-    session.commit()
+    if commit:
+        session.commit()
 
 
 def list_deliveries(session: Session, *, alert_id: str | None = None,
