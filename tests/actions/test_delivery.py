@@ -376,3 +376,24 @@ def test_webhook_body_is_what_was_signed() -> None:
     assert json.loads(body)["items"][0]["alert"] == {
         "v": 1, "id": "a-1", "ts_ms": T0_MS, "site": "s", "kind": "lean", "severity": "info",
         "message": "m"}
+
+
+def test_mail_server_down_is_failed_with_apprises_reason_then_delivered(
+        sessions: Sessions, receivers: list[Any]) -> None:
+    port = free_port()
+    box = MailBox(port)
+    add_route(sessions, name="duty-mail", kind="apprise", target=box.url("duty@example.org"))
+    alert = raise_alarm(sessions, severity="critical")
+
+    async def main() -> None:
+        async with AlertDispatcher(sessions, FAST) as dispatcher:
+            dispatcher.submit(alert)
+            (row,) = await until(lambda: deliveries(sessions, state="failed"), "a failure")
+            assert row.last_error.startswith("apprise mailto://")
+            receivers.append(box.start())
+            await until(lambda: box.messages, "the mail once the server is up")
+            assert await dispatcher.drain(10)
+
+    run(main)
+    (row,) = deliveries(sessions)
+    assert row.state == "delivered" and row.log[0]["ok"] is False and row.log[-1]["ok"]
