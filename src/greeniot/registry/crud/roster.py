@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from greeniot.registry.clock import wall_clock_ms
+from greeniot.registry.crud.routes import check_target
 from greeniot.registry.errors import ConflictError, InvalidInputError, NotFoundError
 from greeniot.registry.models import RosterEntry, Site
 from greeniot.registry.vocab import CHAIN_ROLES
@@ -34,8 +35,6 @@ def add_person(session: Session, *, site: str, name: str, role: str, rank: int =
     ``notify_url``: an apprise URL (``mailto://``, ``wecombot://``, ``dingtalk://``,
     ``tgram://`` ...) or ``mqtt``; checked by :func:`greeniot.registry.crud.routes.check_target`.
     """
-    from greeniot.registry.crud.routes import check_target  # avoid an import cycle
-
     name = name.strip()
     if not name:
         raise InvalidInputError("roster: a person's name is required")
