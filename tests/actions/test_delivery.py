@@ -397,3 +397,31 @@ def test_mail_server_down_is_failed_with_apprises_reason_then_delivered(
     run(main)
     (row,) = deliveries(sessions)
     assert row.state == "delivered" and row.log[0]["ok"] is False and row.log[-1]["ok"]
+
+
+def test_the_person_holding_a_task_hears_of_its_alerts_without_a_route(
+        sessions: Sessions, receivers: list[Any]) -> None:
+    box = MailBox(free_port()).start()
+    receivers.append(box)
+    with sessions() as s:
+        crud.create_site(s, data=SiteCreate(id="estate-a"))
+        crud.add_person(s, site="estate-a", name="Lee", role="crew",
+                        notify_url=box.url("lee@example.org"))
+        task, _ = crud.ensure_task(s, site="estate-a", kind="stabilize", title="stake t3",
+                                   tree="t3", priority=1, dedup_key="stabilize:estate-a:t3",
+                                   now_ms=T0_MS)
+    alert = raise_alarm(sessions, 3, severity="critical", task_id=task.id,
+                        dedup_key="stabilize:estate-a:t3")
+
+    async def main() -> None:
+        async with AlertDispatcher(sessions, FAST) as dispatcher:
+            dispatcher.submit(alert)
+            await until(lambda: box.messages, "Lee's mail")
+            assert await dispatcher.drain(10)
+
+    run(main)
+    (mail,) = box.messages
+    assert mail.rcpt_tos == ["lee@example.org"] and f"task #{task.id}" in mail.content.decode()
+    (row,) = deliveries(sessions)
+    assert (row.recipient, row.alert_id, row.task_id, row.state) == (
+        "person:estate-a:Lee", alert.id, task.id, "delivered")

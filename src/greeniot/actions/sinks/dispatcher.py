@@ -12,7 +12,8 @@ to empty — what is left stays in the registry for the next start.
 Notifications: an alert's first delivery is ``raised``; a later submit at a higher severity is
 ``escalated`` (a ref per severity, so each escalation is delivered once); ``cleared`` says the
 alarm is over; :meth:`submit_escalation` tells the next person on the responsibility chain
-that a task's SLA passed (to their roster address, and to the site's routes).
+that a task's SLA passed (to their roster address, and to the site's routes). An alert linked
+to a task also goes to the person who holds the task (``responsible``, from the roster).
 
 With ``publish`` given and ``mqtt_default`` on, every alert also goes to the site's topic
 ``greeniot/v1/{site}/alerts`` as before (recipient ``mqtt:{site}``, no rate limit).
@@ -45,7 +46,8 @@ from greeniot.registry import crud
 from greeniot.registry.crud.deliveries import Recipient
 from greeniot.registry.escalation import Escalation
 from greeniot.registry.models import Alert as AlertRow
-from greeniot.registry.models import Delivery
+from greeniot.registry.models import Delivery, RosterEntry
+from greeniot.registry.models import Task as TaskRow
 
 SessionFactory = Callable[[], Session]
 _UNLIMITED = 1_000_000  # machines (MQTT) take every message
@@ -89,6 +91,11 @@ def escalation_notification(esc: Escalation) -> Notification:
                   task_id=esc.task_id)
     return Notification(ref=f"task:{esc.task_id}:sla:{esc.level}", phase="sla", site=esc.site,
                         severity=severity, title=title, body=body, alert=alert)
+
+
+def _person(site: str, name: str, url: str) -> Recipient:
+    kind = "mqtt" if url in ("mqtt", "mqtt:") else "apprise"
+    return Recipient(key=f"person:{site}:{name}", kind=kind, target=url)
 
 
 class AlertDispatcher:
@@ -265,6 +272,19 @@ class AlertDispatcher:
             out.append(Recipient(key=f"mqtt:{site}", kind="mqtt", target="mqtt"))
         return out
 
+    def _task_holder(self, session: Session, task_id: int | None) -> Recipient | None:
+        """The person who holds the alert's task now (roster address), if any: crews hear of
+        their own tasks whatever the routes say."""
+        task = session.get(TaskRow, task_id) if task_id is not None else None
+        if task is None or not task.responsible:
+            return None
+        person = session.scalars(select(RosterEntry).where(
+            RosterEntry.site == task.site, RosterEntry.name == task.responsible,
+            RosterEntry.active.is_(True))).first()
+        if person is None or not person.notify_url:
+            return None
+        return _person(task.site, person.name, person.notify_url)
+
     def _plan(self, s: Session, what: str, item: Any, phase: str | None, clear_note: str
               ) -> list[tuple[Recipient, Queued]]:
         alert_id: str | None
@@ -274,9 +294,7 @@ class AlertDispatcher:
             note = escalation_notification(esc)
             recipients = self._recipients(s, esc.site, note.severity)
             if esc.to_person and esc.notify_url:
-                kind = "mqtt" if esc.notify_url in ("mqtt", "mqtt:") else "apprise"
-                recipients.append(Recipient(key=f"person:{esc.site}:{esc.to_person}",
-                                            kind=kind, target=esc.notify_url))
+                recipients.append(_person(esc.site, esc.to_person, esc.notify_url))
             alert_id, task_id = None, esc.task_id
         else:
             alert: Alert = item
@@ -286,6 +304,9 @@ class AlertDispatcher:
                 phase = "escalated" if seen is not None else "raised"
             note = alert_notification(alert, phase, clear_note)
             recipients = self._recipients(s, alert.site, alert.severity)
+            holder = self._task_holder(s, alert.task_id)
+            if holder is not None:
+                recipients.append(holder)
             # an alert the registry does not hold (a test's, another system's) still goes
             known = s.get(AlertRow, alert.id)
             alert_id, task_id = (known.id if known else None), alert.task_id
