@@ -145,5 +145,12 @@ def demo(data_dir: Annotated[Path, typer.Option(help="where services keep their 
                                        firmware=firmware, fresh=fresh)))
 
 
+# Registry administration: the roster and alert routes (kept in their own module).
+from greeniot.cli_lifecycle import roster_app, routes_app  # noqa: E402
+
+app.add_typer(roster_app, name="roster")
+app.add_typer(routes_app, name="routes")
+
+
 def main() -> None:
     app()

@@ -24,6 +24,7 @@ from greeniot.registry.models import Base
 from tests.registry.conftest import T0
 
 TABLES = {"sites", "zones", "trees", "devices", "tasks", "task_history", "alerts", "commands"}
+TABLES |= {"alert_history", "roster", "alert_routes", "deliveries"}  # 0003_lifecycle
 
 
 def test_migrations_apply_to_an_empty_file_and_are_idempotent(tmp_path: Path) -> None:

@@ -130,6 +130,9 @@ class Task(Base):
         # processes opening the same task at once cannot both succeed.
         Index("uq_tasks_active_dedup_key", "dedup_key", unique=True,
               sqlite_where=text(_ACTIVE_TASK_SQL), postgresql_where=text(_ACTIVE_TASK_SQL)),
+        # One active task per subject and family of work (migration 0003_lifecycle).
+        Index("uq_tasks_active_work_key", "work_key", unique=True,
+              sqlite_where=text(_ACTIVE_TASK_SQL), postgresql_where=text(_ACTIVE_TASK_SQL)),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -159,6 +162,14 @@ class Task(Base):
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     dedup_key: Mapped[str | None] = mapped_column(String(NAME))
     source_event: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: ``"{family}:{site}:{subject}"`` (see ``vocab.WORK_FAMILIES``): related work on one tree
+    #: or zone is one task, whichever rule raised it.
+    work_key: Mapped[str | None] = mapped_column(String(NAME))
+    #: Who holds the task now along the site's responsibility chain (starts as ``owner``).
+    responsible: Mapped[str | None] = mapped_column(String(PERSON))
+    #: Times the SLA passed and the task moved up the chain; when it last did.
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    escalated_ms: Mapped[int | None] = mapped_column(BigInteger)
 
     history: Mapped[list[TaskHistory]] = relationship(
         back_populates="task", order_by="TaskHistory.id", cascade="all, delete-orphan",
@@ -182,14 +193,18 @@ class TaskHistory(Base):
     task: Mapped[Task] = relationship(back_populates="history")
 
 
+_LIVE_ALARM_SQL = "state IN ('active', 'acknowledged')"
+
+
 class Alert(Base):
-    """An alert for operators; repeats of an unacknowledged one only bump ``count``."""
+    """An alarm for operators: active → acknowledged → cleared; repeats only bump ``count``."""
 
     __tablename__ = "alerts"
     __table_args__ = (
         Index("ix_alerts_site_ts_ms", "site", "ts_ms"),
-        Index("uq_alerts_open_dedup_key", "dedup_key", unique=True,
-              sqlite_where=text("NOT acknowledged"), postgresql_where=text("NOT acknowledged")),
+        # One live (not cleared) alarm per subject and type (migration 0003_lifecycle).
+        Index("uq_alerts_live_dedup_key", "dedup_key", unique=True,
+              sqlite_where=text(_LIVE_ALARM_SQL), postgresql_where=text(_LIVE_ALARM_SQL)),
     )
 
     id: Mapped[str] = mapped_column(String(ID), primary_key=True)
@@ -210,6 +225,14 @@ class Alert(Base):
     ack_ms: Mapped[int | None] = mapped_column(BigInteger)
     dedup_key: Mapped[str | None] = mapped_column(String(NAME))
     created_ms: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    cleared_ms: Mapped[int | None] = mapped_column(BigInteger)
+    cleared_by: Mapped[str | None] = mapped_column(String(PERSON))
+    clear_note: Mapped[str | None] = mapped_column(Text)
+
+    history: Mapped[list[AlertHistory]] = relationship(
+        order_by="AlertHistory.id", cascade="all, delete-orphan", lazy="selectin",
+    )
 
 
 class Command(Base):
@@ -236,3 +259,13 @@ class Command(Base):
     ack_ms: Mapped[int | None] = mapped_column(BigInteger)  # the node's timestamp in its ack
     ack_reason: Mapped[str | None] = mapped_column(Text)  # refusal reason, or why it failed
     valve_state: Mapped[str | None] = mapped_column(String(8))  # as reported in the ack
+
+
+# Tables of the alarm/task lifecycle and alert delivery (migration 0003_lifecycle), kept in
+# their own module; imported here so that ``Base.metadata`` is complete.
+from greeniot.registry.models_lifecycle import (  # noqa: E402, F401
+    AlertHistory,
+    AlertRoute,
+    Delivery,
+    RosterEntry,
+)

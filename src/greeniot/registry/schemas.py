@@ -26,6 +26,7 @@ from greeniot.protocol.topics import ID_RE
 from greeniot.registry.vocab import (
     PRIORITY_MAX,
     PRIORITY_MIN,
+    AlarmState,
     CommandState,
     DeviceStatus,
     EvidenceKind,
@@ -256,6 +257,11 @@ class TaskPublic(_Out):
     evidence: list[Evidence]
     dedup_key: str | None
     source_event: dict[str, Any] | None
+    work_key: str | None = None
+    #: Who holds the task now along the site's responsibility chain.
+    responsible: str | None = None
+    escalation_level: int = 0
+    escalated_ms: int | None = None
 
 
 class TaskDetail(TaskPublic):
@@ -310,10 +316,15 @@ class AlertPublic(_Out):
     ack_ms: int | None
     dedup_key: str | None
     created_ms: int
+    state: AlarmState = "active"
+    cleared_ms: int | None = None
+    cleared_by: str | None = None
+    clear_note: str | None = None
 
 
 class AlertAck(_In):
     by: Person
+    note: str = ""
 
 
 # --- valve commands ------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from greeniot.api.routes import (
     alerts,
     devices,
     health,
+    lifecycle,
     readings,
     sites,
     tasks,
@@ -17,3 +18,4 @@ from greeniot.api.routes import (
 api_router = APIRouter()
 for _module in (health, sites, readings, zones, trees, devices, tasks, alerts, valves):
     api_router.include_router(_module.router)
+api_router.include_router(lifecycle.router)  # alarm clears, deliveries, alert routes, roster
