@@ -263,9 +263,7 @@ class Command(Base):
 
 # Tables of the alarm/task lifecycle and alert delivery (migration 0003_lifecycle), kept in
 # their own module; imported here so that ``Base.metadata`` is complete.
-from greeniot.registry.models_lifecycle import (  # noqa: E402, F401
-    AlertHistory,
-    AlertRoute,
-    Delivery,
-    RosterEntry,
-)
+from greeniot.registry.models_lifecycle import AlertHistory as AlertHistory  # noqa: E402
+from greeniot.registry.models_lifecycle import AlertRoute as AlertRoute  # noqa: E402
+from greeniot.registry.models_lifecycle import Delivery as Delivery  # noqa: E402
+from greeniot.registry.models_lifecycle import RosterEntry as RosterEntry  # noqa: E402

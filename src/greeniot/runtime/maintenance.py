@@ -16,8 +16,11 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 from greeniot.actions.executor import ActionExecutor, Outcome
+from greeniot.actions.lifecycle import SlaJob, clear_condition, clear_subject
+from greeniot.actions.sinks.dispatcher import AlertDispatcher, DispatcherSink
 from greeniot.actions.valves import ValveCommander
 from greeniot.actions.zones import ZoneTracker
+from greeniot.analytics.contract import Event
 from greeniot.analytics.engine import AnalyticsEngine
 from greeniot.clock import wall_ms
 from greeniot.config import Settings
@@ -70,8 +73,15 @@ class MaintenanceService:
         self.zones = ZoneTracker()
         self.commander = ValveCommander(session_factory, self.mqtt.send, wall_clock,
                                         tracker=self.zones)
+        # Alerts leave through the dispatcher's own queues (one per recipient, with retries and
+        # digests), so a slow or dead sink never stalls detection; it also keeps the MQTT topic.
+        self.dispatcher = AlertDispatcher(session_factory, settings.delivery,
+                                          publish=self.mqtt.send)
         self.executor = ActionExecutor(session_factory, self.mqtt.send, self.commander,
-                                       self.clock, tracker=self.zones)
+                                       self.clock, tracker=self.zones,
+                                       sinks=[DispatcherSink(self.dispatcher)])
+        self.sla = SlaJob(session_factory, self.dispatcher, clock=self.clock,
+                          sla_ms=settings.tasks.sla_ms)
         self.influx = influx
         self.wall_clock = wall_clock
         #: the newest outcomes (bounded: a process that runs for months keeps no history here;
@@ -81,6 +91,7 @@ class MaintenanceService:
         self.ticks = 0
         self._task: asyncio.Task[None] | None = None
         self._members_task: asyncio.Task[None] | None = None
+        self._sla_task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> MaintenanceService:
         sites: list[str] | None = None
@@ -94,17 +105,21 @@ class MaintenanceService:
             # Before subscribing: history first, then what the broker kept for us.
             await self._warm(self.engine, sites)
         await self.mqtt.connect()
+        await self.dispatcher.__aenter__()
         self._task = asyncio.create_task(self._run(), name="maintenance")
+        self._sla_task = asyncio.create_task(self.sla.run(self.settings.tasks.sla_check_s),
+                                             name="sla")
         if self._members is not None:
             self._members_task = asyncio.create_task(self._watch_members(), name="members")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for task in (self._task, self._members_task):
+        for task in (self._task, self._members_task, self._sla_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        await self.dispatcher.__aexit__(None, None, None)
         await self.mqtt.close()
         if self._members is not None and self.shards is not None:
             # a clean stop hands our sites over at once (a crash does it by the last will)
@@ -191,8 +206,27 @@ class MaintenanceService:
         outcomes = await self.executor.tick(result, self.context)
         for o in outcomes:
             self._emit(o)
+        await self._clear(result.events)
         await self._record_seen()
         return outcomes
+
+    async def _clear(self, events: list[Event]) -> None:
+        """Conditions that ended clear their alarms (the registry keeps the history)."""
+        for ev in events:
+            if ev.phase != "clear":
+                continue
+            try:
+                if ev.kind == "storm":
+                    await clear_condition(self.sessions, self.dispatcher,
+                                          key=f"storm:{ev.site}", ts_ms=ev.ts_ms,
+                                          note="storm over")
+                else:
+                    await clear_subject(self.sessions, self.dispatcher, site=ev.site,
+                                        ts_ms=ev.ts_ms, tree=ev.tree, zone=ev.zone,
+                                        device=None if (ev.tree or ev.zone) else ev.device,
+                                        kinds=[ev.kind], note=ev.detail or "condition ended")
+            except Exception as err:  # the registry hiccupped: the alarm stays active
+                log.warning("alarm of %s %s not cleared: %s", ev.kind, ev.subject, err)
 
     async def _record_seen(self) -> None:
         """Write devices' status and last-seen time to the registry (changed ones only)."""

@@ -85,9 +85,9 @@ def deliveries(session: SessionDep, state: DeliveryState | None = None,
 # --- alert routes ------------------------------------------------------------------------------
 
 def _route(route: AlertRoute) -> RoutePublic:
-    return RoutePublic(name=route.name, kind=route.kind,  # type: ignore[arg-type]
+    return RoutePublic(name=route.name, kind=route.kind,
                        target=hide(route.kind, route.target) or "", site=route.site,
-                       min_severity=route.min_severity,  # type: ignore[arg-type]
+                       min_severity=route.min_severity,
                        has_secret=bool(route.secret), rate_max=route.rate_max,
                        rate_window_s=route.rate_window_s, enabled=route.enabled,
                        created_ms=route.created_ms)
@@ -128,7 +128,7 @@ def delete_route(session: SessionDep, name: str) -> Response:
 
 def _person(entry: RosterEntry) -> RosterPublic:
     url = entry.notify_url
-    return RosterPublic(site=entry.site, name=entry.name, role=entry.role,  # type: ignore[arg-type]
+    return RosterPublic(site=entry.site, name=entry.name, role=entry.role,
                         rank=entry.rank, contact=entry.contact,
                         notify_url=hide("mqtt" if url in ("mqtt", "mqtt:") else "apprise", url),
                         active=entry.active, created_ms=entry.created_ms)
