@@ -23,6 +23,7 @@ from greeniot.registry.models import Base
 from tests.registry.conftest import T0
 
 TABLES = {"sites", "zones", "trees", "devices", "tasks", "task_history", "alerts", "commands"}
+TABLES |= {"complaints", "calendar_rules", "calendar_occurrences", "work_records"}  # 0004
 
 
 def test_migrations_apply_to_an_empty_file_and_are_idempotent(tmp_path: Path) -> None:

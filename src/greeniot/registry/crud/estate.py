@@ -60,7 +60,8 @@ def _apply(row: Base, changes: dict[str, Any]) -> None:
 def create_site(session: Session, *, data: SiteCreate, now_ms: int | None = None) -> Site:
     if session.get(Site, data.id) is not None:
         raise ConflictError(f"site '{data.id}' already exists")
-    return _insert(session, Site(id=data.id, name=data.name, created_ms=_now(now_ms)),
+    return _insert(session, Site(id=data.id, name=data.name, tz=data.tz,
+                                         created_ms=_now(now_ms)),
                    f"site '{data.id}'")
 
 
