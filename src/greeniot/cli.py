@@ -145,5 +145,10 @@ def demo(data_dir: Annotated[Path, typer.Option(help="where services keep their 
                                        firmware=firmware, fresh=fresh)))
 
 
+from greeniot import cli_estate  # noqa: E402  (ledger, complaints, calendar, ... groups)
+
+cli_estate.register(app)
+
+
 def main() -> None:
     app()

@@ -37,7 +37,7 @@ def crowns(rows: list[tuple[float, float, float, float, float, bool]]) -> Crowns
 def path():  # type: ignore[no-untyped-def]
     day = winter_solstice(YEAR, LAT)
     assert day in (dt.date(YEAR, 12, 21), dt.date(YEAR, 12, 22))
-    return sun_path(LAT, LON, day, "Asia/Shanghai", step_s=30)
+    return sun_path(LAT, LON, day, step_s=30)
 
 
 def hours(mask: np.ndarray, step_s: int = 30) -> float:
@@ -63,7 +63,7 @@ def test_sphere_due_south_on_the_noon_ray_shades_for_the_computed_time(path) -> 
     d, r, h_w = 10.0, 3.0, 1.5
     z = h_w + d * math.tan(math.radians(noon_el))  # crown centre on the noon ray
     ball = crowns([(0.0, -d, z + r, z - r, r, False)])  # due south: north = -d
-    sun, blocked = sunlight_hours(path, height_m=h_w, facing_deg=180.0, crowns=ball)
+    _sun, blocked = sunlight_hours(path, height_m=h_w, facing_deg=180.0, crowns=ball)
     big_l = math.hypot(d, z - h_w)
     expected = 2 * math.degrees(math.asin(r / big_l)) / (15 * math.cos(math.radians(DECL)))
     assert expected == pytest.approx(2.06, abs=0.01)

@@ -227,7 +227,7 @@ def _check_refs(session: Session, layer: str, data: Any) -> None:
 def _write(session: Session, layer: str, data: Any, now: int) -> str:
     model, _schema = _MODELS[layer]
     key: Any = data.id if layer == "sites" else (data.site, data.id)
-    row = session.get(model, key)
+    row: Any = session.get(model, key)
     if row is None:
         values = data.model_dump()
         if layer != "zones":
@@ -242,16 +242,15 @@ def _write(session: Session, layer: str, data: Any, now: int) -> str:
     given = data.model_dump(include=data.model_fields_set - {"id", "site"})
     changed = {k: v for k, v in given.items() if getattr(row, k) != v}
     if layer == "zones":
-        refill = changed.get("refill_vwc_pct", row.refill_vwc_pct)  # type: ignore[attr-defined]
-        sat = changed.get("saturation_vwc_pct",
-                          row.saturation_vwc_pct)  # type: ignore[attr-defined]
-        if sat <= refill:
+        refill = changed.get("refill_vwc_pct", row.refill_vwc_pct)
+        sat = changed.get("saturation_vwc_pct", row.saturation_vwc_pct)
+        if sat is None or refill is None or sat <= refill:
             raise _RowRefused(f"saturation_vwc_pct ({sat}) must be above refill_vwc_pct "
                               f"({refill})")
     for name, value in changed.items():
         setattr(row, name, value)
     if changed and layer == "trees":
-        row.updated_ms = now  # type: ignore[attr-defined]
+        row.updated_ms = now
     session.flush()
     return "updated" if changed else "unchanged"
 

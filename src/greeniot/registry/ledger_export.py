@@ -27,7 +27,7 @@ from greeniot.registry.models import Alert, Device, Site, Task, Tree, Zone
 from greeniot.registry.schemas import DevicePublic, SitePublic, TreePublic, ZonePublic
 from greeniot.registry.vocab import ACTIVE_TASK_STATES
 
-_PUBLIC = {"sites": (Site, SitePublic), "zones": (Zone, ZonePublic),
+_PUBLIC: dict[str, tuple[Any, Any]] = {"sites": (Site, SitePublic), "zones": (Zone, ZonePublic),
            "trees": (Tree, TreePublic), "devices": (Device, DevicePublic)}
 RISK_LEVELS = ("none", "low", "medium", "high")
 
@@ -71,7 +71,7 @@ def tree_state(session: Session, site: str | None = None) -> dict[tuple[str, str
                 "open_tasks": open_tasks.get(k, [])} for k in keys}
 
 
-_NO_STATE = {"risk": "none", "last_inspection_ms": None, "open_tasks": []}
+_NO_STATE: dict[str, Any] = {"risk": "none", "last_inspection_ms": None, "open_tasks": []}
 
 
 def export_geojson(session: Session, *, site: str | None = None,

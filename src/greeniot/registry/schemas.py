@@ -10,9 +10,8 @@ of the simulators seeds the registry as it is.
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Annotated, Any
-
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -64,8 +63,8 @@ class _Out(BaseModel):
 def _check_tz(value: str | None) -> str | None:
     if value is not None:
         try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as err:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
             raise ValueError(f"unknown time zone {value!r} (an IANA name such as "
                              "'Asia/Shanghai')") from err
     return value

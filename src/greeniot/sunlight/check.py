@@ -10,8 +10,9 @@ planning code sets such minimums: GB 50180-93 (城市居住区规划设计规范
 大寒日 or 1 h on 冬至日 for housing in large cities, and 2 h on 冬至日 for homes of the elderly
 (quoted at http://m.studyofnet.com/699404098.html); its 2018 revision sets them by climate
 zone and city size. Those rules also restrict the counted hours to an effective window of the
-day; pass ``hours_local`` (e.g. ``(9, 15)`` for 冬至日) to apply one. Check the rule in force
-where the estate is: the default here is configurable policy, not a quotation of a standard.
+day in solar time: pass ``solar_hours`` (local mean solar time, e.g. ``(9, 15)``) to apply one.
+Check the rule in force where the estate is: the default here is configurable policy, not a
+quotation of a standard.
 
 When the window gets less than ``threshold_h``, the check names the trees to prune: greedily,
 the crown whose removal gives back the most sun first, until the threshold is met (pruning is
@@ -34,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from greeniot.registry.crud import ensure_task
+from greeniot.registry.errors import NotFoundError
 from greeniot.registry.models import Site, Tree
 from greeniot.sunlight.crowns import Crowns, blocked_by_crowns, sun_directions
 from greeniot.sunlight.solar import SunPath, sun_path, winter_solstice
@@ -179,7 +181,7 @@ def _periods(path: SunPath, mask: NDArray[Any], tz: ZoneInfo) -> tuple[tuple[str
 def check_window(session: Session, window: Window, *, year: int | None = None,
                  date: dt.date | None = None, threshold_h: float = DEFAULT_THRESHOLD_H,
                  radius_m: float = 50.0, step_s: int = 60, min_elevation_deg: float = 0.0,
-                 hours_local: tuple[float, float] | None = None, open_tasks: bool = False,
+                 solar_hours: tuple[float, float] | None = None, open_tasks: bool = False,
                  by: str = "sunlight-check", now_ms: int | None = None) -> SunlightResult:
     """Hours of direct sun at ``window`` on the winter solstice, and what to prune."""
     site = session.get(Site, window.site)
@@ -187,12 +189,13 @@ def check_window(session: Session, window: Window, *, year: int | None = None,
     tz = ZoneInfo(tz_name)
     if date is None:
         date = winter_solstice(year or dt.datetime.now(tz).year, window.lat)
-    path = sun_path(window.lat, window.lon, date, tz_name, step_s)
+    if site is None:
+        raise NotFoundError(f"site '{window.site}' not found")
+    path = sun_path(window.lat, window.lon, date, step_s)
     counted = None
-    if hours_local is not None:
-        midnight = dt.datetime.combine(date, dt.time(), tz).timestamp() * 1000
-        h = (path.times_ms - midnight) / 3_600_000
-        counted = (h >= hours_local[0]) & (h < hours_local[1])
+    if solar_hours is not None:
+        h = (path.times_ms - path.times_ms[0]) / 3_600_000  # local mean solar time [h]
+        counted = (h >= solar_hours[0]) & (h < solar_hours[1])
     ids, crowns, skipped = crowns_near(session, window, radius_m)
     sun, blocked = sunlight_hours(path, height_m=window.height_m, facing_deg=window.facing_deg,
                                   crowns=crowns, min_elevation_deg=min_elevation_deg,

@@ -37,17 +37,21 @@ def winter_solstice(year: int, lat_deg: float) -> dt.date:
     return days[int(pick)].date()
 
 
-def sun_path(lat_deg: float, lon_deg: float, date: dt.date, tz: str = "UTC",
-             step_s: int = 60) -> SunPath:
-    """Sun elevation and azimuth at every ``step_s`` of ``date`` (local midnight to midnight in
-    ``tz``) seen from ``lat_deg``/``lon_deg`` [deg]."""
+def sun_path(lat_deg: float, lon_deg: float, date: dt.date, step_s: int = 60) -> SunPath:
+    """Sun elevation and azimuth at every ``step_s`` of the solar day ``date`` seen from
+    ``lat_deg``/``lon_deg`` [deg].
+
+    The solar day runs from local mean solar midnight (UTC midnight shifted by ``lon_deg``/15
+    hours) for 24 h, so the whole daylight of ``date`` falls in it wherever the site is and
+    whatever its civil time zone.
+    """
     if not -90 <= lat_deg <= 90 or not -180 <= lon_deg <= 180:
         raise ValueError(f"lat_deg/lon_deg out of range: {lat_deg}, {lon_deg}")
     if not 1 <= step_s <= 3600:
         raise ValueError(f"step_s must be 1..3600 s, got {step_s}")
-    start = pd.Timestamp(date).tz_localize(tz)
-    end = (pd.Timestamp(date) + pd.Timedelta(days=1)).tz_localize(tz)
-    times = pd.date_range(start, end, freq=f"{step_s}s", inclusive="left")
+    start = pd.Timestamp(date).tz_localize("UTC") - pd.Timedelta(hours=lon_deg / 15)
+    times = pd.date_range(start, start + pd.Timedelta(days=1), freq=f"{step_s}s",
+                          inclusive="left")
     pos = pvlib.solarposition.get_solarposition(times, lat_deg, lon_deg)
     times_ms = (times.tz_convert("UTC").as_unit("ms").asi8).astype(np.int64)
     return SunPath(date=date, step_s=step_s, times_ms=times_ms,

@@ -2,12 +2,17 @@
 
 from fastapi import APIRouter
 
-from greeniot.api.routes import (
+from greeniot.api.routes import (  # estate management (issue 10)
     alerts,
+    calendar,
+    complaints,
+    contractors,
     devices,
     health,
+    ledger,
     readings,
     sites,
+    sunlight,
     tasks,
     trees,
     valves,
@@ -16,4 +21,6 @@ from greeniot.api.routes import (
 
 api_router = APIRouter()
 for _module in (health, sites, readings, zones, trees, devices, tasks, alerts, valves):
+    api_router.include_router(_module.router)
+for _module in (ledger, complaints, calendar, contractors, sunlight):
     api_router.include_router(_module.router)
