@@ -2,7 +2,8 @@
 
 A task counts in the month it was opened (UTC). Measures:
 
-- ``response_h``: median hours from opening to acknowledgement;
+- ``response_h``: median hours from opening to the crew starting work (``started_ms``): the
+  contractor's own reaction, since the hotline or a manager acknowledges and assigns;
 - ``closeout_h``: median hours from opening to close-out (closed tasks);
 - ``sla_hit_pct``: closed tasks closed by their due time, of all closed;
 - ``reopen_pct``: closed tasks that came back — a history step out of ``closed``, or an active
@@ -60,7 +61,7 @@ class ScoreRule:
 
 SCORE_RULES: tuple[ScoreRule, ...] = (
     ScoreRule("response_h", 20, "20 if the median response is 2 h or less, 0 at 24 h or more "
-              "(or no task acknowledged), linear between",
+              "(or no task started), linear between",
               lambda m: _linear(m["response_h"], 2, 24, 20)),
     ScoreRule("closeout_h", 20, "20 if the median close-out is 72 h or less, 0 at 336 h "
               "(14 days) or more (or nothing closed), linear between",
@@ -140,7 +141,8 @@ def score_contractors(session: Session, *, month: str | None = None,
 
         measures: dict[str, Any] = {
             "tasks": len(group), "closed": len(closed),
-            "response_h": _median_h([t.ack_ms - t.created_ms for t in group if t.ack_ms]),
+            "response_h": _median_h([t.started_ms - t.created_ms for t in group
+                                     if t.started_ms]),
             "closeout_h": _median_h([int(t.closed_ms or 0) - t.created_ms for t in closed]),
             "sla_hit_pct": round(100 * sum(1 for t in closed if t.due_ms is None
                                            or int(t.closed_ms or 0) <= t.due_ms) / len(closed),
