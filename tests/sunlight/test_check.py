@@ -48,7 +48,7 @@ def test_one_round_crown_due_south_shades_for_the_hand_computed_time(client: Tes
     assert res["ok"] is True and res["prune"] == [] and res["task_ids"] == []
     assert res["skipped"] == {"no-crown": "no height_m or crown_radius_m in the ledger"}
     # Two sunny periods, split around solar noon (~11:54 in Shanghai at 121.47° E).
-    (a, b), (c, e) = res["sunny_periods"]
+    (_, b), (c, _) = res["sunny_periods"]
     assert b < "11:54" < c
     # Required 9 h: the crown now matters, and clearing it would restore the window.
     short = client.post(f"{API}/sunlight/check", json={

@@ -3,7 +3,9 @@
 A complaint names a tree of the ledger, or a place (text, or lat/lon). It opens a task of the
 kind its category calls for, or joins the active task already open for the same tree (or the
 same place): residents calling three times about one leaning tree make one task with three
-complaints, not three crews. A new task goes to the site's first responsible person
+complaints, not three crews; a complaint also joins an active task of a matching kind on its
+tree (:data:`JOINS_KINDS`), such as the removal task the tilt sensors opened. A new task goes
+to the site's first responsible person
 (:func:`greeniot.registry.responsible.site_first_responsible`) when one is known.
 
 The reporter's name and phone are kept in the row but are not part of :class:`ComplaintPublic`;
@@ -29,6 +31,7 @@ from greeniot.registry.estate_models import Complaint
 from greeniot.registry.models import Task
 from greeniot.registry.responsible import site_first_responsible
 from greeniot.registry.schemas import Id, Ms, Person
+from greeniot.registry.vocab import ACTIVE_TASK_STATES
 from greeniot.registry.workflow import acknowledge_task, add_history, assign_task
 
 Channel = Literal["hotline_12345", "app", "walk_in"]
@@ -46,6 +49,17 @@ CATEGORY_TASK: dict[str, tuple[str, int]] = {
     "irrigation_leak": ("service", 2),
     "green_damaged": ("repair", 3),
     "other": ("inspect", 4),
+}
+#: Active tasks on the same tree that a complaint of the category joins instead of opening its
+#: own: a resident reporting a leaning tree the tilt sensor already flagged joins that task.
+JOINS_KINDS: dict[str, tuple[str, ...]] = {
+    "leaning_or_fallen": ("remove", "stabilize", "straighten", "stake", "inspect"),
+    "blocked_light": ("prune",),
+    "overgrown": ("prune",),
+    "pests": ("pest_control",),
+    "irrigation_leak": ("service",),
+    "green_damaged": ("repair",),
+    "other": (),
 }
 #: Default time to reply to the resident [ms]: a local policy, not a standard (a city's
 #: hotline sets its own deadline; pass ``reply_due_ms`` with the complaint to follow it).
@@ -162,12 +176,16 @@ def file_complaint(session: Session, data: ComplaintCreate,
     kind, priority = CATEGORY_TASK[data.category]
     title = f"complaint ({data.category.replace('_', ' ')}): " + (
         f"tree {data.tree}" if data.tree else data.location or key)
-    task, created = ensure_task(
-        session, site=data.site, kind=kind, title=title[:200], priority=priority,
-        reason=data.text[:500], tree=data.tree, heritage=heritage,
-        dedup_key=f"complaint:{data.site}:{key}", by=BY, now_ms=now,
-        source_event={"complaint": data.ticket or "new", "category": data.category,
-                      "channel": data.channel})
+    existing = _open_task_on_tree(session, data) if data.tree is not None else None
+    if existing is not None:
+        task, created = existing, False
+    else:
+        task, created = ensure_task(
+            session, site=data.site, kind=kind, title=title[:200], priority=priority,
+            reason=data.text[:500], tree=data.tree, heritage=heritage,
+            dedup_key=f"complaint:{data.site}:{key}", by=BY, now_ms=now,
+            source_event={"complaint": data.ticket or "new", "category": data.category,
+                          "channel": data.channel})
     complaint = Complaint(
         channel=data.channel, site=data.site, tree=data.tree, lat=data.lat, lon=data.lon,
         location=data.location, location_key=key, category=data.category, text=data.text,
@@ -198,6 +216,17 @@ def file_complaint(session: Session, data: ComplaintCreate,
             assign_task(session, task.id, by=BY, owner=who.person,
                         note="the site's first responsible person", now_ms=now)
     return complaint, True
+
+
+def _open_task_on_tree(session: Session, data: ComplaintCreate) -> Task | None:
+    """The most urgent active task on the complaint's tree that its category joins."""
+    kinds = JOINS_KINDS[data.category]
+    if not kinds:
+        return None
+    return session.scalars(
+        select(Task).where(Task.site == data.site, Task.tree == data.tree,
+                           Task.kind.in_(kinds), Task.state.in_(ACTIVE_TASK_STATES))
+        .order_by(Task.priority, Task.created_ms, Task.id).limit(1)).first()
 
 
 def get_complaint(session: Session, ticket: str) -> Complaint:

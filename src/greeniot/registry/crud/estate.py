@@ -78,7 +78,10 @@ def list_sites(session: Session) -> Sequence[Site]:
 
 def update_site(session: Session, *, site: str, data: SiteUpdate) -> Site:
     row = get_site(session, site=site)
-    _apply(row, data.model_dump(exclude_unset=True))
+    changes = data.model_dump(exclude_unset=True)
+    if "tz" in changes and changes["tz"] is None:
+        raise InvalidInputError(f"site '{site}': tz cannot be cleared, only changed")
+    _apply(row, changes)
     session.commit()
     return row
 
