@@ -136,6 +136,9 @@ def test_hotspots_per_compound_category_month_top_and_repeats(client: TestClient
     since = client.get(f"{API}/complaints/hotspots",
                        params={"since_ms": ms("2026-11-01T00:00:00+08:00")}).json()
     assert since["top_sites"][0] == {"site": "lakeside", "count": 3}
+    page = client.get(f"{API}/complaints/hotspots", params={"format": "html"})
+    assert page.headers["content-type"].startswith("text/html")
+    assert "<td>place:block 3 gate</td><td>2</td>" in page.text
     out = cli(data_dir, "complaints", "hotspots")
     assert out.returncode == 0, out.stderr
     assert "lakeside         pests              2026-10      2" in out.stdout

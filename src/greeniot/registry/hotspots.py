@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,6 +49,27 @@ class HotspotReport:
                          "categories": list(r.categories), "tickets": list(r.tickets),
                          "first_ms": r.first_ms, "last_ms": r.last_ms} for r in self.repeats],
         }
+
+    def html(self) -> str:
+        """A small standalone page of the three tables (for a browser or a wall screen)."""
+        def table(head: list[str], rows: list[list[Any]]) -> str:
+            th = "".join(f"<th>{escape(h)}</th>" for h in head)
+            trs = "".join("<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in r) + "</tr>"
+                          for r in rows)
+            return f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>"
+        return (
+            "<!doctype html><meta charset='utf-8'><title>complaint hotspots</title>"
+            "<style>body{font-family:sans-serif}table{border-collapse:collapse;margin:1em 0}"
+            "td,th{border:1px solid #999;padding:2px 8px}</style>"
+            "<h2>Complaints per compound, category and month</h2>"
+            + table(["compound", "category", "month", "complaints"],
+                    [list(r) for r in self.by_month])
+            + "<h2>Top compounds</h2>"
+            + table(["compound", "complaints"], [list(r) for r in self.top_sites])
+            + "<h2>Repeat locations</h2>"
+            + table(["compound", "location", "complaints", "categories", "tickets"],
+                    [[r.site, r.location_key, r.count, "/".join(r.categories),
+                      ", ".join(r.tickets)] for r in self.repeats]))
 
     def lines(self) -> list[str]:
         out = ["complaints per compound, category and month:",

@@ -276,6 +276,7 @@ class TaskPublic(_Out):
     state: TaskState
     owner: str | None
     assignee: str | None
+    contractor: str | None = None
     created_by: str
     created_ms: int
     ack_ms: int | None

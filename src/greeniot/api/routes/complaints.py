@@ -7,10 +7,11 @@ the roles allowed to call residents back (access control is added with accounts 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi import status as http
+from fastapi.responses import HTMLResponse
 
 from greeniot.api.deps import SessionDep
 from greeniot.registry.complaints import (
@@ -50,13 +51,18 @@ def list_(session: SessionDep, site: Id | None = None, category: Category | None
                            since_ms=since_ms, until_ms=until_ms, limit=limit, offset=offset)
 
 
-@router.get("/hotspots")
+@router.get("/hotspots", responses={200: {"content": {"text/html": {}}}})
 def hotspots(session: SessionDep, since_ms: Ms | None = None, until_ms: Ms | None = None,
              site: Id | None = None, top: Annotated[int, Query(ge=1, le=100)] = 10,
-             min_repeats: Annotated[int, Query(ge=2, le=100)] = 2) -> dict[str, Any]:
-    """Complaints per compound, category and month; top compounds; repeat locations."""
-    return hotspot_report(session, since_ms=since_ms, until_ms=until_ms, site=site, top=top,
-                          min_repeats=min_repeats).as_dict()
+             min_repeats: Annotated[int, Query(ge=2, le=100)] = 2,
+             format: Literal["json", "html"] = "json") -> Any:
+    """Complaints per compound, category and month; top compounds; repeat locations
+    (``format=html``: the same as a page of tables)."""
+    report = hotspot_report(session, since_ms=since_ms, until_ms=until_ms, site=site, top=top,
+                            min_repeats=min_repeats)
+    if format == "html":
+        return HTMLResponse(report.html())
+    return report.as_dict()
 
 
 @router.get("/{ticket}", response_model=ComplaintPublic)
