@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from greeniot.registry.clock import wall_clock_ms
 from greeniot.registry.crud import ensure_task
-from greeniot.registry.errors import InvalidInputError, NotFoundError
+from greeniot.registry.errors import InvalidInputError, NotFoundError, RegistryError
 from greeniot.registry.estate_models import CalendarOccurrence, CalendarRule
 from greeniot.registry.models import Site, Task
 from greeniot.registry.schemas import Id, Priority
@@ -243,13 +243,18 @@ def run_calendar(session: Session, now_ms: int | None = None) -> list[Opened]:
         except IntegrityError:
             continue  # opened by an earlier run
         kind = WORK_TASK[rule.work][0]
-        task, _created = ensure_task(
-            session, site=rule.site, kind=kind, priority=rule.priority, tree=rule.tree,
-            zone=rule.zone, title=f"{rule.title} ({date})"[:200],
-            reason=f"calendar rule {rule.id}: {rule.work} {rule.start_md}..{rule.end_md}"
-                   + (f" every {rule.every_days} d" if rule.every_days else ""),
-            due_ms=occ.end_ms, dedup_key=f"calendar:{rule.id}:{date}", by="calendar",
-            now_ms=now)
+        try:
+            task, _created = ensure_task(
+                session, site=rule.site, kind=kind, priority=rule.priority, tree=rule.tree,
+                zone=rule.zone, title=f"{rule.title} ({date})"[:200],
+                reason=f"calendar rule {rule.id}: {rule.work} {rule.start_md}..{rule.end_md}"
+                       + (f" every {rule.every_days} d" if rule.every_days else ""),
+                due_ms=occ.end_ms, dedup_key=f"calendar:{rule.id}:{date}", by="calendar",
+                now_ms=now)
+        except RegistryError as err:  # one broken rule must not stop the others
+            session.rollback()
+            log.warning("calendar rule %d (%s) not run: %s", rule.id, date, err)
+            continue
         row.task_id = task.id
         if rule.contractor and task.contractor is None:
             task.contractor = rule.contractor
