@@ -33,7 +33,7 @@ def test_post_storm_sweep_joins_the_heritage_trees_stabilize_task_and_alerts_are
     lean = [event(site_id, "lean_step", "critical", clock.now_ms, value=1.6, threshold=0.9,
                   tree="h001", device="tilt-h001")]
     storm_over = [event(site_id, "storm", "info", clock.now_ms + 3_600_000, value=8.0,
-                        threshold=20.0, unit="m/s", device="wx-1", detail="ended")]
+                        threshold=20.0, unit="m/s", device="wx-1", phase="clear")]
 
     async def main() -> list[Any]:
         async with MqttSession(MqttSettings(port=mosquitto.port), "test-lifecycle",
@@ -42,9 +42,9 @@ def test_post_storm_sweep_joins_the_heritage_trees_stabilize_task_and_alerts_are
             commander = ValveCommander(sessions, mqtt.send, clock)
             ex = ActionExecutor(sessions, mqtt.send, commander, clock,
                                 sinks=[DispatcherSink(dispatcher)])
-            first = await ex.apply(decide(lean, ctx, {}, clock.now_ms))
+            first = await ex.apply(decide(lean, ctx))
             clock.advance(3600)
-            second = await ex.apply(decide(storm_over, ctx, {}, clock.now_ms))
+            second = await ex.apply(decide(storm_over, ctx))
             cleared = await clear_condition(sessions, dispatcher,
                                             key=f"stabilize:{site_id}:h001",
                                             ts_ms=clock.now_ms, note="lean back to baseline")

@@ -56,6 +56,8 @@ class Site(Base):
     id: Mapped[str] = mapped_column(String(ID), primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME), default="")
     created_ms: Mapped[int] = mapped_column(BigInteger)
+    #: IANA time zone of the site: the maintenance calendar's local dates (migration 0004).
+    tz: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
 
 
 class Zone(Base):
@@ -95,6 +97,16 @@ class Tree(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     created_ms: Mapped[int] = mapped_column(BigInteger)
     updated_ms: Mapped[int] = mapped_column(BigInteger)
+    # Crown geometry for the sunlight check, and retirement (migration 0004): a felled or
+    # replaced tree keeps its row and its tasks; the successor names its predecessor.
+    crown_radius_m: Mapped[float | None] = mapped_column(Float)
+    crown_base_m: Mapped[float | None] = mapped_column(Float)  # height of the crown's bottom
+    crown_shape: Mapped[str | None] = mapped_column(String(16))  # ellipsoid | cone
+    retired_ms: Mapped[int | None] = mapped_column(BigInteger)
+    retired_reason: Mapped[str | None] = mapped_column(String(16))
+    retired_note: Mapped[str | None] = mapped_column(Text)
+    successor_id: Mapped[str | None] = mapped_column(String(ID))
+    predecessor_id: Mapped[str | None] = mapped_column(String(ID))
 
 
 class Device(Base):
@@ -150,6 +162,8 @@ class Task(Base):
     #: The first responsible person, accountable until close-out (required at assignment).
     owner: Mapped[str | None] = mapped_column(String(PERSON))
     assignee: Mapped[str | None] = mapped_column(String(PERSON))
+    #: The organisation doing the work (scored per month; migration 0004).
+    contractor: Mapped[str | None] = mapped_column(String(NAME))
     created_by: Mapped[str] = mapped_column(String(PERSON), default="system")
     created_ms: Mapped[int] = mapped_column(BigInteger)
     ack_ms: Mapped[int | None] = mapped_column(BigInteger)
@@ -263,6 +277,9 @@ class Command(Base):
 
 # Tables of the alarm/task lifecycle and alert delivery (migration 0003_lifecycle), kept in
 # their own module; imported here so that ``Base.metadata`` is complete.
+# Tables of estate management (complaints, calendar, work records) live in their own module;
+# imported here so that ``Base.metadata`` always holds them.
+from greeniot.registry import estate_models as _estate_models  # noqa: E402, F401
 from greeniot.registry.models_lifecycle import AlertHistory as AlertHistory  # noqa: E402
 from greeniot.registry.models_lifecycle import AlertRoute as AlertRoute  # noqa: E402
 from greeniot.registry.models_lifecycle import Delivery as Delivery  # noqa: E402

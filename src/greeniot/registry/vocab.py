@@ -13,11 +13,14 @@ from greeniot.estate import DeviceKind
 DeviceStatus = Literal["online", "offline", "sleeping", "unknown"]
 TaskKind = Literal[
     "stabilize", "inspect", "straighten", "stake", "remove", "drain", "irrigate", "device_check",
+    # estate management (complaints, calendar, sunlight)
+    "prune", "pest_control", "winter_protect", "service", "repair",
 ]
 TaskState = Literal["open", "acknowledged", "assigned", "in_progress", "closed", "cancelled"]
 Severity = Literal["info", "warning", "critical"]
 EvidenceKind = Literal["text", "url", "photo"]
 ValveOp = Literal["open", "close"]
+CrownShape = Literal["ellipsoid", "cone"]
 ValveState = Literal["open", "closed"]
 CommandState = Literal["pending", "sent", "acked", "refused", "expired", "failed"]
 

@@ -30,6 +30,7 @@ from greeniot.protocol.codec import decode
 from greeniot.protocol.messages import SoilReading, TiltReading, WeatherReading
 from greeniot.protocol.topics import ingest_filters
 from greeniot.registry import crud
+from greeniot.registry.calendar import run_calendar
 from greeniot.runtime.devices import DeviceSeen
 from greeniot.runtime.eventclock import EventClock
 from greeniot.runtime.shards import MEMBERS_FILTER, OFFLINE, ONLINE, ShardMap, member_topic
@@ -92,6 +93,7 @@ class MaintenanceService:
         self._task: asyncio.Task[None] | None = None
         self._members_task: asyncio.Task[None] | None = None
         self._sla_task: asyncio.Task[None] | None = None
+        self._calendar_task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> MaintenanceService:
         sites: list[str] | None = None
@@ -109,12 +111,14 @@ class MaintenanceService:
         self._task = asyncio.create_task(self._run(), name="maintenance")
         self._sla_task = asyncio.create_task(self.sla.run(self.settings.tasks.sla_check_s),
                                              name="sla")
+        self._calendar_task = asyncio.create_task(
+            self._calendar(self.settings.tasks.sla_check_s), name="calendar")
         if self._members is not None:
             self._members_task = asyncio.create_task(self._watch_members(), name="members")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for task in (self._task, self._members_task, self._sla_task):
+        for task in (self._task, self._members_task, self._sla_task, self._calendar_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -209,6 +213,24 @@ class MaintenanceService:
         await self._clear(result.events)
         await self._record_seen()
         return outcomes
+
+    async def _calendar(self, interval_s: float) -> None:
+        """Open the maintenance calendar's due occurrences as tasks (idempotent), on event
+        time once readings flow (a replayed season opens its seasonal work on its dates)."""
+        while True:
+            now = self.clock() or self.wall_clock()
+
+            def once(now: int = now) -> int:
+                with self.sessions() as s:
+                    return len(run_calendar(s, now_ms=now))
+
+            try:
+                opened = await asyncio.to_thread(once)
+                if opened:
+                    log.info("maintenance calendar opened %d tasks", opened)
+            except Exception as err:  # a registry hiccup: the next round tries again
+                log.warning("maintenance calendar round failed: %s", err)
+            await asyncio.sleep(interval_s)
 
     async def _clear(self, events: list[Event]) -> None:
         """Conditions that ended clear their alarms (the registry keeps the history)."""

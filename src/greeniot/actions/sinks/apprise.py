@@ -28,7 +28,7 @@ def redact(url: str) -> str:
         plugin = None
     if not plugin:
         return url.split("://", 1)[0] + "://..."
-    return str(plugin.url(privacy=True))
+    return str(plugin.url(privacy=True))  # type: ignore[no-untyped-call]
 
 
 class AppriseSink:
@@ -47,7 +47,8 @@ class AppriseSink:
         kind = (apprise.NotifyType.SUCCESS if all(n.phase == "cleared" for n in items)
                 else _TYPES.get(max((n.severity for n in items), key=_rank),
                                 apprise.NotifyType.INFO))
-        with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as logs:
+        with apprise.LogCapture(level=logging.WARNING,  # type: ignore[no-untyped-call]
+                                fmt="%(message)s") as logs:
             ok = await notifier.async_notify(body=body, title=title, notify_type=kind)
         if not ok:
             lines = [line for line in logs.getvalue().splitlines() if line.strip()]
