@@ -13,6 +13,9 @@ from greeniot.registry import crud, workflow
 from greeniot.registry.calendar import RuleSpec, due_occurrences, run_calendar
 from tests.estate.conftest import API, cli
 
+#: close-out evidence (required by the workflow)
+DONE = [{"kind": "text", "value": "done as noted"}]
+
 SH = dt.timezone(dt.timedelta(hours=8))  # Asia/Shanghai has no DST
 
 
@@ -65,7 +68,7 @@ def test_run_calendar_twice_opens_nothing_twice_and_closed_work_stays_closed(
         workflow.acknowledge_task(s, task.id, by="a")
         workflow.assign_task(s, task.id, by="a", owner="wang")
         workflow.start_task(s, task.id, by="wang")
-        workflow.close_task(s, task.id, by="wang", note="watered")
+        workflow.close_task(s, task.id, by="wang", note="watered", evidence=DONE)
         assert run_calendar(s, now + 180_000) == []  # closed: not opened again
     tasks = client.get(f"{API}/calendar/rules/{rule['id']}/tasks").json()
     assert [t["state"] for t in tasks] == ["closed"]

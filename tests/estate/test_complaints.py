@@ -13,6 +13,9 @@ from greeniot.registry import crud, workflow
 from greeniot.registry.complaints import DEFAULT_REPLY_MS
 from tests.estate.conftest import API, SAMPLE, cli
 
+#: close-out evidence (required by the workflow)
+DONE = [{"kind": "text", "value": "done as noted"}]
+
 
 def ms(text: str) -> int:
     return int(dt.datetime.fromisoformat(text).timestamp() * 1000)
@@ -73,7 +76,7 @@ def test_complaint_opens_a_task_for_the_first_responsible_person_and_duplicates_
     # Once the task is closed, a new complaint about the tree opens a new task.
     with sessions() as s:
         workflow.start_task(s, first["task_id"], by="Zhang Wei")
-        workflow.close_task(s, first["task_id"], by="Zhang Wei", note="staked")
+        workflow.close_task(s, first["task_id"], by="Zhang Wei", note="staked", evidence=DONE)
     third = client.post(f"{API}/complaints", json=body).json()
     assert third["task_id"] != first["task_id"] and third["joined"] is False
 

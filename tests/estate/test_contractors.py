@@ -17,6 +17,9 @@ from greeniot.registry.clock import wall_clock_ms
 from greeniot.registry.complaints import ComplaintCreate, file_complaint
 from tests.estate.conftest import API, cli
 
+#: close-out evidence (required by the workflow)
+DONE = [{"kind": "text", "value": "done as noted"}]
+
 T0 = wall_clock_ms() - 30 * 24 * H  # well over 200 h ago: overdue is overdue at report time
 MONTH = dt.datetime.fromtimestamp(T0 / 1000, dt.UTC).strftime("%Y-%m")
 
@@ -31,7 +34,8 @@ def run_task(s: Session, task_id: int, contractor: str, *, start_h: float,
         workflow.assign_task(s, task_id, by="x", owner="o", now_ms=T0)
     workflow.start_task(s, task_id, by="o", now_ms=T0 + int(start_h * H))
     if close_h is not None:
-        workflow.close_task(s, task_id, by="o", note="done", now_ms=T0 + int(close_h * H))
+        workflow.close_task(s, task_id, by="o", note="done", evidence=DONE,
+                            now_ms=T0 + int(close_h * H))
 
 
 @pytest.fixture
@@ -50,7 +54,7 @@ def scored(client: TestClient, sessions: sessionmaker[Session]) -> None:
         # A resident calls again while it is open: a complaint against the contractor.
         file_complaint(s, ComplaintCreate(site="lakeside", channel="hotline_12345",
                                           category="pests", tree="t2"), now_ms=T0 + 50 * H)
-        workflow.close_task(s, int(c.task_id or 0), by="o", note="sprayed",
+        workflow.close_task(s, int(c.task_id or 0), by="o", note="sprayed", evidence=DONE,
                             now_ms=T0 + 100 * H)  # SLA missed
         t3 = crud.create_task(s, site="lakeside", kind="prune", title="t3", now_ms=T0)
         run_task(s, t3.id, "GreenCo", start_h=5, close_h=None)  # still open, past due

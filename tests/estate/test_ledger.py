@@ -16,6 +16,9 @@ from greeniot.registry import crud, workflow
 from greeniot.registry.models import Tree
 from tests.estate.conftest import API, SAMPLE, SAMPLE_CSV, cli
 
+#: close-out evidence (required by the workflow)
+DONE = [{"kind": "text", "value": "done as noted"}]
+
 
 def upload(client: TestClient, path: Path, **params: str) -> dict:
     fmt = "csv" if path.suffix == ".csv" else "geojson"
@@ -91,7 +94,7 @@ def test_geojson_export_carries_risk_inspection_open_tasks_and_round_trips(
         workflow.acknowledge_task(s, done.id, by="a", now_ms=2_000)
         workflow.assign_task(s, done.id, by="a", owner="wang", now_ms=3_000)
         workflow.start_task(s, done.id, by="wang", now_ms=4_000)
-        workflow.close_task(s, done.id, by="wang", note="sound", now_ms=5_000)
+        workflow.close_task(s, done.id, by="wang", note="sound", evidence=DONE, now_ms=5_000)
         crud.raise_alert(s, site="lakeside", kind="tilt", severity="warning", message="w",
                          ts_ms=6_000, tree="lk-t03", now_ms=6_000)
     doc = client.get(f"{API}/ledger/export", params={"site": "lakeside"}).json()
