@@ -90,6 +90,9 @@ class MaintenanceService:
         self.outcomes: collections.deque[Outcome] = collections.deque(maxlen=10_000)
         self.seen = DeviceSeen()
         self.ticks = 0
+        self.rebalances = 0  # engine rebuilds after the shard membership changed
+        #: the shard members the current engine's sites were chosen for
+        self.engine_members: frozenset[str] = frozenset()
         self._task: asyncio.Task[None] | None = None
         self._members_task: asyncio.Task[None] | None = None
         self._sla_task: asyncio.Task[None] | None = None
@@ -103,6 +106,7 @@ class MaintenanceService:
             await self._members.send(member_topic(self.shards.me), ONLINE, 1, retain=True)
             await self._read_members(settle_s=0.5)
             sites = self.shards.owned(self._sites_heard)
+            self.engine_members = frozenset(self.shards.members)
         if self.influx is not None and sites != []:
             # Before subscribing: history first, then what the broker kept for us.
             await self._warm(self.engine, sites)
@@ -131,11 +135,12 @@ class MaintenanceService:
                 await self._members.send(member_topic(self.shards.me), OFFLINE, 1, retain=True)
             await self._members.close()
 
-    async def _warm(self, engine: AnalyticsEngine, sites: list[str] | None) -> None:
+    async def _warm(self, engine: AnalyticsEngine, sites: list[str] | None, *,
+                    prime: bool = True) -> None:
         assert self.influx is not None
         try:
             newest = await warm_start(engine, self.influx, now_ms=self.wall_clock(),
-                                      sites=sites)
+                                      sites=sites, prime=prime)
         except Exception as err:  # analytics still works, only without its history
             log.warning("warm start from InfluxDB failed, starting empty: %s", err)
         else:
@@ -158,15 +163,21 @@ class MaintenanceService:
         """Rebalance when a shard joins or leaves: rebuild the engine for the sites now
         owned, from their history (the latches are primed, so nothing is reported twice)."""
         while True:
-            if await self._read_members(settle_s=1.0):
+            if await self._read_members(settle_s=0.2):
                 assert self.shards is not None
                 sites = self.shards.owned(self._sites_heard)
                 log.info("analytics shard %s: members %s, owning %d sites", self.shards.me,
                          sorted(self.shards.members), len(sites))
+                members = frozenset(self.shards.members)
                 engine = AnalyticsEngine(self.context, window=self.settings.analytics.window)
                 if self.influx is not None and sites:
-                    await self._warm(engine, sites)
+                    # not primed: every condition is judged again; the registry folds a repeat
+                    # of an open task or alarm into it, so a handed-over fault that the old
+                    # owner had not reported yet is not lost, and one it had is not doubled
+                    await self._warm(engine, sites, prime=False)
                 self.engine = engine
+                self.engine_members = members
+                self.rebalances += 1
 
     def set_context(self, context: EstateContext) -> None:
         self.context = context
