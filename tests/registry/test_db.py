@@ -22,7 +22,8 @@ from greeniot.registry.db import (
 from greeniot.registry.models import Base
 from tests.registry.conftest import T0
 
-TABLES = {"sites", "zones", "trees", "devices", "tasks", "task_history", "alerts", "commands"}
+TABLES = {"sites", "zones", "trees", "devices", "tasks", "task_history", "alerts", "commands",
+          "users", "auth_tokens", "audit_log", "task_photos"}
 
 
 def test_migrations_apply_to_an_empty_file_and_are_idempotent(tmp_path: Path) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
-from greeniot.registry.schemas import Person, TaskCreate
+from greeniot.registry.schemas import Evidence, Person, TaskCreate
 
 
 class Health(BaseModel):
@@ -33,6 +33,34 @@ class LatestReadings(BaseModel):
 
 
 class TaskOpen(TaskCreate):
-    """A task opened by a person (complaint intake, inspection round)."""
+    """A task opened by a person (complaint intake, inspection round); the acting user is
+    the one whose credential made the request."""
 
-    by: Person
+
+class _Body(BaseModel):
+    # Forbid unknown fields: an old client still sending ``by`` learns that it is gone.
+    model_config = ConfigDict(extra="forbid")
+
+
+class TaskStepBody(_Body):
+    """Body of acknowledge / start: an optional note (the actor is the caller)."""
+
+    note: str = Field("", max_length=2000)
+
+
+class TaskAssignBody(_Body):
+    #: The first responsible person, accountable for the task until close-out.
+    owner: Person
+    #: Who does the work (a crew or contractor); defaults to the owner.
+    assignee: Person | None = None
+    note: str = Field("", max_length=2000)
+
+
+class TaskCloseBody(_Body):
+    note: str = Field(description="required: what was done", max_length=2000)
+    #: Photos are referenced by the id ``POST /tasks/{id}/photos`` returned.
+    evidence: list[Evidence] = Field(default_factory=list, max_length=50)
+
+
+class TaskCancelBody(_Body):
+    note: str = Field(description="required: why the task is cancelled", max_length=2000)

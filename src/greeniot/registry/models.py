@@ -236,3 +236,8 @@ class Command(Base):
     ack_ms: Mapped[int | None] = mapped_column(BigInteger)  # the node's timestamp in its ack
     ack_reason: Mapped[str | None] = mapped_column(Text)  # refusal reason, or why it failed
     valve_state: Mapped[str | None] = mapped_column(String(8))  # as reported in the ack
+
+
+# Access tables (users, tokens, audit log, photos) live in their own module; importing it here
+# puts them into Base.metadata for migrations and their comparison test.
+from greeniot.registry import models_access as _models_access  # noqa: E402, F401

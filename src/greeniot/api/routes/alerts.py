@@ -8,29 +8,38 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from greeniot.api.deps import SessionDep
+from greeniot.api.security import CrewDep, ViewerDep, require_site
 from greeniot.registry import crud
 from greeniot.registry.models import Alert
-from greeniot.registry.schemas import AlertAck, AlertPublic, Id
+from greeniot.registry.schemas import AlertPublic, Id
 from greeniot.registry.vocab import Severity
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
 
 @router.get("", response_model=list[AlertPublic])
-def list_alerts(session: SessionDep, site: Id | None = None, severity: Severity | None = None,
-                acknowledged: bool | None = None, kind: str | None = None,
-                limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+def list_alerts(session: SessionDep, who: ViewerDep, site: Id | None = None,
+                severity: Severity | None = None, acknowledged: bool | None = None,
+                kind: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                 offset: Annotated[int, Query(ge=0)] = 0) -> Sequence[Alert]:
-    return crud.list_alerts(session, site=site, severity=severity, acknowledged=acknowledged,
-                            kind=kind, limit=limit, offset=offset)
+    """Only alerts of the caller's sites."""
+    if site is not None:
+        require_site(who, site)
+    found = crud.list_alerts(session, site=site, severity=severity, acknowledged=acknowledged,
+                             kind=kind, limit=limit, offset=offset)
+    return [a for a in found if who.can_see(a.site)]
 
 
 @router.get("/{alert_id}", response_model=AlertPublic)
-def get_alert(session: SessionDep, alert_id: str) -> Alert:
-    return crud.get_alert(session, alert_id=alert_id)
+def get_alert(session: SessionDep, who: ViewerDep, alert_id: str) -> Alert:
+    alert = crud.get_alert(session, alert_id=alert_id)
+    require_site(who, alert.site)
+    return alert
 
 
 @router.post("/{alert_id}/acknowledge", response_model=AlertPublic)
-def acknowledge(session: SessionDep, alert_id: str, body: AlertAck) -> Alert:
-    """Idempotent: acknowledging again keeps the first acknowledgement."""
-    return crud.acknowledge_alert(session, alert_id=alert_id, by=body.by)
+def acknowledge(session: SessionDep, who: CrewDep, alert_id: str) -> Alert:
+    """Idempotent: acknowledging again keeps the first acknowledgement. The acknowledger is
+    the caller."""
+    require_site(who, crud.get_alert(session, alert_id=alert_id).site)
+    return crud.acknowledge_alert(session, alert_id=alert_id, by=who.username)
