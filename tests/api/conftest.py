@@ -13,12 +13,14 @@ the real one does and publishes nothing (the MQTT valve path is tested end to en
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -67,13 +69,33 @@ def api_settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data", auth=auth_settings())
 
 
-def add_users(factory: sessionmaker[Session], **sites: list[str]) -> dict[str, str]:
-    """One person per role, named after it (``crew``...); ``sites`` restricts a role."""
+@functools.cache
+def password_hash(role: str) -> str:
+    """argon2 takes most of a second per hash on a busy machine: hash each password once."""
+    return PasswordHasher().hash(password(role))
+
+
+def add_users(factory: sessionmaker[Session], **sites: list[str]) -> dict[str, int]:
+    """One person per role, named after it (``crew``...); ``sites`` restricts a role.
+    Made through ``create_user`` with the password hash put in afterwards."""
+    ids = {}
     with factory() as s:
         for role in ROLES:
-            accounts.create_user(s, username=role, role=role, password=password(role),
-                                 locale="en", tz="Asia/Hong_Kong", sites=sites.get(role, []))
-    return {role: role for role in ROLES}
+            user = accounts.create_user(s, username=role, role=role, kind="service",
+                                        locale="en", tz="Asia/Hong_Kong",
+                                        sites=sites.get(role, []))
+            user.kind, user.password_hash = "person", password_hash(role)
+            s.commit()
+            ids[role] = user.id
+    return ids
+
+
+def issue(factory: sessionmaker[Session], username: str) -> str:
+    """A login token as ``POST /auth/token`` issues it, without paying for argon2 again."""
+    with factory() as s:
+        user = accounts.get_user(s, username=username)
+        token, _row = accounts.issue_token(s, user=user, kind="session", ttl_s=3600)
+    return token
 
 
 def token_for(client: TestClient, username: str, pw: str) -> str:
@@ -97,11 +119,10 @@ class LoggedInClient(TestClient):
         return self
 
 
-def role_clients(app: Any, anon: TestClient) -> dict[str, TestClient]:
+def role_clients(app: Any, factory: sessionmaker[Session]) -> dict[str, TestClient]:
     """A client per role, each with its own login token (the app's lifespan runs in ``anon``)."""
-    return {role: TestClient(app, headers={
-        "Authorization": f"Bearer {token_for(anon, role, password(role))}"})
-        for role in ROLES}
+    return {role: TestClient(app, headers={"Authorization": f"Bearer {issue(factory, role)}"})
+            for role in ROLES}
 
 
 @pytest.fixture
@@ -161,8 +182,9 @@ def anon(app: Any) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def clients(app: Any, anon: TestClient) -> dict[str, TestClient]:
-    return role_clients(app, anon)
+def clients(app: Any, anon: TestClient, registry: sessionmaker[Session]
+            ) -> dict[str, TestClient]:
+    return role_clients(app, registry)
 
 
 @pytest.fixture

@@ -96,7 +96,8 @@ def test_without_a_commander_commands_are_503(api_settings: Settings,
                    headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 503
         assert r.json()["detail"] == "no valve commander configured: commands cannot be sent"
-        assert c.get(f"{API}/commands").json() == []  # reading still works
+        assert c.get(f"{API}/commands", headers={"Authorization": f"Bearer {token}"}
+                     ).json() == []  # reading still works
 
 
 def test_unknown_command_is_404(client: TestClient) -> None:
