@@ -51,7 +51,8 @@ class LoginRequiredError(Exception):
 
 
 def templates() -> Jinja2Templates:
-    return Jinja2Templates(directory=TEMPLATES_DIR, autoescape=True)
+    """The page templates; Starlette's Jinja2 environment autoescapes ``.html``."""
+    return Jinja2Templates(directory=TEMPLATES_DIR)
 
 
 def _token(request: Request) -> str | None:
@@ -111,7 +112,7 @@ def _render(request: Request, name: str, who: Principal | None, locale: str,
         "state_name": lambda s: tr.gettext(i18n.STATES.get(s, s)),
         "now_ms": now, "tz": tz,
     }
-    response: HTMLResponse = templates().TemplateResponse(
+    response: HTMLResponse = request.app.state.templates.TemplateResponse(
         request, name, base | ctx, status_code=status_code)
     return response
 
@@ -292,6 +293,7 @@ def install(app: Any) -> None:
     from fastapi.staticfiles import StaticFiles
 
     app.state.catalogs = i18n.load_catalogs()
+    app.state.templates = templates()
     app.add_exception_handler(LoginRequiredError, page_errors)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(router)

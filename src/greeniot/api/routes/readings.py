@@ -58,7 +58,7 @@ async def _latest(influx: InfluxQuery, measurement: str, site: str) -> list[Late
 @router.get("/{site}/latest", response_model=LatestReadings,
             responses={502: {"description": "InfluxDB query failed"},
                        503: {"description": "no InfluxDB client configured"}})
-async def latest(site: Id, influx: InfluxDep, who: ViewerDep,
+async def latest(site: Id, who: ViewerDep, influx: InfluxDep,
                  measurement: Annotated[list[str] | None, Query(
                      description=f"limit to these of {', '.join(MEASUREMENTS)}")] = None,
                  ) -> LatestReadings:
