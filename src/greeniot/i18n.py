@@ -14,7 +14,7 @@ from __future__ import annotations
 import gettext
 import io
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,7 +32,7 @@ SOURCE_LOCALE = "en"
 LOCALES: tuple[str, ...] = ("zh_Hans", "en")
 
 
-def _N(message: str) -> str:  # noqa: N802  (gettext's name for "mark for extraction")
+def _N(message: str) -> str:
     return message
 
 
@@ -97,7 +97,8 @@ def format_due(due_ms: int | None, now_ms: int, *, locale: str) -> str:
     """How long until the SLA is due, or how long ago it passed ("in 3 hours", "2 hours ago")."""
     if due_ms is None:
         return "—"
-    return format_timedelta((due_ms - now_ms) / 1000, add_direction=True, threshold=1.5,
+    return format_timedelta(timedelta(milliseconds=due_ms - now_ms), add_direction=True,
+                            threshold=1.5,
                             locale=babel_locale(locale))
 
 

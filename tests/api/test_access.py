@@ -9,7 +9,6 @@ answers an anonymous POST with 401 and a too-weak role with 403.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
@@ -99,7 +98,7 @@ PARAMS = {"site": "estate-a", "zone": "z1", "tree": "t1", "device": "valve-z1", 
 def _guard_role(route: APIRoute) -> str:
     """The role of the RoleGuard/PageGuard among the route's dependencies, or PUBLIC."""
     found = [dep.call.role for dep in route.dependant.dependencies
-             if hasattr(dep.call, "role") and isinstance(getattr(dep.call, "role"), str)]
+             if hasattr(dep.call, "role") and isinstance(dep.call.role, str)]
     assert len(found) <= 1, (route.path, found)
     return found[0] if found else PUBLIC
 

@@ -22,7 +22,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -30,6 +30,7 @@ from greeniot import i18n
 from greeniot.api import charts
 from greeniot.api.deps import SessionDep, SettingsDep
 from greeniot.api.routes.auth import login
+from greeniot.api.schemas import TaskId
 from greeniot.api.security import COOKIE, csrf_token
 from greeniot.registry import accounts, audit, crud, photos, workflow
 from greeniot.registry.accounts import ROLE_RANK, Principal
@@ -189,7 +190,7 @@ def home(request: Request, session: SessionDep, who: ViewerPage) -> HTMLResponse
     return _render(request, "tasks.html", who, who.locale, mine=mine, free=free, alarms=alarms)
 
 
-def _visible_task(session: Session, who: Principal, task_id: int) -> Task:
+def _visible_task(session: Session, who: Principal, task_id: TaskId) -> Task:
     task = crud.get_task(session, task_id=task_id)
     if not who.can_see(task.site):
         raise HTTPException(status.HTTP_403_FORBIDDEN,
@@ -199,7 +200,7 @@ def _visible_task(session: Session, who: Principal, task_id: int) -> Task:
 
 @router.get("/tasks/{task_id}", response_class=HTMLResponse)
 async def task_page(request: Request, session: SessionDep, who: ViewerPage,
-                    task_id: int) -> HTMLResponse:
+                    task_id: TaskId) -> HTMLResponse:
     task = await run_in_threadpool(_visible_task, session, who, task_id)
     tree = await run_in_threadpool(session.get, Tree, (task.site, task.tree)) \
         if task.tree else None
@@ -219,7 +220,7 @@ async def task_page(request: Request, session: SessionDep, who: ViewerPage,
                    can_work=who.at_least("crew"), error=request.query_params.get("error"))
 
 
-def _back(task_id: int, error: str | None = None) -> RedirectResponse:
+def _back(task_id: TaskId, error: str | None = None) -> RedirectResponse:
     url = f"/crew/tasks/{task_id}"
     if error:
         from urllib.parse import quote
@@ -229,7 +230,7 @@ def _back(task_id: int, error: str | None = None) -> RedirectResponse:
 
 
 @router.post("/tasks/{task_id}/acknowledge")
-def acknowledge(session: SessionDep, who: CrewPage, task_id: int,
+def acknowledge(session: SessionDep, who: CrewPage, task_id: TaskId,
                 note: Annotated[str, Form(max_length=2000)] = "") -> Response:
     _visible_task(session, who, task_id)
     try:
@@ -241,7 +242,7 @@ def acknowledge(session: SessionDep, who: CrewPage, task_id: int,
 
 
 @router.post("/tasks/{task_id}/start")
-def start(session: SessionDep, who: CrewPage, task_id: int,
+def start(session: SessionDep, who: CrewPage, task_id: TaskId,
           note: Annotated[str, Form(max_length=2000)] = "") -> Response:
     """Start work: an open task is acknowledged and taken by the user first (each step in
     the task's history), so one button does what a crew member means."""
@@ -261,7 +262,7 @@ def start(session: SessionDep, who: CrewPage, task_id: int,
 
 
 @router.post("/tasks/{task_id}/close")
-async def close(session: SessionDep, who: CrewPage, settings: SettingsDep, task_id: int,
+async def close(session: SessionDep, who: CrewPage, settings: SettingsDep, task_id: TaskId,
                 note: Annotated[str, Form(max_length=2000)],
                 photo: Annotated[UploadFile | None, File()] = None) -> Response:
     """Close with a note and, if given, a photo (stored first, then referenced)."""

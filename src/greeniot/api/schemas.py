@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
+from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from greeniot.registry.schemas import Evidence, Person, TaskCreate
+from greeniot.registry.schemas import SQL_INT_MAX, Evidence, Person, TaskCreate
+
+#: A task id in a path; beyond SQL_INT_MAX the database could not even look it up.
+TaskId = Annotated[int, Path(ge=1, le=SQL_INT_MAX)]
+#: Paging offset of list routes.
+Offset = Annotated[int, Query(ge=0, le=SQL_INT_MAX)]
 
 
 class Health(BaseModel):

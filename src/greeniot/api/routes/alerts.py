@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from greeniot.api.deps import SessionDep
+from greeniot.api.schemas import Offset
 from greeniot.api.security import CrewDep, ViewerDep, require_site
 from greeniot.registry import crud
 from greeniot.registry.models import Alert
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/alerts", tags=["alerts"])
 def list_alerts(session: SessionDep, who: ViewerDep, site: Id | None = None,
                 severity: Severity | None = None, acknowledged: bool | None = None,
                 kind: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                offset: Annotated[int, Query(ge=0)] = 0) -> Sequence[Alert]:
+                offset: Offset = 0) -> Sequence[Alert]:
     """Only alerts of the caller's sites."""
     if site is not None:
         require_site(who, site)

@@ -19,7 +19,8 @@ router = APIRouter(prefix="/devices", tags=["devices"])
 
 
 @router.get("", response_model=list[DevicePublic])
-def list_devices(session: SessionDep, who: ViewerDep, site: Id | None = None, kind: DeviceKind | None = None,
+def list_devices(session: SessionDep, who: ViewerDep,
+                 site: Id | None = None, kind: DeviceKind | None = None,
                  status: DeviceStatus | None = None, tree: Id | None = None,
                  zone: Id | None = None) -> Sequence[Device]:
     return crud.list_devices(session, site=site, kind=kind, status=status, tree_id=tree,
@@ -37,5 +38,6 @@ def get_device(session: SessionDep, who: ViewerDep, site: Id, device: Id) -> Dev
 
 
 @router.patch("/{site}/{device}", response_model=DevicePublic)
-def update_device(session: SessionDep, who: OperatorDep, site: Id, device: Id, body: DeviceUpdate) -> Device:
+def update_device(session: SessionDep, who: OperatorDep,
+                  site: Id, device: Id, body: DeviceUpdate) -> Device:
     return crud.update_device(session, site=site, device=device, data=body)

@@ -19,8 +19,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 
 from greeniot.api.deps import InfluxDep, InfluxQuery
-from greeniot.api.security import ViewerDep, require_site
 from greeniot.api.schemas import LatestReading, LatestReadings
+from greeniot.api.security import ViewerDep, require_site
 from greeniot.protocol.topics import READING_CHANNELS
 from greeniot.registry.schemas import Id
 

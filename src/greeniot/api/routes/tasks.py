@@ -22,9 +22,11 @@ from starlette.concurrency import run_in_threadpool
 
 from greeniot.api.deps import SessionDep, SettingsDep
 from greeniot.api.schemas import (
+    Offset,
     TaskAssignBody,
     TaskCancelBody,
     TaskCloseBody,
+    TaskId,
     TaskOpen,
     TaskStepBody,
 )
@@ -47,7 +49,7 @@ _STEP_ERRORS: dict[int | str, dict[str, str]] = {
 }
 
 
-def _task(session: Session, who: Principal, task_id: int) -> Task:
+def _task(session: Session, who: Principal, task_id: TaskId) -> Task:
     task = crud.get_task(session, task_id=task_id)
     require_site(who, task.site)
     return task
@@ -60,7 +62,7 @@ def list_tasks(session: SessionDep, who: ViewerDep, site: Id | None = None,
                owner: str | None = None, active: bool | None = None,
                overdue: Annotated[bool, Query(description="only active tasks past due")] = False,
                limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-               offset: Annotated[int, Query(ge=0)] = 0) -> Sequence[Task]:
+               offset: Offset = 0) -> Sequence[Task]:
     """Ordered as crews take them: priority, heritage trees first, then oldest first.
     Only tasks of the caller's sites."""
     if site is not None:
@@ -84,18 +86,18 @@ def open_task(session: SessionDep, who: CrewDep, body: TaskOpen, response: Respo
 
 
 @router.get("/{task_id}", response_model=TaskDetail, responses={404: _STEP_ERRORS[404]})
-def get_task(session: SessionDep, who: ViewerDep, task_id: int) -> Task:
+def get_task(session: SessionDep, who: ViewerDep, task_id: TaskId) -> Task:
     return _task(session, who, task_id)
 
 
 @router.post("/{task_id}/acknowledge", response_model=TaskDetail, responses=_STEP_ERRORS)
-def acknowledge(session: SessionDep, who: CrewDep, task_id: int, body: TaskStepBody) -> Task:
+def acknowledge(session: SessionDep, who: CrewDep, task_id: TaskId, body: TaskStepBody) -> Task:
     _task(session, who, task_id)
     return workflow.acknowledge_task(session, task_id, by=who.username, note=body.note)
 
 
 @router.post("/{task_id}/assign", response_model=TaskDetail, responses=_STEP_ERRORS)
-def assign(session: SessionDep, who: CrewDep, task_id: int, body: TaskAssignBody) -> Task:
+def assign(session: SessionDep, who: CrewDep, task_id: TaskId, body: TaskAssignBody) -> Task:
     """Name the first responsible person (``owner``) and who does the work (``assignee``).
     A crew member may take a task only for themselves; operators assign anyone."""
     _task(session, who, task_id)
@@ -107,13 +109,13 @@ def assign(session: SessionDep, who: CrewDep, task_id: int, body: TaskAssignBody
 
 
 @router.post("/{task_id}/start", response_model=TaskDetail, responses=_STEP_ERRORS)
-def start(session: SessionDep, who: CrewDep, task_id: int, body: TaskStepBody) -> Task:
+def start(session: SessionDep, who: CrewDep, task_id: TaskId, body: TaskStepBody) -> Task:
     _task(session, who, task_id)
     return workflow.start_task(session, task_id, by=who.username, note=body.note)
 
 
 @router.post("/{task_id}/close", response_model=TaskDetail, responses=_STEP_ERRORS)
-def close(session: SessionDep, who: CrewDep, task_id: int, body: TaskCloseBody) -> Task:
+def close(session: SessionDep, who: CrewDep, task_id: TaskId, body: TaskCloseBody) -> Task:
     """Close out with a note of what was done (required) and evidence; a photo item's
     ``value`` is the id of a photo uploaded for this task."""
     _task(session, who, task_id)
@@ -124,7 +126,7 @@ def close(session: SessionDep, who: CrewDep, task_id: int, body: TaskCloseBody) 
 
 
 @router.post("/{task_id}/cancel", response_model=TaskDetail, responses=_STEP_ERRORS)
-def cancel(session: SessionDep, who: OperatorDep, task_id: int, body: TaskCancelBody) -> Task:
+def cancel(session: SessionDep, who: OperatorDep, task_id: TaskId, body: TaskCancelBody) -> Task:
     _task(session, who, task_id)
     return workflow.cancel_task(session, task_id, by=who.username, note=body.note)
 
@@ -140,7 +142,7 @@ def photo_public(request: Request, photo: TaskPhoto) -> PhotoPublic:
              responses={404: _STEP_ERRORS[404],
                         422: {"description": "not a JPEG/PNG/WebP image, or too large"}})
 async def upload_photo(request: Request, session: SessionDep, who: CrewDep,
-                       settings: SettingsDep, task_id: int,
+                       settings: SettingsDep, task_id: TaskId,
                        file: Annotated[UploadFile, File(description="JPEG, PNG or WebP")],
                        note: Annotated[str, Form(max_length=2000)] = "") -> PhotoPublic:
     """Store a photo as evidence for the task's close-out; reference it in ``close`` by id."""
@@ -156,7 +158,7 @@ async def upload_photo(request: Request, session: SessionDep, who: CrewDep,
 
 @router.get("/{task_id}/photos", response_model=list[PhotoPublic])
 def list_photos(request: Request, session: SessionDep, who: ViewerDep,
-                task_id: int) -> list[PhotoPublic]:
+                task_id: TaskId) -> list[PhotoPublic]:
     _task(session, who, task_id)
     return [photo_public(request, p) for p in photos.list_photos(session, task_id=task_id)]
 
@@ -164,7 +166,7 @@ def list_photos(request: Request, session: SessionDep, who: ViewerDep,
 @router.get("/{task_id}/photos/{photo_id}", response_class=FileResponse,
             responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}},
                        404: {"description": "no such photo of this task"}})
-def get_photo(session: SessionDep, who: ViewerDep, settings: SettingsDep, task_id: int,
+def get_photo(session: SessionDep, who: ViewerDep, settings: SettingsDep, task_id: TaskId,
               photo_id: str) -> FileResponse:
     _task(session, who, task_id)
     photo = photos.get_photo(session, task_id=task_id, photo_id=photo_id)

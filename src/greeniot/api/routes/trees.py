@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from greeniot.api.deps import SessionDep
+from greeniot.api.schemas import Offset
 from greeniot.api.security import OperatorDep, ViewerDep
 from greeniot.registry import crud
 from greeniot.registry.models import Tree
@@ -17,10 +18,11 @@ router = APIRouter(prefix="/trees", tags=["trees"])
 
 
 @router.get("", response_model=list[TreePublic])
-def list_trees(session: SessionDep, who: ViewerDep, site: Id | None = None, heritage: bool | None = None,
+def list_trees(session: SessionDep, who: ViewerDep,
+               site: Id | None = None, heritage: bool | None = None,
                species: str | None = None,
                limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-               offset: Annotated[int, Query(ge=0)] = 0) -> Sequence[Tree]:
+               offset: Offset = 0) -> Sequence[Tree]:
     return crud.list_trees(session, site=site, heritage=heritage, species=species, limit=limit,
                            offset=offset)
 
@@ -36,5 +38,6 @@ def get_tree(session: SessionDep, who: ViewerDep, site: Id, tree: Id) -> Tree:
 
 
 @router.patch("/{site}/{tree}", response_model=TreePublic)
-def update_tree(session: SessionDep, who: OperatorDep, site: Id, tree: Id, body: TreeUpdate) -> Tree:
+def update_tree(session: SessionDep, who: OperatorDep,
+                site: Id, tree: Id, body: TreeUpdate) -> Tree:
     return crud.update_tree(session, site=site, tree=tree, data=body)

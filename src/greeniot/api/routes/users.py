@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from greeniot.api.deps import SessionDep
+from greeniot.api.schemas import Offset
 from greeniot.api.schemas_access import (
     ApiKeyCreate,
     ApiKeyIssued,
@@ -61,7 +62,7 @@ def create_api_key(session: SessionDep, who: AdminDep, username: str,
 def list_audit(session: SessionDep, who: AdminDep, actor: str | None = None,
                entity: str | None = None, key: str | None = None,
                limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-               offset: Annotated[int, Query(ge=0)] = 0) -> Sequence[AuditEntry]:
+               offset: Offset = 0) -> Sequence[AuditEntry]:
     """Newest first."""
     return audit.list_entries(session, actor=actor, entity=entity, key=key, limit=limit,
                               offset=offset)

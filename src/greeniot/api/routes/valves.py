@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from greeniot.api.deps import CommanderDep, SessionDep
+from greeniot.api.schemas import Offset
 from greeniot.api.security import OperatorDep, ViewerDep, require_site
-from greeniot.registry import audit
-from greeniot.registry import crud
+from greeniot.registry import audit, crud
 from greeniot.registry.errors import ConflictError, InvalidInputError, NotFoundError
 from greeniot.registry.models import Command
 from greeniot.registry.schemas import CommandPublic, CommandRequest, Id
@@ -102,7 +102,7 @@ def list_commands(session: SessionDep, who: ViewerDep, site: Id | None = None,
                   device: Id | None = None,
                   state: CommandState | None = None,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                  offset: Annotated[int, Query(ge=0)] = 0) -> Sequence[Command]:
+                  offset: Offset = 0) -> Sequence[Command]:
     """Newest first."""
     return crud.list_commands(session, site=site, device=device, state=state, limit=limit,
                               offset=offset)

@@ -31,5 +31,6 @@ def get_zone(session: SessionDep, who: ViewerDep, site: Id, zone: Id) -> Zone:
 
 
 @router.patch("/{site}/{zone}", response_model=ZonePublic)
-def update_zone(session: SessionDep, who: OperatorDep, site: Id, zone: Id, body: ZoneUpdate) -> Zone:
+def update_zone(session: SessionDep, who: OperatorDep,
+                site: Id, zone: Id, body: ZoneUpdate) -> Zone:
     return crud.update_zone(session, site=site, zone=zone, data=body)
