@@ -138,6 +138,7 @@ def test_every_route_declares_the_role_the_policy_gives_it(anon: TestClient) -> 
         for method, op in ops.items():
             needs = POLICY[(method.upper(), path)] != PUBLIC
             assert bool(op.get("security")) == needs, (method, path)
+            assert op["x-required-role"] == POLICY[(method.upper(), path)]
 
 
 API_GUARDED = [k for k, role in POLICY.items() if role != PUBLIC and k[1].startswith("/api")]

@@ -223,3 +223,22 @@ def revoke_token(session: Session, *, token_id: int, now_ms: int | None = None) 
     if tok is not None and tok.revoked_ms is None:
         tok.revoked_ms = wall_clock_ms() if now_ms is None else now_ms
         session.commit()
+
+
+def ensure_role_accounts(session: Session, *, prefix: str = "demo",
+                         sites: Sequence[str] = (), locale: str = "zh_Hans"
+                         ) -> dict[str, str | None]:
+    """One person per role (``demo-admin``, ``demo-operator``, ``demo-crew``, ``demo-viewer``)
+    with a fresh random password each; ``{username: password}``, None for an account that
+    already existed (its password is left alone)."""
+    out: dict[str, str | None] = {}
+    for role in reversed(ROLES):
+        name = f"{prefix}-{role}"
+        if session.scalar(select(User.id).where(User.username == name)) is not None:
+            out[name] = None
+            continue
+        pw = secrets.token_urlsafe(9)
+        create_user(session, username=name, role=role, password=pw, locale=locale,
+                    sites=sites, display_name=f"{prefix} {role}")
+        out[name] = pw
+    return out
