@@ -18,14 +18,13 @@ from greeniot.api.routes import (
 )
 
 
-
 def _document_role(router: APIRouter) -> None:
     """Show each operation's role in the OpenAPI schema (``x-required-role`` and a line of its
     description), read from the route's own guard so the two cannot disagree."""
     for route in router.routes:
         if not isinstance(route, APIRoute):
             continue
-        roles = [d.call.role for d in route.dependant.dependencies
+        roles = [str(getattr(d.call, "role", "")) for d in route.dependant.dependencies
                  if isinstance(getattr(d.call, "role", None), str)]
         role = roles[0] if roles else "public"
         route.openapi_extra = {**(route.openapi_extra or {}), "x-required-role": role}
