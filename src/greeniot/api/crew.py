@@ -18,9 +18,21 @@ import hmac
 import logging
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile, status
+from fastapi import (
+    APIRouter,
+    Depends,
+    FastAPI,
+    File,
+    Form,
+    HTTPException,
+    Request,
+    UploadFile,
+    status,
+)
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -223,8 +235,6 @@ async def task_page(request: Request, session: SessionDep, who: ViewerPage,
 def _back(task_id: TaskId, error: str | None = None) -> RedirectResponse:
     url = f"/crew/tasks/{task_id}"
     if error:
-        from urllib.parse import quote
-
         url += "?error=" + quote(error)
     return RedirectResponse(url, status.HTTP_303_SEE_OTHER)
 
@@ -289,10 +299,8 @@ async def close(session: SessionDep, who: CrewPage, settings: SettingsDep, task_
     return await run_in_threadpool(work)
 
 
-def install(app: Any) -> None:
+def install(app: FastAPI) -> None:
     """Mount the crew page, its static files and its error handling on ``app``."""
-    from fastapi.staticfiles import StaticFiles
-
     app.state.catalogs = i18n.load_catalogs()
     app.state.templates = templates()
     app.add_exception_handler(LoginRequiredError, page_errors)
