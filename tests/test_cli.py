@@ -20,7 +20,8 @@ from tests.ingest.test_service import seqs
 
 def greeniot(args: list[str], settings: Settings, tmp_path: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "GREENIOT_INFLUX__DATABASE": settings.influx.database,
-           "GREENIOT_MQTT__CLIENT_ID": settings.mqtt.client_id}
+           "GREENIOT_MQTT__CLIENT_ID": settings.mqtt.client_id,
+           "GREENIOT_AUTH__SECRET": "cli-test-secret-" + "k" * 32}
     return subprocess.Popen(
         [sys.executable, "-m", "greeniot", *args, "--mqtt-port", str(settings.mqtt.port),
          "--data-dir", str(tmp_path / "cli-data")],
@@ -109,3 +110,46 @@ def test_unknown_greeniot_variable_is_refused_by_name() -> None:
                          env={**os.environ, "GREENIOT_MQTT__HOSTX": "x"},
                          capture_output=True, text=True, timeout=60)
     assert out.returncode != 0 and "GREENIOT_MQTT__HOSTX" in out.stdout + out.stderr
+
+
+def test_users_add_list_disable_and_key(tmp_path: Path) -> None:
+    """``greeniot users`` against a registry file; what it writes the API accepts."""
+    from typer.testing import CliRunner
+
+    from greeniot.cli import app
+    from greeniot.registry import accounts
+    from greeniot.registry.db import engine_from_url, session_factory
+
+    runner = CliRunner()
+    data = ["--data-dir", str(tmp_path / "d")]
+    r = runner.invoke(app, ["users", "add", "li", "--role", "crew", "--locale", "en",
+                            "--site", "estate-a", *data], input="camphor-laurel\ncamphor-laurel\n")
+    assert r.exit_code == 0 and "added person li (crew)" in r.output, r.output
+    r = runner.invoke(app, ["users", "add", "gis", "--role", "operator", "--service", *data])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["users", "add", "li", "--role", "crew", "--password", "x" * 9,
+                            *data])
+    assert r.exit_code != 0 and "user 'li' already exists" in r.output
+    r = runner.invoke(app, ["users", "add", "boss", "--role", "king", "--password", "x" * 9,
+                            *data])
+    assert r.exit_code != 0 and "role 'king' is not one of" in r.output
+    key = runner.invoke(app, ["users", "key", "gis", "--name", "sync", *data]).output.strip()
+    assert key.startswith("gk_")
+    assert runner.invoke(app, ["users", "disable", "li", *data]).exit_code == 0
+    lines = runner.invoke(app, ["users", "list", *data]).output.splitlines()
+    assert lines == ["gis\toperator\tservice\tzh_Hans\t*\tactive",
+                     "li\tcrew\tperson\ten\testate-a\tdisabled"]
+    engine = engine_from_url(f"sqlite:///{tmp_path / 'd' / 'registry.sqlite3'}")
+    with session_factory(engine)() as s:
+        assert accounts.resolve_token(s, key) is not None
+        assert accounts.authenticate(s, username="li", password="camphor-laurel") is None
+    engine.dispose()
+
+
+def test_api_refuses_to_start_without_its_secret(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GREENIOT_AUTH")}
+    out = subprocess.run([sys.executable, "-m", "greeniot", "api", "--data-dir",
+                          str(tmp_path / "d")], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode != 0
+    assert "GREENIOT_AUTH__SECRET is required" in out.stdout + out.stderr

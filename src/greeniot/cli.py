@@ -95,11 +95,16 @@ def api(mqtt_host: MqttHost = None, mqtt_port: MqttPort = None, influx_url: Infl
         port: Annotated[int | None, typer.Option(
             help="listen port [GREENIOT_API__PORT, default 8000]")] = None) -> None:
     """The HTTP API (OpenAPI docs at /docs)."""
+    from greeniot.api.app import app_secret
     from greeniot.runtime.processes import run_api
 
     api_over = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     s = build_settings(mqtt_host=mqtt_host, mqtt_port=mqtt_port, influx_url=influx_url,
                        data_dir=data_dir, db_url=db_url, **({"api": api_over} if api_over else {}))
+    try:
+        app_secret(s)  # before any connection: no API without its secret
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from err
     asyncio.run(_until_signal(run_api(s)))
 
 
@@ -153,6 +158,103 @@ app.add_typer(routes_app, name="routes")
 from greeniot import cli_estate  # noqa: E402  (ledger, complaints, calendar, ... groups)
 
 cli_estate.register(app)
+users = typer.Typer(no_args_is_help=True, help="Accounts: add, list, disable, API keys.")
+app.add_typer(users, name="users")
+
+
+def _accounts_session(data_dir: Path | None, db_url: str | None) -> Any:
+    from greeniot.registry.db import make_engine, migrate, session_factory
+
+    engine = make_engine(build_settings(data_dir=data_dir, db_url=db_url))
+    migrate(engine)
+    return engine, session_factory(engine)
+
+
+@contextlib.contextmanager
+def _registry_errors() -> Any:
+    from greeniot.registry.errors import RegistryError
+
+    try:
+        yield
+    except RegistryError as err:
+        raise typer.BadParameter(str(err)) from err
+
+
+@users.command("add")
+def users_add(username: str,
+              role: Annotated[str, typer.Option(help="viewer | crew | operator | admin")],
+              service: Annotated[bool, typer.Option(
+                  help="a service account (API keys, no password)")] = False,
+              password: Annotated[str | None, typer.Option(
+                  help="asked for when not given [GREENIOT_USER_PASSWORD]",
+                  envvar="GREENIOT_USER_PASSWORD")] = None,
+              display_name: Annotated[str, typer.Option(help="shown on the crew page")] = "",
+              locale: Annotated[str, typer.Option(help="zh_Hans | en")] = "zh_Hans",
+              tz: Annotated[str, typer.Option(help="IANA time zone")] = "Asia/Shanghai",
+              site: Annotated[list[str] | None, typer.Option(
+                  help="a site the user works on (repeat; none = all)")] = None,
+              data_dir: DataDir = None, db_url: DbUrl = None) -> None:
+    """Create an account."""
+    from greeniot.registry import accounts
+
+    if not service and password is None:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    engine, sessions = _accounts_session(data_dir, db_url)
+    try:
+        with sessions() as session, _registry_errors():
+            user = accounts.create_user(
+                session, username=username, role=role, password=password,
+                kind="service" if service else "person", display_name=display_name,
+                locale=locale, tz=tz, sites=site or [])
+            typer.echo(f"added {user.kind} {user.username} ({user.role})")
+    finally:
+        engine.dispose()
+
+
+@users.command("list")
+def users_list(data_dir: DataDir = None, db_url: DbUrl = None) -> None:
+    """One line per account: name, role, kind, locale, sites, state."""
+    from greeniot.registry import accounts
+
+    engine, sessions = _accounts_session(data_dir, db_url)
+    try:
+        with sessions() as session:
+            for u in accounts.list_users(session):
+                typer.echo(f"{u.username}\t{u.role}\t{u.kind}\t{u.locale}\t"
+                           f"{','.join(u.sites) or '*'}\t"
+                           f"{'disabled' if u.disabled else 'active'}")
+    finally:
+        engine.dispose()
+
+
+@users.command("disable")
+def users_disable(username: str, data_dir: DataDir = None, db_url: DbUrl = None) -> None:
+    """Disable an account; its tokens and API keys stop working at once."""
+    from greeniot.registry import accounts
+
+    engine, sessions = _accounts_session(data_dir, db_url)
+    try:
+        with sessions() as session, _registry_errors():
+            accounts.update_user(session, username=username, disabled=True)
+            typer.echo(f"disabled {username}")
+    finally:
+        engine.dispose()
+
+
+@users.command("key")
+def users_key(username: str, name: Annotated[str, typer.Option(help="what it is for")] = "",
+              data_dir: DataDir = None, db_url: DbUrl = None) -> None:
+    """Issue an API key for a service account (printed once)."""
+    from greeniot.registry import accounts
+
+    engine, sessions = _accounts_session(data_dir, db_url)
+    try:
+        with sessions() as session, _registry_errors():
+            user = accounts.get_user(session, username=username)
+            key, _row = accounts.issue_token(session, user=user, kind="api_key", name=name)
+            typer.echo(key)
+    finally:
+        engine.dispose()
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -112,6 +112,26 @@ class TaskSettings(BaseModel):
     def sla_ms(self) -> dict[int, int]:
         """Priority → time to close [ms]."""
         return {p: int(h * 3_600_000) for p, h in self.sla_hours.items()}
+class AuthSettings(BaseModel):
+    """Accounts, tokens and the crew page (api/security.py, api/crew.py)."""
+
+    #: Key of the crew page's CSRF tokens. Required by the API unless ``development`` is on
+    #: (then a random one is made per start, and sessions end with the process).
+    secret: SecretStr | None = None
+    #: Development mode: allow a missing secret and a plain-HTTP session cookie.
+    development: bool = False
+    #: Lifetime of a login token (OAuth2 password flow and crew page cookie) [s].
+    token_ttl_s: int = Field(12 * 3600, ge=60, le=30 * 24 * 3600)
+    #: Mark the session cookie ``Secure`` (HTTPS only); on unless ``development``.
+    cookie_secure: bool | None = None
+    #: Largest photo accepted as close-out evidence [bytes].
+    photo_max_bytes: int = Field(8 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    #: Largest photo accepted [pixels], against decompression bombs.
+    photo_max_pixels: int = Field(40_000_000, ge=10_000)
+
+    @property
+    def secure_cookie(self) -> bool:
+        return (not self.development) if self.cookie_secure is None else self.cookie_secure
 
 
 class Settings(BaseSettings):
@@ -131,10 +151,15 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     delivery: DeliverySettings = DeliverySettings()
     tasks: TaskSettings = TaskSettings()
+    auth: AuthSettings = AuthSettings()
 
     @property
     def spool_dir(self) -> Path:
         return self.data_dir / "spool"
+
+    @property
+    def photos_dir(self) -> Path:
+        return self.data_dir / "photos"
 
     @property
     def database_url(self) -> str:

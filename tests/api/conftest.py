@@ -1,5 +1,10 @@
 """The API on a temp SQLite registry, through FastAPI's TestClient (httpx).
 
+Every route needs a credential: ``users`` creates one account per role in the registry,
+``clients`` gives a client per role holding a real login token from ``POST /auth/token``,
+``client`` is the operator's (estate edits, valve commands, task work) and ``anon`` has no
+credential at all.
+
 ``registry`` is a second engine on the same file, as the CLI, analytics or actions processes
 have: what it writes the API must see. ``FakeCommander`` stands in for the valve commander of
 ``greeniot.actions.valves`` at its interface only: it records the command in the registry as
@@ -8,19 +13,21 @@ the real one does and publishes nothing (the MQTT valve path is tested end to en
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from greeniot.api import create_app
-from greeniot.config import Settings
-from greeniot.registry import crud
+from greeniot.config import AuthSettings, Settings
+from greeniot.registry import accounts, crud
 from greeniot.registry.clock import wall_clock_ms
 from greeniot.registry.context import seed
 from greeniot.registry.db import make_engine, migrate, session_factory
@@ -44,9 +51,78 @@ ESTATE: dict[str, list[dict[str, Any]]] = {
 }
 
 
+ROLES = ("viewer", "crew", "operator", "admin")
+#: Every account's password in these tests: ``<role>-password``.
+SECRET = "test-secret-" + "x" * 32
+
+
+def password(role: str) -> str:
+    return f"{role}-password"
+
+
+def auth_settings() -> AuthSettings:
+    return AuthSettings(secret=SECRET)
+
+
 @pytest.fixture
 def api_settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data")
+    return Settings(data_dir=tmp_path / "data", auth=auth_settings())
+
+
+@functools.cache
+def password_hash(role: str) -> str:
+    """argon2 takes most of a second per hash on a busy machine: hash each password once."""
+    return PasswordHasher().hash(password(role))
+
+
+def add_users(factory: sessionmaker[Session], **sites: list[str]) -> dict[str, int]:
+    """One person per role, named after it (``crew``...); ``sites`` restricts a role.
+    Made through ``create_user`` with the password hash put in afterwards."""
+    ids = {}
+    with factory() as s:
+        for role in ROLES:
+            user = accounts.create_user(s, username=role, role=role, kind="service",
+                                        locale="en", tz="Asia/Hong_Kong",
+                                        sites=sites.get(role, []))
+            user.kind, user.password_hash = "person", password_hash(role)
+            s.commit()
+            ids[role] = user.id
+    return ids
+
+
+def issue(factory: sessionmaker[Session], username: str) -> str:
+    """A login token as ``POST /auth/token`` issues it, without paying for argon2 again."""
+    with factory() as s:
+        user = accounts.get_user(s, username=username)
+        token, _row = accounts.issue_token(s, user=user, kind="session", ttl_s=3600)
+    return token
+
+
+def token_for(client: TestClient, username: str, pw: str) -> str:
+    r = client.post(f"{API}/auth/token", data={"username": username, "password": pw})
+    assert r.status_code == 200, r.text
+    token: str = r.json()["access_token"]
+    return token
+
+
+class LoggedInClient(TestClient):
+    """A TestClient that runs the app's lifespan and then logs in as ``role``."""
+
+    def __init__(self, app: Any, role: str) -> None:
+        super().__init__(app)
+        self.role = role
+
+    def __enter__(self) -> LoggedInClient:
+        super().__enter__()
+        self.headers["Authorization"] = (
+            f"Bearer {token_for(self, self.role, password(self.role))}")
+        return self
+
+
+def role_clients(app: Any, factory: sessionmaker[Session]) -> dict[str, TestClient]:
+    """A client per role, each with its own login token (the app's lifespan runs in ``anon``)."""
+    return {role: TestClient(app, headers={"Authorization": f"Bearer {issue(factory, role)}"})
+            for role in ROLES}
 
 
 @pytest.fixture
@@ -57,6 +133,7 @@ def registry(api_settings: Settings) -> Iterator[sessionmaker[Session]]:
     factory = session_factory(engine)
     with factory() as s:
         seed(s, **ESTATE)
+    add_users(factory)
     yield factory
     engine.dispose()
 
@@ -92,8 +169,25 @@ def commander(api_settings: Settings) -> Iterator[FakeCommander]:
 
 
 @pytest.fixture
-def client(api_settings: Settings, registry: sessionmaker[Session],
-           commander: FakeCommander) -> Iterator[TestClient]:
-    app = create_app(api_settings, commander=commander)
+def app(api_settings: Settings, registry: sessionmaker[Session],
+        commander: FakeCommander) -> Any:
+    return create_app(api_settings, commander=commander)
+
+
+@pytest.fixture
+def anon(app: Any) -> Iterator[TestClient]:
+    """No credential; runs the app's lifespan for every client of the test."""
     with TestClient(app) as c:
         yield c
+
+
+@pytest.fixture
+def clients(app: Any, anon: TestClient, registry: sessionmaker[Session]
+            ) -> dict[str, TestClient]:
+    return role_clients(app, registry)
+
+
+@pytest.fixture
+def client(clients: dict[str, TestClient]) -> TestClient:
+    """The operator: estate edits, valve commands and task work."""
+    return clients["operator"]

@@ -9,18 +9,25 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from greeniot.api import create_app
 from greeniot.config import Settings
-from greeniot.registry import crud
-from tests.api.conftest import API
+from greeniot.registry import accounts, crud
+from greeniot.registry.db import make_engine, session_factory
+from tests.api.conftest import API, auth_settings, token_for
 
 
 def test_app_migrates_an_empty_data_folder_and_reports_health(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "fresh")
+    settings = Settings(data_dir=tmp_path / "fresh", auth=auth_settings())
     with TestClient(create_app(settings)) as c:
         r = c.get(f"{API}/health")
         assert r.status_code == 200
         body = r.json()
         assert (body["status"], body["db"], body["influx"]) == ("ok", "ok", "not configured")
-        assert c.get(f"{API}/sites").json() == []
+        assert c.get(f"{API}/sites").status_code == 401
+        engine = make_engine(settings)
+        with session_factory(engine)() as s:
+            accounts.create_user(s, username="v", role="viewer", password="viewer-pass")
+        engine.dispose()
+        token = token_for(c, "v", "viewer-pass")
+        assert c.get(f"{API}/sites", headers={"Authorization": f"Bearer {token}"}).json() == []
     assert (tmp_path / "fresh" / "registry.sqlite3").is_file()
 
 

@@ -34,26 +34,26 @@ def test_alarm_walks_active_acknowledged_cleared_with_notes(
     _alarm(registry, severity="critical", ts_ms=T0 + 60_000, message="t2 leans more")
     assert [a["id"] for a in client.get(f"{API}/alerts", params={"state": "active"}).json()] == [
         aid]
-    r = client.post(f"{API}/alerts/{aid}/acknowledge", json={"by": "ops", "note": "crew sent"})
+    r = client.post(f"{API}/alerts/{aid}/acknowledge", json={"note": "crew sent"})
     assert (r.status_code, r.json()["state"]) == (200, "acknowledged")
-    r = client.post(f"{API}/alerts/{aid}/clear", json={"by": "ops"})
+    r = client.post(f"{API}/alerts/{aid}/clear", json={})
     assert r.status_code == 422  # a note is required
-    r = client.post(f"{API}/alerts/{aid}/clear", json={"by": "ops", "note": "re-staked"})
+    r = client.post(f"{API}/alerts/{aid}/clear", json={"note": "re-staked"})
     assert r.status_code == 200
     body = r.json()
     assert (body["state"], body["cleared_by"], body["clear_note"], body["severity"],
-            body["count"]) == ("cleared", "ops", "re-staked", "critical", 2)
+            body["count"]) == ("cleared", "operator", "re-staked", "critical", 2)
     assert [(h["from_state"], h["to_state"], h["severity"], h["by"]) for h in body["history"]] == [
         (None, "active", "warning", "system"),
         ("active", "active", "critical", "system"),
-        ("active", "acknowledged", "critical", "ops"),
-        ("acknowledged", "cleared", "critical", "ops")]
+        ("active", "acknowledged", "critical", "operator"),
+        ("acknowledged", "cleared", "critical", "operator")]
     assert body["history"][2]["note"] == "crew sent"
     assert client.get(f"{API}/alerts/{aid}").json()["deliveries"] == []
     # the next occurrence is a new alarm
     again = _alarm(registry, ts_ms=T0 + 120_000)
     assert again != aid and client.get(f"{API}/alerts/{again}").json()["state"] == "active"
-    r = client.post(f"{API}/alerts/a-nope/clear", json={"by": "ops", "note": "x"})
+    r = client.post(f"{API}/alerts/a-nope/clear", json={"note": "x"})
     assert r.status_code == 404
 
 
@@ -62,7 +62,7 @@ def test_a_cleared_alarm_nobody_acknowledged_cannot_be_acknowledged(
     aid = _alarm(registry)
     with registry() as s:
         crud.clear_condition(s, key="lean:estate-a:t2", ts_ms=T0 + 1, note="tilt back")
-    r = client.post(f"{API}/alerts/{aid}/acknowledge", json={"by": "ops"})
+    r = client.post(f"{API}/alerts/{aid}/acknowledge", json={})
     assert r.status_code == 409 and "is cleared" in r.json()["detail"]
 
 
@@ -108,12 +108,12 @@ def test_roster_in_chain_order_names_a_new_tasks_first_responsible(
     assert [(p["name"], p["role"]) for p in got] == [
         ("Lee", "crew"), ("GreenCo", "contractor"), ("LCSD", "authority")]
     assert "topsecret" not in str(got)
-    r = client.post(f"{API}/tasks", json={"by": "hotline", "site": "estate-a",
+    r = client.post(f"{API}/tasks", json={"site": "estate-a",
                                           "kind": "inspect", "title": "branch over path",
                                           "tree": "t2"})
     assert (r.json()["owner"], r.json()["responsible"]) == ("Lee", "Lee")
     # the same tree, a related kind of work: the open task, not a second one
-    r2 = client.post(f"{API}/tasks", json={"by": "hotline", "site": "estate-a",
+    r2 = client.post(f"{API}/tasks", json={"site": "estate-a",
                                            "kind": "stabilize", "title": "stake t2",
                                            "tree": "t2", "priority": 2})
     assert r2.status_code == 200 and r2.json()["id"] == r.json()["id"]

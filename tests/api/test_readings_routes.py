@@ -17,7 +17,7 @@ from greeniot.registry.clock import wall_clock_ms
 from greeniot.services import InfluxProcess
 from greeniot.services.process import free_port
 from greeniot.store.influx import InfluxClient
-from tests.api.conftest import API
+from tests.api.conftest import API, LoggedInClient
 
 NOW = wall_clock_ms()
 T = NOW - 600_000  # scenarios carry past timestamps: now()-bounded queries miss future points
@@ -51,7 +51,7 @@ def influx_db(influxdb: InfluxProcess) -> Iterator[str]:
 
 
 def _client(settings: Settings, influx: InfluxClient | None) -> TestClient:
-    return TestClient(create_app(settings, influx=influx))
+    return LoggedInClient(create_app(settings, influx=influx), "viewer")
 
 
 def test_latest_reading_per_device(api_settings: Settings, influxdb: InfluxProcess,

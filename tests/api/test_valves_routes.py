@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
@@ -11,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from greeniot.api import create_app
 from greeniot.config import Settings
 from greeniot.registry import crud
-from tests.api.conftest import API, FakeCommander
+from tests.api.conftest import API, FakeCommander, password, token_for
 
 OPEN = {"op": "open", "max_run_s": 600, "reason": "z1 below refill point"}
 
@@ -89,16 +87,43 @@ def test_commander_failure_is_502_with_the_reason(client: TestClient,
     assert r.status_code == 422 and r.json()["detail"] == "invalid device id"
 
 
-def test_without_a_commander_commands_are_503(tmp_path: Path,
+def test_without_a_commander_commands_are_503(api_settings: Settings,
                                              registry: sessionmaker[Session]) -> None:
     del registry
-    with TestClient(create_app(Settings(data_dir=tmp_path / "data"))) as c:
-        r = c.post(f"{API}/valves/estate-a/valve-z1/commands", json=OPEN)
+    with TestClient(create_app(api_settings)) as c:
+        token = token_for(c, "operator", password("operator"))
+        r = c.post(f"{API}/valves/estate-a/valve-z1/commands", json=OPEN,
+                   headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 503
         assert r.json()["detail"] == "no valve commander configured: commands cannot be sent"
-        assert c.get(f"{API}/commands").json() == []  # reading still works
+        assert c.get(f"{API}/commands", headers={"Authorization": f"Bearer {token}"}
+                     ).json() == []  # reading still works
 
 
 def test_unknown_command_is_404(client: TestClient) -> None:
     r = client.get(f"{API}/commands/c-nope")
     assert r.status_code == 404 and r.json() == {"detail": "command 'c-nope' not found"}
+
+
+def test_anonymous_or_crew_valve_open_is_refused_and_nothing_is_sent(
+        anon: TestClient, clients: dict[str, TestClient], commander: FakeCommander) -> None:
+    r = anon.post(f"{API}/valves/estate-a/valve-z1/commands",
+                  json=OPEN | {"max_run_s": 86_400})
+    assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    r = anon.post(f"{API}/valves/estate-a/valve-z1/commands", json=OPEN,
+                  headers={"Authorization": "Bearer gs_made-up"})
+    assert r.status_code == 401
+    r = clients["crew"].post(f"{API}/valves/estate-a/valve-z1/commands", json=OPEN)
+    assert r.status_code == 403 and "needs role 'operator'" in r.json()["detail"]
+    assert commander.calls == []
+
+
+def test_a_valve_command_is_in_the_audit_log_with_its_sender(
+        clients: dict[str, TestClient]) -> None:
+    r = clients["operator"].post(f"{API}/valves/estate-a/valve-z1/commands", json=OPEN)
+    assert r.status_code == 202
+    log = clients["admin"].get(f"{API}/audit", params={"entity": "commands"}).json()
+    assert [(e["actor"], e["op"], e["key"], e["action"]) for e in log] == [
+        ("operator", "valve_command", r.json()["id"],
+         "POST /api/v1/valves/estate-a/valve-z1/commands")]
+    assert log[0]["after"]["max_run_s"] == 600 and log[0]["before"] is None

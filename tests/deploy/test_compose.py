@@ -264,3 +264,14 @@ def test_dockerfile_builds_from_repository_paths() -> None:
     entry = re.search(r'^ENTRYPOINT\s+\["greeniot"\]\s*$', text, re.MULTILINE)
     assert entry, "compose commands are greeniot subcommands: ENTRYPOINT must be greeniot"
     assert re.search(r"^ENV GREENIOT_DATA_DIR=/data\s*$", text, re.MULTILINE)
+
+
+def test_api_is_not_published_beyond_the_host_and_needs_its_secret() -> None:
+    """An unauthenticated API on 0.0.0.0 was issue 12: loopback only, and no start without
+    the secret (compose refuses to start when a ``:?`` variable is unset)."""
+    api = compose()["services"]["api"]
+    for port in api["ports"]:
+        host = str(port).rsplit(":", 2)[0] if str(port).count(":") == 2 else ""
+        assert host == "127.0.0.1", port
+    # interpolate() stands in "test-<name>" for a variable compose requires (``:?``)
+    assert api["environment"]["GREENIOT_AUTH__SECRET"] == "test-greeniot_auth__secret"

@@ -90,12 +90,12 @@ def test_reply_is_recorded_with_its_time_once(client: TestClient) -> None:
     assert task["state"] == "open"  # no responsible person known at this site yet
     assert (task["kind"], task["priority"]) == ("service", 2)
     r = client.post(f"{API}/complaints/{c['ticket']}/reply",
-                    json={"by": "hotline desk", "text": "crew booked for tomorrow"})
+                    json={"text": "crew booked for tomorrow"})
     assert r.status_code == 200
     assert r.json()["reply_ms"] >= c["received_ms"]
-    assert r.json()["replied_by"] == "hotline desk"
+    assert r.json()["replied_by"] == "operator"  # the caller
     assert client.post(f"{API}/complaints/{c['ticket']}/reply",
-                       json={"by": "x", "text": "again"}).status_code == 409
+                       json={"text": "again"}).status_code == 409
     assert client.get(f"{API}/complaints", params={"unanswered": True}).json() == []
     bad = client.post(f"{API}/complaints", json={"site": "lakeside", "channel": "fax",
                                                  "category": "other", "location": "x"})

@@ -23,7 +23,8 @@ from greeniot.registry.db import (
 from greeniot.registry.models import Base
 from tests.registry.conftest import T0
 
-TABLES = {"sites", "zones", "trees", "devices", "tasks", "task_history", "alerts", "commands"}
+TABLES = {"sites", "zones", "trees", "devices", "tasks", "task_history", "alerts", "commands",
+          "users", "auth_tokens", "audit_log", "task_photos"}  # 0001, 0002_accounts
 TABLES |= {"alert_history", "roster", "alert_routes", "deliveries"}  # 0003_lifecycle
 TABLES |= {"complaints", "calendar_rules", "calendar_occurrences", "work_records"}  # 0004
 

@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 
 from greeniot.api import create_app
 from greeniot.config import Settings
+from greeniot.registry.db import make_engine, migrate, session_factory
+from tests.api.conftest import add_users, auth_settings, issue
 from tests.estate.conftest import API, SAMPLE, cli
 
 LAT, LON = 31.23, 121.47
@@ -23,8 +25,16 @@ WINDOW = {"site": "lakeside", "lat": LAT, "lon": LON, "height_m": 4.5, "facing_d
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(data_dir=tmp_path / "data"))) as c:
+    """The API as an operator (sites, trees and the sunlight check with its pruning tasks)."""
+    settings = Settings(data_dir=tmp_path / "data", auth=auth_settings())
+    engine = make_engine(settings)
+    migrate(engine)
+    factory = session_factory(engine)
+    add_users(factory)
+    with TestClient(create_app(settings),
+                    headers={"Authorization": f"Bearer {issue(factory, 'operator')}"}) as c:
         yield c
+    engine.dispose()
 
 
 def test_one_round_crown_due_south_shades_for_the_hand_computed_time(client: TestClient

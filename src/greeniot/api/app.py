@@ -9,22 +9,43 @@ routes that need them answer 503.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from greeniot.api import errors
+from greeniot.api import crew, errors
 from greeniot.api.deps import Commander, InfluxQuery, package_version
 from greeniot.api.routes import api_router
 from greeniot.config import Settings
+from greeniot.registry import audit
 from greeniot.registry.db import make_engine, migrate, session_factory
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
+#: Shortest accepted ``GREENIOT_AUTH__SECRET`` (256 bits as URL-safe base64 is 43 characters).
+MIN_SECRET_LEN = 32
+
+
+def app_secret(settings: Settings) -> str:
+    """The configured secret, or a throwaway one in development; refuses to run without."""
+    if settings.auth.secret is not None:
+        secret = settings.auth.secret.get_secret_value()
+        if len(secret) < MIN_SECRET_LEN:
+            raise ValueError(f"GREENIOT_AUTH__SECRET must have at least {MIN_SECRET_LEN} "
+                             "characters (e.g. python -c 'import secrets; "
+                             "print(secrets.token_urlsafe(32))')")
+        return secret
+    if not settings.auth.development:
+        raise ValueError("GREENIOT_AUTH__SECRET is required (or set "
+                         "GREENIOT_AUTH__DEVELOPMENT=true for a throwaway one)")
+    log.warning("no GREENIOT_AUTH__SECRET: development mode, using a throwaway secret")
+    return secrets.token_urlsafe(32)
 
 
 def create_app(settings: Settings, *, influx: InfluxQuery | None = None,
@@ -39,21 +60,28 @@ def create_app(settings: Settings, *, influx: InfluxQuery | None = None,
             await run_in_threadpool(migrate, eng)
             app.state.engine = eng
             app.state.session_factory = session_factory(eng)
+            audit.install(app.state.session_factory)  # every API write is audited
             log.info("api ready, registry at %s", eng.url.render_as_string(hide_password=True))
             yield
         finally:
             if own:
                 eng.dispose()
 
-    app = FastAPI(
+    secret = app_secret(settings)
+    # Swagger UI and ReDoc from the assets fastapi-offline ships: /docs works without a CDN.
+    app: FastAPI = FastAPIOffline(
         title="greeniot",
         version=package_version(),
         summary="Smart maintenance of urban greenery: tree ledger, sensors, valves, crew tasks.",
         lifespan=lifespan,
+        static_url="/static/docs",
+        swagger_ui_parameters={"persistAuthorization": True},
     )
     app.state.settings = settings
     app.state.influx = influx
     app.state.commander = commander
+    app.state.secret = secret
     errors.install(app)
     app.include_router(api_router, prefix=API_PREFIX)
+    crew.install(app)
     return app

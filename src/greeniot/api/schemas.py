@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel
+from fastapi import Path, Query
+from pydantic import BaseModel, ConfigDict, Field
 
-from greeniot.registry.schemas import Person, TaskCreate
+from greeniot.registry.schemas import SQL_INT_MAX, Evidence, Person, TaskCreate
+
+#: A task id in a path; beyond SQL_INT_MAX the database could not even look it up.
+TaskId = Annotated[int, Path(ge=1, le=SQL_INT_MAX)]
+#: Paging offset of list routes.
+Offset = Annotated[int, Query(ge=0, le=SQL_INT_MAX)]
 
 
 class Health(BaseModel):
@@ -33,6 +39,40 @@ class LatestReadings(BaseModel):
 
 
 class TaskOpen(TaskCreate):
-    """A task opened by a person (complaint intake, inspection round)."""
+    """A task opened by a person (complaint intake, inspection round); the acting user is
+    the one whose credential made the request."""
 
-    by: Person
+
+class _Body(BaseModel):
+    # Forbid unknown fields: an old client still sending ``by`` learns that it is gone.
+    model_config = ConfigDict(extra="forbid")
+
+
+class TaskStepBody(_Body):
+    """Body of acknowledge / start: an optional note (the actor is the caller)."""
+
+    note: str = Field("", max_length=2000)
+
+
+class TaskAssignBody(_Body):
+    #: The first responsible person, accountable for the task until close-out.
+    owner: Person
+    #: Who does the work (a crew or contractor); defaults to the owner.
+    assignee: Person | None = None
+    note: str = Field("", max_length=2000)
+
+
+class TaskCloseBody(_Body):
+    note: str = Field(description="required: what was done", max_length=2000)
+    #: Photos are referenced by the id ``POST /tasks/{id}/photos`` returned.
+    evidence: list[Evidence] = Field(default_factory=list, max_length=50)
+
+
+class AlertAckBody(_Body):
+    """Body of an alarm acknowledgement: an optional note (the actor is the caller)."""
+
+    note: str = Field("", max_length=2000)
+
+
+class TaskCancelBody(_Body):
+    note: str = Field(description="required: why the task is cancelled", max_length=2000)

@@ -280,6 +280,10 @@ class Command(Base):
 # Tables of estate management (complaints, calendar, work records) live in their own module;
 # imported here so that ``Base.metadata`` always holds them.
 from greeniot.registry import estate_models as _estate_models  # noqa: E402, F401
+
+# Access tables (users, tokens, audit log, photos) live in their own module; importing it here
+# puts them into Base.metadata for migrations and their comparison test.
+from greeniot.registry import models_access as _models_access  # noqa: E402, F401
 from greeniot.registry.models_lifecycle import AlertHistory as AlertHistory  # noqa: E402
 from greeniot.registry.models_lifecycle import AlertRoute as AlertRoute  # noqa: E402
 from greeniot.registry.models_lifecycle import Delivery as Delivery  # noqa: E402

@@ -45,7 +45,9 @@ Person = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, m
 Name = Annotated[str, Field(max_length=200)]
 Priority = Annotated[int, Field(ge=PRIORITY_MIN, le=PRIORITY_MAX,
                                 description="1 is the most urgent, 5 the least")]
-Ms = Annotated[int, Field(ge=0, description="ms since the Unix epoch, UTC")]
+#: The largest value an SQL BIGINT (and SQLite INTEGER) holds.
+SQL_INT_MAX = 2**63 - 1
+Ms = Annotated[int, Field(ge=0, le=SQL_INT_MAX, description="ms since the Unix epoch, UTC")]
 RunS = Annotated[int, Field(ge=1, le=86_400)]
 
 _ZONE_DEFAULTS = ZoneInfo(site="-", zone="-")
@@ -368,7 +370,7 @@ class CommandRequest(_In):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                              max_length=500)]
     zone: Id | None = None
-    task_id: int | None = None
+    task_id: Annotated[int, Field(ge=1, le=SQL_INT_MAX)] | None = None
 
     @model_validator(mode="after")
     def _open_needs_max_run(self) -> CommandRequest:

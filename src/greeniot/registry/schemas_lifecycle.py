@@ -62,9 +62,8 @@ class AlertDetail(AlertPublic):
 
 
 class AlertClear(_In):
-    """Clear an alarm by hand: who, and a note of why it is over (required)."""
+    """Clear an alarm by hand: a note of why it is over (required); the actor is the caller."""
 
-    by: Person
     note: Note
 
 

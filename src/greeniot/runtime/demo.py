@@ -12,16 +12,19 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import secrets
 import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from greeniot.config import Settings
 from greeniot.ingest.service import IngestService
+from greeniot.registry.accounts import ensure_role_accounts
 from greeniot.registry.context import seed
 from greeniot.registry.models import Alert, Command, Task
 from greeniot.runtime.maintenance import MaintenanceService
@@ -90,6 +93,10 @@ async def run_demo(settings: Settings, *, duration_s: float = 0.0, trees: int = 
         "mqtt": settings.mqtt.model_copy(update={"host": "127.0.0.1", "port": broker.port}),
         "influx": settings.influx.model_copy(update={"url": influx.url}),
         "api": settings.api.model_copy(update={"port": port}),
+        # A secret of its own unless one is set; the cookie goes over plain HTTP on loopback.
+        "auth": settings.auth.model_copy(update={
+            "secret": settings.auth.secret or SecretStr(secrets.token_urlsafe(32)),
+            "cookie_secure": False}),
     })
     engine, sessions = open_registry(s)
     fleet = Fleet.generate(sites=len(SITES), trees_per_site=trees, zones_per_site=zones,
@@ -104,6 +111,9 @@ async def run_demo(settings: Settings, *, duration_s: float = 0.0, trees: int = 
             report = import_file(session, SAMPLE_ESTATE)
             say(f"sample estate {SAMPLE_ESTATE.name}: {report.rows} rows, "
                 f"{len(report.errors)} refused")
+        logins = ensure_role_accounts(session)
+    for name, pw in logins.items():
+        say(f"login {name} / {pw if pw else '(kept from the last run)'}")
     ctx = read_context(sessions)
     say(f"registry: {len(fleet.sites)} sites, {len(fleet.trees)} trees "
         f"({sum(t.heritage for t in fleet.trees)} heritage), {len(fleet.zones)} zones, "
@@ -146,7 +156,9 @@ async def run_demo(settings: Settings, *, duration_s: float = 0.0, trees: int = 
             try:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(api_ready.wait(), 15)
-                say(f"API on http://127.0.0.1:{port}/docs  (e.g. /api/v1/tasks)")
+                say(f"API on http://127.0.0.1:{port}/docs  (e.g. /api/v1/tasks); crew page "
+                    f"http://127.0.0.1:{port}/crew (log in as demo-crew); token: POST "
+                    f"/api/v1/auth/token with username and password")
                 span_s = SPAN_H * 3600
                 last_pct: dict[str, int] = {}
 
@@ -176,7 +188,8 @@ async def run_demo(settings: Settings, *, duration_s: float = 0.0, trees: int = 
                 say("summary: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
                 for line in open_tasks(sessions):
                     say(line)
-                say(f"API on http://127.0.0.1:{port}/docs ; InfluxDB {influx.url} db "
+                say(f"crew page http://127.0.0.1:{port}/crew ; "
+                    f"API on http://127.0.0.1:{port}/docs ; InfluxDB {influx.url} db "
                     f"{s.influx.database}")
                 remaining = duration_s - (time.monotonic() - t_start) if duration_s else None
                 if remaining is None:

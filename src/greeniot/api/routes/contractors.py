@@ -8,13 +8,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 
 from greeniot.api.deps import SessionDep
+from greeniot.api.security import ViewerDep
 from greeniot.reports.contractors import SCORE_RULES, score_contractors, to_csv
 
 router = APIRouter(prefix="/contractors", tags=["contractors"])
 
 
 @router.get("/scores", responses={200: {"content": {"text/csv": {}}}})
-def scores(session: SessionDep,
+def scores(session: SessionDep, who: ViewerDep,
            month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
            contractor: str | None = None,
            format: Literal["json", "csv"] = "json") -> Any:
@@ -25,6 +26,6 @@ def scores(session: SessionDep,
 
 
 @router.get("/rules")
-def rules() -> list[dict[str, Any]]:
+def rules(who: ViewerDep) -> list[dict[str, Any]]:
     """How each point of the score is earned."""
     return [{"measure": r.measure, "points": r.points, "rule": r.rule} for r in SCORE_RULES]

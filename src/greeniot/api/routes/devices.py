@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from fastapi import status as http
 
 from greeniot.api.deps import SessionDep
+from greeniot.api.security import OperatorDep, ViewerDep
 from greeniot.estate import DeviceKind
 from greeniot.registry import crud
 from greeniot.registry.models import Device
@@ -18,7 +19,8 @@ router = APIRouter(prefix="/devices", tags=["devices"])
 
 
 @router.get("", response_model=list[DevicePublic])
-def list_devices(session: SessionDep, site: Id | None = None, kind: DeviceKind | None = None,
+def list_devices(session: SessionDep, who: ViewerDep,
+                 site: Id | None = None, kind: DeviceKind | None = None,
                  status: DeviceStatus | None = None, tree: Id | None = None,
                  zone: Id | None = None) -> Sequence[Device]:
     return crud.list_devices(session, site=site, kind=kind, status=status, tree_id=tree,
@@ -26,15 +28,16 @@ def list_devices(session: SessionDep, site: Id | None = None, kind: DeviceKind |
 
 
 @router.post("", response_model=DevicePublic, status_code=http.HTTP_201_CREATED)
-def create_device(session: SessionDep, body: DeviceCreate) -> Device:
+def create_device(session: SessionDep, who: OperatorDep, body: DeviceCreate) -> Device:
     return crud.create_device(session, data=body)
 
 
 @router.get("/{site}/{device}", response_model=DevicePublic)
-def get_device(session: SessionDep, site: Id, device: Id) -> Device:
+def get_device(session: SessionDep, who: ViewerDep, site: Id, device: Id) -> Device:
     return crud.get_device(session, site=site, device=device)
 
 
 @router.patch("/{site}/{device}", response_model=DevicePublic)
-def update_device(session: SessionDep, site: Id, device: Id, body: DeviceUpdate) -> Device:
+def update_device(session: SessionDep, who: OperatorDep,
+                  site: Id, device: Id, body: DeviceUpdate) -> Device:
     return crud.update_device(session, site=site, device=device, data=body)

@@ -17,11 +17,12 @@ from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from greeniot.api.deps import SessionDep
+from greeniot.api.security import OperatorDep, ViewerDep
 from greeniot.registry.ledger import LAYERS, Format, Layer, LedgerFormatError, import_text
 from greeniot.registry.ledger_export import export_csv, export_geojson
 from greeniot.registry.models import Tree
 from greeniot.registry.retire import RetireReason, local_date_ms, replant_tree, retire_tree
-from greeniot.registry.schemas import Id, Person, TreeCreate, TreePublic
+from greeniot.registry.schemas import Id, TreeCreate, TreePublic
 
 router = APIRouter(tags=["ledger"])
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
@@ -31,7 +32,6 @@ class RetireBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: RetireReason
-    by: Person
     note: str = ""
     #: Local date of felling/removal at the site; default today.
     date: dt.date | None = None
@@ -39,7 +39,7 @@ class RetireBody(BaseModel):
 
 
 @router.post("/ledger/import")
-async def import_ledger(session: SessionDep, request: Request,
+async def import_ledger(session: SessionDep, who: OperatorDep, request: Request,
                         format: Annotated[Format, Query()] = "geojson",
                         layer: Layer | None = None) -> dict[str, Any]:
     """Import a CSV (one layer) or GeoJSON file sent as the body; bad rows are listed."""
@@ -61,7 +61,7 @@ async def import_ledger(session: SessionDep, request: Request,
 
 @router.get("/ledger/export", responses={200: {"content": {"application/geo+json": {},
                                                            "text/csv": {}}}})
-def export_ledger(session: SessionDep, format: Format = "geojson",
+def export_ledger(session: SessionDep, who: ViewerDep, format: Format = "geojson",
                   layer: Layer | None = None, site: Id | None = None) -> Response:
     """GeoJSON (all layers, or ``layer``) or CSV (one layer, default trees), by ``site``."""
     if format == "csv":
@@ -74,24 +74,25 @@ def export_ledger(session: SessionDep, format: Format = "geojson",
 
 
 @router.post("/ledger/trees/{site}/{tree}/retire", response_model=TreePublic)
-def retire(session: SessionDep, site: Id, tree: Id, body: RetireBody) -> Tree:
+def retire(session: SessionDep, who: OperatorDep, site: Id, tree: Id, body: RetireBody) -> Tree:
     """Felled, replaced, died or removed: the tree stays in the ledger with its history."""
     when = local_date_ms(session, site, body.date) if body.date else None
-    retire_tree(session, site=site, tree=tree, reason=body.reason, by=body.by, note=body.note,
+    retire_tree(session, site=site, tree=tree, reason=body.reason, by=who.username,
+                note=body.note,
                 retired_ms=when, successor=body.successor)
     return session.get_one(Tree, (site, tree))
 
 
 @router.post("/ledger/trees/{site}/{tree}/replant", response_model=TreePublic,
              status_code=http.HTTP_201_CREATED)
-def replant(session: SessionDep, site: Id, tree: Id, body: TreeCreate) -> Tree:
+def replant(session: SessionDep, who: OperatorDep, site: Id, tree: Id, body: TreeCreate) -> Tree:
     """Plant the successor of a retired tree; returns the new tree."""
     return replant_tree(session, site=site, tree=tree, successor=body)
 
 
 @router.delete("/trees/{site}/{tree}", response_model=TreePublic)
-def delete_tree(session: SessionDep, site: Id, tree: Id, reason: RetireReason,
-                by: Annotated[str, Query(min_length=1, max_length=120)],
+def delete_tree(session: SessionDep, who: OperatorDep, site: Id, tree: Id, reason: RetireReason,
                 note: str = "") -> Tree:
-    """Trees are retired, never deleted: same as ``/ledger/trees/{site}/{tree}/retire``."""
-    return retire_tree(session, site=site, tree=tree, reason=reason, by=by, note=note)
+    """Trees are retired, never deleted: same as ``/ledger/trees/{site}/{tree}/retire``; the
+    one who retires it is the caller."""
+    return retire_tree(session, site=site, tree=tree, reason=reason, by=who.username, note=note)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from greeniot.actions.sinks.apprise import redact
 from greeniot.api.deps import SessionDep
+from greeniot.api.security import CrewDep, OperatorDep, ViewerDep
 from greeniot.registry import crud
 from greeniot.registry.models import Alert, AlertRoute, Delivery, RosterEntry
 from greeniot.registry.schemas import Id
@@ -59,22 +60,22 @@ def hide(kind: str, target: str | None) -> str | None:
 
 @router.post("/alerts/{alert_id}/clear", response_model=AlertDetail,
              responses={404: {"description": "no such alert"}})
-def clear(session: SessionDep, alert_id: str, body: AlertClear) -> AlertDetail:
+def clear(session: SessionDep, who: CrewDep, alert_id: str, body: AlertClear) -> AlertDetail:
     """Clear the alarm by hand with a note; the next occurrence opens a new alarm.
     Clearing a cleared alarm changes nothing."""
-    alert = crud.clear_alarm(session, alert_id=alert_id, note=body.note, by=body.by)
+    alert = crud.clear_alarm(session, alert_id=alert_id, note=body.note, by=who.username)
     assert alert is not None  # by id: NotFoundError rather than None
     return alert_detail(session, alert)
 
 
 @router.get("/alerts/{alert_id}/deliveries", response_model=list[DeliveryPublic])
-def alert_deliveries(session: SessionDep, alert_id: str) -> Sequence[Delivery]:
+def alert_deliveries(session: SessionDep, who: ViewerDep, alert_id: str) -> Sequence[Delivery]:
     crud.get_alert(session, alert_id=alert_id)  # 404 for an unknown alert
     return crud.list_deliveries(session, alert_id=alert_id)
 
 
 @router.get("/deliveries", response_model=list[DeliveryPublic], tags=["deliveries"])
-def deliveries(session: SessionDep, state: DeliveryState | None = None,
+def deliveries(session: SessionDep, who: ViewerDep, state: DeliveryState | None = None,
                task_id: int | None = None, recipient: str | None = None,
                limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> Sequence[Delivery]:
     """Oldest first; e.g. ``state=failed`` for what is being retried."""
@@ -94,7 +95,7 @@ def _route(route: AlertRoute) -> RoutePublic:
 
 
 @router.get("/alert-routes", response_model=list[RoutePublic], tags=["alert routes"])
-def list_routes(session: SessionDep, site: Id | None = None) -> list[RoutePublic]:
+def list_routes(session: SessionDep, who: ViewerDep, site: Id | None = None) -> list[RoutePublic]:
     """By name; ``site``: the routes that apply to it (its own and every-site routes)."""
     return [_route(r) for r in crud.list_routes(session, site=site)]
 
@@ -103,23 +104,23 @@ def list_routes(session: SessionDep, site: Id | None = None) -> list[RoutePublic
              tags=["alert routes"],
              responses={409: {"description": "a route of that name exists"},
                         422: {"description": "a target the sink cannot use"}})
-def add_route(session: SessionDep, body: RouteCreate) -> RoutePublic:
+def add_route(session: SessionDep, who: OperatorDep, body: RouteCreate) -> RoutePublic:
     return _route(crud.add_route(session, **body.model_dump()))
 
 
 @router.post("/alert-routes/{name}/enable", response_model=RoutePublic, tags=["alert routes"])
-def enable_route(session: SessionDep, name: str) -> RoutePublic:
+def enable_route(session: SessionDep, who: OperatorDep, name: str) -> RoutePublic:
     return _route(crud.set_route_enabled(session, name=name, enabled=True))
 
 
 @router.post("/alert-routes/{name}/disable", response_model=RoutePublic, tags=["alert routes"])
-def disable_route(session: SessionDep, name: str) -> RoutePublic:
+def disable_route(session: SessionDep, who: OperatorDep, name: str) -> RoutePublic:
     return _route(crud.set_route_enabled(session, name=name, enabled=False))
 
 
 @router.delete("/alert-routes/{name}", status_code=http.HTTP_204_NO_CONTENT,
                tags=["alert routes"])
-def delete_route(session: SessionDep, name: str) -> Response:
+def delete_route(session: SessionDep, who: OperatorDep, name: str) -> Response:
     crud.delete_route(session, name=name)
     return Response(status_code=http.HTTP_204_NO_CONTENT)
 
@@ -135,7 +136,8 @@ def _person(entry: RosterEntry) -> RosterPublic:
 
 
 @router.get("/sites/{site}/roster", response_model=list[RosterPublic], tags=["roster"])
-def roster(session: SessionDep, site: Id, active: bool | None = None) -> list[RosterPublic]:
+def roster(session: SessionDep, who: ViewerDep,
+           site: Id, active: bool | None = None) -> list[RosterPublic]:
     """In escalation order: crew, contractor, property manager, authority; by rank."""
     crud.get_site(session, site=site)
     return [_person(e) for e in crud.list_roster(session, site=site, active=active)]
@@ -145,18 +147,18 @@ def roster(session: SessionDep, site: Id, active: bool | None = None) -> list[Ro
              status_code=http.HTTP_201_CREATED, tags=["roster"],
              responses={404: {"description": "no such site"},
                         409: {"description": "already on the roster"}})
-def add_person(session: SessionDep, site: Id, body: RosterCreate) -> RosterPublic:
+def add_person(session: SessionDep, who: OperatorDep, site: Id, body: RosterCreate) -> RosterPublic:
     return _person(crud.add_person(session, site=site, **body.model_dump()))
 
 
 @router.post("/sites/{site}/roster/{name}/deactivate", response_model=RosterPublic,
              tags=["roster"])
-def deactivate(session: SessionDep, site: Id, name: str) -> RosterPublic:
+def deactivate(session: SessionDep, who: OperatorDep, site: Id, name: str) -> RosterPublic:
     """Off the chain (no new tasks, no escalations); history keeps the name."""
     return _person(crud.set_person_active(session, site=site, name=name, active=False))
 
 
 @router.post("/sites/{site}/roster/{name}/activate", response_model=RosterPublic,
              tags=["roster"])
-def activate(session: SessionDep, site: Id, name: str) -> RosterPublic:
+def activate(session: SessionDep, who: OperatorDep, site: Id, name: str) -> RosterPublic:
     return _person(crud.set_person_active(session, site=site, name=name, active=True))

@@ -20,6 +20,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from greeniot.api.deps import InfluxDep, InfluxQuery
 from greeniot.api.schemas import LatestReading, LatestReadings
+from greeniot.api.security import ViewerDep, require_site
 from greeniot.protocol.topics import READING_CHANNELS
 from greeniot.registry.schemas import Id
 
@@ -57,10 +58,11 @@ async def _latest(influx: InfluxQuery, measurement: str, site: str) -> list[Late
 @router.get("/{site}/latest", response_model=LatestReadings,
             responses={502: {"description": "InfluxDB query failed"},
                        503: {"description": "no InfluxDB client configured"}})
-async def latest(site: Id, influx: InfluxDep,
+async def latest(site: Id, who: ViewerDep, influx: InfluxDep,
                  measurement: Annotated[list[str] | None, Query(
                      description=f"limit to these of {', '.join(MEASUREMENTS)}")] = None,
                  ) -> LatestReadings:
+    require_site(who, site)
     wanted = measurement or list(MEASUREMENTS)
     unknown = sorted(set(wanted) - set(MEASUREMENTS))
     if unknown:

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from greeniot.api.deps import SessionDep
+from greeniot.api.security import OperatorDep
 from greeniot.registry.schemas import Id
 from greeniot.sunlight.check import DEFAULT_THRESHOLD_H, Window, check_window
 
@@ -35,7 +36,7 @@ class SunlightRequest(BaseModel):
 
 
 @router.post("/check")
-def check(session: SessionDep, body: SunlightRequest) -> dict[str, Any]:
+def check(session: SessionDep, who: OperatorDep, body: SunlightRequest) -> dict[str, Any]:
     window = Window(site=body.site, lat=body.lat, lon=body.lon, height_m=body.height_m,
                     facing_deg=body.facing_deg, name=body.name)
     result = check_window(session, window, year=body.year, threshold_h=body.threshold_h,

@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from greeniot.api.deps import CommanderDep, SessionDep
-from greeniot.registry import crud
+from greeniot.api.schemas import Offset
+from greeniot.api.security import OperatorDep, ViewerDep, require_site
+from greeniot.registry import audit, crud
 from greeniot.registry.errors import ConflictError, InvalidInputError, NotFoundError
 from greeniot.registry.models import Command
 from greeniot.registry.schemas import CommandPublic, CommandRequest, Id
@@ -64,8 +66,10 @@ def _check(session: Session, site: str, device: str, body: CommandRequest) -> st
                         502: {"description": "the commander could not publish"},
                         503: {"description": "no commander configured"}})
 async def send_command(site: Id, device: Id, body: CommandRequest, session: SessionDep,
-                       commander: CommanderDep) -> Command:
-    """Accepted = recorded and published; the node's ack arrives later (see ``state``)."""
+                       who: OperatorDep, commander: CommanderDep) -> Command:
+    """Accepted = recorded and published; the node's ack arrives later (see ``state``).
+    Operator+, on the caller's sites; audited as ``valve_command``."""
+    require_site(who, site)
     zone = await run_in_threadpool(_check, session, site, device, body)
     try:
         cmd_id = await commander.send(site=site, device=device, op=body.op,
@@ -77,23 +81,33 @@ async def send_command(site: Id, device: Id, body: CommandRequest, session: Sess
         log.warning("valve command to %s/%s failed: %r", site, device, err)
         raise HTTPException(http.HTTP_502_BAD_GATEWAY, f"command not sent: {err}") from err
     try:
-        return await run_in_threadpool(crud.get_command, session, command_id=cmd_id)
+        cmd = await run_in_threadpool(crud.get_command, session, command_id=cmd_id)
     except NotFoundError as err:
         raise HTTPException(http.HTTP_502_BAD_GATEWAY,
                             f"commander returned '{cmd_id}' but recorded no such command"
                             ) from err
+    await run_in_threadpool(_audit_command, session, cmd)
+    return cmd
+
+
+def _audit_command(session: Session, cmd: Command) -> None:
+    """The commander records the command on its own connection: log it here."""
+    audit.record(session, op="valve_command", entity="commands", key=cmd.id,
+                 after=CommandPublic.model_validate(cmd).model_dump(mode="json"))
+    session.commit()
 
 
 @router.get("/commands", response_model=list[CommandPublic])
-def list_commands(session: SessionDep, site: Id | None = None, device: Id | None = None,
+def list_commands(session: SessionDep, who: ViewerDep, site: Id | None = None,
+                  device: Id | None = None,
                   state: CommandState | None = None,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                  offset: Annotated[int, Query(ge=0)] = 0) -> Sequence[Command]:
+                  offset: Offset = 0) -> Sequence[Command]:
     """Newest first."""
     return crud.list_commands(session, site=site, device=device, state=state, limit=limit,
                               offset=offset)
 
 
 @router.get("/commands/{command_id}", response_model=CommandPublic)
-def get_command(session: SessionDep, command_id: str) -> Command:
+def get_command(session: SessionDep, who: ViewerDep, command_id: str) -> Command:
     return crud.get_command(session, command_id=command_id)

@@ -81,6 +81,8 @@ def update_site(session: Session, *, site: str, data: SiteUpdate) -> Site:
     changes = data.model_dump(exclude_unset=True)
     if "tz" in changes and changes["tz"] is None:
         raise InvalidInputError(f"site '{site}': tz cannot be cleared, only changed")
+    if "name" in changes and changes["name"] is None:
+        raise InvalidInputError(f"site '{site}': name cannot be null (use \"\" for none)")
     _apply(row, changes)
     session.commit()
     return row
@@ -112,8 +114,8 @@ def list_zones(session: Session, *, site: str | None = None) -> Sequence[Zone]:
 def update_zone(session: Session, *, site: str, zone: str, data: ZoneUpdate) -> Zone:
     row = get_zone(session, site=site, zone=zone)
     changes = data.model_dump(exclude_unset=True)
-    for name in ("refill_vwc_pct", "saturation_vwc_pct", "waterlog_hours", "max_run_s",
-                 "min_interval_s", "daily_max_s"):
+    for name in ("name", "refill_vwc_pct", "saturation_vwc_pct", "waterlog_hours",
+                 "max_run_s", "min_interval_s", "daily_max_s"):
         if name in changes and changes[name] is None:
             raise InvalidInputError(f"zone '{zone}': {name} cannot be cleared, only changed")
     refill = changes.get("refill_vwc_pct", row.refill_vwc_pct)

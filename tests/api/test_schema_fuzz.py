@@ -1,0 +1,67 @@
+"""Schemathesis against the OpenAPI schema, as the admin (every route open to it), with the
+real InfluxDB behind the readings: whatever it generates, no answer may be a server error.
+
+CI-sized: a few examples per operation (``MAX_EXAMPLES``), about a minute on two cores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from sqlalchemy.orm import Session, sessionmaker
+
+from greeniot.api import create_app
+from greeniot.config import InfluxSettings, Settings
+from greeniot.services import InfluxProcess
+from greeniot.store.influx import InfluxClient
+from tests.api.conftest import FakeCommander, issue
+
+pytestmark = pytest.mark.services
+
+MAX_EXAMPLES = 8
+
+
+@pytest.fixture
+def fuzzed_app(api_settings: Settings, registry: sessionmaker[Session],
+               commander: FakeCommander, influxdb: InfluxProcess) -> Iterator[Any]:
+    db = "fuzz"
+    httpx.post(f"{influxdb.url}/query", data={"q": f'CREATE DATABASE "{db}"'}).raise_for_status()
+    influx = InfluxClient(InfluxSettings(url=influxdb.url, database=db))
+    app = create_app(api_settings, influx=influx, commander=commander)
+    with TestClient(app):  # runs the lifespan: registry migrated, sessions ready
+        app.state.fuzz_token = issue(registry, "admin")
+        yield app
+
+
+def test_no_server_errors(fuzzed_app: Any) -> None:
+    """Every operation of the schema, each with its own Hypothesis run; failures collected so
+    that one report names them all."""
+    schema = schemathesis.openapi.from_asgi("/openapi.json", fuzzed_app)
+    headers = {"Authorization": f"Bearer {fuzzed_app.state.fuzz_token}"}
+    failures: list[str] = []
+    operations = 0
+    for result in schema.get_all_operations():
+        op = result.ok()
+        if op.path == "/api/v1/auth/logout":
+            continue  # would end the token every other case uses (test_accounts_routes)
+        operations += 1
+
+        @given(case=op.as_strategy())
+        @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck))
+        def run(case: Any) -> None:
+            case.call_and_validate(headers=headers, checks=[not_a_server_error])
+
+        try:
+            run()
+        except Exception as err:  # collected: the assertion below lists every failure
+            failures.append(f"{op.label}: {str(err)[:800]}")
+    assert operations >= 40
+    assert not failures, "\n".join(failures)

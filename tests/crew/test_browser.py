@@ -1,0 +1,157 @@
+"""In headless Chromium on a phone-sized viewport: a typhoon run through the real pipeline
+(simulator → Mosquitto → ingest → InfluxDB; analytics → actions → registry) fells a tree and
+raises its P1 ``remove`` task; a crew member logs in on the crew page, opens that task, sees the
+readings behind it, starts it, and closes it with a note and a photo; the API then shows the
+task closed with that evidence. Screenshots of each page go to tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from greeniot.config import AuthSettings, Settings
+from greeniot.ingest.service import IngestService
+from greeniot.registry import accounts
+from greeniot.registry.db import session_factory
+from greeniot.registry.models import Task
+from greeniot.runtime.maintenance import MaintenanceService
+from greeniot.runtime.processes import bindings_of
+from simulators.fleet import Fleet
+from simulators.runner import run
+from tests.api.photos import jpeg_bytes
+from tests.crew.conftest import ApiServer
+from tests.e2e.test_pipeline import seeded_estate, wait_for
+
+pytestmark = [pytest.mark.services]
+
+NOTE = "倒伏树木已锯断清运，树穴已回填 / trunk cut up and cleared, pit backfilled"
+
+
+def typhoon_removal_task(settings: Settings, site_id: str) -> tuple[Any, Any, int, str]:
+    """Run the typhoon scenario through the real stages; the fallen tree's remove task."""
+    fleet = Fleet.generate(sites=1, trees_per_site=20, zones_per_site=2, seed=11,
+                           site_ids=[site_id])
+    s, engine, sessions, ctx = seeded_estate(settings, fleet)
+
+    async def scenario() -> str:
+        async with (IngestService(s, bindings=bindings_of(ctx)),
+                    MaintenanceService(s, ctx, sessions)):
+            result = await run("typhoon", fleet, port=s.mqtt.port, span_s=120 * 3600,
+                               speed=None, step_s=300, seed=11,
+                               client_id_prefix=f"sim-{site_id}")
+            (failed,) = result.truth.failures
+
+            def removal() -> bool:
+                with sessions() as session:
+                    return session.scalars(select(Task).where(
+                        Task.tree == failed, Task.kind == "remove")).first() is not None
+
+            await wait_for(removal, 60, "the fallen tree's removal task")
+            return str(failed)
+
+    failed = asyncio.run(scenario())
+    with sessions() as session:
+        task = session.scalars(select(Task).where(Task.tree == failed,
+                                                  Task.kind == "remove")).one()
+        assert (task.priority, task.state) == (1, "open")
+        return s, engine, task.id, failed
+
+
+def shot(driver: Any, artifacts: Path, name: str) -> Path:
+    """The phone's viewport as the crew member sees it, and the whole page below it."""
+    import base64
+
+    path = artifacts / f"crew-{name}.png"
+    driver.save_screenshot(str(path))
+    width, height = driver.execute_script(
+        "return [document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+    full = driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}})
+    (artifacts / f"crew-{name}-full.png").write_bytes(base64.b64decode(full["data"]))
+    return path
+
+
+def test_crew_closes_the_typhoon_removal_task_with_a_note_and_a_photo(
+        settings: Settings, site_id: str, browser: Any, artifacts: Path,
+        tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    settings = settings.model_copy(update={
+        # plain HTTP on loopback: the browser would not send a Secure cookie back
+        "auth": AuthSettings(secret="browser-test-" + "s" * 32, cookie_secure=False),
+        "api": settings.api.model_copy(update={"port": 0})})
+    s, engine, task_id, tree = typhoon_removal_task(settings, site_id)
+    with session_factory(engine)() as session:
+        accounts.create_user(session, username="crew-li", role="crew", password="banyan-2026",
+                             display_name="李师傅", locale="zh_Hans", tz="Asia/Shanghai",
+                             sites=[site_id])
+    server = ApiServer(s, engine)
+    base = server.start()
+    wait = WebDriverWait(browser, 20)
+    try:
+        browser.get(f"{base}/crew")  # not logged in: sent to the login page
+        wait.until(ec.presence_of_element_located((By.ID, "username")))
+        assert browser.current_url.endswith("/crew/login")
+        shot(browser, artifacts, "1-login")
+        browser.find_element(By.ID, "username").send_keys("crew-li")
+        browser.find_element(By.ID, "password").send_keys("banyan-2026")
+        browser.find_element(By.ID, "login").click()
+
+        link = wait.until(ec.element_to_be_clickable(
+            (By.CSS_SELECTOR, f'a[data-task="{task_id}"]')))
+        assert f"清理倒伏树木 {tree}" in link.text and "P1" in link.text
+        shot(browser, artifacts, "2-my-tasks")
+        link.click()
+
+        wait.until(ec.presence_of_element_located((By.ID, "task-title")))
+        assert f"清理倒伏树木 {tree}" in browser.find_element(By.ID, "task-title").text
+        # the readings behind the task: tilt of the fallen tree from InfluxDB
+        lines = browser.find_elements(By.CSS_SELECTOR, "#chart polyline")
+        assert lines and len(lines[0].get_attribute("points").split()) > 10
+        assert browser.execute_script(  # the page fits the phone: no sideways scrolling
+            "return document.documentElement.scrollWidth") <= 390
+        shot(browser, artifacts, "3-task-open")
+        browser.find_element(By.ID, "start").click()
+
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR,
+                                                   '#state[data-state="in_progress"]')))
+        photo = tmp_path / "after.jpg"
+        photo.write_bytes(jpeg_bytes((640, 480)))
+        browser.find_element(By.ID, "note").send_keys(NOTE)
+        browser.find_element(By.ID, "photo").send_keys(str(photo))
+        shot(browser, artifacts, "4-task-in-progress")
+        browser.find_element(By.ID, "close").click()
+
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR,
+                                                   '#state[data-state="closed"]')))
+        img = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".photos img")))
+        assert browser.execute_script("return arguments[0].naturalWidth", img) == 640
+        shot(browser, artifacts, "5-task-closed")
+
+        # the API shows it closed, by the crew member, with the note and that photo
+        with httpx.Client(base_url=base) as api:
+            token = api.post("/api/v1/auth/token", data={"username": "crew-li",
+                                                         "password": "banyan-2026"}).json()
+            auth = {"Authorization": f"Bearer {token['access_token']}"}
+            task = api.get(f"/api/v1/tasks/{task_id}", headers=auth).json()
+            assert (task["state"], task["close_note"]) == ("closed", NOTE)
+            assert [h["by"] for h in task["history"][1:]] == ["crew-li"] * 4
+            (evidence,) = task["evidence"]
+            assert evidence["kind"] == "photo"
+            got = api.get(f"/api/v1/tasks/{task_id}/photos/{evidence['value']}",
+                          headers=auth)
+            assert got.status_code == 200 and got.content == photo.read_bytes()
+            assert api.get(f"/api/v1/tasks/{task_id}/photos/{evidence['value']}"
+                           ).status_code == 401
+    finally:
+        server.stop()
+        engine.dispose()
