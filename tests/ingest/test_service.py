@@ -72,7 +72,7 @@ def test_bad_payloads_dead_lettered_good_ones_stored(settings: Settings, site_id
     asyncio.run(run_ingest(settings, lambda: True))  # create the persistent session
     good = [SoilReading(seq=i, ts_ms=now - 5000 + i, vwc_pct=30.0) for i in range(3)]
     batch = json.loads(encode_batch(good))
-    batch["batch"].insert(1, {"seq": 99, "ts_ms": now, "vwc_pct": 150.0})  # out of range
+    batch["batch"].insert(1, {"v": 1, "seq": 99, "ts_ms": now, "vwc_pct": 150.0})  # out of range
     pub = Publisher(settings.mqtt.port)
     pub.publish_many([
         (f"{base}/soil-2/soil", json.dumps(batch).encode()),

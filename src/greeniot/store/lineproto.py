@@ -3,6 +3,12 @@
 Field types are fixed per measurement by this schema, never inferred from the JSON: a value the
 device sent as ``30`` is still written as the float ``30.0``, or InfluxDB would refuse later
 points of the series with a field-type conflict.
+
+Timestamps are in microseconds (write with ``precision=u``): a reading's point time is
+``ts_ms * 1000 + seq % 1000``. InfluxDB identifies a point by series and time, so two distinct
+readings of one device in the same millisecond stay two points (their seqs differ), while a
+redelivered reading (same ``ts_ms``, same ``seq``) lands on the same point and overwrites
+itself. Queries with ``epoch=ms`` still return the device's ``ts_ms``.
 """
 
 from __future__ import annotations
@@ -22,6 +28,15 @@ from greeniot.protocol.messages import (
 )
 
 FieldType = Literal["float", "int", "bool", "str"]
+
+#: The InfluxDB write precision of every line made here.
+PRECISION = "u"
+_US_PER_MS = 1000
+
+
+def point_us(ts_ms: int, seq: int | None) -> int:
+    """Point time [µs] of a reading: its ms timestamp plus ``seq % 1000`` µs."""
+    return ts_ms * _US_PER_MS + (seq % _US_PER_MS if seq is not None else 0)
 
 #: measurement → field → type. The measurement is the channel name; burst samples → ``sway``.
 SCHEMA: dict[str, dict[str, FieldType]] = {
@@ -56,11 +71,14 @@ def _field(value: object, kind: FieldType) -> str:
     return f'"{text}"'
 
 
-def line(measurement: str, tags: str, fields: Mapping[str, object], ts_ms: int) -> str:
-    """One line; ``tags`` is the pre-escaped ``,k=v,...`` suffix; ``None`` fields are left out."""
+def line(measurement: str, tags: str, fields: Mapping[str, object], ts: int) -> str:
+    """One line; ``tags`` is the pre-escaped ``,k=v,...`` suffix; ``None`` fields are left out.
+
+    ``ts`` is in the precision the caller writes with (``to_lines``: µs, see ``point_us``).
+    """
     types = SCHEMA[measurement]
     body = ",".join(f"{k}={_field(v, types[k])}" for k, v in fields.items() if v is not None)
-    return f"{measurement}{tags} {body} {ts_ms}"
+    return f"{measurement}{tags} {body} {ts}"
 
 
 def tag_suffix(site: str, device: str, extra: Mapping[str, str] | None = None) -> str:
@@ -70,18 +88,19 @@ def tag_suffix(site: str, device: str, extra: Mapping[str, str] | None = None) -
 
 
 def to_lines(msg: BaseModel, tags: str, received_ms: int) -> list[str]:
-    """Lines for one decoded up-channel message (several for a tilt burst)."""
+    """Lines (µs timestamps, ``PRECISION``) for one decoded up-channel message (several for a
+    tilt burst: sample *i* at ``point_us(ts_ms, seq) + round(i * 1e6 / hz)``)."""
     if isinstance(msg, SoilReading):
         return [line("soil", tags, {"vwc_pct": msg.vwc_pct, "temp_c": msg.temp_c,
                                     "bat_v": msg.bat_v, "raw": msg.raw, "seq": msg.seq},
-                     msg.ts_ms)]
+                     point_us(msg.ts_ms, msg.seq))]
     if isinstance(msg, TiltReading):
         out = [line("tilt", tags, {"pitch_deg": msg.pitch_deg, "roll_deg": msg.roll_deg,
                                    "temp_c": msg.temp_c, "bat_v": msg.bat_v, "n": msg.n,
-                                   "seq": msg.seq}, msg.ts_ms)]
+                                   "seq": msg.seq}, point_us(msg.ts_ms, msg.seq))]
         if msg.burst is not None:
-            step = 1000.0 / msg.burst.hz
-            t0 = msg.ts_ms
+            step = 1e6 / msg.burst.hz
+            t0 = point_us(msg.ts_ms, msg.seq)
             out.extend(
                 f"sway{tags} pitch_deg={float(p)!r},roll_deg={float(r)!r} {t0 + round(i * step)}"
                 for i, (p, r) in enumerate(zip(msg.burst.pitch_deg, msg.burst.roll_deg,
@@ -92,21 +111,23 @@ def to_lines(msg: BaseModel, tags: str, received_ms: int) -> list[str]:
         return [line("weather", tags, {"wind_ms": msg.wind_ms, "gust_ms": msg.gust_ms,
                                        "rain_mm": msg.rain_mm, "air_temp_c": msg.air_temp_c,
                                        "rh_pct": msg.rh_pct, "bat_v": msg.bat_v,
-                                       "seq": msg.seq}, msg.ts_ms)]
+                                       "seq": msg.seq}, point_us(msg.ts_ms, msg.seq))]
     if isinstance(msg, ValveEvent):
         return [line("valve", tags, {"open": 1 if msg.state == "open" else 0, "cause": msg.cause,
                                      "cmd_id": msg.cmd_id, "open_s": msg.open_s,
-                                     "flow_l": msg.flow_l, "seq": msg.seq}, msg.ts_ms)]
+                                     "flow_l": msg.flow_l, "seq": msg.seq},
+                     point_us(msg.ts_ms, msg.seq))]
     if isinstance(msg, Ack):
         # The command id is also a tag: two acks a node sends in the same millisecond are two
         # points, not one overwriting the other (one series per command; acks are rare).
         return [line("ack", f",cmd={escape_tag(msg.id)}{tags}",
                      {"cmd_id": msg.id, "ok": msg.ok, "state": msg.state, "reason": msg.reason,
-                      "seq": msg.seq}, msg.ts_ms)]
+                      "seq": msg.seq}, point_us(msg.ts_ms, msg.seq))]
     if isinstance(msg, Status):
         return [line("status", tags, {"state": msg.state,
                                       "online": 1 if msg.state == "online" else 0,
                                       "kind": msg.kind, "fw": msg.fw, "bat_v": msg.bat_v,
                                       "rssi_dbm": msg.rssi_dbm, "uptime_s": msg.uptime_s,
-                                      "outbox": msg.outbox}, msg.ts_ms or received_ms)]
+                                      "outbox": msg.outbox},
+                     point_us(msg.ts_ms or received_ms, None))]
     raise TypeError(f"no line-protocol mapping for {type(msg).__name__}")
