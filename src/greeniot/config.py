@@ -56,6 +56,9 @@ class IngestSettings(BaseModel):
     max_future_s: float = Field(300.0, ge=0)
     #: How old a buffered reading may be and still be stored [days].
     max_age_days: float = Field(400.0, gt=0)
+    #: Publish ``greeniot/v1/{site}/{device}/stored`` confirmations (which seqs are durable)
+    #: that devices and simulators keep their outbox for (docs/architecture.md).
+    confirm: bool = True
 
 
 class AnalyticsSettings(BaseModel):

@@ -1,6 +1,15 @@
-"""The ingestion service: MQTT (QoS 1, persistent session, manual ack) → validate → spool →
-InfluxDB. A message is acked only after its lines are fsynced in the spool, or, if refused,
-after its dead letter has been accepted by the broker.
+"""The ingestion service: MQTT (QoS 1, manual ack) → validate → spool → InfluxDB.
+
+A message is acked only after its lines are fsynced in the spool, or, if refused, after its
+dead letter has been accepted by the broker. Then ingest tells each device which of its seqs
+are now durable (``.../stored``), so a device can keep a reading until it is safe here — not
+merely in the broker's memory, which a broker crash loses (docs/architecture.md).
+
+One worker keeps a persistent session (the broker queues for it while it restarts). Workers
+of a shared subscription use clean sessions: Mosquitto 2.0 keeps queuing a dead member's share
+into its persistent session, so a killed worker would hold its share hostage until it came
+back; with clean sessions the survivors take the whole stream at once, and what the dead one
+held unacknowledged the devices resend, since it was never confirmed.
 """
 
 from __future__ import annotations
@@ -18,12 +27,16 @@ from greeniot.ingest.stats import IngestStats
 from greeniot.ingest.validate import check_time
 from greeniot.ingest.writer import SpoolWriter
 from greeniot.protocol.codec import Rejection, decode
-from greeniot.protocol.topics import ingest_filters
+from greeniot.protocol.messages import Stored, seq_ranges
+from greeniot.protocol.topics import device_topic, ingest_filters
 from greeniot.store.influx import InfluxClient
 from greeniot.store.lineproto import tag_suffix, to_lines
 from greeniot.transport.mqtt import Message, MqttSession
 
 log = logging.getLogger(__name__)
+
+#: Ranges per confirmation message (a device's RAM bounds what it can parse at once).
+MAX_CONFIRM_RANGES = 64
 
 #: (site, device) → extra tags, e.g. {"tree": "t007"} or {"zone": "z02"}.
 Bindings = Mapping[tuple[str, str], Mapping[str, str]]
@@ -45,10 +58,13 @@ class IngestService:
         self._max_future_ms = int(ing.max_future_s * 1000)
         self._max_age_ms = int(ing.max_age_days * 86_400_000)
         suffix = f"-{worker}" if worker else ""
+        shared = settings.mqtt.share_group is not None
         self.mqtt = MqttSession(
             settings.mqtt, f"{settings.mqtt.client_id}-ingest{suffix}",
             filters=ingest_filters(share=settings.mqtt.share_group), manual_ack=True,
+            clean_session=shared,
         )
+        self._confirm = ing.confirm
         self.spool = Spool(settings.spool_dir / f"ingest{suffix or '-0'}")
         self.influx = InfluxClient(settings.influx)
         self.writer = SpoolWriter(self.spool, self.influx, self.stats,
@@ -117,18 +133,26 @@ class IngestService:
             if batch:
                 await self.process(batch)
 
-    def _convert(self, batch: list[Message]) -> tuple[list[str], list[tuple[str, bytes]]]:
+    def _convert(self, batch: list[Message]
+                 ) -> tuple[list[str], list[tuple[str, bytes]], dict[tuple[str, str], list[int]]]:
         now = self.clock()
         lines: list[str] = []
         dead: list[tuple[str, bytes]] = []
+        handled: dict[tuple[str, str], list[int]] = {}  # (site, device) → seqs now durable
         st = self.stats
         for m in batch:
             try:
                 d = decode(m.topic, m.payload)
                 rejections = list(d.rejections)
-                if d.topic is not None and d.messages:
-                    tags = self._tag_suffix(d.topic.site, d.topic.device)
+                if d.topic is not None and (d.messages or d.refused_seqs):
+                    key = (d.topic.site, d.topic.device)
+                    seqs = handled.setdefault(key, [])
+                    seqs.extend(d.refused_seqs)
+                    tags = self._tag_suffix(*key)
                     for msg, pos in zip(d.messages, d.positions, strict=True):
+                        seq = getattr(msg, "seq", None)
+                        if seq is not None:
+                            seqs.append(seq)
                         bad = check_time(msg, now, max_future_ms=self._max_future_ms,
                                          max_age_ms=self._max_age_ms, index=pos)
                         if bad is not None:
@@ -142,12 +166,12 @@ class IngestService:
             for rej in rejections:
                 st.rejected[rej.reason] += 1
                 dead.append(dead_letter(m.topic, m.payload, rej, m.received_ms))
-        return lines, dead
+        return lines, dead, handled
 
     async def process(self, batch: list[Message]) -> None:
         """Decode, spool (fsync), dead-letter, then ack — in that order."""
         self.stats.received += len(batch)
-        lines, dead = self._convert(batch)
+        lines, dead, handled = self._convert(batch)
         if lines:
             await asyncio.to_thread(self.spool.append, lines)
             self.stats.lines_spooled += len(lines)
@@ -160,3 +184,18 @@ class IngestService:
         for m in batch:
             self.mqtt.ack(m)
         self.stats.acked += len(batch)
+        if self._confirm:
+            self._publish_confirmations(handled)
+
+    def _publish_confirmations(self, handled: dict[tuple[str, str], list[int]]) -> None:
+        """Tell each device which seqs are durable. Not awaited: a lost confirmation only
+        makes the device resend, and the resent reading overwrites its own point."""
+        for (site, device), seqs in handled.items():
+            if not seqs:
+                continue
+            ranges = seq_ranges(seqs)
+            for i in range(0, len(ranges), MAX_CONFIRM_RANGES):
+                body = Stored(seqs=ranges[i:i + MAX_CONFIRM_RANGES])
+                self.mqtt.publish(device_topic(site, device, "stored"),
+                                  body.model_dump_json().encode(), qos=1)
+            self.stats.confirmations += 1

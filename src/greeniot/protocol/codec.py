@@ -41,10 +41,15 @@ class Decoded:
     rejections: list[Rejection] = field(default_factory=list)
     #: For each message, its index in the batch (``None`` for a single message).
     positions: list[int | None] = field(default_factory=list)
+    #: Valid ``seq``s of refused items (the device need not resend them: they are refused).
+    refused_seqs: list[int] = field(default_factory=list)
 
-    def _add(self, res: BaseModel | Rejection, index: int | None) -> None:
+    def _add(self, res: BaseModel | Rejection, index: int | None, obj: Any = None) -> None:
         if isinstance(res, Rejection):
             self.rejections.append(res)
+            seq = _seq_of(obj)
+            if seq is not None:
+                self.refused_seqs.append(seq)
         else:
             self.messages.append(res)
             self.positions.append(index)
@@ -110,6 +115,11 @@ def _nulls(obj: dict[str, Any]) -> list[str]:
     return [k for k, val in obj.items() if val is None]
 
 
+def _seq_of(obj: Any) -> int | None:
+    seq = obj.get("seq") if isinstance(obj, dict) else None
+    return seq if type(seq) is int and 0 <= seq <= 0xFFFF_FFFF else None
+
+
 def _validate(model: type[BaseModel], obj: Any, index: int | None) -> BaseModel | Rejection:
     if not isinstance(obj, dict):
         return Rejection("invalid", f"expected a JSON object, got {type(obj).__name__}", index)
@@ -161,9 +171,9 @@ def decode(topic: str, payload: bytes) -> Decoded:
             out.rejections.append(Rejection("too_large", f"batch of {len(items)} > {MAX_BATCH}"))
             return out
         for i, item in enumerate(items):
-            out._add(_validate(model, item, i), i)
+            out._add(_validate(model, item, i), i, item)
         return out
-    out._add(_validate(model, obj, None), None)
+    out._add(_validate(model, obj, None), None, obj)
     return out
 
 

@@ -191,6 +191,36 @@ class DeviceConfig(_Msg):
     sleep: bool | None = None
 
 
+#: Longest list of ranges in one ``stored`` confirmation.
+MAX_STORED_RANGES = 5000
+SeqRange = Annotated[list[Seq], Field(min_length=2, max_length=2)]
+
+
+class Stored(_Msg):
+    """Backend → device on ``.../stored`` (QoS 1, not retained): the device's ``seq``s that
+    ingest now holds durably — fsynced in its spool, or refused with a dead letter the broker
+    acknowledged. ``seqs`` are inclusive ``[first, last]`` ranges. A device keeps a reading in
+    its outbox until a confirmation covers its seq, and resends it when none came in time."""
+
+    channel: ClassVar[str] = "stored"
+    v: Version = 1
+    seqs: Annotated[list[SeqRange], Field(min_length=1, max_length=MAX_STORED_RANGES)]
+
+    def covers(self, seq: int) -> bool:
+        return any(lo <= seq <= hi for lo, hi in self.seqs)
+
+
+def seq_ranges(seqs: list[int]) -> list[list[int]]:
+    """Sorted, merged inclusive ranges of ``seqs``: [3, 1, 2, 7] → [[1, 3], [7, 7]]."""
+    out: list[list[int]] = []
+    for s in sorted(set(seqs)):
+        if out and s == out[-1][1] + 1:
+            out[-1][1] = s
+        else:
+            out.append([s, s])
+    return out
+
+
 class Alert(_Msg):
     """Backend → crews on ``greeniot/v1/{site}/alerts``."""
 
@@ -213,5 +243,5 @@ Reading = SoilReading | TiltReading | WeatherReading | ValveEvent
 MODELS: dict[str, type[_Msg]] = {
     m.channel: m
     for m in (SoilReading, TiltReading, WeatherReading, ValveEvent, Status, Ack, Command,
-              DeviceConfig)
+              DeviceConfig, Stored)
 }

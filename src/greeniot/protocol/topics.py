@@ -10,8 +10,9 @@ ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 #: Channels a device publishes (device → backend).
 UP_CHANNELS: tuple[str, ...] = ("soil", "tilt", "weather", "valve", "status", "ack")
-#: Channels the backend publishes to a device (backend → device).
-DOWN_CHANNELS: tuple[str, ...] = ("cmd", "config")
+#: Channels the backend publishes to a device (backend → device). ``stored``: which of the
+#: device's seqs ingest holds durably (end-to-end confirmation, docs/architecture.md).
+DOWN_CHANNELS: tuple[str, ...] = ("cmd", "config", "stored")
 #: Reading channels: stored as time series by ingest.
 READING_CHANNELS: tuple[str, ...] = ("soil", "tilt", "weather", "valve")
 
