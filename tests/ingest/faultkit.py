@@ -96,12 +96,13 @@ def counts(influx_url: str, db: str) -> tuple[int, int]:
 class Rig:
     def __init__(self, root: Path, *, fault: str, influx: InfluxProcess | None = None,
                  database: str = "faults", workers: int | None = None,
-                 outage_s: float = 5.0, resend_s: float = 3.0) -> None:
+                 outage_s: float = 5.0, resend_s: float | None = 3.0) -> None:
         if fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r}; known: {FAULTS}")
         self.root = root
         self.fault = fault
         self.outage_s = outage_s
+        #: None: the control run — the sender trusts the broker's PUBACK and never resends.
         self.resend_s = resend_s
         self.broker = MosquittoProcess(root / "broker")
         self.own_influx = influx is None or fault == "influx_down"
@@ -172,9 +173,21 @@ class Rig:
         resent, max_wait = sender_stats
         deadline = time.monotonic() + timeout_s
         stored, points = counts(self.influx.url, self.database)
+        last_change = time.monotonic()
         while stored < readings and time.monotonic() < deadline:
             time.sleep(0.25)
-            stored, points = counts(self.influx.url, self.database)
+            now = counts(self.influx.url, self.database)
+            if now != (stored, points):
+                last_change = time.monotonic()
+            stored, points = now
+            if self.resend_s is None and time.monotonic() - last_change > 5:
+                break  # control run: nothing more will come
+        while True:  # the two counts of one query may straddle a write: count until steady
+            time.sleep(0.3)
+            again = counts(self.influx.url, self.database)
+            if again == (stored, points):
+                break
+            stored, points = again
         return FaultResult(self.fault, readings, stored, points, resent, max_wait,
                            time.monotonic() - t0)
 
@@ -186,7 +199,8 @@ class Rig:
         injections: list[asyncio.Task[None]] = []
         async with (Publisher(host="127.0.0.1", port=self.broker.port, client_id="faults-pub",
                               subscriptions=[stored_filter(site)], max_inflight=1000) as pub,
-                    ConfirmedSender(pub, resend_s=self.resend_s) as sender):
+                    ConfirmedSender(pub, resend_s=self.resend_s or 1e9,
+                                    max_pending=100_000) as sender):
             for i in range(readings):
                 d, seq = i % devices, i // devices
                 msg = SoilReading(seq=seq, ts_ms=base_ms + 10 * seq, vwc_pct=20.0 + i % 13)
@@ -203,5 +217,8 @@ class Rig:
                     injections.append(asyncio.create_task(asyncio.to_thread(self.inject, step)))
             for t in injections:
                 await t
+            if self.resend_s is None:
+                await pub.drain(timeout_s)
+                return 0, 0.0
             await sender.wait_confirmed(timeout_s)
             return sender.stats.resent, sender.stats.max_wait_s

@@ -33,3 +33,14 @@ def test_fault_loses_nothing_and_duplicates_nothing(fault: str, tmp_path: Path,
         # The survivor takes over at once; what the dead worker held unconfirmed comes back
         # after the sender's resend timeout (3 s here): no reading waits much longer.
         assert result.max_wait_s < 15, result.line()
+
+
+def test_control_trusting_the_broker_puback_loses_readings_at_a_broker_kill(
+        tmp_path: Path, influxdb: InfluxProcess) -> None:
+    """Without the end-to-end confirmation the same broker kill -9 loses readings the broker
+    had acknowledged — the window the suite above closes (and proof that it can fail)."""
+    with Rig(tmp_path, fault="broker_kill", influx=influxdb, database="faults_control",
+             resend_s=None) as rig:
+        result = rig.run(READINGS, timeout_s=60)
+    print(result.line())
+    assert result.lost > 0, result.line()

@@ -31,7 +31,7 @@ from greeniot.protocol.messages import Stored, seq_ranges
 from greeniot.protocol.topics import device_topic, ingest_filters
 from greeniot.store.influx import InfluxClient
 from greeniot.store.lineproto import tag_suffix, to_lines
-from greeniot.transport.mqtt import Message, MqttSession
+from greeniot.transport.mqtt import Message, MqttError, MqttSession
 
 log = logging.getLogger(__name__)
 
@@ -189,13 +189,21 @@ class IngestService:
 
     def _publish_confirmations(self, handled: dict[tuple[str, str], list[int]]) -> None:
         """Tell each device which seqs are durable. Not awaited: a lost confirmation only
-        makes the device resend, and the resent reading overwrites its own point."""
+        makes the device resend, and the resent reading overwrites its own point. So while
+        the broker is away none are queued (paho's queue is bounded by 65535 packet ids)."""
+        if not self.mqtt.connected:
+            self.stats.confirmations_skipped += len(handled)
+            return
         for (site, device), seqs in handled.items():
             if not seqs:
                 continue
             ranges = seq_ranges(seqs)
             for i in range(0, len(ranges), MAX_CONFIRM_RANGES):
                 body = Stored(seqs=ranges[i:i + MAX_CONFIRM_RANGES])
-                self.mqtt.publish(device_topic(site, device, "stored"),
-                                  body.model_dump_json().encode(), qos=1)
+                try:
+                    self.mqtt.publish(device_topic(site, device, "stored"),
+                                      body.model_dump_json().encode(), qos=1)
+                except MqttError:  # the session dropped meanwhile, or paho's queue is full
+                    self.stats.confirmations_skipped += 1
+                    return
             self.stats.confirmations += 1

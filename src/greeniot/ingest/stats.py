@@ -17,6 +17,7 @@ class IngestStats:
     lines_refused: int = 0  # refused by InfluxDB for good (field-type conflict...)
     write_retries: int = 0
     confirmations: int = 0  # ``stored`` messages published to devices
+    confirmations_skipped: int = 0  # not sent (broker away): the devices resend instead
 
     def summary(self) -> str:
         rej = ",".join(f"{k}={v}" for k, v in sorted(self.rejected.items())) or "0"
