@@ -21,7 +21,8 @@ from collections.abc import Callable, Mapping
 
 from greeniot.clock import wall_ms
 from greeniot.config import Settings
-from greeniot.ingest.deadletter import dead_letter
+from greeniot.ingest.deadletter import bundle, dead_letter
+from greeniot.ingest.lag import BrokerLagMonitor
 from greeniot.ingest.spool import Spool
 from greeniot.ingest.stats import IngestStats
 from greeniot.ingest.validate import check_time
@@ -34,6 +35,9 @@ from greeniot.store.lineproto import tag_suffix, to_lines
 from greeniot.transport.mqtt import Message, MqttError, MqttSession
 
 log = logging.getLogger(__name__)
+
+#: Batches whose dead letters may await their PUBACKs while the next batch is processed.
+MAX_SETTLING = 4
 
 #: Ranges per confirmation message (a device's RAM bounds what it can parse at once).
 MAX_CONFIRM_RANGES = 64
@@ -65,6 +69,7 @@ class IngestService:
             clean_session=shared,
         )
         self._confirm = ing.confirm
+        self._settling: set[asyncio.Task[None]] = set()
         self.spool = Spool(settings.spool_dir / f"ingest{suffix or '-0'}")
         self.influx = InfluxClient(settings.influx)
         self.writer = SpoolWriter(self.spool, self.influx, self.stats,
@@ -72,6 +77,10 @@ class IngestService:
                                   flush_interval_s=settings.influx.flush_interval_s)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self.lag: BrokerLagMonitor | None = None
+        if ing.lag_monitor:
+            self.lag = BrokerLagMonitor(settings, self.stats,
+                                        f"{settings.mqtt.client_id}-ingest{suffix}-lag")
 
     def set_bindings(self, bindings: Bindings) -> None:
         """Tags for devices bound to trees/zones (from the registry); takes effect at once."""
@@ -91,6 +100,12 @@ class IngestService:
         with contextlib.suppress(Exception):
             await self.influx.ensure_database()
         await self.mqtt.connect()
+        if self.lag is not None:
+            try:
+                await self.lag.__aenter__()
+            except MqttError as err:  # e.g. the ACL gives no $SYS: ingest runs without it
+                log.warning("broker lag monitor off: %s", err)
+                self.lag = None
         self._tasks = [
             asyncio.create_task(self._pump(), name="ingest-pump"),
             asyncio.create_task(self.writer.run(), name="ingest-writer"),
@@ -106,6 +121,10 @@ class IngestService:
         if self._stopping:
             return
         self._stopping = True
+        if self._settling:  # let batches waiting for their dead letters' PUBACKs be acked
+            await asyncio.wait(self._settling, timeout=flush_timeout_s)
+        if self.lag is not None:
+            await self.lag.__aexit__()
         # Stop taking messages first; unacked ones stay with the broker's persistent session.
         await self.mqtt.close()
         pump = self._tasks[0] if self._tasks else None
@@ -134,10 +153,10 @@ class IngestService:
                 await self.process(batch)
 
     def _convert(self, batch: list[Message]
-                 ) -> tuple[list[str], list[tuple[str, bytes]], dict[tuple[str, str], list[int]]]:
+                 ) -> tuple[list[str], list[dict[str, object]], dict[tuple[str, str], list[int]]]:
         now = self.clock()
         lines: list[str] = []
-        dead: list[tuple[str, bytes]] = []
+        dead: list[dict[str, object]] = []
         handled: dict[tuple[str, str], list[int]] = {}  # (site, device) → seqs now durable
         st = self.stats
         for m in batch:
@@ -169,18 +188,37 @@ class IngestService:
         return lines, dead, handled
 
     async def process(self, batch: list[Message]) -> None:
-        """Decode, spool (fsync), dead-letter, then ack — in that order."""
+        """Decode, spool (fsync), dead-letter, then ack — in that order.
+
+        The wait for the dead letters' PUBACKs runs in the background (at most
+        ``MAX_SETTLING`` batches), so the next batch is decoded meanwhile; the batch is acked
+        (and its seqs confirmed) only once they all came back.
+        """
         self.stats.received += len(batch)
         lines, dead, handled = self._convert(batch)
         if lines:
             await asyncio.to_thread(self.spool.append, lines)
             self.stats.lines_spooled += len(lines)
             self.writer.wakeup.set()
-        if dead:
-            futures = [self.mqtt.publish(t, p, qos=1) for t, p in dead]
-            await asyncio.gather(*futures)
-            for t, _ in dead[:3]:
-                log.warning("dead letter %s", t)
+        if not dead:
+            self._settle(batch, handled)
+            return
+        messages = bundle(dead)
+        log.warning("%d dead letters (%s)", len(dead), ", ".join(t for t, _ in messages[:5]))
+        published = self.mqtt.publish_many(messages, qos=1)
+        while len(self._settling) >= MAX_SETTLING:
+            await asyncio.wait(self._settling, return_when=asyncio.FIRST_COMPLETED)
+        task = asyncio.create_task(self._settle_after(published, batch, handled),
+                                   name="ingest-settle")
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+    async def _settle_after(self, published: asyncio.Future[None], batch: list[Message],
+                            handled: dict[tuple[str, str], list[int]]) -> None:
+        await published
+        self._settle(batch, handled)
+
+    def _settle(self, batch: list[Message], handled: dict[tuple[str, str], list[int]]) -> None:
         for m in batch:
             self.mqtt.ack(m)
         self.stats.acked += len(batch)
@@ -201,8 +239,8 @@ class IngestService:
             for i in range(0, len(ranges), MAX_CONFIRM_RANGES):
                 body = Stored(seqs=ranges[i:i + MAX_CONFIRM_RANGES])
                 try:
-                    self.mqtt.publish(device_topic(site, device, "stored"),
-                                      body.model_dump_json().encode(), qos=1)
+                    self.mqtt.publish_nowait(device_topic(site, device, "stored"),
+                                             body.model_dump_json().encode(), qos=1)
                 except MqttError:  # the session dropped meanwhile, or paho's queue is full
                     self.stats.confirmations_skipped += 1
                     return
