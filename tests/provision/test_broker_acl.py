@@ -220,3 +220,72 @@ def test_cli_provisions_every_registry_device(tmp_path: Path) -> None:
     assert (out / "devices" / "estate-a" / "soil-1.json").exists()
     assert (out / "tls" / "ca.crt").exists()
     assert oct((out / "passwd").stat().st_mode & 0o777) == "0o600"
+
+
+def test_shipped_deploy_config_runs_on_real_mosquitto(tmp_path: Path) -> None:
+    """deploy/mosquitto/mosquitto.conf + acl with a provisioned device bundle, paths and ports
+    moved into a temp folder: the backend users and a device each get only their part."""
+    from greeniot.provision.passwd import password_line
+
+    deploy = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto"
+    cfg = tmp_path / "config"
+    (tmp_path / "data").mkdir()
+    bundle = provision(cfg / "devices", [A1], mqtt_host="127.0.0.1", mqtt_port=8883, tls=True,
+                       tls_hosts=["127.0.0.1"])
+    (cfg / "acl").write_text((deploy / "acl").read_text())
+    (cfg / "passwd").write_text(password_line("greeniot-ingest", "ing") + "\n")
+    backend, devices = free_port(), free_port()
+    conf = ((deploy / "mosquitto.conf").read_text()
+            .replace("/mosquitto/config/", f"{cfg}/").replace("/mosquitto/data/",
+                                                               f"{tmp_path / 'data'}/")
+            .replace("listener 1883", f"listener {backend} 127.0.0.1")
+            .replace("listener 8883", f"listener {devices} 127.0.0.1"))
+    if os.geteuid() == 0:
+        conf += "user root\n"
+    broker = MosquittoProcess(tmp_path / "broker")
+    broker.conf_path.write_text(conf)
+    broker.port = backend
+    broker.start()
+    try:
+        c, rc = connect(backend, "greeniot-ingest", "ing")
+        close(c)
+        assert rc == "Success"
+        c, rc = connect(backend, A1.username, bundle.credentials[A1.username])
+        close(c)
+        assert rc != "Success"  # devices have no user on the backend listener
+        c, rc = connect(devices, A1.username, bundle.credentials[A1.username],
+                        tls_ca=bundle.tls.ca_cert if bundle.tls else None)
+        close(c)
+        assert rc == "Success"
+        c, rc = connect(devices, "greeniot-ingest", "ing", tls_ca=bundle.tls.ca_cert
+                        if bundle.tls else None)
+        close(c)
+        assert rc != "Success"  # and backend users none on the device listener
+    finally:
+        broker.stop()
+
+
+@pytest.mark.firmware
+def test_firmware_node_logs_in_over_tls_with_its_provisioned_config(
+        rig: tuple[Broker, Bundle], tmp_path: Path) -> None:
+    import json
+
+    from greeniot.services.firmware import FirmwareNode
+
+    broker, bundle = rig
+    assert broker.tls_port is not None and bundle.tls is not None
+    cfg = json.loads(bundle.device_configs[A2.username].read_text())
+    assert cfg["mqtt_user"] == A2.username and cfg["mqtt_tls"] is True
+    cfg.pop("site"), cfg.pop("device"), cfg.pop("kind")
+    cfg.update(mqtt_port=broker.tls_port, mqtt_ca=str(bundle.tls.ca_cert))
+    obs = Observer(broker.backend_port, [f"greeniot/v1/{A2.site}/{A2.device}/#"])
+    node = FirmwareNode(tmp_path / "node", site=A2.site, device=A2.device, kind="soil",
+                        sleep=False, interval_s=0.3, stored_confirm=False, probe_settle_ms=0,
+                        connect_timeout_s=5.0, **cfg)
+    try:
+        node.start()
+        got = poll(lambda: obs.on("/soil"), timeout_s=30, what="a reading over TLS")
+    finally:
+        node.stop(timeout_s=3)
+        obs.close()
+    assert json.loads(got[0].payload)["v"] == 1

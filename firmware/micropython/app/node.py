@@ -168,7 +168,9 @@ class Node:
             if (not pending and (self._confirm or c.acked(pid))):
                 n = self.outbox.pop_through(end_id)
                 self._batch = None
-                self.log.debug("outbox: %d stored, %d left", n, len(self.outbox))
+                self.log.debug("outbox: %d %s, %d left", n,
+                               "confirmed stored" if self._confirm else "acknowledged",
+                               len(self.outbox))
                 self._report()
             elif (self._confirm and c.acked(pid)
                   and time.ticks_diff(time.ticks_ms(), sent) > self._stored_ms):

@@ -43,6 +43,20 @@ class MQTTError(OSError):
     """Connection-level failure; the message names the broker or the reason code."""
 
 
+def _pem_to_der(path):
+    """The first certificate of a PEM file, as DER bytes."""
+    import binascii
+
+    with open(path) as f:
+        text = f.read()
+    begin = text.find("-----BEGIN CERTIFICATE-----")
+    end = text.find("-----END CERTIFICATE-----")
+    if begin < 0 or end < 0:
+        raise ValueError("no PEM certificate in %s" % path)
+    body = text[begin + 27:end].replace("\n", "").replace("\r", "")
+    return binascii.a2b_base64(body)
+
+
 def encode_remaining_length(buf, offset, n):
     """Write the MQTT variable-length integer ``n`` at ``buf[offset]``; return the new offset."""
     if n < 0 or n > 268435455:
@@ -187,17 +201,20 @@ class MQTTClient:
         return self.session_present
 
     def _start_tls(self, sock):
-        """Wrap the connected socket in TLS, verifying the broker against our CA."""
+        """Wrap the connected socket in TLS, verifying the broker against our CA (PEM file,
+        passed to mbedTLS as DER)."""
         import ssl
 
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.verify_mode = ssl.CERT_REQUIRED
-        with open(self.tls_ca, "rb") as f:
-            ctx.load_verify_locations(cadata=f.read())
-        sock.setblocking(True)  # handshake in one go (bounded by the socket timeout)
-        sock.settimeout(self.write_timeout_ms / 1000)
-        tls = ctx.wrap_socket(sock, server_hostname=self.host)
-        sock.setblocking(False)
+        try:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(cadata=_pem_to_der(self.tls_ca))
+            sock.setblocking(True)  # handshake in one go (bounded by the socket timeout)
+            sock.settimeout(self.write_timeout_ms / 1000)
+            tls = ctx.wrap_socket(sock, server_hostname=self.host)
+            sock.setblocking(False)
+        except (ValueError, OSError) as err:
+            raise MQTTError("TLS with %s:%d failed: %s" % (self.host, self.port, err)) from err
         self._sock = tls
         self._poller = select.poll()
         self._poller.register(tls, select.POLLIN)
