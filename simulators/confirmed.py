@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from simulators.publisher import Publisher
@@ -24,11 +25,13 @@ log = logging.getLogger(__name__)
 STORED_SUFFIX = "/stored"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Entry:
     topic: str
     payload: bytes
     sent_at: float
+    first_sent: float
+    left: set[int]  # seqs it carries that are not yet confirmed
 
 
 @dataclass(slots=True)
@@ -55,27 +58,31 @@ class ConfirmedSender:
     """
 
     def __init__(self, pub: Publisher, *, resend_s: float = 30.0,
-                 max_pending: int = 1_000_000) -> None:
+                 max_pending: int = 1_000_000, receive: bool = True) -> None:
         if resend_s <= 0:
             raise ValueError(f"resend_s must be > 0, got {resend_s}")
         self.pub = pub
         self.resend_s = resend_s
         self.max_pending = max_pending
         self.stats = SenderStats()
-        #: device topic prefix ``greeniot/v1/{site}/{device}`` → seq → entry
+        #: device topic prefix ``greeniot/v1/{site}/{device}`` → seq → entry (a batch payload is
+        #: one entry under each of its seqs)
         self._pending: dict[str, dict[int, _Entry]] = {}
-        self._first_sent: dict[tuple[str, int], float] = {}
-        self._count = 0
+        self._count = 0  # entries (payloads) not yet fully confirmed
         self._changed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        #: False: the caller reads ``pub.incoming`` itself and hands confirmations to
+        #: :meth:`handle` (when the same session also receives commands).
+        self._receive = receive
 
     @property
     def pending(self) -> int:
         return self._count
 
     async def __aenter__(self) -> ConfirmedSender:
-        self._tasks = [asyncio.create_task(self._receive(), name="confirm-receive"),
-                       asyncio.create_task(self._resend(), name="confirm-resend")]
+        self._tasks = [asyncio.create_task(self._resend(), name="confirm-resend")]
+        if self._receive:
+            self._tasks.append(asyncio.create_task(self._receive_loop(), name="confirm-receive"))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -85,15 +92,26 @@ class ConfirmedSender:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
 
-    async def send(self, topic: str, payload: bytes, seq: int) -> None:
-        """Publish a reading (QoS 1) and keep it until confirmed."""
+    async def send(self, topic: str, payload: bytes, seq: int | Sequence[int]) -> None:
+        """Publish a reading (or a batch carrying several seqs), QoS 1, and keep it until every
+        seq it carries is confirmed."""
         while self._count >= self.max_pending:
             self._changed.clear()
             await self._changed.wait()
+        seqs = {seq} if isinstance(seq, int) else set(seq)
+        if not seqs:
+            raise ValueError("send: a confirmed payload needs at least one seq")
         prefix = topic.rsplit("/", 1)[0]
         now = time.monotonic()
-        self._pending.setdefault(prefix, {})[seq] = _Entry(topic, payload, now)
-        self._first_sent.setdefault((prefix, seq), now)
+        entry = _Entry(topic, payload, now, now, seqs)
+        entries = self._pending.setdefault(prefix, {})
+        for s in seqs:
+            old = entries.get(s)
+            if old is not None:  # the same seq sent again: the new payload replaces it
+                old.left.discard(s)
+                if not old.left:
+                    self._count -= 1
+            entries[s] = entry
         self._count += 1
         self.stats.sent += 1
         await self.pub.publish(topic, payload)
@@ -115,34 +133,40 @@ class ConfirmedSender:
             else:
                 keys = [s for s in entries if lo <= s <= hi]
             for s in keys:
-                del entries[s]
-                self._count -= 1
+                entry = entries.pop(s)
+                entry.left.discard(s)
                 self.stats.confirmed += 1
-                wait = now - self._first_sent.pop((prefix, s), now)
-                self.stats.max_wait_s = max(self.stats.max_wait_s, wait)
+                if not entry.left:
+                    self._count -= 1
+                    self.stats.max_wait_s = max(self.stats.max_wait_s, now - entry.first_sent)
         self._changed.set()
 
-    async def _receive(self) -> None:
+    def handle(self, topic: str, payload: bytes) -> bool:
+        """Take one incoming message; True if it was a confirmation (consumed)."""
+        if not topic.endswith(STORED_SUFFIX):
+            return False
+        try:
+            body = json.loads(payload)
+            ranges = [[int(lo), int(hi)] for lo, hi in body["seqs"]]
+        except (ValueError, KeyError, TypeError):
+            self.stats.bad_confirmations += 1
+            return True
+        self.stats.confirmations += 1
+        self._confirm(topic[: -len(STORED_SUFFIX)], ranges)
+        return True
+
+    async def _receive_loop(self) -> None:
         while True:
             topic, payload = await self.pub.incoming.get()
-            if not topic.endswith(STORED_SUFFIX):
-                continue
-            try:
-                body = json.loads(payload)
-                ranges = [[int(lo), int(hi)] for lo, hi in body["seqs"]]
-            except (ValueError, KeyError, TypeError):
-                self.stats.bad_confirmations += 1
-                continue
-            self.stats.confirmations += 1
-            self._confirm(topic[: -len(STORED_SUFFIX)], ranges)
+            self.handle(topic, payload)
 
     async def _resend(self) -> None:
         tick = min(self.resend_s / 4, 1.0)
         while True:
             await asyncio.sleep(tick)
             cutoff = time.monotonic() - self.resend_s
-            due = [e for entries in self._pending.values() for e in entries.values()
-                   if e.sent_at < cutoff]
+            due = list({id(e): e for entries in self._pending.values()
+                        for e in entries.values() if e.sent_at < cutoff}.values())
             if due:
                 log.info("resending %d unconfirmed readings", len(due))
             now = time.monotonic()

@@ -105,6 +105,12 @@ class Rig:
         #: None: the control run — the sender trusts the broker's PUBACK and never resends.
         self.resend_s = resend_s
         self.broker = MosquittoProcess(root / "broker")
+        if fault == "broker_kill":
+            # The shipped 10 s autosave may or may not fall before the kill; an hour makes sure
+            # the broker saved nothing since it started — the whole backlog is at risk.
+            conf = self.broker.conf_path.read_text()
+            self.broker.conf_path.write_text(
+                conf.replace("autosave_interval 10", "autosave_interval 3600"))
         self.own_influx = influx is None or fault == "influx_down"
         self.influx = InfluxProcess(root / "influx") if self.own_influx else influx
         assert self.influx is not None
@@ -148,8 +154,15 @@ class Rig:
             w.kill()
             w.start()
         elif self.fault == "broker_kill":
-            self.broker.kill()  # SIGKILL, no SIGUSR1 checkpoint before it
+            # Mid-backlog by construction: ingest pauses (gracefully, its session stays) while
+            # the sender goes on, so the broker holds PUBACKed readings only in memory...
+            for w in self.workers:
+                w.stop()
+            time.sleep(1.5)
+            self.broker.kill()  # ...then SIGKILL, no SIGUSR1 checkpoint before it
             self.broker.start()
+            for w in self.workers:
+                w.start()
         elif self.fault == "broker_restart":
             self.broker.stop()
             self.broker.start()
