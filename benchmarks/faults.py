@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.ingest.faultkit import FAULTS, Rig  # noqa: E402
+from tests.ingest.faultkit import FAULTS, Rig
 
 
 def main() -> int:

@@ -28,10 +28,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from greeniot.config import InfluxSettings, MqttSettings, Settings  # noqa: E402
-from greeniot.ingest.service import IngestService  # noqa: E402
-from greeniot.services import InfluxProcess, MosquittoProcess  # noqa: E402
-from tests.fuzzcases import invalid, valid  # noqa: E402
+from greeniot.config import InfluxSettings, MqttSettings, Settings
+from greeniot.ingest.service import IngestService
+from greeniot.services import InfluxProcess, MosquittoProcess
+from tests.fuzzcases import invalid, valid
 
 READING = ("soil", "tilt", "weather", "valve", "ack")
 

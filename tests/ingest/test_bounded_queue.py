@@ -13,8 +13,8 @@ import pytest
 
 from greeniot.config import IngestSettings, Settings
 from greeniot.ingest.lag import BACKEND_ALERTS_TOPIC, BrokerLagMonitor
-from greeniot.ingest.stats import IngestStats
 from greeniot.ingest.service import IngestService
+from greeniot.ingest.stats import IngestStats
 from greeniot.protocol import SoilReading, encode
 from greeniot.services import MosquittoProcess
 from simulators.confirmed import ConfirmedSender, stored_filter

@@ -79,8 +79,8 @@ def connect(port: int, username: str | None, password: str | None, client_id: st
     """(client, connack reason as text)."""
     done = threading.Event()
     result: list[str] = []
-    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False
-                    if client_id else True, protocol=paho.MQTTv311)
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                    clean_session=not client_id, protocol=paho.MQTTv311)
     if username is not None:
         c.username_pw_set(username, password)
     if tls_ca is not None:

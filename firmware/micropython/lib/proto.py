@@ -268,7 +268,4 @@ def parse_stored(payload):
 
 
 def covered(ranges, seq):
-    for lo, hi in ranges:
-        if lo <= seq <= hi:
-            return True
-    return False
+    return any(lo <= seq <= hi for lo, hi in ranges)

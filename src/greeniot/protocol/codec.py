@@ -87,7 +87,8 @@ def parse_json(payload: bytes) -> Any | Rejection:
     except UnicodeDecodeError as err:
         return Rejection("not_json", f"payload is not JSON (not UTF-8): {err}")
     except RecursionError:
-        return Rejection("not_json", "payload is not JSON we parse: nested deeper than the parser allows")
+        return Rejection("not_json",
+                         "payload is not JSON we parse: nested deeper than the parser allows")
     except ValueError as err:  # JSONDecodeError, _WireError, an int of more than 4300 digits
         return Rejection("not_json", f"payload is not JSON: {err}")
 

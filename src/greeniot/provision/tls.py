@@ -59,7 +59,8 @@ def make_ca_and_server(out: Path, hosts: list[str], *, now: dt.datetime | None =
     else:
         ca_key = ec.generate_private_key(ec.SECP256R1())
         ca_cert = (x509.CertificateBuilder()
-                   .subject_name(_name("greeniot device CA")).issuer_name(_name("greeniot device CA"))
+                   .subject_name(_name("greeniot device CA"))
+                   .issuer_name(_name("greeniot device CA"))
                    .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
                    .not_valid_before(now - dt.timedelta(minutes=5))
                    .not_valid_after(now + dt.timedelta(days=CA_DAYS))
