@@ -74,4 +74,4 @@ def test_at_the_bound_the_broker_drops_ingest_alerts_and_senders_resend(
     assert resent > 0, "the broker should have dropped past its bound"
     assert seqs_count(s) == N  # none lost: what the broker dropped was resent
     assert alert["kind"] == "ingest_lag" and alert["value"] >= BOUND / 2
-    assert stats.lag_alerts == 1
+    assert stats.lag_alerts >= 1  # again if resends refill the queue while ingest drains
