@@ -17,6 +17,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 from greeniot.protocol import Status, device_topic, encode
+from simulators.confirmed import ConfirmedSender, stored_filter
 from simulators.engine import SimOptions, Simulation
 from simulators.fleet import Fleet
 from simulators.outgoing import Outgoing
@@ -70,7 +71,9 @@ async def run(scenario: Scenario | str, fleet: Fleet, *, host: str = "127.0.0.1"
               seed: int | None = None, client_id_prefix: str = "greeniot-sim",
               username: str | None = None, password: str | None = None,
               max_inflight: int = 1000, offline_at_end: bool = True,
-              clock_ms: Callable[[], int] | None = None) -> RunResult:
+              clock_ms: Callable[[], int] | None = None,
+              confirm_resend_s: float | None = None,
+              confirm_timeout_s: float = 300.0) -> RunResult:
     """Simulate ``fleet`` through ``scenario`` and publish everything to the broker.
 
     Parameters
@@ -87,6 +90,9 @@ async def run(scenario: Scenario | str, fleet: Fleet, *, host: str = "127.0.0.1"
         simulated seconds (its wall-clock run would be stretched by ``speed``); False waters
         for as long as it reports open.
     clock_ms : wall clock [ms UTC], injectable for tests.
+    confirm_resend_s : follow ingest's ``stored`` confirmations as the firmware does: keep every
+        reading until confirmed, resend after this many seconds, and at the end wait (up to
+        ``confirm_timeout_s``) until all are confirmed. ``None``: trust the broker's PUBACK.
 
     Returns
     -------
@@ -106,18 +112,29 @@ async def run(scenario: Scenario | str, fleet: Fleet, *, host: str = "127.0.0.1"
              sc.name, len(fleet.sites), len(fleet.trees), len(fleet.zones), span, speed)
     async with AsyncExitStack() as stack:
         pubs: dict[str, Publisher] = {}
+        senders: dict[str, ConfirmedSender] = {}
         for site in fleet.sites:
             will = Status(state="offline")
+            subs = list(sim.subscriptions(site.site))
+            if confirm_resend_s is not None:
+                subs.append(stored_filter(site.site))
             pubs[site.site] = await stack.enter_async_context(Publisher(
                 host=host, port=port, client_id=f"{client_id_prefix}-{site.site}",
                 will=(device_topic(site.site, site.weather_device, "status"), encode(will)),
                 births=_births(sim, site.site),
-                subscriptions=sim.subscriptions(site.site),
+                subscriptions=subs,
                 max_inflight=max_inflight, username=username, password=password))
+            if confirm_resend_s is not None:
+                senders[site.site] = await stack.enter_async_context(
+                    ConfirmedSender(pubs[site.site], resend_s=confirm_resend_s, receive=False))
 
         async def send(msgs: list[Outgoing]) -> None:
             for m in msgs:
-                await pubs[m.site].publish(m.topic, m.payload, retain=m.retain)
+                sender = senders.get(m.site)
+                if sender is not None and m.seqs and not m.retain:
+                    await sender.send(m.topic, m.payload, m.seqs)
+                else:
+                    await pubs[m.site].publish(m.topic, m.payload, retain=m.retain)
 
         def progress() -> Progress:
             return Progress(sim.t_s, span, sim.now_ms, sum(p.sent for p in pubs.values()),
@@ -129,6 +146,9 @@ async def run(scenario: Scenario | str, fleet: Fleet, *, host: str = "127.0.0.1"
             for pub in pubs.values():  # commands and external valve events, at "now"
                 while not pub.incoming.empty():
                     topic, payload = pub.incoming.get_nowait()
+                    sender = senders.get(topic.split("/")[2])
+                    if sender is not None and sender.handle(topic, payload):
+                        continue
                     await send(sim.handle(topic, payload))
             t1 = min(sim.t_s + step_s, span)
             if speed is not None:  # never publish ahead of the wall clock
@@ -142,6 +162,7 @@ async def run(scenario: Scenario | str, fleet: Fleet, *, host: str = "127.0.0.1"
                 next_report = sim.t_s + span / 100.0
         for pub in pubs.values():
             await pub.drain()
+        await _confirmed(pubs, senders, confirm_timeout_s)
         if offline_at_end:
             await send(sim.statuses("offline"))
         for pub in pubs.values():
@@ -150,6 +171,18 @@ async def run(scenario: Scenario | str, fleet: Fleet, *, host: str = "127.0.0.1"
         reconnects = sum(p.connects - 1 for p in pubs.values())
     return RunResult(sim.truth, sim.start_ms, sim.now_ms, sim.seq_counts(), published,
                      time.monotonic() - wall0, reconnects)
+
+
+async def _confirmed(pubs: dict[str, Publisher], senders: dict[str, ConfirmedSender],
+                     timeout_s: float) -> None:
+    """Wait until ingest confirmed every reading (commands arriving now are ignored)."""
+    async with asyncio.timeout(timeout_s):
+        while any(s.pending for s in senders.values()):
+            for site, sender in senders.items():
+                q = pubs[site].incoming
+                while not q.empty():
+                    sender.handle(*q.get_nowait())
+            await asyncio.sleep(0.05)
 
 
 def _births(sim: Simulation, site: str) -> Callable[[], list[tuple[str, bytes, bool]]]:

@@ -55,7 +55,7 @@ def test_integers_validate_as_floats_and_roundtrip() -> None:
     (b'{"v":1,"seq":1,"ts_ms":%d,"vwc_pct":30,"vwc":3}' % NOW, "invalid", "vwc"),
     (b'{"v":1,"seq":-1,"ts_ms":%d,"vwc_pct":30}' % NOW, "invalid", "seq"),
     (b'{"v":1,"seq":1,"ts_ms":12,"vwc_pct":30}', "invalid", "ts_ms"),
-    (b'{"v":1,"seq":1,"ts_ms":%d,"vwc_pct":NaN}' % NOW, "invalid", "vwc_pct"),
+    (b'{"v":1,"seq":1,"ts_ms":%d,"vwc_pct":NaN}' % NOW, "not_json", "NaN"),
 ])
 def test_rejections_carry_reason_and_detail(payload: bytes, reason: str, detail: str) -> None:
     d = decode("greeniot/v1/a/d/soil", payload)
@@ -67,7 +67,7 @@ def test_rejections_carry_reason_and_detail(payload: bytes, reason: str, detail:
 def test_batch_keeps_good_items_and_indexes_bad_ones() -> None:
     good = [SoilReading(seq=i, ts_ms=NOW + i, vwc_pct=20.0) for i in range(3)]
     body = json.loads(encode_batch(good))
-    body["batch"].append({"seq": 9})
+    body["batch"].append({"v": 1, "seq": 9})
     d = decode("greeniot/v1/a/d/soil", json.dumps(body).encode())
     assert [m.seq for m in d.messages] == [0, 1, 2]
     assert d.positions == [0, 1, 2]
@@ -91,5 +91,5 @@ def test_infinity_is_refused_even_where_only_a_lower_bound_applies() -> None:
     body = (b'{"v":1,"seq":1,"ts_ms":%d,"state":"closed","cause":"max_run","open_s":Infinity}'
             % NOW)
     d = decode("greeniot/v1/a/v/valve", body)
-    assert d.messages == [] and [r.reason for r in d.rejections] == ["invalid"]
-    assert "open_s" in d.rejections[0].detail
+    assert d.messages == [] and [r.reason for r in d.rejections] == ["not_json"]
+    assert "Infinity" in d.rejections[0].detail

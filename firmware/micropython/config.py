@@ -21,6 +21,8 @@ DEFAULTS = {
     "mqtt_port": 1883,
     "mqtt_user": None,
     "mqtt_password": None,
+    "mqtt_tls": False,  # TLS to the broker's device listener (greeniot devices provision)
+    "mqtt_ca": None,  # CA certificate file (PEM) that signed the broker's certificate
     "keepalive_s": 30,
     "connect_timeout_s": 2.0,
     "resend_s": 10.0,  # resend an unacknowledged QoS 1 PUBLISH after this long
@@ -54,6 +56,10 @@ DEFAULTS = {
     "outbox_bytes": 65536,
     "batch_max": 50,
     "batch_bytes": 8192,
+    # end-to-end confirmation: keep a batch until ingest says its seqs are stored, resend
+    # after stored_timeout_s (docs/architecture.md); off = trust the broker's PUBACK
+    "stored_confirm": True,
+    "stored_timeout_s": 60.0,
     # platform
     "hal": "unix",  # unix | esp32
     "state_dir": "state",
@@ -94,13 +100,18 @@ def check(cfg):
     if cfg["hal"] not in ("unix", "esp32"):
         raise ValueError("config: hal must be unix or esp32")
     for key in ("interval_s", "max_run_s", "keepalive_s", "connect_timeout_s", "resend_s",
-                "reconnect_min_s", "reconnect_max_s", "awake_max_s", "burst_hz"):
+                "reconnect_min_s", "reconnect_max_s", "awake_max_s", "burst_hz",
+                "stored_timeout_s"):
         if not cfg[key] > 0:
             raise ValueError("config: %s must be > 0" % key)
     if cfg["soil_dry_raw"] == cfg["soil_wet_raw"]:
         raise ValueError("config: soil_dry_raw equals soil_wet_raw")
     if cfg["burst_s"] < 0:
         raise ValueError("config: burst_s must be >= 0")
+    if not 0.1 <= cfg["burst_hz"] <= 200:
+        raise ValueError("config: burst_hz must be 0.1..200 (the backend refuses others)")
+    if cfg["mqtt_tls"] and not cfg["mqtt_ca"]:
+        raise ValueError("config: mqtt_tls needs mqtt_ca (the CA certificate file)")
 
 
 def with_remote(cfg, remote):

@@ -255,6 +255,46 @@ def users_key(username: str, name: Annotated[str, typer.Option(help="what it is 
             typer.echo(key)
     finally:
         engine.dispose()
+devices_app = typer.Typer(no_args_is_help=True, help="Device fleet: credentials and ACLs.")
+app.add_typer(devices_app, name="devices")
+
+
+@devices_app.command("provision")
+def devices_provision(
+        out: Annotated[Path, typer.Option(help="output folder (passwd, acl, device configs)")]
+        = Path("provision"),
+        mqtt_host: Annotated[str, typer.Option(help="broker address the devices use")]
+        = "127.0.0.1",
+        mqtt_port: Annotated[int, typer.Option(help="device listener port")] = 8883,
+        tls: Annotated[bool, typer.Option(help="make a CA and server certificate")] = True,
+        tls_host: Annotated[list[str] | None, typer.Option(
+            help="server certificate names/IPs (default: --mqtt-host)")] = None,
+        data_dir: DataDir = None, db_url: DbUrl = None) -> None:
+    """Per-device credentials ($7$ password file), ACL bound to each device's own site and
+    id, firmware config files and (with --tls) a CA and server certificate, for every device
+    in the registry."""
+    from sqlalchemy import select
+
+    from greeniot.provision.acl import DeviceId
+    from greeniot.provision.bundle import provision
+    from greeniot.registry.db import make_engine, migrate, session_factory
+    from greeniot.registry.models import Device
+
+    s = build_settings(data_dir=data_dir, db_url=db_url)
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(s)
+    try:
+        migrate(engine)
+        with session_factory(engine)() as session:
+            rows = session.execute(select(Device.site, Device.id, Device.kind)
+                                   .order_by(Device.site, Device.id)).all()
+    finally:
+        engine.dispose()
+    devices = [DeviceId(site, dev, kind) for site, dev, kind in rows]
+    b = provision(out, devices, mqtt_host=mqtt_host, mqtt_port=mqtt_port, tls=tls,
+                  tls_hosts=tls_host or [])
+    typer.echo(f"{len(devices)} devices → {b.passwd}, {b.acl}, {out / 'devices'}/"
+               f"{' and ' + str(b.tls.ca_cert) if b.tls else ''}; listener: {b.listener_conf}")
 
 
 def main() -> None:

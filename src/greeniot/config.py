@@ -56,6 +56,15 @@ class IngestSettings(BaseModel):
     max_future_s: float = Field(300.0, ge=0)
     #: How old a buffered reading may be and still be stored [days].
     max_age_days: float = Field(400.0, gt=0)
+    #: Publish ``greeniot/v1/{site}/{device}/stored`` confirmations (which seqs are durable)
+    #: that devices and simulators keep their outbox for (docs/architecture.md).
+    confirm: bool = True
+    #: The broker's ``max_queued_bytes`` (per client) as shipped in deploy/mosquitto [bytes].
+    broker_queue_bytes: int = Field(268_435_456, ge=1)
+    #: Alert when the broker holds this fraction of ``broker_queue_bytes`` (ingest/lag.py).
+    lag_alert_fraction: float = Field(0.5, gt=0, le=1)
+    #: Watch the broker's ``$SYS`` store size for the lag alert.
+    lag_monitor: bool = True
 
 
 class AnalyticsSettings(BaseModel):

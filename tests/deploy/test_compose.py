@@ -146,20 +146,34 @@ def test_mosquitto_finds_every_file_its_config_names() -> None:
     assert covered_by("/mosquitto/config/mosquitto.conf", svc) == \
         ("bind", "./mosquitto/mosquitto.conf")
     conf = (DEPLOY / "mosquitto" / "mosquitto.conf").read_text(encoding="utf-8")
-    paths = dict(re.findall(r"^(password_file|acl_file|persistence_location)\s+(\S+)",
-                            conf, re.MULTILINE))
-    assert set(paths) == {"password_file", "acl_file", "persistence_location"}
-    assert covered_by(paths["acl_file"], svc) == ("bind", "./mosquitto/acl")
-    # The password file is made on the host's volume with mosquitto_passwd (README.md), never
-    # committed: a named volume must hold it, and the README must say how.
-    kind, _ = covered_by(paths["password_file"], svc) or ("", "")
-    assert kind == "volume", paths["password_file"]
+    files = re.findall(r"^(password_file|acl_file|persistence_location|cafile|certfile|keyfile)"
+                       r"\s+(\S+)", conf, re.MULTILINE)
+    assert {k for k, _ in files} == {"password_file", "acl_file", "persistence_location",
+                                     "cafile", "certfile", "keyfile"}
     readme = (DEPLOY / "README.md").read_text(encoding="utf-8")
-    assert f"mosquitto_passwd -c -b {paths['password_file']}" in readme
-    assert covered_by(paths["persistence_location"], svc)[0] == "volume"  # type: ignore[index]
-    listener = re.search(r"^listener\s+(\d+)", conf, re.MULTILINE)
-    assert listener is not None
-    assert any(str(p).endswith(f":{listener.group(1)}") for p in svc["ports"])
+    for key, path in files:
+        found = covered_by(path, svc)
+        assert found is not None, (key, path)
+        if path.startswith("/mosquitto/config/devices/"):
+            # made by `greeniot devices provision` into the volume both services mount
+            assert found == ("volume", "mosquitto-devices"), (key, path)
+            prov = compose()["services"]["provision"]
+            assert covered_by("/provision", prov) == ("volume", "mosquitto-devices")
+        elif key == "acl_file":
+            assert found == ("bind", "./mosquitto/acl")
+        elif key == "password_file":
+            # backend users, made on the volume with mosquitto_passwd (README.md), never
+            # committed: a named volume must hold it, and the README must say how.
+            assert found[0] == "volume", path
+            assert f"mosquitto_passwd -c -b {path}" in readme
+        else:
+            assert found[0] == "volume", (key, path)
+    assert "greeniot devices provision" in readme or "devices provision" in readme
+    for port in re.findall(r"^listener\s+(\d+)", conf, re.MULTILINE):
+        assert any(str(p).endswith(f":{port}") for p in svc["ports"]), port
+    # The device listener binds each device's session to its username.
+    device_part = conf.split("listener 8883", 1)[1]
+    assert re.search(r"^use_username_as_clientid true", device_part, re.MULTILINE)
 
 
 def test_influxdb_config_and_storage_are_mounted() -> None:

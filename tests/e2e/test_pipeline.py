@@ -170,7 +170,8 @@ def test_drought_sends_valve_command_that_micropython_node_acks(
     s, engine, sessions, ctx = seeded_estate(settings, fleet)
     valves = {z.valve_device: z for z in fleet.zones}
     nodes = {dev: FirmwareNode(tmp_path / dev, site=site_id, device=dev, kind="valve",
-                               mqtt_port=s.mqtt.port, max_run_s=2) for dev in valves}
+                               mqtt_port=s.mqtt.port, max_run_s=2, stored_timeout_s=2.0)
+             for dev in valves}
 
     async def scenario():
         for node in nodes.values():
@@ -189,7 +190,20 @@ def test_drought_sends_valve_command_that_micropython_node_acks(
                         Command.site == site_id, Command.state == "acked")).all())
 
             await wait_for(acked, 30, "an acknowledged valve command")
+            # The MicroPython node itself opened its valve for that command: its valve event,
+            # stored by ingest, names the command id. It travels through the node's outbox,
+            # behind any earlier event not yet confirmed stored (the boot event, published
+            # before ingest subscribed, is resent after stored_timeout_s): wait for it.
+            with sessions() as session:
+                want = {(c.device, c.id) for c in session.scalars(select(Command).where(
+                    Command.site == site_id, Command.state == "acked")).all()}
+            await wait_for(lambda: want <= opened(), 30, "the nodes' own valve events")
             return result
+
+    def opened() -> set[tuple[str, str]]:
+        rows = influx_rows(settings, "SELECT \"open\", cause, cmd_id, device FROM valve "
+                                     f"WHERE site='{site_id}' AND cause='cmd'")
+        return {(r["device"], r["cmd_id"]) for r in rows if r["open"] == 1}
 
     try:
         result = asyncio.run(scenario())
@@ -207,9 +221,4 @@ def test_drought_sends_valve_command_that_micropython_node_acks(
         assert c.max_run_s is not None and 0 < c.max_run_s <= limits[(c.site, c.zone)]
     acked = [c for c in commands if c.state == "acked"]
     assert acked
-    # The MicroPython node itself opened its valve for that command: its valve event, stored
-    # by ingest, names the command id.
-    rows = influx_rows(settings, "SELECT \"open\", cause, cmd_id, device FROM valve "
-                                 f"WHERE site='{site_id}' AND cause='cmd'")
-    opened = {(r["device"], r["cmd_id"]) for r in rows if r["open"] == 1}
-    assert {(c.device, c.id) for c in acked} <= opened
+    assert {(c.device, c.id) for c in acked} <= opened()

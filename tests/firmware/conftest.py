@@ -15,6 +15,8 @@ from tests.firmware.support import Observer
 FAST: dict[str, Any] = {
     "interval_s": 0.4, "reconnect_min_s": 0.2, "reconnect_max_s": 0.5, "keepalive_s": 10,
     "connect_timeout_s": 1.0, "probe_settle_ms": 0, "tilt_samples": 8, "log_level": "info",
+    # No ingest runs in these tests: the PUBACK retires a batch (test_confirmed.py has ingest).
+    "stored_confirm": False,
 }
 
 

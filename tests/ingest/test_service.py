@@ -69,7 +69,7 @@ def test_bad_payloads_dead_lettered_good_ones_stored(settings: Settings, site_id
     asyncio.run(run_ingest(settings, lambda: True))  # create the persistent session
     good = [SoilReading(seq=i, ts_ms=now - 5000 + i, vwc_pct=30.0) for i in range(3)]
     batch = json.loads(encode_batch(good))
-    batch["batch"].insert(1, {"seq": 99, "ts_ms": now, "vwc_pct": 150.0})  # out of range
+    batch["batch"].insert(1, {"v": 1, "seq": 99, "ts_ms": now, "vwc_pct": 150.0})  # out of range
     pub = Publisher(settings.mqtt.port)
     pub.publish_many([
         (f"{base}/soil-2/soil", json.dumps(batch).encode()),
@@ -80,15 +80,18 @@ def test_bad_payloads_dead_lettered_good_ones_stored(settings: Settings, site_id
         (f"{base}/tilt-1/tilt", encode(TiltReading(seq=1, ts_ms=now, pitch_deg=0.5,
                                                    roll_deg=-0.2))),
     ])
+    def letters() -> list[dict]:
+        return [x for m in obs.messages for x in json.loads(m.payload)["letters"]]
+
     svc = asyncio.run(run_ingest(
-        settings, lambda: len(obs.on("")) >= 5 and len(seqs(settings, "tilt", "tilt-1")) == 1))
+        settings, lambda: len(letters()) >= 5 and len(seqs(settings, "tilt", "tilt-1")) == 1))
     pub.close()
-    reasons = sorted(json.loads(m.payload)["reason"] for m in obs.messages)
+    reasons = sorted(x["reason"] for x in letters())
     obs.close()
     assert reasons == ["bad_topic", "bad_version", "invalid", "not_json", "ts_future"]
     assert seqs(settings, "soil", "soil-2") == [0, 1, 2]
     assert svc.stats.rejected["invalid"] == 1
-    dead = next(json.loads(m.payload) for m in obs.messages if m.topic.endswith("invalid"))
+    dead = next(x for x in letters() if x["reason"] == "invalid")
     assert dead["index"] == 1 and "vwc_pct" in dead["detail"]
     assert dead["topic"] == f"{base}/soil-2/soil"
 

@@ -10,7 +10,11 @@ Two ways to run, chosen by kind and ``cfg["sleep"]``:
   (connect with capped exponential backoff, poll, flush one batch at a time).
 
 Outbox entries are published as they were stored (original ``ts_ms`` and ``seq``): one entry
-as a plain reading, several as ``{"v":1,"batch":[...]}``, and removed only after PUBACK.
+as a plain reading, several as ``{"v":1,"batch":[...]}``. With ``stored_confirm`` (default) a
+batch leaves the outbox only when the backend's ``stored`` confirmation covers every seq in it
+— ingest holds it durably, not merely the broker's memory — and is published again when none
+came within ``stored_timeout_s`` after the PUBACK (docs/architecture.md). Without it, the
+PUBACK retires the batch.
 """
 
 import gc
@@ -41,17 +45,22 @@ class Node:
         self.outbox = Outbox(sd + "/outbox.dat", cfg["outbox_max"], cfg["outbox_bytes"])
         site, device = cfg["site"], cfg["device"]
         self.topics = {}
-        for ch in ("soil", "tilt", "valve", "status", "ack", "cmd", "config"):
+        for ch in ("soil", "tilt", "valve", "status", "ack", "cmd", "config", "stored"):
             self.topics[ch] = proto.topic(site, device, ch).encode()
         self.client = MQTTClient(
             device, cfg["mqtt_host"], cfg["mqtt_port"], keepalive_s=cfg["keepalive_s"],
             clean=False, will=(self.topics["status"], proto.OFFLINE, 1, True),
             user=cfg["mqtt_user"], password=cfg["mqtt_password"], on_message=self._on_message,
-            resend_ms=int(cfg["resend_s"] * 1000))
+            resend_ms=int(cfg["resend_s"] * 1000), tls_ca=cfg["mqtt_ca"] if cfg["mqtt_tls"]
+            else None)
         self.kind = cfg["kind"]
         self.app = None
         self._start_app()
-        self._batch = None  # (pid, end_id) of the outbox batch awaiting PUBACK
+        self._confirm = cfg["stored_confirm"]
+        self._stored_ms = int(cfg["stored_timeout_s"] * 1000)
+        # The outbox batch in flight: [pid, end_id, unconfirmed seqs, sent ticks]
+        self._batch = None
+        self.resent = 0
         self._retry_at = None
         self._backoff_ms = int(cfg["reconnect_min_s"] * 1000)
         self._t0 = time.ticks_ms()
@@ -127,6 +136,8 @@ class Node:
             if self.kind == "valve":
                 c.subscribe(self.topics["cmd"], 1)
             c.subscribe(self.topics["config"], 1)
+            if self._confirm:
+                c.subscribe(self.topics["stored"], 1)
             while c.sub_pending:  # commands are only sure to reach us after SUBACK
                 if time.ticks_diff(time.ticks_ms(), t0) > timeout_ms:
                     raise OSError("no SUBACK from %s:%d" % (c.host, c.port))
@@ -148,19 +159,46 @@ class Node:
         return self.client.publish(self.topics["status"], payload, qos=1, retain=True)
 
     def flush(self):
-        """Retire the acknowledged batch and send the next one (one batch in flight)."""
+        """Retire the stored (or acknowledged) batch and send the next one; resend a batch
+        that stayed unconfirmed past ``stored_timeout_s`` (one batch in flight)."""
         c = self.client
-        if self._batch is not None and c.acked(self._batch[0]):
-            n = self.outbox.pop_through(self._batch[1])
-            self._batch = None
-            self.log.debug("outbox: %d acknowledged, %d left", n, len(self.outbox))
-            self._report()
+        b = self._batch
+        if b is not None:
+            pid, end_id, pending, sent = b
+            if (not pending and (self._confirm or c.acked(pid))):
+                n = self.outbox.pop_through(end_id)
+                self._batch = None
+                self.log.debug("outbox: %d %s, %d left", n,
+                               "confirmed stored" if self._confirm else "acknowledged",
+                               len(self.outbox))
+                self._report()
+            elif (self._confirm and c.acked(pid)
+                  and time.ticks_diff(time.ticks_ms(), sent) > self._stored_ms):
+                self.log.warning("outbox: %d readings unconfirmed after %d ms, resending",
+                                 len(pending), self._stored_ms)
+                self.resent += 1
+                self._batch = None  # sent again below, as the outbox has it now
         if self._batch is None and len(self.outbox) and c.can_publish():
             first_id, channel, items = self.outbox.peek(self.cfg["batch_max"],
                                                         self.cfg["batch_bytes"])
             payload = items[0] if len(items) == 1 else proto.batch_parts(items)
+            pending = []
+            if self._confirm:
+                for item in items:
+                    seq = proto.seq_of(item)
+                    if seq is not None:
+                        pending.append(seq)
             pid = c.publish(self.topics[channel], payload, qos=1)
-            self._batch = (pid, first_id + len(items))
+            self._batch = [pid, first_id + len(items), pending, time.ticks_ms()]
+
+    def _on_stored(self, payload):
+        ranges = proto.parse_stored(payload)
+        if ranges is None:
+            self.log.warning("stored: bad confirmation")
+            return
+        b = self._batch
+        if b is not None and b[2]:
+            b[2] = [s for s in b[2] if not proto.covered(ranges, s)]
 
     def _idle(self):
         return self._batch is None and not len(self.outbox) and not self.client.inflight
@@ -188,6 +226,9 @@ class Node:
 
     def _on_message(self, topic, payload, retained):
         topic = topic.encode()
+        if topic == self.topics["stored"]:
+            self._on_stored(payload)
+            return
         if topic == self.topics["config"]:
             self._on_config(payload)
             return

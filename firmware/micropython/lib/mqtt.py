@@ -43,6 +43,20 @@ class MQTTError(OSError):
     """Connection-level failure; the message names the broker or the reason code."""
 
 
+def _pem_to_der(path):
+    """The first certificate of a PEM file, as DER bytes."""
+    import binascii
+
+    with open(path) as f:
+        text = f.read()
+    begin = text.find("-----BEGIN CERTIFICATE-----")
+    end = text.find("-----END CERTIFICATE-----")
+    if begin < 0 or end < 0:
+        raise ValueError("no PEM certificate in %s" % path)
+    body = text[begin + 27:end].replace("\n", "").replace("\r", "")
+    return binascii.a2b_base64(body)
+
+
 def encode_remaining_length(buf, offset, n):
     """Write the MQTT variable-length integer ``n`` at ``buf[offset]``; return the new offset."""
     if n < 0 or n > 268435455:
@@ -103,7 +117,7 @@ class MQTTClient:
 
     def __init__(self, client_id, host, port=1883, *, keepalive_s=30, clean=False, will=None,
                  user=None, password=None, on_message=None, resend_ms=10000, max_inflight=16,
-                 write_timeout_ms=3000):
+                 write_timeout_ms=3000, tls_ca=None):
         self.client_id = client_id
         self.host = host
         self.port = port
@@ -116,6 +130,7 @@ class MQTTClient:
         self.resend_ms = resend_ms
         self.max_inflight = max_inflight
         self.write_timeout_ms = write_timeout_ms
+        self.tls_ca = tls_ca  # path of the CA certificate (PEM): TLS with server verification
         self.session_present = False
         self.inflight = {}  # pid -> [topic, payload, retain, last_sent_ticks]
         self.sub_pending = {}  # pid -> topic
@@ -166,6 +181,8 @@ class MQTTClient:
                 if err.args[0] not in _EAGAIN:
                     raise
             self._wait(select.POLLOUT, t0, timeout_ms)
+            if self.tls_ca is not None:
+                self._start_tls(sock)
             self._rxn = 0
             self._send_connect()
             while not self._connected:
@@ -182,6 +199,25 @@ class MQTTClient:
         for pid in self.inflight:
             self._send_publish(pid, self.inflight[pid], True)
         return self.session_present
+
+    def _start_tls(self, sock):
+        """Wrap the connected socket in TLS, verifying the broker against our CA (PEM file,
+        passed to mbedTLS as DER)."""
+        import ssl
+
+        try:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(cadata=_pem_to_der(self.tls_ca))
+            sock.setblocking(True)  # handshake in one go (bounded by the socket timeout)
+            sock.settimeout(self.write_timeout_ms / 1000)
+            tls = ctx.wrap_socket(sock, server_hostname=self.host)
+            sock.setblocking(False)
+        except (ValueError, OSError) as err:
+            raise MQTTError("TLS with %s:%d failed: %s" % (self.host, self.port, err)) from err
+        self._sock = tls
+        self._poller = select.poll()
+        self._poller.register(tls, select.POLLIN)
 
     def disconnect(self):
         """Clean DISCONNECT: the broker discards the will (we said goodbye ourselves)."""

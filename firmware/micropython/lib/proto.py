@@ -20,7 +20,7 @@ BATCH_TAIL = b"]}"
 #: The channel table's names (src/greeniot/protocol/channels.py), mirrored; the parity test
 #: keeps them equal. Up: device → backend; down: backend → device.
 UP_CHANNELS = ("soil", "tilt", "weather", "valve", "status", "ack")
-DOWN_CHANNELS = ("cmd", "config")
+DOWN_CHANNELS = ("cmd", "config", "stored")
 #: Channels whose payload may be a batch (docs/protocol.md "Batches").
 READING_CHANNELS = ("soil", "tilt", "weather", "valve")
 SEQ_MOD = 1 << 32
@@ -199,7 +199,7 @@ def parse_command(payload):
 
 #: ``DeviceConfig`` fields (backend -> device, retained) and their bounds.
 _CONFIG_FIELDS = {"interval_s": (1, 86400), "max_run_s": (1, 86400), "burst_s": (0, 600),
-                  "burst_hz": (0, 200), "sleep": None}
+                  "burst_hz": (0.1, 200), "sleep": None}
 
 
 def parse_device_config(payload):
@@ -229,9 +229,47 @@ def parse_device_config(payload):
                 return None, "invalid: " + key
         elif key == "burst_hz":
             if not (isinstance(value, (int, float)) and not isinstance(value, bool)
-                    and 0 < value <= bounds[1]):
+                    and bounds[0] <= value <= bounds[1]):
                 return None, "invalid: " + key
         elif not (_is_int(value) and bounds[0] <= value <= bounds[1]):
             return None, "invalid: " + key
         out[key] = value
     return out, None
+
+
+_SEQ_KEY = b'"seq":'
+
+
+def seq_of(payload):
+    """The ``seq`` of an encoded reading or ack (bytes), or None if it has none."""
+    i = payload.find(_SEQ_KEY)
+    if i < 0:
+        return None
+    i += len(_SEQ_KEY)
+    n = 0
+    start = i
+    while i < len(payload) and 48 <= payload[i] <= 57:
+        n = n * 10 + payload[i] - 48
+        i += 1
+    return n if i > start else None
+
+
+def parse_stored(payload):
+    """``[[first, last], ...]`` from the backend's ``stored`` confirmation, or None if bad."""
+    try:
+        obj = json.loads(payload)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict) or obj.get("v") != VERSION:
+        return None
+    ranges = obj.get("seqs")
+    if not isinstance(ranges, list):
+        return None
+    for r in ranges:
+        if not (isinstance(r, list) and len(r) == 2 and _is_int(r[0]) and _is_int(r[1])):
+            return None
+    return ranges
+
+
+def covered(ranges, seq):
+    return any(lo <= seq <= hi for lo, hi in ranges)

@@ -96,3 +96,15 @@ def test_device_config_parsed_and_local_cap_wins(tmp):
        "the backend may not raise the local hard cap")
     eq(config.with_remote(local, {"max_run_s": 5})["max_run_s"], 5, "but may lower it")
     eq(local["interval_s"], 300, "local config untouched")
+
+
+def test_seq_of_and_stored_confirmations(tmp):
+    eq(proto.seq_of(proto.soil(812, 1795510737944, 23.4)), 812)
+    eq(proto.seq_of(proto.ack(7, 1795510737944, "c-1", True)), 7)
+    eq(proto.seq_of(proto.status("online", 1795510737944)), None)
+    ranges = proto.parse_stored(b'{"v":1,"seqs":[[1,3],[7,7]]}')
+    eq(ranges, [[1, 3], [7, 7]])
+    eq([s for s in range(9) if proto.covered(ranges, s)], [1, 2, 3, 7])
+    for bad in (b"x", b'{"v":2,"seqs":[[1,2]]}', b'{"v":1,"seqs":[[1]]}',
+                b'{"v":1,"seqs":[["1",2]]}', b'{"v":1}', b"[1]"):
+        eq(proto.parse_stored(bad), None, bad)

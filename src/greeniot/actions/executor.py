@@ -212,7 +212,7 @@ class ActionExecutor:
                     task_id=task_id, dedup_key=d.dedup_key, now_ms=self._clock())
                 msg = protocol.Alert(
                     id=row.id, ts_ms=row.last_ts_ms, site=row.site, kind=row.kind,
-                    severity=row.severity, message=row.message,
+                    severity=row.severity, message=row.message,  # type: ignore[arg-type]
                     device=row.device, tree=row.tree, zone=row.zone, task_id=row.task_id,
                     value=row.value)
                 escalated = not created and SEVERITY_RANK[row.severity] > old_rank

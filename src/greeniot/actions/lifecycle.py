@@ -33,7 +33,7 @@ SessionFactory = Callable[[], Session]
 def alert_message(row: Alert) -> protocol.Alert:
     """The protocol ``Alert`` of a registry alert row."""
     return protocol.Alert(id=row.id, ts_ms=row.last_ts_ms, site=row.site, kind=row.kind,
-                          severity=row.severity,
+                          severity=row.severity,  # type: ignore[arg-type]
                           message=row.message, device=row.device, tree=row.tree, zone=row.zone,
                           task_id=row.task_id, value=row.value)
 

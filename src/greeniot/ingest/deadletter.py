@@ -1,4 +1,14 @@
-"""Dead letters: a refused payload, published with its reason so nothing vanishes silently."""
+"""Dead letters: a refused payload, published with its reason so nothing vanishes silently.
+
+The letters of one ingest batch are published per reason as one MQTT message,
+``{"v":1,"letters":[letter, ...]}`` on ``greeniot/v1/_dead/{reason}`` (at most
+``LETTERS_PER_MESSAGE`` each): a flood of bad payloads then costs one publish per reason and
+batch, not one per payload, so it cannot slow the good readings beside it.
+
+A dead letter carries at most ``MAX_DEAD_PAYLOAD_BYTES`` of the original payload (a 256 KB
+garbage payload must not become a 256 KB dead letter per message); ``payload_bytes`` gives the
+full size and ``truncated`` says when the text is a prefix.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +18,28 @@ import json
 from greeniot.protocol.codec import Rejection
 from greeniot.protocol.topics import dead_letter_topic
 
+MAX_DEAD_PAYLOAD_BYTES = 1024
+#: Letters in one dead-letter message (~1.3 KB each at most: under 1 MB per message).
+LETTERS_PER_MESSAGE = 500
+
+
+def bundle(letters: list[dict[str, object]]) -> list[tuple[str, bytes]]:
+    """(topic, payload) messages carrying ``letters``, grouped by reason."""
+    by_reason: dict[str, list[dict[str, object]]] = {}
+    for letter in letters:
+        by_reason.setdefault(str(letter["reason"]), []).append(letter)
+    out = []
+    for reason, items in by_reason.items():
+        for i in range(0, len(items), LETTERS_PER_MESSAGE):
+            body = {"v": 1, "letters": items[i:i + LETTERS_PER_MESSAGE]}
+            out.append((dead_letter_topic(reason), json.dumps(body, separators=(",", ":"))
+                        .encode()))
+    return out
+
 
 def dead_letter(topic: str, payload: bytes, rejection: Rejection, received_ms: int
-                ) -> tuple[str, bytes]:
-    """(topic, payload) of the dead letter for one rejection of one MQTT message."""
+                ) -> dict[str, object]:
+    """The dead letter for one rejection of one MQTT message."""
     body: dict[str, object] = {
         "reason": rejection.reason,
         "detail": rejection.detail,
@@ -20,9 +48,16 @@ def dead_letter(topic: str, payload: bytes, rejection: Rejection, received_ms: i
     }
     if rejection.index is not None:
         body["index"] = rejection.index
+    head = payload[:MAX_DEAD_PAYLOAD_BYTES]
+    if len(head) < len(payload):
+        body["payload_bytes"] = len(payload)
+        body["truncated"] = True
     try:
-        body["payload"] = payload.decode()
-    except UnicodeDecodeError:
-        body["payload"] = base64.b64encode(payload).decode()
-        body["encoding"] = "base64"
-    return dead_letter_topic(rejection.reason), json.dumps(body, separators=(",", ":")).encode()
+        body["payload"] = head.decode()
+    except UnicodeDecodeError as err:
+        if len(head) < len(payload) and err.start >= len(head) - 3:
+            body["payload"] = head[:err.start].decode()  # cut inside a multi-byte character
+        else:
+            body["payload"] = base64.b64encode(head).decode()
+            body["encoding"] = "base64"
+    return body

@@ -1,6 +1,15 @@
-"""The ingestion service: MQTT (QoS 1, persistent session, manual ack) → validate → spool →
-InfluxDB. A message is acked only after its lines are fsynced in the spool, or, if refused,
-after its dead letter has been accepted by the broker.
+"""The ingestion service: MQTT (QoS 1, manual ack) → validate → spool → InfluxDB.
+
+A message is acked only after its lines are fsynced in the spool, or, if refused, after its
+dead letter has been accepted by the broker. Then ingest tells each device which of its seqs
+are now durable (``.../stored``), so a device can keep a reading until it is safe here — not
+merely in the broker's memory, which a broker crash loses (docs/architecture.md).
+
+One worker keeps a persistent session (the broker queues for it while it restarts). Workers
+of a shared subscription use clean sessions: Mosquitto 2.0 keeps queuing a dead member's share
+into its persistent session, so a killed worker would hold its share hostage until it came
+back; with clean sessions the survivors take the whole stream at once, and what the dead one
+held unacknowledged the devices resend, since it was never confirmed.
 """
 
 from __future__ import annotations
@@ -12,18 +21,26 @@ from collections.abc import Callable, Mapping
 
 from greeniot.clock import wall_ms
 from greeniot.config import Settings
-from greeniot.ingest.deadletter import dead_letter
+from greeniot.ingest.deadletter import bundle, dead_letter
+from greeniot.ingest.lag import BrokerLagMonitor
 from greeniot.ingest.spool import Spool
 from greeniot.ingest.stats import IngestStats
 from greeniot.ingest.validate import check_time
 from greeniot.ingest.writer import SpoolWriter
 from greeniot.protocol.codec import Rejection, decode
-from greeniot.protocol.topics import ingest_filters
+from greeniot.protocol.messages import Stored, seq_ranges
+from greeniot.protocol.topics import device_topic, ingest_filters
 from greeniot.store.influx import InfluxClient
 from greeniot.store.lineproto import tag_suffix, to_lines
-from greeniot.transport.mqtt import Message, MqttSession
+from greeniot.transport.mqtt import Message, MqttError, MqttSession
 
 log = logging.getLogger(__name__)
+
+#: Batches whose dead letters may await their PUBACKs while the next batch is processed.
+MAX_SETTLING = 4
+
+#: Ranges per confirmation message (a device's RAM bounds what it can parse at once).
+MAX_CONFIRM_RANGES = 64
 
 #: (site, device) → extra tags, e.g. {"tree": "t007"} or {"zone": "z02"}.
 Bindings = Mapping[tuple[str, str], Mapping[str, str]]
@@ -45,10 +62,14 @@ class IngestService:
         self._max_future_ms = int(ing.max_future_s * 1000)
         self._max_age_ms = int(ing.max_age_days * 86_400_000)
         suffix = f"-{worker}" if worker else ""
+        shared = settings.mqtt.share_group is not None
         self.mqtt = MqttSession(
             settings.mqtt, f"{settings.mqtt.client_id}-ingest{suffix}",
             filters=ingest_filters(share=settings.mqtt.share_group), manual_ack=True,
+            clean_session=shared,
         )
+        self._confirm = ing.confirm
+        self._settling: set[asyncio.Task[None]] = set()
         self.spool = Spool(settings.spool_dir / f"ingest{suffix or '-0'}")
         self.influx = InfluxClient(settings.influx)
         self.writer = SpoolWriter(self.spool, self.influx, self.stats,
@@ -56,6 +77,10 @@ class IngestService:
                                   flush_interval_s=settings.influx.flush_interval_s)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self.lag: BrokerLagMonitor | None = None
+        if ing.lag_monitor:
+            self.lag = BrokerLagMonitor(settings, self.stats,
+                                        f"{settings.mqtt.client_id}-ingest{suffix}-lag")
 
     def set_bindings(self, bindings: Bindings) -> None:
         """Tags for devices bound to trees/zones (from the registry); takes effect at once."""
@@ -75,6 +100,12 @@ class IngestService:
         with contextlib.suppress(Exception):
             await self.influx.ensure_database()
         await self.mqtt.connect()
+        if self.lag is not None:
+            try:
+                await self.lag.__aenter__()
+            except MqttError as err:  # e.g. the ACL gives no $SYS: ingest runs without it
+                log.warning("broker lag monitor off: %s", err)
+                self.lag = None
         self._tasks = [
             asyncio.create_task(self._pump(), name="ingest-pump"),
             asyncio.create_task(self.writer.run(), name="ingest-writer"),
@@ -90,6 +121,10 @@ class IngestService:
         if self._stopping:
             return
         self._stopping = True
+        if self._settling:  # let batches waiting for their dead letters' PUBACKs be acked
+            await asyncio.wait(self._settling, timeout=flush_timeout_s)
+        if self.lag is not None:
+            await self.lag.__aexit__()
         # Stop taking messages first; unacked ones stay with the broker's persistent session.
         await self.mqtt.close()
         pump = self._tasks[0] if self._tasks else None
@@ -117,18 +152,26 @@ class IngestService:
             if batch:
                 await self.process(batch)
 
-    def _convert(self, batch: list[Message]) -> tuple[list[str], list[tuple[str, bytes]]]:
+    def _convert(self, batch: list[Message]
+                 ) -> tuple[list[str], list[dict[str, object]], dict[tuple[str, str], list[int]]]:
         now = self.clock()
         lines: list[str] = []
-        dead: list[tuple[str, bytes]] = []
+        dead: list[dict[str, object]] = []
+        handled: dict[tuple[str, str], list[int]] = {}  # (site, device) → seqs now durable
         st = self.stats
         for m in batch:
             try:
                 d = decode(m.topic, m.payload)
                 rejections = list(d.rejections)
-                if d.topic is not None and d.messages:
-                    tags = self._tag_suffix(d.topic.site, d.topic.device)
+                if d.topic is not None and (d.messages or d.refused_seqs):
+                    key = (d.topic.site, d.topic.device)
+                    seqs = handled.setdefault(key, [])
+                    seqs.extend(d.refused_seqs)
+                    tags = self._tag_suffix(*key)
                     for msg, pos in zip(d.messages, d.positions, strict=True):
+                        seq = getattr(msg, "seq", None)
+                        if seq is not None:
+                            seqs.append(seq)
                         bad = check_time(msg, now, max_future_ms=self._max_future_ms,
                                          max_age_ms=self._max_age_ms, index=pos)
                         if bad is not None:
@@ -142,21 +185,63 @@ class IngestService:
             for rej in rejections:
                 st.rejected[rej.reason] += 1
                 dead.append(dead_letter(m.topic, m.payload, rej, m.received_ms))
-        return lines, dead
+        return lines, dead, handled
 
     async def process(self, batch: list[Message]) -> None:
-        """Decode, spool (fsync), dead-letter, then ack — in that order."""
+        """Decode, spool (fsync), dead-letter, then ack — in that order.
+
+        The wait for the dead letters' PUBACKs runs in the background (at most
+        ``MAX_SETTLING`` batches), so the next batch is decoded meanwhile; the batch is acked
+        (and its seqs confirmed) only once they all came back.
+        """
         self.stats.received += len(batch)
-        lines, dead = self._convert(batch)
+        lines, dead, handled = self._convert(batch)
         if lines:
             await asyncio.to_thread(self.spool.append, lines)
             self.stats.lines_spooled += len(lines)
             self.writer.wakeup.set()
-        if dead:
-            futures = [self.mqtt.publish(t, p, qos=1) for t, p in dead]
-            await asyncio.gather(*futures)
-            for t, _ in dead[:3]:
-                log.warning("dead letter %s", t)
+        if not dead:
+            self._settle(batch, handled)
+            return
+        messages = bundle(dead)
+        log.warning("%d dead letters (%s)", len(dead), ", ".join(t for t, _ in messages[:5]))
+        published = self.mqtt.publish_many(messages, qos=1)
+        while len(self._settling) >= MAX_SETTLING:
+            await asyncio.wait(self._settling, return_when=asyncio.FIRST_COMPLETED)
+        task = asyncio.create_task(self._settle_after(published, batch, handled),
+                                   name="ingest-settle")
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+    async def _settle_after(self, published: asyncio.Future[None], batch: list[Message],
+                            handled: dict[tuple[str, str], list[int]]) -> None:
+        await published
+        self._settle(batch, handled)
+
+    def _settle(self, batch: list[Message], handled: dict[tuple[str, str], list[int]]) -> None:
         for m in batch:
             self.mqtt.ack(m)
         self.stats.acked += len(batch)
+        if self._confirm:
+            self._publish_confirmations(handled)
+
+    def _publish_confirmations(self, handled: dict[tuple[str, str], list[int]]) -> None:
+        """Tell each device which seqs are durable. Not awaited: a lost confirmation only
+        makes the device resend, and the resent reading overwrites its own point. So while
+        the broker is away none are queued (paho's queue is bounded by 65535 packet ids)."""
+        if not self.mqtt.connected:
+            self.stats.confirmations_skipped += len(handled)
+            return
+        for (site, device), seqs in handled.items():
+            if not seqs:
+                continue
+            ranges = seq_ranges(seqs)
+            for i in range(0, len(ranges), MAX_CONFIRM_RANGES):
+                body = Stored(seqs=ranges[i:i + MAX_CONFIRM_RANGES])
+                try:
+                    self.mqtt.publish_nowait(device_topic(site, device, "stored"),
+                                             body.model_dump_json().encode(), qos=1)
+                except MqttError:  # the session dropped meanwhile, or paho's queue is full
+                    self.stats.confirmations_skipped += 1
+                    return
+            self.stats.confirmations += 1

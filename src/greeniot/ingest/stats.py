@@ -16,6 +16,10 @@ class IngestStats:
     lines_written: int = 0
     lines_refused: int = 0  # refused by InfluxDB for good (field-type conflict...)
     write_retries: int = 0
+    confirmations: int = 0  # ``stored`` messages published to devices
+    confirmations_skipped: int = 0  # not sent (broker away): the devices resend instead
+    broker_store_bytes: int = 0  # gauge: bytes the broker holds ($SYS), see ingest/lag.py
+    lag_alerts: int = 0
 
     def summary(self) -> str:
         rej = ",".join(f"{k}={v}" for k, v in sorted(self.rejected.items())) or "0"

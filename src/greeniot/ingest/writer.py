@@ -1,4 +1,11 @@
-"""Spool → InfluxDB, committing the spool cursor only after the server took the batch."""
+"""Spool → InfluxDB, committing the spool cursor only after the server took the batch.
+
+Counts are in lines. When InfluxDB refuses part of a batch (400 ``partial write`` / ``unable
+to parse``: it stored the valid points and dropped the others, without saying which), the batch
+is bisected and the halves written again until each refused line stands alone: the others are
+counted as written (rewriting them is harmless: a point overwrites itself), the refused ones as
+refused and logged. Strict input (greeniot.protocol) makes such a line a bug, not a routine.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ from greeniot.ingest.spool import Spool
 from greeniot.ingest.stats import IngestStats
 from greeniot.store.errors import RejectedWriteError, RetryableWriteError
 from greeniot.store.influx import InfluxClient
+from greeniot.store.lineproto import PRECISION
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +49,7 @@ class SpoolWriter:
                         await self.wakeup.wait()
                 continue
             try:
-                await self.influx.write(chunk.data)
+                written, refused = await self._write(chunk.data, chunk.lines)
             except RetryableWriteError as err:
                 self.stats.write_retries += 1
                 if not self._failing:
@@ -50,17 +58,31 @@ class SpoolWriter:
                 await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
                 backoff = min(backoff * 2, self.max_backoff_s)
                 continue
-            except RejectedWriteError as err:
-                # InfluxDB stored the valid points and refused the rest: counted, not retried.
-                self.stats.lines_refused += 1
-                log.error("influx refused points: %s", err)
-            else:
-                self.stats.lines_written += chunk.lines
+            self.stats.lines_written += written
+            self.stats.lines_refused += refused
             if self._failing:
                 log.info("influx writes recovered; pending %d bytes", self.spool.pending_bytes())
                 self._failing = False
             backoff = 0.1
             self.spool.commit(chunk)
+
+    async def _write(self, data: bytes, lines: int) -> tuple[int, int]:
+        """Write ``data`` (``lines`` whole lines): (lines written, lines refused for good).
+
+        RetryableWriteError passes up: the caller retries the whole chunk.
+        """
+        try:
+            await self.influx.write(data, precision=PRECISION)
+            return lines, 0
+        except RejectedWriteError as err:
+            if lines <= 1:
+                log.error("influx refused line %r: %s", data[:200], err)
+                return 0, lines
+        parts = data.splitlines(keepends=True)
+        half = len(parts) // 2
+        a = await self._write(b"".join(parts[:half]), half)
+        b = await self._write(b"".join(parts[half:]), len(parts) - half)
+        return a[0] + b[0], a[1] + b[1]
 
     async def flush(self, timeout_s: float) -> bool:
         """Wait until the spool is empty (True) or the deadline passes (False)."""

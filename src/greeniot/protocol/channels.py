@@ -24,6 +24,7 @@ from greeniot.protocol.messages import (
     DeviceConfig,
     SoilReading,
     Status,
+    Stored,
     TiltReading,
     ValveEvent,
     WeatherReading,
@@ -128,6 +129,8 @@ CHANNELS: Mapping[str, Channel] = {c.name: c for c in (
             tags={"cmd": "id"}),
     Channel("cmd", Command, "down"),
     Channel("config", DeviceConfig, "down", retained=True),
+    # which of the device's seqs ingest holds durably: end-to-end confirmation (QoS 1)
+    Channel("stored", Stored, "down"),
 )}
 
 #: Measurements written beside a channel's own: tilt bursts → ``sway`` samples, each at

@@ -3,6 +3,11 @@
 A payload on a reading channel is one reading or a batch ``{"v":1,"batch":[{...},...]}`` (an
 offline-buffer flush). Every item of a batch is checked on its own: a bad item is rejected with
 its index, the good ones beside it are kept.
+
+Wire rules a pydantic model cannot see are checked here (docs/protocol.md): the payload is
+UTF-8 JSON of at most ``MAX_PAYLOAD_BYTES`` with no duplicate keys, no ``NaN``/``Infinity`` and
+nesting the parser can take; ``v`` is present and exactly the integer 1; ``null`` is never a
+value (a field without a value is left out). ``decode`` never raises.
 """
 
 from __future__ import annotations
@@ -37,29 +42,96 @@ class Decoded:
     rejections: list[Rejection] = field(default_factory=list)
     #: For each message, its index in the batch (``None`` for a single message).
     positions: list[int | None] = field(default_factory=list)
+    #: Valid ``seq``s of refused items (the device need not resend them: they are refused).
+    refused_seqs: list[int] = field(default_factory=list)
 
-    def _add(self, res: BaseModel | Rejection, index: int | None) -> None:
+    def _add(self, res: BaseModel | Rejection, index: int | None, obj: Any = None) -> None:
         if isinstance(res, Rejection):
             self.rejections.append(res)
+            seq = _seq_of(obj)
+            if seq is not None:
+                self.refused_seqs.append(seq)
         else:
             self.messages.append(res)
             self.positions.append(index)
 
 
+class _WireError(ValueError):
+    """Valid JSON text that the protocol still refuses (duplicate key, NaN)."""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _WireError(f"duplicate key {key[:40]!r}")
+            seen.add(key)
+    return obj
+
+
+def _constant(name: str) -> Any:
+    raise _WireError(f"{name} is not a JSON number")
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant)
+
+
+def parse_json(payload: bytes) -> Any | Rejection:
+    """Strict JSON: UTF-8, no duplicate keys, no NaN/Infinity. A ``not_json`` Rejection else.
+
+    Deep nesting makes the parser raise RecursionError; it is refused the same way.
+    """
+    try:
+        return _DECODER.decode(payload.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        return Rejection("not_json", f"payload is not JSON (not UTF-8): {err}")
+    except RecursionError:
+        return Rejection("not_json",
+                         "payload is not JSON we parse: nested deeper than the parser allows")
+    except ValueError as err:  # JSONDecodeError, _WireError, an int of more than 4300 digits
+        return Rejection("not_json", f"payload is not JSON: {err}")
+
+
 def _describe(err: ValidationError) -> str:
     parts = []
-    for e in err.errors()[:5]:
+    for e in err.errors(include_url=False)[:5]:
         loc = ".".join(str(p) for p in e["loc"]) or "payload"
         parts.append(f"{loc}: {e['msg']}")
-    return "; ".join(parts)
+    return "; ".join(parts)[:500]
+
+
+def _version(obj: dict[str, Any], index: int | None) -> Rejection | None:
+    if "v" not in obj:
+        return Rejection("bad_version", "field v (schema version) is required", index)
+    v = obj["v"]
+    if type(v) is not int or v != SCHEMA_VERSION:  # bool is an int subclass: refuse it
+        shown = repr(v)[:40]
+        return Rejection("bad_version", f"schema version {shown} is not supported (want 1)",
+                         index)
+    return None
+
+
+def _nulls(obj: dict[str, Any]) -> list[str]:
+    return [k for k, val in obj.items() if val is None]
+
+
+def _seq_of(obj: Any) -> int | None:
+    seq = obj.get("seq") if isinstance(obj, dict) else None
+    return seq if type(seq) is int and 0 <= seq <= 0xFFFF_FFFF else None
 
 
 def _validate(model: type[BaseModel], obj: Any, index: int | None) -> BaseModel | Rejection:
     if not isinstance(obj, dict):
         return Rejection("invalid", f"expected a JSON object, got {type(obj).__name__}", index)
-    v = obj.get("v", SCHEMA_VERSION)
-    if v != SCHEMA_VERSION:
-        return Rejection("bad_version", f"schema version {v!r} is not supported (want 1)", index)
+    bad = _version(obj, index)
+    if bad is not None:
+        return bad
+    nulls = _nulls(obj)
+    if nulls:
+        return Rejection("invalid", f"null is not a value (leave the field out): "
+                         f"{', '.join(nulls[:5])}", index)
     try:
         return model.model_validate(obj)
     except ValidationError as err:
@@ -71,7 +143,7 @@ def decode(topic: str, payload: bytes) -> Decoded:
     try:
         t = parse_topic(topic)
     except TopicError as err:
-        return Decoded(None, rejections=[Rejection("bad_topic", str(err))])
+        return Decoded(None, rejections=[Rejection("bad_topic", str(err)[:300])])
     out = Decoded(t)
     row = CHANNELS[t.channel]  # parse_topic admits only channels of the table
     if row.direction != "up":
@@ -82,27 +154,17 @@ def decode(topic: str, payload: bytes) -> Decoded:
             Rejection("too_large", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
         )
         return out
+    obj = parse_json(payload)
+    if isinstance(obj, Rejection):
+        out.rejections.append(obj)
+        return out
     model = row.model
-    # Fast path: pydantic-core parses and validates in one pass. Anything it refuses (a batch,
-    # another version, bad JSON, a bad field) goes the slow way below, which names the reason.
-    try:
-        out._add(model.model_validate_json(payload), None)
-        return out
-    except ValidationError:
-        pass
-    try:
-        obj = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        out.rejections.append(Rejection("not_json", f"payload is not JSON: {err}"))
-        return out
     if isinstance(obj, dict) and "batch" in obj and row.batch:
-        v = obj.get("v")
-        items = obj["batch"]
-        if v != SCHEMA_VERSION:
-            out.rejections.append(
-                Rejection("bad_version", f"schema version {v!r} is not supported (want 1)")
-            )
+        bad = _version(obj, None)
+        if bad is not None:
+            out.rejections.append(bad)
             return out
+        items = obj["batch"]
         if set(obj) != {"v", "batch"} or not isinstance(items, list):
             out.rejections.append(
                 Rejection("invalid", "a batch is {\"v\":1,\"batch\":[...]} and nothing else")
@@ -112,9 +174,9 @@ def decode(topic: str, payload: bytes) -> Decoded:
             out.rejections.append(Rejection("too_large", f"batch of {len(items)} > {MAX_BATCH}"))
             return out
         for i, item in enumerate(items):
-            out._add(_validate(model, item, i), i)
+            out._add(_validate(model, item, i), i, item)
         return out
-    out._add(_validate(model, obj, None), None)
+    out._add(_validate(model, obj, None), None, obj)
     return out
 
 

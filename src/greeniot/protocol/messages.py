@@ -3,6 +3,12 @@
 Compact JSON, units in field names, the device's own timestamp in ``ts_ms`` (int ms UTC) and a
 per-device sequence number ``seq`` (uint32, wraps). Unknown fields are refused (``extra=forbid``)
 so a typo in a field name is an error that names the field, never a silently lost value.
+
+Strict mode: nothing is coerced (``"12"`` is no integer, ``true`` no number, ``1.0`` no version);
+the only widening is a JSON integer for a float field (``"vwc_pct":30``), which JSON cannot tell
+apart anyway. Every number is bounded, so a reading can never produce a timestamp or a field
+InfluxDB refuses. The codec adds what a model cannot see: ``v`` present, no ``null``, no
+duplicate keys (docs/protocol.md).
 """
 
 from __future__ import annotations
@@ -16,7 +22,15 @@ SCHEMA_VERSION = 1
 TS_MIN_MS = 946_684_800_000
 TS_MAX_MS = 4_102_444_800_000
 MAX_BURST_SAMPLES = 12_000  # 10 min at 20 Hz
+#: Burst sample rate bounds [Hz]: sway of trees lies in 0.05-3 Hz; sampling below 0.1 Hz or
+#: above 200 Hz is no sway burst (and a tiny rate would push sample times past TS_MAX_MS).
+MIN_BURST_HZ = 0.1
+MAX_BURST_HZ = 200.0
+#: Longest span of one burst, first to last sample [ms]: 1 h (the firmware sends 2-10 min).
+MAX_BURST_SPAN_MS = 3_600_000
 
+#: Schema version: exactly the JSON integer 1 (``true`` and ``1.0`` are refused in strict mode).
+Version = Annotated[int, Field(ge=SCHEMA_VERSION, le=SCHEMA_VERSION)]
 TsMs = Annotated[int, Field(ge=TS_MIN_MS, le=TS_MAX_MS, description="device time, ms UTC")]
 Seq = Annotated[int, Field(ge=0, le=0xFFFF_FFFF, description="per-device sequence number")]
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
@@ -27,11 +41,11 @@ BatV = Annotated[float, Field(ge=0.0, le=15.0)]
 
 class _Msg(BaseModel):
     # NaN and infinity are no measurements (and InfluxDB refuses them in line protocol).
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
 class _Reading(_Msg):
-    v: Literal[1] = 1
+    v: Version = 1
     seq: Seq
     ts_ms: TsMs
 
@@ -48,8 +62,8 @@ class SoilReading(_Reading):
 class TiltBurst(BaseModel):
     """Evenly sampled tilt starting at the reading's ``ts_ms``, for sway analysis."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-    hz: Annotated[float, Field(gt=0.0, le=200.0)]
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
+    hz: Annotated[float, Field(ge=MIN_BURST_HZ, le=MAX_BURST_HZ)]
     pitch_deg: Annotated[list[Deg], Field(min_length=1, max_length=MAX_BURST_SAMPLES)]
     roll_deg: Annotated[list[Deg], Field(min_length=1, max_length=MAX_BURST_SAMPLES)]
 
@@ -60,7 +74,15 @@ class TiltBurst(BaseModel):
                 f"burst.pitch_deg has {len(self.pitch_deg)} samples, "
                 f"burst.roll_deg has {len(self.roll_deg)}"
             )
+        if self.span_ms > MAX_BURST_SPAN_MS:
+            raise ValueError(f"burst spans {self.span_ms:.0f} ms ({len(self.pitch_deg)} samples "
+                             f"at {self.hz:g} Hz) > {MAX_BURST_SPAN_MS} ms")
         return self
+
+    @property
+    def span_ms(self) -> float:
+        """Time from the first to the last sample [ms]."""
+        return (len(self.pitch_deg) - 1) * 1000.0 / self.hz
 
 
 class TiltReading(_Reading):
@@ -72,6 +94,12 @@ class TiltReading(_Reading):
     bat_v: BatV | None = None
     n: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
     burst: TiltBurst | None = None
+
+    @model_validator(mode="after")
+    def _burst_in_time_range(self) -> TiltReading:
+        if self.burst is not None and self.ts_ms + self.burst.span_ms > TS_MAX_MS:
+            raise ValueError("burst samples would lie past 2100-01-01")
+        return self
 
 
 class WeatherReading(_Reading):
@@ -91,28 +119,28 @@ class ValveEvent(_Reading):
     state: Literal["open", "closed"]
     cause: Literal["cmd", "max_run", "boot", "manual"]
     cmd_id: Id | None = None
-    open_s: Annotated[float, Field(ge=0.0)] | None = None
-    flow_l: Annotated[float, Field(ge=0.0)] | None = None
+    open_s: Annotated[float, Field(ge=0.0, le=86_400.0)] | None = None
+    flow_l: Annotated[float, Field(ge=0.0, le=1_000_000.0)] | None = None
 
 
 class Status(_Msg):
     """Retained device status; the broker publishes the last will ``{"v":1,"state":"offline"}``."""
 
-    v: Literal[1] = 1
+    v: Version = 1
     state: Literal["online", "offline", "sleeping"]
     ts_ms: TsMs | None = None
     kind: Literal["soil", "tilt", "valve", "weather", "multi"] | None = None
     fw: Annotated[str, Field(max_length=32)] | None = None
     bat_v: BatV | None = None
     rssi_dbm: Annotated[int, Field(ge=-150, le=0)] | None = None
-    uptime_s: Annotated[int, Field(ge=0)] | None = None
-    outbox: Annotated[int, Field(ge=0)] | None = None
+    uptime_s: Annotated[int, Field(ge=0, le=3_153_600_000)] | None = None  # 100 years
+    outbox: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
 
 
 class Ack(_Msg):
     """A device's answer to a command, echoing its ``id``."""
 
-    v: Literal[1] = 1
+    v: Version = 1
     id: Id
     seq: Seq
     ts_ms: TsMs
@@ -127,7 +155,7 @@ class Command(_Msg):
     ``max_run_s`` is enforced by the valve node itself: it closes after that long whatever the
     network does (and never later than its own configured hard cap).
     """
-    v: Literal[1] = 1
+    v: Version = 1
     id: Id
     ts_ms: TsMs
     deadline_ms: TsMs
@@ -144,7 +172,7 @@ class Command(_Msg):
 class DeviceConfig(_Msg):
     """Backend → device, retained: sampling and safety settings."""
 
-    v: Literal[1] = 1
+    v: Version = 1
     interval_s: Annotated[int, Field(ge=1, le=86_400)] | None = None
     max_run_s: Annotated[int, Field(ge=1, le=86_400)] | None = None
     burst_s: Annotated[int, Field(ge=0, le=600)] | None = None
@@ -152,20 +180,49 @@ class DeviceConfig(_Msg):
     sleep: bool | None = None
 
 
+#: Longest list of ranges in one ``stored`` confirmation.
+MAX_STORED_RANGES = 5000
+SeqRange = Annotated[list[Seq], Field(min_length=2, max_length=2)]
+
+
+class Stored(_Msg):
+    """Backend → device on ``.../stored`` (QoS 1, not retained): the device's ``seq``s that
+    ingest now holds durably — fsynced in its spool, or refused with a dead letter the broker
+    acknowledged. ``seqs`` are inclusive ``[first, last]`` ranges. A device keeps a reading in
+    its outbox until a confirmation covers its seq, and resends it when none came in time."""
+
+    v: Version = 1
+    seqs: Annotated[list[SeqRange], Field(min_length=1, max_length=MAX_STORED_RANGES)]
+
+    def covers(self, seq: int) -> bool:
+        return any(lo <= seq <= hi for lo, hi in self.seqs)
+
+
+def seq_ranges(seqs: list[int]) -> list[list[int]]:
+    """Sorted, merged inclusive ranges of ``seqs``: [3, 1, 2, 7] → [[1, 3], [7, 7]]."""
+    out: list[list[int]] = []
+    for s in sorted(set(seqs)):
+        if out and s == out[-1][1] + 1:
+            out[-1][1] = s
+        else:
+            out.append([s, s])
+    return out
+
+
 class Alert(_Msg):
     """Backend → crews on ``greeniot/v1/{site}/alerts``."""
 
-    v: Literal[1] = 1
+    v: Version = 1
     id: Id
     ts_ms: TsMs
-    site: str
-    kind: str
+    site: Annotated[str, Field(max_length=64)]
+    kind: Annotated[str, Field(max_length=64)]
     severity: Literal["info", "warning", "critical"]
-    message: str
-    device: str | None = None
-    tree: str | None = None
-    zone: str | None = None
-    task_id: int | None = None
+    message: Annotated[str, Field(max_length=2000)]
+    device: Annotated[str, Field(max_length=64)] | None = None
+    tree: Annotated[str, Field(max_length=64)] | None = None
+    zone: Annotated[str, Field(max_length=64)] | None = None
+    task_id: Annotated[int, Field(ge=0)] | None = None
     value: float | None = None
 
 

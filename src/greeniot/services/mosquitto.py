@@ -9,6 +9,12 @@ from pathlib import Path
 from greeniot.services.process import ChildService, ServiceError, free_port, port_open
 
 MOSQUITTO_BIN_CANDIDATES = ("/usr/sbin/mosquitto", "/usr/bin/mosquitto")
+#: Bytes the broker may queue per client (beyond those in flight) before it drops; ingest's
+#: ``GREENIOT_INGEST__BROKER_QUEUE_BYTES`` must match (its lag alert fires at half).
+MAX_QUEUED_BYTES = 256 * 1024 * 1024
+#: QoS 1 messages in flight toward one client: deep enough for ingest's batched acks (5000 per
+#: batch, up to 4 batches settling), bounded so a slow consumer cannot pin unbounded memory.
+MAX_INFLIGHT = 20_000
 
 
 def find_mosquitto() -> str:
@@ -21,18 +27,22 @@ def find_mosquitto() -> str:
     raise ServiceError("mosquitto not found: run scripts/setup.sh (apt package 'mosquitto')")
 
 
-def broker_config(port: int, data_dir: Path, *, persistence: bool = True) -> str:
-    """The settings we ship for a lossless broker (see deploy/mosquitto/mosquitto.conf).
+def broker_config(port: int, data_dir: Path, *, persistence: bool = True,
+                  max_queued_bytes: int = MAX_QUEUED_BYTES, sys_interval_s: int = 10) -> str:
+    """The settings we ship (see deploy/mosquitto/mosquitto.conf).
 
     Mosquitto's defaults drop a burst silently: ``max_queued_messages`` 1000 per client and
-    ``max_inflight_messages`` 20 toward a 3.1.1 client. We lift both and bound by bytes instead.
+    ``max_inflight_messages`` 20 toward a 3.1.1 client. We lift the count and bound by bytes
+    instead; what the broker drops at that bound the senders resend, since ingest never
+    confirmed it (docs/architecture.md).
     """
     lines = [
         f"listener {port} 127.0.0.1",
         "allow_anonymous true",
-        "max_inflight_messages 0",
+        f"max_inflight_messages {MAX_INFLIGHT}",
         "max_queued_messages 0",
-        "max_queued_bytes 0",
+        f"max_queued_bytes {max_queued_bytes}",
+        f"sys_interval {sys_interval_s}",
         "persistent_client_expiration 14d",
         f"persistence {'true' if persistence else 'false'}",
         f"persistence_location {data_dir}/",
@@ -51,12 +61,15 @@ def broker_config(port: int, data_dir: Path, *, persistence: bool = True) -> str
 class MosquittoProcess(ChildService):
     name = "mosquitto"
 
-    def __init__(self, workdir: Path, port: int | None = None, *, persistence: bool = True) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, *, persistence: bool = True,
+                 max_queued_bytes: int = MAX_QUEUED_BYTES, sys_interval_s: int = 10) -> None:
         super().__init__(workdir)
         self.port = port or free_port()
         self.host = "127.0.0.1"
         self.conf_path = self.workdir / "mosquitto.conf"
-        self.conf_path.write_text(broker_config(self.port, self.workdir, persistence=persistence))
+        self.conf_path.write_text(broker_config(
+            self.port, self.workdir, persistence=persistence, max_queued_bytes=max_queued_bytes,
+            sys_interval_s=sys_interval_s))
 
     def argv(self) -> list[str]:
         return [find_mosquitto(), "-c", str(self.conf_path)]

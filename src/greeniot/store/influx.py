@@ -50,8 +50,9 @@ class InfluxClient:
             await self.query(f'CREATE DATABASE "{self.database}"', database=None, method="POST")
         self._db_ready = True
 
-    async def write(self, lines: list[str] | bytes) -> None:
-        """Write line protocol (precision ms). Raises RetryableWriteError or RejectedWriteError."""
+    async def write(self, lines: list[str] | bytes, *, precision: str = "ms") -> None:
+        """Write line protocol (``precision``: ms, or u as ingest writes, see
+        ``store.lineproto``). Raises RetryableWriteError or RejectedWriteError."""
         body = lines if isinstance(lines, bytes) else ("\n".join(lines) + "\n").encode()
         if not body.strip():
             return
@@ -60,11 +61,11 @@ class InfluxClient:
             body = gzip.compress(body, compresslevel=1)
             headers["Content-Encoding"] = "gzip"
         if self.settings.api == "v1":
-            url, params = "/write", {"db": self.database, "precision": "ms"}
+            url, params = "/write", {"db": self.database, "precision": precision}
         else:
             url = "/api/v2/write"
             params = {"org": self.settings.org or "", "bucket": self.settings.bucket or "",
-                      "precision": "ms"}
+                      "precision": "us" if precision == "u" else precision}
         for attempt in (1, 2):
             try:
                 resp = await self._http.post(url, params=params, content=body, headers=headers)

@@ -3,6 +3,12 @@
 Field types are fixed per measurement by this schema, never inferred from the JSON: a value the
 device sent as ``30`` is still written as the float ``30.0``, or InfluxDB would refuse later
 points of the series with a field-type conflict.
+
+Timestamps are in microseconds (write with ``precision=u``): a reading's point time is
+``ts_ms * 1000 + seq % 1000``. InfluxDB identifies a point by series and time, so two distinct
+readings of one device in the same millisecond stay two points (their seqs differ), while a
+redelivered reading (same ``ts_ms``, same ``seq``) lands on the same point and overwrites
+itself. Queries with ``epoch=ms`` still return the device's ``ts_ms``.
 """
 
 from __future__ import annotations
@@ -14,7 +20,18 @@ from pydantic import BaseModel
 from greeniot.protocol.channels import SCHEMA, FieldType, channel_of
 from greeniot.protocol.messages import Status, TiltReading
 
-__all__ = ["SCHEMA", "FieldType", "escape_tag", "line", "tag_suffix", "to_lines"]
+__all__ = ["PRECISION", "SCHEMA", "FieldType", "escape_tag", "line", "point_us", "tag_suffix",
+           "to_lines"]
+
+#: The InfluxDB write precision of every line made here.
+PRECISION = "u"
+_US_PER_MS = 1000
+
+
+def point_us(ts_ms: int, seq: int | None) -> int:
+    """Point time [µs] of a reading: its ms timestamp plus ``seq % 1000`` µs."""
+    return ts_ms * _US_PER_MS + (seq % _US_PER_MS if seq is not None else 0)
+
 
 _TAG_ESCAPE = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": ""})
 
@@ -34,11 +51,14 @@ def _field(value: object, kind: FieldType) -> str:
     return f'"{text}"'
 
 
-def line(measurement: str, tags: str, fields: Mapping[str, object], ts_ms: int) -> str:
-    """One line; ``tags`` is the pre-escaped ``,k=v,...`` suffix; ``None`` fields are left out."""
+def line(measurement: str, tags: str, fields: Mapping[str, object], ts: int) -> str:
+    """One line; ``tags`` is the pre-escaped ``,k=v,...`` suffix; ``None`` fields are left out.
+
+    ``ts`` is in the precision the caller writes with (``to_lines``: µs, see ``point_us``).
+    """
     types = SCHEMA[measurement]
     body = ",".join(f"{k}={_field(v, types[k])}" for k, v in fields.items() if v is not None)
-    return f"{measurement}{tags} {body} {ts_ms}"
+    return f"{measurement}{tags} {body} {ts}"
 
 
 def tag_suffix(site: str, device: str, extra: Mapping[str, str] | None = None) -> str:
@@ -48,21 +68,24 @@ def tag_suffix(site: str, device: str, extra: Mapping[str, str] | None = None) -
 
 
 def to_lines(msg: BaseModel, tags: str, received_ms: int) -> list[str]:
-    """Lines for one decoded up-channel message (several for a tilt burst), as the channel
-    table says: its measurement, its fields with their fixed types, its extra tags."""
+    """Lines (µs timestamps, ``PRECISION``) for one decoded up-channel message, as the channel
+    table says: its measurement, its fields with their fixed types, its extra tags; a tilt
+    burst adds ``sway`` samples, sample *i* at ``point_us(ts_ms, seq) + round(i * 1e6 / hz)``.
+    """
     row = channel_of(msg)
     if row.measurement is None:
         raise TypeError(f"channel {row.name!r} ({type(msg).__name__}) is not stored")
     extra = "".join(f",{t}={escape_tag(str(getattr(msg, a)))}" for t, a in row.tags.items())
+    seq: int | None = getattr(msg, "seq", None)
     # a status without a time (the broker's last will) is stored at its receive time
-    ts: int = (msg.ts_ms or received_ms) if isinstance(msg, Status) else msg.ts_ms  # type: ignore[attr-defined]
+    ts_ms: int = (msg.ts_ms or received_ms) if isinstance(msg, Status) else msg.ts_ms  # type: ignore[attr-defined]
+    t_us = point_us(ts_ms, seq)
     out = [line(row.measurement, extra + tags,
-                {k: f.get(k, msg) for k, f in row.fields.items()}, ts)]
+                {k: f.get(k, msg) for k, f in row.fields.items()}, t_us)]
     if isinstance(msg, TiltReading) and msg.burst is not None:
-        step = 1000.0 / msg.burst.hz
-        t0 = msg.ts_ms
+        step = 1e6 / msg.burst.hz
         out.extend(
-            f"sway{tags} pitch_deg={float(p)!r},roll_deg={float(r)!r} {t0 + round(i * step)}"
+            f"sway{tags} pitch_deg={float(p)!r},roll_deg={float(r)!r} {t_us + round(i * step)}"
             for i, (p, r) in enumerate(zip(msg.burst.pitch_deg, msg.burst.roll_deg,
                                            strict=True))
         )

@@ -38,6 +38,14 @@ class Message:
     received_ms: int
 
 
+@dataclass(slots=True)
+class _Group:
+    """Publishes awaited together: one future, resolved by the last PUBACK."""
+
+    fut: asyncio.Future[None]
+    left: int
+
+
 @dataclass(frozen=True, slots=True)
 class Will:
     topic: str
@@ -81,8 +89,11 @@ class MqttSession:
             CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session,
             protocol=paho.MQTTv311, manual_ack=manual_ack,
         )
-        # QoS 1 window toward the broker; 0 = unlimited, paho queues the rest.
-        self._client.max_inflight_messages_set(1000)
+        # No QoS 1 window of paho's own toward the broker: when it enforces one it scans its
+        # whole outbox on every PUBACK (O(n²)), which made a batch of 5000 dead letters take
+        # seconds. Mosquitto takes any number in flight from a client; memory is bounded by
+        # the callers (ingest publishes at most one dead letter per message of a batch).
+        self._client.max_inflight_messages_set(0)
         self._client.max_queued_messages_set(0)
         self._client.reconnect_delay_set(1, 5)
         if settings.username:
@@ -99,7 +110,8 @@ class MqttSession:
         self._connected = asyncio.Event()
         self._arrived = asyncio.Event()
         self._plock = threading.Lock()
-        self._pending: dict[int, asyncio.Future[None]] = {}
+        # mid → what waits for its PUBACK: a future, a group, or None (nobody waits)
+        self._pending: dict[int, asyncio.Future[None] | _Group | None] = {}
         self._early: set[int] = set()
         self.connects = 0
 
@@ -188,11 +200,18 @@ class MqttSession:
 
     def _on_publish(self, _c: object, _u: object, mid: int, _rc: object, _p: object) -> None:
         with self._plock:
-            fut = self._pending.pop(mid, None)
-            if fut is None:
-                self._early.add(mid)  # PUBACK before publish() registered its future
+            if mid not in self._pending:
+                self._early.add(mid)  # PUBACK before publish() registered its waiter
                 return
-        self._threadsafe(_resolve, fut)
+            waiter = self._pending.pop(mid)
+            if waiter is None:
+                return
+            if isinstance(waiter, _Group):
+                waiter.left -= 1
+                if waiter.left:
+                    return
+                waiter = waiter.fut
+        self._threadsafe(_resolve, waiter)
 
     # -- use ------------------------------------------------------------------------------------
     async def wait_inbox(self, timeout_s: float) -> None:
@@ -243,6 +262,46 @@ class MqttSession:
             else:
                 self._pending[info.mid] = fut
         return fut
+
+    def _queue(self, topic: str, payload: bytes, qos: int, retain: bool = False) -> int:
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
+            raise MqttError(f"publish to {topic!r} failed: {paho.error_string(info.rc)}")
+        return info.mid
+
+    def publish_many(self, items: Sequence[tuple[str, bytes]], qos: int = 1
+                     ) -> asyncio.Future[None]:
+        """Queue several publishes; one future resolves when the broker acked them all.
+
+        Cheaper than a future each: one wake-up of the event loop per group, not per PUBACK.
+        """
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        mids = [self._queue(t, p, qos) for t, p in items]
+        if qos == 0:
+            fut.set_result(None)
+            return fut
+        group = _Group(fut, len(mids))
+        with self._plock:
+            for mid in mids:
+                if mid in self._early:
+                    self._early.discard(mid)
+                    group.left -= 1
+                else:
+                    self._pending[mid] = group
+            if not group.left:
+                fut.set_result(None)
+        return fut
+
+    def publish_nowait(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        """Queue a publish nobody waits for (paho still resends it until PUBACK)."""
+        mid = self._queue(topic, payload, qos)
+        if qos == 0:
+            return
+        with self._plock:
+            if mid in self._early:
+                self._early.discard(mid)
+            else:
+                self._pending[mid] = None
 
     async def send(self, topic: str, payload: bytes, qos: int = 1, *,
                    timeout_s: float | None = None, retain: bool = False) -> None:

@@ -86,7 +86,7 @@ def escalation_notification(esc: Escalation) -> Notification:
     title = f"[SLA] task #{esc.task_id} {esc.kind} {where} p{esc.priority} is {late_h:.1f} h late"
     body = f"{esc.title}: {verb} {holder}, next deadline {due}"
     alert = Alert(id=f"s-{esc.task_id}-{esc.level}", ts_ms=esc.due_ms, site=esc.site,
-                  kind="sla_escalation", severity=severity,
+                  kind="sla_escalation", severity=severity,  # type: ignore[arg-type]
                   message=f"{title}: {body}", tree=esc.tree, zone=esc.zone,
                   task_id=esc.task_id)
     return Notification(ref=f"task:{esc.task_id}:sla:{esc.level}", phase="sla", site=esc.site,
