@@ -30,7 +30,8 @@ SCHEMA: dict[str, dict[str, FieldType]] = {
              "n": "int", "seq": "int"},
     "sway": {"pitch_deg": "float", "roll_deg": "float"},
     "weather": {"wind_ms": "float", "gust_ms": "float", "rain_mm": "float",
-                "air_temp_c": "float", "rh_pct": "float", "bat_v": "float", "seq": "int"},
+                "air_temp_c": "float", "rh_pct": "float", "solar_w_m2": "float", "bat_v": "float",
+                "seq": "int"},
     "valve": {"open": "int", "cause": "str", "cmd_id": "str", "open_s": "float",
               "flow_l": "float", "seq": "int"},
     "ack": {"cmd_id": "str", "ok": "bool", "state": "str", "reason": "str", "seq": "int"},
@@ -91,7 +92,8 @@ def to_lines(msg: BaseModel, tags: str, received_ms: int) -> list[str]:
     if isinstance(msg, WeatherReading):
         return [line("weather", tags, {"wind_ms": msg.wind_ms, "gust_ms": msg.gust_ms,
                                        "rain_mm": msg.rain_mm, "air_temp_c": msg.air_temp_c,
-                                       "rh_pct": msg.rh_pct, "bat_v": msg.bat_v,
+                                       "rh_pct": msg.rh_pct, "solar_w_m2": msg.solar_w_m2,
+                                       "bat_v": msg.bat_v,
                                        "seq": msg.seq}, msg.ts_ms)]
     if isinstance(msg, ValveEvent):
         return [line("valve", tags, {"open": 1 if msg.state == "open" else 0, "cause": msg.cause,
