@@ -5,8 +5,8 @@ balance on the same inputs its extra features are switched off:
 
 * Kcb is held at ``Kcbini`` = our Kc for the whole run (``Lini`` longer than the run), so
   plant height and root depth stay at their initial values and Zr = ``Zrini``;
-* soil evaporation Ke ≈ 0: an evaporation layer so deep (Ze = 100 m, TEW ≈ 10⁴ mm) that the
-  evaporation reduction coefficient Kr = (TEW − De)/(TEW − REW) stays < 10⁻³;
+* soil evaporation Ke ≈ 0: an evaporation layer so deep (Ze = 10 km, TEW ≈ 10⁶ mm) that the
+  evaporation reduction coefficient Kr = (TEW − De)/(TEW − REW) stays < 10⁻⁴ over a year;
 * no runoff (``roff=False``), FAO-56 Ks (``aq_Ks=False``), p constant (``cons_p=True``) or
   FAO-56-adjusted (``cons_p=False``), ETref given directly, irrigation with ieff = 100 %.
 """
@@ -29,7 +29,7 @@ def run_pyfao56(*, et0_mm: np.ndarray, rain_mm: np.ndarray, irrigation_mm: np.nd
     par = fao.Parameters(Kcbini=kc, Kcbmid=kc + 0.1, Kcbend=kc, Kcmini=kc, Kcmmid=kc,
                          Kcmend=kc, Lini=n + 10, Ldev=10, Lmid=10, Lend=10, hini=0.3, hmax=0.3,
                          thetaFC=theta_fc, thetaWP=theta_wp, theta0=theta0,
-                         Zrini=root_depth_m, Zrmax=root_depth_m, pbase=p, Ze=100.0, REW=1.0)
+                         Zrini=root_depth_m, Zrmax=root_depth_m, pbase=p, Ze=10_000.0, REW=1.0)
     wth = fao.Weather()
     wth.rfcrp, wth.z, wth.lat, wth.wndht = "T", 100.0, 40.0, 2.0
     keys = [(start + dt.timedelta(days=i)).strftime("%Y-%j") for i in range(n)]
