@@ -74,7 +74,7 @@ def test_each_lockout_blocks_with_its_code(zone: ZoneHydraulics, cond: Condition
     d = decide(zone, _state(30.0), cond, now_ms=NOW, month=7)
     assert d.outcome == "locked_out" and not d.water and d.run_s == 0
     assert d.lockouts == (code,)
-    assert d.reasons[0].startswith("Dr 30.0 mm >= RAW")
+    assert d.reasons[0].startswith("Dr 30.0 mm + today's ETc 4.0 mm >= RAW")
 
 
 def test_near_misses_do_not_lock() -> None:
@@ -129,3 +129,10 @@ def test_decision_due_once_per_local_day() -> None:
     assert decision_due(now_ms=day0 + 45 * h, utc_offset_h=8, hour_local=5,
                         last_decision_ms=day0 + 21 * h)
     assert decision_due(now_ms=day0, utc_offset_h=0, hour_local=5, last_decision_ms=None)
+
+
+def test_anticipation_refills_the_morning_before_raw_is_crossed() -> None:
+    # Dr 20 mm, RAW 22.5 mm, today's ETc 4 mm: by tonight the zone would be past RAW.
+    assert decide(DRIP, _state(20.0), Conditions(), now_ms=NOW, month=7).outcome == "water"
+    late = decide(DRIP, _state(20.0), Conditions(), now_ms=NOW, month=7, anticipate=False)
+    assert late.outcome == "not_needed" and late.reasons[0].startswith("Dr 20.0 mm < RAW")

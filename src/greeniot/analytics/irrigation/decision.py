@@ -4,7 +4,8 @@ At the zone's decision time (a configurable local hour, :func:`decision_due`) or
 
 1. the root-zone depletion Dr comes from the sensor-corrected balance
    (:mod:`greeniot.analytics.irrigation.balance`);
-2. water is needed when Dr ≥ RAW (FAO-56 ch. 8: the management-allowed depletion), or when
+2. water is needed when Dr ≥ RAW (FAO-56 ch. 8: the management-allowed depletion) — by
+   default with the day's expected ETc added, so the zone never crosses RAW — or when
    the winter-watering rule fires (:func:`.lockouts.winter_watering_due`);
 3. the net depth refills the root zone to the target depletion (0 = field capacity):
    net = Dr − target [mm]; gross = net / efficiency; run time = gross / rate [h];
@@ -159,7 +160,8 @@ def split_cycles(run_s: int, max_run_s: int) -> tuple[int, ...]:
 def decide(zone: ZoneHydraulics, state: WaterState, cond: Conditions, *, now_ms: int,
            month: int, trigger: Literal["schedule", "on_demand"] = "schedule",
            interlocks: Sequence[Verdict] = (),
-           params: LockoutParams = DEFAULT_LOCKOUTS) -> WateringDecision:
+           params: LockoutParams = DEFAULT_LOCKOUTS, anticipate: bool = True
+           ) -> WateringDecision:
     """Decide one zone's watering now.
 
     Parameters
@@ -178,15 +180,22 @@ def decide(zone: ZoneHydraulics, state: WaterState, cond: Conditions, *, now_ms:
         Executor interlocks that already apply (valve open, command pending, no valve...).
     params : LockoutParams
         Lockout thresholds.
+    anticipate : bool
+        Add the day's expected ETc (the last complete day's, ``state.etc_mm``) to Dr before
+        comparing with RAW, so a zone is refilled the morning before it would cross RAW during
+        the day rather than the morning after (with one decision a day, the latter leaves one
+        day of stress per refill cycle).
     """
     reasons: list[str] = []
     need = state.dr_mm - zone.target_dr_mm
     rule: Literal["mad", "winter_watering", "none"] = "none"
-    if state.dr_mm >= state.raw_mm and need > 0:
+    ahead_mm = state.etc_mm if anticipate else 0.0
+    if state.dr_mm + ahead_mm >= state.raw_mm and need > 0:
         rule = "mad"
         target = ("field capacity" if zone.target_dr_mm == 0
                   else f"Dr {zone.target_dr_mm:g} mm")
-        reasons.append(f"Dr {state.dr_mm:.1f} mm >= RAW {state.raw_mm:.1f} mm: refill to "
+        today = f" + today's ETc {ahead_mm:.1f} mm" if anticipate else ""
+        reasons.append(f"Dr {state.dr_mm:.1f} mm{today} >= RAW {state.raw_mm:.1f} mm: refill to "
                        f"{target}")
     else:
         winter = winter_watering_due(month=month, dr_mm=state.dr_mm, taw_mm=state.taw_mm,
@@ -211,7 +220,9 @@ def decide(zone: ZoneHydraulics, state: WaterState, cond: Conditions, *, now_ms:
             conditions=cond, rule=rule)
 
     if rule == "none":
-        reasons.append(f"Dr {state.dr_mm:.1f} mm < RAW {state.raw_mm:.1f} mm: no water needed")
+        today = f" + today's ETc {ahead_mm:.1f} mm" if anticipate else ""
+        reasons.append(f"Dr {state.dr_mm:.1f} mm{today} < RAW {state.raw_mm:.1f} mm: "
+                       "no water needed")
         reasons += [v.reason for v in verdicts]
         return done("not_needed")
     if verdicts:
