@@ -157,8 +157,8 @@ def sensor_depletion_mm(*, theta: ArrayLike, weight: ArrayLike, probe_zone: Arra
     Returns
     -------
     dr_sensor_mm : numpy.ndarray, shape (Z,)
-        Weighted mean of 1000 (θFC − θ) Zr, clipped to 0..TAW [mm]; NaN for zones without a
-        usable probe.
+        Weighted mean of 1000 (θFC − θ) Zr, then clipped to 0..TAW [mm]; NaN for zones
+        without a usable probe.
     weight_sum : numpy.ndarray, shape (Z,)
         Summed weight of the usable probes [-].
     """
@@ -167,11 +167,15 @@ def sensor_depletion_mm(*, theta: ArrayLike, weight: ArrayLike, probe_zone: Arra
     fc, zr, taw = _f(theta_fc), _f(root_depth_m), _f(taw_mm)
     n_zones = fc.shape[0]
     w = np.where(np.isfinite(th), np.clip(_f(weight), 0.0, 1.0), 0.0)
-    dr_probe = np.clip(1000.0 * (fc[zone] - np.nan_to_num(th)) * zr[zone], 0.0, taw[zone])
+    # Each probe's value is kept unclipped (within ±TAW of the band) until the zone mean is
+    # taken: clipping every probe at 0 would turn its noise near field capacity into a bias
+    # toward drier, and a probe reading above field capacity (water still draining) is real.
+    dr_probe = np.clip(1000.0 * (fc[zone] - np.nan_to_num(th)) * zr[zone], -taw[zone],
+                       2.0 * taw[zone])
     w_sum = np.bincount(zone, weights=w, minlength=n_zones)
     total = np.bincount(zone, weights=w * dr_probe, minlength=n_zones)
     with np.errstate(invalid="ignore", divide="ignore"):
-        dr = np.where(w_sum > 0, total / w_sum, np.nan)
+        dr = np.where(w_sum > 0, np.clip(total / w_sum, 0.0, taw), np.nan)
     return np.asarray(dr), np.asarray(w_sum)
 
 

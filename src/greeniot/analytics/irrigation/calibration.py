@@ -42,6 +42,12 @@ INDEX_MAX_PCT: Final = 99.5
 THETA_MARGIN: Final = 0.05
 
 
+#: Trust in a probe by how it was calibrated [0–1], multiplied with the probe's own weight: a
+#: field calibration against gravimetric samples is fully trusted, the per-soil default (whose
+#: slope error is ±15 % of θ, ~±16 mm over a 0.4 m root zone) a quarter [project choice].
+CALIBRATION_WEIGHT: Final[dict[str, float]] = {"two_point": 1.0, "poly": 1.0, "soil": 0.25}
+
+
 class ProbeQuality(IntEnum):
     """Why a probe does or does not correct the balance."""
 
@@ -89,18 +95,21 @@ class CalibrationSpec:
 
 @dataclass(frozen=True, slots=True)
 class CalibrationTable:
-    """Calibrations of P probes as arrays: ``coef`` (P, MAX_DEGREE+1), ``theta_max`` (P,).
+    """Calibrations of P probes as arrays: ``coef`` (P, MAX_DEGREE+1), ``theta_max`` (P,),
+    ``weight`` (P,) from :data:`CALIBRATION_WEIGHT`.
 
-    Rows of uncalibrated probes are NaN.
+    Rows of uncalibrated probes are NaN (weight 0).
     """
 
     coef: F64
     theta_max: F64
+    weight: F64
 
     @classmethod
     def build(cls, specs: Sequence[CalibrationSpec | None]) -> CalibrationTable:
         coef = np.full((len(specs), MAX_DEGREE + 1), np.nan)
         theta_max = np.full(len(specs), np.nan)
+        weight = np.zeros(len(specs))
         for i, spec in enumerate(specs):
             if spec is None:
                 continue
@@ -108,7 +117,8 @@ class CalibrationTable:
             coef[i] = 0.0
             coef[i, : len(c)] = c
             theta_max[i] = top
-        return cls(coef, theta_max)
+            weight[i] = CALIBRATION_WEIGHT[spec.kind]
+        return cls(coef, theta_max, weight)
 
 
 def calibrate(index_pct: ArrayLike, table: CalibrationTable, *,
