@@ -193,7 +193,7 @@ class Simulation:
         for d in self.fleet.devices():
             if isinstance(self.valves.get(d.zone or ""), ExternalValve) and d.kind == "valve":
                 continue
-            msg = Status(state=state, ts_ms=self.now_ms, kind=d.kind, fw=self.opt.fw,  # type: ignore[arg-type]
+            msg = Status(state=state, ts_ms=self.now_ms, kind=d.kind, fw=self.opt.fw,
                          bat_v=round(self._battery(d.device), 2), rssi_dbm=-55 - len(d.device),
                          uptime_s=int(self.t_s), outbox=0)
             out.append(Outgoing.of(d.site, d.device, msg, retain=True))

@@ -6,7 +6,7 @@ is drawn by :mod:`simulators.engine` from the same seed, so the fleet can be han
 backend without giving the answers away.
 
 The field names of :class:`DeviceSpec`, and the shared ones of :class:`TreeSpec` and
-:class:`ZoneSpec`, are those of ``greeniot.analytics.context`` (``DeviceBinding``, ``TreeInfo``,
+:class:`ZoneSpec`, are those of ``greeniot.estate`` (``DeviceBinding``, ``TreeInfo``,
 ``ZoneInfo``), so the CLI can convert with ``DeviceBinding(**asdict(spec))`` or by picking fields.
 """
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from greeniot.protocol import device_topic, encode
+from greeniot.protocol.channels import channel_of
 from greeniot.protocol.codec import encode_batch
 
 
@@ -29,7 +30,7 @@ class Outgoing:
         """Encode one protocol model (its class names the channel)."""
         seq = getattr(msg, "seq", None)
         ts = getattr(msg, "ts_ms", None)
-        channel: str = getattr(type(msg), "channel")  # noqa: B009 - a ClassVar of v1 models
+        channel = channel_of(msg).name
         return cls(site, device, channel, encode(msg), int(ts or 0), retain,
                    () if seq is None else (int(seq),))
 
@@ -38,7 +39,7 @@ class Outgoing:
         """Encode several readings of one device as a ``{"v":1,"batch":[...]}`` payload."""
         if not msgs:
             raise ValueError("batch: msgs must not be empty")
-        channel: str = getattr(type(msgs[0]), "channel")  # noqa: B009
+        channel = channel_of(msgs[0]).name
         return cls(site, device, channel, encode_batch(msgs),
                    int(msgs[0].ts_ms), False,  # type: ignore[attr-defined]
                    tuple(int(m.seq) for m in msgs))  # type: ignore[attr-defined]

@@ -7,7 +7,7 @@ What a tilt node on a tree reports is modelled as the sum of
   degrees over its temperature range, here ±0.005–0.02 °/°C per axis and sensor),
 - a quasi-static push downwind growing with the square of the mean wind (wind load), sized so
   that a typical tree's root plate tilts ~0.5–0.9° in a strong storm, the field figure quoted
-  in DESIGN.md,
+  in docs/domain.md,
 - sway near the tree's natural frequency (≈0.1 Hz for large trees to ≈1 Hz for small ones)
   with an amplitude growing with the square of the instantaneous wind,
 - its fate in the scenario: a persistent lean step, or a failure (precursor lean, then fallen),

@@ -126,7 +126,7 @@ class SimValveNode:
     def _close(self, at_ms: int, cause: str, cmd_id: str | None) -> ValveEvent:
         open_s = (at_ms - (self.opened_ms or at_ms)) / 1000.0
         self.is_open, self.opened_ms, self.close_at_ms = False, None, None
-        return ValveEvent(seq=self._next_seq(), ts_ms=at_ms, state="closed", cause=cause,  # type: ignore[arg-type]
+        return ValveEvent(seq=self._next_seq(), ts_ms=at_ms, state="closed", cause=cause,
                           cmd_id=cmd_id, open_s=round(open_s, 3),
                           flow_l=round(self.flow_lpm * open_s / 60.0, 2))
 

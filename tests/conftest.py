@@ -58,3 +58,18 @@ def settings(tmp_path: Path, mosquitto: MosquittoProcess, influxdb: InfluxProces
         influx=InfluxSettings(url=influxdb.url, database=f"db_{site_id.replace('-', '_')}",
                               flush_interval_s=0.1),
     )
+
+
+#: Fixtures that start or use a real broker or database: a test that uses any of them (directly
+#: or through another fixture) is marked ``services`` automatically, and so is a test in a
+#: module that starts its own (it imports a service class, e.g. to kill and restart a broker).
+SERVICE_FIXTURES = frozenset({"mosquitto", "influxdb", "settings", "services_dir"})
+SERVICE_CLASSES = ("MosquittoProcess", "InfluxProcess", "FirmwareNode")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = getattr(item, "module", None)
+        if (SERVICE_FIXTURES & set(getattr(item, "fixturenames", ()))
+                or any(hasattr(module, name) for name in SERVICE_CLASSES)):
+            item.add_marker(pytest.mark.services)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import paho.mqtt.client as paho
@@ -23,6 +25,27 @@ def poll(fn: Callable[[], T], *, timeout_s: float = 20.0, interval_s: float = 0.
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what}; last={last!r}")
         time.sleep(interval_s)
         last = fn()
+    return last
+
+
+async def apoll(fn: Callable[[], Awaitable[T]] | Callable[[], T], *, timeout_s: float = 20.0,
+                interval_s: float = 0.05, what: str = "condition", thread: bool = False) -> T:
+    """:func:`poll` inside an event loop: awaits ``fn()`` if it returns an awaitable, runs a
+    blocking ``fn`` in a thread with ``thread=True``, and sleeps without blocking the loop."""
+
+    async def once() -> T:
+        if thread:
+            return await asyncio.to_thread(fn)  # type: ignore[arg-type,return-value]
+        got = fn()
+        return await got if inspect.isawaitable(got) else got  # type: ignore[return-value]
+
+    deadline = time.monotonic() + timeout_s
+    last = await once()
+    while not last:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}; last={last!r}")
+        await asyncio.sleep(interval_s)
+        last = await once()
     return last
 
 

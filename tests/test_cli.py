@@ -10,15 +10,12 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from greeniot.config import Settings
 from greeniot.protocol import SoilReading, encode
 from greeniot.services import free_port
 from tests.helpers import Publisher, poll
 from tests.ingest.test_service import seqs
-
-pytestmark = pytest.mark.services
 
 
 def greeniot(args: list[str], settings: Settings, tmp_path: Path) -> subprocess.Popen[bytes]:

@@ -50,7 +50,7 @@ def test_solar_irradiance_is_stored_as_a_float_field(influxdb: InfluxProcess) ->
 def test_site_forecast_model() -> None:
     f = SiteForecast(ts_ms=TS, rain_today_mm=6.0, rain_tomorrow_mm=0.5, temp_min_c=-1.0,
                      temp_max_c=7.0, temp_min_tomorrow_c=-4.0, wind_ms=3.0, source="api")
-    assert f.channel == "forecast" and f.rain_today_mm == 6.0
+    assert f.rain_today_mm == 6.0
     with pytest.raises(ValidationError, match="temp_min_c"):
         SiteForecast(ts_ms=TS, temp_min_c=9.0, temp_max_c=3.0)
     with pytest.raises(ValidationError, match="rain_today_mm"):

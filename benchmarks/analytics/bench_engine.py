@@ -25,8 +25,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from greeniot.analytics.context import EstateContext
 from greeniot.analytics.engine import AnalyticsEngine
+from greeniot.estate import EstateContext
 
 T0 = 1_790_000_000_000 - (1_790_000_000_000 % 3_600_000)
 MIN = 60_000
@@ -169,13 +169,13 @@ def bench(n: int, window: int, naive_n: int, ticks: int) -> None:
                         engine.health.windows, engine.storm.weather))
     rng = np.random.default_rng(1)
     now = newest + MIN
-    cold = timed(lambda: engine.tick(now))
+    cold = timed(lambda: engine.tick(now).events)
     steady, hourly_t = [], []
     for i in range(1, ticks + 1):
         t = now + i * STEP_MS
         reading(engine, rows, t - MIN, rng)
         before = engine.tilt.next_hour_ms
-        dt = timed(lambda t=t: engine.tick(t))
+        dt = timed(lambda t=t: engine.tick(t).events)
         (hourly_t if engine.tilt.next_hour_ms != before else steady).append(dt)
     sub = rows[: min(naive_n, n)]
     levels: dict[int, list[int]] = {}

@@ -25,6 +25,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from greeniot.protocol.channels import CHANNELS
+
 #: The provisioned datasource (provisioning/datasources/influxdb.yaml).
 DATASOURCE: dict[str, str] = {"type": "influxdb", "uid": "greeniot-influx"}
 SCHEMA_VERSION = 39
@@ -40,6 +42,14 @@ EVERY = "GROUP BY time($__interval)"
 
 
 # -- building blocks ---------------------------------------------------------------------------
+def measurements(*, with_field: str, readings: bool = False) -> str:
+    """The channel table's measurements that carry ``with_field`` (with ``readings``: only
+    channels whose readings analytics takes it from), as an InfluxQL FROM list."""
+    return ", ".join(f'"{c.measurement}"' for c in CHANNELS.values()
+                     if c.measurement and with_field in c.fields
+                     and (not readings or with_field in c.columns))
+
+
 def where(*filters: str) -> str:
     """``WHERE <filters> AND $timeFilter``: every query is bounded by the dashboard's range."""
     return "WHERE " + " AND ".join((*filters, "$timeFilter"))
@@ -164,7 +174,7 @@ def estate_overview() -> Json:
             alias="$tag_zone")], mappings=VALVE_STATES,
             description="Valve state per zone from the nodes' own valve events."),
         panel("bargauge", "Device battery", [target(
-            'SELECT last("bat_v") FROM "soil", "tilt", "weather" '
+            f'SELECT last("bat_v") FROM {measurements(with_field="bat_v", readings=True)} '
             f'{where(SITE)} GROUP BY "device"', alias="$tag_device")],
             unit="volt", decimals=2, options={"orientation": "horizontal",
                                               "displayMode": "gradient"},
@@ -182,7 +192,7 @@ def estate_overview() -> Json:
             description="Last status per device: online, battery [V], signal [dBm], "
                         "readings waiting in its outbox."),
         panel("timeseries", "Messages stored", [target(
-            'SELECT count("seq") FROM "soil", "tilt", "weather", "valve", "ack" '
+            f'SELECT count("seq") FROM {measurements(with_field="seq")} '
             f'{where(SITE)} {EVERY} fill(0)', alias="$measurement")],
             w=24, custom=BARS, description="Readings stored per interval, by channel."),
     ]

@@ -69,7 +69,7 @@ def ingest(mqtt_host: MqttHost = None, mqtt_port: MqttPort = None, influx_url: I
            worker: Annotated[int, typer.Option(help="worker index (shared subscription)")] = 0
            ) -> None:
     """MQTT → validation → spool → InfluxDB. Acks only what is durable."""
-    from greeniot.pipeline.runtime import run_ingest
+    from greeniot.runtime.processes import run_ingest
 
     s = build_settings(mqtt_host=mqtt_host, mqtt_port=mqtt_port, influx_url=influx_url,
                        data_dir=data_dir, db_url=db_url)
@@ -80,7 +80,7 @@ def ingest(mqtt_host: MqttHost = None, mqtt_port: MqttPort = None, influx_url: I
 def analytics(mqtt_host: MqttHost = None, mqtt_port: MqttPort = None,
               data_dir: DataDir = None, db_url: DbUrl = None) -> None:
     """Detectors over all devices, then actions: valve commands, tasks, alerts."""
-    from greeniot.pipeline.runtime import run_maintenance
+    from greeniot.runtime.processes import run_maintenance
 
     s = build_settings(mqtt_host=mqtt_host, mqtt_port=mqtt_port, data_dir=data_dir,
                        db_url=db_url)
@@ -95,7 +95,7 @@ def api(mqtt_host: MqttHost = None, mqtt_port: MqttPort = None, influx_url: Infl
         port: Annotated[int | None, typer.Option(
             help="listen port [GREENIOT_API__PORT, default 8000]")] = None) -> None:
     """The HTTP API (OpenAPI docs at /docs)."""
-    from greeniot.pipeline.runtime import run_api
+    from greeniot.runtime.processes import run_api
 
     api_over = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     s = build_settings(mqtt_host=mqtt_host, mqtt_port=mqtt_port, influx_url=influx_url,
@@ -114,7 +114,7 @@ def simulate(mqtt_host: MqttHost = None, mqtt_port: MqttPort = None,
              = 60.0,
              seed: Annotated[int, typer.Option(help="random seed")] = 1) -> None:
     """Publish a simulated estate over MQTT, exactly as the firmware does."""
-    from greeniot.pipeline.runtime import run_simulation
+    from greeniot.runtime.processes import run_simulation
 
     s = build_settings(mqtt_host=mqtt_host, mqtt_port=mqtt_port)
     asyncio.run(_until_signal(run_simulation(
@@ -137,7 +137,7 @@ def demo(data_dir: Annotated[Path, typer.Option(help="where services keep their 
          = True) -> None:
     """Local Mosquitto + InfluxDB, ingest, analytics, API and a simulated estate living
     through a typhoon and a drought in compressed time."""
-    from greeniot.pipeline.demo import run_demo
+    from greeniot.runtime.demo import run_demo
 
     s = build_settings(data_dir=data_dir.resolve())
     asyncio.run(_until_signal(run_demo(s, duration_s=duration, trees=trees, zones=zones,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import numpy as np
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
@@ -17,14 +17,15 @@ from greeniot.actions.executor import ActionExecutor, Outcome
 from greeniot.actions.rules import decide
 from greeniot.actions.valves import ValveCommander
 from greeniot.actions.zones import ZoneTracker
-from greeniot.analytics.context import DeviceBinding, EstateContext, TreeInfo, ZoneInfo
-from greeniot.analytics.events import Event
+from greeniot.analytics.contract import Event, TickResult, TreeRiskState, ZoneWaterState
+from greeniot.analytics.engine import AnalyticsEngine
 from greeniot.config import MqttSettings
+from greeniot.estate import DeviceBinding, EstateContext, TreeInfo, ZoneInfo
 from greeniot.registry import crud
 from greeniot.services import MosquittoProcess
 from greeniot.transport.mqtt import MqttSession
 from tests.actions.conftest import Clock
-from tests.helpers import Observer, poll
+from tests.helpers import Observer, apoll, poll
 
 T = TypeVar("T")
 H_S = 3600
@@ -44,9 +45,15 @@ def event(site: str, kind: str, severity: str, ts_ms: int, **kw: object) -> Even
     return Event(kind=kind, site=site, ts_ms=ts_ms, severity=severity, **base)  # type: ignore[arg-type]
 
 
-def drought(site: str, ts_ms: int) -> Event:
-    return event(site, "drought", "warning", ts_ms, value=12.5, threshold=18.0,
-                 unit="vwc_pct", zone="z02", device="soil-z02")
+def drought(site: str, ts_ms: int, vwc_pct: float = 12.5) -> TickResult:
+    """A tick whose zone water state says zone z02 is dry (what the soil stage publishes)."""
+    zones = ZoneWaterState(
+        ts_ms=ts_ms, site=np.array([site], dtype=object), zone=np.array(["z02"], dtype=object),
+        device=np.array([None], dtype=object), vwc_pct=np.array([vwc_pct]),
+        n_probes=np.array([1]), refill_vwc_pct=np.array([18.0]), hours_above=np.array([0.0]),
+        newest_ts_ms=np.array([ts_ms]), drought_level=np.array([2], np.int8),
+        waterlog_level=np.array([0], np.int8))
+    return TickResult([], zones, TreeRiskState(ts_ms))
 
 
 def run_executor(broker: MosquittoProcess, sessions, clock: Clock,
@@ -74,7 +81,7 @@ def test_failure_and_storm_open_a_task_and_publish_linked_alerts(
                     unit="m/s", device="wx-1")]
 
     out = run_executor(mosquitto, sessions, clock,
-                       lambda ex: ex.apply(decide(events, ctx, {}, clock.now_ms)))
+                       lambda ex: ex.apply(decide(events, ctx)))
 
     assert [(o.kind, o.ok, o.new) for o in out] == [("task", True, True), ("alert", True, True),
                                                    ("alert", True, True)]
@@ -109,10 +116,10 @@ def test_repeats_fold_into_open_records_and_are_not_republished(
                     unit="V", device="soil-9")]
 
     async def body(ex: ActionExecutor) -> list[list[Outcome]]:
-        first = await ex.apply(decide(lean, ctx, {}, clock.now_ms))
+        first = await ex.apply(decide(lean, ctx))
         clock.advance(60)
-        second = await ex.apply(decide(lean, ctx, {}, clock.now_ms))
-        third = await ex.apply(decide(marker, ctx, {}, clock.now_ms))  # same connection, later
+        second = await ex.apply(decide(lean, ctx))
+        third = await ex.apply(decide(marker, ctx))  # same connection, later
         return [first, second, third]
 
     first, second, _third = run_executor(mosquitto, sessions, clock, body)
@@ -141,9 +148,9 @@ def test_a_severity_rise_is_republished(mosquitto, observe, sessions, clock: Clo
                       unit="m/s")]
 
     async def body(ex: ActionExecutor) -> list[Outcome]:
-        out = await ex.apply(decide(storm("warning", 22.0), ctx, {}, clock.now_ms))
+        out = await ex.apply(decide(storm("warning", 22.0), ctx))
         clock.advance(600)
-        return out + await ex.apply(decide(storm("critical", 35.0), ctx, {}, clock.now_ms))
+        return out + await ex.apply(decide(storm("critical", 35.0), ctx))
 
     out = run_executor(mosquitto, sessions, clock, body)
     assert out[0].ref == out[1].ref and "escalated" in out[1].line
@@ -167,7 +174,7 @@ def test_no_valve_command_for_a_wet_rained_on_or_freezing_zone(
         ex.observe_weather(site_id, protocol.WeatherReading(
             seq=1, ts_ms=clock.now_ms - 600_000, wind_ms=3.0, **weather))
         ex.zones.set_forecast(site_id, forecast_mm)
-        return await ex.tick([drought(site_id, clock.now_ms)], ctx)
+        return await ex.tick(drought(site_id, clock.now_ms), ctx)
 
     out = run_executor(mosquitto, sessions, clock, body)
     assert [(o.kind, o.new) for o in out] == [("alert", True)]
@@ -211,11 +218,8 @@ class ValveNode:
 
 async def await_messages(obs: Observer, suffix: str, count: int, timeout_s: float = 10.0
                          ) -> list[paho.MQTTMessage]:
-    deadline = time.monotonic() + timeout_s
-    while len(obs.on(suffix)) < count:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no {count} messages on *{suffix} in {timeout_s} s")
-        await asyncio.sleep(0.01)
+    await apoll(lambda: len(obs.on(suffix)) >= count, timeout_s=timeout_s, interval_s=0.01,
+                what=f"{count} messages on *{suffix}")
     return obs.on(suffix)
 
 
@@ -231,9 +235,9 @@ def test_drought_cycle_with_a_valve_node(mosquitto, observe, sessions, clock: Cl
         steps: dict[str, list[Outcome]] = {}
         ex.observe_weather(site_id, protocol.WeatherReading(seq=1, ts_ms=clock.now_ms,
                                                             wind_ms=1.0, air_temp_c=24.0))
-        steps["open"] = await ex.tick([drought(site_id, clock.now_ms)], ctx)
+        steps["open"] = await ex.tick(drought(site_id, clock.now_ms), ctx)
         # The tick while the command is in flight says nothing and sends nothing.
-        steps["in_flight"] = await ex.tick([drought(site_id, clock.now_ms)], ctx)
+        steps["in_flight"] = await ex.tick(drought(site_id, clock.now_ms), ctx)
         (ack_msg,) = await await_messages(up, "/ack", 1)
         (valve_msg,) = await await_messages(up, "/valve", 1)
         ack = protocol.Ack.model_validate(json.loads(ack_msg.payload))
@@ -241,12 +245,12 @@ def test_drought_cycle_with_a_valve_node(mosquitto, observe, sessions, clock: Cl
         await ex.observe(site_id, "valve-z02",
                          protocol.ValveEvent.model_validate(json.loads(valve_msg.payload)))
         clock.advance(300)
-        steps["while_open"] = await ex.tick([drought(site_id, clock.now_ms)], ctx)
+        steps["while_open"] = await ex.tick(drought(site_id, clock.now_ms), ctx)
         clock.advance(300)
         ex.observe_valve(site_id, "valve-z02", protocol.ValveEvent(
             seq=99, ts_ms=clock.now_ms, state="closed", cause="max_run", open_s=600.0))
         clock.advance(H_S)
-        steps["too_soon"] = await ex.tick([drought(site_id, clock.now_ms)], ctx)
+        steps["too_soon"] = await ex.tick(drought(site_id, clock.now_ms), ctx)
         return steps
 
     try:
@@ -258,7 +262,7 @@ def test_drought_cycle_with_a_valve_node(mosquitto, observe, sessions, clock: Cl
     cmd_id = opened.ref
     assert opened.kind == "valve" and opened.ok
     assert opened.line.startswith(f"VALVE cmd {cmd_id} open valve-z02 600s zone z02: soil "
-                                  "moisture 12.5 % below refill point 18 %")
+                                  "moisture 12.5 % (median of 1 probe(s)) below refill point 18 %")
     assert steps["in_flight"] == []
     assert [o.line for o in steps["ack"]] == [f"VALVE ack {cmd_id} acked valve-z02 valve open"]
     assert steps["while_open"] == []
@@ -277,7 +281,7 @@ def test_alert_is_recorded_even_when_it_cannot_be_delivered(
 
     async def body(ex: ActionExecutor) -> list[Outcome]:
         gone_broker.stop()
-        return await ex.apply(decide(events, ctx, {}, clock.now_ms))
+        return await ex.apply(decide(events, ctx))
 
     task, alert = run_executor(gone_broker, sessions, clock, body, timeout_s=1.0)
     assert task.ok and task.new
@@ -310,34 +314,41 @@ def test_executor_refuses_a_tracker_the_commander_does_not_share(sessions, clock
 
 def test_a_skipped_drought_is_watered_once_the_rain_lockout_lapses(
         mosquitto, observe, sessions, clock: Clock, site_id: str) -> None:
-    """Analytics latches: one drought event. The executor keeps the zone in view and opens the
-    valve when the lockout lapses while fresh probe readings are still dry — and stops asking
-    once they read wet."""
+    """From probe readings through the real soil stage: the zone stays dry in the water state,
+    so once the rain lockout lapses it is watered — and nothing more once the probes read
+    wet, or while they are silent (no fresh evidence)."""
     obs = observe([f"greeniot/v1/{site_id}/+/cmd"])
     base = estate(site_id)
     ctx = EstateContext(devices=(DeviceBinding(site_id, "soil-z02", "soil", zone="z02"),),
                         trees=base.trees, zones=base.zones)
+    engine = AnalyticsEngine(ctx)
+    seq = iter(range(10_000))
 
-    def probe(vwc: float) -> protocol.SoilReading:
-        return protocol.SoilReading(seq=1, ts_ms=clock.now_ms, vwc_pct=vwc)
+    def probe(vwc: float, hours: float) -> None:
+        """Readings every 15 min over the last ``hours`` up to the clock, at ``vwc`` %."""
+        for k in range(int(hours * 4), -1, -1):
+            engine.ingest(site_id, "soil-z02", protocol.SoilReading(
+                seq=next(seq), ts_ms=clock.now_ms - k * 900_000, vwc_pct=vwc))
+
+    async def step(ex: ActionExecutor) -> list[Outcome]:
+        return await ex.tick(engine.tick(clock.now_ms), ctx)
 
     async def body(ex: ActionExecutor) -> list[list[Outcome]]:
         ex.observe_weather(site_id, protocol.WeatherReading(seq=1, ts_ms=clock.now_ms,
                                                             wind_ms=1.0, rain_mm=9.0))
-        await ex.observe(site_id, "soil-z02", probe(12.5))
-        steps = [await ex.tick([drought(site_id, clock.now_ms)], ctx)]
+        probe(12.5, 3)
+        steps = [await step(ex)]
         clock.advance(H_S)
-        await ex.observe(site_id, "soil-z02", probe(12.4))
-        steps.append(await ex.tick([], ctx))  # still raining-locked: a repeat, not republished
+        probe(12.4, 1)
+        steps.append(await step(ex))  # still raining-locked: a repeat, not republished
         clock.advance(24 * H_S)
-        await ex.observe(site_id, "soil-z02", probe(12.0))
-        steps.append(await ex.tick([], ctx))  # rain out of the 24 h window: water
+        probe(12.0, 3)
+        steps.append(await step(ex))  # rain out of the 24 h window: water
         clock.advance(7 * H_S)
-        await ex.observe(site_id, "soil-z02", probe(24.0))
-        steps.append(await ex.tick([], ctx))  # refilled: episode closed, nothing
+        probe(24.0, 3)
+        steps.append(await step(ex))  # refilled: the state clears, nothing
         clock.advance(7 * H_S)
-        await ex.observe(site_id, "soil-z02", probe(12.0))
-        steps.append(await ex.tick([], ctx))  # dry again but no new drought event: nothing
+        steps.append(await step(ex))  # probes silent for 7 h: no fresh evidence, nothing
         return steps
 
     skipped, repeat, watered, refilled, quiet = run_executor(mosquitto, sessions, clock, body)
@@ -346,9 +357,10 @@ def test_a_skipped_drought_is_watered_once_the_rain_lockout_lapses(
     assert [(o.kind, o.new) for o in repeat] == [("alert", False)]
     (valve,) = watered
     assert valve.kind == "valve" and valve.ok
-    assert "soil moisture 12 % below refill point 18 %" in valve.line
+    assert "soil moisture 12.0 % (median of 1 probe(s)) below refill point 18 %" in valve.line
     # no node in this test: the command expires (reported once), and nothing else happens
     assert [o.line for o in refilled] == [f"VALVE cmd {valve.ref} expired without an ack"]
-    assert quiet == []
+    # the silent probe waters nothing; health notices it is silent
+    assert [o.kind for o in quiet] == ["task", "alert"] and "device_offline" in quiet[0].line
     (cmd_msg,) = poll(lambda: obs.on("/cmd"), what="the open command")
     assert protocol.Command.model_validate(json.loads(cmd_msg.payload)).id == valve.ref

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from greeniot.actions.interlocks import InterlockParams, ZoneState, may_open
-from greeniot.analytics.context import ZoneInfo
+from greeniot.estate import ZoneInfo
 
 NOW_MS = 1_795_510_737_944
 H_MS = 3600 * 1000

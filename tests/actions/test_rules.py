@@ -6,10 +6,9 @@ import dataclasses
 
 import pytest
 
-from greeniot.actions.interlocks import ZoneState
-from greeniot.actions.rules import Alert, Task, ValveOpen, decide
-from greeniot.analytics.context import EstateContext, TreeInfo, ZoneInfo
-from greeniot.analytics.events import Event
+from greeniot.actions.rules import Alert, Task, decide
+from greeniot.analytics.contract import Event
+from greeniot.estate import EstateContext, TreeInfo, ZoneInfo
 
 NOW_MS = 1_795_510_737_944
 SITE = "estate-a"
@@ -20,17 +19,16 @@ CTX = EstateContext(
     zones=(ZoneInfo(SITE, "z02", valve_device="valve-z02", max_run_s=600),
            ZoneInfo(SITE, "z03")),
 )
-WET = ZoneState(rain_last_24h_mm=9.0, air_temp_c=18.0)
-OK_STATE = ZoneState(air_temp_c=18.0)
 
 
 def ev(kind: str, severity: str = "warning", *, value: float = 1.0, threshold: float = 0.5,
        unit: str = "deg", tree: str | None = None, zone: str | None = None,
        device: str | None = None, heritage: bool = False, ts_ms: int = NOW_MS,
-       detail: str = "") -> Event:
+       phase: str = "start", duration_s: float | None = None, detail: str = "") -> Event:
     return Event(kind=kind, site=SITE, ts_ms=ts_ms, severity=severity,  # type: ignore[arg-type]
-                 value=value, threshold=threshold, unit=unit, device=device, tree=tree,
-                 zone=zone, heritage=heritage, detail=detail)
+                 value=value, threshold=threshold, unit=unit,  # type: ignore[arg-type]
+                 phase=phase, device=device, tree=tree,  # type: ignore[arg-type]
+                 zone=zone, heritage=heritage, duration_s=duration_s, detail=detail)
 
 
 def tasks(out: list) -> list[Task]:
@@ -44,10 +42,10 @@ def alerts(out: list) -> list[Alert]:
 def test_healthy_swaying_tree_gives_nothing() -> None:
     sway = [ev("sway", "info", value=0.6, threshold=2.0, tree="t001", device="tilt-t001"),
             ev("sway", "warning", value=2.5, threshold=2.0, tree="t001")]
-    assert decide(sway, CTX, {}, NOW_MS) == []
-    assert decide([], CTX, {}, NOW_MS) == []
+    assert decide(sway, CTX) == []
+    assert decide([], CTX) == []
     # an ordinary tree's info-level lean is within its normal range: no task either
-    assert decide([ev("lean", "info", tree="t001")], CTX, {}, NOW_MS) == []
+    assert decide([ev("lean", "info", tree="t001")], CTX) == []
 
 
 @pytest.mark.parametrize(("kind", "severity", "tree", "task_kind", "priority", "alert_sev"), [
@@ -66,7 +64,7 @@ def test_healthy_swaying_tree_gives_nothing() -> None:
 ])
 def test_lean_levels_to_tasks(kind: str, severity: str, tree: str, task_kind: str,
                               priority: int, alert_sev: str) -> None:
-    out = decide([ev(kind, severity, tree=tree, device=f"tilt-{tree}")], CTX, {}, NOW_MS)
+    out = decide([ev(kind, severity, tree=tree, device=f"tilt-{tree}")], CTX)
     assert len(out) == 2
     task, alert = out
     assert isinstance(task, Task) and isinstance(alert, Alert)
@@ -81,7 +79,7 @@ def test_lean_levels_to_tasks(kind: str, severity: str, tree: str, task_kind: st
 
 
 def test_heritage_flag_on_the_event_alone_bumps() -> None:
-    out = decide([ev("lean", "warning", tree="t001", heritage=True)], CTX, {}, NOW_MS)
+    out = decide([ev("lean", "warning", tree="t001", heritage=True)], CTX)
     assert tasks(out)[0].priority == 2
     assert "heritage tree" in tasks(out)[0].reasons[-1]
 
@@ -89,9 +87,9 @@ def test_heritage_flag_on_the_event_alone_bumps() -> None:
 def test_dedup_key_is_stable_and_one_task_per_condition() -> None:
     repeated = [ev("lean", "warning", tree="t007", ts_ms=NOW_MS + i * 60_000, value=0.6 + i / 100)
                 for i in range(5)]
-    out = decide(repeated, CTX, {}, NOW_MS)
+    out = decide(repeated, CTX)
     assert [type(a) for a in out] == [Task, Alert]
-    again = decide(repeated[:1], CTX, {}, NOW_MS + 3_600_000)
+    again = decide(repeated[:1], CTX)
     assert tasks(again)[0].dedup_key == tasks(out)[0].dedup_key == "inspect:estate-a:t007"
 
 
@@ -102,7 +100,7 @@ def test_most_urgent_task_wins_within_a_call_and_order_is_by_priority() -> None:
         ev("lean_step", "critical", tree="t007", ts_ms=NOW_MS + 1),
         ev("lean", "warning", tree="h001"),
         ev("lean", "warning", tree="t001"),
-    ], CTX, {}, NOW_MS)
+    ], CTX)
     got = [(t.kind, t.subject, t.priority) for t in tasks(out)]
     assert got == [("stabilize", "t007", 1), ("inspect", "h001", 2), ("inspect", "t001", 3),
                    ("device_check", "soil-1", 4)]
@@ -113,70 +111,18 @@ def test_most_urgent_task_wins_within_a_call_and_order_is_by_priority() -> None:
     assert alerts(out)[0].severity == "critical"
 
 
-def test_drought_opens_the_valve_when_interlocks_allow() -> None:
-    out = decide([ev("drought", value=14.2, threshold=18.0, unit="vwc_pct", zone="z02",
-                     device="soil-z02")], CTX, {(SITE, "z02"): OK_STATE}, NOW_MS)
-    assert len(out) == 1
-    v = out[0]
-    assert isinstance(v, ValveOpen)
-    assert (v.site, v.device, v.zone, v.run_s) == (SITE, "valve-z02", "z02", 600)
-    assert "14.2 % below refill point 18 %" in v.reason
-    assert "management allowed depletion" in v.reason
-    assert v.reasons[0] == v.reason and len(v.reasons) >= 2
-
-
-@pytest.mark.parametrize(("state", "words"), [
-    (WET, "recent rain"),
-    (ZoneState(air_temp_c=-1.0), "freezing"),
-    (ZoneState(rain_forecast_mm=20.0, air_temp_c=18.0), "rain forecast"),
-    (ZoneState(air_temp_c=18.0, last_irrigation_end_ms=NOW_MS - 60_000), "minimum interval"),
+@pytest.mark.parametrize(("hours", "value", "severity", "priority"), [
+    (None, 48.0, "warning", 3),
+    (None, 55.0, "critical", 2),
+    (13.0, 48.0, "warning", 3),
+    (30.0, 48.0, "warning", 2),      # over twice the zone's 12 h
 ])
-def test_drought_with_lockout_gives_an_info_alert_not_a_valve(state: ZoneState,
-                                                              words: str) -> None:
-    drought = [ev("drought", value=12.0, threshold=18.0, unit="vwc_pct", zone="z02",
-                  device=f"soil-z02-{i}") for i in range(3)]  # three probes, one zone
-    out = decide(drought, CTX, {(SITE, "z02"): state}, NOW_MS)
-    assert not any(isinstance(a, ValveOpen) for a in out)
-    assert len(out) == 1
-    a = out[0]
-    assert isinstance(a, Alert)
-    assert (a.kind, a.severity, a.zone) == ("irrigation_skipped", "info", "z02")
-    assert a.dedup_key == f"irrigation_skipped:{SITE}:z02"
-    assert words in a.message
-
-
-def test_drought_while_watering_is_silent() -> None:
-    state = ZoneState(air_temp_c=18.0, valve_open=True)
-    out = decide([ev("drought", value=12.0, threshold=18.0, unit="vwc_pct", zone="z02")],
-                 CTX, {(SITE, "z02"): state}, NOW_MS)
-    assert out == []
-
-
-def test_drought_in_zone_without_valve_alerts_why() -> None:
-    out = decide([ev("drought", value=12.0, threshold=18.0, unit="vwc_pct", zone="z03")],
-                 CTX, {}, NOW_MS)
-    assert len(out) == 1 and isinstance(out[0], Alert)
-    assert "no valve" in out[0].message
-
-
-def test_one_valve_open_per_zone_per_call() -> None:
-    drought = [ev("drought", value=12.0 + i, threshold=18.0, unit="vwc_pct", zone="z02")
-               for i in range(3)]
-    out = decide(drought, CTX, {(SITE, "z02"): OK_STATE}, NOW_MS)
-    assert [type(a) for a in out] == [ValveOpen]
-
-
-@pytest.mark.parametrize(("unit", "value", "severity", "priority"), [
-    ("vwc_pct", 48.0, "warning", 3),
-    ("vwc_pct", 55.0, "critical", 2),
-    ("h", 13.0, "warning", 3),
-    ("h", 30.0, "warning", 2),      # over twice the zone's 12 h
-    ("s", 30 * 3600, "warning", 2),
-])
-def test_waterlog_drain_priority_by_hours(unit: str, value: float, severity: str,
+def test_waterlog_drain_priority_by_hours(hours: float | None, value: float, severity: str,
                                           priority: int) -> None:
-    out = decide([ev("waterlog", severity, value=value, threshold=45.0, unit=unit, zone="z02")],
-                 CTX, {}, NOW_MS)
+    """The duration is a typed field in seconds; the value stays the zone's VWC [%] (the
+    old contract read hours from the unit, which analytics never sent)."""
+    out = decide([ev("waterlog", severity, value=value, threshold=45.0, unit="vwc_pct",
+                     zone="z02", duration_s=None if hours is None else hours * 3600)], CTX)
     (task,) = tasks(out)
     assert (task.kind, task.priority, task.zone, task.dedup_key) == (
         "drain", priority, "z02", f"drain:{SITE}:z02")
@@ -185,7 +131,7 @@ def test_waterlog_drain_priority_by_hours(unit: str, value: float, severity: str
 
 def test_storm_start_is_a_site_alert_only() -> None:
     out = decide([ev("storm", "critical", value=33.0, threshold=20.0, unit="m/s",
-                     device="wx-1")], CTX, {}, NOW_MS)
+                     device="wx-1")], CTX)
     assert len(out) == 1
     a = out[0]
     assert isinstance(a, Alert)
@@ -195,7 +141,7 @@ def test_storm_start_is_a_site_alert_only() -> None:
 
 def test_after_the_storm_heritage_trees_are_swept() -> None:
     out = decide([ev("storm", "info", value=8.0, threshold=20.0, unit="m/s",
-                     detail="ended")], CTX, {}, NOW_MS)
+                     phase="clear")], CTX)
     got = [(t.kind, t.tree, t.priority, t.heritage) for t in tasks(out)]
     assert got == [("inspect", "h001", 2, True), ("inspect", "h002", 2, True)]  # not "other"
     assert [a.dedup_key for a in alerts(out)] == [
@@ -203,8 +149,8 @@ def test_after_the_storm_heritage_trees_are_swept() -> None:
 
 
 def test_sweep_and_lean_on_the_same_tree_keep_the_more_urgent() -> None:
-    out = decide([ev("storm", "info", value=8.0, threshold=20.0, unit="m/s"),
-                  ev("lean", "info", tree="h001")], CTX, {}, NOW_MS)
+    out = decide([ev("storm", "info", value=8.0, threshold=20.0, unit="m/s", phase="clear"),
+                  ev("lean", "warning", tree="h001")], CTX)
     inspect_h001 = [t for t in tasks(out) if t.tree == "h001"]
     assert len(inspect_h001) == 1
 
@@ -212,8 +158,7 @@ def test_sweep_and_lean_on_the_same_tree_keep_the_more_urgent() -> None:
 @pytest.mark.parametrize(("kind", "severity"), [
     ("device_offline", "warning"), ("low_battery", "info"), ("sensor_stuck", "critical")])
 def test_device_health_gives_a_p4_check_and_an_alert(kind: str, severity: str) -> None:
-    out = decide([ev(kind, severity, value=3600, threshold=900, unit="s", device="tilt-t9")],
-                 CTX, {}, NOW_MS)
+    out = decide([ev(kind, severity, value=3600, threshold=900, unit="s", device="tilt-t9")], CTX)
     task, alert = out
     assert isinstance(task, Task) and isinstance(alert, Alert)
     assert (task.kind, task.priority, task.dedup_key) == (
@@ -222,33 +167,44 @@ def test_device_health_gives_a_p4_check_and_an_alert(kind: str, severity: str) -
 
 
 def test_decide_is_pure() -> None:
-    events = [ev("failure", "critical", tree="t007"), ev("storm", "info", value=1, threshold=2),
+    events = [ev("failure", "critical", tree="t007"),
+              ev("storm", "info", value=1, threshold=2, phase="clear"),
               ev("drought", value=12.0, threshold=18.0, unit="vwc_pct", zone="z02")]
-    states = {(SITE, "z02"): OK_STATE}
-    first = decide(events, CTX, states, NOW_MS)
-    assert decide(list(reversed(events)), CTX, states, NOW_MS) == first
+    first = decide(events, CTX)
+    assert decide(list(reversed(events)), CTX) == first
     assert all(dataclasses.is_dataclass(a) for a in first)
 
 
-@pytest.mark.parametrize(("detail", "value", "ended"), [
-    ("started; peak mean wind 25.0 m/s", 25.0, False),
-    ("escalated; peak mean wind 33.0 m/s", 33.0, False),
-    ("started; estate sway RMS 0.1 deg", 0.1, False),  # onset below threshold: says started
-    ("ended; calm since the last reading above the end threshold", 12.0, True),
-    ("", 8.0, True),    # no word: value under the threshold
-    ("", 30.0, False),
+@pytest.mark.parametrize(("phase", "value", "ended"), [
+    ("start", 25.0, False),
+    ("escalate", 33.0, False),
+    ("start", 0.1, False),  # a sway-judged onset below the wind threshold still started
+    ("clear", 12.0, True),
+    ("clear", 30.0, True),  # the phase says it, whatever the value
 ])
-def test_storm_phase_from_detail_then_value(detail: str, value: float, ended: bool) -> None:
+def test_storm_phase_is_a_typed_field(phase: str, value: float, ended: bool) -> None:
     out = decide([ev("storm", "warning", value=value, threshold=20.0, unit="m/s",
-                     detail=detail)], CTX, {}, NOW_MS)
+                     phase=phase, detail="ended" if not ended else "started")], CTX)
     assert bool(tasks(out)) is ended
     assert [a.dedup_key for a in alerts(out) if a.task_key is None] == [
         f"storm_over:{SITE}" if ended else f"storm:{SITE}"]
+
+
+def test_a_cleared_condition_opens_nothing() -> None:
+    for kind in ("lean", "lean_step", "waterlog", "device_offline"):
+        assert decide([ev(kind, "critical", tree="t001", zone="z02", device="d1",
+                          phase="clear")], CTX) == []
+
+
+def test_info_lean_step_is_a_note_not_a_task() -> None:
+    """An info-level step (0.05 deg on a swaying heritage tree) sent crews before: never."""
+    assert decide([ev("lean_step", "info", value=0.05, threshold=0.05, tree="h001")], CTX) == []
+    (task,) = tasks(decide([ev("lean_step", "warning", tree="h001")], CTX))
+    assert (task.kind, task.priority) == ("stabilize", 1)  # heritage: one priority higher
 
 
 def test_info_lean_is_no_task_even_for_a_heritage_tree() -> None:
     """Analytics already applies the stricter heritage thresholds; an info-level lean or trend
     (within noise of a cheap sensor) must not send a crew to an ancient tree either."""
     for kind in ("lean", "lean_trend"):
-        assert decide([ev(kind, "info", tree="h001", device="tilt-h001")], CTX, {},
-                      NOW_MS) == []
+        assert decide([ev(kind, "info", tree="h001", device="tilt-h001")], CTX) == []

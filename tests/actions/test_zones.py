@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from greeniot.actions.zones import ZoneTracker
-from greeniot.analytics.context import EstateContext, ZoneInfo
+from greeniot.estate import EstateContext, ZoneInfo
 from greeniot.protocol import Ack, ValveEvent, WeatherReading
 
 T0 = 1_795_510_737_944

@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from greeniot.analytics.columns import ColumnBatch
+from greeniot.analytics.contract import Event
+from greeniot.analytics.core.columns import ColumnBatch
 from greeniot.analytics.engine import AnalyticsEngine
-from greeniot.analytics.events import Event
 
 T0 = 1_790_000_000_000 - (1_790_000_000_000 % 3_600_000)
 MIN = 60_000
@@ -84,7 +84,7 @@ def replay(engine: AnalyticsEngine, batches: Sequence[ColumnBatch], start_ms: in
             if sel.any():
                 engine.ingest_arrays(subset(b, sel))
         prev = int(t)
-        events.extend(engine.tick(int(t)))
+        events.extend(engine.tick(int(t)).events)
     return events
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from greeniot.analytics.health import (
+from greeniot.analytics.health.detect import (
     battery_levels,
     battery_v,
     offline,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from greeniot.analytics.index import DeviceIndex
+from greeniot.analytics.core.index import DeviceIndex
 
 
 def test_rows_in_order_of_first_appearance_and_stable() -> None:

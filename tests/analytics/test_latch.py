@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from greeniot.analytics.latch import Latches, grade, graded, latch
+from greeniot.analytics.core.latch import Latches, grade, graded, latch
 
 TH = np.array([0.25, 0.9, 1.6])
 

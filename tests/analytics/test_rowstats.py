@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from greeniot.analytics.rowstats import (
+from greeniot.analytics.core.rowstats import (
     group_median,
     linfit,
     masked_median,

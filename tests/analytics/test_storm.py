@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from greeniot.analytics.params import STORM_PARAMS
-from greeniot.analytics.storm import site_sway_rms, storm_episodes, windy_at, windy_readings
+from greeniot.analytics.storm.detect import site_sway_rms, storm_episodes, windy_at, windy_readings
 from tests.analytics.analytics_synth import HOUR, MIN, T0
 
 P = STORM_PARAMS["default"]

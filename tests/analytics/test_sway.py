@@ -7,7 +7,7 @@ import pytest
 from scipy import signal
 
 from greeniot.analytics.params import SWAY_PARAMS
-from greeniot.analytics.sway import frequency_drop, sway_features, welch_psd
+from greeniot.analytics.sway.detect import frequency_drop, sway_features, welch_psd
 from tests.analytics.analytics_synth import DAY, T0
 
 P = SWAY_PARAMS["default"]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from greeniot.analytics.baseline import TiltBaseline, fit_baseline
+from greeniot.analytics.core.latch import grade
 from greeniot.analytics.params import TILT_PARAMS
-from greeniot.analytics.tilt import (
+from greeniot.analytics.tilt.baseline import TiltBaseline, fit_baseline
+from greeniot.analytics.tilt.detect import (
     failure_tilt,
-    graded_level,
     hourly_calm_medians,
     lean_rate,
+    level_thresholds,
     residual_lean,
     segment_level,
     step_magnitude,
@@ -187,5 +188,5 @@ def test_graded_level_heritage_stricter() -> None:
     her = TILT_PARAMS["heritage"]
     lean = np.array([0.2, 0.2, 0.5, 0.5, 1.0, 1.0, 2.0, np.nan])
     heritage = np.array([False, True] * 4)
-    levels = graded_level(lean, heritage, STD.lean_deg, her.lean_deg)
+    levels = grade(lean, level_thresholds(heritage, STD.lean_deg, her.lean_deg))
     assert levels.tolist() == [0, 1, 1, 2, 2, 3, 3, 0]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from greeniot.analytics.params import SOIL_PARAMS
-from greeniot.analytics.water import (
+from greeniot.analytics.soil.detect import (
     drought_levels,
     hours_above,
     probe_level,

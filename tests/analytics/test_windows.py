@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from greeniot.analytics.windows import AppendStats, Windows
+from greeniot.analytics.core.windows import AppendStats, Windows
 
 
 def chron(w: Windows, row: int) -> tuple[list[int], list[float]]:

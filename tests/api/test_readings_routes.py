@@ -19,8 +19,6 @@ from greeniot.services.process import free_port
 from greeniot.store.influx import InfluxClient
 from tests.api.conftest import API
 
-pytestmark = pytest.mark.services
-
 NOW = wall_clock_ms()
 T = NOW - 600_000  # scenarios carry past timestamps: now()-bounded queries miss future points
 

@@ -34,8 +34,7 @@ from greeniot.store.influx import InfluxClient
 from greeniot.transport.mqtt import MqttSession
 from simulators.fleet import Fleet
 from simulators.runner import RunResult, run
-
-pytestmark = pytest.mark.services
+from tests.helpers import apoll
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "deploy" / "grafana"
@@ -123,10 +122,7 @@ async def stored_seq_counts(settings: Settings) -> dict[tuple[str, str], int]:
 
 
 async def poll(check: Any, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
+    await apoll(check, timeout_s=timeout_s, interval_s=0.1, what=what)
 
 
 async def command_valve(settings: Settings, site: str, zone: str, valve: str) -> None:

@@ -6,7 +6,6 @@ MicroPython valve node acknowledges.
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import pytest
@@ -14,13 +13,14 @@ from sqlalchemy import select
 
 from greeniot.config import Settings
 from greeniot.ingest.service import IngestService
-from greeniot.pipeline.maintenance import MaintenanceService
-from greeniot.pipeline.runtime import bindings_of, open_registry, read_context
 from greeniot.registry.context import seed
-from greeniot.registry.models import Command, Task
+from greeniot.registry.models import Command, Device, Task
+from greeniot.runtime.maintenance import MaintenanceService
+from greeniot.runtime.processes import bindings_of, open_registry, read_context
 from greeniot.services.firmware import FirmwareNode
 from simulators.fleet import Fleet
 from simulators.runner import run
+from tests.helpers import apoll
 from tests.ingest.test_service import influx_rows
 
 pytestmark = [pytest.mark.services, pytest.mark.firmware]
@@ -42,10 +42,7 @@ def seeded_estate(settings: Settings, fleet: Fleet):
 
 
 async def wait_for(check, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await asyncio.to_thread(check):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
+    await apoll(check, timeout_s=timeout_s, interval_s=0.1, what=what, thread=True)
 
 
 def test_firmware_and_simulator_readings_are_queryable(settings: Settings, site_id: str,
@@ -123,7 +120,13 @@ def test_typhoon_raises_removal_task_for_failed_tree_and_none_for_healthy(
     result = asyncio.run(scenario())
     with sessions() as session:
         tasks = session.scalars(select(Task).where(Task.site == site_id)).all()
+        devices = session.scalars(select(Device).where(Device.site == site_id)).all()
     engine.dispose()
+    # The registry knows when each sensor was last heard and what it last said (the API's
+    # device list reads it); before, every device read "unknown" with no last-seen time.
+    sensors = [d for d in devices if d.kind in ("tilt", "soil", "weather")]
+    assert sensors and all(d.status != "unknown" and d.last_seen_ms for d in sensors), [
+        (d.id, d.status, d.last_seen_ms) for d in sensors if d.status == "unknown"]
     by_tree: dict[str, list[Task]] = {}
     for t in tasks:
         if t.tree:

@@ -74,3 +74,18 @@ def test_payloads_are_compact_json(payloads: list[tuple[str, bytes]]) -> None:
         bare = strings.sub(b'""', payload)
         assert not re.search(rb"\s", bare), payload  # no whitespace outside strings
         assert b"null" not in bare, payload  # absent fields are left out, never null
+
+
+def test_the_firmware_mirrors_the_channel_table() -> None:
+    """The firmware's channel names are the backend's channel table (both directions), and
+    the channels it may batch are the table's batch channels."""
+    import ast
+
+    from greeniot.protocol.channels import DOWN_CHANNELS, READING_CHANNELS, UP_CHANNELS
+
+    tree = ast.parse((FIRMWARE / "lib" / "proto.py").read_text())
+    consts = {t.id: ast.literal_eval(node.value) for node in tree.body
+              if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)
+              and t.id.endswith("_CHANNELS")}
+    assert consts == {"UP_CHANNELS": UP_CHANNELS, "DOWN_CHANNELS": DOWN_CHANNELS,
+                      "READING_CHANNELS": READING_CHANNELS}

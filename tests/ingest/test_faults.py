@@ -9,17 +9,12 @@ import asyncio
 import time
 from pathlib import Path
 
-import pytest
-
 from greeniot.config import InfluxSettings, Settings
 from greeniot.ingest.service import IngestService
 from greeniot.protocol import SoilReading, encode
 from greeniot.services import InfluxProcess
 from tests.helpers import Publisher
 from tests.ingest.test_service import run_ingest, seqs
-
-pytestmark = pytest.mark.services
-
 
 #: Readings are 10 ms apart from here on: a device's reading is identified by its timestamp,
 #: so two readings of one device must never share one (the later would overwrite the earlier).

@@ -7,15 +7,12 @@ import json
 import time
 
 import httpx
-import pytest
 
 from greeniot.config import Settings
 from greeniot.ingest.service import IngestService
 from greeniot.protocol import SoilReading, TiltReading, encode
 from greeniot.protocol.codec import encode_batch
 from tests.helpers import Observer, Publisher
-
-pytestmark = pytest.mark.services
 
 
 def influx_rows(settings: Settings, q: str) -> list[dict]:

@@ -6,16 +6,12 @@ import asyncio
 import time
 from pathlib import Path
 
-import pytest
-
 from greeniot.config import Settings
 from greeniot.ingest.service import IngestService
 from greeniot.services import MosquittoProcess
 from tests.helpers import Publisher
 from tests.ingest.test_faults import seqs_count, soil_items
 from tests.ingest.test_service import seqs
-
-pytestmark = pytest.mark.services
 
 
 def test_two_workers_share_the_load_and_store_each_reading_once(settings: Settings,

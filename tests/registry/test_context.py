@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from greeniot.analytics.context import DeviceBinding, EstateContext, TreeInfo, ZoneInfo
+from greeniot.estate import DeviceBinding, EstateContext, TreeInfo, ZoneInfo
 from greeniot.registry import crud
 from greeniot.registry.context import load_context, seed
 from greeniot.registry.errors import InvalidInputError
@@ -55,7 +55,7 @@ def test_seed_then_load_context(session: Session) -> None:
         ZoneInfo(site="estate-a", zone="z1", refill_vwc_pct=20.0, valve_device="valve-z1"),
         ZoneInfo(site="estate-a", zone="z2", valve_device="valve-z2"),
     )
-    assert ctx.binding("estate-a", "tilt-t1") == ctx.devices[1]
+    assert {(b.site, b.device): b for b in ctx.devices}[("estate-a", "tilt-t1")] == ctx.devices[1]
     only_b = load_context(session, sites=["estate-b"])
     assert [d.device for d in only_b.devices] == ["wx-1"] and only_b.zones == ()
     assert crud.get_site(session, site="estate-b").name == "estate-b"

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from greeniot.protocol import Rejection, decode
 from greeniot.protocol.topics import UP_CHANNELS
 from greeniot.services import MosquittoProcess
+from tests.helpers import poll
 
 
 def wall_ms() -> int:
@@ -24,11 +25,7 @@ def wall_ms() -> int:
 
 def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
     """Poll ``check`` until true; fail the test naming ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.01)
+    poll(check, timeout_s=timeout_s, interval_s=0.01, what=what)
 
 
 @dataclass(frozen=True, slots=True)

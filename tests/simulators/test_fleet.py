@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from greeniot.analytics.context import DeviceBinding, TreeInfo, ZoneInfo
+from greeniot.estate import DeviceBinding, TreeInfo, ZoneInfo
 from greeniot.protocol import valid_id
 from simulators import Fleet
 

@@ -10,8 +10,6 @@ from greeniot.services import MosquittoProcess, free_port
 from simulators.publisher import Publisher, PublisherError
 from tests.simulators.conftest import Observer, wait_until
 
-pytestmark = pytest.mark.services
-
 
 def test_window_is_bounded_and_every_message_arrives_once(
         mosquitto: MosquittoProcess, observer: Observer, site_id: str) -> None:

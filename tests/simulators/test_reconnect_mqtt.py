@@ -7,13 +7,9 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import pytest
-
 from greeniot.services import MosquittoProcess
 from simulators import Fleet, Progress, RunResult, SimOptions, run
 from tests.simulators.conftest import Observer, wait_until
-
-pytestmark = pytest.mark.services
 
 
 def test_broker_restart_mid_run_loses_nothing(tmp_path: Path, site_id: str) -> None:

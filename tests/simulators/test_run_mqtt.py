@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-import pytest
-
 from greeniot.protocol import Status
 from greeniot.services import MosquittoProcess
 from simulators import Fleet, SimOptions, run_sync
 from tests.simulators.conftest import Observer, wait_until, wall_ms
-
-pytestmark = pytest.mark.services
 
 
 def test_short_run_exact_counts_valid_payloads_and_past_timestamps(

@@ -10,8 +10,6 @@ from greeniot.services import MosquittoProcess
 from simulators import Fleet, SimOptions, run_sync
 from tests.simulators.conftest import Observer, wait_until
 
-pytestmark = pytest.mark.services
-
 
 def test_typhoon_truth_matches_published_tilt(mosquitto: MosquittoProcess, observer: Observer,
                                               site_id: str) -> None:

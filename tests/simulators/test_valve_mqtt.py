@@ -4,7 +4,6 @@ node's ``valve`` events water the simulated zone."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 
 import pytest
@@ -12,19 +11,14 @@ import pytest
 from greeniot.protocol import Ack, Command, SoilReading, ValveEvent, device_topic, encode
 from greeniot.services import MosquittoProcess
 from simulators import Fleet, RunResult, SimOptions, run
+from tests.helpers import apoll
 from tests.simulators.conftest import Observer, wall_ms
-
-pytestmark = pytest.mark.services
 
 OPTIONS = SimOptions(soil_interval_s=120, tilt_interval_s=1800, burst=False)
 
 
 async def poll(check: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
-        await asyncio.sleep(0.01)
+    await apoll(check, timeout_s=timeout_s, interval_s=0.01, what=what)
 
 
 def latest_ts(observer: Observer) -> int:

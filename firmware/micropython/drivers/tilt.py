@@ -3,12 +3,12 @@
 ``pitch = atan2(-ax, sqrt(ay² + az²))`` and ``roll = atan2(ay, az)`` (the usual aerospace
 convention); an upright sensor (0, 0, +1 g) reads 0°/0°. Averaging the *vector* over n samples
 and taking the angles once both costs one atan2 pair and averages noise the way a low-cost MEMS
-sensor needs (DESIGN.md: averaging over ~2 minutes brings it to ~0.015°). ``roll`` is clamped
+sensor needs (docs/domain.md: averaging over ~2 minutes brings it to ~0.015°). ``roll`` is clamped
 to ±90° (protocol range): beyond that the sensor is upside down and the exact figure no longer
 matters.
 
-``BurstSampler`` records evenly spaced pitch/roll samples for sway analysis (DESIGN.md: 10–20 Hz
-bursts track sway at 0.05–3 Hz) into arrays allocated once.
+``BurstSampler`` records evenly spaced pitch/roll samples for sway analysis (docs/domain.md:
+10–20 Hz bursts track sway at 0.05–3 Hz) into arrays allocated once.
 """
 
 import math

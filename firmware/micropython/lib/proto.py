@@ -17,6 +17,10 @@ OFFLINE = b'{"v":1,"state":"offline"}'
 BATCH_HEAD = b'{"v":1,"batch":['
 BATCH_SEP = b","
 BATCH_TAIL = b"]}"
+#: The channel table's names (src/greeniot/protocol/channels.py), mirrored; the parity test
+#: keeps them equal. Up: device → backend; down: backend → device.
+UP_CHANNELS = ("soil", "tilt", "weather", "valve", "status", "ack")
+DOWN_CHANNELS = ("cmd", "config")
 #: Channels whose payload may be a batch (docs/protocol.md "Batches").
 READING_CHANNELS = ("soil", "tilt", "weather", "valve")
 SEQ_MOD = 1 << 32

@@ -2,11 +2,13 @@
 
 - :mod:`~greeniot.actions.interlocks` — may this zone's valve open now, for how long, and why
   (pure);
-- :mod:`~greeniot.actions.rules` — analytics events → valve opens, crew tasks, alerts (pure);
+- :mod:`~greeniot.actions.plan` — what is decided: valve opens, tasks, alerts;
+- :mod:`~greeniot.actions.irrigation` — the one irrigation path: zone water state →
+  interlocks → valve opens (pure);
+- :mod:`~greeniot.actions.rules` — analytics events → crew tasks and alerts, ranked with the
+  irrigation decisions (pure);
 - :mod:`~greeniot.actions.zones` — the zone state the interlocks judge, from weather, valve
   events, commands and acks;
-- :mod:`~greeniot.actions.droughts` — keeps a dry zone in view after analytics' one (latched)
-  drought event, while fresh probe readings stay dry;
 - :mod:`~greeniot.actions.valves` — valve commands: record, publish QoS 1, settle by ack or
   deadline;
 - :mod:`~greeniot.actions.executor` — applies decisions to the registry and the broker and
@@ -15,10 +17,11 @@
   :class:`greeniot.transport.mqtt.MqttSession`).
 """
 
-from greeniot.actions.droughts import DroughtEpisodes
 from greeniot.actions.executor import ActionExecutor, Outcome
 from greeniot.actions.interlocks import Decision, InterlockParams, ZoneState, may_open
-from greeniot.actions.rules import Action, Alert, Task, ValveOpen, decide
+from greeniot.actions.irrigation import plan_irrigation
+from greeniot.actions.plan import Action, Alert, Task, ValveOpen
+from greeniot.actions.rules import decide
 from greeniot.actions.sinks.mqtt import MqttAlertSink
 from greeniot.actions.valves import CommandError, ValveCommander
 from greeniot.actions.zones import ZoneTracker
@@ -29,7 +32,6 @@ __all__ = [
     "Alert",
     "CommandError",
     "Decision",
-    "DroughtEpisodes",
     "InterlockParams",
     "MqttAlertSink",
     "Outcome",
@@ -40,4 +42,5 @@ __all__ = [
     "ZoneTracker",
     "decide",
     "may_open",
+    "plan_irrigation",
 ]

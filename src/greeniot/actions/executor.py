@@ -7,9 +7,9 @@
 - a ``ValveOpen`` goes through :class:`~greeniot.actions.valves.ValveCommander`.
 
 Each action yields an :class:`Outcome` whose ``line`` the CLI prints. The executor also feeds
-the zone tracker (weather, valve events, acks) that the interlocks judge and the drought
-episodes (soil readings) that keep a dry zone in view, and :meth:`tick` runs one whole step:
-expire stale commands, add drought follow-ups, decide, apply.
+the zone tracker (weather, valve events, acks) that the interlocks judge, and :meth:`tick` runs
+one whole step: expire stale commands, plan irrigation from the zones' water state, decide,
+apply.
 """
 
 from __future__ import annotations
@@ -23,15 +23,16 @@ from typing import Literal
 from pydantic import BaseModel
 
 from greeniot import protocol
-from greeniot.actions.droughts import DroughtEpisodes
 from greeniot.actions.interlocks import DEFAULT_PARAMS, InterlockParams, ZoneState
-from greeniot.actions.rules import Action, Alert, Task, ValveOpen, decide
+from greeniot.actions.irrigation import plan_irrigation
+from greeniot.actions.plan import Action, Alert, Task, ValveOpen
+from greeniot.actions.rules import decide
 from greeniot.actions.sinks import AlertSink
 from greeniot.actions.sinks.mqtt import MqttAlertSink
 from greeniot.actions.valves import Clock, CommandError, Publish, SessionFactory, ValveCommander
 from greeniot.actions.zones import ZoneKey, ZoneTracker
-from greeniot.analytics.context import EstateContext
-from greeniot.analytics.events import Event
+from greeniot.analytics.contract import Event, TickResult, ZoneWaterState
+from greeniot.estate import EstateContext
 from greeniot.registry import crud
 from greeniot.registry.errors import RegistryError
 from greeniot.registry.vocab import SEVERITY_RANK
@@ -111,7 +112,6 @@ class ActionExecutor:
         if self._tracker is not commander.tracker:
             raise ValueError("tracker must be the commander's tracker (pass it to both)")
         self._log = logger or logging.getLogger(__name__)
-        self.droughts = DroughtEpisodes()
 
     @property
     def zones(self) -> ZoneTracker:
@@ -132,11 +132,9 @@ class ActionExecutor:
         return Outcome.for_ack(site, device, ack, state)
 
     async def observe(self, site: str, device: str, msg: BaseModel) -> Outcome | None:
-        """Route one decoded device message (soil, weather, valve event, ack); others are
+        """Route one decoded device message (weather, valve event, ack); others are
         ignored."""
-        if isinstance(msg, protocol.SoilReading):
-            self.droughts.observe_soil(site, device, msg)
-        elif isinstance(msg, protocol.WeatherReading):
+        if isinstance(msg, protocol.WeatherReading):
             self.observe_weather(site, msg)
         elif isinstance(msg, protocol.ValveEvent):
             self.observe_valve(site, device, msg)
@@ -148,21 +146,25 @@ class ActionExecutor:
         return self.zones.states(ctx, now_ms)
 
     # -- one step ----------------------------------------------------------------------------
-    async def tick(self, events: Iterable[Event], ctx: EstateContext) -> list[Outcome]:
-        """One step at ``clock()``: expire overdue commands, add a follow-up for every zone
-        still in drought (see :mod:`~greeniot.actions.droughts`), decide, apply.
+    async def tick(self, result: TickResult | Iterable[Event], ctx: EstateContext
+                   ) -> list[Outcome]:
+        """One step at ``clock()``: expire overdue commands, plan irrigation from the zones'
+        water state, decide on the events, apply.
 
-        Call it every analytics tick, with or without events: follow-ups need no new event.
+        Call it every analytics tick, with or without events: a dry zone is judged again at
+        every tick from its state. ``result`` is the engine's tick (events and states); plain
+        events alone judge no irrigation.
         """
         now_ms = self._clock()
         out = [Outcome("valve", False, False, f"VALVE cmd {cmd_id} expired without an ack",
                        cmd_id) for cmd_id in await self._commander.expire()]
-        events = list(events)
-        self.droughts.note(events)
-        fresh = {(e.site, e.zone) for e in events if e.kind == "drought" and e.zone is not None}
-        events += self.droughts.follow_ups(ctx, now_ms, skip=fresh)
-        decisions = decide(events, ctx, self.zone_states(ctx, now_ms), now_ms, self._params)
-        return out + await self.apply(decisions)
+        if isinstance(result, TickResult):
+            events, water = result.events, result.zones
+        else:
+            events, water = list(result), ZoneWaterState()
+        irrigation = plan_irrigation(water, ctx, self.zone_states(ctx, now_ms), now_ms,
+                                     self._params)
+        return out + await self.apply(decide(events, ctx, irrigation=irrigation))
 
     async def apply(self, decisions: Iterable[Action]) -> list[Outcome]:
         """Carry out ``decisions`` in order; a task's id is linked into the alert after it."""
@@ -210,7 +212,7 @@ class ActionExecutor:
                     task_id=task_id, dedup_key=d.dedup_key, now_ms=self._clock())
                 msg = protocol.Alert(
                     id=row.id, ts_ms=row.last_ts_ms, site=row.site, kind=row.kind,
-                    severity=row.severity, message=row.message,  # type: ignore[arg-type]
+                    severity=row.severity, message=row.message,
                     device=row.device, tree=row.tree, zone=row.zone, task_id=row.task_id,
                     value=row.value)
                 escalated = not created and SEVERITY_RANK[row.severity] > old_rank

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from greeniot.analytics.context import ZoneInfo
+from greeniot.estate import ZoneInfo
 
 MS_PER_S = 1000
 

@@ -1,8 +1,10 @@
 """Events → decisions: valve opens, crew tasks and alerts, each carrying its reasons. Pure.
 
-What estate operations ask for (see DESIGN.md): emergency handling around typhoons —
-straighten, stake, remove; heritage (ancient/named) trees first; drainage in the rainy season;
-irrigation only when the root zone needs it and the interlocks allow it. Every task carries a
+What estate operations ask for (docs/domain.md): emergency handling around typhoons —
+straighten, stake, remove; heritage (ancient/named) trees first; drainage in the rainy season.
+Irrigation is not decided here but from the zones' water state
+(:mod:`greeniot.actions.irrigation`); :func:`decide` ranks its valve opens with the rest. Every
+task carries a
 de-duplication key ``"{kind}:{site}:{subject}"`` so one ongoing condition opens one task,
 however many readings repeat it; the registry (``crud.open_task_once``) enforces it across
 calls, ``decide`` within one call. Every task comes with an alert (same key, ``task_key``
@@ -15,14 +17,15 @@ event                         task                        priority
 ============================  ==========================  ========
 failure                       remove (clear fallen tree)  1
 lean / lean_trend critical    stabilize (straighten/stake) 1
-lean_step                     stabilize                   2 (1 if critical)
+lean_step warning             stabilize                   2
 lean / lean_trend warning     inspect                     3
-lean / lean_trend info        none (a healthy tree)       —
-storm (ended)                 inspect every heritage tree 2
+any lean kind at info         none: a note, never a task  —
+storm (phase clear)           inspect every heritage tree 2
 waterlog                      drain                       3 (2 if long or critical)
 device health                 device_check                4
-drought                       valve open, or an info alert saying why not
+drought                       none here: irrigation reads the zone water state
 sway                          none: sway while wind blows is not lean
+any event in phase clear      none (storm excepted)       —
 ============================  ==========================  ========
 
 Heritage trees are judged on analytics' stricter thresholds; here their task is one priority
@@ -32,20 +35,14 @@ higher. An info-level event is no task, for them too.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Literal
 
-from greeniot.actions.interlocks import DEFAULT_PARAMS, InterlockParams, ZoneState, may_open
-from greeniot.analytics.context import EstateContext, ZoneInfo
-from greeniot.analytics.events import Event, Severity
+from greeniot.actions.plan import Action, Alert, Task, TaskKind, ValveOpen
+from greeniot.analytics.contract import HEALTH_KINDS, LEAN_KINDS, Event, Severity
+from greeniot.estate import EstateContext, ZoneInfo
 
-TaskKind = Literal["remove", "stabilize", "inspect", "drain", "device_check"]
+__all__ = ["Action", "Alert", "Task", "TaskKind", "ValveOpen", "decide", "describe"]
 
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
-HEALTH_KINDS = frozenset({"device_offline", "low_battery", "sensor_stuck"})
-LEAN_KINDS = frozenset({"lean", "lean_trend", "lean_step", "failure"})
-#: Interlocks that mean "watering is already under way", not "skipped": no alert for these.
-IN_PROGRESS = frozenset({"valve_open", "cmd_pending"})
 TASK_WORDS: dict[str, str] = {
     "remove": "clear fallen/failed tree",
     "stabilize": "straighten and stake",
@@ -53,62 +50,6 @@ TASK_WORDS: dict[str, str] = {
     "drain": "drain waterlogged zone",
     "device_check": "check device",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class ValveOpen:
-    """Open ``device`` (the valve of ``zone``) for ``run_s`` seconds."""
-
-    site: str
-    device: str
-    zone: str
-    run_s: int
-    reason: str
-    ts_ms: int
-    reasons: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Task:
-    """A crew task to open once per ``dedup_key`` (``"{kind}:{site}:{subject}"``)."""
-
-    site: str
-    kind: TaskKind
-    priority: int
-    subject: str
-    title: str
-    severity: Severity
-    ts_ms: int
-    reasons: tuple[str, ...]
-    tree: str | None = None
-    zone: str | None = None
-    device: str | None = None
-    heritage: bool = False
-
-    @property
-    def dedup_key(self) -> str:
-        return f"{self.kind}:{self.site}:{self.subject}"
-
-
-@dataclass(frozen=True, slots=True)
-class Alert:
-    """An alert to record (once per ``dedup_key``) and publish; ``task_key`` links a task."""
-
-    site: str
-    kind: str
-    severity: Severity
-    message: str
-    dedup_key: str
-    ts_ms: int
-    reasons: tuple[str, ...] = ()
-    device: str | None = None
-    tree: str | None = None
-    zone: str | None = None
-    value: float | None = None
-    task_key: str | None = None
-
-
-Action = ValveOpen | Task | Alert
 
 
 def describe(ev: Event) -> str:
@@ -144,14 +85,14 @@ def _lean(ev: Event, heritage_trees: frozenset[tuple[str, str]]) -> list[Action]
         kind: TaskKind = "remove"
         priority = 1
         severity = "critical"
+    elif severity == "info":
+        return []  # a note on the tree (its alert history), never a task: precision first
     elif ev.kind == "lean_step":
         kind, priority = "stabilize", 1 if severity == "critical" else 2
     elif severity == "critical":
         kind, priority = "stabilize", 1
-    elif severity == "warning":
-        kind, priority = "inspect", 3
     else:
-        return []  # info-level lean of an ordinary tree: within its normal range
+        kind, priority = "inspect", 3
     subject = ev.subject
     reasons = [describe(ev)]
     if heritage:
@@ -163,17 +104,8 @@ def _lean(ev: Event, heritage_trees: frozenset[tuple[str, str]]) -> list[Action]
     return _task_for(task, ev)
 
 
-def _storm_ended(ev: Event) -> bool:
-    """Analytics says ``started``/``escalated``/``ended`` first in ``detail``; without that
-    word, a value back under the threshold means the storm is over."""
-    word = ev.detail.lower()
-    if word.startswith(("started", "escalated")):
-        return False
-    return word.startswith("ended") or ev.value < ev.threshold
-
-
 def _storm(ev: Event, ctx: EstateContext) -> list[Action]:
-    if not _storm_ended(ev):
+    if ev.phase != "clear":
         return [Alert(site=ev.site, kind="storm", severity=ev.severity,
                       message=f"storm at site {ev.site}: {ev.value:g} {ev.unit}",
                       dedup_key=f"storm:{ev.site}", ts_ms=ev.ts_ms, reasons=(describe(ev),),
@@ -196,7 +128,7 @@ def _storm(ev: Event, ctx: EstateContext) -> list[Action]:
 
 def _waterlog(ev: Event, zone: ZoneInfo | None) -> list[Action]:
     limit_h = zone.waterlog_hours if zone else 12.0
-    hours = {"h": ev.value, "s": ev.value / 3600}.get(ev.unit)
+    hours = ev.duration_s / 3600 if ev.duration_s is not None else None
     reasons = [describe(ev)]
     priority = 3
     if ev.severity == "critical":
@@ -219,30 +151,6 @@ def _health(ev: Event) -> list[Action]:
                 severity=ev.severity, ts_ms=ev.ts_ms, reasons=(describe(ev),), tree=ev.tree,
                 zone=ev.zone, device=ev.device)
     return _task_for(task, ev)
-
-
-def _drought(ev: Event, zone: ZoneInfo | None, state: ZoneState, now_ms: int,
-             params: InterlockParams) -> list[Action]:
-    need = (f"soil moisture {ev.value:g} % below refill point {ev.threshold:g} %: root-zone "
-            "depletion past the management allowed depletion (FAO-56)")
-    if zone is None:
-        return [Alert(site=ev.site, kind="drought", severity="warning",
-                      message=f"drought at {ev.subject} but no irrigation zone is known for it",
-                      dedup_key=f"drought_unzoned:{ev.site}:{ev.subject}", ts_ms=ev.ts_ms,
-                      reasons=(need,), device=ev.device, zone=ev.zone, value=ev.value)]
-    verdict = may_open(zone, state, now_ms, params)
-    if verdict.ok and zone.valve_device is not None:
-        return [ValveOpen(site=ev.site, device=zone.valve_device, zone=zone.zone,
-                          run_s=verdict.run_s, reason=need, ts_ms=ev.ts_ms,
-                          reasons=(need, *verdict.reasons))]
-    if set(verdict.lockouts) <= IN_PROGRESS:
-        return []  # watering already under way: nothing to say
-    return [Alert(site=ev.site, kind="irrigation_skipped", severity="info",
-                  message=f"irrigation of zone {zone.zone} skipped: "
-                          + "; ".join(verdict.reasons),
-                  dedup_key=f"irrigation_skipped:{ev.site}:{zone.zone}", ts_ms=ev.ts_ms,
-                  reasons=(need, *verdict.reasons), device=zone.valve_device, zone=zone.zone,
-                  value=ev.value)]
 
 
 Group = tuple[Action, ...]  # a task and its alert travel together
@@ -277,22 +185,21 @@ def _urgency(group: Group) -> tuple[int, int]:
 
 
 def _groups(ev: Event, ctx: EstateContext, zones: Mapping[tuple[str, str], ZoneInfo],
-            heritage_trees: frozenset[tuple[str, str]],
-            zone_states: Mapping[tuple[str, str], ZoneState], now_ms: int,
-            params: InterlockParams) -> list[Action]:
+            heritage_trees: frozenset[tuple[str, str]]) -> list[Action]:
     zone = zones.get((ev.site, ev.zone)) if ev.zone else None
-    if ev.kind in LEAN_KINDS:
-        return _lean(ev, heritage_trees)
     if ev.kind == "storm":
         return _storm(ev, ctx)
+    if ev.phase == "clear":
+        return []  # a condition that ended opens nothing
+    if ev.kind in LEAN_KINDS:
+        return _lean(ev, heritage_trees)
     if ev.kind == "waterlog":
         return _waterlog(ev, zone)
     if ev.kind in HEALTH_KINDS:
         return _health(ev)
-    if ev.kind == "drought":
-        state = zone_states.get((ev.site, ev.zone or ""), ZoneState())
-        return _drought(ev, zone, state, now_ms, params)
-    return []  # "sway" and anything else: sway while the wind blows is not lean
+    # "drought": irrigation reads the zone water state; "sway": sway while the wind blows is
+    # not lean
+    return []
 
 
 def _split(actions: list[Action]) -> list[Group]:
@@ -307,23 +214,19 @@ def _split(actions: list[Action]) -> list[Group]:
     return groups
 
 
-def decide(events: Iterable[Event], ctx: EstateContext,
-           zone_states: Mapping[tuple[str, str], ZoneState], now_ms: int,
-           params: InterlockParams = DEFAULT_PARAMS) -> list[Action]:
-    """Turn one tick's events into actions, most urgent first.
+def decide(events: Iterable[Event], ctx: EstateContext, *,
+           irrigation: Iterable[ValveOpen | Alert] = ()) -> list[Action]:
+    """Turn one tick's events (and the irrigation path's decisions) into actions, most
+    urgent first.
 
     Parameters
     ----------
     events : iterable of Event
         What analytics found this tick.
     ctx : EstateContext
-        Zones (limits, valve) and trees (heritage) of the estate.
-    zone_states : mapping (site, zone) → ZoneState
-        What is known of each zone now (``ZoneTracker.states``); a missing zone is a fresh one.
-    now_ms : int
-        Decision time, ms UTC (event time in replay).
-    params : InterlockParams
-        Irrigation lockout thresholds.
+        Zones (limits) and trees (heritage) of the estate.
+    irrigation : iterable of ValveOpen | Alert
+        From :func:`greeniot.actions.irrigation.plan_irrigation`, ranked with the rest.
 
     Returns
     -------
@@ -335,12 +238,13 @@ def decide(events: Iterable[Event], ctx: EstateContext,
     zones = {(z.site, z.zone): z for z in ctx.zones}
     heritage_trees = frozenset((t.site, t.tree) for t in ctx.trees if t.heritage)
     kept: dict[tuple[str, str], Group] = {}
-    for ev in sorted(events, key=lambda e: e.ts_ms):
-        for group in _split(_groups(ev, ctx, zones, heritage_trees, zone_states, now_ms,
-                                    params)):
-            key = _key(group)
-            old = kept.get(key)
-            if old is None or _urgency(group) > _urgency(old):
-                kept[key] = group
+    groups = [g for ev in sorted(events, key=lambda e: e.ts_ms)
+              for g in _split(_groups(ev, ctx, zones, heritage_trees))]
+    groups += [(a,) for a in irrigation]
+    for group in groups:
+        key = _key(group)
+        old = kept.get(key)
+        if old is None or _urgency(group) > _urgency(old):
+            kept[key] = group
     ordered = sorted(kept.values(), key=_rank)  # stable: first seen first within a rank
     return [a for group in ordered for a in group]

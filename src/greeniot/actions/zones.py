@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from greeniot.actions.interlocks import ZoneState
-from greeniot.analytics.context import EstateContext
 from greeniot.clock import MS_PER_DAY
+from greeniot.estate import EstateContext
 from greeniot.protocol import Ack, ValveEvent, WeatherReading
 
 #: An air temperature older than this no longer describes the present [ms].

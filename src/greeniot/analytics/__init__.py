@@ -6,10 +6,9 @@ runs them all at every tick. Thresholds and their sources are in :mod:`params`; 
 with actions is :mod:`events` and :mod:`context`.
 """
 
-from greeniot.analytics.columns import ColumnBatch
-from greeniot.analytics.context import DeviceBinding, EstateContext, TreeInfo, ZoneInfo
+from greeniot.analytics.contract import Event, EventKind, Severity
+from greeniot.analytics.core.columns import ColumnBatch
 from greeniot.analytics.engine import AnalyticsEngine
-from greeniot.analytics.events import Event, EventKind, Severity
 from greeniot.analytics.params import (
     HEALTH_PARAMS,
     SOIL_PARAMS,
@@ -18,6 +17,7 @@ from greeniot.analytics.params import (
     TILT_PARAMS,
     AnalyticsParams,
 )
+from greeniot.estate import DeviceBinding, EstateContext, TreeInfo, ZoneInfo
 
 __all__ = [
     "HEALTH_PARAMS",

@@ -1,20 +1,22 @@
 """The analytics engine: decoded readings in, de-duplicated events out, on event time.
 
 ``ingest()`` only buffers; ``tick(now_ms)`` writes the buffered readings into the windows in
-one vectorized batch per kind and runs every detector over all rows at once. ``now_ms`` is
+one vectorized batch per kind, routed to the stages the channel table names
+(:mod:`greeniot.protocol.channels`), and ticks every stage (:mod:`greeniot.analytics.stage`)
+over all its rows at once, in a fixed order: sway, storm, tilt, health, soil. ``now_ms`` is
 given by the caller — the engine never reads a clock — so replaying a recorded storm at 100×
 (ticks at the same event times, readings ingested before the tick that follows their
 timestamp) yields the same events as living through it. Samples newer than ``now_ms`` are
 held but ignored until a later tick.
 
-Each condition is latched per subject (:mod:`greeniot.analytics.latch`): an event when it
+Each condition is latched per subject (:mod:`greeniot.analytics.core.latch`): an event when it
 starts or escalates, none while it lasts, and it re-arms after clearing with hysteresis.
 
 Usage::
 
     engine = AnalyticsEngine(context)
     engine.ingest("estate-a", "tilt-t17", tilt_reading)
-    events = engine.tick(now_ms)
+    result = engine.tick(now_ms)   # result.events, result.zones, result.trees
 """
 
 from __future__ import annotations
@@ -26,25 +28,23 @@ import numpy as np
 from numpy.typing import ArrayLike
 from pydantic import BaseModel
 
-from greeniot.analytics.columns import FIELDS, Burst, ColumnBatch, Kind, Pending, check_values
-from greeniot.analytics.context import EstateContext
-from greeniot.analytics.events import Event
-from greeniot.analytics.index import DeviceIndex
-from greeniot.analytics.lookup import EstateLookup
+from greeniot.analytics.contract import Event, TickResult, TreeRiskState, ZoneWaterState
+from greeniot.analytics.core.columns import FIELDS, Burst, ColumnBatch, Kind, Pending, check_values
+from greeniot.analytics.core.index import DeviceIndex
+from greeniot.analytics.core.lookup import EstateLookup
+from greeniot.analytics.health.stage import HealthStage
 from greeniot.analytics.params import AnalyticsParams
-from greeniot.analytics.stage_health import HealthStage
-from greeniot.analytics.stage_soil import SoilStage
-from greeniot.analytics.stage_storm import StormStage
-from greeniot.analytics.stage_sway import SwayStage
-from greeniot.analytics.stage_tilt import TiltStage
-from greeniot.clock import MS_PER_MIN
-from greeniot.protocol.messages import (
-    SoilReading,
-    Status,
-    TiltReading,
-    ValveEvent,
-    WeatherReading,
-)
+from greeniot.analytics.soil.stage import SoilStage
+from greeniot.analytics.stage import Board, Stage, StageBatch
+from greeniot.analytics.storm.stage import StormStage
+from greeniot.analytics.sway.stage import SwayStage
+from greeniot.analytics.tilt.stage import TiltStage
+from greeniot.estate import EstateContext
+from greeniot.protocol.channels import CHANNELS, channel_of, check_routing
+from greeniot.protocol.messages import Status, TiltReading
+
+#: The order stages tick in: each reads on the board only what an earlier one published.
+ORDER = ("sway", "storm", "tilt", "health", "soil")
 
 
 def _event_order(e: Event) -> tuple[int, str, str, str, str]:
@@ -73,6 +73,11 @@ class AnalyticsEngine:
     chunk_rows : int
         Rows per block in the tilt detectors: bounds temporary memory at 100k devices.
     logger : logging.Logger, optional
+
+    Raises
+    ------
+    greeniot.protocol.channels.RoutingError
+        If the stages do not match the channel table (a channel routed to a missing stage).
     """
 
     def __init__(self, context: EstateContext, *, params: AnalyticsParams | None = None,
@@ -85,20 +90,25 @@ class AnalyticsEngine:
             raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
         self.params = params or AnalyticsParams()
         self.log = logger or logging.getLogger(__name__)
-        self._lookup = EstateLookup(context)
-        self._sites = DeviceIndex()
+        self.board = Board(DeviceIndex(), EstateLookup(context))
         self._pending = Pending()
+        self.sway = SwayStage(self.params, sway_window)
         self.storm = StormStage(self.params.storm, weather_window or 8 * window)
         self.tilt = TiltStage(self.params, window=window, hourly_window=hourly_window,
                               chunk_rows=chunk_rows)
-        self.sway = SwayStage(self.params, self.tilt, sway_window)
-        self.soil = SoilStage(self.params.soil, window)
         self.health = HealthStage(self.params.health)
-        self._health_of: dict[str, np.ndarray] = {}  # kind row → health row
+        self.soil = SoilStage(self.params.soil, window)
+        stages: tuple[Stage, ...] = (self.sway, self.storm, self.tilt, self.health, self.soil)
+        self.stages: dict[str, Stage] = {s.name: s for s in stages}
+        if tuple(self.stages) != ORDER:
+            raise RuntimeError(f"stages {tuple(self.stages)} are not in the order {ORDER}")
+        check_routing({name: s.kinds for name, s in self.stages.items()})
+        #: kind → stage → (row of the kind's first stage → row of that stage)
+        self._links: dict[str, dict[str, np.ndarray]] = {}
         self._last_tick_ms: int | None = None
         self._ticks = 0
         for b in context.devices:  # known sites get codes up front, in context order
-            self._sites.row(b.site, "")
+            self.board.sites.row(b.site, "")
 
     def set_context(self, context: EstateContext) -> None:
         """Swap in a new estate context (the registry changed).
@@ -106,44 +116,46 @@ class AnalyticsEngine:
         Tree bindings, heritage flags and zone thresholds of known devices are re-read;
         windows, baselines and alarm states are kept.
         """
-        self._lookup = EstateLookup(context)
+        self.board.lookup = EstateLookup(context)
         for b in context.devices:
-            self._sites.row(b.site, "")
-        self.tilt.remeta(self._lookup.meta)
-        self.soil.remeta(self._lookup.meta)
+            self.board.sites.row(b.site, "")
+        for stage in self.stages.values():
+            stage.remeta(self.board)
 
     # -- input ------------------------------------------------------------------------------
     def ingest(self, site: str, device: str, msg: BaseModel) -> None:
         """Buffer one decoded protocol message (written to the windows at the next tick).
 
-        Accepts ``TiltReading`` (with its optional sway burst), ``SoilReading``,
-        ``WeatherReading``, and for device health ``ValveEvent`` and ``Status``; other
-        messages raise ValueError.
+        Takes a message of any channel the table routes to a stage (readings, valve events,
+        statuses); any other raises ValueError.
         """
-        if isinstance(msg, TiltReading):
-            self._pending.add("tilt", site, device, msg.ts_ms, {
-                "pitch_deg": msg.pitch_deg, "roll_deg": msg.roll_deg, "temp_c": msg.temp_c,
-                "bat_v": msg.bat_v})
-            if msg.burst is not None:
-                self._pending.bursts.append(Burst(site, device, msg.ts_ms, msg.burst.hz,
-                                                  msg.burst.pitch_deg, msg.burst.roll_deg))
-        elif isinstance(msg, SoilReading):
-            self._pending.add("soil", site, device, msg.ts_ms, {
-                "vwc_pct": msg.vwc_pct, "temp_c": msg.temp_c, "bat_v": msg.bat_v})
-        elif isinstance(msg, WeatherReading):
-            self._pending.add("weather", site, device, msg.ts_ms, {
-                "wind_ms": msg.wind_ms, "gust_ms": msg.gust_ms, "rain_mm": msg.rain_mm,
-                "air_temp_c": msg.air_temp_c, "bat_v": msg.bat_v})
-        elif isinstance(msg, ValveEvent):
-            rows = self.health.rows(np.array([site]), np.array([device]), "valve")
-            self.health.append(rows, np.array([msg.ts_ms]), np.array([np.nan]))
-        elif isinstance(msg, Status):
+        try:
+            row = channel_of(msg)
+        except KeyError as err:
+            raise ValueError(f"msg must be a protocol message, got {type(msg).__name__}"
+                             ) from err
+        if not row.stages:
+            raise ValueError(f"channel {row.name!r} is routed to no analytics stage")
+        if isinstance(msg, Status):
             self._flush()  # readings received before the status must not clear it later
-            row = int(self.health.rows(np.array([site]), np.array([device]),
-                                       msg.kind or "unknown")[0])
-            self.health.status(row, msg.state, msg.ts_ms)
-        else:
-            raise ValueError(f"msg must be a protocol reading or Status, got {type(msg).__name__}")
+            self._apply_status(site, device, msg)
+            return
+        self._pending.add(row.name, site, device, msg.ts_ms,  # type: ignore[attr-defined]
+                          {c: getattr(msg, c) for c in row.columns})
+        if isinstance(msg, TiltReading) and msg.burst is not None:
+            self._pending.bursts.append(Burst(site, device, msg.ts_ms, msg.burst.hz,
+                                              msg.burst.pitch_deg, msg.burst.roll_deg))
+
+    def _apply_status(self, site: str, device: str, msg: Status) -> None:
+        sites = np.array([site], dtype=object)
+        devices = np.array([device], dtype=object)
+        for name in CHANNELS["status"].stages:
+            stage = self.stages[name]
+            rows = stage.rows("status", sites, devices, self.board)
+            stage.append(StageBatch("status", rows, np.array([msg.ts_ms or 0], np.int64),
+                                    {"state": np.array([msg.state], dtype=object),
+                                     "kind": np.array([msg.kind or "unknown"], dtype=object)}),
+                         self.board)
 
     def ingest_arrays(self, batch: ColumnBatch) -> None:
         """Write a batch of readings of one kind straight into the windows (vectorized)."""
@@ -153,20 +165,21 @@ class AnalyticsEngine:
                    ) -> None:
         """Fill the windows from history (e.g. an InfluxDB query after a restart).
 
-        Weather batches are applied first, so historical tilt samples are classified calm or
-        windy by the wind of their own time, and hourly tilt medians are built from the whole
-        history, not only the raw window. With ``prime_at_ms``, one silent tick at that time
-        sets every alarm latch, so conditions that were already reported before the restart
-        are not reported again.
+        Batches are written stage by stage in :data:`ORDER`, and each stage publishes what
+        later ones need before they take their history — so historical tilt samples are
+        classified calm or windy by the wind of their own time, and hourly tilt medians are
+        built from the whole history, not only the raw window. With ``prime_at_ms``, one
+        silent tick at that time sets every alarm latch, so conditions that were already
+        reported before the restart are not reported again.
         """
-        ordered = sorted(batches, key=lambda b: {"weather": 0, "tilt": 1, "soil": 2}[b.kind])
-        for b in ordered:
-            if b.kind == "weather":
-                self._write(b, warm=True)
-        self.storm.refresh(len(self._sites))  # wind references to classify the history
-        for b in ordered:
-            if b.kind != "weather":
-                self._write(b, warm=True)
+        ordered = self._ordered(list(batches))
+        for name in ORDER:
+            for b in ordered:
+                if CHANNELS[b.kind].stages[0] == name:
+                    self._write(b, warm=True)
+            publish = getattr(self.stages[name], "publish", None)
+            if publish is not None:
+                publish(self.board)
         if prime_at_ms is not None:
             self.tick(prime_at_ms)
 
@@ -177,13 +190,10 @@ class AnalyticsEngine:
             raise KeyError(f"no tilt device {device!r} at site {site!r}")
         self.tilt.rebaseline(row, since_ms)
 
-    def _site_codes(self, sites: np.ndarray) -> np.ndarray:
-        return self._sites.rows(list(sites), [""] * len(sites))
-
     def rows_for(self, kind: Kind, site: str | Sequence[str] | np.ndarray,
                  devices: Sequence[str] | np.ndarray) -> np.ndarray:
-        """Register devices of one kind (if new) and return their rows, for
-        :meth:`ingest_rows`. ``site`` is one site or one per device."""
+        """Register devices of one kind (if new) in every stage that consumes it and return
+        their rows, for :meth:`ingest_rows`. ``site`` is one site or one per device."""
         if kind not in FIELDS:
             raise ValueError(f"kind must be one of {sorted(FIELDS)}, got {kind!r}")
         devs = np.asarray(devices, dtype=object)
@@ -191,20 +201,18 @@ class AnalyticsEngine:
                  else np.asarray(site, dtype=object))
         if sites.shape != devs.shape:
             raise ValueError(f"site has shape {sites.shape}, devices has {devs.shape}")
-        codes = self._site_codes(sites)
-        h_rows = self.health.rows(sites, devs, kind)
-        if kind == "tilt":
-            rows = self.tilt.rows(sites, devs, codes, self._lookup.meta)
-        elif kind == "soil":
-            rows = self.soil.rows(sites, devs, self._lookup.meta)
-        else:
-            rows = self.storm.rows(sites, devs, codes)
-        health_of = self._health_of.setdefault(kind, np.zeros(0, np.int64))
-        if rows.size and rows.max() >= health_of.size:
-            grown = np.full(int(rows.max()) + 1, -1, np.int64)
-            grown[: health_of.size] = health_of
-            health_of = self._health_of[kind] = grown
-        health_of[rows] = h_rows
+        self.board.site_codes(sites)
+        names = CHANNELS[kind].stages
+        rows = self.stages[names[0]].rows(kind, sites, devs, self.board)
+        links = self._links.setdefault(kind, {})
+        for name in names[1:]:
+            s_rows = self.stages[name].rows(kind, sites, devs, self.board)
+            link = links.get(name, np.zeros(0, np.int64))
+            if rows.size and rows.max() >= link.size:
+                grown = np.full(int(rows.max()) + 1, -1, np.int64)
+                grown[: link.size] = link
+                link = links[name] = grown
+            link[rows] = s_rows
         return rows
 
     def ingest_rows(self, kind: Kind, rows: ArrayLike, ts_ms: ArrayLike,
@@ -216,47 +224,35 @@ class AnalyticsEngine:
         if ts.size != r.size:
             raise ValueError(f"ts_ms has {ts.size} entries, rows has {r.size}")
         check_values(kind, r.size, values)
-        health_of = self._health_of.get(kind, np.zeros(0, np.int64))
-        if r.size and (r.min() < 0 or r.max() >= health_of.size or (health_of[r] < 0).any()):
-            raise ValueError(f"rows must come from rows_for({kind!r}, ...)")
-        self._write_rows(kind, r, health_of[r], ts, values, warm=False)
+        for link in self._links.get(kind, {}).values():
+            if r.size and (r.min() < 0 or r.max() >= link.size or (link[r] < 0).any()):
+                raise ValueError(f"rows must come from rows_for({kind!r}, ...)")
+        cols = {k: np.asarray(v, np.float64) for k, v in values.items()}
+        self._write_rows(kind, r, ts, cols, warm=False)
 
     def _write(self, b: ColumnBatch, *, warm: bool) -> None:
         if len(b) == 0:
             return
         rows = self.rows_for(b.kind, b.sites(), np.asarray(b.device, dtype=object))
-        self._write_rows(b.kind, rows, self._health_of[b.kind][rows],
-                         np.asarray(b.ts_ms, np.int64), b.values, warm=warm)
+        cols = {f: b.column(f) for f in FIELDS[b.kind]}
+        self._write_rows(b.kind, rows, np.asarray(b.ts_ms, np.int64), cols, warm=warm)
 
-    def _write_rows(self, kind: str, rows: np.ndarray, h_rows: np.ndarray, ts: np.ndarray,
-                    values: Mapping[str, ArrayLike], *, warm: bool) -> None:
-        def col(name: str) -> np.ndarray:
-            if name in values:
-                return np.asarray(values[name], np.float64)
-            return np.full(rows.size, np.nan)
+    def _write_rows(self, kind: str, rows: np.ndarray, ts: np.ndarray,
+                    values: Mapping[str, np.ndarray], *, warm: bool) -> None:
+        names = CHANNELS[kind].stages
+        links = self._links.get(kind, {})
+        for name in names:
+            s_rows = rows if name == names[0] else links[name][rows]
+            self.stages[name].append(StageBatch(kind, s_rows, ts, values, warm=warm), self.board)
 
-        if kind == "tilt":
-            pitch, roll, temp = col("pitch_deg"), col("roll_deg"), col("temp_c")
-            codes = self.tilt.site[rows]
-            windy = None
-            if warm:
-                w, _ = self.storm.windy_for(codes, ts)
-                windy = w.astype(np.float64)
-                self.tilt.warm_hours(rows, ts, {"pitch_deg": pitch, "roll_deg": roll,
-                                                "temp_c": temp}, ~w)
-            self.tilt.append(rows, ts, pitch, roll, temp, windy)
-            self.health.append(h_rows, ts, col("bat_v"), pitch, roll)
-        elif kind == "soil":
-            vwc = col("vwc_pct")
-            self.soil.append(rows, ts, vwc)
-            self.health.append(h_rows, ts, col("bat_v"), vwc)
-        else:
-            self.storm.append(rows, ts, col("wind_ms"), col("gust_ms"))
-            self.health.append(h_rows, ts, col("bat_v"))
+    @staticmethod
+    def _ordered(batches: list[ColumnBatch]) -> list[ColumnBatch]:
+        return sorted(batches, key=lambda b: ORDER.index(CHANNELS[b.kind].stages[0]))
 
     # -- detection --------------------------------------------------------------------------
-    def tick(self, now_ms: int) -> list[Event]:
-        """Run every detector at event time ``now_ms`` [ms UTC]; return the new events.
+    def tick(self, now_ms: int) -> TickResult:
+        """Run every stage at event time ``now_ms`` [ms UTC]; return the new events and the
+        zone water and tree risk states.
 
         Events are sorted by (ts_ms, kind, site, subject, severity), so a replay can be
         compared event by event.
@@ -269,28 +265,19 @@ class AnalyticsEngine:
                              f"{self._last_tick_ms}: event time must not go backwards")
         self._last_tick_ms = now_ms
         self._flush()
-        events: list[Event] = []
         self._bursts()
-        sp = self.params.storm
-        storms = self.storm.tick(now_ms, self._sites.sites(), events)
-        if len(self.tilt.index):
-            self.tilt.classify(now_ms, self.storm)
-            lag_ms = int(sp.classify_lag_minutes * MS_PER_MIN)
-            if self.tilt.close_hours(now_ms, lag_ms) or self._ticks == 0:
-                self.tilt.refit(now_ms, events)
-            self.tilt.detect(now_ms, storms, int(sp.settle_minutes * MS_PER_MIN), events)
-            self.sway.tick(now_ms, events)
-        self.health.tick(now_ms, events)
-        soil_health = self._health_of.get("soil", np.zeros(0, np.int64))[: len(self.soil.index)]
-        self.soil.tick(now_ms, events, self.health.level("sensor")[soil_health] > 0)
+        events: list[Event] = []
+        for stage in self.stages.values():
+            events.extend(stage.tick(now_ms, self.board))
         self._ticks += 1
         events.sort(key=_event_order)
         if events:
             self.log.debug("tick %d: %d events", now_ms, len(events))
-        return events
+        return TickResult(events, self.board.zones or ZoneWaterState(now_ms),
+                          self.board.trees or TreeRiskState(now_ms))
 
     def _flush(self) -> None:
-        for batch in self._pending.drain():
+        for batch in self._ordered(self._pending.drain()):
             self._write(batch, warm=False)
 
     def _bursts(self) -> None:
@@ -299,16 +286,15 @@ class AnalyticsEngine:
             return
         sites = np.array([b.site for b in bursts], dtype=object)
         devices = np.array([b.device for b in bursts], dtype=object)
-        rows = self.rows_for("tilt", sites, devices)
-        r, t, rms = self.sway.add(rows, bursts)
-        if r.size:
-            s, ts, med = self.sway.site_sway(r, t, rms, len(self._sites))
-            self.storm.add_sway(s, ts, med)
+        self.board.site_codes(sites)
+        rows = self.sway.rows("tilt", sites, devices, self.board)
+        ts = np.array([b.ts_ms for b in bursts], np.int64)
+        self.sway.append(StageBatch("tilt", rows, ts, {}, bursts=tuple(bursts)), self.board)
 
     # -- diagnostics ------------------------------------------------------------------------
     @property
     def sites(self) -> list[str]:
-        return self._sites.sites()
+        return self.board.sites.sites()
 
     def pending(self) -> int:
         """Readings buffered by :meth:`ingest` and not yet written."""

@@ -3,7 +3,7 @@
 Parameter sets are documented data, as ``pvlib.temperature.TEMPERATURE_MODEL_PARAMETERS`` is:
 pick one by name (``TILT_PARAMS["heritage"]``); an unknown name raises a KeyError that lists the
 valid ones. Each figure says where it comes from: a source below, a figure in
-``/work/shared/DESIGN.md`` ("Domain figures"), or "project choice" — a value derived by us, to
+``docs/domain.md`` ("Domain figures"), or "project choice" — a value derived by us, to
 be tuned by replaying recorded seasons (``greeniot replay``), never a literature value.
 
 Graded levels: ``watch`` (events of severity ``info``), ``warning``, ``critical``; ``failure``
@@ -43,7 +43,7 @@ References (read for this module; the figure used is quoted in brackets)
 [Leaves] Natural sway frequencies of trees, https://pmc.ncbi.nlm.nih.gov/articles/PMC6597771
     [abstract: "the presence of leaves decreases both the fundamental frequency and the damping
     ratio"].
-[DESIGN] /work/shared/DESIGN.md, "Domain figures" [2-min averaging brings a low-cost MEMS tilt
+[Domain] docs/domain.md, "Domain figures" [2-min averaging brings a low-cost MEMS tilt
     sensor to ~0.015°; MEMS drift with temperature by the equivalent of degrees; sway 0.1–1 Hz,
     band 0.05–3 Hz, bursts at 10–20 Hz; heritage trees stricter].
 """
@@ -154,7 +154,7 @@ class TiltParams:
 #:   *dynamically* in strong natural wind, 0.88° [James2013]. critical 1.6° — the lower end of
 #:   the 1.6–2.9° where uprooting tests found the maximum overturning moment [Dundee]: the
 #:   anchorage is at its peak resistance, beyond it resistance falls.
-#:   step: watch 0.1° — about 7× the ~0.015° noise of a 2-min averaged reading [DESIGN], so a
+#:   step: watch 0.1° — about 7× the ~0.015° noise of a 2-min averaged reading [Domain], so a
 #:   real change, still elastic; warning 0.25° [SAG] (the plate did not spring back); critical
 #:   0.9° [James2013]. The "sudden increase" alarm shape is from [Hui2022].
 #:   trend: rates that would reach the next anchor within about a month (project choice
@@ -164,11 +164,11 @@ class TiltParams:
 #:   failure 10°: more than three times the 2.9° upper end of the maximum-moment range [Dundee],
 #:   past which a root plate's resistance falls, so the tree is down or going down; also far
 #:   above what a mis-fitted temperature coefficient can fake (MEMS drift is "degrees over the
-#:   range" [DESIGN]), which is why it is not lower. A fallen trunk reads tens of degrees, so
+#:   range" [Domain]), which is why it is not lower. A fallen trunk reads tens of degrees, so
 #:   a higher figure (15°) would only add delay.
-#: heritage (stricter, [DESIGN]; project choice of how much): every grade moves one anchor
+#: heritage (stricter, [Domain]; project choice of how much): every grade moves one anchor
 #:   down — lean watch at 60 % of the elastic limit (0.15°), warning at it (0.25° [SAG]),
-#:   critical at the wind maximum (0.9° [James2013]); steps watch 0.05° (≈3× noise [DESIGN]),
+#:   critical at the wind maximum (0.9° [James2013]); steps watch 0.05° (≈3× noise [Domain]),
 #:   warning 0.15°, critical 0.25° [SAG]; trend: the rates that reach its own lean grades
 #:   (0.15°, 0.25°, 0.9°) within about a month (0.005, 0.01, 0.03 °/day).
 #:   Failure is a fact, not a risk tolerance: same 10°.
@@ -233,7 +233,7 @@ class SwayParams:
     """Burst sway analysis: RMS in band and dominant frequency against the tree's own past."""
 
     name: str
-    #: Sway band [Hz]: large trees sway near 0.1 Hz, small ones up to ~1 Hz [DESIGN].
+    #: Sway band [Hz]: large trees sway near 0.1 Hz, small ones up to ~1 Hz [Domain].
     band_low_hz: float = 0.05
     band_high_hz: float = 3.0
     #: Butterworth order of the band-pass (applied forward and backward). Project choice.
@@ -262,7 +262,7 @@ SWAY_PARAMS: ParamSets[SwayParams] = ParamSets("sway", {"default": SwayParams("d
 @dataclass(frozen=True, slots=True)
 class SoilParams:
     """Zone water status from soil probes. Zone refill/saturation points come from the
-    registry (:class:`greeniot.analytics.context.ZoneInfo`); probes bound to no known zone use
+    registry (:class:`greeniot.estate.ZoneInfo`); probes bound to no known zone use
     ``ZoneInfo``'s defaults."""
 
     name: str

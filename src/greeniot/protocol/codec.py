@@ -13,8 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from greeniot.protocol.messages import MODELS, SCHEMA_VERSION
-from greeniot.protocol.topics import READING_CHANNELS, UP_CHANNELS, Topic, TopicError, parse_topic
+from greeniot.protocol.channels import CHANNELS
+from greeniot.protocol.messages import SCHEMA_VERSION
+from greeniot.protocol.topics import Topic, TopicError, parse_topic
 
 MAX_PAYLOAD_BYTES = 256 * 1024
 MAX_BATCH = 2000
@@ -72,7 +73,8 @@ def decode(topic: str, payload: bytes) -> Decoded:
     except TopicError as err:
         return Decoded(None, rejections=[Rejection("bad_topic", str(err))])
     out = Decoded(t)
-    if t.channel not in UP_CHANNELS:
+    row = CHANNELS[t.channel]  # parse_topic admits only channels of the table
+    if row.direction != "up":
         out.rejections.append(Rejection("bad_channel", f"{t.channel!r} is not an up channel"))
         return out
     if len(payload) > MAX_PAYLOAD_BYTES:
@@ -80,7 +82,7 @@ def decode(topic: str, payload: bytes) -> Decoded:
             Rejection("too_large", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
         )
         return out
-    model = MODELS[t.channel]
+    model = row.model
     # Fast path: pydantic-core parses and validates in one pass. Anything it refuses (a batch,
     # another version, bad JSON, a bad field) goes the slow way below, which names the reason.
     try:
@@ -93,7 +95,7 @@ def decode(topic: str, payload: bytes) -> Decoded:
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         out.rejections.append(Rejection("not_json", f"payload is not JSON: {err}"))
         return out
-    if isinstance(obj, dict) and "batch" in obj and t.channel in READING_CHANNELS:
+    if isinstance(obj, dict) and "batch" in obj and row.batch:
         v = obj.get("v")
         items = obj["batch"]
         if v != SCHEMA_VERSION:

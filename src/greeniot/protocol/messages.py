@@ -7,7 +7,7 @@ so a typo in a field name is an error that names the field, never a silently los
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -28,8 +28,6 @@ BatV = Annotated[float, Field(ge=0.0, le=15.0)]
 class _Msg(BaseModel):
     # NaN and infinity are no measurements (and InfluxDB refuses them in line protocol).
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-    #: The channel this message travels on.
-    channel: ClassVar[str] = ""
 
 
 class _Reading(_Msg):
@@ -41,7 +39,6 @@ class _Reading(_Msg):
 class SoilReading(_Reading):
     """Capacitive soil-moisture probe: volumetric water content after the node's calibration."""
 
-    channel: ClassVar[str] = "soil"
     vwc_pct: Annotated[float, Field(ge=0.0, le=100.0)]
     temp_c: TempC | None = None
     bat_v: BatV | None = None
@@ -69,7 +66,6 @@ class TiltBurst(BaseModel):
 class TiltReading(_Reading):
     """Trunk-base tilt from gravity, averaged over ``n`` accelerometer samples."""
 
-    channel: ClassVar[str] = "tilt"
     pitch_deg: Deg
     roll_deg: Deg
     temp_c: TempC | None = None
@@ -87,7 +83,6 @@ class WeatherReading(_Reading):
     (1361) for cloud-edge enhancement, beyond anything a surface sensor can read.
     """
 
-    channel: ClassVar[str] = "weather"
     wind_ms: Annotated[float, Field(ge=0.0, le=120.0)]
     gust_ms: Annotated[float, Field(ge=0.0, le=150.0)] | None = None
     rain_mm: Annotated[float, Field(ge=0.0, le=500.0)] = 0.0
@@ -100,7 +95,6 @@ class WeatherReading(_Reading):
 class ValveEvent(_Reading):
     """A valve changed state. ``cause``: a command, the node's own max-run cut-off, or boot."""
 
-    channel: ClassVar[str] = "valve"
     state: Literal["open", "closed"]
     cause: Literal["cmd", "max_run", "boot", "manual"]
     cmd_id: Id | None = None
@@ -120,7 +114,6 @@ class SiteForecast(_Msg):
     the day's forecast mean wind [m s-1] (spray-zone wind lockout).
     """
 
-    channel: ClassVar[str] = "forecast"
     v: Literal[1] = 1
     ts_ms: TsMs
     rain_today_mm: RainMm = 0.0
@@ -143,7 +136,6 @@ class SiteForecast(_Msg):
 class Status(_Msg):
     """Retained device status; the broker publishes the last will ``{"v":1,"state":"offline"}``."""
 
-    channel: ClassVar[str] = "status"
     v: Literal[1] = 1
     state: Literal["online", "offline", "sleeping"]
     ts_ms: TsMs | None = None
@@ -158,7 +150,6 @@ class Status(_Msg):
 class Ack(_Msg):
     """A device's answer to a command, echoing its ``id``."""
 
-    channel: ClassVar[str] = "ack"
     v: Literal[1] = 1
     id: Id
     seq: Seq
@@ -174,8 +165,6 @@ class Command(_Msg):
     ``max_run_s`` is enforced by the valve node itself: it closes after that long whatever the
     network does (and never later than its own configured hard cap).
     """
-
-    channel: ClassVar[str] = "cmd"
     v: Literal[1] = 1
     id: Id
     ts_ms: TsMs
@@ -193,7 +182,6 @@ class Command(_Msg):
 class DeviceConfig(_Msg):
     """Backend → device, retained: sampling and safety settings."""
 
-    channel: ClassVar[str] = "config"
     v: Literal[1] = 1
     interval_s: Annotated[int, Field(ge=1, le=86_400)] | None = None
     max_run_s: Annotated[int, Field(ge=1, le=86_400)] | None = None
@@ -220,9 +208,3 @@ class Alert(_Msg):
 
 
 Reading = SoilReading | TiltReading | WeatherReading | ValveEvent
-#: channel name → model of what travels on it (up and down).
-MODELS: dict[str, type[_Msg]] = {
-    m.channel: m
-    for m in (SoilReading, TiltReading, WeatherReading, ValveEvent, Status, Ack, Command,
-              DeviceConfig)
-}

@@ -5,15 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from greeniot.protocol.channels import DOWN_CHANNELS, READING_CHANNELS, UP_CHANNELS
+
 ROOT = "greeniot/v1"
 ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
-#: Channels a device publishes (device → backend).
-UP_CHANNELS: tuple[str, ...] = ("soil", "tilt", "weather", "valve", "status", "ack")
-#: Channels the backend publishes to a device (backend → device).
-DOWN_CHANNELS: tuple[str, ...] = ("cmd", "config")
-#: Reading channels: stored as time series by ingest.
-READING_CHANNELS: tuple[str, ...] = ("soil", "tilt", "weather", "valve")
+__all__ = ["DOWN_CHANNELS", "READING_CHANNELS", "ROOT", "UP_CHANNELS", "Topic", "TopicError",
+           "alerts_topic", "dead_letter_topic", "device_topic", "ingest_filters", "parse_topic",
+           "valid_id"]
 
 DEAD_PREFIX = f"{ROOT}/_dead"
 

@@ -1,6 +1,6 @@
 """Between the registry and the plain data the rest of the system uses.
 
-- :func:`load_context` reads the ledger into :class:`greeniot.analytics.context.EstateContext`,
+- :func:`load_context` reads the ledger into :class:`greeniot.estate.EstateContext`,
   which the CLI hands to analytics and actions (they never import the registry).
 - :func:`seed` upserts sites, zones, trees and devices from plain dicts (the simulator fleet
   description, a config file), idempotently: running it twice changes nothing the second time.
@@ -17,7 +17,7 @@ from pydantic import AliasChoices, BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from greeniot.analytics.context import DeviceBinding, EstateContext, TreeInfo, ZoneInfo
+from greeniot.estate import DeviceBinding, EstateContext, TreeInfo, ZoneInfo
 from greeniot.registry.clock import wall_clock_ms
 from greeniot.registry.errors import InvalidInputError
 from greeniot.registry.models import Base, Device, Site, Tree, Zone
@@ -133,7 +133,7 @@ def seed(session: Session, *, sites: Iterable[Mapping[str, Any]] = (),
          devices: Iterable[Mapping[str, Any]] = (), now_ms: int | None = None) -> SeedResult:
     """Upsert the estate from plain dicts in one transaction; returns what changed.
 
-    Keys are the ``*Create`` schema fields; the names of :mod:`greeniot.analytics.context`
+    Keys are the ``*Create`` schema fields; the names of :mod:`greeniot.estate`
     are accepted too (``tree``/``zone``/``device`` for ids and bindings), and keys that are
     not registry fields (simulation parameters) are ignored. Only the keys given are written
     to an existing row. A site referred to but not listed is created with its id as name.

@@ -4,7 +4,7 @@
 fields sent are changed; ``null`` clears an optional field), ``*Public`` are what the API
 returns (read from ORM rows). Ids follow the protocol's id rule so that a ledger id is always a
 valid MQTT topic level. Create models also accept the names used by
-:mod:`greeniot.analytics.context` (``tree``/``zone``/``device``) so that the fleet description
+:mod:`greeniot.estate` (``tree``/``zone``/``device``) so that the fleet description
 of the simulators seeds the registry as it is.
 """
 
@@ -22,9 +22,9 @@ from pydantic import (
     model_validator,
 )
 
-from greeniot.analytics.context import DeviceKind, ZoneInfo
 from greeniot.analytics.irrigation.calibration import CalibrationSpec
 from greeniot.analytics.irrigation.soils import TEXTURES
+from greeniot.estate import DeviceKind, ZoneInfo
 from greeniot.protocol.topics import ID_RE
 from greeniot.registry.vocab import (
     PRIORITY_MAX,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from greeniot.analytics.context import DeviceKind
+from greeniot.estate import DeviceKind
 
 DeviceStatus = Literal["online", "offline", "sleeping", "unknown"]
 TaskKind = Literal[

@@ -8,36 +8,13 @@ points of the series with a field-type conflict.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
 
 from pydantic import BaseModel
 
-from greeniot.protocol.messages import (
-    Ack,
-    SoilReading,
-    Status,
-    TiltReading,
-    ValveEvent,
-    WeatherReading,
-)
+from greeniot.protocol.channels import SCHEMA, FieldType, channel_of
+from greeniot.protocol.messages import Status, TiltReading
 
-FieldType = Literal["float", "int", "bool", "str"]
-
-#: measurement → field → type. The measurement is the channel name; burst samples → ``sway``.
-SCHEMA: dict[str, dict[str, FieldType]] = {
-    "soil": {"vwc_pct": "float", "temp_c": "float", "bat_v": "float", "raw": "int", "seq": "int"},
-    "tilt": {"pitch_deg": "float", "roll_deg": "float", "temp_c": "float", "bat_v": "float",
-             "n": "int", "seq": "int"},
-    "sway": {"pitch_deg": "float", "roll_deg": "float"},
-    "weather": {"wind_ms": "float", "gust_ms": "float", "rain_mm": "float",
-                "air_temp_c": "float", "rh_pct": "float", "solar_w_m2": "float", "bat_v": "float",
-                "seq": "int"},
-    "valve": {"open": "int", "cause": "str", "cmd_id": "str", "open_s": "float",
-              "flow_l": "float", "seq": "int"},
-    "ack": {"cmd_id": "str", "ok": "bool", "state": "str", "reason": "str", "seq": "int"},
-    "status": {"state": "str", "online": "int", "kind": "str", "fw": "str", "bat_v": "float",
-               "rssi_dbm": "int", "uptime_s": "int", "outbox": "int"},
-}
+__all__ = ["SCHEMA", "FieldType", "escape_tag", "line", "tag_suffix", "to_lines"]
 
 _TAG_ESCAPE = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": ""})
 
@@ -71,44 +48,22 @@ def tag_suffix(site: str, device: str, extra: Mapping[str, str] | None = None) -
 
 
 def to_lines(msg: BaseModel, tags: str, received_ms: int) -> list[str]:
-    """Lines for one decoded up-channel message (several for a tilt burst)."""
-    if isinstance(msg, SoilReading):
-        return [line("soil", tags, {"vwc_pct": msg.vwc_pct, "temp_c": msg.temp_c,
-                                    "bat_v": msg.bat_v, "raw": msg.raw, "seq": msg.seq},
-                     msg.ts_ms)]
-    if isinstance(msg, TiltReading):
-        out = [line("tilt", tags, {"pitch_deg": msg.pitch_deg, "roll_deg": msg.roll_deg,
-                                   "temp_c": msg.temp_c, "bat_v": msg.bat_v, "n": msg.n,
-                                   "seq": msg.seq}, msg.ts_ms)]
-        if msg.burst is not None:
-            step = 1000.0 / msg.burst.hz
-            t0 = msg.ts_ms
-            out.extend(
-                f"sway{tags} pitch_deg={float(p)!r},roll_deg={float(r)!r} {t0 + round(i * step)}"
-                for i, (p, r) in enumerate(zip(msg.burst.pitch_deg, msg.burst.roll_deg,
-                                               strict=True))
-            )
-        return out
-    if isinstance(msg, WeatherReading):
-        return [line("weather", tags, {"wind_ms": msg.wind_ms, "gust_ms": msg.gust_ms,
-                                       "rain_mm": msg.rain_mm, "air_temp_c": msg.air_temp_c,
-                                       "rh_pct": msg.rh_pct, "solar_w_m2": msg.solar_w_m2,
-                                       "bat_v": msg.bat_v,
-                                       "seq": msg.seq}, msg.ts_ms)]
-    if isinstance(msg, ValveEvent):
-        return [line("valve", tags, {"open": 1 if msg.state == "open" else 0, "cause": msg.cause,
-                                     "cmd_id": msg.cmd_id, "open_s": msg.open_s,
-                                     "flow_l": msg.flow_l, "seq": msg.seq}, msg.ts_ms)]
-    if isinstance(msg, Ack):
-        # The command id is also a tag: two acks a node sends in the same millisecond are two
-        # points, not one overwriting the other (one series per command; acks are rare).
-        return [line("ack", f",cmd={escape_tag(msg.id)}{tags}",
-                     {"cmd_id": msg.id, "ok": msg.ok, "state": msg.state, "reason": msg.reason,
-                      "seq": msg.seq}, msg.ts_ms)]
-    if isinstance(msg, Status):
-        return [line("status", tags, {"state": msg.state,
-                                      "online": 1 if msg.state == "online" else 0,
-                                      "kind": msg.kind, "fw": msg.fw, "bat_v": msg.bat_v,
-                                      "rssi_dbm": msg.rssi_dbm, "uptime_s": msg.uptime_s,
-                                      "outbox": msg.outbox}, msg.ts_ms or received_ms)]
-    raise TypeError(f"no line-protocol mapping for {type(msg).__name__}")
+    """Lines for one decoded up-channel message (several for a tilt burst), as the channel
+    table says: its measurement, its fields with their fixed types, its extra tags."""
+    row = channel_of(msg)
+    if row.measurement is None:
+        raise TypeError(f"channel {row.name!r} ({type(msg).__name__}) is not stored")
+    extra = "".join(f",{t}={escape_tag(str(getattr(msg, a)))}" for t, a in row.tags.items())
+    # a status without a time (the broker's last will) is stored at its receive time
+    ts: int = (msg.ts_ms or received_ms) if isinstance(msg, Status) else msg.ts_ms  # type: ignore[attr-defined]
+    out = [line(row.measurement, extra + tags,
+                {k: f.get(k, msg) for k, f in row.fields.items()}, ts)]
+    if isinstance(msg, TiltReading) and msg.burst is not None:
+        step = 1000.0 / msg.burst.hz
+        t0 = msg.ts_ms
+        out.extend(
+            f"sway{tags} pitch_deg={float(p)!r},roll_deg={float(r)!r} {t0 + round(i * step)}"
+            for i, (p, r) in enumerate(zip(msg.burst.pitch_deg, msg.burst.roll_deg,
+                                           strict=True))
+        )
+    return out

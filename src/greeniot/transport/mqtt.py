@@ -1,7 +1,7 @@
 """paho-mqtt bridged to asyncio: one network thread per session, awaitable publishes.
 
 paho rather than aiomqtt: paho 2.x can acknowledge QoS 1 messages manually (``manual_ack``), so
-ingest acks only what is durable, and it drains a backlog about 3x faster here (DESIGN.md).
+ingest acks only what is durable, and it drains a backlog about 3x faster here (docs/domain.md).
 """
 
 from __future__ import annotations
@@ -51,12 +51,17 @@ class MqttSession:
 
     Received messages collect in ``inbox`` (a deque) and ``wait_inbox()`` wakes on arrival.
     With ``manual_ack=True`` the caller must ``ack(msg)`` every QoS 1 message once it is safe.
+
+    The inbox is bounded (``inbox_max``): when it is full, paho's network thread waits for the
+    consumer to drain it, so the socket is not read and the broker holds the rest (a
+    persistent session queues them) — back-pressure instead of unbounded memory.
     """
 
     def __init__(self, settings: MqttSettings, client_id: str, *,
                  filters: Sequence[str] = (), qos: int = 1, clean_session: bool = False,
                  manual_ack: bool = False, will: Will | None = None,
-                 connect_timeout_s: float = 15.0, publish_timeout_s: float = 10.0) -> None:
+                 connect_timeout_s: float = 15.0, publish_timeout_s: float = 10.0,
+                 inbox_max: int = 50_000) -> None:
         if not client_id:
             raise ValueError("client_id is required for a persistent session")
         self.settings = settings
@@ -65,7 +70,13 @@ class MqttSession:
         self.qos = qos
         self.connect_timeout_s = connect_timeout_s
         self.publish_timeout_s = publish_timeout_s
+        if inbox_max < 1:
+            raise ValueError(f"inbox_max must be >= 1, got {inbox_max}")
         self.inbox: collections.deque[Message] = collections.deque()
+        self.inbox_max = inbox_max
+        self._room = threading.Event()  # set while the inbox has room
+        self._room.set()
+        self._closing = False
         self._client = paho.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session,
             protocol=paho.MQTTv311, manual_ack=manual_ack,
@@ -115,6 +126,8 @@ class MqttSession:
                             f"{timeout_s:g} s") from err
 
     async def close(self) -> None:
+        self._closing = True
+        self._room.set()  # a network thread waiting for room must not block the stop
         self._client.disconnect()
         await asyncio.to_thread(self._client.loop_stop)
 
@@ -163,6 +176,11 @@ class MqttSession:
         self._threadsafe(self._connected.clear)
 
     def _on_message(self, _c: object, _u: object, msg: paho.MQTTMessage) -> None:
+        while len(self.inbox) >= self.inbox_max and not self._closing:
+            self._room.clear()
+            if len(self.inbox) < self.inbox_max:
+                break
+            self._room.wait(1.0)  # back-pressure: stop reading the socket until drained
         self.inbox.append(Message(msg.topic, bytes(msg.payload), msg.mid, msg.qos, bool(msg.retain),
                                   wall_ms()))
         if not self._arrived.is_set():
@@ -198,6 +216,8 @@ class MqttSession:
                 out.append(pop())
         except IndexError:
             pass
+        if len(self.inbox) < self.inbox_max:
+            self._room.set()
         return out
 
     def ack(self, msg: Message) -> None:

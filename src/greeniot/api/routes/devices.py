@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from fastapi import APIRouter
 from fastapi import status as http
 
-from greeniot.analytics.context import DeviceKind
 from greeniot.api.deps import SessionDep
+from greeniot.estate import DeviceKind
 from greeniot.registry import crud
 from greeniot.registry.models import Device
 from greeniot.registry.schemas import DeviceCreate, DevicePublic, DeviceUpdate, Id

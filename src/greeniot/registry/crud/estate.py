@@ -227,8 +227,8 @@ def update_device(session: Session, *, site: str, device: str, data: DeviceUpdat
 
 
 def record_device_status(session: Session, *, site: str, device: str, status: str,
-                         ts_ms: int, fw: str | None = None,
-                         bat_v: float | None = None) -> Device | None:
+                         ts_ms: int, fw: str | None = None, bat_v: float | None = None,
+                         commit: bool = True) -> Device | None:
     """Note a device's status message (online/offline/sleeping) and when it was last heard.
 
     Returns None, changing nothing, for a device the registry does not know (ingest stores its
@@ -247,5 +247,6 @@ def record_device_status(session: Session, *, site: str, device: str, status: st
             row.fw = fw
         if bat_v is not None:
             row.bat_v = bat_v
-    session.commit()
+    if commit:
+        session.commit()
     return row

@@ -18,11 +18,11 @@ depends_on: str | None = None
 ACTIVE_TASK_SQL = "state IN ('open', 'acknowledged', 'assigned', 'in_progress')"
 
 
-def _id(name: str, nullable: bool = False) -> sa.Column:
+def _id(name: str, nullable: bool = False) -> sa.Column[str]:
     return sa.Column(name, sa.String(length=64), nullable=nullable)
 
 
-def _ms(name: str, nullable: bool = False) -> sa.Column:
+def _ms(name: str, nullable: bool = False) -> sa.Column[int]:
     return sa.Column(name, sa.BigInteger(), nullable=nullable)
 
 

@@ -10,6 +10,8 @@ Create Date: 2026-12-01
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -46,14 +48,14 @@ DEVICE_COLUMNS = (
 )
 
 
-def _add(table: str, columns: tuple[tuple[str, sa.types.TypeEngine, object], ...]) -> None:
+def _add(table: str, columns: tuple[tuple[str, sa.types.TypeEngine[Any], object], ...]) -> None:
     with op.batch_alter_table(table) as batch:
         for name, type_, default in columns:
             batch.add_column(sa.Column(name, type_, nullable=default is None,
                                        server_default=default))  # type: ignore[arg-type]
 
 
-def _drop(table: str, columns: tuple[tuple[str, sa.types.TypeEngine, object], ...]) -> None:
+def _drop(table: str, columns: tuple[tuple[str, sa.types.TypeEngine[Any], object], ...]) -> None:
     with op.batch_alter_table(table) as batch:
         for name, _, _ in reversed(columns):
             batch.drop_column(name)

@@ -1,0 +1,1 @@
+"""Device health: offline, battery, stuck, noisy and out-of-range sensors."""

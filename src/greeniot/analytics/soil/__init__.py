@@ -1,0 +1,1 @@
+"""Soil water: probe levels, zone water state, drought and waterlogging."""

@@ -1,0 +1,1 @@
+"""Storms: per-site wind episodes from a weather station or the trees' own sway."""

@@ -1,0 +1,1 @@
+"""Tree sway: burst spectra, in-band RMS, dominant frequency and its drop."""

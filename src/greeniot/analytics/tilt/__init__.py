@@ -1,0 +1,1 @@
+"""Tree lean: temperature-compensated baselines, residual lean, steps, trends, failure."""

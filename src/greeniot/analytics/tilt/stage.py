@@ -1,0 +1,428 @@
+"""Engine stage: tilt windows → lean, step, trend and failure events.
+
+Two windows per tilt device: raw readings (with a per-sample windy flag filled in once the
+site's wind for that time is known) and hourly calm medians (days of history for baselines
+and trends at 1/12 the size). Every tick runs the detectors of
+:mod:`greeniot.analytics.tilt.detect` over blocks of ``chunk_rows`` rows (bounded temporaries, all
+rows of a block at once); baselines and trends change only when an hour closes, so they are
+refitted then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from greeniot.analytics.contract import Event, EventKind, TreeRiskState, Unit
+from greeniot.analytics.core.index import DeviceIndex
+from greeniot.analytics.core.latch import SEVERITY, Latches, grade, graded
+from greeniot.analytics.core.rowstats import group_median
+from greeniot.analytics.core.windows import Windows
+from greeniot.analytics.params import AnalyticsParams
+from greeniot.analytics.stage import Board, StageBatch
+from greeniot.analytics.storm.stage import SiteStorms, WindReference
+from greeniot.analytics.tilt.baseline import TiltBaseline, compensate_tilt, fit_baseline
+from greeniot.analytics.tilt.detect import (
+    failure_tilt,
+    hourly_calm_medians,
+    lean_rate,
+    level_thresholds,
+    residual_lean,
+    segment_level,
+    step_magnitude,
+)
+from greeniot.clock import MS_PER_HOUR, MS_PER_MIN
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """The newest readings of one block of rows, in time order, shared by its detectors."""
+
+    sl: slice
+    ts: np.ndarray
+    pitch: np.ndarray
+    roll: np.ndarray
+    pc: np.ndarray  # temperature-compensated pitch
+    rc: np.ndarray  # temperature-compensated roll
+    windy: np.ndarray  # 1 windy, 0 calm, NaN not yet classified
+    calm: np.ndarray
+    base: TiltBaseline
+
+
+class TiltStage:
+    name = "tilt"
+    kinds: tuple[str, ...] = ("tilt",)
+    RAW = ("pitch_deg", "roll_deg", "temp_c", "windy")
+    HOURLY = ("pitch_deg", "roll_deg", "temp_c")
+
+    def __init__(self, params: AnalyticsParams, *, window: int, hourly_window: int,
+                 chunk_rows: int) -> None:
+        self.params = params
+        self.chunk_rows = chunk_rows
+        self.index = DeviceIndex()
+        self.raw = Windows(self.RAW, window)
+        self.hourly = Windows(self.HOURLY, hourly_window)
+        self.site = np.zeros(0, np.int64)
+        self.heritage = np.zeros(0, bool)
+        self.tree: list[str | None] = []
+        self.base = TiltBaseline.empty(0)
+        self.since = np.zeros(0, np.int64)
+        self.latches = Latches()
+        self.next_hour_ms: int | None = None
+        self.lean_deg = np.zeros(0)  # newest calm residual lean per row [deg]
+        self._ticks = 0
+
+    # -- rows -------------------------------------------------------------------------------
+    def rows(self, kind: str, sites: np.ndarray, devices: np.ndarray,
+             board: Board) -> np.ndarray:
+        site_codes = board.site_codes(sites)
+        meta = board.lookup.meta
+        before = len(self.index)
+        rows = self.index.rows(list(sites), list(devices))
+        n = len(self.index)
+        if n > before:
+            new_site = np.zeros(n - before, np.int64)
+            new_site[rows[rows >= before] - before] = site_codes[rows >= before]
+            self.site = np.concatenate([self.site, new_site])
+            metas = [meta(*self.index.key(r)) for r in range(before, n)]
+            self.tree.extend(m.tree for m in metas)
+            self.heritage = np.concatenate([self.heritage, [m.heritage for m in metas]])
+            b, e = self.base, TiltBaseline.empty(n - before)
+            self.base = TiltBaseline(*(np.concatenate([getattr(b, f), getattr(e, f)])
+                                       for f in TiltBaseline.__slots__))
+            self.since = np.concatenate([self.since, np.zeros(n - before, np.int64)])
+            self.lean_deg = np.concatenate([self.lean_deg, np.full(n - before, np.nan)])
+            for w in (self.raw, self.hourly):
+                w.ensure_rows(n)
+        return rows
+
+    def remeta(self, board: Board) -> None:
+        """Re-read every tree binding and heritage flag (the registry changed)."""
+        metas = [board.lookup.meta(*self.index.key(r)) for r in range(len(self.index))]
+        self.tree = [m.tree for m in metas]
+        self.heritage = np.asarray([m.heritage for m in metas], bool)
+
+    def append(self, batch: StageBatch, board: Board) -> None:
+        """Write readings; history (``warm``) is classified by the wind of its own time and
+        also builds the hourly tier directly (it may be longer than the raw window)."""
+        rows, ts = batch.rows, batch.ts_ms
+        vals = {f: batch.column(f) for f in ("pitch_deg", "roll_deg", "temp_c")}
+        if batch.warm and board.wind is not None:
+            w, _ = board.wind.windy_for(self.site[rows], ts)
+            self.warm_hours(rows, ts, vals, ~w)
+            vals["windy"] = w.astype(np.float64)
+        self.raw.append(rows, ts, vals)
+
+    def tick(self, now_ms: int, board: Board) -> list[Event]:
+        """Classify samples calm or windy, close hours (refit baselines and trends), then
+        judge failure, lean and steps; publish the trees' risk state."""
+        emit: list[Event] = []
+        sp = self.params.storm
+        if len(self.index) and board.wind is not None and board.storms is not None:
+            self.classify(now_ms, board.wind)
+            lag_ms = int(sp.classify_lag_minutes * MS_PER_MIN)
+            if self.close_hours(now_ms, lag_ms) or self._ticks == 0:
+                self.refit(now_ms, emit)
+            self.detect(now_ms, board.storms, int(sp.settle_minutes * MS_PER_MIN), emit)
+        self._ticks += 1
+        board.trees = self.state(now_ms)
+        return emit
+
+    def state(self, now_ms: int) -> TreeRiskState:
+        n = len(self.index)
+        keys = self.index.keys()
+        return TreeRiskState(
+            ts_ms=now_ms,
+            site=np.asarray([k[0] for k in keys], dtype=object),
+            device=np.asarray([k[1] for k in keys], dtype=object),
+            tree=np.asarray(self.tree, dtype=object),
+            heritage=self.heritage.copy(), baseline_ok=self.base.ok[:n].copy(),
+            lean_deg=self.lean_deg.copy(), lean_level=self.level("lean"),
+            step_level=self.level("step"), trend_level=self.level("trend"),
+            failure_level=self.level("failure"))
+
+    def rebaseline(self, row: int, since_ms: int) -> None:
+        """Forget a tree's baseline; refit from calm data from ``since_ms`` on."""
+        for f in TiltBaseline.__slots__:
+            arr = getattr(self.base, f)
+            arr[row] = False if f == "ok" else (0.0 if f.startswith("k_") else np.nan)
+        self.since[row] = since_ms
+        for name in ("lean", "step", "trend"):
+            self.latches.reset(name, np.array([row]))
+
+    def _grades(self, which: str, rows: slice | np.ndarray) -> np.ndarray:
+        return level_thresholds(self.heritage[rows], getattr(self.params.tilt, which),
+                                getattr(self.params.heritage_tilt, which))
+
+    def event(self, kind: EventKind, row: int, level: int, value: float, threshold: float,
+               unit: Unit, ts_ms: int, detail: str, freq_hz: float | None = None) -> Event:
+        site, device = self.index.key(row)
+        return Event(kind=kind, site=site, ts_ms=int(ts_ms),
+                     severity=SEVERITY[level],  # type: ignore[arg-type]
+                     value=float(value), threshold=float(threshold), unit=unit, device=device,
+                     tree=self.tree[row], heritage=bool(self.heritage[row]), freq_hz=freq_hz,
+                     detail=detail)
+
+    # -- per tick ---------------------------------------------------------------------------
+    def _blocks(self, scale: int = 1) -> list[slice]:
+        n = len(self.index)
+        step = self.chunk_rows * scale
+        return [slice(c, min(n, c + step)) for c in range(0, n, step)]
+
+    def classify(self, now_ms: int, wind: WindReference) -> None:
+        """Fill the windy flag of samples old enough for their site's wind to be known."""
+        cutoff = now_ms - int(self.params.storm.classify_lag_minutes * MS_PER_MIN)
+        for sl in self._blocks(4):  # blocks bound memory when a whole window is new
+            ts = self.raw.ts_ms[sl]
+            windy = self.raw.values("windy")[sl]
+            r, c = np.nonzero(np.isnan(windy) & (ts > 0) & (ts <= cutoff))
+            if r.size:
+                w, _known = wind.windy_for(self.site[sl][r], ts[r, c])
+                windy[r, c] = w  # unknown wind counts as calm (documented in StormParams)
+
+    def close_hours(self, now_ms: int, lag_ms: int) -> bool:
+        """Append hourly calm medians of every hour that closed (and was classified).
+
+        An hour is closed once ``lag_ms`` past its end; a reading that arrives later than that
+        misses the hourly tier (baselines, trends, the "before" of steps) but still counts in
+        every raw-window detector.
+        """
+        end = ((now_ms - lag_ms) // MS_PER_HOUR) * MS_PER_HOUR
+        if self.next_hour_ms is None:
+            ts = self.raw.ts_ms
+            held = ts[ts > 0]
+            if held.size == 0:
+                return False
+            self.next_hour_ms = int(held.min() // MS_PER_HOUR) * MS_PER_HOUR
+        start = max(self.next_hour_ms, end - self.hourly.window * MS_PER_HOUR)
+        if end <= start:
+            return False
+        raw = self.raw
+        for sl in self._blocks(4):
+            # only the newest samples can fall in the hours to close: gather just those, in
+            # time order, so the (row, hour) groups come sorted
+            k = int((raw.ts_ms[sl] >= start).sum(axis=1).max(initial=0))
+            if k == 0:
+                continue
+            idx = raw.tail_index(k, sl)
+            hm = hourly_calm_medians(
+                raw.tail("ts_ms", k, sl, idx),
+                {f: raw.tail(f, k, sl, idx) for f in self.HOURLY},
+                raw.tail("windy", k, sl, idx) == 0, start, end)
+            self.hourly.append(hm.rows + sl.start, hm.ts_ms, hm.values)
+        self.next_hour_ms = end
+        return True
+
+    def warm_hours(self, rows: np.ndarray, ts_ms: np.ndarray, values: dict[str, np.ndarray],
+                   calm: np.ndarray) -> None:
+        """Hourly medians straight from historical columns (longer than the raw window).
+
+        The newest hour may be incomplete: it is left to :meth:`close_hours`, which finds its
+        readings in the raw window.
+        """
+        sel = calm & np.isfinite(values["pitch_deg"]) & np.isfinite(values["roll_deg"])
+        last_hour = int(ts_ms.max() // MS_PER_HOUR) if ts_ms.size else 0
+        sel &= ts_ms // MS_PER_HOUR < last_hour
+        r, t = rows[sel], ts_ms[sel]
+        if r.size == 0:
+            return
+        hour = t // MS_PER_HOUR
+        key = r * (1 << 32) + (hour - hour.min())
+        uniq, dense = np.unique(key, return_inverse=True)
+        meds = {f: group_median(values[f][sel], dense, uniq.size)[0] for f in self.HOURLY}
+        u_rows = uniq >> 32
+        u_ts = ((uniq & 0xFFFFFFFF) + hour.min()) * MS_PER_HOUR + MS_PER_HOUR // 2
+        self.hourly.append(u_rows, u_ts, meds)
+        self.next_hour_ms = max(self.next_hour_ms or 0, last_hour * MS_PER_HOUR)
+
+    def refit(self, now_ms: int, emit: list[Event]) -> None:
+        """Hourly work: baselines for trees without one, then lean trends."""
+        n = len(self.index)
+        p = self.params.tilt
+        missing = np.flatnonzero(~self.base.ok[:n])
+        h = self.hourly
+        for c0 in range(0, missing.size, self.chunk_rows):
+            need = missing[c0:c0 + self.chunk_rows]
+            idx = h.tail_index(h.window, need)
+            ts = h.tail("ts_ms", h.window, need, idx)
+            fitted = fit_baseline(
+                ts, h.tail("pitch_deg", h.window, need, idx),
+                h.tail("roll_deg", h.window, need, idx), h.tail("temp_c", h.window, need, idx),
+                ts > 0, p, now_ms, self.since[need])
+            for f in TiltBaseline.__slots__:
+                getattr(self.base, f)[need] = getattr(fitted, f)
+        k = min(self.hourly.window, int(np.ceil(p.trend_days * 24)) + 2)
+        for c0 in range(0, n, self.chunk_rows):
+            sl = slice(c0, min(n, c0 + self.chunk_rows))
+            h = self.hourly
+            ts = h.tail("ts_ms", k, sl)
+            rate = lean_rate(ts, h.tail("pitch_deg", k, sl), h.tail("roll_deg", k, sl),
+                             h.tail("temp_c", k, sl), ts > 0, self.base.take(sl), p, now_ms)
+            th = self._grades("trend_deg_per_day", sl)
+            value = np.where(rate.significant, rate.rate_deg_per_day, np.nan)
+            on = grade(value, th)
+            weak = (rate.span_days >= p.trend_min_days) & (rate.t_stat >= p.trend_min_t / 2)
+            hold = grade(np.where(weak, rate.rate_deg_per_day, np.nan), th, p.hysteresis)
+            known = np.isfinite(rate.rate_deg_per_day) | ~self.base.ok[sl]
+            fire = self.latches.update("trend", on, hold, known, sl)
+            failed = self.latches.level("failure", n)[sl] > 0
+            newest = ts.max(axis=1)
+            for i in np.flatnonzero(fire & ~failed).tolist():
+                lv = int(on[i])
+                self._fire_trend(c0 + i, lv, rate.rate_deg_per_day[i], th[i, lv - 1],
+                                 int(newest[i]), rate.span_days[i], rate.t_stat[i], emit)
+
+    def _fire_trend(self, row: int, lv: int, rate: float, threshold: float, ts: int,
+                    span: float, t_stat: float, emit: list[Event]) -> None:
+        emit.append(self.event(
+            "lean_trend", row, lv, rate, threshold, "deg/day", ts,
+            f"calm lean increasing {rate:.3f} deg/day over {span:.1f} days "
+            f"(t={t_stat:.1f}); {SEVERITY[lv]} at {threshold} deg/day"))
+
+    def detect(self, now_ms: int, storms: SiteStorms, settle_ms: int,
+               emit: list[Event]) -> None:
+        n = len(self.index)
+        for c0 in range(0, n, self.chunk_rows):
+            self._detect_block(slice(c0, min(n, c0 + self.chunk_rows)), now_ms, storms,
+                               settle_ms, emit)
+
+    def _detect_block(self, sl: slice, now_ms: int, storms: SiteStorms, settle_ms: int,
+                      emit: list[Event]) -> None:
+        p = self.params.tilt
+        raw = self.raw
+        k = p.current_max_samples
+        idx = raw.tail_index(k, sl)
+        pitch = raw.tail("pitch_deg", k, sl, idx)
+        roll = raw.tail("roll_deg", k, sl, idx)
+        windy = raw.tail("windy", k, sl, idx)
+        base = self.base.take(sl)
+        pc, rc = compensate_tilt(pitch, roll, raw.tail("temp_c", k, sl, idx), base)
+        b = _Block(sl, raw.tail("ts_ms", k, sl, idx), pitch, roll, pc, rc, windy, windy == 0,
+                   base)
+        failed = self._failure(b, now_ms, emit)
+        self._lean(b, failed, now_ms, emit)
+        self._step(b, failed, now_ms, storms, settle_ms, emit)
+
+    def _failure(self, b: _Block, now_ms: int, emit: list[Event]) -> np.ndarray:
+        """Failure: any wind; supersedes every other tilt event of the tree. Returns the
+        block's rows in failure."""
+        p = self.params.tilt
+        newest = slice(-max(8, 2 * p.failure_min_samples), None)  # enough for "newest N"
+        fail = failure_tilt(b.ts[:, newest], b.pitch[:, newest], b.roll[:, newest], b.base, p,
+                            now_ms)
+        on = np.where(fail.lean_deg >= p.failure_deg, 3, 0)
+        hold = np.where(fail.lean_deg >= p.hysteresis * p.failure_deg, 3, 0)
+        fire = self.latches.update("failure", on, hold, np.isfinite(fail.lean_deg), b.sl)
+        for i in np.flatnonzero(fire):
+            self.fire_failure(b.sl.start + i, fail.lean_deg[i], int(fail.ts_ms[i]), emit)
+        return self.latches.level("failure", len(self.index))[b.sl] > 0
+
+    def _lean(self, b: _Block, failed: np.ndarray, now_ms: int, emit: list[Event]) -> None:
+        """Residual lean of the calm readings."""
+        p = self.params.tilt
+        lean = residual_lean(b.ts, b.pc, b.rc, None, b.calm, b.base, p, now_ms)
+        th = self._grades("lean_deg", b.sl)
+        on, hold, known = graded(lean.lean_deg, th, p.hysteresis)
+        self.lean_deg[b.sl] = lean.lean_deg
+        fire = self.latches.update("lean", on, hold, known, b.sl)
+        for i in np.flatnonzero(fire & ~failed).tolist():
+            lv = int(on[i])
+            emit.append(self.event(
+                "lean", b.sl.start + i, lv, lean.lean_deg[i], th[i, lv - 1], "deg",
+                int(lean.ts_ms[i]),
+                f"calm residual lean {lean.lean_deg[i]:.2f} deg from the tree's baseline; "
+                f"{SEVERITY[lv]} at {th[i, lv - 1]} deg"))
+
+    def _step(self, b: _Block, failed: np.ndarray, now_ms: int, storms: SiteStorms,
+              settle_ms: int, emit: list[Event]) -> None:
+        """Persisting step: calm level before the storm (or before the last hour) against
+        the calm level after it."""
+        p = self.params.tilt
+        hourly, sl, base = self.hourly, b.sl, b.base
+        site = self.site[sl]
+        active = storms.active[site]
+        onset = storms.onset_ts_ms[site]
+        end = storms.end_ts_ms[site]
+        post_ms = int(p.step_post_minutes * MS_PER_MIN)
+        pre_ms = int(p.step_pre_hours * MS_PER_HOUR)
+        recent = ~active & (end > 0) & (now_ms - end <= p.step_storm_hours * MS_PER_HOUR)
+        split = now_ms - post_ms
+        pre_end = np.where(recent, onset, split)
+        # after a storm, "after" starts once the readings are calm again (the windy flag
+        # already covers the settling time); without one, it is the last post window
+        last_windy = np.where(b.windy == 1, b.ts, 0).max(axis=1)
+        post_start = np.where(recent, np.maximum(end + settle_ms, last_windy + 1), split)
+        back_h = int(np.ceil((now_ms - (pre_end - pre_ms).min()) / MS_PER_HOUR)) + 2
+        kh = min(hourly.window, max(back_h, 3))
+        h_idx = hourly.tail_index(kh, sl)
+        h_ts = hourly.tail("ts_ms", kh, sl, h_idx)
+        before = segment_level(
+            h_ts, hourly.tail("pitch_deg", kh, sl, h_idx), hourly.tail("roll_deg", kh, sl, h_idx),
+            hourly.tail("temp_c", kh, sl, h_idx), h_ts > 0, pre_end - pre_ms,
+            pre_end - MS_PER_HOUR // 2 + 1, base, now_ms)
+        after = segment_level(b.ts, b.pc, b.rc, None, b.calm, post_start, now_ms + 1, base,
+                              now_ms)
+        step = step_magnitude(before, after, p.min_samples)
+        th = self._grades("step_deg", sl)
+        # Judge only a settled calm after the change: not before the tree has a baseline
+        # (without its temperature coefficient a daily swing looks like one); not while the
+        # wind blows or picks up (calm readings at the edge of a windy spell are already
+        # pushed); not while "after" still straddles the change (its two halves disagree);
+        # and "after" must span half the post window.
+        settling = self._settling(b.ts, b.pc, b.rc, b.calm, post_start, step, base, now_ms,
+                                  post_ms, th[:, 0] * p.hysteresis)
+        windy_now = ~recent & (last_windy >= post_start - settle_ms)
+        thin = after.last_ts_ms - after.first_ts_ms < post_ms // 2
+        unjudged = (active | windy_now | thin | settling | (now_ms - post_start < post_ms)
+                    | ~base.ok)
+        step[unjudged] = np.nan
+        # the alarm is a sudden *increase* [Hui2022]: a tree set back towards its baseline
+        # (straightened, re-staked) is not one
+        lean_before = np.hypot(before.pitch_deg - base.pitch_deg, before.roll_deg - base.roll_deg)
+        lean_after = np.hypot(after.pitch_deg - base.pitch_deg, after.roll_deg - base.roll_deg)
+        step[~unjudged & (lean_after < lean_before)] = 0.0
+        on, hold, known = graded(step, th, p.hysteresis)
+        fire = self.latches.update("step", on, hold, known, sl)
+        for i in np.flatnonzero(fire & ~failed).tolist():
+            lv = int(on[i])
+            when = (f"before the storm (onset {int(onset[i])}) and after the wind dropped"
+                    if recent[i] else "over the last hour")
+            emit.append(self.event(
+                "lean_step", sl.start + i, lv, step[i], th[i, lv - 1], "deg",
+                int(after.last_ts_ms[i]),
+                f"calm lean changed {step[i]:.2f} deg between {when}; "
+                f"{SEVERITY[lv]} at {th[i, lv - 1]} deg"))
+
+    @staticmethod
+    def _settling(ts: np.ndarray, pc: np.ndarray, rc: np.ndarray, calm: np.ndarray,
+                  post_start: np.ndarray, step: np.ndarray, base: TiltBaseline, now_ms: int,
+                  post_ms: int, floor: np.ndarray) -> np.ndarray:
+        """Rows whose "after" window still straddles a change (its halves disagree by more
+        than half the step). Only rows whose step could hold a level are checked."""
+        out = np.zeros(step.size, bool)
+        cand = np.flatnonzero(step >= floor)
+        if cand.size == 0:
+            return out
+        mid = np.maximum(post_start[cand], now_ms - post_ms // 2)
+        args = (ts[cand], pc[cand], rc[cand], None, calm[cand])
+        sub = base.take(cand)
+        a1 = segment_level(*args, post_start[cand], mid, sub, now_ms)
+        a2 = segment_level(*args, mid, now_ms + 1, sub, now_ms)
+        out[cand] = (np.hypot(a2.pitch_deg - a1.pitch_deg, a2.roll_deg - a1.roll_deg)
+                     > 0.5 * step[cand])
+        return out
+
+    def fire_failure(self, row: int, tilt_deg: float, ts_ms: int, emit: list[Event]) -> None:
+        p = self.params.tilt
+        emit.append(self.event(
+            "failure", row, 3, tilt_deg, p.failure_deg, "deg", ts_ms,
+            f"tilt {tilt_deg:.1f} deg from baseline, past {p.failure_deg} deg: "
+            f"tree down or root plate failed"))
+
+    def level(self, name: str) -> np.ndarray:
+        """Latched levels of one condition (diagnostics and tests)."""
+        return self.latches.level(name, len(self.index)).copy()
+
+
+__all__ = ["TiltStage"]

@@ -1,0 +1,148 @@
+"""What each CLI command runs: build the parts from Settings, run until cancelled."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import uvicorn
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from greeniot.clock import wall_ms
+from greeniot.config import Settings
+from greeniot.estate import EstateContext
+from greeniot.ingest.service import Bindings, IngestService
+from greeniot.registry.context import load_context
+from greeniot.registry.db import make_engine, migrate, session_factory
+from greeniot.store.influx import InfluxClient
+from greeniot.transport.mqtt import MqttSession
+
+log = logging.getLogger(__name__)
+
+#: How often long-running processes re-read the registry for new devices and bindings [s].
+REGISTRY_REFRESH_S = 30.0
+
+
+def open_registry(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings)
+    migrate(engine)
+    return engine, session_factory(engine)
+
+
+def read_context(sessions: Callable[[], Session]) -> EstateContext:
+    with sessions() as session:
+        return load_context(session)
+
+
+def bindings_of(ctx: EstateContext) -> Bindings:
+    """Extra InfluxDB tags per device: the tree or zone it is bound to."""
+    out: dict[tuple[str, str], dict[str, str]] = {}
+    for b in ctx.devices:
+        tags = {k: v for k, v in (("tree", b.tree), ("zone", b.zone)) if v}
+        if tags:
+            out[(b.site, b.device)] = tags
+    return out
+
+
+async def _refresh(every_s: float, apply: Callable[[], None]) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await asyncio.to_thread(apply)
+        except Exception:  # a registry hiccup must not stop ingest or analytics
+            log.exception("registry refresh failed")
+
+
+async def run_ingest(settings: Settings, *, worker: int = 0) -> None:
+    engine, sessions = open_registry(settings)
+    try:
+        async with IngestService(settings, worker=worker,
+                                 bindings=bindings_of(read_context(sessions))) as svc:
+            refresh = asyncio.create_task(_refresh(
+                REGISTRY_REFRESH_S, lambda: svc.set_bindings(bindings_of(read_context(sessions)))))
+            try:
+                await svc.run_forever()
+            finally:
+                refresh.cancel()
+    finally:
+        engine.dispose()
+
+
+async def run_maintenance(settings: Settings,
+                          on_outcome: Callable[[Any], None] | None = None) -> None:
+    from greeniot.runtime.maintenance import MaintenanceService
+
+    engine, sessions = open_registry(settings)
+    try:
+        async with (InfluxClient(settings.influx) as influx,
+                    MaintenanceService(settings, read_context(sessions), sessions,
+                                       on_outcome=on_outcome, influx=influx) as svc):
+            await _refresh(REGISTRY_REFRESH_S,
+                           lambda: svc.set_context(read_context(sessions)))
+    finally:
+        engine.dispose()
+
+
+async def serve_api(settings: Settings, *, engine: Engine | None = None,
+                    on_ready: Callable[[int], None] | None = None) -> None:
+    """The API with InfluxDB for readings and a valve commander publishing over MQTT."""
+    from greeniot.actions.valves import ValveCommander
+    from greeniot.api.app import create_app
+
+    own_engine = engine is None
+    eng = engine or open_registry(settings)[0]
+    sessions = session_factory(eng)
+    mqtt = MqttSession(settings.mqtt, f"{settings.mqtt.client_id}-api", clean_session=True)
+    async with InfluxClient(settings.influx) as influx:
+        try:
+            await mqtt.connect()
+            commander = ValveCommander(sessions, mqtt.send, wall_ms)
+            app = create_app(settings, influx=influx, commander=commander, engine=eng)
+            config = uvicorn.Config(app, host=settings.api.host, port=settings.api.port,
+                                    log_level="warning", lifespan="on")
+            server = uvicorn.Server(config)
+            task = asyncio.create_task(server.serve())
+            while not server.started:
+                if task.done():
+                    await task
+                    raise RuntimeError("API server exited during start-up")
+                await asyncio.sleep(0.02)
+            port = server.servers[0].sockets[0].getsockname()[1]
+            if on_ready:
+                on_ready(port)
+            try:
+                # Shielded: a cancel of this coroutine becomes an orderly server shutdown.
+                await asyncio.shield(task)
+            finally:
+                server.should_exit = True
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(task, 5)
+        finally:
+            await mqtt.close()
+            if own_engine:
+                eng.dispose()
+
+
+async def run_api(settings: Settings) -> None:
+    await serve_api(settings, on_ready=lambda port: log.info(
+        "API on http://%s:%d/docs", settings.api.host, port))
+
+
+async def run_simulation(settings: Settings, *, scenario: str, sites: int, trees: int,
+                         zones: int, span_h: float, duration_s: float, seed: int) -> None:
+    from simulators.fleet import Fleet
+    from simulators.runner import run
+
+    fleet = Fleet.generate(sites=sites, trees_per_site=trees, zones_per_site=zones, seed=seed)
+    span_s = span_h * 3600
+    result = await run(scenario, fleet, host=settings.mqtt.host, port=settings.mqtt.port,
+                       span_s=span_s, speed=span_s / duration_s if duration_s > 0 else None,
+                       seed=seed, username=settings.mqtt.username,
+                       password=settings.mqtt.password)
+    log.info("simulated %s: %d messages in %.1f s; truth %s", scenario, result.published,
+             result.wall_s, result.truth.as_dict())

@@ -1,0 +1,84 @@
+"""The channel table is the one place that says what a channel is; everything reads it."""
+
+from __future__ import annotations
+
+import pytest
+
+from greeniot.analytics.core.columns import FIELDS, Pending
+from greeniot.analytics.engine import AnalyticsEngine
+from greeniot.estate import EstateContext
+from greeniot.protocol import decode, ingest_filters
+from greeniot.protocol.channels import (
+    CHANNELS,
+    DOWN_CHANNELS,
+    SCHEMA,
+    UP_CHANNELS,
+    RoutingError,
+    channel,
+    check_routing,
+)
+from greeniot.protocol.topics import TopicError, device_topic, parse_topic
+from greeniot.runtime.warmstart import HISTORY_DAYS
+from greeniot.store import lineproto
+
+
+def test_every_channel_has_a_model_and_a_direction() -> None:
+    assert set(UP_CHANNELS) | set(DOWN_CHANNELS) == set(CHANNELS)
+    assert not set(UP_CHANNELS) & set(DOWN_CHANNELS)
+    for c in CHANNELS.values():
+        assert c.model.model_fields, c.name
+        for f in c.columns:
+            assert f in c.model.model_fields, (c.name, f)  # analytics columns are payload fields
+        assert set(c.required) <= set(c.columns) and set(c.watch) <= set(c.columns)
+
+
+def test_topics_ingest_filters_and_line_protocol_read_the_table() -> None:
+    assert ingest_filters() == [f"greeniot/v1/+/+/{c}" for c in UP_CHANNELS]
+    for name in CHANNELS:
+        assert parse_topic(device_topic("s", "d", name)).channel == name
+    with pytest.raises(TopicError, match="unknown channel"):
+        parse_topic("greeniot/v1/s/d/flow")
+    assert lineproto.SCHEMA is SCHEMA
+    assert {c.measurement for c in CHANNELS.values() if c.measurement} | {"sway"} == set(SCHEMA)
+    # warm start takes its history spans from the rows
+    assert {c.name: c.history_days for c in CHANNELS.values() if c.history_days} == HISTORY_DAYS
+
+
+def test_down_channels_are_refused_from_devices_by_the_codec() -> None:
+    for name in DOWN_CHANNELS:
+        d = decode(f"greeniot/v1/s/d/{name}", b"{}")
+        assert [r.reason for r in d.rejections] == ["bad_channel"]
+
+
+def test_a_channel_routed_to_a_missing_stage_is_an_error_at_start_up() -> None:
+    stages = {s: [c.name for c in CHANNELS.values() if s in c.stages]
+              for c in CHANNELS.values() for s in c.stages}
+    check_routing(stages)  # the engine's own set passes
+    missing = {k: v for k, v in stages.items() if k != "soil"}
+    with pytest.raises(RoutingError, match="channel 'soil' is routed to stage 'soil'"):
+        check_routing(missing)
+    with pytest.raises(RoutingError, match="unknown channel 'flow'"):
+        check_routing({**stages, "flow": ["flow"]})
+    with pytest.raises(RoutingError, match="whose row does not route to it"):
+        check_routing({**stages, "storm": ["weather", "soil"]})
+    with pytest.raises(KeyError, match="unknown channel 'flow'; known"):
+        channel("flow")
+
+
+def test_the_engine_checks_its_stages_against_the_table(monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    AnalyticsEngine(EstateContext())
+    from greeniot.analytics import engine as engine_mod
+
+    monkeypatch.setattr(engine_mod.SoilStage, "kinds", ("soil", "flow"))
+    with pytest.raises(RoutingError, match="unknown channel 'flow'"):
+        AnalyticsEngine(EstateContext())
+
+
+def test_pending_drains_every_routed_kind() -> None:
+    """Not a hard-coded list: a new routed channel's readings come out of the buffer."""
+    p = Pending()
+    for kind in FIELDS:
+        p.add(kind, "s", f"d-{kind}", 1, {})
+    assert sorted(b.kind for b in p.drain()) == sorted(FIELDS)
+    assert len(p) == 0
