@@ -7,17 +7,20 @@ zone without soil data falls back to loam (FAO-56 Table 19) and says so.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo as TimeZone
 
-from greeniot.analytics.irrigation.calibration import CalibrationSpec
+from greeniot.analytics.irrigation.calibration import CALIBRATION_WEIGHT, CalibrationSpec
 from greeniot.analytics.irrigation.decision import ZoneHydraulics
 from greeniot.analytics.irrigation.soils import (
     readily_available_water_mm,
     soil_limits,
     total_available_water_mm,
 )
-from greeniot.registry.models import Device, Zone
+from greeniot.registry.models import Device, Site, Zone
 from greeniot.registry.schemas import ProbeCalibration
 
 #: Texture assumed for a zone that gives neither θ values nor a texture class.
@@ -70,3 +73,44 @@ def probe_specs(probes: Sequence[Device], zone: Zone) -> list[CalibrationSpec | 
         cal = ProbeCalibration.model_validate(device.calibration)
         out.append(cal.spec(zone.soil_texture or DEFAULT_TEXTURE))
     return out
+
+
+def utc_offset_h(tz: str | None, at: dt.datetime | None = None) -> float:
+    """The offset of IANA time zone ``tz`` from UTC [h] (now, or at ``at``); 0 without one."""
+    if not tz:
+        return 0.0
+    offset = (at or dt.datetime.now(dt.UTC)).astimezone(TimeZone(tz)).utcoffset()
+    return 0.0 if offset is None else offset.total_seconds() / 3600.0
+
+
+def water_fields(zones: Sequence[Zone], sites: Sequence[Site]) -> dict[tuple[str, str],
+                                                                       dict[str, Any]]:
+    """The water-balance fields of :class:`greeniot.estate.ZoneInfo` per (site, zone)."""
+    by_site = {s.id: s for s in sites}
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for z in zones:
+        soil = zone_soil(z)
+        site = by_site.get(z.site)
+        out[(z.site, z.id)] = {
+            "application_rate_mm_h": z.application_rate_mm_h,
+            "irrigation_kind": z.irrigation_kind, "theta_fc": soil.theta_fc,
+            "theta_wp": soil.theta_wp, "root_depth_m": soil.root_depth_m,
+            "kc_by_month": soil.kc_by_month, "mad_p": soil.p, "efficiency": z.efficiency,
+            "area_m2": z.area_m2, "soak_s": z.soak_s, "water_budget_l_day": z.water_budget_l_day,
+            "target_dr_mm": z.target_dr_mm,
+            "lat_deg": site.lat_deg if site else None,
+            "elevation_m": (site.elevation_m or 0.0) if site else 0.0,
+            "utc_offset_h": utc_offset_h(site.tz if site else None)}
+    return out
+
+
+def probe_fields(device: Device, zones: Mapping[tuple[str, str], Zone]) -> dict[str, Any]:
+    """Calibration (as polynomial + θ limit), weight and fault flag of a soil probe."""
+    zone = zones.get((device.site, device.zone_id)) if device.zone_id else None
+    cal, weight = None, device.probe_weight
+    if device.calibration is not None and zone is not None:
+        (spec,) = probe_specs([device], zone)
+        if spec is not None:
+            cal = spec.coefficients()
+            weight *= CALIBRATION_WEIGHT[spec.kind]
+    return {"calibration": cal, "probe_weight": weight, "probe_faulty": device.probe_faulty}
