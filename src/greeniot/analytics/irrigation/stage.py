@@ -94,6 +94,7 @@ class WaterStage:
         self._zones = _Zones()
         self._offsets: dict[str, float] = {}
         self._state = ZoneBalanceState()
+        self._lookup: object = None
 
     # -- rows and readings --------------------------------------------------------------------
     def rows(self, kind: str, sites: np.ndarray, devices: np.ndarray,
@@ -112,9 +113,12 @@ class WaterStage:
     def _offset(self, site: str) -> float:
         return self._offsets.get(site, 0.0)
 
-    def append(self, batch: StageBatch, board: Board) -> None:
-        if not self._zones.info:
+    def _ensure_zones(self, board: Board) -> None:
+        if self._lookup is not board.lookup:
             self._sync_zones(board)
+
+    def append(self, batch: StageBatch, board: Board) -> None:
+        self._ensure_zones(board)
         if batch.kind == "soil":
             vwc = batch.column("vwc_pct")
             for r, ts, v in zip(batch.rows.tolist(), batch.ts_ms.tolist(), vwc.tolist(),
@@ -182,9 +186,11 @@ class WaterStage:
         z.probes = [self._zones.probes[k] if k is not None else () for k in keep]
         self._zones = z
         self._offsets = {zi.site: zi.utc_offset_h for zi in info}
+        self._lookup = board.lookup
 
     # -- the daily balance ---------------------------------------------------------------------
     def tick(self, now_ms: int, board: Board) -> list[Event]:
+        self._ensure_zones(board)
         zs = self._zones
         if zs.info:
             today = np.array([int(local_day(now_ms, z.utc_offset_h)) for z in zs.info])
