@@ -49,6 +49,9 @@ from greeniot.protocol.messages import SiteForecast
 ZoneKey = tuple[str, str]
 #: Local hour of the daily decision: before sunrise, when wind and evaporation are lowest.
 DECISION_HOUR_LOCAL = 5.0
+#: Trigger this share of TAW before RAW (``decide(margin_frac=...)``): covers the error of the
+#: estimated depletion, so a zone whose probes read a little wet is not left in stress.
+MARGIN_FRAC = 0.05
 
 
 @dataclass(slots=True)
@@ -77,8 +80,10 @@ class WateringPlanner:
     """The daily decisions of every water-balance zone and the cycles they leave to run."""
 
     def __init__(self, *, hour_local: float = DECISION_HOUR_LOCAL,
-                 params: LockoutParams = DEFAULT_LOCKOUTS) -> None:
+                 params: LockoutParams = DEFAULT_LOCKOUTS, margin_frac: float = MARGIN_FRAC
+                 ) -> None:
         self.hour_local = hour_local
+        self.margin_frac = margin_frac
         self.params = params
         self.decisions: list[WateringDecision] = []
         self._last: dict[ZoneKey, int] = {}
@@ -142,13 +147,14 @@ class WateringPlanner:
                 continue
             i = balance.find(zone.site, zone.zone)
             yesterday = int(local_day(now_ms, zone.utc_offset_h)) - 1
-            if i is None or int(balance.day[i]) != yesterday:
-                continue  # no fresh balance yet
+            if i is None or int(balance.day[i]) != yesterday or not np.isfinite(balance.et0_mm[i]):
+                continue  # no freshly balanced day yet
             self._on_demand.discard(key)
             self._last[key] = now_ms
             d = decide(hydraulics(zone), self._state(balance, i), self._conditions(zone, st),
                        now_ms=now_ms, month=_month(now_ms, zone.utc_offset_h), trigger=trigger,
-                       interlocks=self._interlocks(zone, st), params=self.params)
+                       interlocks=self._interlocks(zone, st), params=self.params,
+                       margin_frac=self.margin_frac)
             self.decisions.append(d)
             if d.water and zone.valve_device is not None:
                 first, *rest = d.cycles_s

@@ -87,9 +87,11 @@ def test_sensor_correction_weights_probes_and_ignores_bad_ones() -> None:
     assert dr[0] == pytest.approx((30.0 * 1.0 + 50.0 * 0.5) / 1.5)
     assert np.isnan(dr[1]) and np.isnan(dr[2])
     assert w.tolist() == [1.5, 0.0, 0.0]
-    blended, alpha = b.blend(np.array([10.0, 20.0, 30.0]), dr, w)
+    blended, alpha = b.blend(np.array([10.0, 20.0, 30.0]), dr, w, half_weight=1.0)
     assert alpha[0] == pytest.approx(1.5 / 2.5)
     assert blended[0] == pytest.approx(10.0 + 0.6 * (dr[0] - 10.0))
+    _, alpha3 = b.blend(np.array([10.0, 20.0, 30.0]), dr, w)  # the default W½
+    assert alpha3[0] == pytest.approx(1.5 / (1.5 + b.SENSOR_HALF_WEIGHT))
     assert blended[1:].tolist() == [20.0, 30.0] and alpha[1:].tolist() == [0.0, 0.0]
     with pytest.raises(ValueError, match="half_weight"):
         b.blend(blended, dr, w, half_weight=0.0)
@@ -112,7 +114,7 @@ def test_sensor_correction_removes_model_drift() -> None:
         sensor, w = b.sensor_depletion_mm(theta=theta, weight=np.ones(1), probe_zone=np.zeros(
             1, dtype=int), theta_fc=np.array([fc]), root_depth_m=np.array([zr]),
             taw_mm=np.array([taw]))
-        dr_fix, _ = b.blend(model, sensor, w)
+        dr_fix, _ = b.blend(model, sensor, w, half_weight=1.0)  # an exact probe: trust it
         err_free.append(abs(float(dr_free[0]) - truth[d]))
         err_fix.append(abs(float(dr_fix[0]) - truth[d]))
     assert max(err_fix) < 0.5 * max(err_free)

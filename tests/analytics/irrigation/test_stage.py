@@ -100,7 +100,7 @@ def test_daily_balance_from_readings_matches_the_pure_model() -> None:
         assert b.rain_mm[i] == pytest.approx(w["rain"])
         assert b.dr_model_mm[i] == pytest.approx(float(step.dr_mm[0]))
         assert b.dr_mm[i] == pytest.approx(float(expect[0]))
-        assert b.alpha[i] == pytest.approx(0.5)
+        assert b.alpha[i] == pytest.approx(1.0 / (1.0 + balance.SENSOR_HALF_WEIGHT))
         probes = dict((p[0], p) for p in b.probes[i])
         # p2 sent nothing since the start: stale, so it is missing whatever its calibration.
         assert probes["p1"][3] == ProbeQuality.OK and probes["p2"][3] == ProbeQuality.MISSING

@@ -38,7 +38,7 @@ from greeniot.analytics.irrigation.soils import depletion_fraction
 F64 = NDArray[np.float64]
 
 #: Summed probe weight at which probes and model count equally (α = 0.5) [-], project choice.
-SENSOR_HALF_WEIGHT: Final = 1.0
+SENSOR_HALF_WEIGHT: Final = 3.0
 
 
 def _f(x: ArrayLike) -> F64:
