@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from greeniot.actions.watering import MARGIN_FRAC
 from greeniot.analytics.irrigation import balance
 from greeniot.analytics.irrigation.calibration import CalibrationSpec, CalibrationTable, calibrate
 from greeniot.analytics.irrigation.decision import WaterState, ZoneHydraulics, decide
@@ -237,7 +238,7 @@ def run_seed(seed: int, n_zones: int, n_days: int, correct: bool, ideal: bool = 
                                raw_mm=float(raw_r[i]), et0_mm=float(et0_prev[i]),
                                etc_mm=float(kc_r[i] * et0_prev[i]))
             dec = decide(hyd[i], state, cond, now_ms=1_780_000_000_000 + d * 86_400_000,
-                         month=climate.month)
+                         month=climate.month, margin_frac=MARGIN_FRAC)
             # Needed today: past RAW by tonight. Needed by tomorrow: at most a day early.
             need = dr_true[i] + etc_true_today[i] >= truth.raw_mm[i]
             soon = dr_true[i] + 2.0 * etc_true_today[i] >= truth.raw_mm[i]
