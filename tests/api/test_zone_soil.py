@@ -110,3 +110,26 @@ def test_api_refuses_bad_calibration_and_clearing_defaults(client: TestClient) -
     assert r.status_code in (400, 422) and "root_depth_m" in r.text
     r = client.patch(f"{API}/zones/estate-a/z1", json={"theta_fc": 0.1, "theta_wp": 0.3})
     assert r.status_code in (400, 422) and "theta_wp" in r.text
+
+
+def test_load_context_carries_water_fields_for_chosen_sites(tmp_path: Path) -> None:
+    from greeniot.registry.context import load_context, seed
+
+    url = f"sqlite:///{tmp_path / 'ctx.db'}"
+    migrate(url)
+    engine = engine_from_url(url)
+    with session_factory(engine)() as session:
+        seed(session, sites=[{"id": "s", "lat_deg": 22.3, "elevation_m": 30.0,
+                              "tz": "Asia/Hong_Kong"}, {"id": "t"}],
+             zones=[{"site": "s", "id": "z", "soil_texture": "clay",
+                     "application_rate_mm_h": 12.0, "irrigation_kind": "rotor"}],
+             devices=[{"site": "s", "id": "p", "kind": "soil", "zone_id": "z",
+                       "calibration": {"kind": "soil"}, "probe_weight": 0.8}])
+        ctx = load_context(session, sites=["s"])
+    engine.dispose()
+    (zone,) = ctx.zones
+    assert (zone.theta_fc, zone.lat_deg, zone.utc_offset_h) == (0.36, 22.3, 8.0)
+    assert zone.application_rate_mm_h == 12.0 and zone.irrigation_kind == "rotor"
+    (probe,) = ctx.devices
+    assert probe.calibration is not None and probe.calibration[1] == pytest.approx(0.475)
+    assert probe.probe_weight == pytest.approx(0.8 * 0.25)  # per-soil calibration weight

@@ -43,7 +43,10 @@ def load_context(session: Session, *, sites: Iterable[str] | None = None) -> Est
     devices = rows(Device)
     valves = {(d.site, d.zone_id): d.id for d in devices if d.kind == "valve" and d.zone_id}
     zone_rows = rows(Zone)
-    water = water_fields(zone_rows, rows(Site))
+    site_query = select(Site).order_by(Site.id)
+    if wanted is not None:
+        site_query = site_query.where(Site.id.in_(wanted))
+    water = water_fields(zone_rows, list(session.scalars(site_query).all()))
     return EstateContext(
         devices=tuple(
             DeviceBinding(site=d.site, device=d.id, kind=d.kind, tree=d.tree_id, zone=d.zone_id,
