@@ -105,7 +105,9 @@ class Simulation:
         self._rng = rng
         site_index = {s.site: i for i, s in enumerate(fleet.sites)}
         self.weather = WeatherModel(scenario, span_s, self.start_ms,
-                                    [s.utc_offset_h for s in fleet.sites], rng)
+                                    [s.utc_offset_h for s in fleet.sites], rng,
+                                    lat_deg=[s.lat for s in fleet.sites],
+                                    lon_deg=[s.lon for s in fleet.sites])
         tree_site = np.array([site_index[t.site] for t in fleet.trees], dtype=np.int64)
         self.phys = tilt.TreePhysics.draw(fleet.trees, tree_site, rng)
         self.fate, steps, failures = draw_fate(fleet, scenario, self.phys, self.weather,
@@ -305,13 +307,15 @@ class Simulation:
             wind, gust, rain = self.weather.station(np.maximum(self._wx_prev[idx], t - iv), t, idx)
             temp = self.weather.air_temp_c(t, idx)
             rh = self.weather.rh_pct(t, idx)
+            solar = self.weather.solar_w_m2(t, idx)
             for k, s in enumerate(idx):
                 site = self.fleet.sites[s]
                 msg = WeatherReading(
                     seq=self.next_seq(site.site, site.weather_device), ts_ms=self.ms(t[k]),
                     wind_ms=round(float(wind[k]), 1), gust_ms=round(float(gust[k]), 1),
                     rain_mm=round(float(rain[k]), 2), air_temp_c=round(float(temp[k]), 1),
-                    rh_pct=round(float(rh[k]), 0), bat_v=round(12.6 + 0.2 * float(np.sin(t[k])), 2))
+                    rh_pct=round(float(rh[k]), 0), solar_w_m2=round(float(solar[k]), 1),
+                    bat_v=round(12.6 + 0.2 * float(np.sin(t[k])), 2))
                 out.append((site.site, site.weather_device, msg))
             self._wx_prev[idx] = t
             self._wx_next[idx] = t + iv

@@ -19,6 +19,12 @@ I64 = NDArray[np.int64]
 _GUST_PERIODS_S = (15.0, 600.0)
 _SHOWER_PERIODS_S = (900.0, 4 * 3600.0)
 _N_SINES = 6
+#: Solar constant [W m-2] and the clear-sky transmittance of FAO-56 eq. 37 at sea level [-]:
+#: integrated over a day, clear-sky irradiance then equals Rso = 0.75 Ra.
+SOLAR_CONSTANT_W_M2 = 1367.0
+CLEAR_SKY_TRANSMITTANCE = 0.75
+#: Ångström coefficients (FAO-56 eq. 35): an overcast day still gets as/(as+bs) of clear sky.
+ANGSTROM_AS, ANGSTROM_BS = 0.25, 0.50
 #: Standard deviation of the gust factor around 1; the 3-s peak over 5 min is then ~1.4–1.6×
 #: the mean, typical of the gust factors reported for tropical cyclones over built-up terrain.
 GUST_SIGMA = 0.25
@@ -54,10 +60,14 @@ class WeatherModel:
     utc_offset_h : array of float, shape (sites,)
     rng : numpy Generator
         Draws the gust and shower processes and small per-site offsets.
+    lat_deg, lon_deg : array of float, shape (sites,), optional
+        Site position [degrees] for the sun's path (solar radiation). Without a latitude the
+        sites sit at 22.3° N; without a longitude solar noon is at 12:00 local clock time.
     """
 
     def __init__(self, scenario: Scenario, span_s: float, start_ms: int,
-                 utc_offset_h: ArrayLike, rng: np.random.Generator) -> None:
+                 utc_offset_h: ArrayLike, rng: np.random.Generator, *,
+                 lat_deg: ArrayLike | None = None, lon_deg: ArrayLike | None = None) -> None:
         self.scenario = scenario
         self.span_s = float(span_s)
         self.start_ms = int(start_ms)
@@ -67,6 +77,8 @@ class WeatherModel:
         self._shower = _Sines(rng, n, _SHOWER_PERIODS_S)
         self._temp_offset_c = rng.normal(0.0, 0.3, n)
         self._wind_scale = rng.uniform(0.93, 1.07, n)
+        self.lat_deg = np.full(n, 22.3) if lat_deg is None else np.asarray(lat_deg, float)
+        self._lon_deg = None if lon_deg is None else np.asarray(lon_deg, dtype=np.float64)
 
     # -- schedules -----------------------------------------------------------------------------
     def _frac(self, t_s: F64) -> F64:
@@ -123,6 +135,38 @@ class WeatherModel:
         arc = np.maximum(np.sin(np.pi * (self.local_hour(t_s, site) - 6.0) / 12.0), 0.0)
         rain = np.minimum(self.rain_rate_mm_h(t_s, site) / 5.0, 1.0)
         return arc * self.scenario.sun.at(self._frac(t_s)) * (1.0 - 0.7 * rain)
+
+    def solar_hour(self, t_s: F64, site: I64) -> F64:
+        """Local solar time [h] (mean sun, no equation of time)."""
+        if self._lon_deg is None:
+            return self.local_hour(t_s, site)
+        utc_h = (self.start_ms / 3.6e6 + t_s / 3600.0) % 24.0
+        return np.asarray((utc_h + self._lon_deg[site] / 15.0) % 24.0)
+
+    def clear_sky_w_m2(self, t_s: F64, site: I64) -> F64:
+        """Clear-sky global horizontal irradiance [W m-2] from the sun's elevation.
+
+        Solar declination and Earth–Sun distance as in FAO-56 eqs. 23–24, the hour angle from
+        solar time; times the transmittance of FAO-56 eq. 37, so a clear day integrates to
+        Rso = 0.75 Ra.
+        """
+        day = np.floor((self.start_ms / 1000.0 + np.asarray(t_s)) / 86400.0)
+        doy = (day - 10957.0) % 365.2425 + 1.0  # days since 2000-01-01 → day of year (approx.)
+        dec = 0.409 * np.sin(2 * np.pi * doy / 365.0 - 1.39)
+        dr = 1.0 + 0.033 * np.cos(2 * np.pi * doy / 365.0)
+        phi = np.deg2rad(self.lat_deg[site])
+        omega = np.pi / 12.0 * (self.solar_hour(t_s, site) - 12.0)
+        cos_z = np.sin(phi) * np.sin(dec) + np.cos(phi) * np.cos(dec) * np.cos(omega)
+        return np.asarray(CLEAR_SKY_TRANSMITTANCE * SOLAR_CONSTANT_W_M2 * dr
+                          * np.maximum(cos_z, 0.0))
+
+    def solar_w_m2(self, t_s: F64, site: I64) -> F64:
+        """Global horizontal irradiance [W m-2]: clear sky × the scenario's cloudiness and rain
+        in Ångström form (FAO-56 eq. 35: overcast keeps as/(as+bs) = 1/3 of clear sky)."""
+        rain = np.minimum(self.rain_rate_mm_h(t_s, site) / 5.0, 1.0)
+        sun = np.clip(self.scenario.sun.at(self._frac(t_s)), 0.0, 1.0) * (1.0 - 0.7 * rain)
+        return np.asarray(self.clear_sky_w_m2(t_s, site)
+                          * (ANGSTROM_AS + ANGSTROM_BS * sun) / (ANGSTROM_AS + ANGSTROM_BS))
 
     def rh_pct(self, t_s: F64, site: I64) -> F64:
         f = self._frac(t_s)

@@ -20,6 +20,12 @@ class DeviceBinding:
     kind: DeviceKind
     tree: str | None = None  # tilt sensors are bound to a tree
     zone: str | None = None  # soil probes and valves are bound to an irrigation zone
+    #: Soil probes: index → θ polynomial (lowest order first) and θ upper limit [m3/m3], from
+    #: the registry's calibration (None: uncalibrated, the probe never corrects the balance);
+    #: trust weight [0–1] (× the calibration kind's); flagged faulty by crews or health.
+    calibration: tuple[tuple[float, ...], float] | None = None
+    probe_weight: float = 1.0
+    probe_faulty: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +53,24 @@ class ZoneInfo:
     min_interval_s: int = 6 * 3600
     #: Daily cap of valve-open time [s].
     daily_max_s: int = 3600
+    # FAO-56 water balance (docs/irrigation.md). A zone with an application rate is watered by
+    # its root-zone depletion; one without keeps the refill-point rule above.
+    application_rate_mm_h: float | None = None
+    irrigation_kind: str | None = None  # drip | bubbler | rotor | spray
+    theta_fc: float = 0.25  # field capacity [m3/m3] (texture default resolved at load)
+    theta_wp: float = 0.12  # wilting point [m3/m3]
+    root_depth_m: float = 0.3
+    kc_by_month: tuple[float, ...] = (0.8,) * 12
+    mad_p: float = 0.5
+    efficiency: float = 0.8
+    area_m2: float | None = None
+    soak_s: int = 1800
+    water_budget_l_day: float | None = None
+    target_dr_mm: float = 0.0
+    # The zone's site: position for ET0 and local time for the daily decision.
+    lat_deg: float | None = None
+    elevation_m: float = 0.0
+    utc_offset_h: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

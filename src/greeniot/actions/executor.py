@@ -30,6 +30,7 @@ from greeniot.actions.rules import decide
 from greeniot.actions.sinks import AlertSink
 from greeniot.actions.sinks.mqtt import MqttAlertSink
 from greeniot.actions.valves import Clock, CommandError, Publish, SessionFactory, ValveCommander
+from greeniot.actions.watering import WateringPlanner
 from greeniot.actions.zones import ZoneKey, ZoneTracker
 from greeniot.analytics.contract import Event, TickResult, ZoneWaterState
 from greeniot.estate import EstateContext
@@ -94,6 +95,8 @@ class ActionExecutor:
     tracker : ZoneTracker, optional
         The zone state this executor feeds and judges; default: the commander's. Pass the same
         tracker to both, or commands in flight are invisible to the interlocks.
+    planner : WateringPlanner, optional
+        Decides the water-balance zones (those with an application rate) once a day.
     """
 
     def __init__(self, session_factory: SessionFactory, publish: Publish,
@@ -101,6 +104,7 @@ class ActionExecutor:
                  sinks: Sequence[AlertSink] | None = None,
                  params: InterlockParams = DEFAULT_PARAMS,
                  tracker: ZoneTracker | None = None,
+                 planner: WateringPlanner | None = None,
                  logger: logging.Logger | None = None) -> None:
         self._sessions = session_factory
         self._commander = commander
@@ -112,6 +116,8 @@ class ActionExecutor:
         if self._tracker is not commander.tracker:
             raise ValueError("tracker must be the commander's tracker (pass it to both)")
         self._log = logger or logging.getLogger(__name__)
+        #: Daily FAO-56 decisions of the zones with an application rate (actions.watering).
+        self.planner = planner if planner is not None else WateringPlanner()
 
     @property
     def zones(self) -> ZoneTracker:
@@ -162,8 +168,10 @@ class ActionExecutor:
             events, water = result.events, result.zones
         else:
             events, water = list(result), ZoneWaterState()
-        irrigation = plan_irrigation(water, ctx, self.zone_states(ctx, now_ms), now_ms,
-                                     self._params)
+        states = self.zone_states(ctx, now_ms)
+        irrigation = plan_irrigation(water, ctx, states, now_ms, self._params)
+        if isinstance(result, TickResult):
+            irrigation += self.planner.plan(result.balance, ctx, states, now_ms)
         return out + await self.apply(decide(events, ctx, irrigation=irrigation))
 
     async def apply(self, decisions: Iterable[Action]) -> list[Outcome]:

@@ -90,6 +90,8 @@ def plan_irrigation(water: ZoneWaterState, ctx: EstateContext,
         vwc, refill, n = float(water.vwc_pct[i]), float(water.refill_vwc_pct[i]), int(
             water.n_probes[i])
         zone = zones.get((site, zone_id)) if zone_id is not None else None
+        if zone is not None and zone.application_rate_mm_h is not None:
+            continue  # a water-balance zone: decided by actions.watering
         if zone is None:
             subject = zone_id or water.device[i] or site
             out.append(Alert(

@@ -132,9 +132,47 @@ class TreeRiskState:
 
 
 @dataclass(frozen=True, slots=True)
+class ZoneBalanceState:
+    """FAO-56 water balance of every water-balance zone (one with an application rate), as
+    columns; depths in mm, as of the end of local day ``day`` (days since 1970-01-01 local).
+
+    ``dr_mm`` is the sensor-corrected root-zone depletion, ``dr_model_mm`` before the probe
+    correction, ``alpha`` the share taken from the probes; ``et0_mm``/``etc_mm`` the closed
+    day's reference and crop ET; ``rain_mm`` and ``irrigation_mm`` (net) what the day got;
+    ``et0_pm`` whether ET0 came from Penman–Monteith (else Hargreaves–Samani); ``probes`` per
+    zone the (device, index %, θ, quality) used.
+    """
+
+    ts_ms: int = 0
+    site: np.ndarray = field(default_factory=lambda: _empty(object))
+    zone: np.ndarray = field(default_factory=lambda: _empty(object))
+    day: np.ndarray = field(default_factory=lambda: _empty(np.int64))
+    dr_mm: np.ndarray = field(default_factory=lambda: _empty(np.float64))
+    dr_model_mm: np.ndarray = field(default_factory=lambda: _empty(np.float64))
+    alpha: np.ndarray = field(default_factory=lambda: _empty(np.float64))
+    taw_mm: np.ndarray = field(default_factory=lambda: _empty(np.float64))
+    raw_mm: np.ndarray = field(default_factory=lambda: _empty(np.float64))
+    et0_mm: np.ndarray = field(default_factory=lambda: _empty(np.float64))
+    etc_mm: np.ndarray = field(default_factory=lambda: _empty(np.float64))
+    eta_mm: np.ndarray = field(default_factory=lambda: _empty(np.float64))
+    rain_mm: np.ndarray = field(default_factory=lambda: _empty(np.float64))
+    irrigation_mm: np.ndarray = field(default_factory=lambda: _empty(np.float64))
+    et0_pm: np.ndarray = field(default_factory=lambda: _empty(bool))
+    probes: tuple[tuple[tuple[str, float, float, int], ...], ...] = ()
+
+    def __len__(self) -> int:
+        return int(self.site.size)
+
+    def find(self, site: str, zone: str) -> int | None:
+        hit = np.flatnonzero((self.site == site) & (self.zone == zone))
+        return int(hit[0]) if hit.size else None
+
+
+@dataclass(frozen=True, slots=True)
 class TickResult:
     """One engine tick: the new events (sorted) and the state snapshots."""
 
     events: list[Event]
     zones: ZoneWaterState
     trees: TreeRiskState
+    balance: ZoneBalanceState = field(default_factory=ZoneBalanceState)

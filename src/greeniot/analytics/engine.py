@@ -28,11 +28,18 @@ import numpy as np
 from numpy.typing import ArrayLike
 from pydantic import BaseModel
 
-from greeniot.analytics.contract import Event, TickResult, TreeRiskState, ZoneWaterState
+from greeniot.analytics.contract import (
+    Event,
+    TickResult,
+    TreeRiskState,
+    ZoneBalanceState,
+    ZoneWaterState,
+)
 from greeniot.analytics.core.columns import FIELDS, Burst, ColumnBatch, Kind, Pending, check_values
 from greeniot.analytics.core.index import DeviceIndex
 from greeniot.analytics.core.lookup import EstateLookup
 from greeniot.analytics.health.stage import HealthStage
+from greeniot.analytics.irrigation.stage import WaterStage
 from greeniot.analytics.params import AnalyticsParams
 from greeniot.analytics.soil.stage import SoilStage
 from greeniot.analytics.stage import Board, Stage, StageBatch
@@ -44,7 +51,7 @@ from greeniot.protocol.channels import CHANNELS, channel_of, check_routing
 from greeniot.protocol.messages import Status, TiltReading
 
 #: The order stages tick in: each reads on the board only what an earlier one published.
-ORDER = ("sway", "storm", "tilt", "health", "soil")
+ORDER = ("sway", "storm", "tilt", "health", "soil", "water")
 
 
 def _event_order(e: Event) -> tuple[int, str, str, str, str]:
@@ -98,7 +105,9 @@ class AnalyticsEngine:
                               chunk_rows=chunk_rows)
         self.health = HealthStage(self.params.health)
         self.soil = SoilStage(self.params.soil, window)
-        stages: tuple[Stage, ...] = (self.sway, self.storm, self.tilt, self.health, self.soil)
+        self.water = WaterStage()
+        stages: tuple[Stage, ...] = (self.sway, self.storm, self.tilt, self.health, self.soil,
+                                     self.water)
         self.stages: dict[str, Stage] = {s.name: s for s in stages}
         if tuple(self.stages) != ORDER:
             raise RuntimeError(f"stages {tuple(self.stages)} are not in the order {ORDER}")
@@ -274,7 +283,8 @@ class AnalyticsEngine:
         if events:
             self.log.debug("tick %d: %d events", now_ms, len(events))
         return TickResult(events, self.board.zones or ZoneWaterState(now_ms),
-                          self.board.trees or TreeRiskState(now_ms))
+                          self.board.trees or TreeRiskState(now_ms),
+                          self.board.balance or ZoneBalanceState(now_ms))
 
     def _flush(self) -> None:
         for batch in self._ordered(self._pending.drain()):

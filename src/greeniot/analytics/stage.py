@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from greeniot.analytics.contract import Event, TreeRiskState, ZoneWaterState
+from greeniot.analytics.contract import Event, TreeRiskState, ZoneBalanceState, ZoneWaterState
 from greeniot.analytics.core.columns import Burst
 from greeniot.analytics.core.index import DeviceIndex
 from greeniot.analytics.core.lookup import EstateLookup
@@ -69,6 +69,7 @@ class Board:
     faulty: Mapping[tuple[str, str], bool] = field(default_factory=dict)  # health: (site, device)
     zones: ZoneWaterState | None = None  # soil stage
     trees: TreeRiskState | None = None  # tilt stage
+    balance: ZoneBalanceState | None = None  # water stage
 
     def site_codes(self, sites: np.ndarray) -> np.ndarray:
         return self.sites.rows(list(sites), [""] * len(sites))

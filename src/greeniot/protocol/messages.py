@@ -103,13 +103,20 @@ class TiltReading(_Reading):
 
 
 class WeatherReading(_Reading):
-    """Estate weather station. ``rain_mm`` is rain since the station's previous reading."""
+    """Estate weather station. ``rain_mm`` is rain since the station's previous reading.
+
+    ``solar_w_m2`` is global horizontal irradiance [W m-2] at the reading's time (a
+    pyranometer's instantaneous or short-mean value); the daily solar radiation Rs of FAO-56
+    [MJ m-2 day-1] is its daily mean × 0.0864. Up to 2000 W m-2: above the solar constant
+    (1361) for cloud-edge enhancement, beyond anything a surface sensor can read.
+    """
 
     wind_ms: Annotated[float, Field(ge=0.0, le=120.0)]
     gust_ms: Annotated[float, Field(ge=0.0, le=150.0)] | None = None
     rain_mm: Annotated[float, Field(ge=0.0, le=500.0)] = 0.0
     air_temp_c: TempC | None = None
     rh_pct: Annotated[float, Field(ge=0.0, le=100.0)] | None = None
+    solar_w_m2: Annotated[float, Field(ge=0.0, le=2000.0)] | None = None
     bat_v: BatV | None = None
 
 
@@ -121,6 +128,37 @@ class ValveEvent(_Reading):
     cmd_id: Id | None = None
     open_s: Annotated[float, Field(ge=0.0, le=86_400.0)] | None = None
     flow_l: Annotated[float, Field(ge=0.0, le=1_000_000.0)] | None = None
+
+
+RainMm = Annotated[float, Field(ge=0.0, le=2000.0)]
+
+
+class SiteForecast(_Msg):
+    """A site's weather forecast: from a weather-service adapter or posted through the API.
+
+    Per site, not per device. ``ts_ms`` is when the forecast was issued; rain [mm] is for the
+    rest of the local day and for the next day; temperatures [°C] are today's minimum and
+    maximum and tomorrow's minimum (for frost lockouts and winter watering); ``wind_ms`` is
+    the day's forecast mean wind [m s-1] (spray-zone wind lockout).
+    """
+
+    v: Literal[1] = 1
+    ts_ms: TsMs
+    rain_today_mm: RainMm = 0.0
+    rain_tomorrow_mm: RainMm = 0.0
+    temp_min_c: TempC | None = None
+    temp_max_c: TempC | None = None
+    temp_min_tomorrow_c: TempC | None = None
+    wind_ms: Annotated[float, Field(ge=0.0, le=120.0)] | None = None
+    source: Annotated[str, Field(max_length=64)] | None = None
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> SiteForecast:
+        if (self.temp_min_c is not None and self.temp_max_c is not None
+                and self.temp_min_c > self.temp_max_c):
+            raise ValueError(f"temp_min_c ({self.temp_min_c}) is above temp_max_c "
+                             f"({self.temp_max_c})")
+        return self
 
 
 class Status(_Msg):

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from greeniot.estate import DeviceBinding, EstateContext, TreeInfo, ZoneInfo
 from greeniot.registry.clock import wall_clock_ms
 from greeniot.registry.errors import InvalidInputError
+from greeniot.registry.irrigation import probe_fields, water_fields
 from greeniot.registry.models import Base, Device, Site, Tree, Zone
 from greeniot.registry.schemas import DeviceCreate, SiteCreate, TreeCreate, ZoneCreate
 
@@ -41,9 +42,15 @@ def load_context(session: Session, *, sites: Iterable[str] | None = None) -> Est
 
     devices = rows(Device)
     valves = {(d.site, d.zone_id): d.id for d in devices if d.kind == "valve" and d.zone_id}
+    zone_rows = rows(Zone)
+    site_query = select(Site).order_by(Site.id)
+    if wanted is not None:
+        site_query = site_query.where(Site.id.in_(wanted))
+    water = water_fields(zone_rows, list(session.scalars(site_query).all()))
     return EstateContext(
         devices=tuple(
-            DeviceBinding(site=d.site, device=d.id, kind=d.kind, tree=d.tree_id, zone=d.zone_id)
+            DeviceBinding(site=d.site, device=d.id, kind=d.kind, tree=d.tree_id, zone=d.zone_id,
+                          **probe_fields(d, {(z.site, z.id): z for z in zone_rows}))
             for d in devices
         ),
         trees=tuple(
@@ -56,8 +63,8 @@ def load_context(session: Session, *, sites: Iterable[str] | None = None) -> Est
                      saturation_vwc_pct=z.saturation_vwc_pct, waterlog_hours=z.waterlog_hours,
                      valve_device=z.valve_device or valves.get((z.site, z.id)),
                      max_run_s=z.max_run_s, min_interval_s=z.min_interval_s,
-                     daily_max_s=z.daily_max_s)
-            for z in rows(Zone)
+                     daily_max_s=z.daily_max_s, **water[(z.site, z.id)])
+            for z in zone_rows
         ),
     )
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -58,6 +59,9 @@ class Site(Base):
     created_ms: Mapped[int] = mapped_column(BigInteger)
     #: IANA time zone of the site: the maintenance calendar's local dates (migration 0004).
     tz: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    # Irrigation (migration 0006): where the site is, for FAO-56 ET0.
+    lat_deg: Mapped[float | None] = mapped_column(Float)
+    elevation_m: Mapped[float | None] = mapped_column(Float)
 
 
 class Zone(Base):
@@ -77,6 +81,21 @@ class Zone(Base):
     daily_max_s: Mapped[int] = mapped_column(Integer)
     #: Rain expected in the coming forecast window [mm], set by a forecast feed; None = unknown.
     rain_forecast_mm: Mapped[float | None] = mapped_column(Float)
+    # Water balance (migration 0006, docs/irrigation.md). Server defaults keep old rows valid.
+    irrigation_kind: Mapped[str | None] = mapped_column(String(16))  # drip | rotor | spray ...
+    soil_texture: Mapped[str | None] = mapped_column(String(24))  # FAO-56 Table 19 class
+    theta_fc: Mapped[float | None] = mapped_column(Float)  # m3/m3; None = texture default
+    theta_wp: Mapped[float | None] = mapped_column(Float)  # m3/m3; None = texture default
+    root_depth_m: Mapped[float] = mapped_column(Float, default=0.3, server_default="0.3")
+    kc: Mapped[float] = mapped_column(Float, default=0.8, server_default="0.8")
+    kc_monthly: Mapped[list[float] | None] = mapped_column(JSON)  # 12 values, Jan..Dec
+    mad_p: Mapped[float] = mapped_column(Float, default=0.5, server_default="0.5")
+    application_rate_mm_h: Mapped[float | None] = mapped_column(Float)
+    efficiency: Mapped[float] = mapped_column(Float, default=0.8, server_default="0.8")
+    area_m2: Mapped[float | None] = mapped_column(Float)
+    soak_s: Mapped[int] = mapped_column(Integer, default=1800, server_default="1800")
+    water_budget_l_day: Mapped[float | None] = mapped_column(Float)
+    target_dr_mm: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
 
 
 class Tree(Base):
@@ -130,6 +149,10 @@ class Device(Base):
     status: Mapped[str] = mapped_column(String(16), default="unknown")
     bat_v: Mapped[float | None] = mapped_column(Float)
     created_ms: Mapped[int] = mapped_column(BigInteger)
+    # Soil probes (migration 0006): index → θ calibration, trust weight, crew-flagged fault.
+    calibration: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    probe_weight: Mapped[float] = mapped_column(Float, default=1.0, server_default="1")
+    probe_faulty: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Task(Base):

@@ -11,7 +11,7 @@ of the simulators seeds the registry as it is.
 from __future__ import annotations
 
 import zoneinfo
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from greeniot.analytics.irrigation.calibration import CalibrationSpec
+from greeniot.analytics.irrigation.soils import TEXTURES
 from greeniot.estate import DeviceKind, ZoneInfo
 from greeniot.protocol.topics import ID_RE
 from greeniot.registry.vocab import (
@@ -52,6 +54,52 @@ RunS = Annotated[int, Field(ge=1, le=86_400)]
 
 _ZONE_DEFAULTS = ZoneInfo(site="-", zone="-")
 
+# --- irrigation field types (docs/irrigation.md) -----------------------------------------
+Theta = Annotated[float, Field(ge=0, le=1, description="volumetric water content [m3/m3]")]
+
+
+def _known_texture(name: str) -> str:
+    if name not in TEXTURES:
+        raise ValueError(f"unknown soil texture {name!r}; valid: {', '.join(TEXTURES)}")
+    return name
+
+
+Texture = Annotated[str, AfterValidator(_known_texture),
+                    Field(description="FAO-56 Table 19 texture class", examples=["loam"])]
+IrrigationKind = Literal["drip", "bubbler", "rotor", "spray"]
+Kc = Annotated[float, Field(gt=0, le=2, description="crop coefficient [-] (FAO-56 ch. 6)")]
+RootDepthM = Annotated[float, Field(gt=0, le=5, description="root depth Zr [m]")]
+MadP = Annotated[float, Field(gt=0, lt=1, description="management-allowed depletion p [-]")]
+RateMmH = Annotated[float, Field(gt=0, le=500, description="application rate [mm/h]")]
+Efficiency = Annotated[float, Field(gt=0, le=1, description="application efficiency [-]")]
+AreaM2 = Annotated[float, Field(gt=0, le=1e7, description="zone area [m2]")]
+SoakS = Annotated[int, Field(ge=0, le=86_400, description="soak between cycles [s]")]
+BudgetL = Annotated[float, Field(ge=0, le=1e8, description="water per rolling 24 h [l]")]
+TargetDrMm = Annotated[float, Field(ge=0, le=1000, description="depletion to refill to [mm]")]
+KcMonthly = Annotated[list[Kc], Field(min_length=12, max_length=12,
+                                      description="Kc for January..December")]
+
+
+class ProbeCalibration(BaseModel):
+    """How a soil probe's two-point index becomes θ [m3/m3] (see ``CalibrationSpec``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["two_point", "poly", "soil"]
+    points: tuple[tuple[float, Theta], tuple[float, Theta]] | None = None
+    coef: Annotated[list[float], Field(min_length=1, max_length=4)] | None = None
+    texture: Texture | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> ProbeCalibration:
+        self.spec().coefficients()  # raises a ValueError naming what is missing
+        return self
+
+    def spec(self, zone_texture: str | None = None) -> CalibrationSpec:
+        return CalibrationSpec(self.kind, points=self.points,
+                               coef=None if self.coef is None else tuple(self.coef),
+                               texture=self.texture or zone_texture
+                               or ("loam" if self.kind == "soil" else None))
+
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -75,6 +123,8 @@ def _check_tz(value: str | None) -> str | None:
 
 TimeZone = Annotated[str, Field(max_length=64, examples=["Asia/Shanghai"]),
                      AfterValidator(_check_tz)]
+Lat = Annotated[float, Field(ge=-90, le=90, description="latitude [degrees north]")]
+ElevationM = Annotated[float, Field(ge=-500, le=9000, description="elevation [m]")]
 
 
 class SiteCreate(_In):
@@ -82,11 +132,15 @@ class SiteCreate(_In):
     name: Name = ""
     #: The site's local time zone (the maintenance calendar's dates).
     tz: TimeZone = "UTC"
+    lat_deg: Lat | None = None
+    elevation_m: ElevationM | None = None
 
 
 class SiteUpdate(_In):
     name: Name | None = None
     tz: TimeZone | None = None
+    lat_deg: Lat | None = None
+    elevation_m: ElevationM | None = None
 
 
 class SitePublic(_Out):
@@ -94,6 +148,8 @@ class SitePublic(_Out):
     name: str
     created_ms: int
     tz: str = "UTC"
+    lat_deg: float | None = None
+    elevation_m: float | None = None
 
 
 # --- zones ---------------------------------------------------------------------------------
@@ -108,6 +164,20 @@ class _ZoneFields(_In):
     min_interval_s: Annotated[int, Field(ge=0, le=7 * 86_400)] = _ZONE_DEFAULTS.min_interval_s
     daily_max_s: Annotated[int, Field(ge=0, le=86_400)] = _ZONE_DEFAULTS.daily_max_s
     rain_forecast_mm: Annotated[float, Field(ge=0, le=2000)] | None = None
+    irrigation_kind: IrrigationKind | None = None
+    soil_texture: Texture | None = None
+    theta_fc: Theta | None = None
+    theta_wp: Theta | None = None
+    root_depth_m: RootDepthM = 0.3
+    kc: Kc = 0.8
+    kc_monthly: KcMonthly | None = None
+    mad_p: MadP = 0.5
+    application_rate_mm_h: RateMmH | None = None
+    efficiency: Efficiency = 0.8
+    area_m2: AreaM2 | None = None
+    soak_s: SoakS = 1800
+    water_budget_l_day: BudgetL | None = None
+    target_dr_mm: TargetDrMm = 0.0
 
 
 class ZoneCreate(_ZoneFields):
@@ -121,6 +191,10 @@ class ZoneCreate(_ZoneFields):
                 f"saturation_vwc_pct ({self.saturation_vwc_pct}) must be above "
                 f"refill_vwc_pct ({self.refill_vwc_pct})"
             )
+        if (self.theta_fc is not None and self.theta_wp is not None
+                and self.theta_wp >= self.theta_fc):
+            raise ValueError(f"theta_wp ({self.theta_wp}) must be below theta_fc "
+                             f"({self.theta_fc})")
         return self
 
 
@@ -134,6 +208,20 @@ class ZoneUpdate(_In):
     min_interval_s: Annotated[int, Field(ge=0, le=7 * 86_400)] | None = None
     daily_max_s: Annotated[int, Field(ge=0, le=86_400)] | None = None
     rain_forecast_mm: Annotated[float, Field(ge=0, le=2000)] | None = None
+    irrigation_kind: IrrigationKind | None = None
+    soil_texture: Texture | None = None
+    theta_fc: Theta | None = None
+    theta_wp: Theta | None = None
+    root_depth_m: RootDepthM | None = None
+    kc: Kc | None = None
+    kc_monthly: KcMonthly | None = None
+    mad_p: MadP | None = None
+    application_rate_mm_h: RateMmH | None = None
+    efficiency: Efficiency | None = None
+    area_m2: AreaM2 | None = None
+    soak_s: SoakS | None = None
+    water_budget_l_day: BudgetL | None = None
+    target_dr_mm: TargetDrMm | None = None
 
 
 class ZonePublic(_Out):
@@ -148,6 +236,20 @@ class ZonePublic(_Out):
     min_interval_s: int
     daily_max_s: int
     rain_forecast_mm: float | None
+    irrigation_kind: str | None = None
+    soil_texture: str | None = None
+    theta_fc: float | None = None
+    theta_wp: float | None = None
+    root_depth_m: float = 0.3
+    kc: float = 0.8
+    kc_monthly: list[float] | None = None
+    mad_p: float = 0.5
+    application_rate_mm_h: float | None = None
+    efficiency: float = 0.8
+    area_m2: float | None = None
+    soak_s: int = 1800
+    water_budget_l_day: float | None = None
+    target_dr_mm: float = 0.0
 
 
 # --- trees (the ledger) ----------------------------------------------------------------------
@@ -207,6 +309,9 @@ class DeviceCreate(_In):
     tree_id: Annotated[Id | None, Field(validation_alias=AliasChoices("tree_id", "tree"))] = None
     zone_id: Annotated[Id | None, Field(validation_alias=AliasChoices("zone_id", "zone"))] = None
     fw: Annotated[str, Field(max_length=32)] | None = None
+    calibration: ProbeCalibration | None = None
+    probe_weight: Annotated[float, Field(ge=0, le=1)] = 1.0
+    probe_faulty: bool = False
 
 
 class DeviceUpdate(_In):
@@ -214,6 +319,9 @@ class DeviceUpdate(_In):
     tree_id: Id | None = None
     zone_id: Id | None = None
     fw: Annotated[str, Field(max_length=32)] | None = None
+    calibration: ProbeCalibration | None = None
+    probe_weight: Annotated[float, Field(ge=0, le=1)] | None = None
+    probe_faulty: bool | None = None
 
 
 class DevicePublic(_Out):
@@ -227,6 +335,9 @@ class DevicePublic(_Out):
     status: DeviceStatus
     bat_v: float | None
     created_ms: int
+    calibration: dict[str, Any] | None = None
+    probe_weight: float = 1.0
+    probe_faulty: bool = False
 
 
 # --- tasks ---------------------------------------------------------------------------------

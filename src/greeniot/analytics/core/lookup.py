@@ -29,6 +29,12 @@ class EstateLookup:
         self._trees: dict[tuple[str, str], TreeInfo] = {(t.site, t.tree): t for t in context.trees}
         self._zones: dict[tuple[str, str], ZoneInfo] = {(z.site, z.zone): z for z in context.zones}
 
+    def zones(self) -> tuple[ZoneInfo, ...]:
+        return tuple(self._zones.values())
+
+    def binding(self, site: str, device: str) -> DeviceBinding | None:
+        return self._devices.get((site, device))
+
     def meta(self, site: str, device: str) -> RowMeta:
         """Tree/zone of a device; a device the registry does not know is analysed alone."""
         b = self._devices.get((site, device))

@@ -90,6 +90,10 @@ def update_site(session: Session, *, site: str, data: SiteUpdate) -> Site:
 
 # --- zones ---------------------------------------------------------------------------------
 
+#: Water-balance fields with a default (migration 0006): they can be changed, not cleared.
+ZONE_WATER_REQUIRED = ("root_depth_m", "kc", "mad_p", "efficiency", "soak_s", "target_dr_mm")
+
+
 def create_zone(session: Session, *, data: ZoneCreate) -> Zone:
     _require_site(session, data.site)
     if session.get(Zone, (data.site, data.id)) is not None:
@@ -115,7 +119,7 @@ def update_zone(session: Session, *, site: str, zone: str, data: ZoneUpdate) -> 
     row = get_zone(session, site=site, zone=zone)
     changes = data.model_dump(exclude_unset=True)
     for name in ("name", "refill_vwc_pct", "saturation_vwc_pct", "waterlog_hours",
-                 "max_run_s", "min_interval_s", "daily_max_s"):
+                 "max_run_s", "min_interval_s", "daily_max_s", *ZONE_WATER_REQUIRED):
         if name in changes and changes[name] is None:
             raise InvalidInputError(f"zone '{zone}': {name} cannot be cleared, only changed")
     refill = changes.get("refill_vwc_pct", row.refill_vwc_pct)
@@ -123,6 +127,9 @@ def update_zone(session: Session, *, site: str, zone: str, data: ZoneUpdate) -> 
     if saturation <= refill:
         raise InvalidInputError(f"zone '{zone}': saturation_vwc_pct ({saturation}) must be "
                                 f"above refill_vwc_pct ({refill})")
+    fc, wp = changes.get("theta_fc", row.theta_fc), changes.get("theta_wp", row.theta_wp)
+    if fc is not None and wp is not None and wp >= fc:
+        raise InvalidInputError(f"zone '{zone}': theta_wp ({wp}) must be below theta_fc ({fc})")
     _apply(row, changes)
     session.commit()
     return row
@@ -216,8 +223,9 @@ def list_devices(session: Session, *, site: str | None = None, kind: str | None 
 def update_device(session: Session, *, site: str, device: str, data: DeviceUpdate) -> Device:
     row = get_device(session, site=site, device=device)
     changes = data.model_dump(exclude_unset=True)
-    if "kind" in changes and changes["kind"] is None:
-        raise InvalidInputError(f"device '{device}': kind cannot be null")
+    for name in ("kind", "probe_weight", "probe_faulty"):
+        if name in changes and changes[name] is None:
+            raise InvalidInputError(f"device '{device}': {name} cannot be null")
     _check_binding(session, site, changes.get("tree_id"), changes.get("zone_id"), device)
     _apply(row, changes)
     session.commit()

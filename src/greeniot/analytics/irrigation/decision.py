@@ -1,0 +1,274 @@
+"""The watering decision of one zone: whether, how deep, how long, in how many cycles (pure).
+
+At the zone's decision time (a configurable local hour, :func:`decision_due`) or on demand:
+
+1. the root-zone depletion Dr comes from the sensor-corrected balance
+   (:mod:`greeniot.analytics.irrigation.balance`);
+2. water is needed when Dr ≥ RAW (FAO-56 ch. 8: the management-allowed depletion) — by
+   default with the day's expected ETc added, so the zone never crosses RAW — or when
+   the winter-watering rule fires (:func:`.lockouts.winter_watering_due`);
+3. the net depth refills the root zone to the target depletion (0 = field capacity):
+   net = Dr − target [mm]; gross = net / efficiency; run time = gross / rate [h];
+4. a run longer than ``max_run_s`` is split into equal cycles with a soak between them, so
+   water infiltrates instead of running off;
+5. the daily budget (volume over the zone's area, and valve-open seconds) caps the run;
+6. any lockout (weather, schedule, or an executor interlock passed in) turns it into a "no".
+
+Every decision, "no" included, carries its inputs and reasons (:class:`WateringDecision`),
+to be stored and shown.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from greeniot.analytics.irrigation.lockouts import (
+    DEFAULT_LOCKOUTS,
+    Conditions,
+    LockoutParams,
+    Verdict,
+    schedule_lockouts,
+    weather_lockouts,
+    winter_watering_due,
+)
+
+MS_PER_H = 3_600_000
+Outcome = Literal["water", "not_needed", "locked_out"]
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneHydraulics:
+    """A zone's watering equipment and limits (from the registry).
+
+    Attributes
+    ----------
+    application_rate_mm_h : float
+        Precipitation rate of the emitters over the zone [mm h-1] (drip ~4, rotor ~12,
+        spray ~40).
+    efficiency : float
+        Application efficiency [0–1]: the share of the applied water that reaches the root
+        zone.
+    max_run_s : int
+        Longest single cycle [s]; longer runs are split with ``soak_s`` between cycles.
+    daily_max_s : int or None
+        Valve-open budget per rolling 24 h [s].
+    daily_budget_l : float or None
+        Water budget per rolling 24 h [l]; needs ``area_m2`` (1 l over 1 m² = 1 mm).
+    target_dr_mm : float
+        Depletion to refill to [mm]; 0 = field capacity.
+    """
+
+    site: str
+    zone: str
+    application_rate_mm_h: float
+    efficiency: float = 0.8
+    kind: str | None = None
+    area_m2: float | None = None
+    max_run_s: int = 3600
+    soak_s: int = 1800
+    min_interval_s: int = 6 * 3600
+    daily_max_s: int | None = None
+    daily_budget_l: float | None = None
+    target_dr_mm: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.application_rate_mm_h > 0:
+            raise ValueError(f"zone {self.zone}: application_rate_mm_h must be > 0")
+        if not 0 < self.efficiency <= 1:
+            raise ValueError(f"zone {self.zone}: efficiency must be in (0, 1]")
+        if self.max_run_s < 1:
+            raise ValueError(f"zone {self.zone}: max_run_s must be >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeReading:
+    """One probe as used for the decision: raw index, calibrated θ, quality code."""
+
+    device: str
+    index_pct: float | None
+    theta: float | None
+    quality: int
+
+
+@dataclass(frozen=True, slots=True)
+class WaterState:
+    """The zone's water balance at decision time (depths in mm)."""
+
+    dr_mm: float
+    taw_mm: float
+    raw_mm: float
+    et0_mm: float  # reference ET of the last complete day
+    etc_mm: float  # Kc ET0 of the last complete day
+    dr_model_mm: float | None = None  # before the sensor correction
+    sensor_alpha: float = 0.0  # share of the correction taken from the probes [-]
+    probes: tuple[ProbeReading, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WateringDecision:
+    """A decision with everything it was based on. ``cycles_s`` are the valve runs, in order,
+    with ``soak_s`` between them; ``run_s`` is their sum."""
+
+    site: str
+    zone: str
+    ts_ms: int
+    trigger: Literal["schedule", "on_demand"]
+    outcome: Outcome
+    water: bool
+    net_mm: float
+    gross_mm: float
+    volume_l: float | None
+    run_s: int
+    cycles_s: tuple[int, ...]
+    soak_s: int
+    reasons: tuple[str, ...]
+    lockouts: tuple[str, ...]
+    state: WaterState
+    conditions: Conditions
+    rule: Literal["mad", "winter_watering", "none"] = "none"
+
+    def record(self) -> dict[str, Any]:
+        """A JSON-ready dict of the decision and its inputs, for storage and the API."""
+        return asdict(self)
+
+    def line(self) -> str:
+        """One line for logs and the demo."""
+        s = self.state
+        head = (f"{self.site}/{self.zone} {self.outcome}: ET0 {s.et0_mm:.1f} mm, "
+                f"Dr {s.dr_mm:.1f} mm (RAW {s.raw_mm:.1f}, TAW {s.taw_mm:.1f})")
+        if self.water:
+            head += (f", water {self.net_mm:.1f} mm net / {self.gross_mm:.1f} mm gross in "
+                     f"{len(self.cycles_s)} cycle(s) of {max(self.cycles_s)} s")
+        return head + " — " + "; ".join(self.reasons)
+
+
+def split_cycles(run_s: int, max_run_s: int) -> tuple[int, ...]:
+    """``run_s`` [s] as equal cycles of at most ``max_run_s`` (the last rounds the total)."""
+    if run_s <= 0:
+        return ()
+    n = math.ceil(run_s / max_run_s)
+    base = run_s // n
+    cycles = [base] * n
+    for i in range(run_s - base * n):
+        cycles[i] += 1
+    return tuple(cycles)
+
+
+def decide(zone: ZoneHydraulics, state: WaterState, cond: Conditions, *, now_ms: int,
+           month: int, trigger: Literal["schedule", "on_demand"] = "schedule",
+           interlocks: Sequence[Verdict] = (),
+           params: LockoutParams = DEFAULT_LOCKOUTS, anticipate: bool = True,
+           margin_frac: float = 0.0) -> WateringDecision:
+    """Decide one zone's watering now.
+
+    Parameters
+    ----------
+    zone : ZoneHydraulics
+        Rate [mm/h], efficiency, limits and budgets of the zone.
+    state : WaterState
+        Dr, TAW, RAW [mm] and the day's ET0/ETc [mm], probes used.
+    cond : Conditions
+        Rain observed and forecast, temperature, wind, today's use so far.
+    now_ms : int
+        Decision time [ms UTC] (event time in replay).
+    month : int
+        Local month 1..12 (winter-watering season, Kc by month upstream).
+    interlocks : sequence of Verdict
+        Executor interlocks that already apply (valve open, command pending, no valve...).
+    params : LockoutParams
+        Lockout thresholds.
+    anticipate : bool
+        Add the day's expected ETc (the last complete day's, ``state.etc_mm``) to Dr before
+        comparing with RAW, so a zone is refilled the morning before it would cross RAW during
+        the day rather than the morning after (with one decision a day, the latter leaves one
+        day of stress per refill cycle).
+    margin_frac : float
+        Safety margin below RAW, as a share of TAW [-]: trigger at RAW − margin_frac · TAW.
+        It covers the uncertainty of the estimated Dr (a probe calibrated to ±0.01 m³/m³ is
+        ±3 mm over a 0.3 m root zone); each refill is then a little smaller and more frequent.
+    """
+    reasons: list[str] = []
+    need = state.dr_mm - zone.target_dr_mm
+    rule: Literal["mad", "winter_watering", "none"] = "none"
+    ahead_mm = state.etc_mm if anticipate else 0.0
+    trigger_mm = state.raw_mm - margin_frac * state.taw_mm
+    if state.dr_mm + ahead_mm >= trigger_mm and need > 0:
+        rule = "mad"
+        target = ("field capacity" if zone.target_dr_mm == 0
+                  else f"Dr {zone.target_dr_mm:g} mm")
+        today = f" + today's ETc {ahead_mm:.1f} mm" if anticipate else ""
+        margin = f" − margin {margin_frac * state.taw_mm:.1f} mm" if margin_frac else ""
+        reasons.append(f"Dr {state.dr_mm:.1f} mm{today} >= RAW {state.raw_mm:.1f} mm{margin}: "
+                       f"refill to {target}")
+    else:
+        winter = winter_watering_due(month=month, dr_mm=state.dr_mm, taw_mm=state.taw_mm,
+                                     cond=cond, params=params)
+        if winter is not None and need > 0:
+            rule = "winter_watering"
+            reasons.append(winter)
+    budget_s = math.inf if zone.daily_max_s is None else zone.daily_max_s - cond.run_s_today
+    verdicts = list(interlocks)
+    verdicts += weather_lockouts(kind=zone.kind, cond=cond, params=params)
+    verdicts += schedule_lockouts(now_ms=now_ms, min_interval_s=zone.min_interval_s, cond=cond,
+                                  budget_left_s=budget_s, params=params)
+
+    def done(outcome: Outcome, gross_mm: float = 0.0, run_s: int = 0) -> WateringDecision:
+        cycles = split_cycles(run_s, zone.max_run_s)
+        return WateringDecision(
+            site=zone.site, zone=zone.zone, ts_ms=now_ms, trigger=trigger, outcome=outcome,
+            water=outcome == "water", net_mm=gross_mm * zone.efficiency, gross_mm=gross_mm,
+            volume_l=None if zone.area_m2 is None or not run_s else gross_mm * zone.area_m2,
+            run_s=run_s, cycles_s=cycles, soak_s=zone.soak_s if len(cycles) > 1 else 0,
+            reasons=tuple(reasons), lockouts=tuple(v.code for v in verdicts), state=state,
+            conditions=cond, rule=rule)
+
+    if rule == "none":
+        today = f" + today's ETc {ahead_mm:.1f} mm" if anticipate else ""
+        margin = f" − margin {margin_frac * state.taw_mm:.1f} mm" if margin_frac else ""
+        reasons.append(f"Dr {state.dr_mm:.1f} mm{today} < RAW {state.raw_mm:.1f} mm{margin}: "
+                       "no water needed")
+        reasons += [v.reason for v in verdicts]
+        return done("not_needed")
+    if verdicts:
+        reasons += [v.reason for v in verdicts]
+        return done("locked_out")
+    gross = need / zone.efficiency
+    caps: list[float] = []
+    if zone.daily_budget_l is not None and zone.area_m2:
+        left_mm = max(zone.daily_budget_l - cond.volume_l_today, 0.0) / zone.area_m2
+        if left_mm < gross:
+            caps.append(left_mm)
+            reasons.append(f"capped by the daily water budget: {left_mm:.1f} mm "
+                           f"({left_mm * zone.area_m2:.0f} l) left of {gross:.1f} mm")
+    gross_run_s = gross / zone.application_rate_mm_h * 3600.0
+    if budget_s < gross_run_s:
+        caps.append(budget_s * zone.application_rate_mm_h / 3600.0)
+        reasons.append(f"capped by the daily run budget: {budget_s:.0f} s left of "
+                       f"{gross_run_s:.0f} s")
+    gross = min([gross, *caps])
+    run_s = math.ceil(gross / zone.application_rate_mm_h * 3600.0)
+    if run_s < params.min_run_s:
+        reasons.append(f"run of {run_s} s is shorter than {params.min_run_s} s: not worth "
+                       "opening the valve")
+        return done("locked_out")
+    n_cycles = len(split_cycles(run_s, zone.max_run_s))
+    if n_cycles > 1:
+        reasons.append(f"{run_s} s exceeds max run {zone.max_run_s} s: {n_cycles} cycles "
+                       f"with {zone.soak_s} s soak")
+    return done("water", run_s * zone.application_rate_mm_h / 3600.0, run_s)
+
+
+def decision_due(*, now_ms: int, utc_offset_h: float, hour_local: float,
+                 last_decision_ms: int | None) -> bool:
+    """True once per local day, at the first call at or after ``hour_local`` [h, 0–24).
+
+    ``utc_offset_h`` is the site's offset from UTC [h]. A decision already made since the
+    last ``hour_local`` means not due (so a restart does not decide twice).
+    """
+    local_h = (now_ms / MS_PER_H + utc_offset_h) % 24.0
+    hours_since = (local_h - hour_local) % 24.0
+    slot_start_ms = now_ms - round(hours_since * MS_PER_H)
+    return last_decision_ms is None or last_decision_ms < slot_start_ms
