@@ -169,3 +169,45 @@ def site_sway_rms(rms_deg: np.ndarray, site: np.ndarray, n_sites: int) -> tuple[
     in a storm, and the median ignores one tree swaying for its own reasons.
     """
     return group_median(rms_deg, site, n_sites)
+
+
+def load_at(sample_site: np.ndarray, sample_ts_ms: np.ndarray, ref_site: np.ndarray,
+            ref_ts_ms: np.ndarray, ref_load: np.ndarray, *, max_gap_ms: int) -> F64:
+    """Wind load at each sample: the site's newest reference at or before it [unit of load].
+
+    The wind load on a crown grows with the square of the wind speed (drag), so a station's
+    10-min mean wind ``U`` gives ``U²`` [(m/s)²]; a site without a station uses the estate's
+    median burst sway RMS [deg], which grows with the load too [Gocke2018]. NaN where the
+    site's newest reference is older than ``max_gap_ms`` or there is none.
+
+    Parameters
+    ----------
+    sample_site, sample_ts_ms : (n,) site codes and times [ms UTC] of the tilt samples
+    ref_site, ref_ts_ms, ref_load : (m,) the load references, any order
+    max_gap_ms : int [ms]
+    """
+    s_site = np.asarray(sample_site, np.int64).ravel()
+    s_ts = np.asarray(sample_ts_ms, np.int64).ravel()
+    r_site = np.asarray(ref_site, np.int64).ravel()
+    r_ts = np.asarray(ref_ts_ms, np.int64).ravel()
+    r_load = np.asarray(ref_load, np.float64).ravel()
+    if s_site.shape != s_ts.shape:
+        raise ValueError(f"sample_site has shape {s_site.shape}, sample_ts_ms {s_ts.shape}")
+    if not r_site.shape == r_ts.shape == r_load.shape:
+        raise ValueError("ref_site, ref_ts_ms and ref_load must have the same shape")
+    out = np.full(s_ts.size, np.nan)
+    ok_ref = np.isfinite(r_load)
+    r_site, r_ts, r_load = r_site[ok_ref], r_ts[ok_ref], r_load[ok_ref]
+    if s_ts.size == 0 or r_ts.size == 0:
+        return out
+    t0 = min(int(s_ts.min()), int(r_ts.min()))
+    span = max(int(s_ts.max()), int(r_ts.max())) - t0 + 1
+    r_key = r_site * span + (r_ts - t0)
+    order = np.argsort(r_key, kind="stable")
+    r_key, r_site, r_load = r_key[order], r_site[order], r_load[order]
+    s_key = s_site * span + (s_ts - t0)
+    idx = np.searchsorted(r_key, s_key, side="right") - 1
+    idx_c = np.maximum(idx, 0)
+    same = (idx >= 0) & (r_site[idx_c] == s_site) & (s_key - r_key[idx_c] <= int(max_gap_ms))
+    out[same] = r_load[idx_c[same]]
+    return out

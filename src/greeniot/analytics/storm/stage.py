@@ -8,7 +8,7 @@ stands in for the wind.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from greeniot.analytics.core.rowstats import pack_groups
 from greeniot.analytics.core.windows import Windows
 from greeniot.analytics.params import StormParams
 from greeniot.analytics.stage import Board, StageBatch
-from greeniot.analytics.storm.detect import storm_episodes, windy_at, windy_readings
+from greeniot.analytics.storm.detect import load_at, storm_episodes, windy_at, windy_readings
 from greeniot.clock import MS_PER_MIN
 
 
@@ -41,12 +41,23 @@ class WindReference:
     windy: np.ndarray
     settle_ms: int
     max_gap_ms: int
+    #: wind load of each reference: station ``U²`` [(m/s)²], else estate sway RMS [deg]
+    load: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: per site code: the site has a weather station (its load is ``U²``)
+    has_station: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
     def windy_for(self, site_codes: np.ndarray, ts_ms: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray]:
         """(windy, known) for samples at these sites and times [ms UTC]."""
         return windy_at(site_codes, ts_ms, self.site_codes, self.ts_ms, self.windy,
                         settle_ms=self.settle_ms, max_gap_ms=self.max_gap_ms)
+
+    def load_for(self, site_codes: np.ndarray, ts_ms: np.ndarray) -> np.ndarray:
+        """Wind load at samples of these sites and times (NaN where unknown)."""
+        if self.load.size != self.ts_ms.size:
+            return np.full(np.asarray(ts_ms).size, np.nan)
+        return load_at(site_codes, ts_ms, self.site_codes, self.ts_ms, self.load,
+                       max_gap_ms=self.max_gap_ms)
 
 
 class StormStage:
@@ -65,6 +76,8 @@ class StormStage:
         self._was_active = np.zeros(0, bool)
         self._ref: tuple[np.ndarray, np.ndarray, np.ndarray] = (
             np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool))
+        self._load = np.zeros(0)
+        self._has_wx = np.zeros(0, bool)
 
     def rows(self, kind: str, sites: np.ndarray, devices: np.ndarray,
              board: Board) -> np.ndarray:
@@ -87,7 +100,8 @@ class StormStage:
     def wind_reference(self) -> WindReference:
         p = self.params
         return WindReference(*self._ref, settle_ms=int(p.settle_minutes * MS_PER_MIN),
-                             max_gap_ms=int(p.max_gap_minutes * MS_PER_MIN))
+                             max_gap_ms=int(p.max_gap_minutes * MS_PER_MIN), load=self._load,
+                             has_station=self._has_wx)
 
     def publish(self, board: Board) -> None:
         """After history is loaded: the wind references to classify historical tilt by."""
@@ -118,6 +132,8 @@ class StormStage:
         """Wind references for the windy mask: stations, else the sway stand-in."""
         p = self.params
         pr, pc = np.nonzero((px_ts > 0) & ~has_wx[:, None])
+        self._load = np.concatenate([wind * wind, px_rms[pr, pc]])
+        self._has_wx = has_wx
         return (
             np.concatenate([w_site, pr.astype(np.int64)]),
             np.concatenate([w_ts, px_ts[pr, pc]]),
