@@ -261,6 +261,13 @@ class StormParams:
     sway_windy_rms_deg: float = 0.05
     sway_onset_rms_deg: float = 0.2
     sway_end_rms_deg: float = 0.1
+    #: A windy spell (storm-time tilt assessment runs in it, storm or not) starts at
+    #: ``windy_ms`` and ends once the mean wind stays below Beaufort 3's upper bound, 5.4 m/s
+    #: ("leaves and small twigs in constant motion") [Beaufort], for ``end_hold_minutes``;
+    #: without a station at ``sway_windy_rms_deg`` and below ``sway_spell_end_rms_deg``
+    #: (about the noise floor of a band-passed burst of a 0.02° sensor). Project choice.
+    spell_end_ms: float = 5.4
+    sway_spell_end_rms_deg: float = 0.03
 
 
 STORM_PARAMS: ParamSets[StormParams] = ParamSets("storm", {"default": StormParams("default")})

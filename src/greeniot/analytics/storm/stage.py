@@ -30,6 +30,9 @@ class SiteStorms:
     active: np.ndarray
     onset_ts_ms: np.ndarray
     end_ts_ms: np.ndarray
+    #: windy spell on now and its onset [ms UTC] (a storm is always within one)
+    spell_active: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    spell_onset_ts_ms: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +176,13 @@ class StormStage:
         px_rms = self.proxy.chronological("rms_deg").astype(np.float64)
         sw = storm_episodes(px_ts, px_rms, onset=p.sway_onset_rms_deg, end=p.sway_end_rms_deg,
                             end_hold_ms=hold_ms, now_ms=now_ms)
+        st_spell = storm_episodes(ts_mat, wind_mat, onset=p.windy_ms, end=p.spell_end_ms,
+                                  end_hold_ms=hold_ms, now_ms=now_ms)
+        sw_spell = storm_episodes(px_ts, px_rms, onset=p.sway_windy_rms_deg,
+                                  end=p.sway_spell_end_rms_deg, end_hold_ms=hold_ms,
+                                  now_ms=now_ms)
+        spell_active = np.where(has_wx, st_spell.active, sw_spell.active)
+        spell_onset = np.where(has_wx, st_spell.onset_ts_ms, sw_spell.onset_ts_ms)
         active = np.where(has_wx, st.active, sw.active)
         onset = np.where(has_wx, st.onset_ts_ms, sw.onset_ts_ms)
         end = np.where(has_wx, st.end_ts_ms, sw.end_ts_ms)
@@ -214,4 +224,7 @@ class StormStage:
                 detail=f"ended; calm since the last reading above the end threshold "
                        f"(held {p.end_hold_minutes:.0f} min)",
             ))
-        return SiteStorms(active, onset, end)
+        spell_active |= active
+        spell_onset = np.where(active & ((spell_onset == 0) | (spell_onset > onset)), onset,
+                               spell_onset)
+        return SiteStorms(active, onset, end, spell_active, spell_onset.astype(np.int64))

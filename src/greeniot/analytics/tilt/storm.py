@@ -79,8 +79,12 @@ class StormTilt:
         if storms is None or wind is None or n == 0:
             return
         site = s.site[:n]
-        active = storms.active[site]
-        onset = storms.onset_ts_ms[site]
+        if storms.spell_active.size == storms.active.size:
+            active = storms.spell_active[site]
+            onset = storms.spell_onset_ts_ms[site]
+        else:
+            active = storms.active[site]
+            onset = storms.onset_ts_ms[site]
         mem = s.storm
         new = active & (onset != mem.onset_ms[:n])
         if new.any():
