@@ -182,7 +182,10 @@ def tilt_readings(est: Estate, t_s: F64, rng: np.random.Generator
     s = tr.site[:, None]
     u = est.storm.wind_mean_ms(np.broadcast_to(t, (len(tr), t.shape[1])), np.broadcast_to(
         s, (len(tr), t.shape[1])))
-    load = u * u
+    # the tree answers the wind of its own 5-min reading, which scatters around the station's
+    # 10-min mean (±5 % of the speed, the same for every tree of a site at one time)
+    site_gust = 1.0 + 0.05 * rng.standard_normal((len(est.sites), t.shape[1]))
+    load = (u * site_gust[tr.site]) ** 2
     down = np.nan_to_num(t - tr.fail_at_s[:, None], nan=-1.0) >= 0
     elastic = tr.compliance[:, None] * load * (1.0 + tr.nonlinear[:, None] * load / 1600.0)
     elastic = np.where(down, 0.0, elastic)

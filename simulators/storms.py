@@ -46,7 +46,8 @@ class StormTrack:
             site_scale=rng.uniform(0.7, 1.0, n_sites),
             dir_from_rad=rng.uniform(0.0, 2 * np.pi),
             dir_turn_rad=rng.uniform(-np.pi / 2, np.pi / 2),
-            gust_period_s=rng.uniform(600.0, 3600.0, (n_sites, 3)),
+            # a 10-min mean varies only on longer scales: periods of 30 min to 2 h
+            gust_period_s=rng.uniform(1800.0, 7200.0, (n_sites, 3)),
             gust_phase=rng.uniform(0.0, 2 * np.pi, (n_sites, 3)),
             calm_ms=rng.uniform(1.5, 4.0),
         )

@@ -154,9 +154,17 @@ class TiltParams:
     #: the step watch level, ~7× the 2-min noise [Domain]. Project choice.
     storm_growth_deg: float = 0.1
     storm_growth_minutes: float = 60.0
-    #: The current storm offset is the median of the last ``storm_current_minutes`` [min]:
-    #: at 5-min readings four samples, so the alarm lags a yield by about 10 min. Project choice.
-    storm_current_minutes: float = 20.0
+    #: Growth is measured at equal wind: against earlier samples whose load was within this
+    #: fraction of the current one (±15 % of U² is ±7 % of the wind speed). Project choice.
+    storm_equal_load_frac: float = 0.15
+    #: The current storm offset is the median of the last ``storm_current_minutes`` [min]
+    #: (5–6 readings at 5 min). Project choice.
+    storm_current_minutes: float = 30.0
+    #: The offset must pass a threshold, and its growth the growth minimum, by
+    #: ``storm_z`` standard errors of the tree's own scatter (gusts the station's 10-min mean
+    #: misses scatter a compliant tree's readings by tenths of a degree; a storm is judged
+    #: every tick, so one look at z = 2 would raise false alarms). Project choice.
+    storm_z: float = 3.0
     #: Compliance blocks of ``storm_block_samples`` strong-wind samples (≥ ``storm_min_load_frac``
     #: of the storm's peak load); the ``storm_ref_quantile`` of their ratios is the elastic
     #: compliance (yield only adds tilt, so the stiffest blocks are elastic). Project choice.

@@ -55,12 +55,14 @@ class WindReference:
         return windy_at(site_codes, ts_ms, self.site_codes, self.ts_ms, self.windy,
                         settle_ms=self.settle_ms, max_gap_ms=self.max_gap_ms)
 
-    def load_for(self, site_codes: np.ndarray, ts_ms: np.ndarray) -> np.ndarray:
-        """Wind load at samples of these sites and times (NaN where unknown)."""
+    def load_for(self, site_codes: np.ndarray, ts_ms: np.ndarray,
+                 final: bool | np.ndarray = True) -> np.ndarray:
+        """Wind load at samples of these sites and times (NaN where unknown); with ``final``
+        false a sample after the newest reference waits (NaN) for the next one."""
         if self.load.size != self.ts_ms.size:
             return np.full(np.asarray(ts_ms).size, np.nan)
         return load_at(site_codes, ts_ms, self.site_codes, self.ts_ms, self.load,
-                       max_gap_ms=self.max_gap_ms)
+                       max_gap_ms=self.max_gap_ms, final=final)
 
 
 class StormStage:

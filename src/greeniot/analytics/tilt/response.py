@@ -15,8 +15,9 @@ without a station) and ``c`` the tree's compliance [deg per unit load]. ``c`` is
 from the storm's own data as a low quantile of block ratios ``Σm / ΣW`` over consecutive
 strong-wind samples: yielding only ever *adds* tilt, so the stiffest sustained blocks are the
 elastic ones. The offset of each sample is then ``m − c·W``; its median over the last minutes
-is the current non-elastic lean and its change over the last hour says whether it is growing
-("growing offset at equal wind"). Lulls count with a small ``W``: lean that does not recover
+is the current non-elastic lean, and its change against earlier samples taken at about the
+same load says whether it is growing ("growing offset at equal wind": a response that is not
+quite linear in the load cancels out there). Lulls count with a small ``W``: lean that does not recover
 between gusts shows directly.
 
 Limits: the response is taken as linear in ``W``, so a tree whose response stiffens or softens
@@ -45,6 +46,7 @@ class StormResponse:
 
     offset_deg: F64
     growth_deg: F64
+    se_deg: F64  # standard error of the current offset, from the row's own scatter [deg]
     compliance_ref: F64
     compliance_recent: F64
     n: I64
@@ -55,7 +57,7 @@ def storm_response(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarra
                    pre_roll_deg: np.ndarray, now_ms: int, current_minutes: float = 20.0,
                    growth_minutes: float = 60.0, block_samples: int = 6,
                    ref_quantile: float = 0.25, min_load_frac: float = 0.3,
-                   min_samples: int = 3) -> StormResponse:
+                   equal_load_frac: float = 0.15, min_samples: int = 3) -> StormResponse:
     """Non-elastic offset and compliance of every row's storm samples at once.
 
     Parameters
@@ -67,8 +69,11 @@ def storm_response(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarra
     pre_pitch_deg, pre_roll_deg : (rows,) calm level before the storm [deg]
     now_ms : int, event time [ms UTC]
     current_minutes : float, the current offset is the median of this many minutes [min]
-    growth_minutes : float, growth = current offset − the offset this long before [min];
-        before the storm's first samples the offset is 0 by construction
+    growth_minutes : float, growth = current offset − the offset of samples at least this
+        old [min] taken at about the current load (within ``equal_load_frac``): "growing
+        offset at equal wind"; while the storm is younger than that, against 0 (the pre-storm
+        level); NaN when no earlier sample had a similar load
+    equal_load_frac : float, relative load difference that counts as equal wind
     block_samples : int, consecutive strong samples per compliance block
     ref_quantile : float, quantile of the block compliances taken as elastic
     min_load_frac : float, a sample is strong at ≥ this × the row's peak load
@@ -114,10 +119,16 @@ def storm_response(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarra
     cur_ms = int(current_minutes * MS_PER_MIN)
     grow_ms = int(growth_minutes * MS_PER_MIN)
     cur = sel & (ts > now_ms - cur_ms)
-    before = sel & (ts > now_ms - grow_ms - cur_ms) & (ts <= now_ms - grow_ms)
     n_cur = cur.sum(axis=1)
     current = masked_median(offset, cur)
-    earlier = masked_median(offset, before)
+    # growth at equal wind: against the earlier samples (at least the growth window old)
+    # whose load was within ``equal_load_frac`` of the current load — a response that is
+    # not quite linear in the load then cancels out
+    w_cur = masked_median(w, cur)
+    older = sel & (ts <= now_ms - grow_ms)
+    with np.errstate(invalid="ignore"):
+        equal = older & (np.abs(w - w_cur[:, None]) <= equal_load_frac * w_cur[:, None])
+    earlier = np.where(equal.sum(axis=1) >= min_samples, masked_median(offset, equal), np.nan)
     # a storm younger than the growth window started from the pre-storm level: offset 0
     first = np.where(sel, ts, np.iinfo(np.int64).max).min(axis=1)
     young = first > now_ms - grow_ms - cur_ms
@@ -126,29 +137,49 @@ def storm_response(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarra
     current = np.where(ok, current, np.nan)
     growth = current - earlier
 
+    # the row's own scatter of offsets (gusts the station's 10-min mean does not resolve grow
+    # with the elastic response): robust sd of successive differences of selected samples
+    rank_all = np.cumsum(sel, axis=1)
+    order = np.argsort(np.where(sel, rank_all, n + 1), axis=1, kind="stable")
+    packed = np.take_along_axis(np.where(sel, offset, np.nan), order, axis=1)
+    diffs = np.diff(packed, axis=1)
+    ok_d = np.isfinite(diffs)
+    med_d = masked_median(diffs, ok_d)
+    mad = masked_median(np.abs(diffs - med_d[:, None]), ok_d)
+    sd = 1.4826 * mad / np.sqrt(2.0)
+    se = 1.25 * sd / np.sqrt(np.maximum(n_cur, 1))
+
     recent = strong & (ts > now_ms - grow_ms)
     with np.errstate(invalid="ignore", divide="ignore"):
         c_recent = (np.where(recent, m, 0.0).sum(axis=1)
                     / np.where(recent, w, 0.0).sum(axis=1))
     c_recent = np.where(recent.sum(axis=1) >= block_samples, c_recent, np.nan)
-    return StormResponse(current.astype(np.float64), growth.astype(np.float64), c_ref,
+    return StormResponse(current.astype(np.float64), growth.astype(np.float64),
+                         np.where(ok, se, np.nan).astype(np.float64), c_ref,
                          c_recent.astype(np.float64), n_cur.astype(np.int64))
 
 
 def storm_lean_level(offset_deg: np.ndarray, growth_deg: np.ndarray, thresholds: np.ndarray,
-                     *, growth_deg_min: float, hysteresis: float
+                     *, growth_deg_min: float, hysteresis: float,
+                     se_deg: np.ndarray | None = None, z: float = 2.0
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Graded levels (on, hold, known) of the storm-time offset.
 
     Watch at the elastic limit; warning needs the offset past its threshold *and* growing by
     at least ``growth_deg_min`` over the growth window (a yield still under way while the wind
-    blows), critical needs only the offset. ``thresholds`` (rows, 3) [deg].
+    blows), critical needs only the offset. With ``se_deg`` (the offset's standard error), the
+    offset must pass a threshold by ``z`` standard errors and the growth must exceed
+    ``z·√2`` of them too: a tree whose readings scatter with the gusts needs a clearer yield.
+    ``thresholds`` (rows, 3) [deg].
     """
     off = np.asarray(offset_deg, np.float64)
     th = np.asarray(thresholds, np.float64)
+    se = np.zeros(off.shape) if se_deg is None else np.nan_to_num(np.asarray(se_deg, np.float64))
+    sure = off - z * se
     with np.errstate(invalid="ignore"):
-        on = (off[:, None] >= th).sum(axis=1).astype(np.int8)
+        on = (sure[:, None] >= th).sum(axis=1).astype(np.int8)
         hold = (off[:, None] >= hysteresis * th).sum(axis=1).astype(np.int8)
-        growing = np.asarray(growth_deg, np.float64) >= growth_deg_min
+        growing = (np.asarray(growth_deg, np.float64)
+                   >= np.maximum(growth_deg_min, z * np.sqrt(2.0) * se))
     on = np.where((on == 2) & ~growing, 1, on).astype(np.int8)
     return on, np.maximum(hold, on).astype(np.int8), np.isfinite(off)

@@ -184,6 +184,7 @@ class TiltStage:
     def classify(self, now_ms: int, wind: WindReference) -> None:
         """Fill the windy flag of samples old enough for their site's wind to be known."""
         cutoff = now_ms - int(self.params.storm.classify_lag_minutes * MS_PER_MIN)
+        gap_ms = int(self.params.storm.max_gap_minutes * MS_PER_MIN)
         for sl in self._blocks(4):  # blocks bound memory when a whole window is new
             ts = self.raw.ts_ms[sl]
             windy = self.raw.values("windy")[sl]
@@ -191,7 +192,14 @@ class TiltStage:
             if r.size:
                 w, _known = wind.windy_for(self.site[sl][r], ts[r, c])
                 windy[r, c] = w  # unknown wind counts as calm (documented in StormParams)
-                self.raw.values("load")[sl][r, c] = wind.load_for(self.site[sl][r], ts[r, c])
+            # the wind load, interpolated between references: a sample waits for the next
+            # reference up to the maximum gap, then takes the newest one
+            load = self.raw.values("load")[sl]
+            r, c = np.nonzero(np.isnan(load) & (ts > 0) & (ts <= cutoff)
+                              & (ts > cutoff - 2 * gap_ms))
+            if r.size:
+                load[r, c] = wind.load_for(self.site[sl][r], ts[r, c],
+                                           final=ts[r, c] <= cutoff - gap_ms)
 
     def close_hours(self, now_ms: int, lag_ms: int) -> bool:
         """Append hourly calm medians of every hour that closed (and was classified).

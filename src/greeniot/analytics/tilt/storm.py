@@ -139,7 +139,7 @@ class StormTilt:
             now_ms=now_ms, current_minutes=p.storm_current_minutes,
             growth_minutes=p.storm_growth_minutes, block_samples=p.storm_block_samples,
             ref_quantile=p.storm_ref_quantile, min_load_frac=p.storm_min_load_frac,
-            min_samples=p.min_samples)
+            equal_load_frac=p.storm_equal_load_frac, min_samples=p.min_samples)
         s.storm.offset_deg[rows] = resp.offset_deg
         s.storm.compliance[rows] = np.where(np.isfinite(resp.compliance_ref),
                                             resp.compliance_ref, s.storm.compliance[rows])
@@ -151,7 +151,7 @@ class StormTilt:
         th[:, 0] = np.minimum(th[:, 0], np.nextafter(th[:, 1], 0))
         on, hold, known = storm_lean_level(resp.offset_deg, resp.growth_deg, th,
                                            growth_deg_min=p.storm_growth_deg,
-                                           hysteresis=p.hysteresis)
+                                           hysteresis=p.hysteresis, se_deg=resp.se_deg, z=p.storm_z)
         fire = s.latches.update_rows("storm", n, rows, on, hold, known)
         held = ((s.latches.level("failure", n)[rows] > 0)
                 | (s.latches.level("mount", n)[rows] > 0))
