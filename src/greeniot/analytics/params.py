@@ -158,8 +158,8 @@ class TiltParams:
     #: fraction of the current one (±15 % of U² is ±7 % of the wind speed). Project choice.
     storm_equal_load_frac: float = 0.15
     #: The current storm offset is the median of the last ``storm_current_minutes`` [min]
-    #: (5–6 readings at 5 min). Project choice.
-    storm_current_minutes: float = 30.0
+    #: (3–4 readings at 5 min once their wind load is known). Project choice.
+    storm_current_minutes: float = 20.0
     #: The offset must pass a threshold, and its growth the growth minimum, by
     #: ``storm_z`` standard errors of the tree's own scatter (gusts the station's 10-min mean
     #: misses scatter a compliant tree's readings by tenths of a degree; a storm is judged
