@@ -34,14 +34,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from greeniot.actions.plan import Task  # noqa: E402
-from greeniot.actions.rules import decide  # noqa: E402
-from greeniot.actions.sweeps import rank_trees  # noqa: E402
-from greeniot.analytics.engine import AnalyticsEngine  # noqa: E402
-from greeniot.analytics.params import TILT_PARAMS  # noqa: E402
-from greeniot.estate import DeviceBinding, EstateContext, TreeInfo  # noqa: E402
-from greeniot.protocol.messages import TiltBurst, TiltReading, WeatherReading  # noqa: E402
-from simulators.estates import Estate, draw_estate, sway_burst, tilt_readings  # noqa: E402
+from greeniot.actions.plan import Task
+from greeniot.actions.rules import decide
+from greeniot.actions.sweeps import rank_trees
+from greeniot.analytics.engine import AnalyticsEngine
+from greeniot.analytics.params import TILT_PARAMS
+from greeniot.estate import DeviceBinding, EstateContext, TreeInfo
+from greeniot.protocol.messages import TiltBurst, TiltReading, WeatherReading
+from simulators.estates import Estate, draw_estate, sway_burst, tilt_readings
 
 START_MS = 1_790_000_000_000 - (1_790_000_000_000 % 86_400_000)
 TICK_S = 300.0

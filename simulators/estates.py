@@ -73,7 +73,7 @@ class EstateTrees:
     def __len__(self) -> int:
         return int(self.site.size)
 
-    def true_lean(self, t_s: F64) -> tuple[F64, F64]:
+    def true_lean(self, t_s: F64) -> tuple[F64, Bool]:
         """(trees, times) true persistent lean [deg] and whether each tree is down."""
         t = np.asarray(t_s, np.float64)[None, :]
         frac = np.clip(np.nan_to_num((t - self.yield_at_s[:, None]) / self.yield_s[:, None],

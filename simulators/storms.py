@@ -61,7 +61,8 @@ class StormTrack:
         t = np.asarray(t_s, np.float64) - self.onset_s
         up = np.clip(t / self.rise_s, 0.0, 1.0)
         down = np.clip((t - self.rise_s - self.plateau_s) / self.decay_s, 0.0, 1.0)
-        return np.sin(0.5 * np.pi * up) ** 2 * np.cos(0.5 * np.pi * down) ** 2
+        return np.asarray(np.sin(0.5 * np.pi * up) ** 2 * np.cos(0.5 * np.pi * down) ** 2,
+                          np.float64)
 
     def wind_mean_ms(self, t_s: F64, site: NDArray[np.int64]) -> F64:
         """10-min mean wind at each (time, site) [m/s], with slow gust modulation (±10 %)."""

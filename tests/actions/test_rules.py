@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-import pytest
-
 import numpy as np
+import pytest
 
 from greeniot.actions.rules import Alert, StormForecast, Task, decide, decide_forecast
 from greeniot.analytics.contract import Event, TreeRiskState

@@ -30,7 +30,7 @@ def test_damping_of_a_free_decay_with_noise(f_hz: float, zeta: float) -> None:
 
 
 def test_damping_checks_inputs_and_gives_nan_without_a_frequency() -> None:
-    x, fd = free_decay(0.2, 0.1, 0.005, seed=1)
+    x, _fd = free_decay(0.2, 0.1, 0.005, seed=1)
     assert np.isnan(damping_ratio(x[None, :], HZ, np.array([np.nan]))[0])
     with pytest.raises(ValueError, match="freq_hz"):
         damping_ratio(x[None, :], HZ, np.array([0.2, 0.3]))

@@ -246,14 +246,14 @@ def damping_ratio(x: np.ndarray, hz: float, freq_hz: np.ndarray, *, max_cycles: 
         peaks[:, k - 1] = np.where(win.any(axis=1), masked[ar, at], np.nan)
     good = np.isfinite(peaks) & (peaks >= floor)
     good &= np.cumprod(good, axis=1).astype(bool)  # stop at the first peak lost in noise
-    k = np.arange(1, max_cycles + 1, dtype=np.float64)[None, :]
+    cyc = np.arange(1, max_cycles + 1, dtype=np.float64)[None, :]
     y = np.log(np.where(good, peaks, 1.0))
     cnt = good.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        km = (k * good).sum(axis=1) / cnt
+        km = (cyc * good).sum(axis=1) / cnt
         ym = (y * good).sum(axis=1) / cnt
-        slope = (((k - km[:, None]) * (y - ym[:, None]) * good).sum(axis=1)
-                 / (((k - km[:, None]) ** 2) * good).sum(axis=1))
+        slope = (((cyc - km[:, None]) * (y - ym[:, None]) * good).sum(axis=1)
+                 / (((cyc - km[:, None]) ** 2) * good).sum(axis=1))
     delta = -slope  # logarithmic decrement per cycle
     zeta = delta / np.sqrt(4 * np.pi**2 + delta**2)
     return np.where((cnt >= 2) & np.isfinite(zeta) & (zeta > 0), zeta, np.nan).astype(np.float64)

@@ -17,8 +17,8 @@ strong-wind samples: yielding only ever *adds* tilt, so the stiffest sustained b
 elastic ones. The offset of each sample is then ``m − c·W``; its median over the last minutes
 is the current non-elastic lean, and its change against earlier samples taken at about the
 same load says whether it is growing ("growing offset at equal wind": a response that is not
-quite linear in the load cancels out there). Lulls count with a small ``W``: lean that does not recover
-between gusts shows directly.
+quite linear in the load cancels out there). Lulls count with a small ``W``: lean that does
+not recover between gusts shows directly.
 
 Limits: the response is taken as linear in ``W``, so a tree whose response stiffens or softens
 strongly with load shows part of it as offset at the peak (it does not persist); the magnitude

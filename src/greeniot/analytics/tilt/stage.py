@@ -23,8 +23,6 @@ from greeniot.analytics.params import AnalyticsParams
 from greeniot.analytics.stage import Board, StageBatch
 from greeniot.analytics.storm.stage import SiteStorms, WindReference
 from greeniot.analytics.tilt.baseline import TiltBaseline, compensate_tilt, fit_baseline
-from greeniot.analytics.tilt.mount import mount_jump
-from greeniot.analytics.tilt.storm import StormMemory, StormTilt
 from greeniot.analytics.tilt.detect import (
     failure_tilt,
     hourly_calm_medians,
@@ -34,6 +32,8 @@ from greeniot.analytics.tilt.detect import (
     segment_level,
     step_magnitude,
 )
+from greeniot.analytics.tilt.mount import mount_jump
+from greeniot.analytics.tilt.storm import StormMemory, StormTilt
 from greeniot.clock import MS_PER_HOUR, MS_PER_MIN
 
 
