@@ -98,7 +98,8 @@ class Estate:
 def draw_estate(seed: int, *, start_ms: int, days: float = 6.0, n_sites: int = 3,
                 trees_per_site: tuple[int, int] = (30, 60), station_share: float = 0.6,
                 p_yield: float = 0.06, p_fail: float = 0.01, p_remount: float = 0.02,
-                storm_day: float = 3.0) -> Estate:
+                storm_day: float = 3.0,
+                storm_peak_ms: tuple[float, float] = (20.0, 40.0)) -> Estate:
     """An estate and a storm from ``seed``.
 
     The storm's onset falls on ``storm_day`` ± 0.3 days (trees need a calm day first to learn
@@ -118,7 +119,8 @@ def draw_estate(seed: int, *, start_ms: int, days: float = 6.0, n_sites: int = 3
     firm = np.array([FIRMNESS[s] for s in species])
     compliance = 6.5e-4 * size / firm
     span_s = days * DAY_S
-    storm = StormTrack.draw(rng, n_sites, onset_s=(storm_day + rng.uniform(-0.3, 0.3)) * DAY_S)
+    storm = StormTrack.draw(rng, n_sites, onset_s=(storm_day + rng.uniform(-0.3, 0.3)) * DAY_S,
+                            peak_range_ms=storm_peak_ms)
 
     # fates: a yield while the wind is strong, a few failures, some moved sensors
     yielding = rng.random(n) < p_yield

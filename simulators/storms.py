@@ -33,6 +33,7 @@ class StormTrack:
     gust_period_s: F64  # (sites, 3) periods of the slow modulation of the 10-min mean
     gust_phase: F64
     calm_ms: float = 3.0
+    breeze_ms: float = 0.0  # an afternoon sea breeze on top of the calm wind [m/s]
 
     @classmethod
     def draw(cls, rng: np.random.Generator, n_sites: int, *, onset_s: float,
@@ -50,6 +51,7 @@ class StormTrack:
             gust_period_s=rng.uniform(1800.0, 7200.0, (n_sites, 3)),
             gust_phase=rng.uniform(0.0, 2 * np.pi, (n_sites, 3)),
             calm_ms=rng.uniform(1.5, 4.0),
+            breeze_ms=rng.uniform(0.0, 6.0),
         )
 
     @property
@@ -72,7 +74,8 @@ class StormTrack:
         mod = (np.sin(2 * np.pi * t[..., None] / self.gust_period_s[s] + self.gust_phase[s])
                .sum(axis=-1) / 3.0)
         storm = self.peak_ms * self.site_scale[s] * env * (1.0 + 0.17 * mod)
-        return np.asarray(np.maximum(self.calm_ms * (1.0 + 0.3 * mod), storm))
+        breeze = self.breeze_ms * np.maximum(np.sin(2 * np.pi * (t / 86_400.0 - 0.3)), 0.0)
+        return np.asarray(np.maximum(self.calm_ms * (1.0 + 0.3 * mod) + breeze, storm))
 
     def wind_to_rad(self, t_s: F64) -> F64:
         frac = np.clip((np.asarray(t_s, np.float64) - self.onset_s)

@@ -16,6 +16,7 @@ from greeniot.analytics.engine import AnalyticsEngine
 from greeniot.analytics.tilt.mount import mount_jump
 from greeniot.analytics.tilt.response import storm_lean_level, storm_response
 from greeniot.estate import DeviceBinding, EstateContext, TreeInfo
+from simulators.estates import draw_estate, tilt_readings
 from tests.analytics.analytics_synth import (
     DAY,
     HOUR,
@@ -166,3 +167,34 @@ def test_a_moved_sensor_is_a_device_check_not_a_lean_alarm_until_rebaselined() -
                    prev_ms=T0 + 3 * DAY)
     assert not [e for e in later if e.kind != "storm"]
     assert eng.tilt.base.ok[eng.tilt.index.get("s", "t-lean")]
+
+
+def test_site_without_a_station_raises_no_lean_alarm_in_ten_calm_days() -> None:
+    """100 trees, 10 days of calm with afternoon breezes, no weather station: the trees' own
+    sway is the only wind reference, and nothing leans, so nothing may be raised."""
+    est = draw_estate(42, start_ms=T0, days=10.0, n_sites=1, trees_per_site=(100, 100),
+                      station_share=0.0, p_yield=0.0, p_fail=0.0, p_remount=0.0,
+                      storm_peak_ms=(0.0, 0.1))
+    tr = est.trees
+    ctx = EstateContext(
+        devices=tuple(DeviceBinding(est.sites[0], d, "tilt", tree=t)
+                      for d, t in zip(tr.device, tr.tree, strict=True)),
+        trees=tuple(TreeInfo(est.sites[0], t, heritage=bool(h))
+                    for t, h in zip(tr.tree, tr.heritage, strict=True)))
+    eng = AnalyticsEngine(ctx)
+    rng = np.random.default_rng(1)
+    t_read = np.arange(0.0, est.span_s, 300.0)
+    pitch, roll, temp = tilt_readings(est, t_read, rng)
+    rows = eng.rows_for("tilt", est.sites[0], np.array(tr.device, dtype=object))
+    lean_alarms = []
+    per_tick = 6  # readings per 30-min tick
+    for c0 in range(0, t_read.size, per_tick):
+        for c in range(c0, min(c0 + per_tick, t_read.size)):
+            eng.ingest_rows("tilt", rows, np.full(rows.size, T0 + int(t_read[c] * 1000)),
+                            {"pitch_deg": pitch[:, c], "roll_deg": roll[:, c],
+                             "temp_c": temp[:, c], "bat_v": np.full(rows.size, 3.9)})
+        now = T0 + int(t_read[min(c0 + per_tick, t_read.size) - 1] * 1000)
+        evs = eng.tick(now).events
+        lean_alarms += [a for a in decide(evs, ctx) if isinstance(a, Task)]
+    assert lean_alarms == []
+    assert len(tr) == 100 and est.span_s == 10 * DAY / 1000

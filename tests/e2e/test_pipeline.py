@@ -151,9 +151,13 @@ def test_typhoon_raises_removal_task_for_failed_tree_and_none_for_healthy(
     # Every tree that kept a lean (1-2 deg, past the 0.9 deg critical level) after the storm
     # got an urgent stabilisation task (straighten and stake).
     assert result.truth.lean_steps
-    for tree in result.truth.lean_steps:
+    for tree, step in result.truth.lean_steps.items():
         stabilize = [t for t in by_tree.get(tree, []) if t.kind == "stabilize"]
         assert len(stabilize) == 1 and stabilize[0].priority == 1, (tree, by_tree.get(tree))
+        # judged while the wind still blew: the task (event time) came within 30 min of the
+        # lean passing 0.5 deg (the step ramps to 1-2 deg over 5 min from its start)
+        assert stabilize[0].created_ms <= step.ts_ms + 5 * 60_000 + 30 * 60_000, (
+            tree, (stabilize[0].created_ms - step.ts_ms) / 60_000)
 
 
 def test_drought_sends_valve_command_that_micropython_node_acks(
