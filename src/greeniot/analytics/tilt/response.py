@@ -69,6 +69,7 @@ def storm_response(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarra
     pre_pitch_deg, pre_roll_deg : (rows,) calm level before the storm [deg]
     now_ms : int, event time [ms UTC]
     current_minutes : float, the current offset is the median of this many minutes [min]
+        (or of the newest ``min_samples`` samples, when readings are sparser)
     growth_minutes : float, growth = current offset − the offset of samples at least this
         old [min] taken at about the current load (within ``equal_load_frac``): "growing
         offset at equal wind"; while the storm is younger than that, against 0 (the pre-storm
@@ -118,7 +119,10 @@ def storm_response(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarra
     offset = m - c_ref[:, None] * w
     cur_ms = int(current_minutes * MS_PER_MIN)
     grow_ms = int(growth_minutes * MS_PER_MIN)
-    cur = sel & (ts > now_ms - cur_ms)
+    # the last ``current_minutes``, or the newest ``min_samples`` samples if that holds fewer
+    # (10-min readings), as long as they are within the growth window
+    from_end = np.cumsum(sel[:, ::-1], axis=1)[:, ::-1]
+    cur = sel & ((ts > now_ms - cur_ms) | ((from_end <= min_samples) & (ts > now_ms - grow_ms)))
     n_cur = cur.sum(axis=1)
     current = masked_median(offset, cur)
     # growth at equal wind: against the earlier samples (at least the growth window old)
