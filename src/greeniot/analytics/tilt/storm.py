@@ -38,11 +38,12 @@ class StormMemory:
     compliance: np.ndarray
     history: np.ndarray  # (rows, HISTORY), newest last
     station: np.ndarray  # the load of the current storm is U² (else sway RMS)
+    stormy: np.ndarray  # the current spell reached storm strength (only those join history)
 
     @classmethod
     def empty(cls, rows: int) -> StormMemory:
         return cls(np.zeros(rows, np.int64), np.full(rows, np.nan), np.full(rows, np.nan),
-                   np.full((rows, HISTORY), np.nan), np.zeros(rows, bool))
+                   np.full((rows, HISTORY), np.nan), np.zeros(rows, bool), np.zeros(rows, bool))
 
     def grown(self, rows: int) -> StormMemory:
         add = StormMemory.empty(rows - self.onset_ms.size)
@@ -50,13 +51,15 @@ class StormMemory:
                              for f in StormMemory.__slots__))
 
     def archive(self, rows: np.ndarray) -> None:
-        """Close the rows' current storms: their compliance joins the history."""
-        done = rows[np.isfinite(self.compliance[rows])]
+        """Close the rows' current spells: a storm's compliance joins the history (a breeze's
+        is too uncertain to compare with)."""
+        done = rows[np.isfinite(self.compliance[rows]) & self.stormy[rows]]
         if done.size:
             self.history[done] = np.concatenate(
                 [self.history[done, 1:], self.compliance[done, None]], axis=1)
         self.compliance[rows] = np.nan
         self.offset_deg[rows] = np.nan
+        self.stormy[rows] = False
 
     def forget(self, row: int) -> None:
         """A re-mounted sensor or re-baselined tree: earlier storms no longer compare."""
@@ -102,6 +105,7 @@ class StormTilt:
             mem.history[rows_new[station != mem.station[rows_new]]] = np.nan
             mem.station[rows_new] = station
         rows = np.flatnonzero(active)
+        mem.stormy[rows] |= storms.active[site[rows]]
         wet = _wet_sites(board, len(board.sites))
         for c0 in range(0, rows.size, s.chunk_rows):
             self._chunk(rows[c0:c0 + s.chunk_rows], now_ms, onset, wet, emit)
