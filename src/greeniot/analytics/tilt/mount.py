@@ -41,7 +41,8 @@ def mount_jump(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray,
     pitch_deg, roll_deg : (rows, samples) raw tilt [deg]
     temp_c : (rows, samples) sensor temperature [°C], NaN unknown (then no jump is found:
         without the temperature a calm two-axis step may be the tree)
-    calm : (rows, samples) bool
+    calm : (rows, samples) bool, readings that may be judged (classified calm or windy: the
+        temperature jump, not the wind, tells the sensor from the tree)
     after_ms : (rows,) or scalar; only readings after it are judged (each jump once) [ms UTC]
     step_deg : float, least jump on *each* axis [deg]
     temp_jump_c : float, least temperature jump [°C]

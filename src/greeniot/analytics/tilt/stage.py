@@ -442,7 +442,8 @@ class TiltStage:
         until a crew confirms the re-mount and the baseline is re-learned)."""
         p = self.params.tilt
         checked = self.mount_ts[b.sl]
-        jump = mount_jump(b.ts, b.pitch, b.roll, temp, b.calm, after_ms=checked,
+        # wind or calm: the temperature jump is what tells a handled sensor from the tree
+        jump = mount_jump(b.ts, b.pitch, b.roll, temp, np.isfinite(b.windy), after_ms=checked,
                           step_deg=p.mount_step_deg, temp_jump_c=p.mount_temp_c)
         newest = np.where(np.isfinite(b.windy), b.ts, 0).max(axis=1, initial=0)
         self.mount_ts[b.sl] = np.maximum(checked, newest)

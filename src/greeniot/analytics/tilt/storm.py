@@ -170,7 +170,9 @@ class StormTilt:
                 f"{resp.growth_deg[i]:+.2f} deg in {p.storm_growth_minutes:.0f} min); "
                 f"{SEVERITY[lv]} at {th[i, lv - 1]:g} deg"
                 + (" (saturated ground)" if wet[s.site[r]] and lv == 3 else "")))
-        self._stiffness(rows, resp.compliance_recent, ts, held, emit)
+        # stiffness compares storms: a breeze's compliance is too uncertain
+        stormy = self.s.storm.stormy[rows]
+        self._stiffness(rows, np.where(stormy, resp.compliance_recent, np.nan), ts, held, emit)
 
     def _stiffness(self, rows: np.ndarray, c_recent: np.ndarray, ts: np.ndarray,
                    held: np.ndarray, emit: list[Event]) -> None:
