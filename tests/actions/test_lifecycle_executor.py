@@ -60,21 +60,23 @@ def test_post_storm_sweep_joins_the_heritage_trees_stabilize_task_and_alerts_are
         first, second = asyncio.run(main())
     finally:
         hook.stop()
-    task_ids = {o.ref for o in first + second if o.kind == "task"}
+    task_ids = {o.ref for o in first + second
+                if o.kind == "task" and getattr(o.action, "tree", None) == "h001"}
     assert len(task_ids) == 1  # the sweep's inspect joined the stabilize task
     with sessions() as s:
-        (task,) = crud.list_tasks(s, site=site_id)
+        (task,) = [t for t in crud.list_tasks(s, site=site_id) if t.tree == "h001"]
         assert (task.kind, task.priority, task.tree) == ("stabilize", 1, "h001")
-        assert any(h.note.startswith("joined by inspect (inspect tree h001 (post-storm sweep))")
+        assert any(h.note.startswith("joined by inspect") and "post-storm sweep" in h.note
                    for h in task.history)
         deliveries = crud.list_deliveries(s)
     # webhook: the stabilize alert (critical), the sweep's inspect alert (warning) and their
     # clears; the info "storm over" alert is below the route's minimum
     got = [r.json["items"][0] for r in hook.got]
     assert all(r.verified for r in hook.got)
+    # (the sweep's inspection of a tree is an info-level alert since the estate-wide sweep:
+    # below this route's minimum, it reaches MQTT only)
     assert [(g["phase"], g["alert"]["kind"]) for g in got] == [
-        ("raised", "lean_step"), ("raised", "inspect"), ("cleared", "lean_step"),
-        ("cleared", "inspect")]
-    assert got[-1]["body"].startswith("inspected: sound")
+        ("raised", "lean_step"), ("cleared", "lean_step")]
+    assert got[-1]["body"].startswith("lean back to baseline")
     assert all(d.state == "delivered" for d in deliveries)
     assert {d.recipient for d in deliveries} == {"route:ops", f"mqtt:{site_id}"}

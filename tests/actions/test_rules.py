@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
-from greeniot.actions.rules import Alert, Task, decide
-from greeniot.analytics.contract import Event
+from greeniot.actions.rules import Alert, StormForecast, Task, decide, decide_forecast
+from greeniot.analytics.contract import Event, TreeRiskState
 from greeniot.estate import EstateContext, TreeInfo, ZoneInfo
 
 NOW_MS = 1_795_510_737_944
@@ -139,13 +140,67 @@ def test_storm_start_is_a_site_alert_only() -> None:
                                                          f"storm:{SITE}", None)
 
 
-def test_after_the_storm_heritage_trees_are_swept() -> None:
+def test_after_the_storm_every_tree_of_the_site_is_swept_heritage_first() -> None:
     out = decide([ev("storm", "info", value=8.0, threshold=20.0, unit="m/s",
                      phase="clear")], CTX)
     got = [(t.kind, t.tree, t.priority, t.heritage) for t in tasks(out)]
-    assert got == [("inspect", "h001", 2, True), ("inspect", "h002", 2, True)]  # not "other"
-    assert [a.dedup_key for a in alerts(out)] == [
-        f"inspect:{SITE}:h001", f"inspect:{SITE}:h002", f"storm_over:{SITE}"]
+    # every tree of the site (not "other"); without tree state heritage ranks first
+    assert got == [("inspect", "h001", 2, True), ("inspect", "h002", 2, True),
+                   ("inspect", "t001", 3, False), ("inspect", "t007", 3, False)]
+    assert all("post-storm sweep" in t.title for t in tasks(out))
+    assert f"storm_over:{SITE}" in [a.dedup_key for a in alerts(out)]
+
+
+def test_post_storm_sweep_ranks_leaning_trees_first_from_the_tree_state() -> None:
+    trees = TreeRiskState(
+        ts_ms=NOW_MS, site=np.array([SITE] * 3, dtype=object),
+        device=np.array(["d1", "d7", "dh1"], dtype=object),
+        tree=np.array(["t001", "t007", "h001"], dtype=object),
+        heritage=np.array([False, False, True]), baseline_ok=np.ones(3, bool),
+        lean_deg=np.array([0.02, 0.2, 0.01]), lean_level=np.array([0, 1, 0], np.int8),
+        step_level=np.zeros(3, np.int8), trend_level=np.zeros(3, np.int8),
+        failure_level=np.zeros(3, np.int8))
+    out = decide([ev("storm", "info", value=8.0, threshold=20.0, unit="m/s",
+                     phase="clear")], CTX, trees=trees)
+    order = [t.tree for t in tasks(out)]
+    assert order[0] == "t007"  # the tree that moved, above the heritage tree that did not
+    assert set(order) == {"t001", "t007", "h001", "h002"}
+
+
+def test_sweep_leaves_a_tree_with_a_lean_task_to_that_task() -> None:
+    out = decide([ev("storm", "info", value=8.0, threshold=20.0, unit="m/s", phase="clear"),
+                  ev("lean_storm", "warning", tree="t001")], CTX)
+    t001 = [t for t in tasks(out) if t.tree == "t001"]
+    assert [(t.kind, t.priority) for t in t001] == [("stabilize", 2)]
+
+
+def test_queue_orders_by_severity_whatever_the_heritage_bump() -> None:
+    out = decide([ev("lean", "warning", tree="h001", heritage=True),
+                  ev("lean_step", "warning", tree="h002", heritage=True),
+                  ev("lean", "critical", tree="t001"),
+                  ev("failure", "critical", tree="t007")], CTX)
+    got = [(t.severity, t.tree) for t in tasks(out)]
+    assert [g[0] for g in got] == ["critical", "critical", "warning", "warning"]
+    assert got[0][1] == "t001" or got[0][1] == "t007"
+
+
+def test_a_forecast_typhoon_triggers_a_ranked_pre_storm_sweep() -> None:
+    assert decide_forecast(StormForecast(SITE, NOW_MS, max_wind_ms=12.0), CTX) == []
+    out = decide_forecast(StormForecast(SITE, NOW_MS, signal=8), CTX)
+    assert [t.tree for t in tasks(out)] == ["h001", "h002", "t001", "t007"]
+    assert all("pre-storm sweep" in t.title for t in tasks(out))
+    assert alerts(out)[0].dedup_key == f"storm_forecast:{SITE}"
+
+
+@pytest.mark.parametrize(("kind", "severity", "task_kind", "priority"), [
+    ("lean_storm", "warning", "stabilize", 2), ("lean_storm", "critical", "stabilize", 1),
+    ("stiffness", "warning", "inspect", 3), ("mount_moved", "warning", "device_check", 4)])
+def test_storm_time_and_mount_findings(kind: str, severity: str, task_kind: str,
+                                       priority: int) -> None:
+    out = decide([ev(kind, severity, tree="t001", device="tilt-t001")], CTX)
+    assert [(t.kind, t.priority) for t in tasks(out)] == [(task_kind, priority)]
+    assert decide([ev(kind, "info", tree="t001", device="tilt-t001")], CTX) == [] or \
+        kind == "mount_moved"
 
 
 def test_sweep_and_lean_on_the_same_tree_keep_the_more_urgent() -> None:

@@ -71,12 +71,17 @@ def soil(site: str, device: str, ts: np.ndarray, vwc: np.ndarray, bat_v: float =
 
 
 def replay(engine: AnalyticsEngine, batches: Sequence[ColumnBatch], start_ms: int, end_ms: int,
-           step_ms: int = 30 * MIN) -> list[Event]:
-    """Tick every ``step_ms`` from ``start_ms`` to ``end_ms``, ingesting each reading just
-    before the first tick at or after its timestamp. Returns all events in order."""
+           step_ms: int = 30 * MIN, *, ticks: Sequence[int] | None = None,
+           prev_ms: int | None = None, per_tick: list[tuple[int, list[Event]]] | None = None
+           ) -> list[Event]:
+    """Tick every ``step_ms`` from ``start_ms`` to ``end_ms`` (or at ``ticks``), ingesting
+    each reading just before the first tick at or after its timestamp (readings at or before
+    ``prev_ms`` count as already ingested). Returns all events in order; ``per_tick``
+    collects (tick, events) pairs."""
     events: list[Event] = []
-    ticks = np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64)
-    prev = np.iinfo(np.int64).min
+    ticks = (np.arange(start_ms, end_ms + 1, step_ms, dtype=np.int64) if ticks is None
+             else np.asarray(ticks, np.int64))
+    prev = np.iinfo(np.int64).min if prev_ms is None else prev_ms
     for t in ticks:
         for b in batches:
             ts = np.asarray(b.ts_ms)
@@ -84,7 +89,10 @@ def replay(engine: AnalyticsEngine, batches: Sequence[ColumnBatch], start_ms: in
             if sel.any():
                 engine.ingest_arrays(subset(b, sel))
         prev = int(t)
-        events.extend(engine.tick(int(t)).events)
+        got = engine.tick(int(t)).events
+        events.extend(got)
+        if per_tick is not None:
+            per_tick.append((int(t), got))
     return events
 
 

@@ -136,19 +136,27 @@ def test_typhoon_raises_removal_task_for_failed_tree_and_none_for_healthy(
     assert len(removal) == 1 and removal[0].priority == 1
     healthy = result.truth.healthy_trees([t.tree for t in fleet.trees])
     heritage = {t.tree for t in fleet.trees if t.heritage}
-    # A healthy tree that only swayed in the wind gets no stabilisation or removal task
-    # (heritage trees get the post-storm inspection sweep, which is expected).
+    # A healthy tree that only swayed in the wind gets no task but its post-storm sweep
+    # inspection, one per tree, ranked below every tree that leans.
+    sweep_rank: dict[str, int] = {}
     for tree in healthy:
-        kinds = {t.kind for t in by_tree.get(tree, [])}
-        assert not kinds & {"remove", "stabilize"}, (tree, kinds)
-        if tree not in heritage:
-            assert not kinds, (tree, kinds)
+        got = by_tree.get(tree, [])
+        assert [t.kind for t in got] == ["inspect"], (tree, [(t.kind, t.title) for t in got])
+        assert "post-storm sweep" in got[0].title
+        sweep_rank[tree] = int(got[0].title.rsplit("#", 1)[1].rstrip(")"))
+    leaning = [t for t in result.truth.lean_steps]
+    for tree in leaning:
+        for t in by_tree.get(tree, []):
+            if "sweep" in t.title:  # a leaning tree's sweep entry (if any) ranks first
+                assert int(t.title.rsplit("#", 1)[1].rstrip(")")) < min(sweep_rank.values())
     # Every tree that kept a lean (1-2 deg, past the 0.9 deg critical level) after the storm
     # got an urgent stabilisation task (straighten and stake).
     assert result.truth.lean_steps
     for tree in result.truth.lean_steps:
         stabilize = [t for t in by_tree.get(tree, []) if t.kind == "stabilize"]
         assert len(stabilize) == 1 and stabilize[0].priority == 1, (tree, by_tree.get(tree))
+        # (the storm-time warning of these steps through the real services is not yet within
+        # 30 min: see docs/tree-risk.md, "Open"; the in-process engine test checks it)
     # One task per tree for one storm, whichever rule raised it: the post-storm sweep's
     # inspection of a heritage tree already being stabilised joins that task.
     for tree, items in by_tree.items():

@@ -164,15 +164,16 @@ class ActionExecutor:
         now_ms = self._clock()
         out = [Outcome("valve", False, False, f"VALVE cmd {cmd_id} expired without an ack",
                        cmd_id) for cmd_id in await self._commander.expire()]
+        trees = None
         if isinstance(result, TickResult):
-            events, water = result.events, result.zones
+            events, water, trees = result.events, result.zones, result.trees
         else:
             events, water = list(result), ZoneWaterState()
         states = self.zone_states(ctx, now_ms)
         irrigation = plan_irrigation(water, ctx, states, now_ms, self._params)
         if isinstance(result, TickResult):
             irrigation += self.planner.plan(result.balance, ctx, states, now_ms)
-        return out + await self.apply(decide(events, ctx, irrigation=irrigation))
+        return out + await self.apply(decide(events, ctx, irrigation=irrigation, trees=trees))
 
     async def apply(self, decisions: Iterable[Action]) -> list[Outcome]:
         """Carry out ``decisions`` in order; a task's id is linked into the alert after it."""

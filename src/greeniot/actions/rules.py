@@ -18,18 +18,27 @@ event                         task                        priority
 failure                       remove (clear fallen tree)  1
 lean / lean_trend critical    stabilize (straighten/stake) 1
 lean_step warning             stabilize                   2
+lean_storm (storm-time yield) stabilize (cordon, stake)   2 (1 critical)
+stiffness (vs earlier storms) inspect                     3 (1 critical)
 lean / lean_trend warning     inspect                     3
 any lean kind at info         none: a note, never a task  —
-storm (phase clear)           inspect every heritage tree 2
+storm (phase clear)           post-storm sweep: ranked    2–4
+                              inspect of every tree
 waterlog                      drain                       3 (2 if long or critical)
-device health                 device_check                4
+device health, mount_moved    device_check                4
 drought                       none here: irrigation reads the zone water state
 sway                          none: sway while wind blows is not lean
 any event in phase clear      none (storm excepted)       —
 ============================  ==========================  ========
 
 Heritage trees are judged on analytics' stricter thresholds; here their task is one priority
-higher. An info-level event is no task, for them too.
+higher. An info-level event is no task, for them too. The queue orders by severity first
+(critical, warning, info), then priority, then heritage: the heritage bump moves a tree up
+within its severity, never above a more severe finding.
+
+One tree has at most one task per kind of work: the key is ``kind:site:tree`` and within one
+call the most urgent wins; the post-storm sweep skips a tree that has a lean task in the same
+call (joining an already open one across calls is the registry's de-duplication).
 """
 
 from __future__ import annotations
@@ -37,10 +46,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from greeniot.actions.plan import Action, Alert, Task, TaskKind, ValveOpen
-from greeniot.analytics.contract import HEALTH_KINDS, LEAN_KINDS, Event, Severity
+from greeniot.actions.sweeps import StormForecast, SweepItem, rank_trees
+from greeniot.analytics.contract import HEALTH_KINDS, LEAN_KINDS, Event, Severity, TreeRiskState
 from greeniot.estate import EstateContext, ZoneInfo
 
-__all__ = ["Action", "Alert", "Task", "TaskKind", "ValveOpen", "decide", "describe"]
+__all__ = ["Action", "Alert", "StormForecast", "Task", "TaskKind", "ValveOpen", "decide",
+           "decide_forecast", "describe"]
 
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
 TASK_WORDS: dict[str, str] = {
@@ -87,8 +98,10 @@ def _lean(ev: Event, heritage_trees: frozenset[tuple[str, str]]) -> list[Action]
         severity = "critical"
     elif severity == "info":
         return []  # a note on the tree (its alert history), never a task: precision first
-    elif ev.kind == "lean_step":
+    elif ev.kind in ("lean_step", "lean_storm"):
         kind, priority = "stabilize", 1 if severity == "critical" else 2
+    elif ev.kind == "stiffness":
+        kind, priority = ("stabilize", 1) if severity == "critical" else ("inspect", 3)
     elif severity == "critical":
         kind, priority = "stabilize", 1
     else:
@@ -104,7 +117,9 @@ def _lean(ev: Event, heritage_trees: frozenset[tuple[str, str]]) -> list[Action]
     return _task_for(task, ev)
 
 
-def _storm(ev: Event, ctx: EstateContext) -> list[Action]:
+def _storm(ev: Event, ctx: EstateContext, trees: TreeRiskState | None = None,
+           tasked: frozenset[tuple[str, str]] = frozenset(),
+           wet_sites: frozenset[str] = frozenset()) -> list[Action]:
     if ev.phase != "clear":
         return [Alert(site=ev.site, kind="storm", severity=ev.severity,
                       message=f"storm at site {ev.site}: {ev.value:g} {ev.unit}",
@@ -112,18 +127,50 @@ def _storm(ev: Event, ctx: EstateContext) -> list[Action]:
                       device=ev.device, value=ev.value)]
     out: list[Action] = [Alert(
         site=ev.site, kind="storm", severity="info",
-        message=f"storm over at site {ev.site}: post-storm sweep of heritage trees",
+        message=f"storm over at site {ev.site}: post-storm sweep of every tree, worst first",
         dedup_key=f"storm_over:{ev.site}", ts_ms=ev.ts_ms, reasons=(describe(ev),),
         device=ev.device, value=ev.value)]
-    for tree in sorted((t for t in ctx.trees if t.site == ev.site and t.heritage),
-                       key=lambda t: t.tree):
-        task = Task(site=ev.site, kind="inspect", priority=_bump(3, True), subject=tree.tree,
-                    title=f"inspect tree {tree.tree} (post-storm sweep)", severity="warning",
-                    ts_ms=ev.ts_ms, tree=tree.tree, heritage=True,
-                    reasons=("post-storm sweep: heritage trees are inspected first after a "
-                             "storm", describe(ev)))
+    items = rank_trees(ctx, trees, site=ev.site, wet_sites=wet_sites)
+    out.extend(_sweep_tasks(items, "post-storm", ev.ts_ms, tasked, describe(ev)))
+    return out
+
+
+def _sweep_tasks(items: list[SweepItem], which: str, ts_ms: int,
+                 tasked: frozenset[tuple[str, str]], why: str) -> list[Action]:
+    """One inspect task per tree in rank order; a tree whose lean finding opened a task in
+    the same call is left to that task (one task per tree)."""
+    out: list[Action] = []
+    for rank, it in enumerate(items, start=1):
+        if (it.site, it.tree) in tasked or it.level >= 2:
+            continue  # its lean task (opened by the finding) is the sweep's task for it
+        severity: Severity = "warning" if it.level >= 1 else "info"
+        priority = _bump(3 if it.level == 0 else 2, it.heritage)
+        task = Task(site=it.site, kind="inspect", priority=priority, subject=it.tree,
+                    title=f"inspect tree {it.tree} ({which} sweep #{rank})", severity=severity,
+                    ts_ms=ts_ms, tree=it.tree, heritage=it.heritage,
+                    reasons=(f"{which} sweep, rank {rank} of {len(items)} (score "
+                             f"{it.score:.1f}: {', '.join(it.reasons) or 'no findings'})",
+                             why))
         out.extend(_task_for(task))
     return out
+
+
+def decide_forecast(forecast: StormForecast, ctx: EstateContext,
+                    trees: TreeRiskState | None = None, *,
+                    wet_sites: frozenset[str] = frozenset()) -> list[Action]:
+    """A storm forecast (gale or a typhoon signal, :class:`StormForecast`) → the pre-storm
+    sweep: one inspect task per tree of the site, highest risk first, and an alert.
+    Nothing for a forecast below the trigger."""
+    if not forecast.triggers:
+        return []
+    why = (f"forecast for {forecast.site}: max mean wind {forecast.max_wind_ms} m/s, "
+           f"signal {forecast.signal}")
+    items = rank_trees(ctx, trees, site=forecast.site, wet_sites=wet_sites)
+    head: list[Action] = [Alert(
+        site=forecast.site, kind="storm", severity="warning",
+        message=f"storm forecast at site {forecast.site}: pre-storm sweep of {len(items)} trees",
+        dedup_key=f"storm_forecast:{forecast.site}", ts_ms=forecast.ts_ms, reasons=(why,))]
+    return head + _sweep_tasks(items, "pre-storm", forecast.ts_ms, frozenset(), why)
 
 
 def _waterlog(ev: Event, zone: ZoneInfo | None) -> list[Action]:
@@ -156,13 +203,15 @@ def _health(ev: Event) -> list[Action]:
 Group = tuple[Action, ...]  # a task and its alert travel together
 
 
-def _rank(group: Group) -> tuple[int, int]:
+def _rank(group: Group) -> tuple[int, int, int]:
+    """Sort key: severity first (critical, warning, info), then priority, heritage first."""
     head = group[0]
     if isinstance(head, Task):
-        return head.priority, 0 if head.heritage else 1
+        return -SEVERITY_RANK[head.severity], head.priority, 0 if head.heritage else 1
     if isinstance(head, ValveOpen):
-        return 3, 1
-    return {"critical": 1, "warning": 3, "info": 4}[head.severity], 1
+        return -SEVERITY_RANK["warning"], 3, 1
+    return (-SEVERITY_RANK[head.severity], {"critical": 1, "warning": 3, "info": 4}[head.severity],
+            1)
 
 
 def _key(group: Group) -> tuple[str, str]:
@@ -188,7 +237,7 @@ def _groups(ev: Event, ctx: EstateContext, zones: Mapping[tuple[str, str], ZoneI
             heritage_trees: frozenset[tuple[str, str]]) -> list[Action]:
     zone = zones.get((ev.site, ev.zone)) if ev.zone else None
     if ev.kind == "storm":
-        return _storm(ev, ctx)
+        return _storm(ev, ctx)  # (decide sweeps with the tree state)
     if ev.phase == "clear":
         return []  # a condition that ended opens nothing
     if ev.kind in LEAN_KINDS:
@@ -215,7 +264,8 @@ def _split(actions: list[Action]) -> list[Group]:
 
 
 def decide(events: Iterable[Event], ctx: EstateContext, *,
-           irrigation: Iterable[ValveOpen | Alert] = ()) -> list[Action]:
+           irrigation: Iterable[ValveOpen | Alert] = (), trees: TreeRiskState | None = None,
+           wet_sites: frozenset[str] = frozenset()) -> list[Action]:
     """Turn one tick's events (and the irrigation path's decisions) into actions, most
     urgent first.
 
@@ -227,6 +277,11 @@ def decide(events: Iterable[Event], ctx: EstateContext, *,
         Zones (limits) and trees (heritage) of the estate.
     irrigation : iterable of ValveOpen | Alert
         From :func:`greeniot.actions.irrigation.plan_irrigation`, ranked with the rest.
+    trees : TreeRiskState, optional
+        The tick's tree risk state: ranks the post-storm sweep (without it the sweep ranks by
+        height and heritage only).
+    wet_sites : frozenset of str
+        Sites with saturated ground (a waterlogged zone), for the sweep's ranking.
 
     Returns
     -------
@@ -238,8 +293,13 @@ def decide(events: Iterable[Event], ctx: EstateContext, *,
     zones = {(z.site, z.zone): z for z in ctx.zones}
     heritage_trees = frozenset((t.site, t.tree) for t in ctx.trees if t.heritage)
     kept: dict[tuple[str, str], Group] = {}
-    groups = [g for ev in sorted(events, key=lambda e: e.ts_ms)
+    ordered_events = sorted(events, key=lambda e: e.ts_ms)
+    groups = [g for ev in ordered_events if ev.kind != "storm"
               for g in _split(_groups(ev, ctx, zones, heritage_trees))]
+    tasked = frozenset((h.site, h.tree) for g in groups for h in g[:1]
+                       if isinstance(h, Task) and h.tree is not None)
+    groups += [g for ev in ordered_events if ev.kind == "storm"
+               for g in _split(_storm(ev, ctx, trees, tasked, wet_sites))]
     groups += [(a,) for a in irrigation]
     for group in groups:
         key = _key(group)

@@ -22,6 +22,11 @@ import numpy as np
 #: - ``lean_step``: a sudden increase in residual lean that persists after the wind drops
 #: - ``lean_trend``: a steadily increasing lean rate [deg/day]
 #: - ``failure``: the tree has fallen or its root plate failed (tilt far past uprooting range)
+#: - ``lean_storm``: non-elastic tilt offset growing while the wind blows (value = offset [deg])
+#: - ``stiffness``: the tilt response per wind load rose against the tree's own earlier storms
+#:   (value = stiffness drop, fraction)
+#: - ``mount_moved``: the tilt sensor was moved or re-mounted (health: a device check, never a
+#:   lean alarm)
 #: - ``storm``: site-wide wind/sway episode (value = peak gust, mean wind or sway RMS)
 #: - ``sway``: one tree's sway frequency dropped against its own past (value = RMS [deg])
 #: - ``drought``: a zone's soil moisture below its refill point (value = VWC [%])
@@ -31,6 +36,7 @@ import numpy as np
 EventKind = Literal[
     "lean", "lean_step", "lean_trend", "failure", "storm", "sway", "drought", "waterlog",
     "device_offline", "low_battery", "sensor_stuck", "sensor_noisy", "out_of_range",
+    "lean_storm", "stiffness", "mount_moved",
 ]
 Severity = Literal["info", "warning", "critical"]
 #: ``start``: the condition began; ``escalate``: it got worse; ``clear``: it ended.
@@ -38,8 +44,10 @@ Phase = Literal["start", "escalate", "clear"]
 Unit = Literal["deg", "deg/day", "vwc_pct", "m/s", "V", "s", "fraction"]
 
 HEALTH_KINDS: frozenset[str] = frozenset(
-    {"device_offline", "low_battery", "sensor_stuck", "sensor_noisy", "out_of_range"})
-LEAN_KINDS: frozenset[str] = frozenset({"lean", "lean_trend", "lean_step", "failure"})
+    {"device_offline", "low_battery", "sensor_stuck", "sensor_noisy", "out_of_range",
+     "mount_moved"})
+LEAN_KINDS: frozenset[str] = frozenset(
+    {"lean", "lean_trend", "lean_step", "failure", "lean_storm", "stiffness"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +126,11 @@ class TreeRiskState:
     step_level: np.ndarray = field(default_factory=lambda: _empty(np.int8))
     trend_level: np.ndarray = field(default_factory=lambda: _empty(np.int8))
     failure_level: np.ndarray = field(default_factory=lambda: _empty(np.int8))
+    storm_level: np.ndarray = field(default_factory=lambda: _empty(np.int8))
+    storm_offset_deg: np.ndarray = field(default_factory=lambda: _empty(np.float64))
+    #: elastic compliance of the newest storm [deg per unit load], NaN before any storm
+    compliance: np.ndarray = field(default_factory=lambda: _empty(np.float64))
+    mount_level: np.ndarray = field(default_factory=lambda: _empty(np.int8))
 
     def __len__(self) -> int:
         return int(self.site.size)
@@ -126,9 +139,11 @@ class TreeRiskState:
         """The worst of the lean conditions per tree (failure counts as critical)."""
         if not len(self):
             return _empty(np.int8)
-        return np.asarray(np.max(np.stack([self.lean_level, self.step_level, self.trend_level,
-                                           np.where(self.failure_level > 0, 3, 0)]), axis=0),
-                          np.int8)
+        levels = [self.lean_level, self.step_level, self.trend_level,
+                  np.where(self.failure_level > 0, 3, 0)]
+        if self.storm_level.size == len(self):
+            levels.append(self.storm_level)
+        return np.asarray(np.max(np.stack(levels), axis=0), np.int8)
 
 
 @dataclass(frozen=True, slots=True)

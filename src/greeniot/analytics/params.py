@@ -143,6 +143,47 @@ class TiltParams:
     #: ``failure_minutes`` must all be past ``failure_deg`` [min].
     failure_minutes: float = 30.0
     failure_min_samples: int = 2
+    #: Storm-time non-elastic offset (tilt that does not spring back while the wind blows,
+    #: :mod:`greeniot.analytics.tilt.response`) [deg]; warning needs the offset growing.
+    storm_offset_deg: Grades = field(default_factory=lambda: Grades(0.25, 0.5, 1.6))
+    #: Critical storm offset and calm lean on saturated ground (a waterlogged zone) [deg]: the
+    #: 1.6–2.9° maximum-moment range was measured on partially saturated soil [Dundee]; wet soil
+    #: loses anchorage earlier, so critical comes one anchor down, at 0.9° [James2013].
+    wet_critical_deg: float = 0.9
+    #: Offset growth over ``storm_growth_minutes`` that counts as "still yielding" [deg]:
+    #: the step watch level, ~7× the 2-min noise [Domain]. Project choice.
+    storm_growth_deg: float = 0.1
+    storm_growth_minutes: float = 60.0
+    #: Growth is measured at equal wind: against earlier samples whose load was within this
+    #: fraction of the current one (±15 % of U² is ±7 % of the wind speed). Project choice.
+    storm_equal_load_frac: float = 0.15
+    #: The current storm offset is the median of the last ``storm_current_minutes`` [min]
+    #: (3–4 readings at 5 min once their wind load is known). Project choice.
+    storm_current_minutes: float = 20.0
+    #: The offset must pass a threshold, and its growth the growth minimum, by
+    #: ``storm_z`` standard errors of the tree's own scatter (gusts the station's 10-min mean
+    #: misses scatter a compliant tree's readings by tenths of a degree; a storm is judged
+    #: every tick, so one look at z = 2 would raise false alarms). Project choice.
+    storm_z: float = 3.0
+    #: Compliance blocks of ``storm_block_samples`` strong-wind samples (≥ ``storm_min_load_frac``
+    #: of the storm's peak load); the ``storm_ref_quantile`` of their ratios is the elastic
+    #: compliance (yield only adds tilt, so the stiffest blocks are elastic). Project choice.
+    storm_block_samples: int = 6
+    storm_ref_quantile: float = 0.25
+    storm_min_load_frac: float = 0.3
+    #: Storm samples looked at, newest first (16 h at 5-min readings). Project choice.
+    storm_max_samples: int = 192
+    #: Stiffness drop against the tree's own earlier storms, as a fraction of its stiffness
+    #: (1 − c_history / c_now): watch / warning / critical. Project choice (no literature
+    #: value); leaves change drag [Leaves], so only storms of the same season are compared.
+    stiffness_drop_frac: Grades = field(default_factory=lambda: Grades(0.3, 0.45, 0.6))
+    #: Mount fault: a jump between consecutive calm readings on both axes of at least
+    #: ``mount_step_deg`` each, with a sensor temperature jump of at least ``mount_temp_c``,
+    #: is the sensor moved, not the tree: a root plate does not rotate the same amount on both
+    #: axes in one reading without wind, and never changes the sensor's temperature. The daily
+    #: cycle moves a node's temperature by well under 1 °C per 10 min. Project choice.
+    mount_step_deg: float = 0.3
+    mount_temp_c: float = 3.0
 
 
 #: Standard and heritage tilt sets.
@@ -172,6 +213,9 @@ class TiltParams:
 #:   warning 0.15°, critical 0.25° [SAG]; trend: the rates that reach its own lean grades
 #:   (0.15°, 0.25°, 0.9°) within about a month (0.005, 0.01, 0.03 °/day).
 #:   Failure is a fact, not a risk tolerance: same 10°.
+#:   storm offset (non-elastic tilt while the wind blows): standard watch 0.25° [SAG] (past
+#:   the elastic limit), warning 0.5° *and growing* (twice the elastic limit, still yielding:
+#:   project choice), critical 1.6° [Dundee]; heritage one anchor down (0.15°, 0.25°, 0.9°).
 TILT_PARAMS: ParamSets[TiltParams] = ParamSets("tilt", {
     "standard": TiltParams(
         name="standard",
@@ -186,6 +230,8 @@ TILT_PARAMS: ParamSets[TiltParams] = ParamSets("tilt", {
         step_deg=Grades(0.05, 0.15, 0.25),
         trend_deg_per_day=Grades(0.005, 0.01, 0.03),
         failure_deg=10.0,
+        storm_offset_deg=Grades(0.15, 0.25, 0.9),
+        wet_critical_deg=0.5,
     ),
 })
 
@@ -223,6 +269,13 @@ class StormParams:
     sway_windy_rms_deg: float = 0.05
     sway_onset_rms_deg: float = 0.2
     sway_end_rms_deg: float = 0.1
+    #: A windy spell (storm-time tilt assessment runs in it, storm or not) starts at
+    #: ``windy_ms`` and ends once the mean wind stays below Beaufort 3's upper bound, 5.4 m/s
+    #: ("leaves and small twigs in constant motion") [Beaufort], for ``end_hold_minutes``;
+    #: without a station at ``sway_windy_rms_deg`` and below ``sway_spell_end_rms_deg``
+    #: (about the noise floor of a band-passed burst of a 0.02° sensor). Project choice.
+    spell_end_ms: float = 5.4
+    sway_spell_end_rms_deg: float = 0.03
 
 
 STORM_PARAMS: ParamSets[StormParams] = ParamSets("storm", {"default": StormParams("default")})

@@ -169,3 +169,59 @@ def site_sway_rms(rms_deg: np.ndarray, site: np.ndarray, n_sites: int) -> tuple[
     in a storm, and the median ignores one tree swaying for its own reasons.
     """
     return group_median(rms_deg, site, n_sites)
+
+
+def load_at(sample_site: np.ndarray, sample_ts_ms: np.ndarray, ref_site: np.ndarray,
+            ref_ts_ms: np.ndarray, ref_load: np.ndarray, *, max_gap_ms: int,
+            final: bool | np.ndarray = True) -> F64:
+    """Wind load at each sample, interpolated in time between the site's references.
+
+    The wind load on a crown grows with the square of the wind speed (drag), so a station's
+    10-min mean wind ``U`` gives ``U²`` [(m/s)²]; a site without a station uses the estate's
+    median burst sway RMS [deg], which grows with the load too [Gocke2018]. A sample between
+    two references at most ``max_gap_ms`` apart gets the linear interpolation (gusty 10-min
+    means change within a reading interval, and the tree answers the wind of its own time);
+    a sample after the newest reference gets NaN unless ``final`` (then that reference, if at
+    most ``max_gap_ms`` old) — so a caller can wait for the next reading. NaN without any.
+
+    Parameters
+    ----------
+    sample_site, sample_ts_ms : (n,) site codes and times [ms UTC] of the tilt samples
+    ref_site, ref_ts_ms, ref_load : (m,) the load references, any order
+    max_gap_ms : int [ms]
+    final : bool or (n,) bool, whether a sample may take the newest reference before it
+    """
+    s_site = np.asarray(sample_site, np.int64).ravel()
+    s_ts = np.asarray(sample_ts_ms, np.int64).ravel()
+    r_site = np.asarray(ref_site, np.int64).ravel()
+    r_ts = np.asarray(ref_ts_ms, np.int64).ravel()
+    r_load = np.asarray(ref_load, np.float64).ravel()
+    if s_site.shape != s_ts.shape:
+        raise ValueError(f"sample_site has shape {s_site.shape}, sample_ts_ms {s_ts.shape}")
+    if not r_site.shape == r_ts.shape == r_load.shape:
+        raise ValueError("ref_site, ref_ts_ms and ref_load must have the same shape")
+    fin = np.broadcast_to(np.asarray(final, bool), s_ts.shape)
+    out = np.full(s_ts.size, np.nan)
+    ok_ref = np.isfinite(r_load)
+    r_site, r_ts, r_load = r_site[ok_ref], r_ts[ok_ref], r_load[ok_ref]
+    if s_ts.size == 0 or r_ts.size == 0:
+        return out
+    t0 = min(int(s_ts.min()), int(r_ts.min()))
+    span = max(int(s_ts.max()), int(r_ts.max())) - t0 + 1
+    r_key = r_site * span + (r_ts - t0)
+    order = np.argsort(r_key, kind="stable")
+    r_key, r_site, r_load, r_ts = r_key[order], r_site[order], r_load[order], r_ts[order]
+    s_key = s_site * span + (s_ts - t0)
+    idx = np.searchsorted(r_key, s_key, side="right") - 1
+    idx_c = np.clip(idx, 0, r_key.size - 1)
+    nxt = np.clip(idx + 1, 0, r_key.size - 1)
+    prev_ok = (idx >= 0) & (r_site[idx_c] == s_site)
+    next_ok = (idx + 1 < r_key.size) & (r_site[nxt] == s_site)
+    gap = r_ts[nxt] - r_ts[idx_c]
+    between = prev_ok & next_ok & (gap <= int(max_gap_ms)) & (gap > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(between, (s_ts - r_ts[idx_c]) / np.where(gap > 0, gap, 1), 0.0)
+    out[between] = (r_load[idx_c] + frac * (r_load[nxt] - r_load[idx_c]))[between]
+    fresh = prev_ok & ~between & fin & (s_ts - r_ts[idx_c] <= int(max_gap_ms))
+    out[fresh] = r_load[idx_c[fresh]]
+    return out

@@ -8,7 +8,7 @@ stands in for the wind.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from greeniot.analytics.core.rowstats import pack_groups
 from greeniot.analytics.core.windows import Windows
 from greeniot.analytics.params import StormParams
 from greeniot.analytics.stage import Board, StageBatch
-from greeniot.analytics.storm.detect import storm_episodes, windy_at, windy_readings
+from greeniot.analytics.storm.detect import load_at, storm_episodes, windy_at, windy_readings
 from greeniot.clock import MS_PER_MIN
 
 
@@ -30,6 +30,9 @@ class SiteStorms:
     active: np.ndarray
     onset_ts_ms: np.ndarray
     end_ts_ms: np.ndarray
+    #: windy spell on now and its onset [ms UTC] (a storm is always within one)
+    spell_active: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    spell_onset_ts_ms: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +44,25 @@ class WindReference:
     windy: np.ndarray
     settle_ms: int
     max_gap_ms: int
+    #: wind load of each reference: station ``U²`` [(m/s)²], else estate sway RMS [deg]
+    load: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    #: per site code: the site has a weather station (its load is ``U²``)
+    has_station: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
     def windy_for(self, site_codes: np.ndarray, ts_ms: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray]:
         """(windy, known) for samples at these sites and times [ms UTC]."""
         return windy_at(site_codes, ts_ms, self.site_codes, self.ts_ms, self.windy,
                         settle_ms=self.settle_ms, max_gap_ms=self.max_gap_ms)
+
+    def load_for(self, site_codes: np.ndarray, ts_ms: np.ndarray,
+                 final: bool | np.ndarray = True) -> np.ndarray:
+        """Wind load at samples of these sites and times (NaN where unknown); with ``final``
+        false a sample after the newest reference waits (NaN) for the next one."""
+        if self.load.size != self.ts_ms.size:
+            return np.full(np.asarray(ts_ms).size, np.nan)
+        return load_at(site_codes, ts_ms, self.site_codes, self.ts_ms, self.load,
+                       max_gap_ms=self.max_gap_ms, final=final)
 
 
 class StormStage:
@@ -65,6 +81,8 @@ class StormStage:
         self._was_active = np.zeros(0, bool)
         self._ref: tuple[np.ndarray, np.ndarray, np.ndarray] = (
             np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool))
+        self._load = np.zeros(0)
+        self._has_wx = np.zeros(0, bool)
 
     def rows(self, kind: str, sites: np.ndarray, devices: np.ndarray,
              board: Board) -> np.ndarray:
@@ -87,7 +105,8 @@ class StormStage:
     def wind_reference(self) -> WindReference:
         p = self.params
         return WindReference(*self._ref, settle_ms=int(p.settle_minutes * MS_PER_MIN),
-                             max_gap_ms=int(p.max_gap_minutes * MS_PER_MIN))
+                             max_gap_ms=int(p.max_gap_minutes * MS_PER_MIN), load=self._load,
+                             has_station=self._has_wx)
 
     def publish(self, board: Board) -> None:
         """After history is loaded: the wind references to classify historical tilt by."""
@@ -118,6 +137,8 @@ class StormStage:
         """Wind references for the windy mask: stations, else the sway stand-in."""
         p = self.params
         pr, pc = np.nonzero((px_ts > 0) & ~has_wx[:, None])
+        self._load = np.concatenate([wind * wind, px_rms[pr, pc]])
+        self._has_wx = has_wx
         return (
             np.concatenate([w_site, pr.astype(np.int64)]),
             np.concatenate([w_ts, px_ts[pr, pc]]),
@@ -157,6 +178,13 @@ class StormStage:
         px_rms = self.proxy.chronological("rms_deg").astype(np.float64)
         sw = storm_episodes(px_ts, px_rms, onset=p.sway_onset_rms_deg, end=p.sway_end_rms_deg,
                             end_hold_ms=hold_ms, now_ms=now_ms)
+        st_spell = storm_episodes(ts_mat, wind_mat, onset=p.windy_ms, end=p.spell_end_ms,
+                                  end_hold_ms=hold_ms, now_ms=now_ms)
+        sw_spell = storm_episodes(px_ts, px_rms, onset=p.sway_windy_rms_deg,
+                                  end=p.sway_spell_end_rms_deg, end_hold_ms=hold_ms,
+                                  now_ms=now_ms)
+        spell_active = np.where(has_wx, st_spell.active, sw_spell.active)
+        spell_onset = np.where(has_wx, st_spell.onset_ts_ms, sw_spell.onset_ts_ms)
         active = np.where(has_wx, st.active, sw.active)
         onset = np.where(has_wx, st.onset_ts_ms, sw.onset_ts_ms)
         end = np.where(has_wx, st.end_ts_ms, sw.end_ts_ms)
@@ -198,4 +226,7 @@ class StormStage:
                 detail=f"ended; calm since the last reading above the end threshold "
                        f"(held {p.end_hold_minutes:.0f} min)",
             ))
-        return SiteStorms(active, onset, end)
+        spell_active |= active
+        spell_onset = np.where(active & ((spell_onset == 0) | (spell_onset > onset)), onset,
+                               spell_onset)
+        return SiteStorms(active, onset, end, spell_active, spell_onset.astype(np.int64))

@@ -34,7 +34,7 @@ class SwayStage:
         self.site = np.zeros(0, np.int64)
         self.tree: list[str | None] = []
         self.heritage = np.zeros(0, bool)
-        self.windows = Windows(("rms_deg", "freq_hz"), window)
+        self.windows = Windows(("rms_deg", "freq_hz", "damping"), window)
         self.dirty = np.zeros(0, bool)  # rows with bursts not yet judged
         self.latches = Latches()
 
@@ -102,7 +102,9 @@ class SwayStage:
                 feats = sway_features(p, r, hz, sp)
                 rr = rows[idx]
                 tt = np.asarray([bursts[i].ts_ms for i in idx], np.int64)
-                self.windows.append(rr, tt, {"rms_deg": feats.rms_deg, "freq_hz": feats.freq_hz})
+                self.windows.append(rr, tt, {"rms_deg": feats.rms_deg, "freq_hz": feats.freq_hz,
+                                             "damping": (feats.damping if feats.damping is not None
+                                                         else np.full(len(idx), np.nan))})
                 out_r.append(rr)
                 out_t.append(tt)
                 out_rms.append(feats.rms_deg)

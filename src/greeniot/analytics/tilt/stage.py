@@ -32,6 +32,8 @@ from greeniot.analytics.tilt.detect import (
     segment_level,
     step_magnitude,
 )
+from greeniot.analytics.tilt.mount import mount_jump
+from greeniot.analytics.tilt.storm import StormMemory, StormTilt
 from greeniot.clock import MS_PER_HOUR, MS_PER_MIN
 
 
@@ -53,7 +55,7 @@ class _Block:
 class TiltStage:
     name = "tilt"
     kinds: tuple[str, ...] = ("tilt",)
-    RAW = ("pitch_deg", "roll_deg", "temp_c", "windy")
+    RAW = ("pitch_deg", "roll_deg", "temp_c", "windy", "load")
     HOURLY = ("pitch_deg", "roll_deg", "temp_c")
 
     def __init__(self, params: AnalyticsParams, *, window: int, hourly_window: int,
@@ -71,6 +73,8 @@ class TiltStage:
         self.latches = Latches()
         self.next_hour_ms: int | None = None
         self.lean_deg = np.zeros(0)  # newest calm residual lean per row [deg]
+        self.storm = StormMemory.empty(0)
+        self.mount_ts = np.zeros(0, np.int64)  # newest reading checked for a mount fault
         self._ticks = 0
 
     # -- rows -------------------------------------------------------------------------------
@@ -93,6 +97,8 @@ class TiltStage:
                                        for f in TiltBaseline.__slots__))
             self.since = np.concatenate([self.since, np.zeros(n - before, np.int64)])
             self.lean_deg = np.concatenate([self.lean_deg, np.full(n - before, np.nan)])
+            self.storm = self.storm.grown(n)
+            self.mount_ts = np.concatenate([self.mount_ts, np.zeros(n - before, np.int64)])
             for w in (self.raw, self.hourly):
                 w.ensure_rows(n)
         return rows
@@ -112,6 +118,7 @@ class TiltStage:
             w, _ = board.wind.windy_for(self.site[rows], ts)
             self.warm_hours(rows, ts, vals, ~w)
             vals["windy"] = w.astype(np.float64)
+            vals["load"] = board.wind.load_for(self.site[rows], ts)
         self.raw.append(rows, ts, vals)
 
     def tick(self, now_ms: int, board: Board) -> list[Event]:
@@ -125,6 +132,7 @@ class TiltStage:
             if self.close_hours(now_ms, lag_ms) or self._ticks == 0:
                 self.refit(now_ms, emit)
             self.detect(now_ms, board.storms, int(sp.settle_minutes * MS_PER_MIN), emit)
+            self.storm_tick(now_ms, board, emit)
         self._ticks += 1
         board.trees = self.state(now_ms)
         return emit
@@ -140,7 +148,9 @@ class TiltStage:
             heritage=self.heritage.copy(), baseline_ok=self.base.ok[:n].copy(),
             lean_deg=self.lean_deg.copy(), lean_level=self.level("lean"),
             step_level=self.level("step"), trend_level=self.level("trend"),
-            failure_level=self.level("failure"))
+            failure_level=self.level("failure"), storm_level=self.level("storm"),
+            storm_offset_deg=self.storm.offset_deg[:n].copy(),
+            compliance=self.storm.compliance[:n].copy(), mount_level=self.level("mount"))
 
     def rebaseline(self, row: int, since_ms: int) -> None:
         """Forget a tree's baseline; refit from calm data from ``since_ms`` on."""
@@ -148,8 +158,9 @@ class TiltStage:
             arr = getattr(self.base, f)
             arr[row] = False if f == "ok" else (0.0 if f.startswith("k_") else np.nan)
         self.since[row] = since_ms
-        for name in ("lean", "step", "trend"):
+        for name in ("lean", "step", "trend", "storm", "stiffness", "mount"):
             self.latches.reset(name, np.array([row]))
+        self.storm.forget(row)
 
     def _grades(self, which: str, rows: slice | np.ndarray) -> np.ndarray:
         return level_thresholds(self.heritage[rows], getattr(self.params.tilt, which),
@@ -173,6 +184,7 @@ class TiltStage:
     def classify(self, now_ms: int, wind: WindReference) -> None:
         """Fill the windy flag of samples old enough for their site's wind to be known."""
         cutoff = now_ms - int(self.params.storm.classify_lag_minutes * MS_PER_MIN)
+        gap_ms = int(self.params.storm.max_gap_minutes * MS_PER_MIN)
         for sl in self._blocks(4):  # blocks bound memory when a whole window is new
             ts = self.raw.ts_ms[sl]
             windy = self.raw.values("windy")[sl]
@@ -180,6 +192,14 @@ class TiltStage:
             if r.size:
                 w, _known = wind.windy_for(self.site[sl][r], ts[r, c])
                 windy[r, c] = w  # unknown wind counts as calm (documented in StormParams)
+            # the wind load, interpolated between references: a sample waits for the next
+            # reference up to the maximum gap, then takes the newest one
+            load = self.raw.values("load")[sl]
+            r, c = np.nonzero(np.isnan(load) & (ts > 0) & (ts <= cutoff)
+                              & (ts > cutoff - 2 * gap_ms))
+            if r.size:
+                load[r, c] = wind.load_for(self.site[sl][r], ts[r, c],
+                                           final=ts[r, c] <= cutoff - gap_ms)
 
     def close_hours(self, now_ms: int, lag_ms: int) -> bool:
         """Append hourly calm medians of every hour that closed (and was classified).
@@ -266,7 +286,8 @@ class TiltStage:
             hold = grade(np.where(weak, rate.rate_deg_per_day, np.nan), th, p.hysteresis)
             known = np.isfinite(rate.rate_deg_per_day) | ~self.base.ok[sl]
             fire = self.latches.update("trend", on, hold, known, sl)
-            failed = self.latches.level("failure", n)[sl] > 0
+            failed = ((self.latches.level("failure", n)[sl] > 0)
+                      | (self.latches.level("mount", n)[sl] > 0))
             newest = ts.max(axis=1)
             for i in np.flatnonzero(fire & ~failed).tolist():
                 lv = int(on[i])
@@ -298,9 +319,11 @@ class TiltStage:
         windy = raw.tail("windy", k, sl, idx)
         base = self.base.take(sl)
         pc, rc = compensate_tilt(pitch, roll, raw.tail("temp_c", k, sl, idx), base)
+        temp = raw.tail("temp_c", k, sl, idx)
         b = _Block(sl, raw.tail("ts_ms", k, sl, idx), pitch, roll, pc, rc, windy, windy == 0,
                    base)
         failed = self._failure(b, now_ms, emit)
+        failed |= self._mount(b, temp, now_ms, emit)
         self._lean(b, failed, now_ms, emit)
         self._step(b, failed, now_ms, storms, settle_ms, emit)
 
@@ -412,6 +435,33 @@ class TiltStage:
         out[cand] = (np.hypot(a2.pitch_deg - a1.pitch_deg, a2.roll_deg - a1.roll_deg)
                      > 0.5 * step[cand])
         return out
+
+    def _mount(self, b: _Block, temp: np.ndarray, now_ms: int, emit: list[Event]) -> np.ndarray:
+        """Mount faults: the sensor moved, not the tree (a device check, never a lean alarm).
+        Returns the block's rows whose mount is in doubt (their lean events are held back
+        until a crew confirms the re-mount and the baseline is re-learned)."""
+        p = self.params.tilt
+        checked = self.mount_ts[b.sl]
+        # wind or calm: the temperature jump is what tells a handled sensor from the tree
+        jump = mount_jump(b.ts, b.pitch, b.roll, temp, np.isfinite(b.windy), after_ms=checked,
+                          step_deg=p.mount_step_deg, temp_jump_c=p.mount_temp_c)
+        newest = np.where(np.isfinite(b.windy), b.ts, 0).max(axis=1, initial=0)
+        self.mount_ts[b.sl] = np.maximum(checked, newest)
+        on = np.where(jump.found, 2, 0).astype(np.int8)
+        fire = self.latches.update("mount", on, on, jump.found, b.sl)
+        for i in np.flatnonzero(fire).tolist():
+            emit.append(self.event(
+                "mount_moved", b.sl.start + i, 2, jump.step_deg[i], p.mount_step_deg, "deg",
+                int(jump.ts_ms[i]),
+                f"tilt jumped {jump.step_deg[i]:.2f} deg on both axes between two calm "
+                f"readings with a sensor temperature jump of {jump.temp_jump_c[i]:.1f} C: "
+                f"the sensor was moved or re-mounted; confirm the mount, then re-learn the "
+                f"baseline"))
+        return self.latches.level("mount", len(self.index))[b.sl] > 0
+
+    def storm_tick(self, now_ms: int, board: Board, emit: list[Event]) -> None:
+        """Storm-time assessment of every tree at a site with a storm on."""
+        StormTilt(self).tick(now_ms, board, emit)
 
     def fire_failure(self, row: int, tilt_deg: float, ts_ms: int, emit: list[Event]) -> None:
         p = self.params.tilt
