@@ -87,6 +87,8 @@ async def run(scenario: Scenario | str, fleet: Fleet, *, host: str = "127.0.0.1"
         simulated seconds (its wall-clock run would be stretched by ``speed``); False waters
         for as long as it reports open.
     clock_ms : wall clock [ms UTC], injectable for tests.
+    offline_at_end : publish every device's retained ``shutdown`` status when the run ends
+        (a clean stop, which analytics does not take for a fault).
 
     Returns
     -------
@@ -143,7 +145,8 @@ async def run(scenario: Scenario | str, fleet: Fleet, *, host: str = "127.0.0.1"
         for pub in pubs.values():
             await pub.drain()
         if offline_at_end:
-            await send(sim.statuses("offline"))
+            # a clean end of the run is a planned shutdown, not a fault (no device tasks)
+            await send(sim.statuses("shutdown"))
         for pub in pubs.values():
             await pub.drain()
         published = sum(p.sent for p in pubs.values())

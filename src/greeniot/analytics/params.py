@@ -354,6 +354,11 @@ class HealthParams:
     #: it recovers after ``clock_recover_readings`` good readings in a row.
     clock_live_span_s: float = 1800.0
     clock_recover_readings: int = 3
+    #: ... or are ahead of the median of the site's other devices by more than this [s]: the
+    #: median lags the newest reading by up to one reporting interval (15 min for soil), so
+    #: twice that. It catches a jump in a replay or a backlog, where receive time runs
+    #: elsewhere. Project choice.
+    clock_site_bound_s: float = 1800.0
 
 
 HEALTH_PARAMS: ParamSets[HealthParams] = ParamSets("health", {"default": HealthParams("default")})

@@ -58,17 +58,22 @@ def ensure_task(session: Session, *, site: str, kind: str, title: str, priority:
                 device: str | None = None, heritage: bool | None = None,
                 due_ms: int | None = None, dedup_key: str | None = None,
                 source_event: dict[str, Any] | None = None, by: str = "system",
-                now_ms: int | None = None) -> tuple[Task, bool]:
+                now_ms: int | None = None, gather: bool = False) -> tuple[Task, bool]:
     """Open a task unless an active one has the same ``dedup_key``; ``(task, created)``.
 
     ``heritage`` None takes the flag from the tree ledger. ``due_ms`` None applies the default
-    SLA of the priority (:data:`..workflow.SLA_BY_PRIORITY_MS`). Commits.
+    SLA of the priority (:data:`..workflow.SLA_BY_PRIORITY_MS`). With ``gather`` a new reason
+    is appended to the active task's (one visit for several faults of one device), recorded in
+    its history. Commits.
     """
     if dedup_key is not None:
         existing = find_active_task(session, dedup_key=dedup_key)
         if existing is not None:
             if priority < existing.priority:
                 _escalate(existing, priority=priority, reason=reason, by=by, now_ms=now_ms)
+                session.commit()
+            if gather:
+                _gather(existing, reason=reason, by=by, now_ms=now_ms)
                 session.commit()
             return existing, False
     task = _build(session, {
@@ -88,6 +93,19 @@ def ensure_task(session: Session, *, site: str, kind: str, title: str, priority:
         return existing, False
     session.commit()
     return task, True
+
+
+def _gather(task: Task, *, reason: str, by: str, now_ms: int | None) -> None:
+    """Append the reasons not yet on the task."""
+    have = task.reason.split("; ") if task.reason else []
+    new = [r for r in reason.split("; ") if r and r not in have]
+    if not new:
+        return
+    now = wall_clock_ms() if now_ms is None else now_ms
+    task.reason = "; ".join(have + new)
+    task.updated_ms = now
+    add_history(task, by=by, from_state=task.state, to_state=task.state,
+                note=f"also: {'; '.join(new)}", ts_ms=now)
 
 
 def _escalate(task: Task, *, priority: int, reason: str, by: str, now_ms: int | None) -> None:
