@@ -242,3 +242,4 @@ async def caught_up(maint: MaintenanceService, timeout_s: float = 10.0) -> None:
     deadline = time.monotonic() + timeout_s
     while maint.mqtt.inbox and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
+    await maint.catch_up()  # the run is over: judge its last steps now

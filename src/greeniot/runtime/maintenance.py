@@ -106,6 +106,7 @@ class MaintenanceService:
         self._started = time.monotonic()
         self._published_health = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._advancing = asyncio.Lock()
 
     def _new_engine(self, site: str) -> AnalyticsEngine:
         return AnalyticsEngine(self.context, params=self.params,
@@ -200,6 +201,10 @@ class MaintenanceService:
 
     async def advance(self) -> list[Outcome]:
         """Every detector pass due by now (each site's clock), then its actions."""
+        async with self._advancing:  # one pass at a time (catch_up may run beside the loop)
+            return await self._advance()
+
+    async def _advance(self) -> list[Outcome]:
         done: list[Outcome] = []
         for site, now_ms, result in self.feed.due(self.wall_clock()):
             self.ticks += 1
@@ -216,6 +221,12 @@ class MaintenanceService:
         if done or self.ticks:
             await self._record_seen()
         return done
+
+    async def catch_up(self) -> list[Outcome]:
+        """Judge everything received so far now (the end of a replay or a backlog), instead
+        of waiting for the sites' clocks to pass their last steps."""
+        self.feed.catch_up()
+        return await self.advance()
 
     async def tick(self, now_ms: int) -> list[Outcome]:
         """Compatibility: run the passes due by now (``now_ms`` is ignored: each site runs on
