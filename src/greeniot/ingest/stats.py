@@ -16,6 +16,7 @@ class IngestStats:
     lines_written: int = 0
     lines_refused: int = 0  # refused by InfluxDB for good (field-type conflict...)
     write_retries: int = 0
+    flagged: int = 0  # readings stored with a quality flag (implausible values)
 
     def summary(self) -> str:
         rej = ",".join(f"{k}={v}" for k, v in sorted(self.rejected.items())) or "0"

@@ -34,10 +34,14 @@ def _field(value: object, kind: FieldType) -> str:
     return f'"{text}"'
 
 
-def line(measurement: str, tags: str, fields: Mapping[str, object], ts_ms: int) -> str:
-    """One line; ``tags`` is the pre-escaped ``,k=v,...`` suffix; ``None`` fields are left out."""
+def line(measurement: str, tags: str, fields: Mapping[str, object], ts_ms: int,
+         quality: str | None = None) -> str:
+    """One line; ``tags`` is the pre-escaped ``,k=v,...`` suffix; ``None`` fields are left out.
+    ``quality`` adds the string field ``quality`` (e.g. ``implausible:bat_v``)."""
     types = SCHEMA[measurement]
     body = ",".join(f"{k}={_field(v, types[k])}" for k, v in fields.items() if v is not None)
+    if quality:
+        body += f",quality={_field(quality, 'str')}"
     return f"{measurement}{tags} {body} {ts_ms}"
 
 
@@ -47,9 +51,11 @@ def tag_suffix(site: str, device: str, extra: Mapping[str, str] | None = None) -
     return "".join(f",{k}={escape_tag(v)}" for k, v in sorted(tags.items()) if v)
 
 
-def to_lines(msg: BaseModel, tags: str, received_ms: int) -> list[str]:
+def to_lines(msg: BaseModel, tags: str, received_ms: int, quality: str | None = None
+             ) -> list[str]:
     """Lines for one decoded up-channel message (several for a tilt burst), as the channel
-    table says: its measurement, its fields with their fixed types, its extra tags."""
+    table says: its measurement, its fields with their fixed types, its extra tags; with
+    ``quality``, the reading's quality flag (:func:`greeniot.protocol.plausible.quality_flag`)."""
     row = channel_of(msg)
     if row.measurement is None:
         raise TypeError(f"channel {row.name!r} ({type(msg).__name__}) is not stored")
@@ -57,7 +63,7 @@ def to_lines(msg: BaseModel, tags: str, received_ms: int) -> list[str]:
     # a status without a time (the broker's last will) is stored at its receive time
     ts: int = (msg.ts_ms or received_ms) if isinstance(msg, Status) else msg.ts_ms  # type: ignore[attr-defined]
     out = [line(row.measurement, extra + tags,
-                {k: f.get(k, msg) for k, f in row.fields.items()}, ts)]
+                {k: f.get(k, msg) for k, f in row.fields.items()}, ts, quality)]
     if isinstance(msg, TiltReading) and msg.burst is not None:
         step = 1000.0 / msg.burst.hz
         t0 = msg.ts_ms
