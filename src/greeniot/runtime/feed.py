@@ -121,8 +121,12 @@ class AnalyticsFeed:
         heapq.heappush(s.heap, _Item(ts, next(self._order), device, what, **kw))  # type: ignore[arg-type]
 
     # -- input ----------------------------------------------------------------------------
-    def offer(self, site: str, device: str, msg: BaseModel, received_ms: int) -> None:
-        """Take one decoded message received at wall time ``received_ms`` [ms UTC]."""
+    def offer(self, site: str, device: str, msg: BaseModel, received_ms: int,
+              wall_ms: int | None = None) -> None:
+        """Take one decoded message received at wall time ``received_ms`` [ms UTC], handled
+        at wall time ``wall_ms`` (default: as received). A site is idle after ``idle_s``
+        without a message *handled*: a process catching up with a queue is not idle."""
+        handled = received_ms if wall_ms is None else wall_ms
         row = channel_of(msg)
         if not row.stages:
             return
@@ -144,7 +148,7 @@ class AnalyticsFeed:
             self._push(s, v.ts_ms, device, "clock", note=v.fault, fields=(row.name,))
         if v.ts_ms != ts:
             msg = msg.model_copy(update={"ts_ms": v.ts_ms})
-        s.clock.observe(device, v.ts_ms, received_ms)
+        s.clock.observe(device, v.ts_ms, handled)
         bad = implausible(msg)
         if bad:
             self.stats.flagged += 1

@@ -193,7 +193,7 @@ class MaintenanceService:
             return
         site, device = d.topic.site, d.topic.device
         for msg in d.messages:
-            self.feed.offer(site, device, msg, m.received_ms)
+            self.feed.offer(site, device, msg, m.received_ms, self.wall_clock())
             self.seen.observe(site, device, msg, m.received_ms)
             outcome = await self.executor.observe(site, device, msg)
             if outcome is not None:
