@@ -96,7 +96,8 @@ def run_baseline(sc: FaultScenario) -> list[tuple[int, Event]]:
 
 def table(name: str, s: Score) -> list[str]:
     on = sum(s.on_time.values())
-    rows = [f"{name}: {on}/{s.faults} faults alerted on time ({100 * on / max(s.faults, 1):.1f} %), "
+    pct = 100 * on / max(s.faults, 1)
+    rows = [f"{name}: {on}/{s.faults} faults alerted on time ({pct:.1f} %), "
             f"{sum(s.false_alarms.values())} false alarms on {s.healthy} healthy devices"]
     rows.append(f"  {'fault':<14}{'on time':>8}{'late':>6}{'missed':>8}")
     for f in FAULTS:

@@ -183,10 +183,10 @@ def generate(seed: int, *, site: str = "bench", start_ms: int, span_s: float = 2
             items.append(Item(t + int(rng.uniform(50, 3000)), site, device, msg))
             seq += 1
             t += iv_ms + int(rng.normal(0, 0.01 * iv_ms))
-        if shutdown_at_end and not (fault == "offline"):
+        if shutdown_at_end and fault != "offline":
             items.append(Item(end_ms + 1000, site, device, Status(
                 state="shutdown", ts_ms=end_ms + offset_ms if fault not in (
-                    "clock_jump", "clock_reset") else None, kind=kind)))  # type: ignore[arg-type]
+                    "clock_jump", "clock_reset") else None, kind=kind)))
     items.sort(key=lambda x: (x.received_ms, x.device))
     return FaultScenario(site, items, injected,
                          [d for d, _, f in names if f is None],

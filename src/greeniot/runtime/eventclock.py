@@ -63,10 +63,11 @@ class DeviceClocks:
     live_span_ms : readings lagging by more than ``bound_ms`` for this long (receive time) mean
         a slow clock, not a backlog [ms]
     recover_readings : good readings in a row that clear a clock fault
-    site_bound_ms : how far a timestamp may be ahead of its site's clock (the median of the
-        other devices, :class:`SiteClock`) [ms]: that median lags the newest reading by up to
-        about one reporting interval, so this must exceed the longest interval; it catches a
-        jump that receive time cannot (a replay or a backlog runs behind the wall clock)
+    site_bound_ms : how far a timestamp that is well behind its receive time (a backlog, a
+        replay) may be ahead of its site's clock (the median of the devices,
+        :class:`SiteClock`) [ms]: that median lags the newest reading by up to about one
+        reporting interval, so this must exceed the longest interval; it catches a jump that
+        receive time cannot
     """
 
     def __init__(self, *, bound_ms: int, max_age_ms: int, live_span_ms: int,
@@ -86,7 +87,10 @@ class DeviceClocks:
                  ) -> str | None:
         if ts > rx + self.bound_ms:
             return f"timestamp {(ts - rx) / 1000:.0f} s ahead of receive time"
-        if site_now and ts > site_now + self.site_bound_ms:
+        # A timestamp that agrees with its receive time is right, whatever the site says (a
+        # live node beside replayed ones); only one that cannot be checked against receive
+        # time (a backlog, a replay) is judged by the site's other devices.
+        if site_now and ts < rx - self.bound_ms and ts > site_now + self.site_bound_ms:
             return f"timestamp {(ts - site_now) / 1000:.0f} s ahead of the site's other devices"
         if ts < rx - self.max_age_ms:
             if ts < TS_MIN_MS + RESET_SPAN_MS:
