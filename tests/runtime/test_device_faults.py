@@ -283,3 +283,6 @@ def test_backlog_is_judged_exactly_as_live(settings: Settings, site_id: str,
                                            "clock_fault", "out_of_range"}
     assert back_alerts == live_alerts
     assert back_tasks == live_tasks
+    # healthy controls and the nodes that took a planned shutdown (with their next wake-up)
+    # raise nothing, live or as a backlog
+    assert not [a for a in live_alerts if a[1] and ("-h" in a[1] or "-s" in a[1])], live_alerts
