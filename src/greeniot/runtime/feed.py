@@ -30,7 +30,7 @@ from greeniot.analytics.contract import TickResult
 from greeniot.analytics.engine import AnalyticsEngine
 from greeniot.analytics.params import HealthParams
 from greeniot.protocol.channels import CHANNELS, channel_of
-from greeniot.protocol.messages import Status
+from greeniot.protocol.messages import TS_MIN_MS, Status
 from greeniot.protocol.plausible import implausible
 from greeniot.runtime.eventclock import DeviceClocks, SiteClock
 
@@ -166,6 +166,7 @@ class AnalyticsFeed:
                                or ts < received_ms - self.clocks.max_age_ms):
             ts = None  # a status from a wrong clock counts as sent now
             msg = msg.model_copy(update={"ts_ms": None, "next_ms": None})
+        # undated (a last will): at the site's time now, or before its first step
         at = ts if ts is not None else max(s.clock.now(received_ms), s.next_tick_ms - 1, 1)
         self._push(s, at, device, "msg", msg=msg)
 
@@ -177,9 +178,9 @@ class AnalyticsFeed:
             now = s.clock.now(wall_ms)
             if not now:
                 continue
-            if not s.next_tick_ms:
-                first = s.heap[0].ts_ms if s.heap else now
-                s.next_tick_ms = self._boundary(first)
+            if not s.next_tick_ms:  # the first step: at the first dated message
+                dated = [it.ts_ms for it in s.heap if it.ts_ms >= TS_MIN_MS]
+                s.next_tick_ms = self._boundary(min(dated) if dated else now)
             while s.next_tick_ms <= now:
                 t = s.next_tick_ms
                 self._release(name, s, t)
