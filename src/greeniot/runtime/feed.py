@@ -29,7 +29,7 @@ from pydantic import BaseModel
 from greeniot.analytics.contract import TickResult
 from greeniot.analytics.engine import AnalyticsEngine
 from greeniot.analytics.params import HealthParams
-from greeniot.protocol.channels import CHANNELS, channel_of
+from greeniot.protocol.channels import channel_of
 from greeniot.protocol.messages import TS_MIN_MS, Status
 from greeniot.protocol.plausible import implausible
 from greeniot.runtime.eventclock import DeviceClocks, SiteClock
@@ -216,7 +216,3 @@ class AnalyticsFeed:
         """Messages waiting for their site's clock."""
         return sum(len(s.heap) for s in self.sites.values())
 
-
-def analytics_kinds() -> frozenset[str]:
-    """Channels the feed takes (the table routes them to a stage)."""
-    return frozenset(c.name for c in CHANNELS.values() if c.stages)
