@@ -9,7 +9,7 @@ session reconnects with capped backoff, and paho resends them (DUP) after the CO
 
 A session carries one last will; the runner points it at the site's weather station status
 (the station stands in for the site's gateway) and publishes every device's retained
-``offline`` status itself on a clean shutdown. ``births`` are (re)published on every connect.
+``shutdown`` status itself on a clean stop. ``births`` are (re)published on every connect.
 The TCP connect itself is a blocking call (bounded by paho's connect timeout), fine on a LAN.
 """
 

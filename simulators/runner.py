@@ -93,6 +93,8 @@ async def run(scenario: Scenario | str, fleet: Fleet, *, host: str = "127.0.0.1"
     confirm_resend_s : follow ingest's ``stored`` confirmations as the firmware does: keep every
         reading until confirmed, resend after this many seconds, and at the end wait (up to
         ``confirm_timeout_s``) until all are confirmed. ``None``: trust the broker's PUBACK.
+    offline_at_end : publish every device's retained ``shutdown`` status when the run ends
+        (a clean stop, which analytics does not take for a fault).
 
     Returns
     -------
@@ -164,7 +166,8 @@ async def run(scenario: Scenario | str, fleet: Fleet, *, host: str = "127.0.0.1"
             await pub.drain()
         await _confirmed(pubs, senders, confirm_timeout_s)
         if offline_at_end:
-            await send(sim.statuses("offline"))
+            # a clean end of the run is a planned shutdown, not a fault (no device tasks)
+            await send(sim.statuses("shutdown"))
         for pub in pubs.values():
             await pub.drain()
         published = sum(p.sent for p in pubs.values())

@@ -27,7 +27,11 @@ def main(argv):
 
     from app.node import Node
 
-    Node(hal, cfg).run()
+    node = Node(hal, cfg)
+    try:
+        node.run()
+    except KeyboardInterrupt:  # a clean stop (SIGINT): a planned shutdown, not a fault
+        node.shutdown()
 
 
 main(sys.argv)

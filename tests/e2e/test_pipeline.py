@@ -131,6 +131,8 @@ def test_typhoon_raises_removal_task_for_failed_tree_and_none_for_healthy(
     for t in tasks:
         if t.tree:
             by_tree.setdefault(t.tree, []).append(t)
+    # the run ends with every device's planned shutdown: no device is taken for faulty
+    assert not [t.device for t in tasks if t.kind == "device_check"]
     (failed_tree,) = result.truth.failures
     removal = [t for t in by_tree[failed_tree] if t.kind == "remove"]
     assert len(removal) == 1 and removal[0].priority == 1

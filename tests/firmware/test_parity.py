@@ -63,7 +63,9 @@ def test_each_kind_and_case_is_covered(payloads: list[tuple[str, bytes]]) -> Non
         ("c-bad", False, "invalid: op"), ("c-v2", False, "bad_version"),
         ("c-open2", True, None)}
     status = [m for m in msgs if isinstance(m, Status)]
-    assert {s.state for s in status} == {"online", "sleeping", "offline"}
+    assert {s.state for s in status} == {"online", "sleeping", "shutdown", "offline"}
+    sleeping = [s for s in status if s.state == "sleeping"]
+    assert sleeping and all(s.next_ms and s.ts_ms and s.next_ms > s.ts_ms for s in sleeping)
     assert len(batches) == 1 and [m.seq for m in batches[0]] == [0, 1, 2]
 
 

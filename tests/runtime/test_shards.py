@@ -91,8 +91,8 @@ def test_two_shards_split_the_sites_and_take_over_when_one_stops(
                                 >= len(sites), timeout_s=20, what="a task per site")
                 except AssertionError as err:
                     raise AssertionError(f"{err}: a {a.ticks} ticks at {a.clock()} "
-                                         f"{judged(a)} {a.engine.sites}, b {b.ticks} at "
-                                         f"{b.clock()} {judged(b)} {b.engine.sites}") from None
+                                         f"{judged(a)} {sorted(a.engines)}, b {b.ticks} at "
+                                         f"{b.clock()} {judged(b)} {sorted(b.engines)}") from None
                 first_a, first_b = judged(a), judged(b)
                 a_sites = [s for s in sites if a.shards.owns(s)]
             finally:

@@ -51,17 +51,17 @@ def test_short_run_exact_counts_valid_payloads_and_past_timestamps(
                 for m in s.messages]
     assert max(readings) > result.end_ms - 900_000  # the last interval is there too
 
-    # retained status: online for every device first, offline for every device at the end
+    # retained status: online for every device first, a planned shutdown at the end
     status = [(s.device, m.state) for s in seen if s.channel == "status" for m in s.messages
               if isinstance(m, Status)]
     by_dev: dict[str, list[str]] = defaultdict(list)
     for dev, state in status:
         by_dev[dev].append(state)
-    assert by_dev == {d: ["online", "offline"] for d in every}
+    assert by_dev == {d: ["online", "shutdown"] for d in every}
     assert Counter(s.channel for s in seen)["ack"] == 0
 
 
-def test_batches_and_retained_offline_status(mosquitto: MosquittoProcess, observer: Observer,
+def test_batches_and_retained_shutdown_status(mosquitto: MosquittoProcess, observer: Observer,
                                             site_id: str) -> None:
     fleet = Fleet.generate(trees_per_site=2, zones_per_site=1, seed=2, site_ids=[site_id])
     result = run_sync("calm", fleet, port=mosquitto.port, span_s=6 * 3600, step_s=3600,
@@ -80,6 +80,6 @@ def test_batches_and_retained_offline_status(mosquitto: MosquittoProcess, observ
         every = {d.device for d in fleet.devices()}
         wait_until(lambda: late.count() >= len(every), 10, "retained statuses")
         assert {s.device for s in late.seen} == every
-        assert all(s.retain and s.messages[0].state == "offline" for s in late.seen)
+        assert all(s.retain and s.messages[0].state == "shutdown" for s in late.seen)
     finally:
         late.close()

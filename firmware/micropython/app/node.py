@@ -153,10 +153,26 @@ class Node:
         self._report()
         return True
 
-    def _publish_status(self, state):
+    def _publish_status(self, state, next_ms=None):
         payload = proto.status(state, self.hal.clock_ms(), self.kind, self.hal.battery_v(),
-                               self.hal.rssi_dbm(), self._uptime_s(), len(self.outbox))
+                               self.hal.rssi_dbm(), self._uptime_s(), len(self.outbox),
+                               next_ms)
         return self.client.publish(self.topics["status"], payload, qos=1, retain=True)
+
+    def shutdown(self, budget_ms=2000):
+        """A clean stop: say ``shutdown`` (retained; a planned silence, not a fault) and
+        disconnect, so the broker does not publish the last will."""
+        c = self.client
+        if not c.connected:
+            return
+        t0 = time.ticks_ms()
+        try:
+            pid = self._publish_status("shutdown")
+            while not c.acked(pid) and time.ticks_diff(time.ticks_ms(), t0) < budget_ms:
+                c.poll(_LOOP_MS)
+            c.disconnect()
+        except OSError as err:
+            self._lost(err)
 
     def flush(self):
         """Retire the stored (or acknowledged) batch and send the next one; resend a batch
@@ -303,9 +319,11 @@ class Node:
     def sleep(self, budget_ms):
         """Say ``sleeping`` (retained), disconnect cleanly and deep-sleep until the next
         reading is due."""
+        awake_ms = time.ticks_diff(time.ticks_ms(), self._t0)
+        wake_ms = self.hal.clock_ms() + max(1000, int(self.cfg["interval_s"] * 1000) - awake_ms)
         if self.client.connected:
             try:
-                pid = self._publish_status("sleeping")
+                pid = self._publish_status("sleeping", wake_ms)
                 while (not self.client.acked(pid)
                        and time.ticks_diff(time.ticks_ms(), self._t0) < budget_ms):
                     self.client.poll(_LOOP_MS)

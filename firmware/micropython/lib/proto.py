@@ -138,11 +138,13 @@ def ack(seq, ts_ms, cmd_id, ok, state=None, reason=None):
 
 
 def status(state, ts_ms=None, kind=None, bat_v=None, rssi_dbm=None, uptime_s=None,
-           outbox=None):
-    """Retained ``Status``: online | offline | sleeping."""
+           outbox=None, next_ms=None):
+    """Retained ``Status``: online | offline | sleeping | shutdown; ``next_ms`` is the next
+    scheduled wake-up (sleeping), so the backend does not take the silence for a fault."""
     rssi = None if rssi_dbm is None or not -150 <= rssi_dbm <= 0 else int(rssi_dbm)
     return obj((("v", VERSION), ("state", state),
-                ("ts_ms", None if ts_ms is None else int(ts_ms)), ("kind", kind),
+                ("ts_ms", None if ts_ms is None else int(ts_ms)),
+                ("next_ms", None if next_ms is None else int(next_ms)), ("kind", kind),
                 ("fw", FW_VERSION), ("bat_v", _in(bat_v, 0.0, 15.0, 2)), ("rssi_dbm", rssi),
                 ("uptime_s", None if uptime_s is None else max(0, int(uptime_s))),
                 ("outbox", outbox)))

@@ -100,9 +100,10 @@ def status_and_batches():
     cfg = cfg_for("node", kind="soil", probe_settle_ms=0)
     hal = UnixHal(cfg)
     node = Node(hal, cfg)
-    for state in ("online", "sleeping"):
+    for state in ("online", "sleeping", "shutdown"):
+        wake = hal.clock_ms() + 600000 if state == "sleeping" else None
         out("status", proto.status(state, hal.clock_ms(), node.kind, hal.battery_v(),
-                                   hal.rssi_dbm(), node._uptime_s(), len(node.outbox)))
+                                   hal.rssi_dbm(), node._uptime_s(), len(node.outbox), wake))
     out("status", proto.status("online", hal.clock_ms(), "valve", None, -200, 0, 0))
     out("status", proto.OFFLINE)
     for _ in range(3):

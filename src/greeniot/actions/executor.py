@@ -197,7 +197,8 @@ class ActionExecutor:
                 task, created = crud.ensure_task(
                     s, site=d.site, kind=d.kind, title=d.title, priority=d.priority,
                     reason="; ".join(d.reasons), tree=d.tree, zone=d.zone, device=d.device,
-                    heritage=d.heritage or None, dedup_key=d.dedup_key, now_ms=self._clock())
+                    heritage=d.heritage or None, dedup_key=d.dedup_key, now_ms=self._clock(),
+                    gather=d.kind == "device_check")
                 return task.id, created, task.priority
 
         try:

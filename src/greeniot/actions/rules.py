@@ -31,6 +31,9 @@ sway                          none: sway while wind blows is not lean
 any event in phase clear      none (storm excepted)       —
 ============================  ==========================  ========
 
+Device health: one ``device_check`` task per device gathers every fault's reason (one visit),
+with one alert per (device, fault kind) keyed ``"{kind}:{site}:{device}"``.
+
 Heritage trees are judged on analytics' stricter thresholds; here their task is one priority
 higher. An info-level event is no task, for them too. The queue orders by severity first
 (critical, warning, info), then priority, then heritage: the heritage bump moves a tree up
@@ -44,6 +47,7 @@ call (joining an already open one across calls is the registry's de-duplication)
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
 from greeniot.actions.plan import Action, Alert, Task, TaskKind, ValveOpen
 from greeniot.actions.sweeps import StormForecast, SweepItem, rank_trees
@@ -192,12 +196,21 @@ def _waterlog(ev: Event, zone: ZoneInfo | None) -> list[Action]:
 
 
 def _health(ev: Event) -> list[Action]:
+    """One ``device_check`` task per device (a visit fixes all its faults), one alert per
+    (device, fault kind): a battery fault never hides behind an earlier offline alarm."""
     subject = ev.device or ev.subject
+    reason = describe(ev)
     task = Task(site=ev.site, kind="device_check", priority=4, subject=subject,
-                title=f"device_check {subject} ({ev.kind.replace('_', ' ')})",
-                severity=ev.severity, ts_ms=ev.ts_ms, reasons=(describe(ev),), tree=ev.tree,
+                title=f"device_check {subject} (check device)",
+                severity=ev.severity, ts_ms=ev.ts_ms, reasons=(reason,), tree=ev.tree,
                 zone=ev.zone, device=ev.device)
-    return _task_for(task, ev)
+    alert = Alert(
+        site=ev.site, kind=ev.kind, severity=ev.severity,
+        message=f"{task.title}, priority {task.priority}: {reason}",
+        dedup_key=f"{ev.kind}:{ev.site}:{subject}", ts_ms=ev.ts_ms, reasons=(reason,),
+        device=ev.device, tree=ev.tree, zone=ev.zone, value=ev.value,
+        task_key=task.dedup_key)
+    return [task, alert]
 
 
 Group = tuple[Action, ...]  # a task and its alert travel together
@@ -263,6 +276,20 @@ def _split(actions: list[Action]) -> list[Group]:
     return groups
 
 
+def _gathers(a: Group, b: Group) -> bool:
+    """Both groups are a device's check: one visit, so one task with every fault's reason."""
+    return all(isinstance(g[0], Task) and g[0].kind == "device_check" for g in (a, b))
+
+
+def _gather(a: Group, b: Group) -> Group:
+    ta, tb = a[0], b[0]
+    assert isinstance(ta, Task) and isinstance(tb, Task)
+    task = replace(ta, priority=min(ta.priority, tb.priority),
+                   severity=max(ta.severity, tb.severity, key=SEVERITY_RANK.__getitem__),
+                   reasons=ta.reasons + tuple(r for r in tb.reasons if r not in ta.reasons))
+    return (task, *a[1:], *b[1:])
+
+
 def decide(events: Iterable[Event], ctx: EstateContext, *,
            irrigation: Iterable[ValveOpen | Alert] = (), trees: TreeRiskState | None = None,
            wet_sites: frozenset[str] = frozenset()) -> list[Action]:
@@ -304,7 +331,9 @@ def decide(events: Iterable[Event], ctx: EstateContext, *,
     for group in groups:
         key = _key(group)
         old = kept.get(key)
-        if old is None or _urgency(group) > _urgency(old):
+        if old is not None and _gathers(old, group):
+            kept[key] = _gather(old, group)
+        elif old is None or _urgency(group) > _urgency(old):
             kept[key] = group
     ordered = sorted(kept.values(), key=_rank)  # stable: first seen first within a rank
     return [a for group in ordered for a in group]

@@ -32,11 +32,13 @@ import numpy as np
 #: - ``drought``: a zone's soil moisture below its refill point (value = VWC [%])
 #: - ``waterlog``: a zone's soil above saturation for long enough (``duration_s`` so far)
 #: - ``device_offline`` / ``low_battery`` / ``sensor_stuck`` / ``sensor_noisy`` /
-#:   ``out_of_range``: device health, one alarm per device and kind
+#:   ``out_of_range`` / ``clock_fault`` / ``mount_moved``: device health, one alarm per
+#:   (device, kind), each with a ``clear`` event when the fault ends. ``mount_moved`` is
+#:   raised by the tilt family (a sensor knocked on its mount), the others by the health stage.
 EventKind = Literal[
     "lean", "lean_step", "lean_trend", "failure", "storm", "sway", "drought", "waterlog",
     "device_offline", "low_battery", "sensor_stuck", "sensor_noisy", "out_of_range",
-    "lean_storm", "stiffness", "mount_moved",
+    "lean_storm", "stiffness", "clock_fault", "mount_moved",
 ]
 Severity = Literal["info", "warning", "critical"]
 #: ``start``: the condition began; ``escalate``: it got worse; ``clear``: it ended.
@@ -45,7 +47,7 @@ Unit = Literal["deg", "deg/day", "vwc_pct", "m/s", "V", "s", "fraction"]
 
 HEALTH_KINDS: frozenset[str] = frozenset(
     {"device_offline", "low_battery", "sensor_stuck", "sensor_noisy", "out_of_range",
-     "mount_moved"})
+     "clock_fault", "mount_moved"})
 LEAN_KINDS: frozenset[str] = frozenset(
     {"lean", "lean_trend", "lean_step", "failure", "lean_storm", "stiffness"})
 

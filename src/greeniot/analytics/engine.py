@@ -163,7 +163,8 @@ class AnalyticsEngine:
             rows = stage.rows("status", sites, devices, self.board)
             stage.append(StageBatch("status", rows, np.array([msg.ts_ms or 0], np.int64),
                                     {"state": np.array([msg.state], dtype=object),
-                                     "kind": np.array([msg.kind or "unknown"], dtype=object)}),
+                                     "kind": np.array([msg.kind or "unknown"], dtype=object),
+                                     "next_ms": np.array([msg.next_ms or 0], np.int64)}),
                          self.board)
 
     def ingest_arrays(self, batch: ColumnBatch) -> None:

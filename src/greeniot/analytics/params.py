@@ -46,6 +46,14 @@ References (read for this module; the figure used is quoted in brackets)
 [Domain] docs/domain.md, "Domain figures" [2-min averaging brings a low-cost MEMS tilt
     sensor to ~0.015°; MEMS drift with temperature by the equivalent of degrees; sway 0.1–1 Hz,
     band 0.05–3 Hz, bursts at 10–20 Hz; heritage trees stricter].
+[BU409] Battery University, "BU-409: Charging Lithium-ion",
+    https://batteryuniversity.com/article/bu-409-charging-lithium-ion [full charge 4.20 V per
+    cell; cut-off 3.0 V] and "BU-501a: Discharge Characteristics of Li-ion",
+    https://batteryuniversity.com/article/bu-501a-discharge-characteristics-of-li-ion [flat
+    discharge around 3.6-3.7 V, steep fall below ~3.4 V].
+[BU403] Battery University, "BU-403: Charging Lead Acid" and "BU-903: How to Measure
+    State-of-charge", https://batteryuniversity.com/article/bu-903-how-to-measure-state-of-charge
+    [open-circuit voltage 12.0 V ~ 40-50 %, 11.8 V ~ 25 % state of charge of a 12 V battery].
 """
 
 from __future__ import annotations
@@ -331,41 +339,79 @@ class SoilParams:
 SOIL_PARAMS: ParamSets[SoilParams] = ParamSets("soil", {"default": SoilParams("default")})
 
 
+def _ro(d: Mapping[str, T]) -> Mapping[str, T]:
+    return MappingProxyType(dict(d))
+
+
 @dataclass(frozen=True, slots=True)
 class HealthParams:
-    """Device health. All figures are project choices for our own nodes."""
+    """Device health: silence, battery, stuck / noisy / out-of-range sensors, clocks.
+
+    Plausible value ranges per device kind and sensor (battery chemistry, soil θ) are in
+    :mod:`greeniot.protocol.plausible` (ingest flags with the same table); here are the
+    thresholds of the faults judged over time.
+    """
 
     name: str
-    #: Offline after ``offline_factor`` × the device's own reporting interval without a reading.
+    #: Offline after ``offline_factor`` × the device's own reporting interval without a
+    #: reading, and never before ``min_silence_s`` [s]: three missed readings, because one lost
+    #: QoS-1 message is resent and a node may defer a reading while its radio reconnects; two
+    #: minutes covers MQTT keepalive (30 s) plus a reconnect with backoff. Project choice.
     offline_factor: float = 3.0
+    min_silence_s: float = 120.0
     #: Interval assumed until a device has sent ``interval_min_samples`` readings [s].
-    default_interval_s: Mapping[str, float] = field(default_factory=lambda: MappingProxyType(
+    default_interval_s: Mapping[str, float] = field(default_factory=lambda: _ro(
         {"soil": 900.0, "tilt": 300.0, "weather": 600.0}))
     interval_min_samples: int = 4
-    #: Battery (median of the newest 3 readings, so one radio-burst sag is ignored) [V]: a
-    #: single Li-ion cell, warning with days of margin, critical near brown-out of a 3.3 V
-    #: regulator. Project choice for our hardware.
-    battery_warning_v: float = 3.4
-    battery_critical_v: float = 3.2
+    #: Battery (median of the newest 3 readings, so one radio-burst sag is ignored) [V], per
+    #: chemistry (:data:`greeniot.protocol.plausible.CHEMISTRY`). One Li-ion cell: 3.4 V is
+    #: below the flat middle of its discharge curve (days of margin at our duty cycle), 3.2 V
+    #: near the brown-out of a 3.3 V LDO regulator [BU409]. 12 V lead-acid: 12.0 V is about
+    #: 40 % state of charge at rest, 11.8 V about 25 %, below which sulfation harms it [BU403].
+    battery_warning_v: Mapping[str, float] = field(default_factory=lambda: _ro(
+        {"li_ion_1s": 3.4, "lead_acid_12v": 12.0}))
+    battery_critical_v: Mapping[str, float] = field(default_factory=lambda: _ro(
+        {"li_ion_1s": 3.2, "lead_acid_12v": 11.8}))
     battery_hysteresis_v: float = 0.1
-    #: Stuck: this many newest readings exactly equal. Soil may truly not change for hours,
-    #: hence more samples (12 h at 15 min); averaged tilt always varies in its last digits.
-    stuck_samples: Mapping[str, int] = field(default_factory=lambda: MappingProxyType(
+    #: Stuck: the number of equal newest readings is chosen per device from its own noise
+    #: (:func:`greeniot.analytics.health.detect.stuck_samples`) so that a live sensor looks
+    #: stuck with chance at most ``stuck_false_alarm_p`` per check (one in a million: at 15-min
+    #: readings, one false alarm per ~30 device-years), within ``stuck_min_samples`` ..
+    #: ``stuck_max_samples`` (the latter also used until ``stuck_min_history`` differences are
+    #: known). Soil may truly not change for hours, and a quiet probe repeats itself, hence the
+    #: larger cap (12 h at 15 min); averaged tilt always varies in its last digits.
+    stuck_false_alarm_p: float = 1e-6
+    stuck_min_samples: int = 3
+    stuck_max_samples: Mapping[str, int] = field(default_factory=lambda: _ro(
         {"soil": 48, "tilt": 24}))
+    stuck_min_history: int = 8
     #: Noisy: median successive difference over the newest ``noise_samples`` readings at or
     #: above this (units of the value: deg, %VWC). A real step is one big difference, not a
-    #: median one.
-    noise_limit: Mapping[str, float] = field(default_factory=lambda: MappingProxyType(
+    #: median one. Tilt 1°: 60× the ~0.015° noise of a 2-min averaged MEMS reading [Domain];
+    #: soil 10 %VWC: a probe jumping between dry and wet.
+    noise_limit: Mapping[str, float] = field(default_factory=lambda: _ro(
         {"soil": 10.0, "tilt": 1.0}))
     noise_samples: int = 12
-    #: Plausible range per kind: outside it is a rail value (a capacitive probe reading
-    #: exactly 0 or 100 % is open or shorted). Tilt has none: big tilts are the failure
-    #: detector's, not a sensor fault.
+    #: Rail values per kind: a capacitive probe reading exactly 0 or 100 % is open or shorted.
+    #: Tilt has none: big tilts are the failure detector's, not a sensor fault.
     valid_range: Mapping[str, tuple[float, float]] = field(
-        default_factory=lambda: MappingProxyType({"soil": (0.5, 99.5)}))
-    #: A sensor is faulty when at least this fraction of its newest ``noise_samples``
-    #: readings is out of range.
-    out_of_range_frac: float = 0.5
+        default_factory=lambda: _ro({"soil": (0.5, 99.5)}))
+    #: A sensor is out of range when at least this fraction of its newest ``noise_samples``
+    #: readings is at a rail or implausible: 2 of 12, so one odd spike is stored flagged and
+    #: left out, a repeating one is a fault.
+    out_of_range_frac: float = 0.15
+    #: A device clock is wrong when its timestamps are ahead of receive time by more than the
+    #: ingest bound (``Settings.ingest.max_future_s``), older than the ingest maximum age
+    #: (a clock reset to 2000-01-01), step back, or lag receive time by more than that bound on
+    #: readings received at least ``clock_live_span_s`` apart (a backlog arrives in seconds);
+    #: it recovers after ``clock_recover_readings`` good readings in a row.
+    clock_live_span_s: float = 1800.0
+    clock_recover_readings: int = 3
+    #: ... or are ahead of the median of the site's other devices by more than this [s]: the
+    #: median lags the newest reading by up to one reporting interval (15 min for soil), so
+    #: twice that. It catches a jump in a replay or a backlog, where receive time runs
+    #: elsewhere. Project choice.
+    clock_site_bound_s: float = 1800.0
 
 
 HEALTH_PARAMS: ParamSets[HealthParams] = ParamSets("health", {"default": HealthParams("default")})

@@ -29,6 +29,7 @@ from greeniot.ingest.validate import check_time
 from greeniot.ingest.writer import SpoolWriter
 from greeniot.protocol.codec import Rejection, decode
 from greeniot.protocol.messages import Stored, seq_ranges
+from greeniot.protocol.plausible import implausible, quality_flag
 from greeniot.protocol.topics import device_topic, ingest_filters
 from greeniot.store.influx import InfluxClient
 from greeniot.store.lineproto import tag_suffix, to_lines
@@ -177,7 +178,10 @@ class IngestService:
                         if bad is not None:
                             rejections.append(bad)
                             continue
-                        lines.extend(to_lines(msg, tags, m.received_ms))
+                        # implausible values are stored, flagged (analytics leaves them out)
+                        flag = quality_flag(implausible(msg))
+                        st.flagged += flag is not None
+                        lines.extend(to_lines(msg, tags, m.received_ms, flag))
                         st.accepted += 1
             except Exception as err:  # a bug must not lose the message: dead-letter it
                 log.exception("ingest failed on topic=%r", m.topic)

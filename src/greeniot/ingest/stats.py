@@ -20,6 +20,7 @@ class IngestStats:
     confirmations_skipped: int = 0  # not sent (broker away): the devices resend instead
     broker_store_bytes: int = 0  # gauge: bytes the broker holds ($SYS), see ingest/lag.py
     lag_alerts: int = 0
+    flagged: int = 0  # readings stored with a quality flag (implausible values)
 
     def summary(self) -> str:
         rej = ",".join(f"{k}={v}" for k, v in sorted(self.rejected.items())) or "0"

@@ -162,11 +162,18 @@ class SiteForecast(_Msg):
 
 
 class Status(_Msg):
-    """Retained device status; the broker publishes the last will ``{"v":1,"state":"offline"}``."""
+    """Retained device status; the broker publishes the last will ``{"v":1,"state":"offline"}``.
+
+    Planned states: ``sleeping`` (deep sleep until ``next_ms``, the next scheduled wake-up) and
+    ``shutdown`` (a clean stop, e.g. a simulator run that ends or a node taken down for
+    service; with ``next_ms`` if a restart is scheduled). Neither is a fault until the device
+    misses ``next_ms`` by a margin.
+    """
 
     v: Version = 1
-    state: Literal["online", "offline", "sleeping"]
+    state: Literal["online", "offline", "sleeping", "shutdown"]
     ts_ms: TsMs | None = None
+    next_ms: TsMs | None = None
     kind: Literal["soil", "tilt", "valve", "weather", "multi"] | None = None
     fw: Annotated[str, Field(max_length=32)] | None = None
     bat_v: BatV | None = None

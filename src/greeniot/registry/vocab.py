@@ -10,7 +10,7 @@ from typing import Literal, get_args
 
 from greeniot.estate import DeviceKind
 
-DeviceStatus = Literal["online", "offline", "sleeping", "unknown"]
+DeviceStatus = Literal["online", "offline", "sleeping", "shutdown", "unknown"]
 TaskKind = Literal[
     "stabilize", "inspect", "straighten", "stake", "remove", "drain", "irrigate", "device_check",
     # estate management (complaints, calendar, sunlight)

@@ -1,8 +1,16 @@
 """The analytics + actions process: MQTT readings → detectors → rules → valve commands, tasks
 and alerts. A separate consumer of the broker from ingest, so either restarts alone.
 
-Runs on event time (the devices' timestamps, see ``EventClock``); commands sent to real devices
-carry the wall clock, since a node checks their deadline against its own clock.
+Runs on event time, per site (:mod:`greeniot.runtime.feed`): every site has its own engine
+and clock, and a detector pass runs per fixed step of that site's event time, never per batch
+pulled from the broker — so live data and a flushed backlog raise the same tasks. Commands sent
+to real devices carry the wall clock, since a node checks their deadline against its own clock.
+
+It never stops on bad input: decoding cannot raise, and a failure while handling one message
+is logged with the message, counted and skipped. The processing loop is supervised: if it
+fails anyway it is restarted with its state (engines, clocks, waiting messages), and its
+liveness (heartbeat, restarts, failures) is in :meth:`MaintenanceService.liveness`, published
+retained on ``greeniot/v1/_analytics/health``.
 """
 
 from __future__ import annotations
@@ -10,8 +18,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import json
 import logging
+import time
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -22,17 +33,16 @@ from greeniot.actions.valves import ValveCommander
 from greeniot.actions.zones import ZoneTracker
 from greeniot.analytics.contract import Event
 from greeniot.analytics.engine import AnalyticsEngine
+from greeniot.analytics.params import AnalyticsParams
 from greeniot.clock import wall_ms
 from greeniot.config import Settings
 from greeniot.estate import EstateContext
-from greeniot.protocol.channels import channel_of
 from greeniot.protocol.codec import decode
-from greeniot.protocol.messages import SoilReading, TiltReading, WeatherReading
-from greeniot.protocol.topics import ingest_filters
+from greeniot.protocol.topics import ROOT, ingest_filters
 from greeniot.registry import crud
 from greeniot.registry.calendar import run_calendar
 from greeniot.runtime.devices import DeviceSeen
-from greeniot.runtime.eventclock import EventClock
+from greeniot.runtime.feed import AnalyticsFeed
 from greeniot.runtime.shards import MEMBERS_FILTER, OFFLINE, ONLINE, ShardMap, member_topic
 from greeniot.runtime.warmstart import warm_start
 from greeniot.store.influx import InfluxClient
@@ -41,6 +51,22 @@ from greeniot.transport.mqtt import Message, MqttSession, Will
 log = logging.getLogger(__name__)
 
 SessionFactory = Callable[[], Session]
+#: Retained liveness of the analytics process (not under ``+/+/{channel}``: ingest ignores it).
+HEALTH_TOPIC = f"{ROOT}/_analytics/health"
+#: How often liveness is published [s]; a reader calls the process stale after 3 of these.
+HEALTH_EVERY_S = 10.0
+#: Bytes of a failed payload quoted in the log line.
+LOG_PAYLOAD_BYTES = 200
+
+
+class TickClock:
+    """The executor's clock: the event time of the site tick being acted on."""
+
+    def __init__(self) -> None:
+        self.now_ms = 0
+
+    def __call__(self) -> int:
+        return self.now_ms
 
 
 class MaintenanceService:
@@ -51,14 +77,14 @@ class MaintenanceService:
                  on_outcome: Callable[[Outcome], None] | None = None,
                  wall_clock: Callable[[], int] = wall_ms,
                  influx: InfluxClient | None = None,
-                 publish_timeout_s: float = 10.0) -> None:
+                 publish_timeout_s: float = 10.0, idle_s: float = 30.0,
+                 params: AnalyticsParams | None = None) -> None:
         self.settings = settings
         self.context = context
         self.sessions = session_factory
         self.on_outcome = on_outcome
-        self.clock = EventClock()
+        self.params = params or AnalyticsParams()
         self.tick_ms = int(settings.analytics.tick_s * 1000)
-        self._next_tick_ms = 0
         shard = settings.analytics.shard
         suffix = f"-analytics-{shard}" if shard else "-analytics"
         self.mqtt = MqttSession(settings.mqtt, f"{settings.mqtt.client_id}{suffix}",
@@ -70,7 +96,15 @@ class MaintenanceService:
             filters=[MEMBERS_FILTER], will=Will(member_topic(shard), OFFLINE),
         ) if shard else None
         self._sites_heard: set[str] = {b.site for b in context.devices}
-        self.engine = AnalyticsEngine(context, window=settings.analytics.window)
+        self.rebalances = 0  # site hand-overs after the shard membership changed
+        #: the shard members the current set of site engines was chosen for
+        self.engine_members: frozenset[str] = frozenset()
+        self.feed = AnalyticsFeed(
+            self._new_engine, tick_ms=self.tick_ms,
+            max_future_ms=int(settings.ingest.max_future_s * 1000),
+            max_age_ms=int(settings.ingest.max_age_days * 86_400_000),
+            health=self.params.health, idle_s=idle_s)
+        self.clock = TickClock()
         self.zones = ZoneTracker()
         self.commander = ValveCommander(session_factory, self.mqtt.send, wall_clock,
                                         tracker=self.zones)
@@ -81,7 +115,7 @@ class MaintenanceService:
         self.executor = ActionExecutor(session_factory, self.mqtt.send, self.commander,
                                        self.clock, tracker=self.zones,
                                        sinks=[DispatcherSink(self.dispatcher)])
-        self.sla = SlaJob(session_factory, self.dispatcher, clock=self.clock,
+        self.sla = SlaJob(session_factory, self.dispatcher, clock=self._now,
                           sla_ms=settings.tasks.sla_ms)
         self.influx = influx
         self.wall_clock = wall_clock
@@ -90,39 +124,65 @@ class MaintenanceService:
         self.outcomes: collections.deque[Outcome] = collections.deque(maxlen=10_000)
         self.seen = DeviceSeen()
         self.ticks = 0
-        self.rebalances = 0  # engine rebuilds after the shard membership changed
-        #: the shard members the current engine's sites were chosen for
-        self.engine_members: frozenset[str] = frozenset()
+        self.failed: collections.Counter[str] = collections.Counter()  # what → count
+        self.restarts = 0
+        self.heartbeat_ms = 0
+        self._started = time.monotonic()
+        self._published_health = 0.0
         self._task: asyncio.Task[None] | None = None
-        self._members_task: asyncio.Task[None] | None = None
-        self._sla_task: asyncio.Task[None] | None = None
-        self._calendar_task: asyncio.Task[None] | None = None
+        self._side: list[asyncio.Task[None]] = []
+        self._advancing = asyncio.Lock()
+
+    def _now(self) -> int:
+        """Event time of the newest site tick, or the wall clock before any."""
+        return self.clock.now_ms or self.wall_clock()
+
+    def _new_engine(self, site: str) -> AnalyticsEngine:
+        return AnalyticsEngine(self.context, params=self.params,
+                               window=self.settings.analytics.window)
+
+    @property
+    def engines(self) -> dict[str, AnalyticsEngine]:
+        return {name: s.engine for name, s in self.feed.sites.items()}
 
     async def __aenter__(self) -> MaintenanceService:
-        sites: list[str] | None = None
+        sites = sorted({b.site for b in self.context.devices})
         if self._members is not None and self.shards is not None:
             # Learn the live shards (retained) before choosing which sites' history to load.
             await self._members.connect()
             await self._members.send(member_topic(self.shards.me), ONLINE, 1, retain=True)
             await self._read_members(settle_s=0.5)
-            sites = self.shards.owned(self._sites_heard)
+            sites = self.shards.owned(sites)
             self.engine_members = frozenset(self.shards.members)
-        if self.influx is not None and sites != []:
-            # Before subscribing: history first, then what the broker kept for us.
-            await self._warm(self.engine, sites)
+        if self.influx is not None:
+            await self._warm_start(self.influx, sites)
         await self.mqtt.connect()
         await self.dispatcher.__aenter__()
-        self._task = asyncio.create_task(self._run(), name="maintenance")
-        self._sla_task = asyncio.create_task(self.sla.run(self.settings.tasks.sla_check_s),
-                                             name="sla")
-        self._calendar_task = asyncio.create_task(
-            self._calendar(self.settings.tasks.sla_check_s), name="calendar")
+        self._task = asyncio.create_task(self._supervise(), name="maintenance")
+        every = self.settings.tasks.sla_check_s
+        self._side = [asyncio.create_task(self.sla.run(every), name="sla"),
+                      asyncio.create_task(self._calendar(every), name="calendar")]
         if self._members is not None:
-            self._members_task = asyncio.create_task(self._watch_members(), name="members")
+            self._side.append(asyncio.create_task(self._watch_members(), name="members"))
         return self
 
+    async def _warm_start(self, influx: InfluxClient, sites: list[str], *,
+                          prime: bool = True) -> None:
+        # Before subscribing: history first, then what the broker kept for us. One engine per
+        # site, each from its own site's history.
+        for site in sites:
+            try:
+                newest = await warm_start(self.feed.site(site).engine, influx,
+                                          now_ms=self.wall_clock(), sites=[site], prime=prime)
+            except Exception as err:  # analytics still works, only without its history
+                log.warning("warm start of site %s from InfluxDB failed, starting empty: %s",
+                            site, err)
+                continue
+            if newest:
+                self.feed.start_at(site, newest)
+
     async def __aexit__(self, *exc: object) -> None:
-        for task in (self._task, self._members_task, self._sla_task, self._calendar_task):
+        for task in (self._task, *self._side):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -135,18 +195,7 @@ class MaintenanceService:
                 await self._members.send(member_topic(self.shards.me), OFFLINE, 1, retain=True)
             await self._members.close()
 
-    async def _warm(self, engine: AnalyticsEngine, sites: list[str] | None, *,
-                    prime: bool = True) -> None:
-        assert self.influx is not None
-        try:
-            newest = await warm_start(engine, self.influx, now_ms=self.wall_clock(),
-                                      sites=sites, prime=prime)
-        except Exception as err:  # analytics still works, only without its history
-            log.warning("warm start from InfluxDB failed, starting empty: %s", err)
-        else:
-            self.clock.advance_to(newest)
-            self._next_tick_ms = max(self._next_tick_ms, newest + self.tick_ms)
-
+    # -- shards --------------------------------------------------------------------------------
     async def _read_members(self, settle_s: float) -> bool:
         """Apply membership messages until none came for ``settle_s``; True if it changed."""
         assert self._members is not None and self.shards is not None
@@ -160,76 +209,154 @@ class MaintenanceService:
                 changed |= self.shards.observe(m.topic, m.payload)
 
     async def _watch_members(self) -> None:
-        """Rebalance when a shard joins or leaves: rebuild the engine for the sites now
-        owned, from their history (the latches are primed, so nothing is reported twice)."""
+        """Hand sites over when a shard joins or leaves: drop the engines of sites now owned
+        by another shard; load the history of sites now ours, not primed — every condition
+        is judged again, and the registry folds a repeat of an open task or alarm into it."""
         while True:
-            if await self._read_members(settle_s=0.2):
-                assert self.shards is not None
-                sites = self.shards.owned(self._sites_heard)
-                log.info("analytics shard %s: members %s, owning %d sites", self.shards.me,
-                         sorted(self.shards.members), len(sites))
-                members = frozenset(self.shards.members)
-                engine = AnalyticsEngine(self.context, window=self.settings.analytics.window)
-                if self.influx is not None and sites:
-                    # not primed: every condition is judged again; the registry folds a repeat
-                    # of an open task or alarm into it, so a handed-over fault that the old
-                    # owner had not reported yet is not lost, and one it had is not doubled
-                    await self._warm(engine, sites, prime=False)
-                self.engine = engine
-                self.engine_members = members
-                self.rebalances += 1
+            if not await self._read_members(settle_s=0.2):
+                continue
+            assert self.shards is not None
+            members = frozenset(self.shards.members)
+            async with self._advancing:
+                mine = set(self.shards.owned(self._sites_heard))
+                for site in [s for s in self.feed.sites if s not in mine]:
+                    del self.feed.sites[site]
+                new = sorted(mine - set(self.feed.sites))
+                if self.influx is not None and new:
+                    await self._warm_start(self.influx, new, prime=False)
+            log.info("analytics shard %s: members %s, owning %d sites", self.shards.me,
+                     sorted(members), len(mine))
+            self.engine_members = members
+            self.rebalances += 1
 
     def set_context(self, context: EstateContext) -> None:
         self.context = context
-        self.engine.set_context(context)
+        for engine in self.engines.values():
+            engine.set_context(context)
+
+    # -- the supervised loop -------------------------------------------------------------------
+    async def _supervise(self) -> None:
+        """Run the loop; if it fails, log, count and restart it with its state."""
+        backoff = 0.1
+        while True:
+            try:
+                await self._run()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.restarts += 1
+                log.exception("analytics loop failed (restart %d); restarting with its state",
+                              self.restarts)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
 
     async def _run(self) -> None:
         while True:
             await self.mqtt.wait_inbox(1.0)
+            self.heartbeat_ms = self.wall_clock()
             batch = self.mqtt.drain(5000)
             if batch:
                 await self.handle(batch)
+            else:
+                await self.advance()
+            await self._publish_health()
 
     async def handle(self, batch: list[Message]) -> None:
+        """Decode and route a batch, then run every detector pass that became due."""
         for m in batch:
-            d = decode(m.topic, m.payload)
-            if d.topic is None:
+            try:
+                await self._one(m)
+            except Exception as err:  # one bad message never stops analytics
+                self.failed[type(err).__name__] += 1
+                log.warning("message skipped (%s: %s) topic=%r payload=%r", type(err).__name__,
+                            str(err)[:200], m.topic, m.payload[:LOG_PAYLOAD_BYTES])
+        await self.advance()
+
+    async def _one(self, m: Message) -> None:
+        d = decode(m.topic, m.payload)
+        if d.topic is None:
+            return
+        site, device = d.topic.site, d.topic.device
+        self._sites_heard.add(site)
+        if self.shards is not None and not self.shards.owns(site):
+            return  # another shard judges this site
+        for msg in d.messages:
+            self.feed.offer(site, device, msg, m.received_ms, self.wall_clock())
+            self.seen.observe(site, device, msg, m.received_ms)
+            outcome = await self.executor.observe(site, device, msg)
+            if outcome is not None:
+                self._emit(outcome)
+
+    async def advance(self) -> list[Outcome]:
+        """Every detector pass due by now (each site's clock), then its actions."""
+        async with self._advancing:  # one pass at a time (catch_up may run beside the loop)
+            return await self._advance()
+
+    async def _advance(self) -> list[Outcome]:
+        done: list[Outcome] = []
+        for site, now_ms, result in self.feed.due(self.wall_clock()):
+            self.ticks += 1
+            self.clock.now_ms = now_ms
+            try:
+                outcomes = await self.executor.tick(result, self.context)
+            except Exception as err:  # the registry or broker failed: the next tick goes on
+                self.failed["tick"] += 1
+                log.warning("actions of site %s at %d failed: %s", site, now_ms, err)
                 continue
-            site, device = d.topic.site, d.topic.device
-            self._sites_heard.add(site)
-            if self.shards is not None and not self.shards.owns(site):
-                continue  # another shard judges this site
-            for msg in d.messages:
-                if isinstance(msg, SoilReading | TiltReading | WeatherReading):
-                    self.clock.observe(msg.ts_ms, site)
-                if channel_of(msg).stages:  # the channel table routes it to analytics
-                    self.engine.ingest(site, device, msg)
-                self.seen.observe(site, device, msg, m.received_ms)
-                outcome = await self.executor.observe(site, device, msg)
-                if outcome is not None:
-                    self._emit(outcome)
-        now = self.clock()
-        if now and now >= self._next_tick_ms:
-            await self.tick(now)
+            for o in outcomes:
+                self._emit(o)
+            done += outcomes
+            await self._clear(result.events)
+        if done or self.ticks:
+            await self._record_seen()
+        return done
+
+    async def catch_up(self) -> list[Outcome]:
+        """Judge everything received so far now (the end of a replay or a backlog), instead
+        of waiting for the sites' clocks to pass their last steps."""
+        self.feed.catch_up()
+        return await self.advance()
 
     async def tick(self, now_ms: int) -> list[Outcome]:
-        """Run every detector over all devices, then actions (every tick, even without events:
-        drought follow-ups and command expiry need no new event). Returns what was done."""
-        self.ticks += 1
-        self._next_tick_ms = now_ms + self.tick_ms
-        result = self.engine.tick(now_ms)
-        outcomes = await self.executor.tick(result, self.context)
-        for o in outcomes:
-            self._emit(o)
-        await self._clear(result.events)
-        await self._record_seen()
-        return outcomes
+        """Compatibility: run the passes due by now (``now_ms`` is ignored: each site runs on
+        its own clock)."""
+        return await self.advance()
 
+    # -- liveness ------------------------------------------------------------------------------
+    def liveness(self) -> dict[str, Any]:
+        """Is the loop alive, and what did it do: for health probes and metrics."""
+        task = self._task
+        alive = task is not None and not task.done()
+        age_s = (self.wall_clock() - self.heartbeat_ms) / 1000 if self.heartbeat_ms else None
+        st = self.feed.stats
+        return {
+            "alive": alive and age_s is not None and age_s < 3 * HEALTH_EVERY_S,
+            "heartbeat_ms": self.heartbeat_ms, "restarts": self.restarts,
+            "failed": dict(self.failed), "ticks": self.ticks, "readings": st.readings,
+            "clock_faults": st.rejected.get("clock", 0), "restamped": st.restamped,
+            "flagged": st.flagged, "waiting": self.feed.pending(),
+            "sites": {name: s.clock.now(self.wall_clock()) for name, s in
+                      self.feed.sites.items()},
+            "uptime_s": round(time.monotonic() - self._started, 1),
+        }
+
+    async def _publish_health(self) -> None:
+        now = time.monotonic()
+        if now - self._published_health < HEALTH_EVERY_S:
+            return
+        self._published_health = now
+        try:
+            self.mqtt.publish(HEALTH_TOPIC, json.dumps(self.liveness()).encode(), qos=0,
+                              retain=True)
+        except Exception as err:  # liveness is best effort; the loop goes on
+            log.debug("liveness not published: %s", err)
+
+    # -- registry ------------------------------------------------------------------------------
     async def _calendar(self, interval_s: float) -> None:
         """Open the maintenance calendar's due occurrences as tasks (idempotent), on event
         time once readings flow (a replayed season opens its seasonal work on its dates)."""
         while True:
-            now = self.clock() or self.wall_clock()
+            now = self._now()
 
             def once(now: int = now) -> int:
                 with self.sessions() as s:

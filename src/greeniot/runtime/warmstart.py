@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import logging
 
-from greeniot.analytics.core.columns import FIELDS, ColumnBatch
+import numpy as np
+
+from greeniot.analytics.core.columns import FIELDS, REQUIRED, ColumnBatch
 from greeniot.analytics.engine import AnalyticsEngine
 from greeniot.clock import MS_PER_DAY
 from greeniot.protocol.channels import CHANNELS
+from greeniot.protocol.plausible import ranges
 from greeniot.store.influx import InfluxClient
 from greeniot.store.queries import history
 
@@ -31,10 +34,32 @@ async def warm_start(engine: AnalyticsEngine, influx: InfluxClient, *, now_ms: i
                              until_ms=now_ms, sites=sites)
         if not len(cols):
             continue
-        values = {f: v for f, v in cols.values.items()}
-        batches.append(ColumnBatch(kind, cols.site, cols.device, cols.ts_ms,
-                                   values))
+        values, keep = _plausible(kind, {f: np.asarray(v, np.float64)
+                                         for f, v in cols.values.items()})
+        batches.append(ColumnBatch(kind, np.asarray(cols.site, dtype=object)[keep],
+                                   np.asarray(cols.device, dtype=object)[keep],
+                                   np.asarray(cols.ts_ms, np.int64)[keep],
+                                   {f: v[keep] for f, v in values.items()}))
         newest = max(newest, max(cols.ts_ms))
     engine.warm_start(batches, prime_at_ms=newest if (prime and newest) else None)
     log.info("warm start: %s readings up to %d", {b.kind: len(b) for b in batches}, newest)
     return newest
+
+
+def _plausible(kind: str, values: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray],
+                                                                   np.ndarray]:
+    """Leave out what ingest flagged implausible, as live analytics does: an implausible
+    optional value becomes NaN, a reading whose required value is implausible is dropped."""
+    n = next(iter(values.values())).size if values else 0
+    keep = np.ones(n, bool)
+    for name, (lo, hi) in ranges(kind).items():
+        v = values.get(name)
+        if v is None:
+            continue
+        with np.errstate(invalid="ignore"):
+            bad = np.isfinite(v) & ((v < lo) | (v > hi))
+        if name in REQUIRED.get(kind, ()):
+            keep &= ~bad
+        else:
+            values[name] = np.where(bad, np.nan, v)
+    return values, keep

@@ -51,13 +51,17 @@ def _field(value: object, kind: FieldType) -> str:
     return f'"{text}"'
 
 
-def line(measurement: str, tags: str, fields: Mapping[str, object], ts: int) -> str:
+def line(measurement: str, tags: str, fields: Mapping[str, object], ts: int,
+         quality: str | None = None) -> str:
     """One line; ``tags`` is the pre-escaped ``,k=v,...`` suffix; ``None`` fields are left out.
 
     ``ts`` is in the precision the caller writes with (``to_lines``: µs, see ``point_us``).
+    ``quality`` adds the string field ``quality`` (e.g. ``implausible:bat_v``).
     """
     types = SCHEMA[measurement]
     body = ",".join(f"{k}={_field(v, types[k])}" for k, v in fields.items() if v is not None)
+    if quality:
+        body += f",quality={_field(quality, 'str')}"
     return f"{measurement}{tags} {body} {ts}"
 
 
@@ -67,10 +71,12 @@ def tag_suffix(site: str, device: str, extra: Mapping[str, str] | None = None) -
     return "".join(f",{k}={escape_tag(v)}" for k, v in sorted(tags.items()) if v)
 
 
-def to_lines(msg: BaseModel, tags: str, received_ms: int) -> list[str]:
+def to_lines(msg: BaseModel, tags: str, received_ms: int, quality: str | None = None
+             ) -> list[str]:
     """Lines (µs timestamps, ``PRECISION``) for one decoded up-channel message, as the channel
     table says: its measurement, its fields with their fixed types, its extra tags; a tilt
-    burst adds ``sway`` samples, sample *i* at ``point_us(ts_ms, seq) + round(i * 1e6 / hz)``.
+    burst adds ``sway`` samples, sample *i* at ``point_us(ts_ms, seq) + round(i * 1e6 / hz)``;
+    with ``quality``, the reading's quality flag (:func:`greeniot.protocol.plausible.quality_flag`).
     """
     row = channel_of(msg)
     if row.measurement is None:
@@ -81,7 +87,7 @@ def to_lines(msg: BaseModel, tags: str, received_ms: int) -> list[str]:
     ts_ms: int = (msg.ts_ms or received_ms) if isinstance(msg, Status) else msg.ts_ms  # type: ignore[attr-defined]
     t_us = point_us(ts_ms, seq)
     out = [line(row.measurement, extra + tags,
-                {k: f.get(k, msg) for k, f in row.fields.items()}, t_us)]
+                {k: f.get(k, msg) for k, f in row.fields.items()}, t_us, quality)]
     if isinstance(msg, TiltReading) and msg.burst is not None:
         step = 1e6 / msg.burst.hz
         out.extend(

@@ -105,20 +105,23 @@ def ensure_task(session: Session, *, site: str, kind: str, title: str, priority:
                 due_ms: int | None = None, dedup_key: str | None = None,
                 source_event: dict[str, Any] | None = None, by: str = "system",
                 owner: str | None = None, sla_ms: Mapping[int, int] | None = None,
-                now_ms: int | None = None) -> tuple[Task, bool]:
+                now_ms: int | None = None, gather: bool = False) -> tuple[Task, bool]:
     """Open a task unless an active one has the same ``dedup_key`` or does related work on the
     same subject; ``(task, created)``.
 
     ``heritage`` None takes the flag from the tree ledger. ``due_ms`` None applies the SLA of
     the priority (``sla_ms``: priority → ms, default :data:`..workflow.SLA_BY_PRIORITY_MS`;
     the processes pass ``Settings.tasks.sla_ms``). ``owner`` None: the first crew member of the
-    site roster. Commits.
+    site roster. With ``gather`` a new reason is appended to the active task's (one visit for
+    several faults of one device), recorded in its history. Commits.
     """
     wkey = work_key(site=site, kind=kind, tree=tree, zone=zone, device=device)
     existing = _find(session, dedup_key, wkey)
     if existing is not None:
         _join(existing, kind=kind, title=title, priority=priority, reason=reason, by=by,
               now_ms=now_ms, sla_ms=sla_ms)
+        if gather:
+            _gather(existing, reason=reason, by=by, now_ms=now_ms)
         session.commit()
         return existing, False
     task = _build(session, {
@@ -160,6 +163,19 @@ def _join(task: Task, *, kind: str, title: str, priority: int, reason: str, by: 
             task.updated_ms = now
     if priority < task.priority:
         _escalate(task, priority=priority, reason=reason, by=by, now_ms=now, sla_ms=sla_ms)
+
+
+def _gather(task: Task, *, reason: str, by: str, now_ms: int | None) -> None:
+    """Append the reasons not yet on the task."""
+    have = task.reason.split("; ") if task.reason else []
+    new = [r for r in reason.split("; ") if r and r not in have]
+    if not new:
+        return
+    now = wall_clock_ms() if now_ms is None else now_ms
+    task.reason = "; ".join(have + new)
+    task.updated_ms = now
+    add_history(task, by=by, from_state=task.state, to_state=task.state,
+                note=f"also: {'; '.join(new)}", ts_ms=now)
 
 
 def _escalate(task: Task, *, priority: int, reason: str, by: str, now_ms: int | None,
