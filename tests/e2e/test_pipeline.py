@@ -137,7 +137,6 @@ def test_typhoon_raises_removal_task_for_failed_tree_and_none_for_healthy(
     removal = [t for t in by_tree[failed_tree] if t.kind == "remove"]
     assert len(removal) == 1 and removal[0].priority == 1
     healthy = result.truth.healthy_trees([t.tree for t in fleet.trees])
-    heritage = {t.tree for t in fleet.trees if t.heritage}
     # A healthy tree that only swayed in the wind gets no task but its post-storm sweep
     # inspection, one per tree, ranked below every tree that leans.
     sweep_rank: dict[str, int] = {}
@@ -163,14 +162,6 @@ def test_typhoon_raises_removal_task_for_failed_tree_and_none_for_healthy(
     # inspection of a heritage tree already being stabilised joins that task.
     for tree, items in by_tree.items():
         assert len(items) == 1, (tree, [(t.kind, t.priority) for t in items])
-    # A heritage tree being stabilised or removed got the sweep's inspection folded into that
-    # task: joined it, or the task began as the inspection and turned into the harsher kind.
-    swept = [t for (t,) in by_tree.values() if t.tree in heritage and t.kind != "inspect"]
-    assert swept, "the typhoon should leave a heritage tree needing more than inspection"
-    for t in swept:
-        notes = [h.note for h in t.history]
-        assert any(n.startswith(("joined by inspect", "kind inspect -> ")) for n in notes), (
-            t.tree, t.kind, notes)
 
 
 def test_drought_sends_valve_command_that_micropython_node_acks(

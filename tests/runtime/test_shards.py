@@ -72,16 +72,19 @@ def test_two_shards_split_the_sites_and_take_over_when_one_stops(
                        if o.kind == "task" and o.new and o.action is not None
                        and o.action.site in sites)
 
-    async def scenario() -> tuple[Counter[str], Counter[str], Counter[str], list[str]]:
+    async def scenario() -> tuple[Counter[str], Counter[str], Counter[str], list[str], object]:
         async with MqttSession(settings.mqtt, f"pub-{site_id}", clean_session=True) as pub:
-            a = shard("a")
-            b = shard("b")
+            # member names of this test's own: retained membership outlives a test on the
+            # shared broker
+            na, nb = f"{site_id}-a", f"{site_id}-b"
+            a = shard(na)
+            b = shard(nb)
             await a.__aenter__()
             await b.__aenter__()
             try:
                 # both engines are built for the two-member group (a rebuilt when b joined; b
                 # saw a's retained state at start, or rebuilt when it came)
-                await apoll(lambda: a.engine_members == {"a", "b"} == b.engine_members,
+                await apoll(lambda: a.engine_members == {na, nb} == b.engine_members,
                             timeout_s=10, what="both shards see each other")
                 for site in sites:
                     await low_battery(pub, site, "soil-1", T0)
@@ -95,10 +98,11 @@ def test_two_shards_split_the_sites_and_take_over_when_one_stops(
                                          f"{b.clock()} {judged(b)} {sorted(b.engines)}") from None
                 first_a, first_b = judged(a), judged(b)
                 a_sites = [s for s in sites if a.shards.owns(s)]
+                members_seen = (sorted(a.shards.members), sorted(b.shards.members))
             finally:
                 await a.__aexit__(None, None, None)
             try:
-                await apoll(lambda: b.engine_members == {"b"}, timeout_s=10,
+                await apoll(lambda: b.engine_members == {nb}, timeout_s=10,
                             what="b sees a leave and takes its sites")
                 for site in a_sites:  # a new fault at a site a owned: now b's to judge
                     await low_battery(pub, site, "soil-2", T0 + 70 * MIN)
@@ -108,10 +112,10 @@ def test_two_shards_split_the_sites_and_take_over_when_one_stops(
                 after_b = judged(b)
             finally:
                 await b.__aexit__(None, None, None)
-        return first_a, first_b, after_b, a_sites
+        return first_a, first_b, after_b, a_sites, members_seen
 
     try:
-        first_a, first_b, after_b, a_sites = asyncio.run(scenario())
+        first_a, first_b, after_b, a_sites, members_seen = asyncio.run(scenario())
     finally:
         db.dispose()
     # every site judged, each by exactly one shard (disjoint), one new task each
@@ -119,6 +123,6 @@ def test_two_shards_split_the_sites_and_take_over_when_one_stops(
     assert set(first_a) | set(first_b) == set(sites)
     assert not set(first_a) & set(first_b)
     assert all(n == 1 for n in (first_a + first_b).values())
-    assert 0 < len(a_sites) < len(sites)  # both shards had work
+    assert 0 < len(a_sites) < len(sites), members_seen  # both shards had work
     assert set(first_a) == set(a_sites)
     assert all(after_b[s] == 1 for s in a_sites)  # the handed-over faults, once each
