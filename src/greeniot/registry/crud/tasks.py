@@ -62,6 +62,11 @@ def _find(session: Session, dedup_key: str | None, wkey: str | None) -> Task | N
     found = find_active_task(session, dedup_key=dedup_key) if dedup_key else None
     if found is None and wkey is not None:
         found = find_related_task(session, key=wkey)
+    if found is not None:
+        # Lock the row (PostgreSQL: SELECT ... FOR UPDATE; SQLite's BEGIN IMMEDIATE already
+        # serializes writers) and judge on its committed state: two processes folding a
+        # harsher and a milder kind into one task at once must not lose the harsher one.
+        session.refresh(found, with_for_update=True)
     return found
 
 
