@@ -14,7 +14,7 @@ from greeniot.protocol import decode
 from greeniot.protocol.messages import SiteForecast, WeatherReading
 from greeniot.services import InfluxProcess
 from greeniot.store.influx import InfluxClient
-from greeniot.store.lineproto import tag_suffix, to_lines
+from greeniot.store.lineproto import PRECISION, tag_suffix, to_lines
 
 TS = 1_795_510_737_944
 
@@ -37,7 +37,7 @@ def test_solar_irradiance_is_stored_as_a_float_field(influxdb: InfluxProcess) ->
 
     async def go() -> tuple[list[dict], list[dict]]:
         async with InfluxClient(InfluxSettings(url=influxdb.url, database=db)) as c:
-            await c.write(to_lines(msg, tag_suffix("estate-a", "wx-1"), TS))
+            await c.write(to_lines(msg, tag_suffix("estate-a", "wx-1"), TS), precision=PRECISION)
             rows = await c.query("SELECT solar_w_m2 FROM weather")
             types = await c.query("SHOW FIELD KEYS FROM weather")
             return rows, types
