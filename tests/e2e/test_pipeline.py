@@ -190,7 +190,7 @@ def test_drought_sends_valve_command_that_micropython_node_acks(
                     return bool(session.scalars(select(Command).where(
                         Command.site == site_id, Command.state == "acked")).all())
 
-            await wait_for(acked, 30, "an acknowledged valve command")
+            await wait_for(acked, 90, "an acknowledged valve command")
             # The MicroPython node itself opened its valve for that command: its valve event,
             # stored by ingest, names the command id. It travels through the node's outbox,
             # behind any earlier event not yet confirmed stored (the boot event, published
