@@ -29,7 +29,7 @@ from greeniot.registry.calendar import (
 )
 from greeniot.registry.estate_models import CalendarRule, WorkRecord
 from greeniot.registry.models import Task
-from greeniot.registry.schemas import SQL_INT_MAX, Id, Ms, TaskDetail, TaskPublic
+from greeniot.registry.schemas import SQL_INT_MAX, Id, TaskDetail, TaskPublic
 from greeniot.registry.workrecords import (
     WorkRecordCreate,
     WorkRecordPublic,
@@ -45,8 +45,8 @@ router = APIRouter(tags=["calendar"])
 class RunBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    #: Run as of this time [ms UTC]; default now.
-    now_ms: Ms | None = None
+    #: Run as of this time [ms UTC, 2000..2100: local dates need a real calendar]; default now.
+    now_ms: Annotated[int, Field(ge=946_684_800_000, le=4_102_444_800_000)] | None = None
 
 
 class ContractorBody(BaseModel):
