@@ -76,6 +76,12 @@ class Event:
         return self.tree or self.zone or self.device or self.site
 
 
+def _find_zone(sites: np.ndarray, zones: np.ndarray, site: str, zone: str) -> int | None:
+    """Index of (site, zone) in per-zone columns, or None."""
+    hit = np.flatnonzero((sites == site) & (zones == zone))
+    return int(hit[0]) if hit.size else None
+
+
 def _empty(dtype: type) -> np.ndarray:
     return np.zeros(0, dtype)
 
@@ -105,8 +111,7 @@ class ZoneWaterState:
 
     def find(self, site: str, zone: str) -> int | None:
         """The entry of a registry zone, or None."""
-        hit = np.flatnonzero((self.site == site) & (self.zone == zone))
-        return int(hit[0]) if hit.size else None
+        return _find_zone(self.site, self.zone, site, zone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,8 +186,8 @@ class ZoneBalanceState:
         return int(self.site.size)
 
     def find(self, site: str, zone: str) -> int | None:
-        hit = np.flatnonzero((self.site == site) & (self.zone == zone))
-        return int(hit[0]) if hit.size else None
+        """The entry of a registry zone, or None."""
+        return _find_zone(self.site, self.zone, site, zone)
 
 
 @dataclass(frozen=True, slots=True)
