@@ -70,6 +70,14 @@ class ApiSettings(BaseModel):
     port: int = Field(8000, ge=0, le=65535)
 
 
+class MetricsSettings(BaseModel):
+    """Prometheus exposition of ``greeniot ingest`` and ``analytics`` (the API serves
+    ``/metrics`` on its own port). ``port`` 0 = no metrics server."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(0, ge=0, le=65535)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GREENIOT_", env_nested_delimiter="__", extra="forbid"
@@ -85,6 +93,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     analytics: AnalyticsSettings = AnalyticsSettings()
     api: ApiSettings = ApiSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     @property
     def spool_dir(self) -> Path:

@@ -13,13 +13,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from greeniot.api import errors
+from greeniot.api import metrics as api_metrics
 from greeniot.api.deps import Commander, InfluxQuery, package_version
-from greeniot.api.routes import api_router
+from greeniot.api.routes import api_router, health
 from greeniot.config import Settings
+from greeniot.metrics import Metrics
 from greeniot.registry.db import make_engine, migrate, session_factory
 
 log = logging.getLogger(__name__)
@@ -28,7 +31,8 @@ API_PREFIX = "/api/v1"
 
 
 def create_app(settings: Settings, *, influx: InfluxQuery | None = None,
-               commander: Commander | None = None, engine: Engine | None = None) -> FastAPI:
+               commander: Commander | None = None, engine: Engine | None = None,
+               metrics: Metrics | None = None) -> FastAPI:
     """Build the app. ``engine``: share the caller's registry engine (the caller disposes it)."""
 
     @asynccontextmanager
@@ -56,4 +60,12 @@ def create_app(settings: Settings, *, influx: InfluxQuery | None = None,
     app.state.commander = commander
     errors.install(app)
     app.include_router(api_router, prefix=API_PREFIX)
+    # Probes and scrapers look at the root: /health (as /api/v1/health), /metrics, / → docs.
+    app.include_router(health.router, include_in_schema=False)
+    api_metrics.install(app, metrics or Metrics())
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
     return app

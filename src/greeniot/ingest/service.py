@@ -19,6 +19,7 @@ from greeniot.ingest.validate import check_time
 from greeniot.ingest.writer import SpoolWriter
 from greeniot.protocol.codec import Rejection, decode
 from greeniot.protocol.topics import ingest_filters
+from greeniot.reachable import mqtt_dependency, retry_until_reachable
 from greeniot.store.influx import InfluxClient
 from greeniot.store.lineproto import tag_suffix, to_lines
 from greeniot.transport.mqtt import Message, MqttSession
@@ -74,11 +75,14 @@ class IngestService:
         # The spool takes readings even while InfluxDB is down, so do not wait for it here.
         with contextlib.suppress(Exception):
             await self.influx.ensure_database()
-        await self.mqtt.connect()
-        self._tasks = [
-            asyncio.create_task(self._pump(), name="ingest-pump"),
-            asyncio.create_task(self.writer.run(), name="ingest-writer"),
-        ]
+        # The writer drains what the spool holds even while the broker is away.
+        writer = asyncio.create_task(self.writer.run(), name="ingest-writer")
+        try:
+            await retry_until_reachable(mqtt_dependency(self.settings.mqtt), self.mqtt.connect)
+        except BaseException:
+            writer.cancel()
+            raise
+        self._tasks = [asyncio.create_task(self._pump(), name="ingest-pump"), writer]
         log.info("ingest started client=%s influx=%s db=%s", self.mqtt.client_id,
                  self.settings.influx.url, self.settings.influx.database)
         return self
@@ -149,6 +153,8 @@ class IngestService:
         self.stats.received += len(batch)
         lines, dead = self._convert(batch)
         if lines:
+            if self.stats.spooled_since_ms is None:
+                self.stats.spooled_since_ms = wall_ms()
             await asyncio.to_thread(self.spool.append, lines)
             self.stats.lines_spooled += len(lines)
             self.writer.wakeup.set()

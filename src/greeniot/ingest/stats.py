@@ -16,6 +16,9 @@ class IngestStats:
     lines_written: int = 0
     lines_refused: int = 0  # refused by InfluxDB for good (field-type conflict...)
     write_retries: int = 0
+    writes: int = 0  # InfluxDB write requests answered (stored or refused)
+    write_s: float = 0.0  # their total duration [s]
+    spooled_since_ms: int | None = None  # wall time the spool last went from empty to not
 
     def summary(self) -> str:
         rej = ",".join(f"{k}={v}" for k, v in sorted(self.rejected.items())) or "0"

@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 
 from greeniot.ingest.spool import Spool
 from greeniot.ingest.stats import IngestStats
+from greeniot.reachable import influx_dependency
 from greeniot.store.errors import RejectedWriteError, RetryableWriteError
 from greeniot.store.influx import InfluxClient
 
@@ -40,12 +42,14 @@ class SpoolWriter:
                     async with asyncio.timeout(self.flush_interval_s):
                         await self.wakeup.wait()
                 continue
+            t0 = time.perf_counter()
             try:
                 await self.influx.write(chunk.data)
             except RetryableWriteError as err:
                 self.stats.write_retries += 1
                 if not self._failing:
-                    log.warning("influx write failing, will retry: %s", err)
+                    log.warning("%s; the spool keeps the readings meanwhile",
+                                influx_dependency(self.influx.settings).unreachable(err))
                     self._failing = True
                 await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
                 backoff = min(backoff * 2, self.max_backoff_s)
@@ -56,11 +60,15 @@ class SpoolWriter:
                 log.error("influx refused points: %s", err)
             else:
                 self.stats.lines_written += chunk.lines
+            self.stats.writes += 1
+            self.stats.write_s += time.perf_counter() - t0
             if self._failing:
                 log.info("influx writes recovered; pending %d bytes", self.spool.pending_bytes())
                 self._failing = False
             backoff = 0.1
             self.spool.commit(chunk)
+            if self.spool.pending_bytes() == 0:
+                self.stats.spooled_since_ms = None
 
     async def flush(self, timeout_s: float) -> bool:
         """Wait until the spool is empty (True) or the deadline passes (False)."""

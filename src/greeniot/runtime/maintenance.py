@@ -11,6 +11,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 
 from sqlalchemy.orm import Session
@@ -26,9 +27,11 @@ from greeniot.protocol.channels import channel_of
 from greeniot.protocol.codec import decode
 from greeniot.protocol.messages import SoilReading, TiltReading, WeatherReading
 from greeniot.protocol.topics import ingest_filters
+from greeniot.reachable import influx_dependency, mqtt_dependency, retry_until_reachable
 from greeniot.registry import crud
 from greeniot.runtime.devices import DeviceSeen
 from greeniot.runtime.eventclock import EventClock
+from greeniot.runtime.telemetry import MaintenanceTelemetry
 from greeniot.runtime.warmstart import warm_start
 from greeniot.store.influx import InfluxClient
 from greeniot.transport.mqtt import Message, MqttSession
@@ -46,7 +49,8 @@ class MaintenanceService:
                  on_outcome: Callable[[Outcome], None] | None = None,
                  wall_clock: Callable[[], int] = wall_ms,
                  influx: InfluxClient | None = None,
-                 publish_timeout_s: float = 10.0) -> None:
+                 publish_timeout_s: float = 10.0,
+                 telemetry: MaintenanceTelemetry | None = None) -> None:
         self.settings = settings
         self.context = context
         self.sessions = session_factory
@@ -70,6 +74,10 @@ class MaintenanceService:
         self.seen = DeviceSeen()
         self.ticks = 0
         self._task: asyncio.Task[None] | None = None
+        #: metrics and event points (runtime/telemetry.py); None: neither
+        self.telemetry = telemetry
+        if telemetry is not None:
+            telemetry.attach(self)
 
     async def __aenter__(self) -> MaintenanceService:
         if self.influx is not None:
@@ -77,11 +85,12 @@ class MaintenanceService:
             try:
                 newest = await warm_start(self.engine, self.influx, now_ms=self.wall_clock())
             except Exception as err:  # analytics still works, only without its history
-                log.warning("warm start from InfluxDB failed, starting empty: %s", err)
+                log.warning("warm start failed, starting with empty windows: %s",
+                            influx_dependency(self.influx.settings).unreachable(err, retrying=False))
             else:
                 self.clock.advance_to(newest)
                 self._next_tick_ms = newest + self.tick_ms
-        await self.mqtt.connect()
+        await retry_until_reachable(mqtt_dependency(self.settings.mqtt), self.mqtt.connect)
         self._task = asyncio.create_task(self._run(), name="maintenance")
         return self
 
@@ -90,6 +99,8 @@ class MaintenanceService:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self.telemetry is not None:
+            await self.telemetry.aclose()
         await self.mqtt.close()
 
     def set_context(self, context: EstateContext) -> None:
@@ -127,10 +138,13 @@ class MaintenanceService:
         drought follow-ups and command expiry need no new event). Returns what was done."""
         self.ticks += 1
         self._next_tick_ms = now_ms + self.tick_ms
+        t0 = time.perf_counter()
         result = self.engine.tick(now_ms)
         outcomes = await self.executor.tick(result, self.context)
         for o in outcomes:
             self._emit(o)
+        if self.telemetry is not None:
+            await self.telemetry.on_tick(now_ms, result, outcomes, time.perf_counter() - t0)
         await self._record_seen()
         return outcomes
 
@@ -156,5 +170,7 @@ class MaintenanceService:
 
     def _emit(self, outcome: Outcome) -> None:
         self.outcomes.append(outcome)
+        if self.telemetry is not None:
+            self.telemetry.on_outcome(outcome)
         if self.on_outcome is not None:
             self.on_outcome(outcome)
