@@ -259,7 +259,7 @@ def test_dockerfile_builds_from_repository_paths() -> None:
         for src in line.split():
             assert (ROOT / src).exists(), f"COPY {src}: not in the repository"
     # Every package pyproject installs is copied into the build.
-    for pkg in ("src", "simulators", "pyproject.toml", "README.md"):
+    for pkg in ("src", "pyproject.toml", "README.md", "constraints.txt"):
         assert any(pkg in line.split() for line in copies), pkg
     entry = re.search(r'^ENTRYPOINT\s+\["greeniot"\]\s*$', text, re.MULTILINE)
     assert entry, "compose commands are greeniot subcommands: ENTRYPOINT must be greeniot"

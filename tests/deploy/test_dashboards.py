@@ -30,10 +30,10 @@ from greeniot.config import InfluxSettings, MqttSettings, Settings
 from greeniot.ingest.service import IngestService
 from greeniot.protocol import Command, device_topic, encode
 from greeniot.services import InfluxProcess, MosquittoProcess
+from greeniot.simulators.fleet import Fleet
+from greeniot.simulators.runner import RunResult, run
 from greeniot.store.influx import InfluxClient
 from greeniot.transport.mqtt import MqttSession
-from simulators.fleet import Fleet
-from simulators.runner import RunResult, run
 from tests.helpers import apoll
 
 ROOT = Path(__file__).resolve().parents[2]

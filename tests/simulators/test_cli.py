@@ -1,4 +1,4 @@
-"""``python -m simulators`` works end to end."""
+"""``python -m greeniot.simulators`` works end to end."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from greeniot.services import MosquittoProcess
-from simulators.__main__ import duration_s
+from greeniot.simulators.__main__ import duration_s
 from tests.simulators.conftest import Observer, wait_until
 
 

@@ -68,8 +68,8 @@ async def run_demo(settings: Settings, *, duration_s: float = 0.0, trees: int = 
                    zones: int = 4, scenario_s: float = 40.0, api_port: int = 8000,
                    firmware: bool = True, fresh: bool = True,
                    console: Console | None = None) -> dict[str, int]:
-    from simulators.fleet import Fleet
-    from simulators.runner import Progress, run
+    from greeniot.simulators.fleet import Fleet
+    from greeniot.simulators.runner import Progress, run
 
     say = console or Console()
     t_start = time.monotonic()

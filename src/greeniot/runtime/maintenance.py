@@ -85,8 +85,9 @@ class MaintenanceService:
             try:
                 newest = await warm_start(self.engine, self.influx, now_ms=self.wall_clock())
             except Exception as err:  # analytics still works, only without its history
+                dep = influx_dependency(self.influx.settings)
                 log.warning("warm start failed, starting with empty windows: %s",
-                            influx_dependency(self.influx.settings).unreachable(err, retrying=False))
+                            dep.unreachable(err, retrying=False))
             else:
                 self.clock.advance_to(newest)
                 self._next_tick_ms = newest + self.tick_ms

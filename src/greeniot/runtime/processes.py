@@ -171,8 +171,8 @@ async def run_api(settings: Settings) -> None:
 
 async def run_simulation(settings: Settings, *, scenario: str, sites: int, trees: int,
                          zones: int, span_h: float, duration_s: float, seed: int) -> None:
-    from simulators.fleet import Fleet
-    from simulators.runner import run
+    from greeniot.simulators.fleet import Fleet
+    from greeniot.simulators.runner import run
 
     fleet = Fleet.generate(sites=sites, trees_per_site=trees, zones_per_site=zones, seed=seed)
     span_s = span_h * 3600
