@@ -12,6 +12,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from starlette.routing import Match
 
 from greeniot.metrics import Metrics
 from greeniot.registry.models import Alert, Command, Task
@@ -62,11 +63,18 @@ def install(app: FastAPI, metrics: Metrics) -> None:
                     call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         t0 = time.perf_counter()
         response = await call_next(request)
-        # The route template, not the path: one series per route, not per tree id.
-        route = getattr(request.scope.get("route"), "path", "unmatched")
+        route = route_of(request)
         seconds.labels(request.method, route).observe(time.perf_counter() - t0)
         requests.labels(request.method, route, str(response.status_code)).inc()
         return response
+
+    def route_of(request: Request) -> str:
+        """The route template, not the path: one series per route, not per tree id."""
+        for r in app.routes:
+            if r.matches(request.scope)[0] == Match.FULL:
+                return str(getattr(r, "path", "unmatched"))
+        return "unmatched"
+
 
     @app.get("/metrics", include_in_schema=False)
     def metrics_endpoint() -> Response:
