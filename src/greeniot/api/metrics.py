@@ -12,7 +12,6 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from starlette.routing import Match
 
 from greeniot.metrics import Metrics
 from greeniot.registry.models import Alert, Command, Task
@@ -45,6 +44,19 @@ def registry_families(sessions: Callable[[], Session]) -> Callable[[], list[Metr
     return read
 
 
+def route_of(request: Request) -> str:
+    """The route template (``/api/v1/trees/{site}/{tree}``), not the path: one series per
+    route, not per tree. The matched route's path is relative to its router, so the prefix is
+    the part of the request path before as many segments as the route has."""
+    route = getattr(request.scope.get("route"), "path", None)
+    if not isinstance(route, str):
+        return "unmatched"
+    parts = request.url.path.rstrip("/").split("/")
+    n = len(route.rstrip("/").split("/")) - 1
+    prefix = "/".join(parts[: len(parts) - n]) if n else request.url.path.rstrip("/")
+    return prefix + route if route != "/" or not prefix else prefix
+
+
 def install(app: FastAPI, metrics: Metrics) -> None:
     requests = Counter("greeniot_api_requests", "HTTP requests by method, route and status",
                        ["method", "route", "status"], registry=metrics.registry)
@@ -67,14 +79,6 @@ def install(app: FastAPI, metrics: Metrics) -> None:
         seconds.labels(request.method, route).observe(time.perf_counter() - t0)
         requests.labels(request.method, route, str(response.status_code)).inc()
         return response
-
-    def route_of(request: Request) -> str:
-        """The route template, not the path: one series per route, not per tree id."""
-        for r in app.routes:
-            if r.matches(request.scope)[0] == Match.FULL:
-                return str(getattr(r, "path", "unmatched"))
-        return "unmatched"
-
 
     @app.get("/metrics", include_in_schema=False)
     def metrics_endpoint() -> Response:
