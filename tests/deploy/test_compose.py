@@ -105,8 +105,8 @@ def settings_field(var: str) -> bool:
 def test_services_and_images() -> None:
     services = compose()["services"]
     assert {"mosquitto", "influxdb", "grafana", *GREENIOT_SERVICES} <= services.keys()
-    assert services["mosquitto"]["image"].startswith("eclipse-mosquitto:2")
-    assert services["influxdb"]["image"].startswith("influxdb:1.8")
+    assert services["mosquitto"]["image"].startswith("eclipse-mosquitto:2.")
+    assert services["influxdb"]["image"].startswith("influxdb:1.8.")
     assert services["grafana"]["image"].startswith("grafana/grafana")
     for name in GREENIOT_SERVICES:
         build = services[name]["build"]
@@ -138,7 +138,7 @@ def test_bind_mounts_exist_and_named_volumes_are_declared() -> None:
             else:
                 assert source in declared, f"{name}: volume {source} not declared"
             assert target.startswith("/"), (name, target)
-    assert binds == 5  # mosquitto conf + acl, influxdb conf, grafana x2
+    assert binds == 6  # mosquitto conf + acl, influxdb conf + init scripts, grafana x2
 
 
 def test_mosquitto_finds_every_file_its_config_names() -> None:
@@ -264,3 +264,47 @@ def test_dockerfile_builds_from_repository_paths() -> None:
     entry = re.search(r'^ENTRYPOINT\s+\["greeniot"\]\s*$', text, re.MULTILINE)
     assert entry, "compose commands are greeniot subcommands: ENTRYPOINT must be greeniot"
     assert re.search(r"^ENV GREENIOT_DATA_DIR=/data\s*$", text, re.MULTILINE)
+
+
+# -- a deployment that starts -----------------------------------------------------------------
+def test_images_are_pinned_to_a_release() -> None:
+    """No floating tags: every image names an exact release (major.minor.patch)."""
+    for name, svc in compose()["services"].items():
+        image = svc["image"]
+        tag = image.rsplit(":", 1)[1] if ":" in image else "latest"
+        assert re.fullmatch(r"v?\d+\.\d+(\.\d+)?", tag), (name, image)
+
+
+def test_every_service_has_a_healthcheck_and_waits_for_healthy_dependencies() -> None:
+    services = compose()["services"]
+    for name, svc in services.items():
+        assert svc.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+        deps = svc.get("depends_on") or {}
+        assert isinstance(deps, dict), f"{name}: depends_on without conditions"
+        for dep, cond in deps.items():
+            assert cond == {"condition": "service_healthy"}, (name, dep, cond)
+    for name in GREENIOT_SERVICES:
+        assert set(services[name]["depends_on"]) == {"mosquitto", "influxdb"}, name
+
+
+def test_greeniot_healthchecks_probe_what_the_service_serves() -> None:
+    services = compose()["services"]
+    env = env_of(services["ingest"])
+    port = env["GREENIOT_METRICS__PORT"]
+    for name in ("ingest", "analytics"):
+        assert f"127.0.0.1:{port}/metrics" in " ".join(services[name]["healthcheck"]["test"])
+    assert "127.0.0.1:8000/health" in " ".join(services["api"]["healthcheck"]["test"])
+
+
+def test_secrets_are_required_not_defaulted_to_empty() -> None:
+    text = COMPOSE.read_text(encoding="utf-8")
+    for var in ("POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD",
+                "GREENIOT_INGEST_MQTT_PASSWORD", "GREENIOT_ACTIONS_MQTT_PASSWORD"):
+        ops = {m.group("op") for m in _VAR.finditer(text) if m.group("name") == var}
+        assert ops == {":?"}, (var, ops)
+
+
+def test_influxdb_init_scripts_are_mounted_where_the_image_runs_them() -> None:
+    svc = compose()["services"]["influxdb"]
+    assert covered_by("/docker-entrypoint-initdb.d/retention.iql", svc) == \
+        ("bind", "./influxdb/init")

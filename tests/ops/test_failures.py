@@ -62,7 +62,7 @@ def test_json_logs_are_all_json(tmp_path: Path) -> None:
     lines = run_cli(["ingest", "--data-dir", str(tmp_path), "--mqtt-port", str(free_port())],
                     {"GREENIOT_LOG_JSON": "true"}, until="GREENIOT_MQTT__PORT")
     objs = [json.loads(ln) for ln in lines if ln.strip()]
-    assert [o for o in objs if "MQTT broker" in o["msg"]][0]["level"] == "warning"
+    assert next(o for o in objs if "MQTT broker" in o["msg"])["level"] == "warning"
 
 
 def test_ingest_writes_its_spool_to_influx_while_the_broker_is_away(settings: Settings,
