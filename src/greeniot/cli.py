@@ -171,5 +171,21 @@ def demo(data_dir: Annotated[Path, typer.Option(help="where services keep their 
                                        firmware=firmware, fresh=fresh)))
 
 
+@app.command()
+def homeassistant(mqtt_host: MqttHost = None, mqtt_port: MqttPort = None,
+                  data_dir: DataDir = None, db_url: DbUrl = None,
+                  prefix: Annotated[str, typer.Option(help="Home Assistant's discovery prefix")]
+                  = "homeassistant",
+                  remove: Annotated[bool, typer.Option(help="delete the configs instead")]
+                  = False) -> None:
+    """Publish Home Assistant MQTT discovery configs for the registry's trees, zones and
+    valves (retained), so Home Assistant shows them."""
+    from greeniot.homeassistant import announce
+
+    s = build_settings(mqtt_host=mqtt_host, mqtt_port=mqtt_port, data_dir=data_dir,
+                       db_url=db_url)
+    asyncio.run(_until_signal(announce(s, prefix=prefix, remove=remove)))
+
+
 def main() -> None:
     app()
