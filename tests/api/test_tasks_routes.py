@@ -29,8 +29,9 @@ def test_open_by_hand_with_dedup(client: TestClient) -> None:
     assert r.status_code == 201
     task = r.json()
     assert (task["state"], task["created_by"], task["heritage"]) == ("open", "hotline", False)
-    assert task["history"] == [{"ts_ms": task["created_ms"], "by": "hotline", "from_state": None,
-                                "to_state": "open", "note": ""}]
+    assert task["history"] == [{"ts_ms": task["created_ms"], "ts_iso": task["created_iso"],
+                                "by": "hotline", "from_state": None, "to_state": "open",
+                                "note": ""}]
     again = client.post(f"{API}/tasks", json=body | {"title": "second call"})
     assert again.status_code == 200 and again.json()["id"] == task["id"]
     assert again.json()["title"] == "resident reports cracked branch"

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from greeniot.api import errors
 from greeniot.api import metrics as api_metrics
 from greeniot.api.deps import Commander, InfluxQuery, package_version
+from greeniot.api.isotime import IsoJSONResponse
 from greeniot.api.routes import api_router, health
 from greeniot.config import Settings
 from greeniot.metrics import Metrics
@@ -54,6 +55,7 @@ def create_app(settings: Settings, *, influx: InfluxQuery | None = None,
         version=package_version(),
         summary="Smart maintenance of urban greenery: tree ledger, sensors, valves, crew tasks.",
         lifespan=lifespan,
+        default_response_class=IsoJSONResponse,  # ISO 8601 beside every *_ms time
     )
     app.state.settings = settings
     app.state.influx = influx
