@@ -350,10 +350,85 @@ def irrigation() -> Json:
                      [site_var, zone_var], panels, time_from="now-3d")
 
 
+#: greeniot's own metrics, scraped by Prometheus (provisioning/datasources/prometheus.yaml).
+PROMETHEUS: dict[str, str] = {"type": "prometheus", "uid": "greeniot-prometheus"}
+
+
+def prom(title: str, exprs: list[tuple[str, str]], *, unit: str | None = None,
+         description: str = "", w: int = 12, h: int = 8, kind: str = "timeseries") -> Json:
+    """A panel of PromQL expressions ``(expr, legend)`` on the Prometheus datasource."""
+    targets = [{"refId": chr(ord("A") + i), "datasource": dict(PROMETHEUS), "expr": expr,
+                "legendFormat": legend, "range": True} for i, (expr, legend) in enumerate(exprs)]
+    p = panel(kind, title, targets, unit=unit, description=description, w=w, h=h)
+    p["datasource"] = dict(PROMETHEUS)
+    return p
+
+
+def operations() -> Json:
+    """Ingest health, analytics timing, actions: the metrics of src/greeniot/metrics.py."""
+    r5 = "[5m]"
+    panels = [
+        prom("Messages per second", [
+            (f"sum(rate(greeniot_ingest_messages_received_total{r5}))", "received"),
+            (f"sum(rate(greeniot_ingest_messages_accepted_total{r5}))", "accepted"),
+            (f"sum by (reason) (rate(greeniot_ingest_messages_rejected_total{r5}))",
+             "rejected {{reason}}")], unit="reqps",
+            description="MQTT messages ingest received, stored and refused (by reason code)."),
+        prom("Spool", [("sum(greeniot_ingest_spool_bytes)", "bytes waiting"),
+                       ("max(greeniot_ingest_spool_age_seconds)", "age")], unit="bytes",
+             description="Readings acknowledged but not yet in InfluxDB, and how long the "
+                         "spool has not been empty [s]: grows while InfluxDB is down."),
+        prom("InfluxDB writes", [
+            (f"sum(rate(greeniot_ingest_write_seconds_sum{r5})) / "
+             f"sum(rate(greeniot_ingest_write_seconds_count{r5}))", "mean latency"),
+            (f"sum(rate(greeniot_ingest_write_retries_total{r5}))", "retries/s")], unit="s",
+            description="Mean duration of a write batch [s] and failed writes retried."),
+        prom("Broker lag", [("max by (role) (greeniot_mqtt_broker_lag_seconds)", "{{role}}"),
+                            ("min by (role) (greeniot_mqtt_connected)", "{{role}} connected")],
+             unit="s", description="Age of the oldest message received but not processed "
+                                   "[s]; 0 connected means the broker is unreachable."),
+        prom("Analytics stage tick (p95)", [
+            ("histogram_quantile(0.95, sum by (le, stage) "
+             "(rate(greeniot_analytics_stage_seconds_bucket[15m])))", "{{stage}}"),
+            ("histogram_quantile(0.95, sum by (le) "
+             "(rate(greeniot_analytics_tick_seconds_bucket[15m])))", "whole tick")], unit="s",
+            description="95th percentile of each stage's tick and of the whole tick [s]."),
+        prom("Events found", [
+            ("sum by (kind) (increase(greeniot_analytics_events_total[1h]))", "{{kind}}")],
+            description="Analytics events per hour, by kind."),
+        prom("Tasks and alerts", [
+            ("sum by (kind) (increase(greeniot_tasks_opened_total[1h]))", "task {{kind}}"),
+            ("sum by (severity) (increase(greeniot_alerts_raised_total[1h]))",
+             "alert {{severity}}")],
+            description="Crew tasks opened and alerts raised per hour."),
+        prom("Alert deliveries", [
+            ("sum by (sink, result) (increase(greeniot_alert_deliveries_total[1h]))",
+             "{{sink}} {{result}}")],
+            description="Alert deliveries per hour by sink; 'failed' needs a look."),
+        prom("Valve commands", [
+            ("sum by (state) (increase(greeniot_valve_commands_total[1h]))", "{{state}}"),
+            ("sum by (state) (greeniot_registry_valve_commands)", "registry {{state}}")],
+            description="Command transitions per hour (sent, acked, refused, expired, "
+                        "failed) and commands in the registry by state."),
+        prom("Open work", [("sum by (state) (greeniot_registry_tasks)", "tasks {{state}}"),
+                           ("sum by (severity) (greeniot_registry_alerts"
+                            '{acknowledged="false"})', "unacknowledged {{severity}}")],
+             description="Tasks by workflow state and unacknowledged alerts, from the "
+                         "registry."),
+        prom("API requests", [
+            (f"sum by (route, status) (rate(greeniot_api_requests_total{r5}))",
+             "{{route}} {{status}}")], unit="reqps", w=24,
+            description="HTTP requests per second by route template and status."),
+    ]
+    return dashboard("greeniot-operations", "greeniot — Operations",
+                     "Ingest, analytics and actions from greeniot's Prometheus metrics.",
+                     [], panels, time_from="now-6h")
+
+
 def dashboards() -> dict[str, Json]:
     """File name → dashboard JSON."""
     return {"estate-overview.json": estate_overview(), "tree.json": tree_drilldown(),
-            "irrigation.json": irrigation()}
+            "irrigation.json": irrigation(), "operations.json": operations()}
 
 
 def render(board: Json) -> str:

@@ -138,7 +138,7 @@ def test_bind_mounts_exist_and_named_volumes_are_declared() -> None:
             else:
                 assert source in declared, f"{name}: volume {source} not declared"
             assert target.startswith("/"), (name, target)
-    assert binds == 6  # mosquitto conf + acl, influxdb conf + init scripts, grafana x2
+    assert binds == 7  # mosquitto conf + acl, influxdb conf + init, grafana x2, prometheus
 
 
 def test_mosquitto_finds_every_file_its_config_names() -> None:
@@ -308,3 +308,14 @@ def test_influxdb_init_scripts_are_mounted_where_the_image_runs_them() -> None:
     svc = compose()["services"]["influxdb"]
     assert covered_by("/docker-entrypoint-initdb.d/retention.iql", svc) == \
         ("bind", "./influxdb/init")
+
+
+def test_prometheus_scrapes_every_greeniot_service_where_it_serves_metrics() -> None:
+    services = compose()["services"]
+    conf = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    targets = {t for job in conf["scrape_configs"] for sc in job["static_configs"]
+               for t in sc["targets"]}
+    port = env_of(services["ingest"])["GREENIOT_METRICS__PORT"]
+    assert targets == {f"ingest:{port}", f"analytics:{port}", "api:8000"}
+    assert covered_by("/etc/prometheus/prometheus.yml", services["prometheus"]) == \
+        ("bind", "./prometheus/prometheus.yml")

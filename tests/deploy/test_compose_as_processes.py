@@ -11,6 +11,7 @@ device's reading travels broker → ingest → InfluxDB under the ACL.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -160,6 +161,17 @@ def test_compose_configs_start_and_talk(tmp_path: Path) -> None:
         assert re.search(r"^greeniot_ingest_messages_accepted_total 1\.0$", metrics, re.M)
         metrics = httpx.get(f"http://127.0.0.1:{ports['analytics']}/metrics").text
         assert 'greeniot_mqtt_connected{role="analytics"} 1.0' in metrics
+        # Every metric the Operations dashboard charts is served by one of the three.
+        served = "\n".join(httpx.get(f"http://127.0.0.1:{p}/metrics").text
+                           for p in ports.values())
+        board = json.loads((DEPLOY / "grafana" / "dashboards" / "operations.json").read_text())
+        names = {n for p in board["panels"] for t in p["targets"]
+                 for n in re.findall(r"greeniot_[a-z0-9_]+", t["expr"])}
+        assert len(names) >= 15
+        for n in names:
+            family = re.sub(r"_(bucket|sum|count)$", "", n)
+            assert re.search(rf"^# TYPE ({re.escape(n)}|{re.escape(family)}) ", served,
+                             re.M) or re.search(rf"^{re.escape(n)}[ {{]", served, re.M), n
     finally:
         for p in procs:
             p.terminate()

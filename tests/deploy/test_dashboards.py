@@ -61,8 +61,14 @@ def load_generator() -> ModuleType:
     return module
 
 
+#: Dashboards on greeniot's Prometheus metrics (checked in test_compose_as_processes.py against
+#: the services' real /metrics); the rest read InfluxDB and are run here.
+PROMETHEUS_BOARDS = ("operations.json",)
+INFLUX_DASHBOARDS = [p for p in DASHBOARDS if p.name not in PROMETHEUS_BOARDS]
+
+
 def boards() -> list[tuple[str, dict[str, Any]]]:
-    return [(p.name, json.loads(p.read_text(encoding="utf-8"))) for p in DASHBOARDS]
+    return [(p.name, json.loads(p.read_text(encoding="utf-8"))) for p in INFLUX_DASHBOARDS]
 
 
 def provisioned_uid() -> str:
@@ -248,7 +254,7 @@ def test_dashboard_provider_points_at_the_mounted_folder() -> None:
     assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
 
 
-@pytest.mark.parametrize(("name", "board"), boards(), ids=[p.name for p in DASHBOARDS])
+@pytest.mark.parametrize(("name", "board"), boards(), ids=[p.name for p in INFLUX_DASHBOARDS])
 def test_dashboard_is_well_formed(name: str, board: dict[str, Any]) -> None:
     uid = provisioned_uid()
     assert board["schemaVersion"] >= 36 and board["uid"].startswith("greeniot-")
@@ -273,6 +279,19 @@ def test_dashboard_is_well_formed(name: str, board: dict[str, Any]) -> None:
     assert len(cells) == len(set(cells)), f"overlapping panels in {name}"
 
 
+def test_operations_dashboard_reads_the_provisioned_prometheus() -> None:
+    doc = yaml.safe_load((GRAFANA / "provisioning/datasources/prometheus.yaml").read_text())
+    (ds,) = doc["datasources"]
+    assert ds["type"] == "prometheus" and ds["url"] == "http://prometheus:9090"
+    for name in PROMETHEUS_BOARDS:
+        board = json.loads((GRAFANA / "dashboards" / name).read_text())
+        assert board["panels"]
+        for p in board["panels"]:
+            assert p["datasource"]["uid"] == ds["uid"], p["title"]
+            assert p["targets"] and all(t["datasource"]["uid"] == ds["uid"] and t["expr"]
+                                        for t in p["targets"]), p["title"]
+
+
 # -- every query against the real InfluxDB -------------------------------------------------------
 def contexts(est: Estate, uid: str) -> list[dict[str, str]]:
     """Variable values each dashboard is checked with (several sites = Grafana's "All")."""
@@ -292,7 +311,7 @@ def run_query(est: Estate, q: str) -> list[dict[str, Any]]:
     return asyncio.run(query(est.settings, q))
 
 
-@pytest.mark.parametrize(("name", "board"), boards(), ids=[p.name for p in DASHBOARDS])
+@pytest.mark.parametrize(("name", "board"), boards(), ids=[p.name for p in INFLUX_DASHBOARDS])
 def test_every_panel_shows_data(estate: Estate, name: str, board: dict[str, Any]) -> None:
     tag_keys = {"site", "device", "tree", "zone", "time", "_measurement"}
     for variables in contexts(estate, board["uid"]):
@@ -310,7 +329,7 @@ def test_every_panel_shows_data(estate: Estate, name: str, board: dict[str, Any]
                         f"{name} / {p['title']}: column {col!r} is empty for {q}")
 
 
-@pytest.mark.parametrize(("name", "board"), boards(), ids=[p.name for p in DASHBOARDS])
+@pytest.mark.parametrize(("name", "board"), boards(), ids=[p.name for p in INFLUX_DASHBOARDS])
 def test_every_annotation_query_finds_events(estate: Estate, name: str,
                                              board: dict[str, Any]) -> None:
     for ann in board["annotations"]["list"]:
