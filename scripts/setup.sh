@@ -9,6 +9,9 @@ VENV=${GREENIOT_VENV:-.venv}
 need_apt=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
 command -v influxd >/dev/null 2>&1 || need_apt+=(influxdb)
+# PostgreSQL: the registry suite runs on it too (tests start their own server).
+command -v postgres >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 ||
+  need_apt+=(postgresql)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: apt-get install ${need_apt[*]}"
@@ -16,7 +19,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
   # Debian's packages enable system-wide services; greeniot runs its own instances instead.
-  for svc in mosquitto influxdb; do
+  for svc in mosquitto influxdb postgresql; do
     (command -v systemctl >/dev/null && $SUDO systemctl disable --now "$svc" >/dev/null 2>&1) || true
   done
 fi

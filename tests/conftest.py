@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from greeniot.config import InfluxSettings, MqttSettings, Settings
-from greeniot.services import InfluxProcess, MosquittoProcess
+from greeniot.services import InfluxProcess, MosquittoProcess, PostgresProcess
 
 _counter = itertools.count()
 
@@ -37,6 +37,15 @@ def mosquitto(services_dir: Path) -> Iterator[MosquittoProcess]:
 @pytest.fixture(scope="session")
 def influxdb(services_dir: Path) -> Iterator[InfluxProcess]:
     server = InfluxProcess(services_dir / "influxdb")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresProcess]:
+    """A real PostgreSQL server (Debian ``postgresql``), for the registry suite's second run."""
+    server = PostgresProcess()
     server.start()
     yield server
     server.stop()
@@ -63,8 +72,8 @@ def settings(tmp_path: Path, mosquitto: MosquittoProcess, influxdb: InfluxProces
 #: Fixtures that start or use a real broker or database: a test that uses any of them (directly
 #: or through another fixture) is marked ``services`` automatically, and so is a test in a
 #: module that starts its own (it imports a service class, e.g. to kill and restart a broker).
-SERVICE_FIXTURES = frozenset({"mosquitto", "influxdb", "settings", "services_dir"})
-SERVICE_CLASSES = ("MosquittoProcess", "InfluxProcess", "FirmwareNode")
+SERVICE_FIXTURES = frozenset({"mosquitto", "influxdb", "postgres", "settings", "services_dir"})
+SERVICE_CLASSES = ("MosquittoProcess", "InfluxProcess", "PostgresProcess", "FirmwareNode")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

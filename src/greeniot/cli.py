@@ -187,5 +187,15 @@ def homeassistant(mqtt_host: MqttHost = None, mqtt_port: MqttPort = None,
     asyncio.run(_until_signal(announce(s, prefix=prefix, remove=remove)))
 
 
+# Registry administration: the roster and alert routes (kept in their own module).
+from greeniot.cli_lifecycle import roster_app, routes_app  # noqa: E402
+
+app.add_typer(roster_app, name="roster")
+app.add_typer(routes_app, name="routes")
+from greeniot import cli_estate  # noqa: E402  (ledger, complaints, calendar, ... groups)
+
+cli_estate.register(app)
+
+
 def main() -> None:
     app()

@@ -63,6 +63,9 @@ class AnalyticsSettings(BaseModel):
     tick_s: float = Field(60.0, gt=0)
     #: Samples kept per device in the ring buffers.
     window: int = Field(512, ge=16)
+    #: This process's name in a group of analytics shards (each owns a set of sites, by
+    #: rendezvous hashing over the live shards); empty: one process owns every site.
+    shard: str = Field("", pattern=r"^([a-z0-9][a-z0-9_-]{0,63})?$")
 
 
 class ApiSettings(BaseModel):
@@ -76,6 +79,47 @@ class MetricsSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(0, ge=0, le=65535)
+
+
+class DeliverySettings(BaseModel):
+    """Alert delivery (``greeniot.actions.sinks``): retries, backoff, per-recipient rate limit.
+
+    Local operating defaults, not a standard: a storm raises dozens of alerts in minutes, and
+    a crew phone that rings ten times in ten minutes gets the rest as one digest.
+    """
+
+    #: Attempts per notification before it is given up (state ``gave_up``).
+    max_attempts: int = Field(8, ge=1, le=1000)
+    #: Retry backoff: ``base * 2**(attempt-1)``, capped, with full jitter [s].
+    backoff_base_s: float = Field(1.0, gt=0, le=3600)
+    backoff_cap_s: float = Field(300.0, gt=0, le=86_400)
+    #: One attempt's time limit (webhook request, apprise notify, MQTT PUBACK) [s].
+    timeout_s: float = Field(10.0, gt=0, le=600)
+    #: Default rate limit of a recipient: at most ``rate_max`` messages per window [s];
+    #: what comes beyond goes out as one digest when the window has room again.
+    rate_max: int = Field(10, ge=1, le=100_000)
+    rate_window_s: float = Field(600.0, gt=0, le=86_400)
+
+
+class TaskSettings(BaseModel):
+    """Task SLA: time to close by priority [h], and how often the SLA job looks [s]."""
+
+    #: Local default policy (1 = now, 5 = routine), not a standard; set your estate's own.
+    sla_hours: dict[int, float] = Field(
+        default_factory=lambda: {1: 4.0, 2: 24.0, 3: 72.0, 4: 168.0, 5: 720.0})
+    sla_check_s: float = Field(60.0, gt=0, le=86_400)
+
+    @model_validator(mode="after")
+    def _every_priority(self) -> TaskSettings:
+        if sorted(self.sla_hours) != [1, 2, 3, 4, 5] or min(self.sla_hours.values()) <= 0:
+            raise ValueError("GREENIOT_TASKS__SLA_HOURS needs a positive number of hours for "
+                             f"each priority 1..5, got {self.sla_hours}")
+        return self
+
+    @property
+    def sla_ms(self) -> dict[int, int]:
+        """Priority → time to close [ms]."""
+        return {p: int(h * 3_600_000) for p, h in self.sla_hours.items()}
 
 
 class Settings(BaseSettings):
@@ -94,6 +138,8 @@ class Settings(BaseSettings):
     analytics: AnalyticsSettings = AnalyticsSettings()
     api: ApiSettings = ApiSettings()
     metrics: MetricsSettings = MetricsSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    tasks: TaskSettings = TaskSettings()
 
     @property
     def spool_dir(self) -> Path:

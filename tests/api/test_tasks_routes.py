@@ -101,7 +101,8 @@ def test_lifecycle_over_http(client: TestClient, registry: sessionmaker[Session]
 def test_invalid_step_is_409_naming_from_to_and_allowed(client: TestClient,
                                                         registry: sessionmaker[Session]) -> None:
     tid = _task(registry)
-    r = client.post(f"{API}/tasks/{tid}/close", json={"by": "crew", "note": "done"})
+    r = client.post(f"{API}/tasks/{tid}/close", json={
+        "by": "crew", "note": "done", "evidence": [{"kind": "text", "value": "staked"}]})
     assert r.status_code == 409
     assert r.json() == {
         "detail": f"task {tid}: cannot go from 'open' to 'closed' "
@@ -116,6 +117,7 @@ def test_invalid_step_is_409_naming_from_to_and_allowed(client: TestClient,
 
 @pytest.mark.parametrize(("body", "expected"), [
     ({"by": "crew", "note": "  "}, "a close note (what was done) is required"),
+    ({"by": "crew", "note": "done"}, None),  # no evidence
     ({"by": "crew", "note": "done", "evidence": [{"kind": "video", "value": "x"}]}, None),
     ({"by": "crew"}, None),
     ({"note": "done"}, None),

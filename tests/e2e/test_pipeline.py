@@ -149,6 +149,18 @@ def test_typhoon_raises_removal_task_for_failed_tree_and_none_for_healthy(
     for tree in result.truth.lean_steps:
         stabilize = [t for t in by_tree.get(tree, []) if t.kind == "stabilize"]
         assert len(stabilize) == 1 and stabilize[0].priority == 1, (tree, by_tree.get(tree))
+    # One task per tree for one storm, whichever rule raised it: the post-storm sweep's
+    # inspection of a heritage tree already being stabilised joins that task.
+    for tree, items in by_tree.items():
+        assert len(items) == 1, (tree, [(t.kind, t.priority) for t in items])
+    # A heritage tree being stabilised or removed got the sweep's inspection folded into that
+    # task: joined it, or the task began as the inspection and turned into the harsher kind.
+    swept = [t for (t,) in by_tree.values() if t.tree in heritage and t.kind != "inspect"]
+    assert swept, "the typhoon should leave a heritage tree needing more than inspection"
+    for t in swept:
+        notes = [h.note for h in t.history]
+        assert any(n.startswith(("joined by inspect", "kind inspect -> ")) for n in notes), (
+            t.tree, t.kind, notes)
 
 
 def test_drought_sends_valve_command_that_micropython_node_acks(

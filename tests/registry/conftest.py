@@ -1,7 +1,10 @@
-"""A migrated registry on a fresh SQLite file per test (real files, no in-memory shortcuts)."""
+"""A migrated registry per test, on each backend: a fresh SQLite file (real files, no in-memory
+shortcuts) and a fresh database on a real PostgreSQL server."""
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,9 +19,15 @@ from greeniot.registry.schemas import SiteCreate, TreeCreate, ZoneCreate
 T0 = 1_795_510_000_000  # a fixed "now" [ms UTC] so that SLA and ordering are exact
 
 
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'data' / 'registry.sqlite3'}"
+_db_names = itertools.count()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'data' / 'registry.sqlite3'}"
+    server = request.getfixturevalue("postgres")
+    return str(server.create_database(f"registry_{os.getpid()}_{next(_db_names)}"))
 
 
 @pytest.fixture

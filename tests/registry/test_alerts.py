@@ -1,4 +1,4 @@
-"""Alerts: one per ongoing problem (dedup until acknowledged), filters, acknowledgement."""
+"""Alerts: one per ongoing problem (dedup until cleared), filters, acknowledgement."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def _raise(session: Session, **kw: Any) -> Any:
     return crud.ensure_alert(session, **(fields | kw))
 
 
-def test_repeats_fold_into_one_alert_until_acknowledged(session: Session) -> None:
+def test_repeats_fold_into_one_alert_until_cleared(session: Session) -> None:
     first, created = _raise(session)
     assert created and first.id.startswith("a-") and first.count == 1
     _raise(session, ts_ms=T0 + 60_000, severity="critical", message="t1 leans 1.9°", value=1.9)
@@ -37,6 +37,10 @@ def test_repeats_fold_into_one_alert_until_acknowledged(session: Session) -> Non
     assert (acked.acknowledged, acked.ack_by, acked.ack_ms) == (True, "ops", T0 + 70_000)
     # acknowledging again keeps the first acknowledgement
     assert crud.acknowledge_alert(session, alert_id=first.id, by="other").ack_by == "ops"
+    # an acknowledged alarm is still live: a repeat folds into it
+    same, created = _raise(session, ts_ms=T0 + 75_000)
+    assert not created and same.id == first.id and same.count == 4
+    crud.clear_alarm(session, key=KEY, at_ms=T0 + 78_000, note="re-staked", by="ops")
     fresh, created = _raise(session, ts_ms=T0 + 80_000)
     assert created and fresh.id != first.id and fresh.count == 1
 

@@ -24,7 +24,7 @@ def test_open_task_once_returns_the_active_task_with_the_same_key(estate: Sessio
     first, created = _open(estate, dedup_key=KEY, source_event={"kind": "lean", "value": 0.6})
     assert created
     for i in range(3):
-        again = crud.open_task_once(estate, site="estate-a", kind="stabilize", title="x",
+        again = crud.open_task_once(estate, site="estate-a", kind="inspect", title="x",
                                     dedup_key=KEY, now_ms=T0 + i + 1)
         assert again.id == first.id
     assert again.title == "inspect t2" and again.source_event == {"kind": "lean", "value": 0.6}
@@ -39,7 +39,8 @@ def test_dedup_holds_through_work_and_ends_at_close_out(estate: Session) -> None
     workflow.assign_task(estate, first.id, by="ops", owner="Chan")
     workflow.start_task(estate, first.id, by="crew")
     assert _open(estate, dedup_key=KEY) == (first, False)
-    workflow.close_task(estate, first.id, by="crew", note="inspected, sound")
+    workflow.close_task(estate, first.id, by="crew", note="inspected, sound",
+                        evidence=[{"kind": "text", "value": "no cracks"}])
     second, created = _open(estate, dedup_key=KEY, now_ms=T0 + 99)
     assert created and second.id != first.id and second.state == "open"
     # a cancelled task frees the key as well
@@ -47,14 +48,14 @@ def test_dedup_holds_through_work_and_ends_at_close_out(estate: Session) -> None
     assert _open(estate, dedup_key=KEY)[1] is True
 
 
-def test_tasks_without_key_are_never_merged(estate: Session) -> None:
-    assert _open(estate)[0].id != _open(estate)[0].id
+def test_tasks_without_key_or_subject_are_never_merged(estate: Session) -> None:
+    assert _open(estate, tree=None)[0].id != _open(estate, tree=None)[0].id
 
 
 def test_heritage_comes_from_the_ledger_or_the_caller(estate: Session) -> None:
     assert _open(estate, tree="t1")[0].heritage is True  # t1 is heritage in the ledger
     assert _open(estate, tree="t2")[0].heritage is False
-    assert _open(estate, tree="t2", heritage=True)[0].heritage is True
+    assert _open(estate, tree="t3", heritage=True)[0].heritage is True
     assert _open(estate, tree="unknown-tree")[0].heritage is False  # not in ledger: still opens
 
 
@@ -86,9 +87,10 @@ def test_bad_task_fields_are_refused_by_name(estate: Session, field: str, value:
 def test_list_orders_by_priority_then_heritage_then_age(estate: Session) -> None:
     late_p2 = _open(estate, priority=2, tree="t2", now_ms=T0 + 1)[0]
     heritage_p2 = _open(estate, priority=2, tree="t1", now_ms=T0 + 2)[0]
-    p3 = _open(estate, priority=3, tree="t1", now_ms=T0 - 100)[0]
-    early_p2 = _open(estate, priority=2, tree="t2", now_ms=T0)[0]
-    p1 = _open(estate, priority=1, tree="t2", now_ms=T0 + 3)[0]
+    # one active task per tree and kind of work: each task here is about a tree of its own
+    p3 = _open(estate, priority=3, tree="t5", now_ms=T0 - 100)[0]
+    early_p2 = _open(estate, priority=2, tree="t6", now_ms=T0)[0]
+    p1 = _open(estate, priority=1, tree="t7", now_ms=T0 + 3)[0]
     order = [t.id for t in crud.list_tasks(estate)]
     assert order == [p1.id, heritage_p2.id, early_p2.id, late_p2.id, p3.id]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +21,8 @@ STEPS: dict[str, Step] = {
     "acknowledged": lambda s, i: workflow.acknowledge_task(s, i, by="ops", now_ms=T0 + 10),
     "assigned": lambda s, i: workflow.assign_task(s, i, by="ops", owner="Chan", now_ms=T0 + 20),
     "in_progress": lambda s, i: workflow.start_task(s, i, by="crew-3", now_ms=T0 + 30),
-    "closed": lambda s, i: workflow.close_task(s, i, by="crew-3", note="staked", now_ms=T0 + 40),
+    "closed": lambda s, i: workflow.close_task(s, i, by="crew-3", note="staked", now_ms=T0 + 40,
+                                               evidence=[{"kind": "text", "value": "2 stakes"}]),
     "cancelled": lambda s, i: workflow.cancel_task(s, i, by="ops", note="duplicate",
                                                    now_ms=T0 + 50),
 }
@@ -35,9 +37,13 @@ PATH = {
 }
 
 
+_trees = itertools.count()
+
+
 def _task(session: Session, **kw: Any) -> Task:
-    fields: dict[str, Any] = {"site": "estate-a", "kind": "stabilize", "title": "stake t2",
-                              "tree": "t2", "priority": 2, "now_ms": T0}
+    # a tree of its own per task: one active task per tree and kind of work
+    fields: dict[str, Any] = {"site": "estate-a", "kind": "stabilize", "title": "stake a tree",
+                              "tree": f"tw{next(_trees)}", "priority": 2, "now_ms": T0}
     return crud.open_task_once(session, **(fields | kw))
 
 

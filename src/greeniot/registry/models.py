@@ -56,6 +56,8 @@ class Site(Base):
     id: Mapped[str] = mapped_column(String(ID), primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME), default="")
     created_ms: Mapped[int] = mapped_column(BigInteger)
+    #: IANA time zone of the site: the maintenance calendar's local dates (migration 0004).
+    tz: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
 
 
 class Zone(Base):
@@ -95,6 +97,16 @@ class Tree(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     created_ms: Mapped[int] = mapped_column(BigInteger)
     updated_ms: Mapped[int] = mapped_column(BigInteger)
+    # Crown geometry for the sunlight check, and retirement (migration 0004): a felled or
+    # replaced tree keeps its row and its tasks; the successor names its predecessor.
+    crown_radius_m: Mapped[float | None] = mapped_column(Float)
+    crown_base_m: Mapped[float | None] = mapped_column(Float)  # height of the crown's bottom
+    crown_shape: Mapped[str | None] = mapped_column(String(16))  # ellipsoid | cone
+    retired_ms: Mapped[int | None] = mapped_column(BigInteger)
+    retired_reason: Mapped[str | None] = mapped_column(String(16))
+    retired_note: Mapped[str | None] = mapped_column(Text)
+    successor_id: Mapped[str | None] = mapped_column(String(ID))
+    predecessor_id: Mapped[str | None] = mapped_column(String(ID))
 
 
 class Device(Base):
@@ -130,6 +142,9 @@ class Task(Base):
         # processes opening the same task at once cannot both succeed.
         Index("uq_tasks_active_dedup_key", "dedup_key", unique=True,
               sqlite_where=text(_ACTIVE_TASK_SQL), postgresql_where=text(_ACTIVE_TASK_SQL)),
+        # One active task per subject and family of work (migration 0003_lifecycle).
+        Index("uq_tasks_active_work_key", "work_key", unique=True,
+              sqlite_where=text(_ACTIVE_TASK_SQL), postgresql_where=text(_ACTIVE_TASK_SQL)),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -147,6 +162,8 @@ class Task(Base):
     #: The first responsible person, accountable until close-out (required at assignment).
     owner: Mapped[str | None] = mapped_column(String(PERSON))
     assignee: Mapped[str | None] = mapped_column(String(PERSON))
+    #: The organisation doing the work (scored per month; migration 0004).
+    contractor: Mapped[str | None] = mapped_column(String(NAME))
     created_by: Mapped[str] = mapped_column(String(PERSON), default="system")
     created_ms: Mapped[int] = mapped_column(BigInteger)
     ack_ms: Mapped[int | None] = mapped_column(BigInteger)
@@ -159,6 +176,14 @@ class Task(Base):
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     dedup_key: Mapped[str | None] = mapped_column(String(NAME))
     source_event: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: ``"{family}:{site}:{subject}"`` (see ``vocab.WORK_FAMILIES``): related work on one tree
+    #: or zone is one task, whichever rule raised it.
+    work_key: Mapped[str | None] = mapped_column(String(NAME))
+    #: Who holds the task now along the site's responsibility chain (starts as ``owner``).
+    responsible: Mapped[str | None] = mapped_column(String(PERSON))
+    #: Times the SLA passed and the task moved up the chain; when it last did.
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    escalated_ms: Mapped[int | None] = mapped_column(BigInteger)
 
     history: Mapped[list[TaskHistory]] = relationship(
         back_populates="task", order_by="TaskHistory.id", cascade="all, delete-orphan",
@@ -182,14 +207,18 @@ class TaskHistory(Base):
     task: Mapped[Task] = relationship(back_populates="history")
 
 
+_LIVE_ALARM_SQL = "state IN ('active', 'acknowledged')"
+
+
 class Alert(Base):
-    """An alert for operators; repeats of an unacknowledged one only bump ``count``."""
+    """An alarm for operators: active → acknowledged → cleared; repeats only bump ``count``."""
 
     __tablename__ = "alerts"
     __table_args__ = (
         Index("ix_alerts_site_ts_ms", "site", "ts_ms"),
-        Index("uq_alerts_open_dedup_key", "dedup_key", unique=True,
-              sqlite_where=text("NOT acknowledged"), postgresql_where=text("NOT acknowledged")),
+        # One live (not cleared) alarm per subject and type (migration 0003_lifecycle).
+        Index("uq_alerts_live_dedup_key", "dedup_key", unique=True,
+              sqlite_where=text(_LIVE_ALARM_SQL), postgresql_where=text(_LIVE_ALARM_SQL)),
     )
 
     id: Mapped[str] = mapped_column(String(ID), primary_key=True)
@@ -210,6 +239,14 @@ class Alert(Base):
     ack_ms: Mapped[int | None] = mapped_column(BigInteger)
     dedup_key: Mapped[str | None] = mapped_column(String(NAME))
     created_ms: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    cleared_ms: Mapped[int | None] = mapped_column(BigInteger)
+    cleared_by: Mapped[str | None] = mapped_column(String(PERSON))
+    clear_note: Mapped[str | None] = mapped_column(Text)
+
+    history: Mapped[list[AlertHistory]] = relationship(
+        order_by="AlertHistory.id", cascade="all, delete-orphan", lazy="selectin",
+    )
 
 
 class Command(Base):
@@ -236,3 +273,14 @@ class Command(Base):
     ack_ms: Mapped[int | None] = mapped_column(BigInteger)  # the node's timestamp in its ack
     ack_reason: Mapped[str | None] = mapped_column(Text)  # refusal reason, or why it failed
     valve_state: Mapped[str | None] = mapped_column(String(8))  # as reported in the ack
+
+
+# Tables of the alarm/task lifecycle and alert delivery (migration 0003_lifecycle), kept in
+# their own module; imported here so that ``Base.metadata`` is complete.
+# Tables of estate management (complaints, calendar, work records) live in their own module;
+# imported here so that ``Base.metadata`` always holds them.
+from greeniot.registry import estate_models as _estate_models  # noqa: E402, F401
+from greeniot.registry.models_lifecycle import AlertHistory as AlertHistory  # noqa: E402
+from greeniot.registry.models_lifecycle import AlertRoute as AlertRoute  # noqa: E402
+from greeniot.registry.models_lifecycle import Delivery as Delivery  # noqa: E402
+from greeniot.registry.models_lifecycle import RosterEntry as RosterEntry  # noqa: E402

@@ -10,9 +10,11 @@ of the simulators seeds the registry as it is.
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     AliasChoices,
     BaseModel,
     ConfigDict,
@@ -26,7 +28,9 @@ from greeniot.protocol.topics import ID_RE
 from greeniot.registry.vocab import (
     PRIORITY_MAX,
     PRIORITY_MIN,
+    AlarmState,
     CommandState,
+    CrownShape,
     DeviceStatus,
     EvidenceKind,
     Severity,
@@ -57,19 +61,37 @@ class _Out(BaseModel):
 
 # --- sites ---------------------------------------------------------------------------------
 
+def _check_tz(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as "
+                             "'Asia/Shanghai')") from err
+    return value
+
+
+TimeZone = Annotated[str, Field(max_length=64, examples=["Asia/Shanghai"]),
+                     AfterValidator(_check_tz)]
+
+
 class SiteCreate(_In):
     id: Annotated[Id, Field(validation_alias=AliasChoices("id", "site"))]
     name: Name = ""
+    #: The site's local time zone (the maintenance calendar's dates).
+    tz: TimeZone = "UTC"
 
 
 class SiteUpdate(_In):
     name: Name | None = None
+    tz: TimeZone | None = None
 
 
 class SitePublic(_Out):
     id: str
     name: str
     created_ms: int
+    tz: str = "UTC"
 
 
 # --- zones ---------------------------------------------------------------------------------
@@ -138,6 +160,9 @@ class TreeUpdate(_In):
     heritage_name: Name | None = None
     planted_year: Annotated[int, Field(ge=-5000, le=3000)] | None = None
     notes: str | None = None
+    crown_radius_m: Annotated[float, Field(gt=0, le=60)] | None = None
+    crown_base_m: Annotated[float, Field(ge=0, le=150)] | None = None
+    crown_shape: CrownShape | None = None
 
 
 class TreeCreate(TreeUpdate):
@@ -161,6 +186,14 @@ class TreePublic(_Out):
     notes: str
     created_ms: int
     updated_ms: int
+    crown_radius_m: float | None = None
+    crown_base_m: float | None = None
+    crown_shape: CrownShape | None = None
+    retired_ms: int | None = None
+    retired_reason: str | None = None
+    retired_note: str | None = None
+    successor_id: str | None = None
+    predecessor_id: str | None = None
 
 
 # --- devices -------------------------------------------------------------------------------
@@ -244,6 +277,7 @@ class TaskPublic(_Out):
     state: TaskState
     owner: str | None
     assignee: str | None
+    contractor: str | None = None
     created_by: str
     created_ms: int
     ack_ms: int | None
@@ -256,6 +290,11 @@ class TaskPublic(_Out):
     evidence: list[Evidence]
     dedup_key: str | None
     source_event: dict[str, Any] | None
+    work_key: str | None = None
+    #: Who holds the task now along the site's responsibility chain.
+    responsible: str | None = None
+    escalation_level: int = 0
+    escalated_ms: int | None = None
 
 
 class TaskDetail(TaskPublic):
@@ -310,10 +349,15 @@ class AlertPublic(_Out):
     ack_ms: int | None
     dedup_key: str | None
     created_ms: int
+    state: AlarmState = "active"
+    cleared_ms: int | None = None
+    cleared_by: str | None = None
+    clear_note: str | None = None
 
 
 class AlertAck(_In):
     by: Person
+    note: str = ""
 
 
 # --- valve commands ------------------------------------------------------------------------

@@ -49,13 +49,16 @@ SLA_BY_PRIORITY_MS: Mapping[int, int] = {
 }
 
 
-def sla_due_ms(priority: int, created_ms: int) -> int:
-    """When a task of ``priority`` opened at ``created_ms`` is due, by the default SLA [ms]."""
+def sla_due_ms(priority: int, created_ms: int, sla_ms: Mapping[int, int] | None = None) -> int:
+    """When a task of ``priority`` opened at ``created_ms`` is due [ms], by ``sla_ms``
+    (priority → ms; default :data:`SLA_BY_PRIORITY_MS`, configured as
+    ``GREENIOT_TASKS__SLA_HOURS``)."""
+    table = SLA_BY_PRIORITY_MS if sla_ms is None else sla_ms
     try:
-        return created_ms + SLA_BY_PRIORITY_MS[priority]
+        return created_ms + table[priority]
     except KeyError:
         raise InvalidInputError(
-            f"priority {priority!r} is not one of {sorted(SLA_BY_PRIORITY_MS)}"
+            f"priority {priority!r} is not one of {sorted(table)}"
         ) from None
 
 
@@ -122,7 +125,7 @@ def assign_task(session: Session, task_id: int, *, by: str, owner: str,
     assignee = (assignee or "").strip() or owner
     text = f"owner {owner}, assignee {assignee}" + (f": {note.strip()}" if note.strip() else "")
     return _move(session, task_id, "assigned", by=by, note=text, now_ms=now_ms,
-                 owner=owner, assignee=assignee, assigned_ms=_NOW)
+                 owner=owner, assignee=assignee, responsible=owner, assigned_ms=_NOW)
 
 
 def start_task(session: Session, task_id: int, *, by: str, note: str = "",
@@ -147,13 +150,17 @@ def _evidence(task_id: int, items: Iterable[Evidence | Mapping[str, Any]]) -> li
 def close_task(session: Session, task_id: int, *, by: str, note: str,
                evidence: Iterable[Evidence | Mapping[str, Any]] = (),
                now_ms: int | None = None) -> Task:
-    """Close out the task with a note of what was done and its evidence (``in_progress → closed``).
+    """Close out the task with a note of what was done and its evidence (``in_progress → closed``);
+    both are required.
 
     ``evidence`` items are :class:`Evidence` or dicts ``{"kind": "text"|"url"|"photo",
     "value": ..., "ts_ms": ...}``.
     """
     note = _required(note, "a close note (what was done)", task_id)
     items = _evidence(task_id, evidence)
+    if not items:
+        raise InvalidInputError(f"task {task_id}: close-out needs evidence (a photo, a link or "
+                                "a text) of what was done")
     return _move(session, task_id, "closed", by=by, note=note, now_ms=now_ms,
                  close_note=note, evidence=items, closed_ms=_NOW)
 

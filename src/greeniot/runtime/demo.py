@@ -31,6 +31,7 @@ from greeniot.services import InfluxProcess, MosquittoProcess
 log = logging.getLogger(__name__)
 
 SITES = {"estate-a": "typhoon", "estate-b": "drought"}
+SAMPLE_ESTATE = Path(__file__).resolve().parents[3] / "deploy" / "sample-estate" / "estate.geojson"
 #: Five days of event time: a calm day gives every tree its baseline before the storm.
 SPAN_H = 120.0
 
@@ -97,6 +98,12 @@ async def run_demo(settings: Settings, *, duration_s: float = 0.0, trees: int = 
         estate = fleet.registry()
         seed(session, sites=estate["sites"], zones=estate["zones"], trees=estate["trees"],
              devices=estate["devices"])
+        if SAMPLE_ESTATE.exists():  # the ledger sample of deploy/ (a source checkout only)
+            from greeniot.registry.ledger import import_file
+
+            report = import_file(session, SAMPLE_ESTATE)
+            say(f"sample estate {SAMPLE_ESTATE.name}: {report.rows} rows, "
+                f"{len(report.errors)} refused")
     ctx = read_context(sessions)
     say(f"registry: {len(fleet.sites)} sites, {len(fleet.trees)} trees "
         f"({sum(t.heritage for t in fleet.trees)} heritage), {len(fleet.zones)} zones, "

@@ -189,9 +189,7 @@ class MaintenanceTelemetry:
         """Time the engine's stages, count the executor's sinks, expose the inbox."""
         m = self.metrics
         engine = svc.engine
-        for name, stage in list(engine.stages.items()):
-            engine.stages[name] = cast(Any, _TimedStage(stage, m.stage_seconds.labels(name)
-                                                        .observe))
+        self.time_stages(engine)
         # The executor's sinks are wrapped in place: the executor takes no counting hook.
         ex = svc.executor
         ex._sinks = tuple(_CountedSink(s, lambda sink, res: m.deliveries.labels(sink, res).inc())
@@ -199,6 +197,13 @@ class MaintenanceTelemetry:
         m.add("analytics-inbox", inbox_families("analytics", svc.mqtt))
         self._sessions = svc.sessions
         self._params = engine.params
+
+    def time_stages(self, engine: Any) -> None:
+        """Time each stage's tick of ``engine`` (again after a shard change rebuilds it)."""
+        for name, stage in list(engine.stages.items()):
+            if not isinstance(stage, _TimedStage):
+                engine.stages[name] = cast(Any, _TimedStage(
+                    stage, self.metrics.stage_seconds.labels(name).observe))
 
     def on_outcome(self, o: Outcome) -> None:
         m = self.metrics

@@ -245,13 +245,13 @@ class MqttSession:
         return fut
 
     async def send(self, topic: str, payload: bytes, qos: int = 1, *,
-                   timeout_s: float | None = None) -> None:
+                   timeout_s: float | None = None, retain: bool = False) -> None:
         """Publish and wait for the broker's PUBACK (QoS 1): MqttError naming the topic if
         none comes within ``timeout_s``. The shape executors take as ``publish``."""
         timeout_s = self.publish_timeout_s if timeout_s is None else timeout_s
         try:
             async with asyncio.timeout(timeout_s):
-                await self.publish(topic, payload, qos)
+                await self.publish(topic, payload, qos, retain)
         except TimeoutError as err:
             raise MqttError(f"no PUBACK for {topic!r} from mqtt://{self.settings.host}:"
                             f"{self.settings.port} within {timeout_s:g} s") from err

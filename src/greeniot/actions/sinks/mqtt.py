@@ -6,9 +6,11 @@ The sink takes a ``publish`` callable that returns once the broker acknowledged 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
+from greeniot.actions.sinks.notification import Notification
 from greeniot.protocol import Alert, alerts_topic, encode
+from greeniot.registry.crud.deliveries import Recipient
 
 #: What executors take: ``await publish(topic, payload, qos)``, returning after PUBACK.
 Publish = Callable[[str, bytes, int], Awaitable[None]]
@@ -22,3 +24,9 @@ class MqttAlertSink:
 
     async def send(self, alert: Alert) -> None:
         await self._publish(alerts_topic(alert.site), encode(alert), 1)
+
+    async def deliver(self, recipient: Recipient, items: Sequence[Notification],
+                      delivery_ids: Sequence[int] = ()) -> None:
+        """The dispatcher's contract: machines want each alert, so a digest is not folded."""
+        for item in items:
+            await self.send(item.alert)

@@ -60,7 +60,8 @@ def _apply(row: Base, changes: dict[str, Any]) -> None:
 def create_site(session: Session, *, data: SiteCreate, now_ms: int | None = None) -> Site:
     if session.get(Site, data.id) is not None:
         raise ConflictError(f"site '{data.id}' already exists")
-    return _insert(session, Site(id=data.id, name=data.name, created_ms=_now(now_ms)),
+    return _insert(session, Site(id=data.id, name=data.name, tz=data.tz,
+                                         created_ms=_now(now_ms)),
                    f"site '{data.id}'")
 
 
@@ -77,7 +78,10 @@ def list_sites(session: Session) -> Sequence[Site]:
 
 def update_site(session: Session, *, site: str, data: SiteUpdate) -> Site:
     row = get_site(session, site=site)
-    _apply(row, data.model_dump(exclude_unset=True))
+    changes = data.model_dump(exclude_unset=True)
+    if "tz" in changes and changes["tz"] is None:
+        raise InvalidInputError(f"site '{site}': tz cannot be cleared, only changed")
+    _apply(row, changes)
     session.commit()
     return row
 
