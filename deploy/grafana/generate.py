@@ -402,9 +402,12 @@ def operations() -> Json:
              "alert {{severity}}")],
             description="Crew tasks opened and alerts raised per hour."),
         prom("Alert deliveries", [
+            ("sum by (sink, state) (greeniot_registry_deliveries)", "{{sink}} {{state}}"),
             ("sum by (sink, result) (increase(greeniot_alert_deliveries_total[1h]))",
-             "{{sink}} {{result}}")],
-            description="Alert deliveries per hour by sink; 'failed' needs a look."),
+             "handed to {{sink}} {{result}}")],
+            description="Notifications by sink (webhook, apprise, mqtt, ...) and delivery "
+                        "state, from the registry; and alerts handed to the dispatcher per "
+                        "hour."),
         prom("Valve commands", [
             ("sum by (state) (increase(greeniot_valve_commands_total[1h]))", "{{state}}"),
             ("sum by (state) (greeniot_registry_valve_commands)", "registry {{state}}")],

@@ -48,6 +48,8 @@ SPAN_S = 24 * 3600.0
 #: Wall seconds the drought run lasts: long enough to take two commands while it plays.
 DROUGHT_WALL_S = 5.0
 MEASUREMENTS_WITH_SEQ = ("soil", "tilt", "weather", "valve", "ack")
+#: Panel → columns that stay empty in this one-day estate (see test_every_panel_shows_data).
+LATE_COLUMNS = {"Lean against the tree's baseline": {"lean"}}
 #: Written by analytics (greeniot.store.eventlines), not by ingest.
 ANALYTICS_MEASUREMENTS = ("events", "tasks", "alerts", "tree_risk")
 
@@ -324,7 +326,10 @@ def test_every_panel_shows_data(estate: Estate, name: str, board: dict[str, Any]
                 rows = run_query(estate, q)
                 assert rows, f"{name} / {p['title']} / {t['refId']}: no rows for {q}"
                 # A misspelt field still yields rows (of nulls): every column must hold data.
-                for col in rows[0].keys() - tag_keys:
+                # Lean against the baseline needs a day of calm first (params.baseline_hours),
+                # longer than this estate's storm day: tests/ops/test_metrics.py runs that
+                # panel's query on a five-day typhoon instead.
+                for col in rows[0].keys() - tag_keys - LATE_COLUMNS.get(p["title"], set()):
                     assert any(r.get(col) is not None for r in rows), (
                         f"{name} / {p['title']}: column {col!r} is empty for {q}")
 

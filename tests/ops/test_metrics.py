@@ -5,7 +5,9 @@ tasks, alerts and tree risk that analytics writes to InfluxDB as points."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -23,10 +25,17 @@ from greeniot.runtime.telemetry import MaintenanceTelemetry, inbox_families, ing
 from greeniot.services.process import free_port
 from greeniot.simulators.fleet import Fleet
 from greeniot.simulators.runner import run
+from tests.deploy.test_dashboards import substitute
 from tests.helpers import Publisher, apoll
 from tests.ingest.test_service import influx_rows
 
 STAGES = ("sway", "storm", "tilt", "health", "soil")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def result_trees_with_lean(s: Settings) -> set[str]:
+    rows = influx_rows(s, "SELECT lean_deg, tree FROM tree_risk WHERE lean_deg > 0")
+    return {r["tree"] for r in rows}
 
 
 def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -125,8 +134,9 @@ def test_analytics_metrics_and_event_points_from_a_typhoon(settings: Settings,
     assert got[("greeniot_tasks_opened_total", (("kind", "remove"),))] >= 1
     alerts = sum(v for (n, _), v in got.items() if n == "greeniot_alerts_raised_total")
     assert alerts >= 1
-    assert got[("greeniot_alert_deliveries_total", (("result", "ok"), ("sink", "mqtt")))] \
-        == alerts
+    # every alert raised was handed to the delivery dispatcher (its queues deliver per sink)
+    assert got[("greeniot_alert_deliveries_total",
+                (("result", "ok"), ("sink", "dispatcher")))] == alerts
     # The same story in InfluxDB, for Grafana: storm periods, tasks, alerts, tree risk.
     storms = influx_rows(s, "SELECT phase, text FROM events WHERE kind='storm'")
     assert {r["phase"] for r in storms} >= {"start"}
@@ -141,3 +151,11 @@ def test_analytics_metrics_and_event_points_from_a_typhoon(settings: Settings,
     lean = influx_rows(s, "SELECT lean_deg, lean_critical_deg FROM tree_risk "
                           "WHERE lean_deg > 0 LIMIT 5")
     assert lean and all(r["lean_critical_deg"] in (0.9, 1.6) for r in lean)
+    # The Tree dashboard's lean panel, as Grafana would send it, charts the lean and its bands.
+    board = json.loads((ROOT / "deploy/grafana/dashboards/tree.json").read_text())
+    (panel,) = [p for p in board["panels"] if p["title"] == "Lean against the tree's baseline"]
+    leaning = next(iter(result_trees_with_lean(s)))
+    q = substitute(panel["targets"][0]["query"], {"site": site_id, "tree": leaning})
+    rows = influx_rows(s, q)
+    assert any(r["lean"] is not None for r in rows), q
+    assert all(r["warning"] in (0.25, 0.9) for r in rows if r["warning"] is not None)

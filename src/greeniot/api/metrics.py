@@ -15,11 +15,12 @@ from sqlalchemy.orm import Session
 
 from greeniot.metrics import Metrics
 from greeniot.registry.models import Alert, Command, Task
+from greeniot.registry.models_lifecycle import Delivery
 
 
 def registry_families(sessions: Callable[[], Session]) -> Callable[[], list[Metric]]:
     """Workflow state from the registry: tasks by state and kind, alerts by severity and
-    acknowledgement, valve commands by state."""
+    acknowledgement, valve commands by state, notification deliveries by sink and state."""
 
     def read() -> list[Metric]:
         tasks = GaugeMetricFamily("greeniot_registry_tasks", "Crew tasks by state and kind",
@@ -29,6 +30,9 @@ def registry_families(sessions: Callable[[], Session]) -> Callable[[], list[Metr
                                    labels=["severity", "acknowledged"])
         cmds = GaugeMetricFamily("greeniot_registry_valve_commands",
                                  "Valve commands by state", labels=["state"])
+        deliveries = GaugeMetricFamily(
+            "greeniot_registry_deliveries", "Alert and SLA notifications by sink kind "
+            "(webhook, apprise, mqtt, ...) and delivery state", labels=["sink", "state"])
         with sessions() as s:
             for state, kind, n in s.execute(
                     select(Task.state, Task.kind, func.count()).group_by(Task.state, Task.kind)):
@@ -39,7 +43,10 @@ def registry_families(sessions: Callable[[], Session]) -> Callable[[], list[Metr
             for state, n in s.execute(select(Command.state, func.count())
                                       .group_by(Command.state)):
                 cmds.add_metric([state], n)
-        return [tasks, alerts, cmds]
+            for kind, state, n in s.execute(select(Delivery.kind, Delivery.state, func.count())
+                                            .group_by(Delivery.kind, Delivery.state)):
+                deliveries.add_metric([kind, state], n)
+        return [tasks, alerts, cmds, deliveries]
 
     return read
 
