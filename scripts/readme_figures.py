@@ -57,6 +57,8 @@ def tests_section() -> str:
     proc = subprocess.run([str(BIN / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
                           cwd=ROOT, capture_output=True, text=True, timeout=3600)
     wall_min = (time.monotonic() - t0) / 60
+    log = ROOT / ".pytest-figures.log"  # the whole output, to see what failed
+    log.write_text(proc.stdout + proc.stderr)
     tail = [ln for ln in proc.stdout.splitlines() if re.search(r"\d+ (passed|failed)", ln)]
     if not tail:
         raise SystemExit("pytest printed no result line:\n" + proc.stdout[-2000:])
