@@ -20,7 +20,7 @@ def test_durations(text: str, seconds: float) -> None:
 
 
 def test_print_fleet() -> None:
-    out = subprocess.run([sys.executable, "-m", "simulators", "--print-fleet", "--trees", "3",
+    out = subprocess.run([sys.executable, "-m", "greeniot.simulators", "--print-fleet", "--trees", "3",
                           "--zones", "2"], capture_output=True, text=True, check=True).stdout
     reg = json.loads(out)
     assert [t["tree"] for t in reg["trees"]] == ["t001", "t002", "t003"]
@@ -31,7 +31,7 @@ def test_print_fleet() -> None:
 def test_cli_run_prints_truth(mosquitto: MosquittoProcess, observer: Observer,
                               site_id: str) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "simulators", "--scenario", "calm", "--port", str(mosquitto.port),
+        [sys.executable, "-m", "greeniot.simulators", "--scenario", "calm", "--port", str(mosquitto.port),
          "--span", "2h", "--step", "10m", "--trees", "2", "--zones", "1", "--site-id", site_id],
         capture_output=True, text=True, check=True, timeout=60)
     out = json.loads(proc.stdout)

@@ -41,13 +41,26 @@ async def open_registry_when_reachable(settings: Settings
                                       ) -> tuple[Engine, sessionmaker[Session]]:
     """:func:`open_registry`, retried with backoff while the database does not answer
     (PostgreSQL still starting): one line naming ``GREENIOT_DB_URL``, no traceback."""
+    from sqlalchemy import text
     from sqlalchemy.exc import OperationalError
 
-    async def attempt(_timeout_s: float) -> tuple[Engine, sessionmaker[Session]]:
-        return await asyncio.to_thread(open_registry, settings)
+    def probe() -> None:
+        # Only reaching the database is retried: a migration that fails (two processes
+        # migrating at once, say) must not be run again on a half-migrated schema.
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        eng = make_engine(settings)
+        try:
+            with eng.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        finally:
+            eng.dispose()
 
-    return await retry_until_reachable(registry_dependency(settings), attempt,
-                                       retry_on=(OperationalError, OSError))
+    async def attempt(_timeout_s: float) -> None:
+        await asyncio.to_thread(probe)
+
+    await retry_until_reachable(registry_dependency(settings), attempt,
+                                retry_on=(OperationalError, OSError))
+    return await asyncio.to_thread(open_registry, settings)
 
 
 def read_context(sessions: Callable[[], Session]) -> EstateContext:
