@@ -29,7 +29,7 @@ def q(url: str, query: str, db: str | None = None) -> list[dict]:
     for r in results:
         for s in r.get("series", []):
             out += [dict(zip(s["columns"], v, strict=True)) | (s.get("tags") or {})
-                    for v in s["values"]]
+                    for v in s.get("values", [])]  # SHOW ... lists empty series too
     return out
 
 
