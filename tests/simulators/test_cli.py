@@ -33,7 +33,8 @@ def test_cli_run_prints_truth(mosquitto: MosquittoProcess, observer: Observer,
                               site_id: str) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "greeniot.simulators", "--scenario", "calm",
-         "--port", str(mosquitto.port), "--span", "2h", "--step", "10m", "--trees", "2", "--zones", "1", "--site-id", site_id],
+         "--port", str(mosquitto.port), "--span", "2h", "--step", "10m", "--trees", "2",
+         "--zones", "1", "--site-id", site_id],
         capture_output=True, text=True, check=True, timeout=60)
     out = json.loads(proc.stdout)
     assert out["truth"]["scenario"] == "calm" and out["truth"]["lean_steps"] == {}
