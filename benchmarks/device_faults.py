@@ -29,7 +29,7 @@ from greeniot.analytics.engine import AnalyticsEngine
 from greeniot.analytics.params import AnalyticsParams
 from greeniot.estate import EstateContext
 from greeniot.runtime.feed import AnalyticsFeed
-from simulators.faults import FAULTS, FaultScenario, generate
+from greeniot.simulators.faults import FAULTS, FaultScenario, generate
 
 TICK_MS = 300_000
 START_MS = 1_790_000_000_000

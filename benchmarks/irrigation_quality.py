@@ -55,7 +55,7 @@ from greeniot.analytics.irrigation.lockouts import (
     weather_lockouts,
 )
 from greeniot.analytics.irrigation.soils import TEXTURES
-from simulators.soil import DRAIN_TAU_DAYS, INTAKE_MM_H, PONDING_MM, Probes, RootZones
+from greeniot.simulators.soil import DRAIN_TAU_DAYS, INTAKE_MM_H, PONDING_MM, Probes, RootZones
 
 KINDS = {"drip": (4.0, 0.9), "rotor": (12.0, 0.75), "spray": (40.0, 0.7)}
 SHADE = (1.0, 0.8, 0.6)  # sun, part shade, shade: share of the open-sky crop ET

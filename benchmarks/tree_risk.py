@@ -41,7 +41,7 @@ from greeniot.analytics.engine import AnalyticsEngine
 from greeniot.analytics.params import TILT_PARAMS
 from greeniot.estate import DeviceBinding, EstateContext, TreeInfo
 from greeniot.protocol.messages import TiltBurst, TiltReading, WeatherReading
-from simulators.estates import Estate, draw_estate, sway_burst, tilt_readings
+from greeniot.simulators.estates import Estate, draw_estate, sway_burst, tilt_readings
 
 START_MS = 1_790_000_000_000 - (1_790_000_000_000 % 86_400_000)
 TICK_S = 300.0

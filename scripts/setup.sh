@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up on Debian 12: system services (not started), a virtualenv with greeniot.
 # Usage: scripts/setup.sh   (re-running does only what is missing)
+# Python packages are pinned by constraints.txt (refresh it with scripts/lock.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${GREENIOT_VENV:-.venv}
@@ -33,11 +34,11 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 stamp="$VENV/.greeniot-installed"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
   echo "setup: installing greeniot and its dependencies into $VENV"
   log="$VENV/setup-pip.log"
   if ! { "$VENV/bin/python" -m pip install -q --upgrade pip &&
-         "$VENV/bin/python" -m pip install -q -e ".[dev]"; } >"$log" 2>&1; then
+         "$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[dev]"; } >"$log" 2>&1; then
     cat "$log" >&2
     echo "setup: pip install failed (log above, kept in $log)" >&2
     exit 1

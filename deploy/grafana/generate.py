@@ -7,11 +7,18 @@ committed JSON equals this script's output and runs every query against a real I
 by the simulator through the real ingest service.
 
 Queries are raw InfluxQL over the storage mapping of docs/protocol.md (measurements ``soil``,
-``tilt``, ``sway``, ``weather``, ``valve``, ``ack``, ``status``; tags ``site``, ``device``,
-``tree``, ``zone``; field names as in ``greeniot.store.lineproto.SCHEMA``). They use Grafana's
+``tilt``, ``sway``, ``weather``, ``valve``, ``ack``, ``status``, and what analytics writes:
+``events``, ``tasks``, ``alerts``, ``tree_risk`` from greeniot.store.eventlines; tags
+``site``, ``device``, ``tree``, ``zone``; field names as in the channel table). They use Grafana's
 InfluxQL macros ``$timeFilter`` and ``$__interval`` and the dashboard variables ``$site``,
 ``$tree`` and ``$zone`` as anchored regexes (``=~ /^$site$/``), which is how Grafana expands a
 multi-value or "All" selection for InfluxDB.
+
+The map of trees reads their coordinates from the ``tree_risk`` points (fields ``lat``/``lon``,
+copied from the tree ledger when analytics writes the risk), not from a registry datasource:
+one datasource serves every panel, and the default registry (SQLite in the services' volume)
+is not reachable from Grafana; PostgreSQL, which Grafana could read, is optional.
+Storm periods and alerts are annotations from the ``events`` and ``alerts`` points.
 
 Usage: ``python deploy/grafana/generate.py`` (writes), ``--check`` (exit 1 if files differ).
 Standard library only, so it runs without the project installed.
@@ -67,7 +74,8 @@ def target(query: str, *, ref: str = "A", alias: str | None = None,
 def panel(kind: str, title: str, targets: list[Json], *, unit: str | None = None,
           description: str = "", w: int = 12, h: int = 8, custom: Json | None = None,
           options: Json | None = None, mappings: list[Json] | None = None,
-          overrides: list[Json] | None = None, decimals: int | None = None) -> Json:
+          overrides: list[Json] | None = None, decimals: int | None = None,
+          thresholds: list[Json] | None = None) -> Json:
     """A panel without id and position; :func:`dashboard` numbers and places them."""
     defaults: Json = {}
     if unit:
@@ -78,6 +86,9 @@ def panel(kind: str, title: str, targets: list[Json], *, unit: str | None = None
         defaults["custom"] = custom
     if mappings:
         defaults["mappings"] = mappings
+    if thresholds:
+        defaults["thresholds"] = {"mode": "absolute", "steps": thresholds}
+        defaults["color"] = {"mode": "thresholds"}
     return {"type": kind, "title": title, "description": description,
             "datasource": dict(DATASOURCE), "targets": targets,
             "fieldConfig": {"defaults": defaults, "overrides": overrides or []},
@@ -111,14 +122,32 @@ def layout(panels: list[Json]) -> list[Json]:
     return out
 
 
+def annotation(name: str, query: str, color: str) -> Json:
+    """Grafana's InfluxDB annotation query: ``text`` is the column shown on hover."""
+    return {"name": name, "datasource": dict(DATASOURCE), "enable": True, "iconColor": color,
+            "query": query, "textColumn": "text", "tagsColumn": "kind"}
+
+
+#: Storm periods (start, escalate and clear of the site-wide storm event) and alerts, from the
+#: points analytics writes (greeniot.store.eventlines).
+STORMS = annotation("Storms", 'SELECT "text", "kind" FROM "events" WHERE "kind" = \'storm\' '
+                    'AND "site" =~ /^$site$/ AND $timeFilter', "orange")
+ALERTS = annotation("Alerts", 'SELECT "text", "kind" FROM "alerts" WHERE "site" =~ /^$site$/ '
+                    "AND $timeFilter", "red")
+#: risk level 0-3 (none, watch, warning, critical): the tilt stage's latched lean levels
+RISK_STEPS = [{"color": "green", "value": None}, {"color": "yellow", "value": 1},
+              {"color": "orange", "value": 2}, {"color": "red", "value": 3}]
+
+
 def dashboard(uid: str, title: str, description: str, variables: list[Json],
-              panels: list[Json], *, time_from: str = "now-7d") -> Json:
+              panels: list[Json], *, time_from: str = "now-7d",
+              annotations: list[Json] | None = None) -> Json:
     return {
         "uid": uid, "title": title, "description": description,
         "tags": ["greeniot"], "timezone": "browser", "editable": False,
         "schemaVersion": SCHEMA_VERSION, "version": 1, "graphTooltip": 1,
         "refresh": "1m", "time": {"from": time_from, "to": "now"},
-        "annotations": {"list": []},
+        "annotations": {"list": annotations or []},
         "links": [{"type": "dashboards", "tags": ["greeniot"], "asDropdown": False,
                    "includeVars": True, "keepTime": True, "title": "greeniot"}],
         "templating": {"list": variables},
@@ -191,6 +220,26 @@ def estate_overview() -> Json:
             mappings=ONLINE_STATES,
             description="Last status per device: online, battery [V], signal [dBm], "
                         "readings waiting in its outbox."),
+        panel("geomap", "Trees by risk", [target(
+            'SELECT last("lat") AS "latitude", last("lon") AS "longitude", '
+            'last("risk_level") AS "risk" FROM "tree_risk" '
+            f'{where(SITE)} GROUP BY "site", "tree"', table=True)], w=12, h=10,
+            options={
+                "view": {"id": "fit", "allLayers": True},
+                "layers": [{"type": "markers", "name": "trees",
+                            "location": {"mode": "coords", "latitude": "latitude",
+                                         "longitude": "longitude"},
+                            "config": {"size": {"fixed": 6},
+                                       "color": {"field": "risk", "fixed": "green"}}}]},
+            thresholds=RISK_STEPS,
+            description="Each tree at its ledger coordinates, coloured by its newest risk "
+                        "level: green none, yellow watch, orange warning, red critical."),
+        panel("table", "Tasks opened", [target(
+            'SELECT "id", "priority", "title", "subject" FROM "tasks" '
+            f'{where(SITE)} GROUP BY "site", "kind" ORDER BY time DESC LIMIT 100',
+            table=True)], w=12, h=10,
+            description="Crew tasks analytics opened (event time); their workflow state "
+                        "lives in the registry (API /api/v1/tasks)."),
         panel("timeseries", "Messages stored", [target(
             f'SELECT count("seq") FROM {measurements(with_field="seq")} '
             f'{where(SITE)} {EVERY} fill(0)', alias="$measurement")],
@@ -198,7 +247,7 @@ def estate_overview() -> Json:
     ]
     return dashboard("greeniot-estate", "greeniot — Estate overview",
                      "Soil, trees, weather, valves and devices of one or more sites.",
-                     [site_var], panels)
+                     [site_var], panels, annotations=[STORMS, ALERTS])
 
 
 def tree_drilldown() -> Json:
@@ -206,7 +255,22 @@ def tree_drilldown() -> Json:
                          multi=False)
     tree_var = query_var("tree", "Tree", 'SHOW TAG VALUES FROM "tilt" WITH KEY = "tree" '
                          'WHERE "site" =~ /^$site$/', multi=False)
+    band = {"custom.lineStyle": {"fill": "dash", "dash": [10, 10]}, "custom.fillOpacity": 0}
     panels = [
+        panel("timeseries", "Lean against the tree's baseline", [target(
+            'SELECT mean("lean_deg") AS "lean", last("lean_watch_deg") AS "watch", '
+            'last("lean_warning_deg") AS "warning", last("lean_critical_deg") AS "critical" '
+            f'FROM "tree_risk" {where(SITE, TREE)} {EVERY} fill(none)', alias="$col")],
+            unit="degree", decimals=2, w=24, h=9, overrides=[
+                {"matcher": {"id": "byName", "options": name},
+                 "properties": [{"id": "color", "value": {"mode": "fixed",
+                                                          "fixedColor": color}},
+                                *({"id": k, "value": v} for k, v in band.items())]}
+                for name, color in (("watch", "yellow"), ("warning", "orange"),
+                                    ("critical", "red"))],
+            description="Calm residual lean: tilt minus the tree's own baseline [°], against "
+                        "its watch, warning and critical levels (heritage trees have "
+                        "stricter ones; analytics/params.py)."),
         panel("timeseries", "Tilt: pitch, roll and sensor temperature", [
             target('SELECT mean("pitch_deg") AS "pitch_deg", mean("roll_deg") AS "roll_deg" '
                    f'FROM "tilt" {where(SITE, TREE)} {EVERY} fill(null)', alias="$col"),
@@ -238,7 +302,7 @@ def tree_drilldown() -> Json:
             description="Tilt readings stored in the selected range."),
     ]
     return dashboard("greeniot-tree", "greeniot — Tree", "One tree: tilt, sway and wind.",
-                     [site_var, tree_var], panels)
+                     [site_var, tree_var], panels, annotations=[STORMS, ALERTS])
 
 
 def irrigation() -> Json:
@@ -286,10 +350,88 @@ def irrigation() -> Json:
                      [site_var, zone_var], panels, time_from="now-3d")
 
 
+#: greeniot's own metrics, scraped by Prometheus (provisioning/datasources/prometheus.yaml).
+PROMETHEUS: dict[str, str] = {"type": "prometheus", "uid": "greeniot-prometheus"}
+
+
+def prom(title: str, exprs: list[tuple[str, str]], *, unit: str | None = None,
+         description: str = "", w: int = 12, h: int = 8, kind: str = "timeseries") -> Json:
+    """A panel of PromQL expressions ``(expr, legend)`` on the Prometheus datasource."""
+    targets = [{"refId": chr(ord("A") + i), "datasource": dict(PROMETHEUS), "expr": expr,
+                "legendFormat": legend, "range": True} for i, (expr, legend) in enumerate(exprs)]
+    p = panel(kind, title, targets, unit=unit, description=description, w=w, h=h)
+    p["datasource"] = dict(PROMETHEUS)
+    return p
+
+
+def operations() -> Json:
+    """Ingest health, analytics timing, actions: the metrics of src/greeniot/metrics.py."""
+    r5 = "[5m]"
+    panels = [
+        prom("Messages per second", [
+            (f"sum(rate(greeniot_ingest_messages_received_total{r5}))", "received"),
+            (f"sum(rate(greeniot_ingest_messages_accepted_total{r5}))", "accepted"),
+            (f"sum by (reason) (rate(greeniot_ingest_messages_rejected_total{r5}))",
+             "rejected {{reason}}")], unit="reqps",
+            description="MQTT messages ingest received, stored and refused (by reason code)."),
+        prom("Spool", [("sum(greeniot_ingest_spool_bytes)", "bytes waiting"),
+                       ("max(greeniot_ingest_spool_age_seconds)", "age")], unit="bytes",
+             description="Readings acknowledged but not yet in InfluxDB, and how long the "
+                         "spool has not been empty [s]: grows while InfluxDB is down."),
+        prom("InfluxDB writes", [
+            (f"sum(rate(greeniot_ingest_write_seconds_sum{r5})) / "
+             f"sum(rate(greeniot_ingest_write_seconds_count{r5}))", "mean latency"),
+            (f"sum(rate(greeniot_ingest_write_retries_total{r5}))", "retries/s")], unit="s",
+            description="Mean duration of a write batch [s] and failed writes retried."),
+        prom("Broker lag", [("max by (role) (greeniot_mqtt_broker_lag_seconds)", "{{role}}"),
+                            ("min by (role) (greeniot_mqtt_connected)", "{{role}} connected")],
+             unit="s", description="Age of the oldest message received but not processed "
+                                   "[s]; 0 connected means the broker is unreachable."),
+        prom("Analytics stage tick (p95)", [
+            ("histogram_quantile(0.95, sum by (le, stage) "
+             "(rate(greeniot_analytics_stage_seconds_bucket[15m])))", "{{stage}}"),
+            ("histogram_quantile(0.95, sum by (le) "
+             "(rate(greeniot_analytics_tick_seconds_bucket[15m])))", "whole tick")], unit="s",
+            description="95th percentile of each stage's tick and of the whole tick [s]."),
+        prom("Events found", [
+            ("sum by (kind) (increase(greeniot_analytics_events_total[1h]))", "{{kind}}")],
+            description="Analytics events per hour, by kind."),
+        prom("Tasks and alerts", [
+            ("sum by (kind) (increase(greeniot_tasks_opened_total[1h]))", "task {{kind}}"),
+            ("sum by (severity) (increase(greeniot_alerts_raised_total[1h]))",
+             "alert {{severity}}")],
+            description="Crew tasks opened and alerts raised per hour."),
+        prom("Alert deliveries", [
+            ("sum by (sink, state) (greeniot_registry_deliveries)", "{{sink}} {{state}}"),
+            ("sum by (sink, result) (increase(greeniot_alert_deliveries_total[1h]))",
+             "handed to {{sink}} {{result}}")],
+            description="Notifications by sink (webhook, apprise, mqtt, ...) and delivery "
+                        "state, from the registry; and alerts handed to the dispatcher per "
+                        "hour."),
+        prom("Valve commands", [
+            ("sum by (state) (increase(greeniot_valve_commands_total[1h]))", "{{state}}"),
+            ("sum by (state) (greeniot_registry_valve_commands)", "registry {{state}}")],
+            description="Command transitions per hour (sent, acked, refused, expired, "
+                        "failed) and commands in the registry by state."),
+        prom("Open work", [("sum by (state) (greeniot_registry_tasks)", "tasks {{state}}"),
+                           ("sum by (severity) (greeniot_registry_alerts"
+                            '{acknowledged="false"})', "unacknowledged {{severity}}")],
+             description="Tasks by workflow state and unacknowledged alerts, from the "
+                         "registry."),
+        prom("API requests", [
+            (f"sum by (route, status) (rate(greeniot_api_requests_total{r5}))",
+             "{{route}} {{status}}")], unit="reqps", w=24,
+            description="HTTP requests per second by route template and status."),
+    ]
+    return dashboard("greeniot-operations", "greeniot — Operations",
+                     "Ingest, analytics and actions from greeniot's Prometheus metrics.",
+                     [], panels, time_from="now-6h")
+
+
 def dashboards() -> dict[str, Json]:
     """File name → dashboard JSON."""
     return {"estate-overview.json": estate_overview(), "tree.json": tree_drilldown(),
-            "irrigation.json": irrigation()}
+            "irrigation.json": irrigation(), "operations.json": operations()}
 
 
 def render(board: Json) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 from pathlib import Path
@@ -17,7 +18,7 @@ import typer
 from greeniot.config import Settings, unknown_env
 from greeniot.logs import setup_logging
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="greeniot: smart-maintenance backend for urban greenery.")
 
 MqttHost = Annotated[str | None, typer.Option(help="MQTT broker host [GREENIOT_MQTT__HOST]")]
@@ -53,14 +54,39 @@ def build_settings(*, mqtt_host: str | None = None, mqtt_port: int | None = None
 
 
 async def _until_signal(main: Any) -> None:
-    """Run ``main`` (a coroutine) until it ends or SIGINT/SIGTERM arrives."""
+    """Run ``main`` (a coroutine) until it ends or SIGINT/SIGTERM arrives.
+
+    A failure ends the process with one error line (the traceback only at
+    ``GREENIOT_LOG_LEVEL=DEBUG`` or in JSON logs) and exit status 1.
+    """
     loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(main)
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, task.cancel)
-    with contextlib.suppress(asyncio.CancelledError):
+    try:
         await task
+    except asyncio.CancelledError:
+        pass
+    except Exception as err:
+        logging.getLogger("greeniot").error("stopped: %s: %s", type(err).__name__, err,
+                                            exc_info=err)
+        raise typer.Exit(1) from err
+
+
+def _version(value: bool) -> None:
+    if value:
+        from greeniot.api.deps import package_version
+
+        typer.echo(f"greeniot {package_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True,
+        help="print the installed version and exit")] = False) -> None:
+    """greeniot: smart-maintenance backend for urban greenery."""
 
 
 @app.command()
@@ -148,6 +174,22 @@ def demo(data_dir: Annotated[Path, typer.Option(help="where services keep their 
     asyncio.run(_until_signal(run_demo(s, duration_s=duration, trees=trees, zones=zones,
                                        scenario_s=scenario_s, api_port=api_port,
                                        firmware=firmware, fresh=fresh)))
+
+
+@app.command()
+def homeassistant(mqtt_host: MqttHost = None, mqtt_port: MqttPort = None,
+                  data_dir: DataDir = None, db_url: DbUrl = None,
+                  prefix: Annotated[str, typer.Option(help="Home Assistant's discovery prefix")]
+                  = "homeassistant",
+                  remove: Annotated[bool, typer.Option(help="delete the configs instead")]
+                  = False) -> None:
+    """Publish Home Assistant MQTT discovery configs for the registry's trees, zones and
+    valves (retained), so Home Assistant shows them."""
+    from greeniot.homeassistant import announce
+
+    s = build_settings(mqtt_host=mqtt_host, mqtt_port=mqtt_port, data_dir=data_dir,
+                       db_url=db_url)
+    asyncio.run(_until_signal(announce(s, prefix=prefix, remove=remove)))
 
 
 # Registry administration: the roster and alert routes (kept in their own module).

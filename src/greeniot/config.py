@@ -82,6 +82,14 @@ class ApiSettings(BaseModel):
     port: int = Field(8000, ge=0, le=65535)
 
 
+class MetricsSettings(BaseModel):
+    """Prometheus exposition of ``greeniot ingest`` and ``analytics`` (the API serves
+    ``/metrics`` on its own port). ``port`` 0 = no metrics server."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(0, ge=0, le=65535)
+
+
 class DeliverySettings(BaseModel):
     """Alert delivery (``greeniot.actions.sinks``): retries, backoff, per-recipient rate limit.
 
@@ -158,6 +166,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     analytics: AnalyticsSettings = AnalyticsSettings()
     api: ApiSettings = ApiSettings()
+    metrics: MetricsSettings = MetricsSettings()
     delivery: DeliverySettings = DeliverySettings()
     tasks: TaskSettings = TaskSettings()
     auth: AuthSettings = AuthSettings()

@@ -16,7 +16,7 @@ from greeniot.analytics.engine import AnalyticsEngine
 from greeniot.analytics.tilt.mount import mount_jump
 from greeniot.analytics.tilt.response import storm_lean_level, storm_response
 from greeniot.estate import DeviceBinding, EstateContext, TreeInfo
-from simulators.estates import draw_estate, tilt_readings
+from greeniot.simulators.estates import draw_estate, tilt_readings
 from tests.analytics.analytics_synth import (
     DAY,
     HOUR,

@@ -31,8 +31,9 @@ def test_open_by_hand_with_dedup(client: TestClient) -> None:
     task = r.json()
     # The creator is the caller's account, never a field of the body.
     assert (task["state"], task["created_by"], task["heritage"]) == ("open", "operator", False)
-    assert task["history"] == [{"ts_ms": task["created_ms"], "by": "operator", "from_state": None,
-                                "to_state": "open", "note": ""}]
+    assert task["history"] == [{"ts_ms": task["created_ms"], "ts_iso": task["created_iso"],
+                                "by": "operator", "from_state": None, "to_state": "open",
+                                "note": ""}]
     again = client.post(f"{API}/tasks", json=body | {"title": "second call"})
     assert again.status_code == 200 and again.json()["id"] == task["id"]
     assert again.json()["title"] == "resident reports cracked branch"

@@ -22,8 +22,8 @@ from greeniot.registry.db import session_factory
 from greeniot.registry.models import Task
 from greeniot.runtime.maintenance import MaintenanceService
 from greeniot.runtime.processes import bindings_of
-from simulators.fleet import Fleet
-from simulators.runner import run
+from greeniot.simulators.fleet import Fleet
+from greeniot.simulators.runner import run
 from tests.api.photos import jpeg_bytes
 from tests.crew.conftest import ApiServer
 from tests.e2e.test_pipeline import seeded_estate, wait_for

@@ -105,8 +105,8 @@ def settings_field(var: str) -> bool:
 def test_services_and_images() -> None:
     services = compose()["services"]
     assert {"mosquitto", "influxdb", "grafana", *GREENIOT_SERVICES} <= services.keys()
-    assert services["mosquitto"]["image"].startswith("eclipse-mosquitto:2")
-    assert services["influxdb"]["image"].startswith("influxdb:1.8")
+    assert services["mosquitto"]["image"].startswith("eclipse-mosquitto:2.")
+    assert services["influxdb"]["image"].startswith("influxdb:1.8.")
     assert services["grafana"]["image"].startswith("grafana/grafana")
     for name in GREENIOT_SERVICES:
         build = services[name]["build"]
@@ -138,7 +138,7 @@ def test_bind_mounts_exist_and_named_volumes_are_declared() -> None:
             else:
                 assert source in declared, f"{name}: volume {source} not declared"
             assert target.startswith("/"), (name, target)
-    assert binds == 5  # mosquitto conf + acl, influxdb conf, grafana x2
+    assert binds == 7  # mosquitto conf + acl, influxdb conf + init, grafana x2, prometheus
 
 
 def test_mosquitto_finds_every_file_its_config_names() -> None:
@@ -273,7 +273,7 @@ def test_dockerfile_builds_from_repository_paths() -> None:
         for src in line.split():
             assert (ROOT / src).exists(), f"COPY {src}: not in the repository"
     # Every package pyproject installs is copied into the build.
-    for pkg in ("src", "simulators", "pyproject.toml", "README.md"):
+    for pkg in ("src", "pyproject.toml", "README.md", "constraints.txt"):
         assert any(pkg in line.split() for line in copies), pkg
     entry = re.search(r'^ENTRYPOINT\s+\["greeniot"\]\s*$', text, re.MULTILINE)
     assert entry, "compose commands are greeniot subcommands: ENTRYPOINT must be greeniot"
@@ -289,3 +289,60 @@ def test_api_is_not_published_beyond_the_host_and_needs_its_secret() -> None:
         assert host == "127.0.0.1", port
     # interpolate() stands in "test-<name>" for a variable compose requires (``:?``)
     assert api["environment"]["GREENIOT_AUTH__SECRET"] == "test-greeniot_auth__secret"
+
+
+# -- a deployment that starts -----------------------------------------------------------------
+def test_images_are_pinned_to_a_release() -> None:
+    """No floating tags: every image names an exact release (major.minor.patch)."""
+    for name, svc in compose()["services"].items():
+        image = svc["image"]
+        tag = image.rsplit(":", 1)[1] if ":" in image else "latest"
+        assert re.fullmatch(r"v?\d+\.\d+(\.\d+)?", tag), (name, image)
+
+
+def test_every_service_has_a_healthcheck_and_waits_for_healthy_dependencies() -> None:
+    services = compose()["services"]
+    for name, svc in services.items():
+        if "tools" in svc.get("profiles", []):
+            continue  # one-shot tools (provision) run to completion, nothing waits on them
+        assert svc.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+        deps = svc.get("depends_on") or {}
+        assert isinstance(deps, dict), f"{name}: depends_on without conditions"
+        for dep, cond in deps.items():
+            assert cond == {"condition": "service_healthy"}, (name, dep, cond)
+    for name in GREENIOT_SERVICES:
+        assert set(services[name]["depends_on"]) == {"mosquitto", "influxdb"}, name
+
+
+def test_greeniot_healthchecks_probe_what_the_service_serves() -> None:
+    services = compose()["services"]
+    env = env_of(services["ingest"])
+    port = env["GREENIOT_METRICS__PORT"]
+    for name in ("ingest", "analytics"):
+        assert f"127.0.0.1:{port}/metrics" in " ".join(services[name]["healthcheck"]["test"])
+    assert "127.0.0.1:8000/health" in " ".join(services["api"]["healthcheck"]["test"])
+
+
+def test_secrets_are_required_not_defaulted_to_empty() -> None:
+    text = COMPOSE.read_text(encoding="utf-8")
+    for var in ("POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD",
+                "GREENIOT_INGEST_MQTT_PASSWORD", "GREENIOT_ACTIONS_MQTT_PASSWORD"):
+        ops = {m.group("op") for m in _VAR.finditer(text) if m.group("name") == var}
+        assert ops == {":?"}, (var, ops)
+
+
+def test_influxdb_init_scripts_are_mounted_where_the_image_runs_them() -> None:
+    svc = compose()["services"]["influxdb"]
+    assert covered_by("/docker-entrypoint-initdb.d/retention.iql", svc) == \
+        ("bind", "./influxdb/init")
+
+
+def test_prometheus_scrapes_every_greeniot_service_where_it_serves_metrics() -> None:
+    services = compose()["services"]
+    conf = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    targets = {t for job in conf["scrape_configs"] for sc in job["static_configs"]
+               for t in sc["targets"]}
+    port = env_of(services["ingest"])["GREENIOT_METRICS__PORT"]
+    assert targets == {f"ingest:{port}", f"analytics:{port}", "api:8000"}
+    assert covered_by("/etc/prometheus/prometheus.yml", services["prometheus"]) == \
+        ("bind", "./prometheus/prometheus.yml")

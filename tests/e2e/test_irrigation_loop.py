@@ -32,7 +32,7 @@ from greeniot.analytics.irrigation.et0 import clear_sky_radiation_mj_m2, daily_e
 from greeniot.clock import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN
 from greeniot.estate import DeviceBinding, EstateContext, ZoneInfo
 from greeniot.protocol.messages import SiteForecast, SoilReading, ValveEvent, WeatherReading
-from simulators.soil import DRAIN_TAU_DAYS, INTAKE_MM_H, Probes, RootZones
+from greeniot.simulators.soil import DRAIN_TAU_DAYS, INTAKE_MM_H, Probes, RootZones
 
 SITE = "estate-loop"
 OFFSET_H = 8.0

@@ -18,8 +18,8 @@ from greeniot.registry.models import Command, Device, Task
 from greeniot.runtime.maintenance import MaintenanceService
 from greeniot.runtime.processes import bindings_of, open_registry, read_context
 from greeniot.services.firmware import FirmwareNode
-from simulators.fleet import Fleet
-from simulators.runner import run
+from greeniot.simulators.fleet import Fleet
+from greeniot.simulators.runner import run
 from tests.helpers import apoll
 from tests.ingest.test_service import influx_rows
 

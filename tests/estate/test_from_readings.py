@@ -18,8 +18,8 @@ from greeniot.registry.ledger_export import export_geojson
 from greeniot.registry.models import Task
 from greeniot.runtime.maintenance import MaintenanceService
 from greeniot.runtime.processes import bindings_of, open_registry, read_context
-from simulators.fleet import Fleet
-from simulators.runner import run
+from greeniot.simulators.fleet import Fleet
+from greeniot.simulators.runner import run
 
 pytestmark = pytest.mark.services
 

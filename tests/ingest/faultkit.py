@@ -2,7 +2,7 @@
 
 One rig: its own Mosquitto, an InfluxDB, N ``greeniot ingest`` processes (real processes, so
 kill -9 is real), and a sender that keeps every reading until ingest confirms it
-(``simulators.confirmed``). A fault is injected while the sender is part-way through; then
+(``greeniot.simulators.confirmed``). A fault is injected while the sender is part-way through; then
 the run waits until everything is confirmed and stored, and counts: lost = readings sent whose
 (device, seq) is not in InfluxDB; duplicated = points beyond one per (device, seq).
 
@@ -24,8 +24,8 @@ import httpx
 from greeniot.protocol import SoilReading, encode
 from greeniot.services import InfluxProcess, MosquittoProcess
 from greeniot.services.process import ChildService
-from simulators.confirmed import ConfirmedSender, stored_filter
-from simulators.publisher import Publisher
+from greeniot.simulators.confirmed import ConfirmedSender, stored_filter
+from greeniot.simulators.publisher import Publisher
 
 FAULTS = ("ingest_kill3", "broker_kill", "broker_restart", "influx_down", "worker_kill")
 

@@ -17,8 +17,8 @@ from greeniot.ingest.service import IngestService
 from greeniot.ingest.stats import IngestStats
 from greeniot.protocol import SoilReading, encode
 from greeniot.services import MosquittoProcess
-from simulators.confirmed import ConfirmedSender, stored_filter
-from simulators.publisher import Publisher
+from greeniot.simulators.confirmed import ConfirmedSender, stored_filter
+from greeniot.simulators.publisher import Publisher
 from tests.helpers import Observer, poll
 from tests.ingest.test_faults import seqs_count
 

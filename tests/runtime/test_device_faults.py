@@ -21,7 +21,7 @@ from greeniot.registry.context import seed
 from greeniot.registry.models import Alert, Task
 from greeniot.runtime.maintenance import MaintenanceService
 from greeniot.runtime.processes import open_registry, read_context
-from simulators.faults import generate
+from greeniot.simulators.faults import generate
 from tests.helpers import Publisher, apoll
 from tests.runtime.malformed import malformed
 

@@ -13,10 +13,10 @@ from greeniot.ingest.service import IngestService
 from greeniot.registry.context import seed
 from greeniot.runtime.processes import open_registry, read_context
 from greeniot.runtime.warmstart import warm_start
+from greeniot.simulators.fleet import Fleet
+from greeniot.simulators.runner import run
 from greeniot.store.influx import InfluxClient
 from greeniot.store.queries import history
-from simulators.fleet import Fleet
-from simulators.runner import run
 from tests.ingest.test_service import influx_rows
 
 

@@ -1,4 +1,4 @@
-"""``python -m simulators`` works end to end."""
+"""``python -m greeniot.simulators`` works end to end."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from greeniot.services import MosquittoProcess
-from simulators.__main__ import duration_s
+from greeniot.simulators.__main__ import duration_s
 from tests.simulators.conftest import Observer, wait_until
 
 
@@ -20,8 +20,9 @@ def test_durations(text: str, seconds: float) -> None:
 
 
 def test_print_fleet() -> None:
-    out = subprocess.run([sys.executable, "-m", "simulators", "--print-fleet", "--trees", "3",
-                          "--zones", "2"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-m", "greeniot.simulators", "--print-fleet",
+                          "--trees", "3", "--zones", "2"],
+                         capture_output=True, text=True, check=True).stdout
     reg = json.loads(out)
     assert [t["tree"] for t in reg["trees"]] == ["t001", "t002", "t003"]
     assert [z["zone"] for z in reg["zones"]] == ["z01", "z02"]
@@ -31,8 +32,9 @@ def test_print_fleet() -> None:
 def test_cli_run_prints_truth(mosquitto: MosquittoProcess, observer: Observer,
                               site_id: str) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "simulators", "--scenario", "calm", "--port", str(mosquitto.port),
-         "--span", "2h", "--step", "10m", "--trees", "2", "--zones", "1", "--site-id", site_id],
+        [sys.executable, "-m", "greeniot.simulators", "--scenario", "calm",
+         "--port", str(mosquitto.port), "--span", "2h", "--step", "10m", "--trees", "2",
+         "--zones", "1", "--site-id", site_id],
         capture_output=True, text=True, check=True, timeout=60)
     out = json.loads(proc.stdout)
     assert out["truth"]["scenario"] == "calm" and out["truth"]["lean_steps"] == {}

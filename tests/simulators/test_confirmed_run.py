@@ -9,8 +9,8 @@ import pytest
 
 from greeniot.config import Settings
 from greeniot.ingest.service import IngestService
-from simulators import Fleet, SimOptions
-from simulators.runner import RunResult, run
+from greeniot.simulators import Fleet, SimOptions
+from greeniot.simulators.runner import RunResult, run
 from tests.ingest.test_service import influx_rows
 
 pytestmark = pytest.mark.services

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from greeniot.protocol import Command, device_topic, encode
-from simulators import Fleet, SimOptions, Simulation, get_scenario
-from simulators.outgoing import Outgoing
+from greeniot.simulators import Fleet, SimOptions, Simulation, get_scenario
+from greeniot.simulators.outgoing import Outgoing
 
 START = 1_795_000_000_000
 

@@ -9,7 +9,7 @@ import pytest
 
 from greeniot.estate import DeviceBinding, TreeInfo, ZoneInfo
 from greeniot.protocol import valid_id
-from simulators import Fleet
+from greeniot.simulators import Fleet
 
 
 def test_same_seed_same_fleet_other_seed_other_fleet() -> None:

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from greeniot.services import MosquittoProcess, free_port
-from simulators.publisher import Publisher, PublisherError
+from greeniot.simulators.publisher import Publisher, PublisherError
 from tests.simulators.conftest import Observer, wait_until
 
 

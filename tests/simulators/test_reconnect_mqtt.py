@@ -8,7 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from greeniot.services import MosquittoProcess
-from simulators import Fleet, Progress, RunResult, SimOptions, run
+from greeniot.simulators import Fleet, Progress, RunResult, SimOptions, run
 from tests.simulators.conftest import Observer, wait_until
 
 

@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 
 from greeniot.protocol import Status
 from greeniot.services import MosquittoProcess
-from simulators import Fleet, SimOptions, run_sync
+from greeniot.simulators import Fleet, SimOptions, run_sync
 from tests.simulators.conftest import Observer, wait_until, wall_ms
 
 

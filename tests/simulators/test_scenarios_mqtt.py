@@ -7,7 +7,7 @@ import pytest
 
 from greeniot.protocol import SoilReading, TiltReading, WeatherReading
 from greeniot.services import MosquittoProcess
-from simulators import Fleet, SimOptions, run_sync
+from greeniot.simulators import Fleet, SimOptions, run_sync
 from tests.simulators.conftest import Observer, wait_until
 
 

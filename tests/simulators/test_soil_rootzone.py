@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from greeniot.analytics.irrigation.calibration import CalibrationSpec, CalibrationTable, calibrate
-from simulators.soil import DRAIN_TAU_DAYS, INTAKE_MM_H, Probes, RootZones
+from greeniot.simulators.soil import DRAIN_TAU_DAYS, INTAKE_MM_H, Probes, RootZones
 
 
 def _zones(texture: str, n: int = 1, d0: float = 0.0) -> RootZones:

@@ -10,7 +10,7 @@ import pytest
 
 from greeniot.protocol import Ack, Command, SoilReading, ValveEvent, device_topic, encode
 from greeniot.services import MosquittoProcess
-from simulators import Fleet, RunResult, SimOptions, run
+from greeniot.simulators import Fleet, RunResult, SimOptions, run
 from tests.helpers import apoll
 from tests.simulators.conftest import Observer, wall_ms
 

@@ -11,7 +11,7 @@ T0 = 1_795_000_000_000
 
 
 def node(hard_cap_s: float = 3600.0):  # type: ignore[no-untyped-def]
-    from simulators.valve import SimValveNode
+    from greeniot.simulators.valve import SimValveNode
 
     seq = itertools.count()
     return SimValveNode(next_seq=lambda: next(seq), hard_cap_s=hard_cap_s, flow_lpm=30.0)

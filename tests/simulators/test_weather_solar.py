@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from greeniot.analytics.irrigation.et0 import W_M2_TO_MJ_M2_DAY, clear_sky_radiation_mj_m2
-from simulators.scenarios import DROUGHT, TYPHOON, Scenario
-from simulators.weather import WeatherModel
+from greeniot.simulators.scenarios import DROUGHT, TYPHOON, Scenario
+from greeniot.simulators.weather import WeatherModel
 
 MIDNIGHT_UTC = dt.datetime(2026, 7, 6, tzinfo=dt.UTC)
 

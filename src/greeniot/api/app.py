@@ -14,14 +14,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from greeniot.api import crew, errors
+from greeniot.api import metrics as api_metrics
 from greeniot.api.deps import Commander, InfluxQuery, package_version
-from greeniot.api.routes import api_router
+from greeniot.api.isotime import IsoJSONResponse
+from greeniot.api.routes import api_router, health
 from greeniot.config import Settings
+from greeniot.metrics import Metrics
 from greeniot.registry import audit
 from greeniot.registry.db import make_engine, migrate, session_factory
 
@@ -49,7 +53,8 @@ def app_secret(settings: Settings) -> str:
 
 
 def create_app(settings: Settings, *, influx: InfluxQuery | None = None,
-               commander: Commander | None = None, engine: Engine | None = None) -> FastAPI:
+               commander: Commander | None = None, engine: Engine | None = None,
+               metrics: Metrics | None = None) -> FastAPI:
     """Build the app. ``engine``: share the caller's registry engine (the caller disposes it)."""
 
     @asynccontextmanager
@@ -76,6 +81,7 @@ def create_app(settings: Settings, *, influx: InfluxQuery | None = None,
         lifespan=lifespan,
         static_url="/static/docs",
         swagger_ui_parameters={"persistAuthorization": True},
+        default_response_class=IsoJSONResponse,  # ISO 8601 beside every *_ms time
     )
     app.state.settings = settings
     app.state.influx = influx
@@ -84,4 +90,12 @@ def create_app(settings: Settings, *, influx: InfluxQuery | None = None,
     errors.install(app)
     app.include_router(api_router, prefix=API_PREFIX)
     crew.install(app)
+    # Probes and scrapers look at the root: /health (as /api/v1/health), /metrics, / → docs.
+    app.include_router(health.router, include_in_schema=False)
+    api_metrics.install(app, metrics or Metrics())
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
     return app

@@ -21,6 +21,8 @@ class Health(BaseModel):
     #: ``ok``, ``not configured`` or the error.
     influx: str
     version: str
+    #: ``ok``, ``not configured`` or why not (the API serves while the broker is away).
+    mqtt: str = "not configured"
 
 
 class LatestReading(BaseModel):

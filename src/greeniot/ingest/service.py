@@ -31,6 +31,7 @@ from greeniot.protocol.codec import Rejection, decode
 from greeniot.protocol.messages import Stored, seq_ranges
 from greeniot.protocol.plausible import implausible, quality_flag
 from greeniot.protocol.topics import device_topic, ingest_filters
+from greeniot.reachable import mqtt_dependency, retry_until_reachable
 from greeniot.store.influx import InfluxClient
 from greeniot.store.lineproto import tag_suffix, to_lines
 from greeniot.transport.mqtt import Message, MqttError, MqttSession
@@ -100,17 +101,20 @@ class IngestService:
         # The spool takes readings even while InfluxDB is down, so do not wait for it here.
         with contextlib.suppress(Exception):
             await self.influx.ensure_database()
-        await self.mqtt.connect()
+        # The writer drains what the spool holds even while the broker is away.
+        writer = asyncio.create_task(self.writer.run(), name="ingest-writer")
+        try:
+            await retry_until_reachable(mqtt_dependency(self.settings.mqtt), self.mqtt.connect)
+        except BaseException:
+            writer.cancel()
+            raise
         if self.lag is not None:
             try:
                 await self.lag.__aenter__()
             except MqttError as err:  # e.g. the ACL gives no $SYS: ingest runs without it
                 log.warning("broker lag monitor off: %s", err)
                 self.lag = None
-        self._tasks = [
-            asyncio.create_task(self._pump(), name="ingest-pump"),
-            asyncio.create_task(self.writer.run(), name="ingest-writer"),
-        ]
+        self._tasks = [asyncio.create_task(self._pump(), name="ingest-pump"), writer]
         log.info("ingest started client=%s influx=%s db=%s", self.mqtt.client_id,
                  self.settings.influx.url, self.settings.influx.database)
         return self
@@ -201,6 +205,8 @@ class IngestService:
         self.stats.received += len(batch)
         lines, dead, handled = self._convert(batch)
         if lines:
+            if self.stats.spooled_since_ms is None:
+                self.stats.spooled_since_ms = wall_ms()
             await asyncio.to_thread(self.spool.append, lines)
             self.stats.lines_spooled += len(lines)
             self.writer.wakeup.set()

@@ -21,6 +21,9 @@ class IngestStats:
     broker_store_bytes: int = 0  # gauge: bytes the broker holds ($SYS), see ingest/lag.py
     lag_alerts: int = 0
     flagged: int = 0  # readings stored with a quality flag (implausible values)
+    writes: int = 0  # InfluxDB write requests answered (stored or refused)
+    write_s: float = 0.0  # their total duration [s]
+    spooled_since_ms: int | None = None  # wall time the spool last went from empty to not
 
     def summary(self) -> str:
         rej = ",".join(f"{k}={v}" for k, v in sorted(self.rejected.items())) or "0"

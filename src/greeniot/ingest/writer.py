@@ -13,9 +13,11 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 
 from greeniot.ingest.spool import Spool
 from greeniot.ingest.stats import IngestStats
+from greeniot.reachable import influx_dependency
 from greeniot.store.errors import RejectedWriteError, RetryableWriteError
 from greeniot.store.influx import InfluxClient
 from greeniot.store.lineproto import PRECISION
@@ -48,23 +50,29 @@ class SpoolWriter:
                     async with asyncio.timeout(self.flush_interval_s):
                         await self.wakeup.wait()
                 continue
+            t0 = time.perf_counter()
             try:
                 written, refused = await self._write(chunk.data, chunk.lines)
             except RetryableWriteError as err:
                 self.stats.write_retries += 1
                 if not self._failing:
-                    log.warning("influx write failing, will retry: %s", err)
+                    log.warning("%s; the spool keeps the readings meanwhile",
+                                influx_dependency(self.influx.settings).unreachable(err))
                     self._failing = True
                 await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
                 backoff = min(backoff * 2, self.max_backoff_s)
                 continue
             self.stats.lines_written += written
             self.stats.lines_refused += refused
+            self.stats.writes += 1
+            self.stats.write_s += time.perf_counter() - t0
             if self._failing:
                 log.info("influx writes recovered; pending %d bytes", self.spool.pending_bytes())
                 self._failing = False
             backoff = 0.1
             self.spool.commit(chunk)
+            if self.spool.pending_bytes() == 0:
+                self.stats.spooled_since_ms = None
 
     async def _write(self, data: bytes, lines: int) -> tuple[int, int]:
         """Write ``data`` (``lines`` whole lines): (lines written, lines refused for good).

@@ -72,8 +72,8 @@ async def run_demo(settings: Settings, *, duration_s: float = 0.0, trees: int = 
                    zones: int = 4, scenario_s: float = 40.0, api_port: int = 8000,
                    firmware: bool = True, fresh: bool = True,
                    console: Console | None = None) -> dict[str, int]:
-    from simulators.fleet import Fleet
-    from simulators.runner import Progress, run
+    from greeniot.simulators.fleet import Fleet
+    from greeniot.simulators.runner import Progress, run
 
     say = console or Console()
     t_start = time.monotonic()
@@ -196,8 +196,8 @@ async def run_demo(settings: Settings, *, duration_s: float = 0.0, trees: int = 
                     f"API on http://127.0.0.1:{port}/docs ; InfluxDB {influx.url} db "
                     f"{s.influx.database}")
                 remaining = duration_s - (time.monotonic() - t_start) if duration_s else None
+                say(uptime_line(remaining, time.time()))
                 if remaining is None:
-                    say("running until Ctrl-C")
                     await asyncio.Event().wait()
                 elif remaining > 0:
                     await asyncio.sleep(remaining)
@@ -232,13 +232,29 @@ def summary(sessions: Any, ingest: IngestService, maint: MaintenanceService) -> 
         }
 
 
+def uptime_line(remaining_s: float | None, now_s: float) -> str:
+    """How long the API (and the services) stay up after the summary."""
+    if remaining_s is None:
+        return "the API and services stay up until Ctrl-C"
+    if remaining_s <= 0:
+        return "--duration reached: stopping the API and services now"
+    until = time.strftime("%H:%M:%S", time.localtime(now_s + remaining_s))
+    return (f"the API and services stay up {remaining_s:.0f} s more, until {until} "
+            f"(--duration), then stop; Ctrl-C stops them sooner")
+
+
 def open_tasks(sessions: Any, limit: int = 12) -> list[str]:
-    """The crews' queue: open tasks, most urgent first, heritage trees first within a priority."""
+    """The crews' queue: open tasks, most urgent first, heritage trees first within a priority;
+    the header says how many are shown of how many open."""
     with sessions() as session:
-        rows = session.scalars(select(Task).where(Task.state != "closed")
+        is_open = Task.state.not_in(("closed", "cancelled"))
+        total = int(session.scalar(select(func.count()).select_from(Task).where(is_open)) or 0)
+        rows = session.scalars(select(Task).where(is_open)
                                .order_by(Task.priority, Task.heritage.desc(), Task.created_ms)
                                .limit(limit)).all()
-        return ["open tasks (priority, heritage first):"] + [
+        shown = (f"all {total}" if len(rows) == total
+                 else f"{len(rows)} of {total}, the rest at /api/v1/tasks")
+        return [f"open tasks ({shown}; priority, heritage first):"] + [
             f"  #{t.id:<3} p{t.priority} {t.kind:<12} {t.site}/{t.tree or t.zone or t.device}"
             f"{' (heritage)' if t.heritage else ''}: {t.title}" for t in rows]
 

@@ -39,11 +39,13 @@ from greeniot.config import Settings
 from greeniot.estate import EstateContext
 from greeniot.protocol.codec import decode
 from greeniot.protocol.topics import ROOT, ingest_filters
+from greeniot.reachable import influx_dependency, mqtt_dependency, retry_until_reachable
 from greeniot.registry import crud
 from greeniot.registry.calendar import run_calendar
 from greeniot.runtime.devices import DeviceSeen
 from greeniot.runtime.feed import AnalyticsFeed
 from greeniot.runtime.shards import MEMBERS_FILTER, OFFLINE, ONLINE, ShardMap, member_topic
+from greeniot.runtime.telemetry import MaintenanceTelemetry
 from greeniot.runtime.warmstart import warm_start
 from greeniot.store.influx import InfluxClient
 from greeniot.transport.mqtt import Message, MqttSession, Will
@@ -78,7 +80,8 @@ class MaintenanceService:
                  wall_clock: Callable[[], int] = wall_ms,
                  influx: InfluxClient | None = None,
                  publish_timeout_s: float = 10.0, idle_s: float = 30.0,
-                 params: AnalyticsParams | None = None) -> None:
+                 params: AnalyticsParams | None = None,
+                 telemetry: MaintenanceTelemetry | None = None) -> None:
         self.settings = settings
         self.context = context
         self.sessions = session_factory
@@ -132,14 +135,21 @@ class MaintenanceService:
         self._task: asyncio.Task[None] | None = None
         self._side: list[asyncio.Task[None]] = []
         self._advancing = asyncio.Lock()
+        #: metrics and event points (runtime/telemetry.py); None: neither
+        self.telemetry = telemetry
+        if telemetry is not None:
+            telemetry.attach(self)
 
     def _now(self) -> int:
         """Event time of the newest site tick, or the wall clock before any."""
         return self.clock.now_ms or self.wall_clock()
 
     def _new_engine(self, site: str) -> AnalyticsEngine:
-        return AnalyticsEngine(self.context, params=self.params,
-                               window=self.settings.analytics.window)
+        engine = AnalyticsEngine(self.context, params=self.params,
+                                 window=self.settings.analytics.window)
+        if self.telemetry is not None:  # set after the feed exists: engines come later
+            self.telemetry.time_stages(engine)
+        return engine
 
     @property
     def engines(self) -> dict[str, AnalyticsEngine]:
@@ -156,7 +166,7 @@ class MaintenanceService:
             self.engine_members = frozenset(self.shards.members)
         if self.influx is not None:
             await self._warm_start(self.influx, sites)
-        await self.mqtt.connect()
+        await retry_until_reachable(mqtt_dependency(self.settings.mqtt), self.mqtt.connect)
         await self.dispatcher.__aenter__()
         self._task = asyncio.create_task(self._supervise(), name="maintenance")
         every = self.settings.tasks.sla_check_s
@@ -175,8 +185,9 @@ class MaintenanceService:
                 newest = await warm_start(self.feed.site(site).engine, influx,
                                           now_ms=self.wall_clock(), sites=[site], prime=prime)
             except Exception as err:  # analytics still works, only without its history
-                log.warning("warm start of site %s from InfluxDB failed, starting empty: %s",
-                            site, err)
+                dep = influx_dependency(influx.settings)
+                log.warning("warm start of site %s failed, starting with empty windows: %s",
+                            site, dep.unreachable(err, retrying=False))
                 continue
             if newest:
                 self.feed.start_at(site, newest)
@@ -188,6 +199,8 @@ class MaintenanceService:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         await self.dispatcher.__aexit__(None, None, None)
+        if self.telemetry is not None:
+            await self.telemetry.aclose()
         await self.mqtt.close()
         if self._members is not None and self.shards is not None:
             # a clean stop hands our sites over at once (a crash does it by the last will)
@@ -294,6 +307,7 @@ class MaintenanceService:
 
     async def _advance(self) -> list[Outcome]:
         done: list[Outcome] = []
+        t0 = time.perf_counter()  # the generator runs each site's detector pass between yields
         for site, now_ms, result in self.feed.due(self.wall_clock()):
             self.ticks += 1
             self.clock.now_ms = now_ms
@@ -307,6 +321,9 @@ class MaintenanceService:
                 self._emit(o)
             done += outcomes
             await self._clear(result.events)
+            if self.telemetry is not None:
+                await self.telemetry.on_tick(now_ms, result, outcomes, time.perf_counter() - t0)
+            t0 = time.perf_counter()
         if done or self.ticks:
             await self._record_seen()
         return done
@@ -410,5 +427,7 @@ class MaintenanceService:
 
     def _emit(self, outcome: Outcome) -> None:
         self.outcomes.append(outcome)
+        if self.telemetry is not None:
+            self.telemetry.on_outcome(outcome)
         if self.on_outcome is not None:
             self.on_outcome(outcome)

@@ -16,8 +16,11 @@ from greeniot.clock import wall_ms
 from greeniot.config import Settings
 from greeniot.estate import EstateContext
 from greeniot.ingest.service import Bindings, IngestService
+from greeniot.metrics import Metrics, serve
+from greeniot.reachable import mqtt_dependency, registry_dependency, retry_until_reachable
 from greeniot.registry.context import load_context
 from greeniot.registry.db import make_engine, migrate, session_factory
+from greeniot.runtime.telemetry import MaintenanceTelemetry, inbox_families, ingest_families
 from greeniot.store.influx import InfluxClient
 from greeniot.transport.mqtt import MqttSession
 
@@ -32,6 +35,32 @@ def open_registry(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:
     engine = make_engine(settings)
     migrate(engine)
     return engine, session_factory(engine)
+
+
+async def open_registry_when_reachable(settings: Settings
+                                      ) -> tuple[Engine, sessionmaker[Session]]:
+    """:func:`open_registry`, retried with backoff while the database does not answer
+    (PostgreSQL still starting): one line naming ``GREENIOT_DB_URL``, no traceback."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    def probe() -> None:
+        # Only reaching the database is retried: a migration that fails (two processes
+        # migrating at once, say) must not be run again on a half-migrated schema.
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        eng = make_engine(settings)
+        try:
+            with eng.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        finally:
+            eng.dispose()
+
+    async def attempt(_timeout_s: float) -> None:
+        await asyncio.to_thread(probe)
+
+    await retry_until_reachable(registry_dependency(settings), attempt,
+                                retry_on=(OperationalError, OSError))
+    return await asyncio.to_thread(open_registry, settings)
 
 
 def read_context(sessions: Callable[[], Session]) -> EstateContext:
@@ -59,10 +88,15 @@ async def _refresh(every_s: float, apply: Callable[[], None]) -> None:
 
 
 async def run_ingest(settings: Settings, *, worker: int = 0) -> None:
-    engine, sessions = open_registry(settings)
+    engine, sessions = await open_registry_when_reachable(settings)
+    metrics = Metrics()
+    server = None
     try:
         async with IngestService(settings, worker=worker,
                                  bindings=bindings_of(read_context(sessions))) as svc:
+            metrics.add("ingest", ingest_families(svc))
+            metrics.add("ingest-inbox", inbox_families("ingest", svc.mqtt))
+            server = serve(metrics, host=settings.metrics.host, port=settings.metrics.port)
             refresh = asyncio.create_task(_refresh(
                 REGISTRY_REFRESH_S, lambda: svc.set_bindings(bindings_of(read_context(sessions)))))
             try:
@@ -70,6 +104,8 @@ async def run_ingest(settings: Settings, *, worker: int = 0) -> None:
             finally:
                 refresh.cancel()
     finally:
+        if server is not None:
+            server.shutdown()
         engine.dispose()
 
 
@@ -77,14 +113,20 @@ async def run_maintenance(settings: Settings,
                           on_outcome: Callable[[Any], None] | None = None) -> None:
     from greeniot.runtime.maintenance import MaintenanceService
 
-    engine, sessions = open_registry(settings)
+    engine, sessions = await open_registry_when_reachable(settings)
+    metrics = Metrics()
+    server = serve(metrics, host=settings.metrics.host, port=settings.metrics.port)
     try:
         async with (InfluxClient(settings.influx) as influx,
                     MaintenanceService(settings, read_context(sessions), sessions,
-                                       on_outcome=on_outcome, influx=influx) as svc):
+                                       on_outcome=on_outcome, influx=influx,
+                                       telemetry=MaintenanceTelemetry(metrics, influx=influx)
+                                       ) as svc):
             await _refresh(REGISTRY_REFRESH_S,
                            lambda: svc.set_context(read_context(sessions)))
     finally:
+        if server is not None:
+            server.shutdown()
         engine.dispose()
 
 
@@ -95,14 +137,18 @@ async def serve_api(settings: Settings, *, engine: Engine | None = None,
     from greeniot.api.app import create_app
 
     own_engine = engine is None
-    eng = engine or open_registry(settings)[0]
+    eng = engine or (await open_registry_when_reachable(settings))[0]
     sessions = session_factory(eng)
     mqtt = MqttSession(settings.mqtt, f"{settings.mqtt.client_id}-api", clean_session=True)
+    # The API serves while the broker is away (health "degraded"; valve commands fail with a
+    # clear error): the connection is retried in the background.
+    connecting = asyncio.create_task(retry_until_reachable(
+        mqtt_dependency(settings.mqtt), mqtt.connect), name="api-mqtt-connect")
     async with InfluxClient(settings.influx) as influx:
         try:
-            await mqtt.connect()
             commander = ValveCommander(sessions, mqtt.send, wall_ms)
             app = create_app(settings, influx=influx, commander=commander, engine=eng)
+            app.state.mqtt = mqtt
             config = uvicorn.Config(app, host=settings.api.host, port=settings.api.port,
                                     log_level="warning", lifespan="on")
             server = uvicorn.Server(config)
@@ -123,6 +169,9 @@ async def serve_api(settings: Settings, *, engine: Engine | None = None,
                 with contextlib.suppress(BaseException):
                     await asyncio.wait_for(task, 5)
         finally:
+            connecting.cancel()
+            with contextlib.suppress(BaseException):
+                await connecting
             await mqtt.close()
             if own_engine:
                 eng.dispose()
@@ -135,8 +184,8 @@ async def run_api(settings: Settings) -> None:
 
 async def run_simulation(settings: Settings, *, scenario: str, sites: int, trees: int,
                          zones: int, span_h: float, duration_s: float, seed: int) -> None:
-    from simulators.fleet import Fleet
-    from simulators.runner import run
+    from greeniot.simulators.fleet import Fleet
+    from greeniot.simulators.runner import run
 
     fleet = Fleet.generate(sites=sites, trees_per_site=trees, zones_per_site=zones, seed=seed)
     span_s = span_h * 3600

@@ -39,6 +39,17 @@ async def _influx_state(influx: object | None) -> str:
     return "ok"
 
 
+def _mqtt_state(mqtt: object | None) -> str:
+    """The API's MQTT session (valve commands), set by the process that serves it."""
+    if mqtt is None:
+        return "not configured"
+    if getattr(mqtt, "connected", False):
+        return "ok"
+    s = getattr(mqtt, "settings", None)
+    where = f" to mqtt://{s.host}:{s.port}" if s is not None else ""
+    return f"error: not connected{where} (GREENIOT_MQTT__HOST / GREENIOT_MQTT__PORT)"
+
+
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})
 async def health(request: Request, response: Response) -> Health:
     try:
@@ -48,9 +59,11 @@ async def health(request: Request, response: Response) -> Health:
     except Exception as err:  # reported in the body with a 503
         db = f"error: {err!r}"
     influx = await _influx_state(request.app.state.influx)
-    healthy = db == "ok" and influx in ("ok", "not configured")
+    mqtt = _mqtt_state(getattr(request.app.state, "mqtt", None))
+    healthy = db == "ok" and influx in ("ok", "not configured") and mqtt in (
+        "ok", "not configured")
     if not healthy:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-        log.warning("health: db=%s influx=%s", db, influx)
-    return Health(status="ok" if healthy else "degraded", db=db, influx=influx,
+        log.warning("health: db=%s influx=%s mqtt=%s", db, influx, mqtt)
+    return Health(status="ok" if healthy else "degraded", db=db, influx=influx, mqtt=mqtt,
                   version=package_version())

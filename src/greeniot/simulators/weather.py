@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from simulators.scenarios import Scenario
+from greeniot.simulators.scenarios import Scenario
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]

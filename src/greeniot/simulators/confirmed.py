@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from simulators.publisher import Publisher
+from greeniot.simulators.publisher import Publisher
 
 log = logging.getLogger(__name__)
 

@@ -27,14 +27,14 @@ from greeniot.protocol import (
     parse_topic,
 )
 from greeniot.protocol.topics import TopicError
-from simulators import soil, tilt
-from simulators.fate import draw_fate, initial_vwc, storm_window
-from simulators.fleet import Fleet
-from simulators.outgoing import Outgoing
-from simulators.scenarios import Scenario
-from simulators.truth import GroundTruth
-from simulators.valve import ExternalValve, SimValveNode
-from simulators.weather import WeatherModel
+from greeniot.simulators import soil, tilt
+from greeniot.simulators.fate import draw_fate, initial_vwc, storm_window
+from greeniot.simulators.fleet import Fleet
+from greeniot.simulators.outgoing import Outgoing
+from greeniot.simulators.scenarios import Scenario
+from greeniot.simulators.truth import GroundTruth
+from greeniot.simulators.valve import ExternalValve, SimValveNode
+from greeniot.simulators.weather import WeatherModel
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from simulators.fleet import SPECIES
-from simulators.storms import HOUR_S, StormTrack
+from greeniot.simulators.fleet import SPECIES
+from greeniot.simulators.storms import HOUR_S, StormTrack
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]

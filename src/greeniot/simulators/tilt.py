@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from simulators.fleet import TreeSpec
+from greeniot.simulators.fleet import TreeSpec
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]

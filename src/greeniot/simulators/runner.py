@@ -17,13 +17,13 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 from greeniot.protocol import Status, device_topic, encode
-from simulators.confirmed import ConfirmedSender, stored_filter
-from simulators.engine import SimOptions, Simulation
-from simulators.fleet import Fleet
-from simulators.outgoing import Outgoing
-from simulators.publisher import Publisher
-from simulators.scenarios import Scenario, get_scenario
-from simulators.truth import GroundTruth
+from greeniot.simulators.confirmed import ConfirmedSender, stored_filter
+from greeniot.simulators.engine import SimOptions, Simulation
+from greeniot.simulators.fleet import Fleet
+from greeniot.simulators.outgoing import Outgoing
+from greeniot.simulators.publisher import Publisher
+from greeniot.simulators.scenarios import Scenario, get_scenario
+from greeniot.simulators.truth import GroundTruth
 
 log = logging.getLogger(__name__)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from simulators import soil
-from simulators.fleet import Fleet
-from simulators.scenarios import Scenario
-from simulators.tilt import TreeFate, TreePhysics, project
-from simulators.truth import Failure, LeanStep, Storm
-from simulators.weather import WeatherModel
+from greeniot.simulators import soil
+from greeniot.simulators.fleet import Fleet
+from greeniot.simulators.scenarios import Scenario
+from greeniot.simulators.tilt import TreeFate, TreePhysics, project
+from greeniot.simulators.truth import Failure, LeanStep, Storm
+from greeniot.simulators.weather import WeatherModel
 
 F64 = NDArray[np.float64]
 

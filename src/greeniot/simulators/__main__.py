@@ -1,4 +1,4 @@
-"""``python -m simulators``: play a scenario against a broker and print the ground truth."""
+"""``python -m greeniot.simulators``: play a scenario against a broker, print the ground truth."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import logging
 import re
 import sys
 
-from simulators.engine import SimOptions
-from simulators.fleet import Fleet
-from simulators.runner import Progress, run_sync
-from simulators.scenarios import SCENARIOS, get_scenario
+from greeniot.simulators.engine import SimOptions
+from greeniot.simulators.fleet import Fleet
+from greeniot.simulators.runner import Progress, run_sync
+from greeniot.simulators.scenarios import SCENARIOS, get_scenario
 
 _UNITS_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
@@ -25,7 +25,7 @@ def duration_s(text: str) -> float:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m simulators", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m greeniot.simulators", description=__doc__)
     p.add_argument("--scenario", choices=sorted(SCENARIOS), default="typhoon")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=1883)
