@@ -13,6 +13,7 @@ from greeniot.config import Settings
 from greeniot.registry import crud
 from greeniot.registry.context import seed
 from greeniot.registry.db import make_engine, migrate, session_factory
+from tests.api.conftest import add_users, auth_settings, issue
 
 T_MS = 1_795_510_737_944  # 2026-11-24T08:58:57.944+00:00
 
@@ -28,7 +29,7 @@ def test_every_epoch_ms_field_gets_an_iso_twin() -> None:
 
 
 def test_task_routes_answer_with_iso_times(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path)
+    settings = Settings(data_dir=tmp_path, auth=auth_settings())
     tmp_path.mkdir(exist_ok=True)
     engine = make_engine(settings)
     migrate(engine)
@@ -37,7 +38,10 @@ def test_task_routes_answer_with_iso_times(tmp_path: Path) -> None:
         crud.ensure_task(s, site="a", kind="inspect", title="look", dedup_key="inspect:a:x",
                          now_ms=T_MS)
         s.commit()
-    with TestClient(create_app(settings, engine=engine)) as client:
+    add_users(session_factory(engine))
+    token = issue(session_factory(engine), "viewer")
+    with TestClient(create_app(settings, engine=engine),
+                    headers={"Authorization": f"Bearer {token}"}) as client:
         body = client.get("/api/v1/tasks").json()
     engine.dispose()
     items = body if isinstance(body, list) else body.get("items", body)

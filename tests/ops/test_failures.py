@@ -19,6 +19,7 @@ from greeniot.ingest.service import IngestService
 from greeniot.ingest.spool import Spool
 from greeniot.runtime.processes import serve_api
 from greeniot.services.process import free_port
+from tests.api.conftest import auth_settings
 from tests.helpers import apoll, poll
 from tests.ingest.test_service import influx_rows
 
@@ -92,7 +93,7 @@ def test_ingest_writes_its_spool_to_influx_while_the_broker_is_away(settings: Se
 
 def test_api_serves_degraded_without_broker(settings: Settings) -> None:
     s = settings.model_copy(update={
-        "mqtt": MqttSettings(port=free_port()),
+        "mqtt": MqttSettings(port=free_port()), "auth": auth_settings(),
         "api": settings.api.model_copy(update={"port": 0})})
 
     async def scenario() -> tuple[httpx.Response, httpx.Response, httpx.Response]:
