@@ -2,7 +2,8 @@
 
 No container engine runs here, so this test starts what compose would, from the same files:
 Mosquitto with deploy/mosquitto/mosquitto.conf and acl (paths moved into a temp folder, a free
-port, a password file made with mosquitto_passwd for the compose users and one device),
+port, a password file made with mosquitto_passwd for the compose users, and the device
+listener's files made by the provisioning the compose ``provision`` service runs),
 InfluxDB with deploy/influxdb/influxdb.conf plus the init script, then ``greeniot ingest``,
 ``analytics`` and ``api`` with the compose environment and commands (host names and ports
 mapped to loopback). It checks that each service's own healthcheck command passes and that a
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import ssl
 import subprocess
 import sys
 import time
@@ -24,6 +26,8 @@ import httpx
 import pytest
 
 from greeniot.protocol import SoilReading, encode
+from greeniot.provision.acl import DeviceId
+from greeniot.provision.bundle import Bundle, provision
 from greeniot.services import InfluxProcess, MosquittoProcess
 from greeniot.services.process import free_port
 from tests.deploy.test_compose import DEPLOY, compose, env_of
@@ -32,18 +36,27 @@ from tests.helpers import poll
 BIN = Path(sys.executable).parent
 SECRETS = {"GREENIOT_INGEST_MQTT_PASSWORD": "test-ingest", "GREENIOT_ACTIONS_MQTT_PASSWORD":
            "test-actions", "GRAFANA_ADMIN_PASSWORD": "test-grafana",
-           "POSTGRES_PASSWORD": "test-pg", "GREENIOT_DB_URL": ""}
+           "POSTGRES_PASSWORD": "test-pg", "GREENIOT_DB_URL": "",
+           "GREENIOT_AUTH__SECRET": "test-secret-" + "x" * 32}
 
 
-def broker_from_deploy(tmp: Path) -> MosquittoProcess:
+DEVICE = DeviceId("estate", "soil-1", "soil")
+
+
+def broker_from_deploy(tmp: Path) -> tuple[MosquittoProcess, Bundle, int]:
+    """The broker with both listeners of the shipped config: (broker, device bundle, TLS port)."""
     broker = MosquittoProcess(tmp / "mosquitto")
     conf = (DEPLOY / "mosquitto" / "mosquitto.conf").read_text()
     passwd = broker.workdir / "passwd"
-    for user, pw in (("greeniot-ingest", "test-ingest"), ("greeniot-actions", "test-actions"),
-                     ("soil-1", "device-pw")):
+    for user, pw in (("greeniot-ingest", "test-ingest"), ("greeniot-actions", "test-actions")):
         flags = ["-b"] if passwd.exists() else ["-c", "-b"]
         subprocess.run(["mosquitto_passwd", *flags, str(passwd), user, pw], check=True)
+    device_port = free_port()
+    bundle = provision(broker.workdir / "devices", [DEVICE], mqtt_host="127.0.0.1",
+                       mqtt_port=device_port, tls=True, tls_hosts=["127.0.0.1"])
     conf = re.sub(r"^listener\s+1883$", f"listener {broker.port} 127.0.0.1", conf, flags=re.M)
+    conf = re.sub(r"^listener\s+8883$", f"listener {device_port} 127.0.0.1", conf, flags=re.M)
+    conf = conf.replace("/mosquitto/config/devices/", f"{broker.workdir}/devices/")
     conf = conf.replace("/mosquitto/config/passwd", str(passwd))
     conf = conf.replace("/mosquitto/config/acl", str(DEPLOY / "mosquitto" / "acl"))
     conf = conf.replace("/mosquitto/data/", f"{broker.workdir}/data/")
@@ -51,7 +64,7 @@ def broker_from_deploy(tmp: Path) -> MosquittoProcess:
     if os.geteuid() == 0:  # as root Mosquitto drops to user mosquitto, who can't write here
         conf += "\nuser root\n"
     broker.conf_path.write_text(conf)
-    return broker
+    return broker, bundle, device_port
 
 
 def influx_from_deploy(tmp: Path) -> InfluxProcess:
@@ -103,7 +116,8 @@ def healthcheck(service: dict[str, Any], port_map: dict[str, str]
 @pytest.mark.timeout(240)
 def test_compose_configs_start_and_talk(tmp_path: Path) -> None:
     services = compose(SECRETS)["services"]
-    broker, influx = broker_from_deploy(tmp_path), influx_from_deploy(tmp_path)
+    (broker, bundle, device_port), influx = broker_from_deploy(tmp_path), \
+        influx_from_deploy(tmp_path)
     procs: list[subprocess.Popen[bytes]] = []
     broker.start()
     try:
@@ -134,14 +148,17 @@ def test_compose_configs_start_and_talk(tmp_path: Path) -> None:
                  what=f"{name}'s compose healthcheck ({(tmp_path / f'{name}.log')})")
         health = httpx.get(f"http://127.0.0.1:{ports['api']}/health").json()
         assert health["status"] == "ok" and health["mqtt"] == "ok", health
-        # A device, signed in as itself, publishes; ingest (as greeniot-ingest) stores it.
+        # A device, signed in as itself on the TLS device listener, publishes; ingest (as
+        # greeniot-ingest on the backend listener) stores it.
         import paho.mqtt.client as paho
         from paho.mqtt.enums import CallbackAPIVersion
 
-        dev = paho.Client(CallbackAPIVersion.VERSION2, client_id="soil-1",
+        dev = paho.Client(CallbackAPIVersion.VERSION2, client_id=DEVICE.username,
                           protocol=paho.MQTTv311)
-        dev.username_pw_set("soil-1", "device-pw")
-        dev.connect("127.0.0.1", broker.port)
+        dev.username_pw_set(DEVICE.username, bundle.credentials[DEVICE.username])
+        assert bundle.tls is not None
+        dev.tls_set(ca_certs=str(bundle.tls.ca_cert), cert_reqs=ssl.CERT_REQUIRED)
+        dev.connect("127.0.0.1", device_port)
         dev.loop_start()
         now = int(time.time() * 1000)
         dev.publish("greeniot/v1/estate/soil-1/soil",

@@ -25,12 +25,14 @@ from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy import select
 
 from greeniot.config import InfluxSettings, MqttSettings, Settings
 from greeniot.ingest.service import IngestService
 from greeniot.metrics import Metrics
 from greeniot.protocol import Command, device_topic, encode
 from greeniot.registry.context import seed
+from greeniot.registry.models import Task
 from greeniot.runtime.maintenance import MaintenanceService
 from greeniot.runtime.processes import open_registry, read_context
 from greeniot.runtime.telemetry import MaintenanceTelemetry
@@ -208,7 +210,8 @@ def estate(tmp_path_factory: pytest.TempPathFactory, mosquitto: MosquittoProcess
                     IngestService(settings, bindings=bindings(typhoon, drought)),
                     MaintenanceService(fast, ctx, sessions, influx=influx,
                                        telemetry=MaintenanceTelemetry(
-                                           Metrics(), influx=influx, risk_every_ms=1_800_000))):
+                                           Metrics(), influx=influx, risk_every_ms=1_800_000))
+                    as svc):
             storm, dry, _ = await asyncio.gather(
                 run("typhoon", typhoon, port=settings.mqtt.port, span_s=SPAN_S, speed=None,
                     step_s=300, seed=21, client_id_prefix=f"sim-{tag}-t"),
@@ -230,6 +233,18 @@ def estate(tmp_path_factory: pytest.TempPathFactory, mosquitto: MosquittoProcess
 
             await poll(all_stored, 20, "every simulated sequence number in InfluxDB")
             await poll(all_offline, 20, "every device's online and offline status")
+            # Each site is judged on its own event time: judge the last steps now, as a replay's
+            # end does, so the storm's tasks exist before the service (and its points) stop.
+            await svc.catch_up()
+
+            async def storm_tasks() -> bool:
+                def read() -> bool:
+                    with sessions() as session:
+                        return session.scalars(select(Task.id).where(
+                            Task.site == typhoon.sites[0].site)).first() is not None
+                return await asyncio.to_thread(read)
+
+            await poll(storm_tasks, 30, "a task of the typhoon site")
             return storm, dry
 
     try:

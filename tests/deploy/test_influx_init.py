@@ -11,7 +11,7 @@ import httpx
 
 from greeniot.protocol import SoilReading
 from greeniot.services import InfluxProcess
-from greeniot.store.lineproto import tag_suffix, to_lines
+from greeniot.store.lineproto import PRECISION, tag_suffix, to_lines
 
 IQL = Path(__file__).resolve().parents[2] / "deploy" / "influxdb" / "init" / "retention.iql"
 
@@ -51,7 +51,7 @@ def test_retention_policies_and_continuous_queries(influxdb: InfluxProcess) -> N
         lines = [ln for i in range(10) for ln in to_lines(
             SoilReading(seq=i, ts_ms=t0 + i * 30_000, vwc_pct=20.0 + i), tag_suffix("a", "s1"),
             0)]
-        httpx.post(f"{url}/write", params={"db": "greeniot", "precision": "ms"},
+        httpx.post(f"{url}/write", params={"db": "greeniot", "precision": PRECISION},
                    content="\n".join(lines)).raise_for_status()
         soil_cq = next(s for s in statements() if '"cq_soil_5m"' in s)
         select = re.search(r"BEGIN (SELECT .*) GROUP BY (time\(5m\), \*) END", soil_cq)
