@@ -100,7 +100,7 @@ def test_typhoon_raises_removal_task_for_failed_tree_and_none_for_healthy(
 
     async def scenario():
         async with (IngestService(s, bindings=bindings_of(ctx)),
-                    MaintenanceService(s, ctx, sessions)):
+                    MaintenanceService(s, ctx, sessions) as svc):
             # Five days: a day of calm gives each tree its baseline before the storm (as weeks
             # of data would in the field), and the calm after it shows the persisting lean.
             result = await run("typhoon", fleet, port=s.mqtt.port, span_s=120 * 3600,
@@ -115,6 +115,18 @@ def test_typhoon_raises_removal_task_for_failed_tree_and_none_for_healthy(
                         Task.tree.in_(failed), Task.kind == "remove")).all())
 
             await wait_for(removal_task, 30, "removal task for the failed tree")
+            # The post-storm sweep comes when the site's event clock passes the storm's end;
+            # judge what was received now, as the end of a replay does, and wait for it.
+            await svc.catch_up()
+            healthy = result.truth.healthy_trees([t.tree for t in fleet.trees])
+
+            def swept() -> bool:
+                with sessions() as session:
+                    inspected = set(session.scalars(select(Task.tree).where(
+                        Task.site == site_id, Task.kind == "inspect")).all())
+                return set(healthy) <= inspected
+
+            await wait_for(swept, 60, "the post-storm sweep's inspections")
             return result
 
     result = asyncio.run(scenario())
