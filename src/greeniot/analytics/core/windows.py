@@ -56,6 +56,9 @@ class Windows:
         self._val = {f: np.full((cap, self.window), np.nan, self.dtype) for f in self.fields}
         self._head = np.zeros(cap, np.int64)
         self._newest = np.zeros(cap, np.int64)
+        self._stamp = np.zeros(cap, np.int64)
+        #: appends so far; each row's ``stamp`` is the number of the last one that wrote it
+        self.writes = 0
         self.ensure_rows(rows)
 
     # -- views (the first n_rows rows; writable, no copies) ---------------------------------
@@ -76,6 +79,12 @@ class Windows:
         """Per row, the newest timestamp held (0 if none)."""
         return self._newest[: self.n_rows]
 
+    @property
+    def stamp(self) -> NDArray[np.int64]:
+        """Per row, the :attr:`writes` count of the last append that changed it (0: never):
+        rows with ``stamp > w`` changed since ``writes`` was ``w`` (the "dirty rows")."""
+        return self._stamp[: self.n_rows]
+
     def count(self) -> NDArray[np.int64]:
         """Per row, how many slots hold a sample."""
         return np.asarray((self.ts_ms != EMPTY_TS_MS).sum(axis=1), np.int64)
@@ -93,7 +102,7 @@ class Windows:
                 arr = np.full((new_cap, self.window), np.nan, self.dtype)
                 arr[:cap] = old
                 self._val[f] = arr
-            for name in ("_head", "_newest"):
+            for name in ("_head", "_newest", "_stamp"):
                 old1 = getattr(self, name)
                 new1 = np.zeros(new_cap, np.int64)
                 new1[:cap] = old1
@@ -158,6 +167,8 @@ class Windows:
         if ts_a.min() <= EMPTY_TS_MS:
             raise ValueError("ts_ms must be > 0 (ms since the Unix epoch)")
         self.ensure_rows(int(rows_a.max()) + 1)
+        self.writes += 1
+        self._stamp[rows_a] = self.writes  # appended, replaced or merged (dropped: harmless)
 
         # Sort by (row, ts, arrival) and keep the last arrival of each (row, ts).
         order = np.lexsort((np.arange(n), ts_a, rows_a))
