@@ -79,6 +79,11 @@ class AnalyticsEngine:
         Burst features kept per tree.
     chunk_rows : int
         Rows per block in the tilt detectors: bounds temporary memory at 100k devices.
+    incremental : bool
+        Skip work whose inputs did not change since the last tick (health results of rows
+        without new readings, windy flags of samples already classified). False recomputes
+        everything at every tick: the reference the incremental path is tested against
+        (tests/analytics/test_equivalence.py); events are the same either way.
     logger : logging.Logger, optional
 
     Raises
@@ -90,7 +95,7 @@ class AnalyticsEngine:
     def __init__(self, context: EstateContext, *, params: AnalyticsParams | None = None,
                  window: int = 512, weather_window: int | None = None,
                  hourly_window: int = 14 * 24, sway_window: int = 64, chunk_rows: int = 4096,
-                 logger: logging.Logger | None = None) -> None:
+                 incremental: bool = True, logger: logging.Logger | None = None) -> None:
         if window < 16:
             raise ValueError(f"window must be >= 16 samples, got {window}")
         if chunk_rows < 1:
@@ -102,8 +107,8 @@ class AnalyticsEngine:
         self.sway = SwayStage(self.params, sway_window)
         self.storm = StormStage(self.params.storm, weather_window or 8 * window)
         self.tilt = TiltStage(self.params, window=window, hourly_window=hourly_window,
-                              chunk_rows=chunk_rows)
-        self.health = HealthStage(self.params.health)
+                              chunk_rows=chunk_rows, incremental=incremental)
+        self.health = HealthStage(self.params.health, incremental=incremental)
         self.soil = SoilStage(self.params.soil, window)
         self.water = WaterStage()
         stages: tuple[Stage, ...] = (self.sway, self.storm, self.tilt, self.health, self.soil,

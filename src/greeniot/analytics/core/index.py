@@ -16,13 +16,14 @@ from numpy.typing import NDArray
 class DeviceIndex:
     """Grows as new keys appear; looks up many keys at once for batch ingest."""
 
-    __slots__ = ("_keys", "_rows", "_site_codes", "_sites")
+    __slots__ = ("_arrays", "_keys", "_rows", "_site_codes", "_sites")
 
     def __init__(self, keys: Iterable[tuple[str, str]] = ()) -> None:
         self._rows: dict[tuple[str, str], int] = {}
         self._keys: list[tuple[str, str]] = []
         self._sites: dict[str, int] = {}
         self._site_codes: list[int] = []
+        self._arrays: tuple[np.ndarray, np.ndarray] = (np.zeros(0, object), np.zeros(0, object))
         for site, key in keys:
             self.row(site, key)
 
@@ -72,6 +73,20 @@ class DeviceIndex:
     def key(self, row: int) -> tuple[str, str]:
         """``(site, key)`` of a row."""
         return self._keys[row]
+
+    def key_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(sites, keys)`` as object arrays in row order, extended only by the rows added
+        since the last call (a per-tick state needs them without a Python loop over rows).
+        Read-only: copy before changing them."""
+        sites, keys = self._arrays
+        n = len(self._keys)
+        if sites.size < n:
+            new = self._keys[sites.size:]
+            sites = np.concatenate([sites, np.array([k[0] for k in new], dtype=object)])
+            keys = np.concatenate([keys, np.array([k[1] for k in new], dtype=object)])
+            sites.flags.writeable = keys.flags.writeable = False
+            self._arrays = (sites, keys)
+        return sites, keys
 
     def keys(self) -> list[tuple[str, str]]:
         """All keys in row order."""

@@ -59,8 +59,9 @@ class TiltStage:
     HOURLY = ("pitch_deg", "roll_deg", "temp_c")
 
     def __init__(self, params: AnalyticsParams, *, window: int, hourly_window: int,
-                 chunk_rows: int) -> None:
+                 chunk_rows: int, incremental: bool = True) -> None:
         self.params = params
+        self.incremental = incremental  # False: classify scans every slot (the reference)
         self.chunk_rows = chunk_rows
         self.index = DeviceIndex()
         self.raw = Windows(self.RAW, window)
@@ -68,6 +69,7 @@ class TiltStage:
         self.site = np.zeros(0, np.int64)
         self.heritage = np.zeros(0, bool)
         self.tree: list[str | None] = []
+        self._trees: np.ndarray | None = None  # self.tree as an array (see _tree_array)
         self.base = TiltBaseline.empty(0)
         self.since = np.zeros(0, np.int64)
         self.latches = Latches()
@@ -110,6 +112,7 @@ class TiltStage:
         """Re-read every tree binding and heritage flag (the registry changed)."""
         metas = [board.lookup.meta(*self.index.key(r)) for r in range(len(self.index))]
         self.tree = [m.tree for m in metas]
+        self._trees = None
         self.heritage = np.asarray([m.heritage for m in metas], bool)
 
     def append(self, batch: StageBatch, board: Board) -> None:
@@ -144,18 +147,22 @@ class TiltStage:
 
     def state(self, now_ms: int) -> TreeRiskState:
         n = len(self.index)
-        keys = self.index.keys()
+        site, device = self.index.key_arrays()  # read-only, shared between ticks
         return TreeRiskState(
-            ts_ms=now_ms,
-            site=np.asarray([k[0] for k in keys], dtype=object),
-            device=np.asarray([k[1] for k in keys], dtype=object),
-            tree=np.asarray(self.tree, dtype=object),
+            ts_ms=now_ms, site=site, device=device, tree=self._tree_array(),
             heritage=self.heritage.copy(), baseline_ok=self.base.ok[:n].copy(),
             lean_deg=self.lean_deg.copy(), lean_level=self.level("lean"),
             step_level=self.level("step"), trend_level=self.level("trend"),
             failure_level=self.level("failure"), storm_level=self.level("storm"),
             storm_offset_deg=self.storm.offset_deg[:n].copy(),
             compliance=self.storm.compliance[:n].copy(), mount_level=self.level("mount"))
+
+    def _tree_array(self) -> np.ndarray:
+        """``tree`` as a read-only object array, rebuilt only when bindings changed."""
+        if self._trees is None or self._trees.size != len(self.tree):
+            self._trees = np.asarray(self.tree, dtype=object)
+            self._trees.flags.writeable = False
+        return self._trees
 
     def rebaseline(self, row: int, since_ms: int) -> None:
         """Forget a tree's baseline; refit from calm data from ``since_ms`` on."""
@@ -194,6 +201,8 @@ class TiltStage:
         # gaps: only the newest samples of each row (and any that arrived since, late ones
         # included) can need a flag, so only those are read.
         since = max(1, min(self.unclassified_ms, cutoff - 2 * gap_ms + 1))
+        if not self.incremental:
+            since = 1
         raw = self.raw
         for sl in self._blocks(4):  # blocks bound memory when a whole window is new
             k = int(raw.count_since(since, sl).max(initial=0))
