@@ -36,7 +36,7 @@ from greeniot.analytics.contract import (
     ZoneWaterState,
 )
 from greeniot.analytics.core.columns import FIELDS, Burst, ColumnBatch, Kind, Pending, check_values
-from greeniot.analytics.core.index import DeviceIndex
+from greeniot.analytics.core.index import DeviceIndex, unique_pairs
 from greeniot.analytics.core.lookup import EstateLookup
 from greeniot.analytics.health.stage import HealthStage
 from greeniot.analytics.irrigation.stage import WaterStage
@@ -216,19 +216,21 @@ class AnalyticsEngine:
                  else np.asarray(site, dtype=object))
         if sites.shape != devs.shape:
             raise ValueError(f"site has shape {sites.shape}, devices has {devs.shape}")
-        self.board.site_codes(sites)
+        # each distinct device once: a warm start's history has thousands of readings each
+        u_sites, u_devs, inverse = unique_pairs(sites, devs)
+        self.board.site_codes(np.unique(u_sites))
         names = CHANNELS[kind].stages
-        rows = self.stages[names[0]].rows(kind, sites, devs, self.board)
+        rows = self.stages[names[0]].rows(kind, u_sites, u_devs, self.board)
         links = self._links.setdefault(kind, {})
         for name in names[1:]:
-            s_rows = self.stages[name].rows(kind, sites, devs, self.board)
+            s_rows = self.stages[name].rows(kind, u_sites, u_devs, self.board)
             link = links.get(name, np.zeros(0, np.int64))
             if rows.size and rows.max() >= link.size:
                 grown = np.full(int(rows.max()) + 1, -1, np.int64)
                 grown[: link.size] = link
                 link = links[name] = grown
             link[rows] = s_rows
-        return rows
+        return rows[inverse]
 
     def ingest_rows(self, kind: Kind, rows: ArrayLike, ts_ms: ArrayLike,
                     values: Mapping[str, ArrayLike]) -> None:
