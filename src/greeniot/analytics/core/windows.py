@@ -119,6 +119,29 @@ class Windows:
         idx[idx >= self.window] -= self.window  # < 2 windows: one subtraction, no modulo
         return idx
 
+    def count_since(self, t_ms: int, rows: slice | None = None) -> NDArray[np.int64]:
+        """Per row, how many samples are at or after ``t_ms`` (> 0): the ``k`` for which
+        :meth:`tail` holds them all. A binary search over each ring (rows are in time order
+        from ``head``): O(rows · log window) instead of a pass over every slot."""
+        if t_ms <= EMPTY_TS_MS:
+            raise ValueError(f"t_ms must be > 0, got {t_ms}")
+        sl = rows if rows is not None else slice(0, self.n_rows)
+        ts = self._ts[: self.n_rows][sl]
+        head = self._head[: self.n_rows][sl]
+        w = self.window
+        lo = np.zeros(head.size, np.int64)  # first position (from head) with ts >= t_ms
+        hi = np.full(head.size, w, np.int64)
+        r = np.arange(head.size)
+        while True:
+            live = lo < hi
+            if not live.any():
+                break
+            mid = (lo + hi) // 2
+            older = ts[r, (head + np.minimum(mid, w - 1)) % w] < t_ms
+            lo = np.where(live & older, mid + 1, lo)
+            hi = np.where(live & ~older, mid, hi)
+        return w - lo
+
     def _row_ids(self, rows: NDArray[np.int64] | slice | None) -> NDArray[np.int64]:
         if rows is None:
             return np.arange(self.n_rows)
