@@ -13,7 +13,10 @@ One command prints, per size (issue 9 targets for 100k in brackets):
   every device read before every tick;
 * hourly tick [≤ 1 s] — a tick that closes an hour (hourly medians, baselines, trends);
 * peak RSS [≤ 2 GB] — the process's peak resident memory after the size ran;
-* post-storm sweep [≤ 5 s] — :func:`greeniot.actions.sweeps.rank_trees` over as many trees.
+* post-storm sweep [≤ 5 s] — :func:`greeniot.actions.sweeps.rank_trees` over as many trees;
+* per-site engines — the service runs one engine per site (:mod:`greeniot.runtime.feed`): a
+  few sites of 100 trees are built the same way and ticked, and their tick time is scaled to
+  all sites. The difference to the one-engine tick is the per-engine fixed cost.
 
 Each is printed with a naive per-device Python loop doing the same work (measured on a subset,
 scaled linearly), as a ratio. Absolute times depend on the machine's load; the ratios compare
@@ -261,7 +264,7 @@ def bench(n: int, window: int, naive_n: int, ticks: int, history_h: float, tick_
     sub = rows[: min(naive_n, n)]
     sub_cold = sub[: max(1, sub.size // 5)]
     naive_c = timed(lambda: naive_cold(engine, sub_cold, history)) * n / sub_cold.size
-    del history
+    history.clear()  # free the in-memory history before the ticks
     gc.collect()
 
     rng = np.random.default_rng(1)
@@ -298,6 +301,29 @@ def bench(n: int, window: int, naive_n: int, ticks: int, history_h: float, tick_
     sweep = timed(lambda: rank_trees(ctx, state))
     naive_s = timed(lambda: naive_sweep(ctx, state))
 
+    # the service's shape: one engine per site of 100 trees
+    site_n = min(TREES_PER_SITE, n)
+    n_eng = min(8, max(1, n // site_n))
+    per_site = []
+    for e_i in range(n_eng):
+        sub_est = Estate.draw(site_n, seed=100 + e_i)
+        sub_hist = sub_est.history(newest, history_h)
+        eng = AnalyticsEngine(EstateContext(), window=window)
+        eng.warm_start(sub_hist, prime_at_ms=newest)
+        s_rows = eng.rows_for("tilt", sub_est.sites, sub_est.devices)
+        s_phase = np.arange(site_n) % every
+        times = []
+        for i in range(1, ticks + 1):
+            t_i = newest + i * tick_ms
+            due = s_rows[s_phase == i % every]
+            v = sub_est.tilt(np.array([t_i - MIN]), rng)
+            eng.ingest_rows("tilt", due, np.full(due.size, t_i - MIN),
+                            {f: x[due] for f, x in v.items()})
+            times.append(timed(lambda t=t_i, e=eng: e.tick(t).events))
+        per_site.append(float(np.median(times)))
+    sites_total = max(1, n // site_n)
+    per_site_tick = float(np.mean(per_site)) * sites_total
+
     mem = sum(w.ts_ms.nbytes + sum(w.values(f).nbytes for f in w.fields)
               for w in (engine.tilt.raw, engine.tilt.hourly, engine.sway.windows,
                         engine.health.windows, engine.storm.weather))
@@ -322,6 +348,9 @@ def bench(n: int, window: int, naive_n: int, ticks: int, history_h: float, tick_
              TARGETS["hourly"], "   naive: steady work + trend fit")
     line("post-storm sweep (rank_trees)", sweep, naive_s, TARGETS["sweep"],
          f"   {len(ctx.trees):,} trees")
+    line(f"per-site engines ({sites_total:,} × {site_n})", per_site_tick, naive,
+         TARGETS["steady"], f"   {per_site_tick / sites_total * 1e3:.1f} ms per site engine "
+         f"(median tick of {n_eng} engines, scaled)")
     verdict = ("ok" if rss_max <= TARGETS["rss"] else "OVER") if at_target else "(100k target)"
     print(f"  {'RSS now / peak':<34}{rss_live / 1e9:7.2f} GB / {rss_max / 1e9:.2f} GB"
           f"   target {TARGETS['rss'] / 1e9:.1f} GB {verdict} "

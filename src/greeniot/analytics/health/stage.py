@@ -21,7 +21,8 @@ out.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import ClassVar
 
 import numpy as np
 
@@ -274,7 +275,8 @@ class HealthStage:
     #: Per-row values that depend only on a row's window, its flags and its kind, so they are
     #: recomputed only for rows that changed since the last tick (the rest keep theirs; the
     #: latches are then idempotent for them). Float caches start NaN, the rest 0.
-    CACHE = {"default": np.float64, "warn": np.float64, "crit": np.float64,
+    CACHE: ClassVar[Mapping[str, type]] = {
+             "default": np.float64, "warn": np.float64, "crit": np.float64,
              "n_max": np.int64, "lo": np.float64, "hi": np.float64, "limit": np.float64,
              "tilt": np.bool_, "interval": np.float64, "bat": np.float64,
              "n_stuck": np.int64, "frozen": np.bool_, "v1_last": np.float64,
