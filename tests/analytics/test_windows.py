@@ -133,3 +133,14 @@ def test_stamp_marks_the_rows_each_append_wrote() -> None:
     assert np.flatnonzero(w.stamp > seen).tolist() == [1, 2]
     with pytest.raises(ValueError, match="t_ms must be > 0"):
         w.count_since(0)
+
+
+def test_held_is_the_chronological_window_without_its_empty_head() -> None:
+    rng = np.random.default_rng(9)
+    for _ in range(100):
+        w = _random_windows(rng)
+        full, held = w.chronological("ts_ms"), w.held("ts_ms")
+        assert held.shape[1] >= 1
+        np.testing.assert_array_equal(full[:, : full.shape[1] - held.shape[1]], 0)
+        np.testing.assert_array_equal(full[:, full.shape[1] - held.shape[1]:], held)
+    assert Windows(("v",), 8, rows=3).held("v").shape == (3, 1)

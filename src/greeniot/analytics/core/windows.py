@@ -168,6 +168,12 @@ class Windows:
         """All slots of ``name`` in time order (empty slots first)."""
         return self.tail(name, self.window, rows)
 
+    def held(self, name: str) -> np.ndarray:
+        """:meth:`chronological` without the leading columns that are empty in every row
+        (at least one column): the same samples in the same places from the right, for
+        detectors that ignore empty slots — a long, mostly empty window costs what it holds."""
+        return self.tail(name, max(1, int(self.count_since(1).max(initial=0))))
+
     # -- writing ----------------------------------------------------------------------------
     def append(self, rows: ArrayLike, ts_ms: ArrayLike,
                values: Mapping[str, ArrayLike]) -> AppendStats:
