@@ -16,10 +16,11 @@ from greeniot.analytics.engine import AnalyticsEngine
 from tests.analytics.estate_replay import replay
 
 
+@pytest.mark.timeout(900)  # two 4-day estates, tick by tick
 @pytest.mark.parametrize("seed", [1, 2])
 def test_incremental_engine_says_what_the_reference_says(seed: int) -> None:
-    fast = replay(lambda ctx: AnalyticsEngine(ctx, chunk_rows=7), seed)
-    ref = replay(lambda ctx: AnalyticsEngine(ctx, incremental=False), seed)
+    fast = replay(lambda ctx: AnalyticsEngine(ctx, chunk_rows=7), seed, tick_s=600.0)
+    ref = replay(lambda ctx: AnalyticsEngine(ctx, incremental=False), seed, tick_s=600.0)
     kinds = {e.kind for _, e in ref.events}
     # the estate exercises the detectors the fast paths touch
     assert {"lean_step", "lean_storm", "mount_moved", "device_offline", "sensor_stuck",
