@@ -248,7 +248,10 @@ def bench(n: int, window: int, naive_n: int, ticks: int, history_h: float, tick_
     tick_ms = int(tick_s * 1000)
     every = max(1, STEP_MS // tick_ms)  # ticks between two readings of a device
     # the history ends so that the middle timed tick closes an hour (5 min classify lag)
-    newest = T0 + 40 * DAY + 5 * MIN - (ticks // 2) * tick_ms
+    boundary = T0 + 40 * DAY
+    newest = boundary + 5 * MIN - (ticks // 2) * tick_ms
+    if newest >= boundary:  # too few ticks to reach back: the history must end before it
+        newest = boundary - MIN
     history = est.history(newest, history_h)
     rows_hist = sum(len(b) for b in history)
 
