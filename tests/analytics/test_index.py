@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from greeniot.analytics.core.index import DeviceIndex
+from greeniot.analytics.core.index import DeviceIndex, unique_pairs
 
 
 def test_rows_in_order_of_first_appearance_and_stable() -> None:
@@ -33,3 +33,18 @@ def test_bulk_rows_one_site_and_per_reading_sites() -> None:
 def test_bulk_rows_shape_mismatch_names_argument() -> None:
     with pytest.raises(ValueError, match="site has shape"):
         DeviceIndex().rows(np.array(["a", "b"]), np.array(["x"]))
+
+
+def test_unique_pairs_registers_devices_as_a_per_reading_lookup_does() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        sites = np.array([f"s{i}" for i in rng.integers(0, 5, 200)], dtype=object)
+        keys = np.array([f"d{i}" for i in rng.integers(0, 30, 200)], dtype=object)
+        u_sites, u_keys, inverse = unique_pairs(sites, keys)
+        assert (u_sites[inverse] == sites).all() and (u_keys[inverse] == keys).all()
+        a, b = DeviceIndex(), DeviceIndex()
+        rows = a.rows(list(sites), list(keys))
+        np.testing.assert_array_equal(b.rows(list(u_sites), list(u_keys))[inverse], rows)
+        assert a.keys() == b.keys()
+        s_arr, k_arr = a.key_arrays()
+        assert list(zip(s_arr.tolist(), k_arr.tolist(), strict=True)) == a.keys()

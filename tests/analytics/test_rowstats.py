@@ -82,3 +82,20 @@ def test_pack_groups_sorts_each_group_by_time() -> None:
     assert ts.tolist() == [[10, 0, 0], [5, 20, 30], [0, 0, 0]]
     assert v[1].tolist() == [0.5, 2.0, 3.0]
     assert np.isnan(v[0, 1]) and np.isnan(v[2]).all()
+
+
+def test_masked_median_equals_numpy_median_of_the_masked_entries() -> None:
+    """Also with the leading or trailing columns unused (those are not sorted at all)."""
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        r, w = int(rng.integers(1, 20)), int(rng.integers(1, 30))
+        x = rng.normal(size=(r, w))
+        x[rng.random((r, w)) < 0.1] = np.nan
+        m = rng.random((r, w)) < rng.random()
+        if rng.random() < 0.5:
+            m[:, : int(rng.integers(0, w))] = False
+        if rng.random() < 0.5:
+            m[:, int(rng.integers(0, w)):] = False
+        ok = m & np.isfinite(x)
+        expect = [np.median(x[i][ok[i]]) if ok[i].any() else np.nan for i in range(r)]
+        np.testing.assert_array_equal(masked_median(x, m), expect)

@@ -91,3 +91,56 @@ def test_rows_grow_and_missing_fields_are_nan() -> None:
 def test_bad_batches_name_the_argument(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         Windows(("v",), 4).append(**kwargs)
+
+
+def _random_windows(rng: np.random.Generator) -> Windows:
+    w = Windows(("a",), int(rng.integers(2, 20)))
+    n = int(rng.integers(1, 30))
+    for _ in range(int(rng.integers(1, 5))):  # in order, late and redelivered samples
+        m = int(rng.integers(0, 60))
+        w.append(rng.integers(0, n, m), rng.integers(1, 100, m), {"a": rng.random(m)})
+    w.ensure_rows(n)
+    return w
+
+
+def test_tail_and_count_since_agree_with_a_plain_reading_of_the_ring() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        w = _random_windows(rng)
+        n = w.n_rows
+        for t in (1, 5, 50, 99, 100, 200):
+            expect = (w.ts_ms >= t).sum(axis=1)
+            np.testing.assert_array_equal(w.count_since(t), expect)
+            np.testing.assert_array_equal(w.count_since(t, slice(1, 4)), expect[1:4])
+        for k in (1, 3, w.window, w.window + 5):
+            for rows in (None, slice(1, 4), np.array([0, n - 1, 0], np.int64)):
+                sub = slice(None) if rows is None else rows
+                kk = min(k, w.window)
+                idx = (w.head[sub][:, None] + np.arange(w.window - kk, w.window)) % w.window
+                np.testing.assert_array_equal(w.tail_index(k, rows), idx)
+                for name in ("ts_ms", "a"):
+                    src = w.ts_ms if name == "ts_ms" else w.values(name)
+                    np.testing.assert_array_equal(w.tail(name, k, rows),
+                                                  np.take_along_axis(src[sub], idx, axis=1))
+
+
+def test_stamp_marks_the_rows_each_append_wrote() -> None:
+    w = Windows(("v",), 4)
+    w.append([0, 2], [10, 10], {"v": [1, 2]})
+    seen = w.writes
+    w.append([2], [10], {"v": [3]})  # a redelivery rewrites the value: the row changed
+    w.append([1], [20], {"v": [4]})
+    assert np.flatnonzero(w.stamp > seen).tolist() == [1, 2]
+    with pytest.raises(ValueError, match="t_ms must be > 0"):
+        w.count_since(0)
+
+
+def test_held_is_the_chronological_window_without_its_empty_head() -> None:
+    rng = np.random.default_rng(9)
+    for _ in range(100):
+        w = _random_windows(rng)
+        full, held = w.chronological("ts_ms"), w.held("ts_ms")
+        assert held.shape[1] >= 1
+        np.testing.assert_array_equal(full[:, : full.shape[1] - held.shape[1]], 0)
+        np.testing.assert_array_equal(full[:, full.shape[1] - held.shape[1]:], held)
+    assert Windows(("v",), 8, rows=3).held("v").shape == (3, 1)

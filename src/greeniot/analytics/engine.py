@@ -36,7 +36,7 @@ from greeniot.analytics.contract import (
     ZoneWaterState,
 )
 from greeniot.analytics.core.columns import FIELDS, Burst, ColumnBatch, Kind, Pending, check_values
-from greeniot.analytics.core.index import DeviceIndex
+from greeniot.analytics.core.index import DeviceIndex, unique_pairs
 from greeniot.analytics.core.lookup import EstateLookup
 from greeniot.analytics.health.stage import HealthStage
 from greeniot.analytics.irrigation.stage import WaterStage
@@ -79,6 +79,11 @@ class AnalyticsEngine:
         Burst features kept per tree.
     chunk_rows : int
         Rows per block in the tilt detectors: bounds temporary memory at 100k devices.
+    incremental : bool
+        Skip work whose inputs did not change since the last tick (health results of rows
+        without new readings, windy flags of samples already classified). False recomputes
+        everything at every tick: the reference the incremental path is tested against
+        (tests/analytics/test_equivalence.py); events are the same either way.
     logger : logging.Logger, optional
 
     Raises
@@ -90,7 +95,7 @@ class AnalyticsEngine:
     def __init__(self, context: EstateContext, *, params: AnalyticsParams | None = None,
                  window: int = 512, weather_window: int | None = None,
                  hourly_window: int = 14 * 24, sway_window: int = 64, chunk_rows: int = 4096,
-                 logger: logging.Logger | None = None) -> None:
+                 incremental: bool = True, logger: logging.Logger | None = None) -> None:
         if window < 16:
             raise ValueError(f"window must be >= 16 samples, got {window}")
         if chunk_rows < 1:
@@ -102,8 +107,8 @@ class AnalyticsEngine:
         self.sway = SwayStage(self.params, sway_window)
         self.storm = StormStage(self.params.storm, weather_window or 8 * window)
         self.tilt = TiltStage(self.params, window=window, hourly_window=hourly_window,
-                              chunk_rows=chunk_rows)
-        self.health = HealthStage(self.params.health)
+                              chunk_rows=chunk_rows, incremental=incremental)
+        self.health = HealthStage(self.params.health, incremental=incremental)
         self.soil = SoilStage(self.params.soil, window)
         self.water = WaterStage()
         stages: tuple[Stage, ...] = (self.sway, self.storm, self.tilt, self.health, self.soil,
@@ -211,19 +216,21 @@ class AnalyticsEngine:
                  else np.asarray(site, dtype=object))
         if sites.shape != devs.shape:
             raise ValueError(f"site has shape {sites.shape}, devices has {devs.shape}")
-        self.board.site_codes(sites)
+        # each distinct device once: a warm start's history has thousands of readings each
+        u_sites, u_devs, inverse = unique_pairs(sites, devs)
+        self.board.site_codes(np.unique(u_sites))
         names = CHANNELS[kind].stages
-        rows = self.stages[names[0]].rows(kind, sites, devs, self.board)
+        rows = self.stages[names[0]].rows(kind, u_sites, u_devs, self.board)
         links = self._links.setdefault(kind, {})
         for name in names[1:]:
-            s_rows = self.stages[name].rows(kind, sites, devs, self.board)
+            s_rows = self.stages[name].rows(kind, u_sites, u_devs, self.board)
             link = links.get(name, np.zeros(0, np.int64))
             if rows.size and rows.max() >= link.size:
                 grown = np.full(int(rows.max()) + 1, -1, np.int64)
                 grown[: link.size] = link
                 link = links[name] = grown
             link[rows] = s_rows
-        return rows
+        return rows[inverse]
 
     def ingest_rows(self, kind: Kind, rows: ArrayLike, ts_ms: ArrayLike,
                     values: Mapping[str, ArrayLike]) -> None:

@@ -10,19 +10,42 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
+
+
+def unique_pairs(sites: np.ndarray, keys: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, NDArray[np.int64]]:
+    """The distinct ``(site, key)`` pairs of two equal-length arrays, in ``(site, key)`` order
+    (the order :meth:`DeviceIndex.rows` registers new keys in), and each entry's pair number.
+
+    Hash-based (``pandas.factorize``), O(n): a warm start's millions of readings from thousands
+    of devices are looked up once per device, not sorted as strings.
+    """
+    if sites.shape != keys.shape:
+        raise ValueError(f"sites has shape {sites.shape}, keys has {keys.shape}")
+    cs, us = pd.factorize(sites.ravel(), sort=False)
+    ck, uk = pd.factorize(keys.ravel(), sort=False)
+    code, first = pd.factorize(cs.astype(np.int64) * max(len(uk), 1) + ck, sort=False)
+    pair_s = np.asarray(us, dtype=object)[first // max(len(uk), 1)]
+    pair_k = np.asarray(uk, dtype=object)[first % max(len(uk), 1)]
+    order = sorted(range(len(first)), key=lambda i: (pair_s[i], pair_k[i]))
+    rank = np.empty(len(first), np.int64)
+    rank[order] = np.arange(len(first))
+    return pair_s[order], pair_k[order], rank[code]
 
 
 class DeviceIndex:
     """Grows as new keys appear; looks up many keys at once for batch ingest."""
 
-    __slots__ = ("_keys", "_rows", "_site_codes", "_sites")
+    __slots__ = ("_arrays", "_keys", "_rows", "_site_codes", "_sites")
 
     def __init__(self, keys: Iterable[tuple[str, str]] = ()) -> None:
         self._rows: dict[tuple[str, str], int] = {}
         self._keys: list[tuple[str, str]] = []
         self._sites: dict[str, int] = {}
         self._site_codes: list[int] = []
+        self._arrays: tuple[np.ndarray, np.ndarray] = (np.zeros(0, object), np.zeros(0, object))
         for site, key in keys:
             self.row(site, key)
 
@@ -72,6 +95,20 @@ class DeviceIndex:
     def key(self, row: int) -> tuple[str, str]:
         """``(site, key)`` of a row."""
         return self._keys[row]
+
+    def key_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(sites, keys)`` as object arrays in row order, extended only by the rows added
+        since the last call (a per-tick state needs them without a Python loop over rows).
+        Read-only: copy before changing them."""
+        sites, keys = self._arrays
+        n = len(self._keys)
+        if sites.size < n:
+            new = self._keys[sites.size:]
+            sites = np.concatenate([sites, np.array([k[0] for k in new], dtype=object)])
+            keys = np.concatenate([keys, np.array([k[1] for k in new], dtype=object)])
+            sites.flags.writeable = keys.flags.writeable = False
+            self._arrays = (sites, keys)
+        return sites, keys
 
     def keys(self) -> list[tuple[str, str]]:
         """All keys in row order."""

@@ -21,7 +21,8 @@ out.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import ClassVar
 
 import numpy as np
 
@@ -82,8 +83,12 @@ class HealthStage:
     FIELDS = ("bat_v", "v1", "v2")
     SENSOR_KINDS: tuple[EventKind, ...] = ("sensor_stuck", "sensor_noisy", "out_of_range")
 
-    def __init__(self, params: HealthParams, window: int = 64) -> None:
+    def __init__(self, params: HealthParams, window: int = 64, *,
+                 incremental: bool = True) -> None:
         self.params = params
+        #: recompute window-only results just for rows that changed (False: every row, the
+        #: reference the incremental path is tested against)
+        self.incremental = incremental
         self.index = DeviceIndex()
         self.kind: list[str] = []
         self.windows = Windows(self.FIELDS, window)
@@ -97,6 +102,10 @@ class HealthStage:
         self._flags: dict[int, list[tuple[int, str]]] = {}  # row → [(ts_ms, fields)]
         self.alarms = HealthAlarms()
         self._now = 0
+        self._cache: dict[str, np.ndarray] = {}
+        self._chem = np.zeros(0, dtype=object)
+        self._seen = 0  # windows.writes at the last refresh
+        self._touched: set[int] = set()  # rows whose kind or flags changed since then
 
     # -- rows -----------------------------------------------------------------------------
     def rows(self, kind: str, sites: np.ndarray, devices: np.ndarray,
@@ -121,6 +130,7 @@ class HealthStage:
             for r in rows[rows < before].tolist():
                 if self.kind[r] == "unknown":
                     self.kind[r] = kind
+                    self._touched.add(r)
         return rows
 
     def _row(self, site: str, device: str, kind: str) -> int:
@@ -137,6 +147,7 @@ class HealthStage:
                 named = str(batch.values["kind"][i])
                 if self.kind[row] == "unknown" and named != "unknown":
                     self.kind[row] = named
+                    self._touched.add(row)
                 nxt = batch.values.get("next_ms")
                 self.status(row, str(batch.values["state"][i]), int(batch.ts_ms[i]) or None,
                             int(nxt[i]) if nxt is not None else 0)
@@ -182,6 +193,7 @@ class HealthStage:
         reading itself was not ingested (its main value was the bad one): it still counts as
         the device being heard at ``ts_ms``."""
         row = self._row(site, device, kind)
+        self._touched.add(row)
         kept = self._flags.setdefault(row, [])
         kept.append((int(ts_ms), ",".join(fields)))
         del kept[:-FLAGS_KEPT]
@@ -217,18 +229,14 @@ class HealthStage:
         p = self.params
         self._now = now_ms  # clears are dated at the tick that saw the fault end
         self.status_offline[self.status_offline == STATUS_PENDING] = now_ms
-        w = self.windows
-        newest = w.newest_ts_ms
-        ts = w.chronological("ts_ms")
-        kinds = np.asarray(self.kind, dtype=object)
-        default = np.array([p.default_interval_s.get(k, np.nan) for k in self.kind])
-        interval = reporting_interval_s(ts, np.nan_to_num(default, nan=1.0),
-                                        min_samples=p.interval_min_samples)
-        sil = offline(newest, interval, offline_factor=p.offline_factor,
+        c = self._refresh()
+        newest = self.windows.newest_ts_ms
+        sil = offline(newest, c["interval"], offline_factor=p.offline_factor,
                       min_silence_s=p.min_silence_s, now_ms=now_ms, wake_ms=self.wake_ms)
-        silent = np.isfinite(default) & sil.offline
+        silent = np.isfinite(c["default"]) & sil.offline
         by_status = self.status_offline > 0
         on = np.where(silent | by_status, 2, 0).astype(np.int8)
+        interval = c["interval"]
 
         def offline_start(i: int) -> Event:
             if by_status[i] and not silent[i]:
@@ -247,10 +255,8 @@ class HealthStage:
                                    lambda i: self._clear("device_offline", i, self._now,
                                                          "reporting again"))
 
-        chem = [CHEMISTRY.get(k, "li_ion_1s") for k in self.kind]
-        warn = np.array([p.battery_warning_v[c] for c in chem])
-        crit = np.array([p.battery_critical_v[c] for c in chem])
-        bat = battery_v(w.chronological("bat_v"))
+        warn, crit, bat = c["warn"], c["crit"], c["bat"]
+        chem = self._chem
         on, hold = battery_levels(bat, warning_v=warn, critical_v=crit,
                                   hysteresis_v=p.battery_hysteresis_v)
 
@@ -262,19 +268,72 @@ class HealthStage:
         emit += self.alarms.update("low_battery", on, hold, np.isfinite(bat), battery_start,
                                    lambda i: self._clear("low_battery", i, self._now,
                                                          f"battery {bat[i]:.2f} V"))
-        self._sensors(kinds, newest, emit)
+        self._sensors(c, newest, emit)
         self._clock(newest, emit)
 
-    def _sensors(self, kinds: np.ndarray, newest: np.ndarray, emit: list[Event]) -> None:
+    # -- per-row results that only new readings change ------------------------------------
+    #: Per-row values that depend only on a row's window, its flags and its kind, so they are
+    #: recomputed only for rows that changed since the last tick (the rest keep theirs; the
+    #: latches are then idempotent for them). Float caches start NaN, the rest 0.
+    CACHE: ClassVar[Mapping[str, type]] = {
+             "default": np.float64, "warn": np.float64, "crit": np.float64,
+             "n_max": np.int64, "lo": np.float64, "hi": np.float64, "limit": np.float64,
+             "tilt": np.bool_, "interval": np.float64, "bat": np.float64,
+             "n_stuck": np.int64, "frozen": np.bool_, "v1_last": np.float64,
+             "noise": np.float64, "railed": np.float64, "flagged": np.float64}
+
+    def _refresh(self) -> dict[str, np.ndarray]:
+        """Bring the per-row caches up to date: recompute the rows whose window, flags or
+        kind changed since the last tick (every row unless ``incremental``)."""
+        n = len(self.index)
+        w = self.windows
+        c = self._cache
+        old = next(iter(c.values())).size if c else 0
+        if old < n:
+            for name, dt in self.CACHE.items():
+                grown = np.full(n, np.nan) if dt is np.float64 else np.zeros(n, dt)
+                if name in c:
+                    grown[:old] = c[name]
+                c[name] = grown
+            self._chem = np.concatenate([self._chem, np.full(n - old, "", dtype=object)])
+        if self.incremental:
+            changed = w.stamp > self._seen
+            changed[old:] = True
+            changed[np.asarray(sorted(self._touched), np.int64)] = True
+            rows = np.flatnonzero(changed)
+        else:
+            rows = np.arange(n)
+        self._seen = w.writes
+        self._touched.clear()
+        if rows.size:
+            self._compute(rows)
+        return {k: v[:n] for k, v in c.items()}
+
+    def _compute(self, rows: np.ndarray) -> None:
         p = self.params
         w = self.windows
-        n_max = np.array([p.stuck_max_samples.get(k, 0) for k in self.kind], np.int64)
-        k_tail = max(int(n_max.max(initial=0)), p.noise_samples, w.window)
-        v1 = w.tail("v1", k_tail)
-        v2 = w.tail("v2", k_tail)
-        is_tilt = kinds == "tilt"
-        lo = np.array([p.valid_range.get(k, (-np.inf, np.inf))[0] for k in self.kind])
-        hi = np.array([p.valid_range.get(k, (-np.inf, np.inf))[1] for k in self.kind])
+        c = self._cache
+        kinds = [self.kind[r] for r in rows.tolist()]
+        default = np.array([p.default_interval_s.get(k, np.nan) for k in kinds])
+        chem = [CHEMISTRY.get(k, "li_ion_1s") for k in kinds]
+        n_max = np.array([p.stuck_max_samples.get(k, 0) for k in kinds], np.int64)
+        lo = np.array([p.valid_range.get(k, (-np.inf, np.inf))[0] for k in kinds])
+        hi = np.array([p.valid_range.get(k, (-np.inf, np.inf))[1] for k in kinds])
+        is_tilt = np.array([k == "tilt" for k in kinds], bool)
+        c["default"][rows] = default
+        c["warn"][rows] = [p.battery_warning_v[h] for h in chem]
+        c["crit"][rows] = [p.battery_critical_v[h] for h in chem]
+        self._chem[rows] = chem
+        c["n_max"][rows] = n_max
+        c["lo"][rows], c["hi"][rows] = lo, hi
+        c["limit"][rows] = [p.noise_limit.get(k, np.inf) for k in kinds]
+        c["tilt"][rows] = is_tilt
+        c["interval"][rows] = reporting_interval_s(
+            w.chronological("ts_ms", rows), np.nan_to_num(default, nan=1.0),
+            min_samples=p.interval_min_samples)
+        c["bat"][rows] = battery_v(w.chronological("bat_v", rows))
+        v1 = w.chronological("v1", rows)
+        v2 = w.chronological("v2", rows)
         # a value at its rail is out of range, not stuck: it is judged below
         with np.errstate(invalid="ignore"):
             in_range = np.where((v1 >= lo[:, None]) & (v1 <= hi[:, None]), v1, np.nan)
@@ -285,8 +344,25 @@ class HealthStage:
                            min_samples=p.stuck_min_samples, max_samples=n_max,
                            min_history=p.stuck_min_history)
         n_stuck = np.where(is_tilt, np.maximum(n1, n2), n1) * (n_max > 0)
-        frozen = stuck(in_range, n_stuck) & (stuck(v2, n_stuck) | ~is_tilt)
-        on = np.where(frozen, 2, 0).astype(np.int8)
+        c["n_stuck"][rows] = n_stuck
+        c["frozen"][rows] = stuck(in_range, n_stuck) & (stuck(v2, n_stuck) | ~is_tilt)
+        c["v1_last"][rows] = v1[:, -1]
+        ns = p.noise_samples
+        c["noise"][rows] = np.fmax(successive_noise(v1, n_samples=ns),
+                                   np.where(is_tilt, successive_noise(v2, n_samples=ns), np.nan))
+        c["railed"][rows] = np.nan_to_num(out_of_range_frac(v1, lo, hi, n_samples=ns))
+        held = [r for r in rows.tolist() if r in self._flags]
+        pos = np.repeat(np.searchsorted(rows, held), [len(self._flags[r]) for r in held]
+                        ).astype(np.int64)
+        f_ts = np.array([t for r in held for t, _ in self._flags[r]], np.int64)
+        c["flagged"][rows] = np.nan_to_num(flagged_frac(w.tail("ts_ms", ns, rows), f_ts, pos,
+                                                        n_samples=ns))
+
+    def _sensors(self, c: dict[str, np.ndarray], newest: np.ndarray,
+                 emit: list[Event]) -> None:
+        p = self.params
+        n_stuck, v1_last = c["n_stuck"], c["v1_last"]
+        on = np.where(c["frozen"], 2, 0).astype(np.int8)
 
         def unit(i: int) -> Unit:
             return UNITS.get(self.kind[i], "fraction")
@@ -295,14 +371,11 @@ class HealthStage:
             "sensor_stuck", on, on, None,
             lambda i: self._event("sensor_stuck", i, 2, float(n_stuck[i]), float(n_stuck[i]),
                                   unit(i), int(newest[i]),
-                                  f"stuck: last {n_stuck[i]} readings all {v1[i, -1]:g} "
+                                  f"stuck: last {n_stuck[i]} readings all {v1_last[i]:g} "
                                   f"(a live sensor of this noise repeats that rarely)"),
             lambda i: self._clear("sensor_stuck", i, self._now, "values change again"))
 
-        ns = p.noise_samples
-        noise = np.fmax(successive_noise(v1, n_samples=ns),
-                        np.where(is_tilt, successive_noise(v2, n_samples=ns), np.nan))
-        limit = np.array([p.noise_limit.get(k, np.inf) for k in self.kind])
+        noise, limit = c["noise"], c["limit"]
         with np.errstate(invalid="ignore"):
             on = np.where(noise >= limit, 2, 0).astype(np.int8)
         emit += self.alarms.update(
@@ -312,12 +385,8 @@ class HealthStage:
                                   f"{unit(i)} between successive readings"),
             lambda i: self._clear("sensor_noisy", i, self._now, "noise back to normal"))
 
-        railed = np.nan_to_num(out_of_range_frac(v1, lo, hi, n_samples=ns))
-        rows = np.array(sorted(self._flags), np.int64)
-        f_rows = np.repeat(rows, [len(self._flags[int(r)]) for r in rows]) if rows.size else rows
-        f_ts = np.array([t for r in rows.tolist() for t, _ in self._flags[r]], np.int64)
-        flagged = np.nan_to_num(flagged_frac(w.tail("ts_ms", ns), f_ts, f_rows, n_samples=ns))
-        frac = railed + flagged
+        lo, hi, flagged = c["lo"], c["hi"], c["flagged"]
+        frac = c["railed"] + flagged
         on = np.where(frac >= p.out_of_range_frac, 2, 0).astype(np.int8)
 
         def range_start(i: int) -> Event:

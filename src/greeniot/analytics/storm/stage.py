@@ -151,8 +151,8 @@ class StormStage:
         has_wx, w_site, w_ts, wind, gust = self._readings(n_sites)
         self.proxy.ensure_rows(n_sites)
         self._ref = self._references(
-            has_wx, w_site, w_ts, wind, gust, self.proxy.chronological("ts_ms"),
-            self.proxy.chronological("rms_deg").astype(np.float64))
+            has_wx, w_site, w_ts, wind, gust, self.proxy.held("ts_ms"),
+            self.proxy.held("rms_deg").astype(np.float64))
 
     def tick(self, now_ms: int, board: Board) -> list[Event]:
         """Judge storms per site; publish :class:`SiteStorms` and the wind reference."""
@@ -174,8 +174,8 @@ class StormStage:
         st = storm_episodes(ts_mat, wind_mat, onset=p.onset_ms, end=p.end_ms,
                             end_hold_ms=hold_ms, now_ms=now_ms)
         self.proxy.ensure_rows(n_sites)
-        px_ts = self.proxy.chronological("ts_ms")
-        px_rms = self.proxy.chronological("rms_deg").astype(np.float64)
+        px_ts = self.proxy.held("ts_ms")  # only the columns some site holds
+        px_rms = self.proxy.held("rms_deg").astype(np.float64)
         sw = storm_episodes(px_ts, px_rms, onset=p.sway_onset_rms_deg, end=p.sway_end_rms_deg,
                             end_hold_ms=hold_ms, now_ms=now_ms)
         st_spell = storm_episodes(ts_mat, wind_mat, onset=p.windy_ms, end=p.spell_end_ms,

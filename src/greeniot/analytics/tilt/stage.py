@@ -59,8 +59,9 @@ class TiltStage:
     HOURLY = ("pitch_deg", "roll_deg", "temp_c")
 
     def __init__(self, params: AnalyticsParams, *, window: int, hourly_window: int,
-                 chunk_rows: int) -> None:
+                 chunk_rows: int, incremental: bool = True) -> None:
         self.params = params
+        self.incremental = incremental  # False: classify scans every slot (the reference)
         self.chunk_rows = chunk_rows
         self.index = DeviceIndex()
         self.raw = Windows(self.RAW, window)
@@ -68,6 +69,7 @@ class TiltStage:
         self.site = np.zeros(0, np.int64)
         self.heritage = np.zeros(0, bool)
         self.tree: list[str | None] = []
+        self._trees: np.ndarray | None = None  # self.tree as an array (see _tree_array)
         self.base = TiltBaseline.empty(0)
         self.since = np.zeros(0, np.int64)
         self.latches = Latches()
@@ -75,6 +77,9 @@ class TiltStage:
         self.lean_deg = np.zeros(0)  # newest calm residual lean per row [deg]
         self.storm = StormMemory.empty(0)
         self.mount_ts = np.zeros(0, np.int64)  # newest reading checked for a mount fault
+        #: samples before this time all have their windy flag (the oldest one appended since
+        #: the last classification bounds which samples need one)
+        self.unclassified_ms = np.iinfo(np.int64).max
         self._ticks = 0
 
     # -- rows -------------------------------------------------------------------------------
@@ -107,6 +112,7 @@ class TiltStage:
         """Re-read every tree binding and heritage flag (the registry changed)."""
         metas = [board.lookup.meta(*self.index.key(r)) for r in range(len(self.index))]
         self.tree = [m.tree for m in metas]
+        self._trees = None
         self.heritage = np.asarray([m.heritage for m in metas], bool)
 
     def append(self, batch: StageBatch, board: Board) -> None:
@@ -119,6 +125,8 @@ class TiltStage:
             self.warm_hours(rows, ts, vals, ~w)
             vals["windy"] = w.astype(np.float64)
             vals["load"] = board.wind.load_for(self.site[rows], ts)
+        if ts.size:
+            self.unclassified_ms = min(self.unclassified_ms, int(ts.min()))
         self.raw.append(rows, ts, vals)
 
     def tick(self, now_ms: int, board: Board) -> list[Event]:
@@ -139,18 +147,22 @@ class TiltStage:
 
     def state(self, now_ms: int) -> TreeRiskState:
         n = len(self.index)
-        keys = self.index.keys()
+        site, device = self.index.key_arrays()  # read-only, shared between ticks
         return TreeRiskState(
-            ts_ms=now_ms,
-            site=np.asarray([k[0] for k in keys], dtype=object),
-            device=np.asarray([k[1] for k in keys], dtype=object),
-            tree=np.asarray(self.tree, dtype=object),
+            ts_ms=now_ms, site=site, device=device, tree=self._tree_array(),
             heritage=self.heritage.copy(), baseline_ok=self.base.ok[:n].copy(),
             lean_deg=self.lean_deg.copy(), lean_level=self.level("lean"),
             step_level=self.level("step"), trend_level=self.level("trend"),
             failure_level=self.level("failure"), storm_level=self.level("storm"),
             storm_offset_deg=self.storm.offset_deg[:n].copy(),
             compliance=self.storm.compliance[:n].copy(), mount_level=self.level("mount"))
+
+    def _tree_array(self) -> np.ndarray:
+        """``tree`` as a read-only object array, rebuilt only when bindings changed."""
+        if self._trees is None or self._trees.size != len(self.tree):
+            self._trees = np.asarray(self.tree, dtype=object)
+            self._trees.flags.writeable = False
+        return self._trees
 
     def rebaseline(self, row: int, since_ms: int) -> None:
         """Forget a tree's baseline; refit from calm data from ``since_ms`` on."""
@@ -185,21 +197,34 @@ class TiltStage:
         """Fill the windy flag of samples old enough for their site's wind to be known."""
         cutoff = now_ms - int(self.params.storm.classify_lag_minutes * MS_PER_MIN)
         gap_ms = int(self.params.storm.max_gap_minutes * MS_PER_MIN)
+        # Every sample up to the previous cutoff is classified and loads wait at most two
+        # gaps: only the newest samples of each row (and any that arrived since, late ones
+        # included) can need a flag, so only those are read.
+        since = max(1, min(self.unclassified_ms, cutoff - 2 * gap_ms + 1))
+        if not self.incremental:
+            since = 1
+        raw = self.raw
         for sl in self._blocks(4):  # blocks bound memory when a whole window is new
-            ts = self.raw.ts_ms[sl]
-            windy = self.raw.values("windy")[sl]
+            k = int(raw.count_since(since, sl).max(initial=0))
+            if k == 0:
+                continue
+            idx = raw.tail_index(k, sl)
+            ts = raw.tail("ts_ms", k, sl, idx)
+            windy = raw.tail("windy", k, sl, idx)
             r, c = np.nonzero(np.isnan(windy) & (ts > 0) & (ts <= cutoff))
             if r.size:
                 w, _known = wind.windy_for(self.site[sl][r], ts[r, c])
-                windy[r, c] = w  # unknown wind counts as calm (documented in StormParams)
+                # unknown wind counts as calm (documented in StormParams)
+                raw.values("windy")[sl][r, idx[r, c]] = w
             # the wind load, interpolated between references: a sample waits for the next
             # reference up to the maximum gap, then takes the newest one
-            load = self.raw.values("load")[sl]
+            load = raw.tail("load", k, sl, idx)
             r, c = np.nonzero(np.isnan(load) & (ts > 0) & (ts <= cutoff)
                               & (ts > cutoff - 2 * gap_ms))
             if r.size:
-                load[r, c] = wind.load_for(self.site[sl][r], ts[r, c],
-                                           final=ts[r, c] <= cutoff - gap_ms)
+                raw.values("load")[sl][r, idx[r, c]] = wind.load_for(
+                    self.site[sl][r], ts[r, c], final=ts[r, c] <= cutoff - gap_ms)
+        self.unclassified_ms = cutoff + 1
 
     def close_hours(self, now_ms: int, lag_ms: int) -> bool:
         """Append hourly calm medians of every hour that closed (and was classified).
@@ -222,7 +247,7 @@ class TiltStage:
         for sl in self._blocks(4):
             # only the newest samples can fall in the hours to close: gather just those, in
             # time order, so the (row, hour) groups come sorted
-            k = int((raw.ts_ms[sl] >= start).sum(axis=1).max(initial=0))
+            k = int(raw.count_since(max(start, 1), sl).max(initial=0))
             if k == 0:
                 continue
             idx = raw.tail_index(k, sl)
