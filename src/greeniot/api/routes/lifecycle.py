@@ -91,7 +91,7 @@ def _route(route: AlertRoute) -> RoutePublic:
                        min_severity=route.min_severity,
                        has_secret=bool(route.secret), rate_max=route.rate_max,
                        rate_window_s=route.rate_window_s, enabled=route.enabled,
-                       created_ms=route.created_ms)
+                       created_ms=route.created_ms, locale=route.locale, tz=route.tz)
 
 
 @router.get("/alert-routes", response_model=list[RoutePublic], tags=["alert routes"])
@@ -132,7 +132,8 @@ def _person(entry: RosterEntry) -> RosterPublic:
     return RosterPublic(site=entry.site, name=entry.name, role=entry.role,
                         rank=entry.rank, contact=entry.contact,
                         notify_url=hide("mqtt" if url in ("mqtt", "mqtt:") else "apprise", url),
-                        active=entry.active, created_ms=entry.created_ms)
+                        active=entry.active, created_ms=entry.created_ms,
+                        locale=entry.locale, tz=entry.tz)
 
 
 @router.get("/sites/{site}/roster", response_model=list[RosterPublic], tags=["roster"])
