@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import pytest
@@ -74,19 +74,6 @@ def deliveries(sessions: Sessions, **kw: Any) -> list[Any]:
 def add_route(sessions: Sessions, **kw: Any) -> None:
     with sessions() as s:
         crud.add_route(s, **kw)
-
-
-@pytest.fixture
-def receiver_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def receivers() -> Iterator[list[Any]]:
-    made: list[Any] = []
-    yield made
-    for r in made:
-        (r.stop if hasattr(r, "stop") else r.close)()
 
 
 def run(coro: Callable[[], Awaitable[None]]) -> None:

@@ -52,7 +52,9 @@ class AppriseSink:
                                 apprise.NotifyType.INFO))
         with apprise.LogCapture(level=logging.WARNING,  # type: ignore[no-untyped-call]
                                 fmt="%(message)s") as logs:
-            ok = await notifier.async_notify(body=body, title=title, notify_type=kind)
+            # our texts are plain (lines, names with "<"): not HTML, as apprise assumes
+            ok = await notifier.async_notify(body=body, title=title, notify_type=kind,
+                                             body_format=apprise.NotifyFormat.TEXT)
         if not ok:
             lines = [line for line in logs.getvalue().splitlines() if line.strip()]
             raise DeliveryError(f"apprise {redact(recipient.target)}: "

@@ -187,7 +187,7 @@ class Texts:
         tr = self.tr(reader.locale)
         task = TaskRef(kind=esc.kind, title=esc.title, priority=esc.priority, site=esc.site,
                        due_ms=esc.due_ms, tree=esc.tree, zone=esc.zone)
-        late = str(format_timedelta(timedelta(milliseconds=esc.overdue_ms), threshold=1.5,
+        late = str(format_timedelta(timedelta(milliseconds=esc.overdue_ms), threshold=2,
                                     locale=i18n.babel_locale(reader.locale)))
         title = tr.gettext("[SLA] task #{id} {title} P{priority} is {late} late").format(
             id=esc.task_id, title=i18n.task_title(tr, task), priority=esc.priority, late=late)
