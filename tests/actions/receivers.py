@@ -117,7 +117,7 @@ class MailBox:
         out = []
         for env in self.messages:
             msg = email.message_from_bytes(env.content, policy=email.policy.default)
-            body = msg.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
+            body = msg.get_body(preferencelist=("plain",))
             out.append(Mail(list(env.rcpt_tos), str(msg["Subject"]),
                             body.get_content() if body is not None else ""))
         return out
