@@ -113,6 +113,8 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", "/crew/tasks/{task_id}/acknowledge"): "crew",
     ("POST", "/crew/tasks/{task_id}/start"): "crew",
     ("POST", "/crew/tasks/{task_id}/close"): "crew",
+    ("POST", "/crew/alarms/{alert_id}/acknowledge"): "crew",
+    ("POST", "/crew/alarms/{alert_id}/clear"): "crew",
 }
 MODULES = ROUTE_MODULES
 PARAMS = {"site": "estate-a", "zone": "z1", "tree": "t1", "device": "valve-z1", "task_id": "1",

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from greeniot.actions.lifecycle import alert_message
 from greeniot.actions.sinks.dispatcher import AlertDispatcher
 from greeniot.config import DeliverySettings
-from greeniot.registry import crud
+from greeniot.registry import accounts, crud
 from greeniot.services import free_port
 from tests.actions.receivers import MailBox, WebhookReceiver
 from tests.api.conftest import API
@@ -164,3 +164,17 @@ def test_alert_detail_shows_each_delivery_failed_then_delivered(
     assert len(hook.got) == 1 and hook.got[0].verified
     assert [d["id"] for d in client.get(f"{API}/deliveries",
                                         params={"state": "delivered"}).json()] != []
+
+
+def test_clearing_or_reading_another_sites_alarm_is_refused(
+        clients: dict[str, TestClient], registry: sessionmaker[Session]) -> None:
+    with registry() as s:
+        accounts.update_user(s, username="crew", sites=["estate-a"])
+        other = crud.raise_alert(s, site="estate-b", kind="lean", severity="critical",
+                                 message="t9 leans", ts_ms=1, tree="t9").id
+    crew = clients["crew"]
+    r = crew.post(f"{API}/alerts/{other}/clear", json={"note": "not mine to clear"})
+    assert r.status_code == 403 and "estate-b" in r.json()["detail"]
+    assert crew.get(f"{API}/alerts/{other}/deliveries").status_code == 403
+    with registry() as s:
+        assert crud.get_alert(s, alert_id=other).state == "active"

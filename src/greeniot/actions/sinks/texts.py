@@ -15,14 +15,13 @@ holds, as on the crew page); else ``DeliverySettings.locale`` in the site's time
 from __future__ import annotations
 
 import gettext
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from babel.dates import format_timedelta
-from babel.numbers import format_decimal, format_percent
-from babel.units import format_unit
+from babel.numbers import format_decimal
 
 from greeniot import i18n
 from greeniot.protocol import Alert
@@ -35,55 +34,10 @@ def _N(message: str) -> str:
     return message
 
 
-#: What an alert kind is called (analytics' event kinds, the actions' own, the SLA notice).
-KINDS: Mapping[str, str] = {
-    "lean": _N("lean"),
-    "lean_step": _N("sudden lean"),
-    "lean_trend": _N("lean increasing"),
-    "lean_storm": _N("lean after storm"),
-    "failure": _N("tree down"),
-    "stiffness": _N("root-plate stiffness loss"),
-    "storm": _N("storm"),
-    "sway": _N("sway change"),
-    "drought": _N("drought"),
-    "waterlog": _N("waterlogging"),
-    "device_offline": _N("device offline"),
-    "low_battery": _N("low battery"),
-    "sensor_stuck": _N("sensor stuck"),
-    "sensor_noisy": _N("noisy sensor"),
-    "out_of_range": _N("implausible readings"),
-    "clock_fault": _N("clock fault"),
-    "mount_moved": _N("sensor mount moved"),
-    "irrigation_skipped": _N("irrigation skipped"),
-    "sla_escalation": _N("SLA passed"),
-}
-#: The people of a site's responsibility chain (registry/vocab.py CHAIN_ROLES).
-CHAIN_ROLES: Mapping[str, str] = {
-    "crew": _N("crew"), "contractor": _N("contractor"),
-    "property_manager": _N("property manager"), "authority": _N("authority"),
-}
 #: The notes the system itself writes when it clears an alarm (actions, runtime).
 SYSTEM_NOTES: tuple[str, ...] = (
     _N("condition ended"), _N("storm over"),
 )
-
-
-def _deg(loc: str, v: float) -> str:
-    return str(format_unit(v, "angle-degree", length="narrow", locale=loc,
-                           format="#,##0.0#"))
-
-
-#: The value of an alert by kind, as its unit (analytics/contract.py ``Unit``) reads in the
-#: locale; kinds whose value has no single unit (storm: gust or sway; stiffness) show none.
-_VALUE: Mapping[str, Callable[[gettext.NullTranslations, str, float], str]] = {
-    **{k: (lambda tr, loc, v: _deg(loc, v))
-       for k in ("lean", "lean_step", "lean_storm", "failure", "sway", "mount_moved")},
-    "lean_trend": lambda tr, loc, v: tr.gettext("{value} per day").format(value=_deg(loc, v)),
-    **{k: (lambda tr, loc, v: str(format_percent(v / 100, "#,##0.#%", locale=loc)))
-       for k in ("drought", "waterlog")},
-    "low_battery": lambda tr, loc, v: str(format_unit(v, "electric-volt", length="short",
-                                                      locale=loc, format="#,##0.00")),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,20 +111,20 @@ class Texts:
         head = {"raised": tr.gettext("[{severity}]").format(severity=sev),
                 "escalated": tr.gettext("[ESCALATED {severity}]").format(severity=sev),
                 "cleared": tr.gettext("[CLEARED]")}.get(phase, f"[{phase.upper()}]")
-        what = tr.gettext(KINDS[alert.kind]) if alert.kind in KINDS else alert.kind
+        what = i18n.alert_kind(tr, alert.kind)
         where = self._where(tr, alert.tree, alert.zone, alert.device)
         title = (tr.gettext("{head} {what}: {where} at {site}") if where
                  else tr.gettext("{head} {what} at {site}")).format(
             head=head, what=what, where=where, site=alert.site)
         when = self._when(alert.ts_ms, reader)
-        value = _VALUE.get(alert.kind)
+        value = i18n.format_alert_value(tr, alert.kind, alert.value, locale=reader.locale)
         lines = []
         if phase == "cleared":
             lines.append(tr.gettext("Cleared: {note}").format(
                 note=tr.gettext(note) if note in SYSTEM_NOTES else (note or "—")))
-        elif value is not None and alert.value is not None:
-            lines.append(tr.gettext("Measured {value} at {time}").format(
-                value=value(tr, reader.locale, alert.value), time=when))
+        elif value is not None:
+            lines.append(tr.gettext("Measured {value} at {time}").format(value=value,
+                                                                         time=when))
         else:
             lines.append(tr.gettext("At {time}").format(time=when))
         if task is not None:
@@ -193,7 +147,8 @@ class Texts:
             id=esc.task_id, title=i18n.task_title(tr, task), priority=esc.priority, late=late)
         if esc.to_person:
             role_id = esc.to_role or ""
-            role = tr.gettext(CHAIN_ROLES[role_id]) if role_id in CHAIN_ROLES else role_id
+            role = tr.gettext(i18n.CHAIN_ROLES[role_id]) if role_id in i18n.CHAIN_ROLES \
+                else role_id
             holder = tr.gettext("{name} ({role})").format(name=esc.to_person, role=role)
         else:
             holder = tr.gettext("nobody on the roster")

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from greeniot.actions.sinks.apprise import redact
 from greeniot.api.deps import SessionDep
-from greeniot.api.security import CrewDep, OperatorDep, ViewerDep
+from greeniot.api.security import CrewDep, OperatorDep, ViewerDep, require_site
 from greeniot.registry import crud
 from greeniot.registry.models import Alert, AlertRoute, Delivery, RosterEntry
 from greeniot.registry.schemas import Id
@@ -62,7 +62,8 @@ def hide(kind: str, target: str | None) -> str | None:
              responses={404: {"description": "no such alert"}})
 def clear(session: SessionDep, who: CrewDep, alert_id: str, body: AlertClear) -> AlertDetail:
     """Clear the alarm by hand with a note; the next occurrence opens a new alarm.
-    Clearing a cleared alarm changes nothing."""
+    Clearing a cleared alarm changes nothing. Only alarms of the caller's sites."""
+    require_site(who, crud.get_alert(session, alert_id=alert_id).site)
     alert = crud.clear_alarm(session, alert_id=alert_id, note=body.note, by=who.username)
     assert alert is not None  # by id: NotFoundError rather than None
     return alert_detail(session, alert)
@@ -70,7 +71,8 @@ def clear(session: SessionDep, who: CrewDep, alert_id: str, body: AlertClear) ->
 
 @router.get("/alerts/{alert_id}/deliveries", response_model=list[DeliveryPublic])
 def alert_deliveries(session: SessionDep, who: ViewerDep, alert_id: str) -> Sequence[Delivery]:
-    crud.get_alert(session, alert_id=alert_id)  # 404 for an unknown alert
+    # 404 for an unknown alert, 403 for another site's
+    require_site(who, crud.get_alert(session, alert_id=alert_id).site)
     return crud.list_deliveries(session, alert_id=alert_id)
 
 
