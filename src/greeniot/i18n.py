@@ -94,6 +94,20 @@ ALERT_KINDS: Mapping[str, str] = {
     "mount_moved": _N("sensor mount moved"),
     "irrigation_skipped": _N("irrigation skipped"),
     "sla_escalation": _N("SLA passed"),
+    # an alert a task rule raises without an event carries the task's kind
+    "inspect": _N("inspection due"),
+    "stabilize": _N("stabilization due"),
+    "straighten": _N("straightening due"),
+    "stake": _N("staking due"),
+    "remove": _N("removal due"),
+    "drain": _N("drainage due"),
+    "irrigate": _N("irrigation due"),
+    "device_check": _N("device check due"),
+    "prune": _N("pruning due"),
+    "pest_control": _N("pest control due"),
+    "winter_protect": _N("winter protection due"),
+    "service": _N("equipment service due"),
+    "repair": _N("repair due"),
 }
 #: Alarm states (registry/vocab.py ALARM_STATES).
 ALARM_STATES: Mapping[str, str] = {
