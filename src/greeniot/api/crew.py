@@ -21,6 +21,7 @@ from pathlib import Path as FilePath
 from typing import Annotated, Any
 from urllib.parse import quote
 
+from babel.numbers import format_decimal
 from fastapi import (
     APIRouter,
     Depends,
@@ -128,6 +129,7 @@ def _render(request: Request, name: str, who: Principal | None, locale: str,
         "alarm_state": lambda s: tr.gettext(i18n.ALARM_STATES.get(s, s)),
         "kind_name": lambda kind: i18n.alert_kind(tr, kind),
         "value": lambda a: i18n.format_alert_value(tr, a.kind, a.value, locale=locale),
+        "num": lambda v: format_decimal(v, "#,##0.00", locale=i18n.babel_locale(locale)),
         "now_ms": now, "tz": tz,
     }
     response: HTMLResponse = request.app.state.templates.TemplateResponse(
