@@ -178,3 +178,20 @@ def test_clearing_or_reading_another_sites_alarm_is_refused(
     assert crew.get(f"{API}/alerts/{other}/deliveries").status_code == 403
     with registry() as s:
         assert crud.get_alert(s, alert_id=other).state == "active"
+
+
+def test_routes_and_roster_people_say_which_language_and_zone_they_read(
+        client: TestClient) -> None:
+    url = f"{API}/alert-routes"
+    r = client.post(url, json={"name": "desk", "kind": "mqtt", "target": "mqtt",
+                               "locale": "en", "tz": "Europe/London"})
+    assert r.status_code == 201 and (r.json()["locale"], r.json()["tz"]) == (
+        "en", "Europe/London")
+    r = client.post(url, json={"name": "x", "kind": "mqtt", "target": "mqtt", "locale": "fr"})
+    assert r.status_code == 422 and "locale" in r.text
+    r = client.post(url, json={"name": "x", "kind": "mqtt", "target": "mqtt",
+                               "tz": "Mars/Olympus"})
+    assert r.status_code == 422 and "'Mars/Olympus' is not an IANA zone name" in r.text
+    r = client.post(f"{API}/sites/estate-a/roster", json={"name": "Wang", "role": "crew",
+                                                          "locale": "zh_Hans"})
+    assert r.status_code == 201 and (r.json()["locale"], r.json()["tz"]) == ("zh_Hans", None)
