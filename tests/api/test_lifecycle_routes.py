@@ -195,3 +195,17 @@ def test_routes_and_roster_people_say_which_language_and_zone_they_read(
     r = client.post(f"{API}/sites/estate-a/roster", json={"name": "Wang", "role": "crew",
                                                           "locale": "zh_Hans"})
     assert r.status_code == 201 and (r.json()["locale"], r.json()["tz"]) == ("zh_Hans", None)
+
+
+def test_a_time_zone_folder_is_refused_not_a_server_error(
+        clients: dict[str, TestClient]) -> None:
+    """``ZoneInfo("America")`` raises IsADirectoryError, not ZoneInfoNotFoundError."""
+    client = clients["admin"]
+    r = client.post(f"{API}/alert-routes", json={"name": "x", "kind": "mqtt", "target": "mqtt",
+                                                  "tz": "America"})
+    assert r.status_code == 422 and "'America' is not an IANA zone name" in r.text
+    r = client.post(f"{API}/users", json={"username": "tzfolder", "role": "viewer",
+                                          "password": "long-enough-pw", "tz": "Asia"})
+    assert r.status_code == 422, r.text
+    r = client.post(f"{API}/sites", json={"id": "tz-folder", "tz": "Europe"})
+    assert r.status_code == 422, r.text

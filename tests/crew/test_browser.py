@@ -223,6 +223,7 @@ def test_crew_closes_the_typhoon_removal_task_with_a_note_and_a_photo(
             live = wait.until(ec.presence_of_all_elements_located(
                 (By.CSS_SELECTOR, '#alarms li[data-state="active"]')))
             alarm = str(live[0].get_attribute("data-alarm"))
+            browser.execute_script("arguments[0].scrollIntoView()", live[0])
             shot(browser, artifacts, "6-alarms")
             browser.find_element(By.CSS_SELECTOR, f'button.ack[data-alarm="{alarm}"]').click()
             row = wait.until(ec.presence_of_element_located(

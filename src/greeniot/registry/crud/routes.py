@@ -39,7 +39,7 @@ def check_reader(locale: str | None, tz: str | None) -> tuple[str | None, str | 
     if tz is not None:
         try:
             ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError) as err:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as err:  # "America" is a folder
             raise InvalidInputError(f"time zone {tz!r} is not an IANA zone name") from err
     return locale, tz
 
