@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from greeniot.actions.lifecycle import SlaJob, clear_condition
+from greeniot.actions.lifecycle import ManualClearJob, SlaJob, clear_condition
 from greeniot.actions.sinks.dispatcher import AlertDispatcher
+from greeniot.clock import wall_ms
 from greeniot.registry import accounts, crud
 from greeniot.registry.schemas import SiteCreate
 from greeniot.services import free_port
@@ -160,3 +161,39 @@ def test_a_storm_digest_is_in_the_readers_language(sessions: Sessions,
     assert [line.split("：")[0] for line in digest.text.strip().splitlines()] == [
         f"- 【警告】estate-a 树木 t{n}" for n in (1, 2, 3)]
     assert "2026/11/24 16:58 测得 0.5°" in digest.text  # Shanghai time, the site's zone
+
+
+def test_a_clear_made_by_hand_reaches_the_routes_once(sessions: Sessions,
+                                                      receivers: list[Any]) -> None:
+    """The crew page and the API clear in the registry only; the maintenance process's
+    ManualClearJob tells the routes. An automatic clear is the detectors' to notify."""
+    hook = WebhookReceiver(SECRET, free_port()).start()
+    receivers.append(hook)
+    add_route(sessions, name="desk", kind="webhook", target=hook.url, secret=SECRET,
+              locale="en")
+    by_hand = raise_alarm(sessions, 1, severity="critical")
+    by_system = raise_alarm(sessions, 2, severity="critical")
+
+    async def main() -> None:
+        async with AlertDispatcher(sessions, FAST) as dispatcher:
+            job = ManualClearJob(sessions, dispatcher, clock=wall_ms)
+            dispatcher.submit(by_hand)
+            await until(lambda: hook.got, "the raised alarm")
+            assert await job.run_once() == []
+            with sessions() as s:
+                crud.clear_alarm(s, alert_id=by_hand.id, note="re-staked by hand", by="li")
+                crud.clear_condition(s, key="lean:estate-a:t2", ts_ms=T0_MS + 10)
+            assert [a.id for a in await job.run_once()] == [by_hand.id]
+            await until(lambda: len(hook.got) == 2, "the clear")
+            await job.run_once()  # the same clear again: already delivered, not sent twice
+            assert await dispatcher.drain(10)
+
+    run(main)
+    raised, cleared = (r.json["items"][0] for r in hook.got)
+    assert raised["phase"] == "raised"
+    assert len(hook.got) == 2 and cleared["phase"] == "cleared"
+    assert cleared["title"] == "[CLEARED] lean: tree t1 at estate-a"
+    assert cleared["body"].startswith("Cleared: re-staked by hand")
+    assert [(d.phase, d.state) for d in deliveries(sessions, alert_id=by_hand.id)] == [
+        ("raised", "delivered"), ("cleared", "delivered")]
+    assert deliveries(sessions, alert_id=by_system.id) == []
