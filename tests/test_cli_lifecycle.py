@@ -32,10 +32,23 @@ def test_roster_and_routes_commands(tmp_path: Path) -> None:
     assert cli("roster", "add", "estate-a", "Lee", "--contact", "+852 5555 0101")[0] == 0
     code, out = cli("roster", "add", "estate-a", "X", "--role", "boss")
     assert code == 2 and "role 'boss' is not one of" in out
+    assert cli("roster", "add", "estate-a", "Sam", "--role", "authority", "--locale", "en",
+               "--tz", "Europe/London")[0] == 0
+    code, out = cli("roster", "add", "estate-a", "Y", "--locale", "fr")
+    assert code == 2 and "locale 'fr' is not one of" in out
+    code, out = cli("routes", "add", "desk", "--kind", "mqtt", "--target", "mqtt", "--tz",
+                    "Mars/Olympus")
+    assert code == 2 and "'Mars/Olympus' is not an IANA zone name" in out
+    engine = make_engine(Settings(data_dir=data))
+    with session_factory(engine)() as s:
+        sam = crud.list_roster(s, site="estate-a", role="authority")[0]
+        assert (sam.locale, sam.tz) == ("en", "Europe/London")
+    engine.dispose()
     code, out = cli("roster", "list", "--site", "estate-a")
     lines = out.splitlines()
     assert [line.split("\t")[1:4] for line in lines] == [["crew", "0", "Lee"],
-                                                       ["contractor", "0", "GreenCo"]]
+                                                       ["contractor", "0", "GreenCo"],
+                                                       ["authority", "0", "Sam"]]
     assert "pw-hidden" not in out and lines[0].endswith("\tactive")
 
     code, out = cli("routes", "add", "ops", "--kind", "webhook", "--target",

@@ -6,12 +6,14 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from greeniot import i18n
+from greeniot.analytics.contract import EventKind
 from greeniot.registry.vocab import TASK_KINDS, TASK_STATES
 
 SRC = Path(i18n.__file__).resolve().parent
@@ -82,3 +84,22 @@ def test_package_data_ships_templates_assets_and_catalogs() -> None:
     for path in needed:
         rel = path.relative_to(SRC)
         assert any(rel.match(g) for g in globs), rel
+
+
+def test_every_alert_kind_has_a_name_and_values_read_in_the_locale() -> None:
+    cats = i18n.load_catalogs()
+    zh, en = i18n.translator(cats, "zh_Hans"), i18n.translator(cats, "en")
+    kinds = {*get_args(EventKind), *TASK_KINDS, "irrigation_skipped", "sla_escalation"}
+    assert sorted(kinds - set(i18n.ALERT_KINDS)) == []
+    assert i18n.alert_kind(zh, "failure") == "树木倒伏" and i18n.alert_kind(en, "failure") == (
+        "tree down")
+    assert i18n.alert_kind(zh, "some_new_kind") == "some_new_kind"
+    value = i18n.format_alert_value
+    assert value(zh, "lean", 2.345, locale="zh_Hans") == "2.34°"  # half to even, as CLDR
+    assert value(en, "lean_trend", 0.25, locale="en") == "0.25° per day"
+    assert value(zh, "lean_trend", 0.25, locale="zh_Hans") == "每天 0.25°"
+    assert value(en, "drought", 11.46, locale="en") == "11.5%"
+    assert value(en, "low_battery", 3.284, locale="en") == "3.28 V"
+    assert value(en, "lean", 1234.5, locale="en") == "1,234.5°"
+    assert value(en, "storm", 21.0, locale="en") is None  # gust [m/s] or sway [deg]: no unit
+    assert value(en, "lean", None, locale="en") is None

@@ -35,6 +35,13 @@ def _session(data_dir: DataDir, db_url: DbUrl) -> Iterator[Session]:
         engine.dispose()
 
 
+Locale = Annotated[str | None, typer.Option(
+    help="language of the notifications: zh_Hans | en (default: the user account of the "
+         "same name, else GREENIOT_DELIVERY__LOCALE)")]
+Tz = Annotated[str | None, typer.Option(help="IANA time zone of the dates in them (default: "
+                                             "the site's)")]
+
+
 @roster_app.command("add")
 def roster_add(site: Annotated[str, typer.Argument(help="site id")],
                name: Annotated[str, typer.Argument(help="the person's name")],
@@ -46,13 +53,14 @@ def roster_add(site: Annotated[str, typer.Argument(help="site id")],
                notify: Annotated[str | None, typer.Option(
                    help="where notifications go: an apprise URL (mailto://, wecombot://, "
                         "dingtalk://, tgram:// ...) or 'mqtt'")] = None,
+               locale: Locale = None, tz: Tz = None,
                data_dir: DataDir = None, db_url: DbUrl = None) -> None:
     """Put a person on a site's chain."""
     from greeniot.registry import crud
 
     with _session(data_dir, db_url) as s:
         entry = crud.add_person(s, site=site, name=name, role=role, rank=rank, contact=contact,
-                                notify_url=notify)
+                                notify_url=notify, locale=locale, tz=tz)
         typer.echo(f"added {entry.name} ({entry.role}, rank {entry.rank}) to {entry.site}")
 
 
@@ -86,6 +94,7 @@ def routes_add(name: Annotated[str, typer.Argument(help="the recipient's label")
                rate_max: Annotated[int | None, typer.Option(help="messages per window")]
                = None,
                rate_window_s: Annotated[int | None, typer.Option(help="window [s]")] = None,
+               locale: Locale = None, tz: Tz = None,
                data_dir: DataDir = None, db_url: DbUrl = None) -> None:
     """Subscribe a recipient to a site's alerts at or above a severity."""
     from greeniot.api.routes.lifecycle import hide
@@ -94,7 +103,7 @@ def routes_add(name: Annotated[str, typer.Argument(help="the recipient's label")
     with _session(data_dir, db_url) as s:
         r = crud.add_route(s, name=name, kind=kind, target=target, site=site,
                            min_severity=min_severity, secret=secret, rate_max=rate_max,
-                           rate_window_s=rate_window_s)
+                           rate_window_s=rate_window_s, locale=locale, tz=tz)
         typer.echo(f"route {r.name}: {r.site or 'all sites'} >= {r.min_severity} -> {r.kind} "
                    f"{hide(r.kind, r.target)}")
 

@@ -108,6 +108,9 @@ class DeliverySettings(BaseModel):
     #: what comes beyond goes out as one digest when the window has room again.
     rate_max: int = Field(10, ge=1, le=100_000)
     rate_window_s: float = Field(600.0, gt=0, le=86_400)
+    #: Language of the texts sent to a recipient that names none (a route or roster person
+    #: without ``locale`` and without a user account): the estates run in Chinese.
+    locale: Literal["zh_Hans", "en"] = "zh_Hans"
 
 
 class TaskSettings(BaseModel):

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
 
 from greeniot.registry.db import engine_from_url, migrate, session_factory
-from greeniot.services import MosquittoProcess
+from greeniot.services import MosquittoProcess, free_port
 from tests.helpers import Observer
 
 T0_MS = 1_795_510_737_944
@@ -67,3 +68,17 @@ def gone_broker(tmp_path: Path) -> Iterator[MosquittoProcess]:
     broker.start()
     yield broker
     broker.stop()
+
+
+@pytest.fixture
+def receiver_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def receivers() -> Iterator[list[Any]]:
+    """Local receivers (HTTP, SMTP) a test starts; stopped after it."""
+    made: list[Any] = []
+    yield made
+    for r in made:
+        (r.stop if hasattr(r, "stop") else r.close)()

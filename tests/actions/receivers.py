@@ -3,6 +3,8 @@ an SMTP server (aiosmtpd) that keeps the mail it gets. Loopback only, real socke
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import socket
 import threading
@@ -84,6 +86,13 @@ class BlackHole:
         self.sock.close()
 
 
+@dataclass(frozen=True)
+class Mail:
+    to: list[str]
+    subject: str
+    text: str
+
+
 class MailBox:
     """An SMTP server on loopback keeping every message (aiosmtpd)."""
 
@@ -102,6 +111,16 @@ class MailBox:
     def start(self) -> MailBox:
         self._controller.start()
         return self
+
+    def mails(self) -> list[Mail]:
+        """Each message as a reader sees it: recipients, decoded subject and plain text."""
+        out = []
+        for env in self.messages:
+            msg = email.message_from_bytes(env.content, policy=email.policy.default)
+            body = msg.get_body(preferencelist=("plain",))
+            out.append(Mail(list(env.rcpt_tos), str(msg["Subject"]),
+                            body.get_content() if body is not None else ""))
+        return out
 
     def url(self, to: str) -> str:
         """An apprise ``mailto://`` URL sending to ``to`` through this server, no TLS."""

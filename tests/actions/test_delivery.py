@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import pytest
@@ -74,19 +74,6 @@ def deliveries(sessions: Sessions, **kw: Any) -> list[Any]:
 def add_route(sessions: Sessions, **kw: Any) -> None:
     with sessions() as s:
         crud.add_route(s, **kw)
-
-
-@pytest.fixture
-def receiver_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def receivers() -> Iterator[list[Any]]:
-    made: list[Any] = []
-    yield made
-    for r in made:
-        (r.stop if hasattr(r, "stop") else r.close)()
 
 
 def run(coro: Callable[[], Awaitable[None]]) -> None:
@@ -157,7 +144,8 @@ def test_dead_webhook_is_retried_failed_then_delivered_with_a_valid_signature(
     assert got.json["digest"] is False
     assert (item["ref"], item["phase"], item["alert"]["id"], item["alert"]["severity"]) == (
         f"alert:{alert.id}:critical", "raised", alert.id, "critical")
-    assert item["title"] == "[CRITICAL] lean tree t0 at estate-a"
+    # a route naming no language reads the estates' default, Simplified Chinese
+    assert (item["title"], item["locale"]) == ("【严重】estate-a 树木 t0：倾斜", "zh_Hans")
 
 
 def test_a_permanent_refusal_is_given_up_not_retried(sessions: Sessions, receiver_port: int,
@@ -271,7 +259,7 @@ def test_email_through_apprise_mailto_reaches_a_local_smtp_server(
     box = MailBox(free_port()).start()
     receivers.append(box)
     add_route(sessions, name="duty-mail", kind="apprise", target=box.url("duty@example.org"),
-              site="estate-a", min_severity="critical")
+              site="estate-a", min_severity="critical", locale="en", tz="Europe/London")
     warning = raise_alarm(sessions, 1, severity="warning")
     critical = raise_alarm(sessions, 2, severity="critical")
     other_site = raise_alarm(sessions, 3, severity="critical", site="estate-b")
@@ -284,11 +272,10 @@ def test_email_through_apprise_mailto_reaches_a_local_smtp_server(
             assert await dispatcher.drain(10)
 
     run(main)
-    (mail,) = box.messages  # only the critical alert of estate-a matches the route
-    assert mail.rcpt_tos == ["duty@example.org"]
-    text = mail.content.decode()
-    assert "Subject: [CRITICAL] lean tree t2 at estate-a" in text
-    assert critical.id in text
+    (mail,) = box.mails()  # only the critical alert of estate-a matches the route
+    assert mail.to == ["duty@example.org"]
+    assert mail.subject == "[CRITICAL] lean: tree t2 at estate-a"
+    assert f"Alarm {critical.id}" in mail.text
     (row,) = deliveries(sessions)
     assert (row.alert_id, row.recipient, row.state) == (critical.id, "route:duty-mail",
                                                          "delivered")
@@ -361,9 +348,10 @@ def test_sla_job_mails_the_next_person_on_the_chain(sessions: Sessions,
             assert await dispatcher.drain(10)
 
     run(main)
-    (mail,) = box.messages
-    assert mail.rcpt_tos == ["dispatch@greenco.example"]
-    assert f"[SLA] task #{task.id} remove tree t16 p1 is 0.0 h late" in mail.content.decode()
+    (mail,) = box.mails()
+    assert mail.to == ["dispatch@greenco.example"]
+    # GreenCo names no language and has no account: the default, Chinese
+    assert mail.subject == f"【超时】任务 #{task.id} 清理倒伏树木 t16 P1 已超期 30秒钟"
     (row,) = deliveries(sessions, task_id=task.id)
     assert (row.recipient, row.phase, row.ref, row.state) == (
         "person:estate-a:GreenCo", "sla", f"task:{task.id}:sla:1", "delivered")
@@ -420,8 +408,8 @@ def test_the_person_holding_a_task_hears_of_its_alerts_without_a_route(
             assert await dispatcher.drain(10)
 
     run(main)
-    (mail,) = box.messages
-    assert mail.rcpt_tos == ["lee@example.org"] and f"task #{task.id}" in mail.content.decode()
+    (mail,) = box.mails()
+    assert mail.to == ["lee@example.org"] and f"任务 #{task.id}：" in mail.text
     (row,) = deliveries(sessions)
     assert (row.recipient, row.alert_id, row.task_id, row.state) == (
         "person:estate-a:Lee", alert.id, task.id, "delivered")

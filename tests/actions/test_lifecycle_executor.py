@@ -29,7 +29,7 @@ def test_post_storm_sweep_joins_the_heritage_trees_stabilize_task_and_alerts_are
     hook = WebhookReceiver(SECRET, free_port()).start()
     with sessions() as s:
         crud.add_route(s, name="ops", kind="webhook", target=hook.url, secret=SECRET,
-                       site=site_id, min_severity="warning")
+                       site=site_id, min_severity="warning", locale="en")
     lean = [event(site_id, "lean_step", "critical", clock.now_ms, value=1.6, threshold=0.9,
                   tree="h001", device="tilt-h001")]
     storm_over = [event(site_id, "storm", "info", clock.now_ms + 3_600_000, value=8.0,
@@ -77,6 +77,7 @@ def test_post_storm_sweep_joins_the_heritage_trees_stabilize_task_and_alerts_are
     # below this route's minimum, it reaches MQTT only)
     assert [(g["phase"], g["alert"]["kind"]) for g in got] == [
         ("raised", "lean_step"), ("cleared", "lean_step")]
-    assert got[-1]["body"].startswith("lean back to baseline")
+    assert got[-1]["body"].startswith("Cleared: lean back to baseline")
+    assert got[0]["title"] == "[CRITICAL] sudden lean: tree h001 at " + site_id
     assert all(d.state == "delivered" for d in deliveries)
     assert {d.recipient for d in deliveries} == {"route:ops", f"mqtt:{site_id}"}

@@ -18,6 +18,7 @@ from greeniot.api import crew
 from greeniot.api.app import API_PREFIX
 from greeniot.api.routes import ROUTE_MODULES
 from greeniot.registry.accounts import ROLES
+from tests.api import access_docs
 from tests.api.conftest import FakeCommander
 
 PUBLIC = "public"
@@ -113,6 +114,8 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", "/crew/tasks/{task_id}/acknowledge"): "crew",
     ("POST", "/crew/tasks/{task_id}/start"): "crew",
     ("POST", "/crew/tasks/{task_id}/close"): "crew",
+    ("POST", "/crew/alarms/{alert_id}/acknowledge"): "crew",
+    ("POST", "/crew/alarms/{alert_id}/clear"): "crew",
 }
 MODULES = ROUTE_MODULES
 PARAMS = {"site": "estate-a", "zone": "z1", "tree": "t1", "device": "valve-z1", "task_id": "1",
@@ -221,3 +224,13 @@ def test_public_routes_answer_anonymous_callers(anon: TestClient) -> None:
                      data={"username": "viewer", "password": "nope-nope"}).status_code == 401
 
 
+
+
+def test_docs_list_every_route_with_its_role() -> None:
+    """docs/access.md carries the policy's table (rewrite it: python -m tests.api.access_docs)."""
+    text = access_docs.DOC.read_text()
+    assert access_docs.current(text) == access_docs.section(POLICY), (
+        "docs/access.md is stale: run ./.venv/bin/python -m tests.api.access_docs")
+    for (method, path), role in POLICY.items():
+        assert any(f"`{path}` | {role} |" in line and method in line.split("|")[1]
+                   for line in text.splitlines()), (method, path)

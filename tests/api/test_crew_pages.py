@@ -94,11 +94,16 @@ def test_chinese_user_operator_sees_alarms_and_dates_in_their_zone(
         crud.open_task_once(s, site="estate-a", kind="remove", title="remove t2", tree="t2",
                             priority=1, now_ms=T0)
         crud.raise_alert(s, site="estate-a", kind="lean", severity="critical",
-                         message="t2 leans 2.1°", ts_ms=T0, tree="t2")
+                         message="t2 leans 2.1°", ts_ms=T0, tree="t2", value=2.125)
+        crud.raise_alert(s, site="estate-a", kind="drought", severity="warning",
+                         message="z1 dry", ts_ms=T0, zone="z1", value=11.46)
     ops = login(anon, "operator", password("operator"))
     home = ops.get("/crew").text
     assert "我负责片区的任务" in home and "清理倒伏树木 t2" in home and "告警" in home
-    assert "t2 leans 2.1°" in home and "严重" in home
+    # the alarm in the user's words and units; the rules' English prose is not shown
+    assert "倾斜 · t2 · <span class=\"value\">2.12°</span>" in home and "严重" in home
+    assert "干旱 · z1 · <span class=\"value\">11.5%</span>" in home
+    assert "t2 leans" not in home and "未确认" in home
     assert "2023/11/15 06:13" in home  # T0 = 2023-11-14 22:13:20 UTC, shown in UTC+8
 
 
@@ -110,3 +115,63 @@ def test_logout_ends_the_session(anon: TestClient) -> None:
     crew.cookies.clear()
     assert crew.get("/crew", follow_redirects=False).status_code == 303
     assert anon.get(f"{API}/health").status_code == 200
+
+
+def alarm_ids(html: str) -> dict[str, str]:
+    """The alarms on the page: id → state."""
+    return dict(re.findall(r'data-alarm="([^"]+)" data-state="([a-z]+)"', html))
+
+
+def test_crew_acknowledges_and_clears_an_alarm_of_their_site(
+        anon: TestClient, registry: sessionmaker[Session]) -> None:
+    with registry() as s:
+        accounts.update_user(s, username="crew", sites=["estate-a"])
+        mine = crud.raise_alert(s, site="estate-a", kind="lean", severity="warning",
+                                message="t1 leans 0.9 deg", ts_ms=T0, tree="t1", value=0.9).id
+        worse = crud.raise_alert(s, site="estate-a", kind="failure", severity="critical",
+                                 message="t2 is down", ts_ms=T0 - 1, tree="t2", value=31.0).id
+        other = crud.raise_alert(s, site="estate-b", kind="lean", severity="critical",
+                                 message="t9 leans", ts_ms=T0, tree="t9").id
+    crew = login(anon, "crew", password("crew"))
+    home = crew.get("/crew").text
+    assert list(alarm_ids(home).items()) == [(worse, "active"), (mine, "active")]  # worst first
+    assert "Measured" not in home and "0.9°" in home and "t1 leans 0.9 deg" in home  # en user
+    token = csrf(home)
+    # without the CSRF token, or for another site's alarm: refused, nothing changes
+    assert crew.post(f"/crew/alarms/{mine}/acknowledge", data={}).status_code == 403
+    assert crew.post(f"/crew/alarms/{other}/acknowledge",
+                     data={"csrf": token}).status_code == 403
+    r = crew.post(f"/crew/alarms/{mine}/acknowledge", data={"csrf": token},
+                  follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (303, "/crew#alarms-title")
+    home = crew.get("/crew").text
+    assert alarm_ids(home) == {worse: "active", mine: "acknowledged"}
+    assert "acknowledged</span> (crew)" in home
+    # a clear needs a note: the page says so and the alarm stays
+    r = crew.post(f"/crew/alarms/{mine}/clear", data={"csrf": token, "note": "  "})
+    assert r.status_code == 200 and "clearing an alarm needs a note" in r.text
+    r = crew.post(f"/crew/alarms/{mine}/clear",
+                  data={"csrf": token, "note": "sensor re-seated, tree is straight"})
+    assert r.status_code == 200 and alarm_ids(r.text) == {worse: "active"}
+    with registry() as s:
+        a = crud.get_alert(s, alert_id=mine)
+        assert (a.state, a.ack_by, a.cleared_by, a.clear_note) == (
+            "cleared", "crew", "crew", "sensor re-seated, tree is straight")
+        assert [(h.to_state, h.by) for h in a.history] == [
+            ("active", "system"), ("acknowledged", "crew"), ("cleared", "crew")]
+        assert crud.get_alert(s, alert_id=other).state == "active"
+
+
+def test_a_viewer_sees_the_alarms_without_buttons(anon: TestClient,
+                                                  registry: sessionmaker[Session]) -> None:
+    with registry() as s:
+        alarm = crud.raise_alert(s, site="estate-a", kind="low_battery", severity="warning",
+                                 message="battery low", ts_ms=T0, device="soil-1",
+                                 value=3.284).id
+    viewer = login(anon, "viewer", password("viewer"))
+    home = viewer.get("/crew").text
+    assert alarm_ids(home) == {alarm: "active"} and "3.28 V" in home
+    assert f"/crew/alarms/{alarm}/acknowledge" not in home
+    token = csrf(home)
+    assert viewer.post(f"/crew/alarms/{alarm}/acknowledge",
+                       data={"csrf": token}).status_code == 403

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from greeniot.actions.lifecycle import alert_message
 from greeniot.actions.sinks.dispatcher import AlertDispatcher
 from greeniot.config import DeliverySettings
-from greeniot.registry import crud
+from greeniot.registry import accounts, crud
 from greeniot.services import free_port
 from tests.actions.receivers import MailBox, WebhookReceiver
 from tests.api.conftest import API
@@ -164,3 +164,48 @@ def test_alert_detail_shows_each_delivery_failed_then_delivered(
     assert len(hook.got) == 1 and hook.got[0].verified
     assert [d["id"] for d in client.get(f"{API}/deliveries",
                                         params={"state": "delivered"}).json()] != []
+
+
+def test_clearing_or_reading_another_sites_alarm_is_refused(
+        clients: dict[str, TestClient], registry: sessionmaker[Session]) -> None:
+    with registry() as s:
+        accounts.update_user(s, username="crew", sites=["estate-a"])
+        other = crud.raise_alert(s, site="estate-b", kind="lean", severity="critical",
+                                 message="t9 leans", ts_ms=1, tree="t9").id
+    crew = clients["crew"]
+    r = crew.post(f"{API}/alerts/{other}/clear", json={"note": "not mine to clear"})
+    assert r.status_code == 403 and "estate-b" in r.json()["detail"]
+    assert crew.get(f"{API}/alerts/{other}/deliveries").status_code == 403
+    with registry() as s:
+        assert crud.get_alert(s, alert_id=other).state == "active"
+
+
+def test_routes_and_roster_people_say_which_language_and_zone_they_read(
+        client: TestClient) -> None:
+    url = f"{API}/alert-routes"
+    r = client.post(url, json={"name": "desk", "kind": "mqtt", "target": "mqtt",
+                               "locale": "en", "tz": "Europe/London"})
+    assert r.status_code == 201 and (r.json()["locale"], r.json()["tz"]) == (
+        "en", "Europe/London")
+    r = client.post(url, json={"name": "x", "kind": "mqtt", "target": "mqtt", "locale": "fr"})
+    assert r.status_code == 422 and "locale" in r.text
+    r = client.post(url, json={"name": "x", "kind": "mqtt", "target": "mqtt",
+                               "tz": "Mars/Olympus"})
+    assert r.status_code == 422 and "'Mars/Olympus' is not an IANA zone name" in r.text
+    r = client.post(f"{API}/sites/estate-a/roster", json={"name": "Wang", "role": "crew",
+                                                          "locale": "zh_Hans"})
+    assert r.status_code == 201 and (r.json()["locale"], r.json()["tz"]) == ("zh_Hans", None)
+
+
+def test_a_time_zone_folder_is_refused_not_a_server_error(
+        clients: dict[str, TestClient]) -> None:
+    """``ZoneInfo("America")`` raises IsADirectoryError, not ZoneInfoNotFoundError."""
+    client = clients["admin"]
+    r = client.post(f"{API}/alert-routes", json={"name": "x", "kind": "mqtt", "target": "mqtt",
+                                                  "tz": "America"})
+    assert r.status_code == 422 and "'America' is not an IANA zone name" in r.text
+    r = client.post(f"{API}/users", json={"username": "tzfolder", "role": "viewer",
+                                          "password": "long-enough-pw", "tz": "Asia"})
+    assert r.status_code == 422, r.text
+    r = client.post(f"{API}/sites", json={"id": "tz-folder", "tz": "Europe"})
+    assert r.status_code == 422, r.text

@@ -4,6 +4,8 @@
   clear the live alarm with that dedup key at event time and notify its routes;
   :func:`clear_subject` does the same for every live alarm of some kinds on one tree, zone or
   device (an event ``(kind, subject, phase=clear)`` needs no knowledge of the rules' keys).
+- :class:`ManualClearJob`: tell the routes of an alarm that a person cleared by hand (crew
+  page, API: processes without a dispatcher) that it is over;
 - :class:`SlaJob`: every ``Settings.tasks.sla_check_s``, hand late tasks up their site's
   responsibility chain (:func:`greeniot.registry.escalation.escalate_overdue`) and notify the
   next person through the dispatcher.
@@ -19,6 +21,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from greeniot import protocol
@@ -73,6 +76,51 @@ async def clear_subject(sessions: SessionFactory, dispatcher: AlertDispatcher | 
         for msg in msgs:
             dispatcher.submit(msg, phase="cleared", note=note)
     return msgs
+
+
+class ManualClearJob:
+    """Notifies the clears people made by hand (``cleared_by`` not ``system``) since the last
+    round: the crew page and the API clear in the registry only. A clear is delivered once per
+    recipient (the dispatcher's refs), so a round that repeats one costs nothing more.
+
+    ``clock``: wall time [ms] (a manual clear is stamped with it); the first round looks back
+    ``lookback_ms``.
+    """
+
+    def __init__(self, sessions: SessionFactory, dispatcher: AlertDispatcher, *,
+                 clock: Callable[[], int], lookback_ms: int = 86_400_000,
+                 logger: logging.Logger | None = None) -> None:
+        self._sessions = sessions
+        self._dispatcher = dispatcher
+        self._since = clock() - lookback_ms
+        self._log = logger or logging.getLogger(__name__)
+
+    async def run_once(self) -> list[protocol.Alert]:
+        since = self._since
+
+        def run() -> list[tuple[protocol.Alert, str, int]]:
+            with self._sessions() as s:
+                rows = s.scalars(select(Alert).where(
+                    Alert.state == "cleared", Alert.cleared_by != "system",
+                    Alert.cleared_ms >= since).order_by(Alert.cleared_ms).limit(1000)).all()
+                return [(alert_message(r), r.clear_note or "", int(r.cleared_ms or since))
+                        for r in rows]
+
+        found = await asyncio.to_thread(run)
+        for msg, note, _at in found:
+            self._dispatcher.submit(msg, phase="cleared", note=note)
+        if found:
+            self._since = found[-1][2]  # the same instant again next round: refs de-duplicate
+        return [msg for msg, _n, _a in found]
+
+    async def run(self, interval_s: float) -> None:
+        """Every ``interval_s`` [s] until cancelled; a failed round is logged, not fatal."""
+        while True:
+            try:
+                await self.run_once()
+            except Exception:
+                self._log.exception("manual-clear round failed; again in %.0f s", interval_s)
+            await asyncio.sleep(interval_s)
 
 
 class SlaJob:

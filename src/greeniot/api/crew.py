@@ -3,9 +3,10 @@
 Log in with a password (the same login token as the API, kept in an HttpOnly, SameSite=Strict
 cookie), see "my tasks" in working order (priority, then SLA due), open a task (its tree or
 zone, location, the readings behind it as a small SVG chart, history, photos) and acknowledge,
-start or close it with a note and a photo. Operators and admins see every active task and the
-unacknowledged alarms of their sites. Texts come from the user's locale (zh_Hans or en), dates
-are in the user's time zone.
+start or close it with a note and a photo. Operators and admins see every active task of their
+sites. Everyone sees the live (active and acknowledged) alarms of their sites; crew and up
+acknowledge them or clear them by hand with a note. Texts come from the user's locale
+(zh_Hans or en); dates, units and numbers follow it, in the user's time zone.
 
 Every form carries a CSRF token, HMAC-SHA256(``GREENIOT_AUTH__SECRET``, session token), checked
 on each POST after the role (so a too-weak role gets 403, no session 401).
@@ -16,10 +17,11 @@ from __future__ import annotations
 import gettext
 import hmac
 import logging
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 from urllib.parse import quote
 
+from babel.numbers import format_decimal
 from fastapi import (
     APIRouter,
     Depends,
@@ -27,6 +29,7 @@ from fastapi import (
     File,
     Form,
     HTTPException,
+    Path,
     Request,
     UploadFile,
     status,
@@ -49,11 +52,11 @@ from greeniot.registry.accounts import ROLE_RANK, Principal
 from greeniot.registry.clock import wall_clock_ms
 from greeniot.registry.errors import RegistryError
 from greeniot.registry.models import Alert, Task, Tree, Zone
-from greeniot.registry.vocab import ACTIVE_TASK_STATES
+from greeniot.registry.vocab import ACTIVE_TASK_STATES, LIVE_ALARM_STATES, SEVERITY_RANK
 
 log = logging.getLogger(__name__)
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-STATIC_DIR = Path(__file__).resolve().parent / "static"
+TEMPLATES_DIR = FilePath(__file__).resolve().parent / "templates"
+STATIC_DIR = FilePath(__file__).resolve().parent / "static"
 LOGIN_PATH = "/crew/login"
 
 router = APIRouter(prefix="/crew", include_in_schema=False)
@@ -123,6 +126,10 @@ def _render(request: Request, name: str, who: Principal | None, locale: str,
         "due": lambda ms: i18n.format_due(ms, now, locale=locale),
         "title": lambda task: i18n.task_title(tr, task),
         "state_name": lambda s: tr.gettext(i18n.STATES.get(s, s)),
+        "alarm_state": lambda s: tr.gettext(i18n.ALARM_STATES.get(s, s)),
+        "kind_name": lambda kind: i18n.alert_kind(tr, kind),
+        "value": lambda a: i18n.format_alert_value(tr, a.kind, a.value, locale=locale),
+        "num": lambda v: format_decimal(v, "#,##0.00", locale=i18n.babel_locale(locale)),
         "now_ms": now, "tz": tz,
     }
     response: HTMLResponse = request.app.state.templates.TemplateResponse(
@@ -190,16 +197,25 @@ def my_tasks(session: Session, who: Principal) -> tuple[list[Task], list[Task]]:
     return mine, free
 
 
+def live_alarms(session: Session, who: Principal, limit: int = 50) -> list[Alert]:
+    """The active and acknowledged alarms of the user's sites: active ones first, then the
+    worst, then the newest."""
+    q = select(Alert).where(Alert.state.in_(LIVE_ALARM_STATES))
+    if who.sites:
+        q = q.where(Alert.site.in_(who.sites))
+    found = session.scalars(q.order_by(Alert.last_ts_ms.desc()).limit(limit)).all()
+    return sorted(found, key=lambda a: (a.state != "active",
+                                        -SEVERITY_RANK.get(a.severity, 0), -a.last_ts_ms))
+
+
 @router.get("", response_class=HTMLResponse)
 def home(request: Request, session: SessionDep, who: ViewerPage) -> HTMLResponse:
+    """My tasks, the open tasks of my sites, and the live alarms of my sites (crew and up may
+    acknowledge or clear them by hand)."""
     mine, free = my_tasks(session, who)
-    alarms: list[Alert] = []
-    if who.at_least("operator"):
-        q = select(Alert).where(Alert.acknowledged.is_(False))
-        if who.sites:
-            q = q.where(Alert.site.in_(who.sites))
-        alarms = list(session.scalars(q.order_by(Alert.last_ts_ms.desc()).limit(50)))
-    return _render(request, "tasks.html", who, who.locale, mine=mine, free=free, alarms=alarms)
+    return _render(request, "tasks.html", who, who.locale, mine=mine, free=free,
+                   alarms=live_alarms(session, who), can_work=who.at_least("crew"),
+                   error=request.query_params.get("error"))
 
 
 def _visible_task(session: Session, who: Principal, task_id: TaskId) -> Task:
@@ -297,6 +313,52 @@ async def close(session: SessionDep, who: CrewPage, settings: SettingsDep, task_
         return _back(task_id)
 
     return await run_in_threadpool(work)
+
+
+def _visible_alarm(session: Session, who: Principal, alert_id: str) -> Alert:
+    alert = crud.get_alert(session, alert_id=alert_id)
+    if not who.can_see(alert.site):
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            f"'{who.username}' does not work on site '{alert.site}'")
+    return alert
+
+
+def _home(error: str | None = None) -> RedirectResponse:
+    url = "/crew"
+    if error:
+        url += "?error=" + quote(error)
+    return RedirectResponse(url + "#alarms-title", status.HTTP_303_SEE_OTHER)
+
+
+AlertId = Annotated[str, Path(max_length=64)]
+
+
+@router.post("/alarms/{alert_id}/acknowledge")
+def acknowledge_alarm(session: SessionDep, who: CrewPage, alert_id: AlertId,
+                      note: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    """Acknowledge an alarm of the user's sites (the same registry step as
+    ``POST /api/v1/alerts/{id}/acknowledge``)."""
+    _visible_alarm(session, who, alert_id)
+    try:
+        crud.acknowledge_alarm(session, alert_id=alert_id, by=who.username, note=note)
+    except RegistryError as err:
+        session.rollback()
+        return _home(str(err))
+    return _home()
+
+
+@router.post("/alarms/{alert_id}/clear")
+def clear_alarm(session: SessionDep, who: CrewPage, alert_id: AlertId,
+                note: Annotated[str, Form(max_length=2000)]) -> Response:
+    """Clear an alarm by hand with a note of why it is over (as
+    ``POST /api/v1/alerts/{id}/clear``); the next occurrence opens a new alarm."""
+    _visible_alarm(session, who, alert_id)
+    try:
+        crud.clear_alarm(session, alert_id=alert_id, note=note, by=who.username)
+    except RegistryError as err:
+        session.rollback()
+        return _home(str(err))
+    return _home()
 
 
 def install(app: FastAPI) -> None:

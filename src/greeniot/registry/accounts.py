@@ -87,7 +87,7 @@ def _check_choice(value: str, allowed: Iterable[str], what: str) -> str:
 def _check_tz(tz: str) -> str:
     try:
         ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as err:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as err:  # "America" is a folder
         raise InvalidInputError(f"time zone {tz!r} is not an IANA zone name") from err
     return tz
 

@@ -30,7 +30,7 @@ from greeniot.registry.errors import ConflictError, InvalidInputError, NotFoundE
 from greeniot.registry.estate_models import Complaint
 from greeniot.registry.models import Task
 from greeniot.registry.responsible import site_first_responsible
-from greeniot.registry.schemas import Id, Ms, Person
+from greeniot.registry.schemas import Id, Person
 from greeniot.registry.vocab import ACTIVE_TASK_STATES
 from greeniot.registry.workflow import acknowledge_task, add_history, assign_task
 
@@ -67,6 +67,11 @@ DEFAULT_REPLY_MS = 48 * MS_PER_HOUR
 BY = "hotline"
 
 
+#: A time a person reads as a date (ticket number, reply deadline): 2000..2100 [ms UTC].
+CalendarMs = Annotated[int, Field(ge=946_684_800_000, le=4_102_444_800_000,
+                                  description="ms since the Unix epoch, UTC, 2000..2100")]
+
+
 class ComplaintCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -85,8 +90,8 @@ class ComplaintCreate(BaseModel):
     #: The hotline's own ticket number; generated (``GC-YYYYMMDD-NNNN``) when absent.
     ticket: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                              max_length=64)] | None = None
-    received_ms: Ms | None = None
-    reply_due_ms: Ms | None = None
+    received_ms: CalendarMs | None = None
+    reply_due_ms: CalendarMs | None = None
 
     @model_validator(mode="after")
     def _somewhere(self) -> ComplaintCreate:

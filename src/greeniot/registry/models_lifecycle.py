@@ -65,6 +65,10 @@ class RosterEntry(Base):
     #: ``dingtalk://``, ``tgram://`` ...) or ``mqtt`` (the site's alerts topic); None: nowhere.
     notify_url: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The language (``zh_Hans``, ``en``) and IANA zone of this person's notifications;
+    #: None: their user account's (same name), else the delivery default and the site's zone.
+    locale: Mapped[str | None] = mapped_column(String(16))
+    tz: Mapped[str | None] = mapped_column(String(64))
     created_ms: Mapped[int] = mapped_column(BigInteger)
 
 
@@ -86,6 +90,10 @@ class AlertRoute(Base):
     rate_max: Mapped[int | None] = mapped_column(Integer)
     rate_window_s: Mapped[int | None] = mapped_column(Integer)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The language (``zh_Hans``, ``en``) and IANA zone of the texts this recipient gets;
+    #: None: the delivery default language and the site's time zone.
+    locale: Mapped[str | None] = mapped_column(String(16))
+    tz: Mapped[str | None] = mapped_column(String(64))
     created_ms: Mapped[int] = mapped_column(BigInteger)
 
 

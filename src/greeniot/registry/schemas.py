@@ -115,7 +115,7 @@ def _check_tz(value: str | None) -> str | None:
     if value is not None:
         try:
             zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as err:
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as err:  # a folder
             raise ValueError(f"unknown time zone {value!r} (an IANA name such as "
                              "'Asia/Shanghai')") from err
     return value

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from greeniot.registry.accounts import Locale
 from greeniot.registry.schemas import AlertPublic, Id, Person
 from greeniot.registry.vocab import (
     AlarmState,
@@ -82,6 +83,10 @@ class RouteCreate(_In):
     secret: Annotated[str, Field(min_length=16, max_length=500)] | None = None
     rate_max: Annotated[int, Field(ge=1, le=100_000)] | None = None
     rate_window_s: Annotated[int, Field(ge=1, le=86_400)] | None = None
+    #: The language and IANA time zone of the texts it gets; None: the delivery default
+    #: language, the site's time zone.
+    locale: Locale | None = None
+    tz: Annotated[str, Field(max_length=64)] | None = None
 
 
 class RoutePublic(BaseModel):
@@ -96,6 +101,8 @@ class RoutePublic(BaseModel):
     rate_window_s: int | None
     enabled: bool
     created_ms: int
+    locale: str | None = None
+    tz: str | None = None
 
 
 class RosterCreate(_In):
@@ -105,6 +112,10 @@ class RosterCreate(_In):
     contact: Annotated[str, Field(max_length=200)] = ""
     #: An apprise URL or ``mqtt``; None: this person gets no notifications.
     notify_url: Annotated[str, Field(max_length=2000)] | None = None
+    #: The language and time zone of this person's notifications; None: their user
+    #: account's (same name), else the delivery default language and the site's zone.
+    locale: Locale | None = None
+    tz: Annotated[str, Field(max_length=64)] | None = None
 
 
 class RosterPublic(BaseModel):
@@ -117,3 +128,5 @@ class RosterPublic(BaseModel):
     notify_url: str | None
     active: bool
     created_ms: int
+    locale: str | None = None
+    tz: str | None = None

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from greeniot.actions.executor import ActionExecutor, Outcome
-from greeniot.actions.lifecycle import SlaJob, clear_condition, clear_subject
+from greeniot.actions.lifecycle import ManualClearJob, SlaJob, clear_condition, clear_subject
 from greeniot.actions.sinks.dispatcher import AlertDispatcher, DispatcherSink
 from greeniot.actions.valves import ValveCommander
 from greeniot.actions.zones import ZoneTracker
@@ -171,7 +171,11 @@ class MaintenanceService:
         self._task = asyncio.create_task(self._supervise(), name="maintenance")
         every = self.settings.tasks.sla_check_s
         self._side = [asyncio.create_task(self.sla.run(every), name="sla"),
-                      asyncio.create_task(self._calendar(every), name="calendar")]
+                      asyncio.create_task(self._calendar(every), name="calendar"),
+                      # clears made by hand on the crew page or the API reach the routes
+                      asyncio.create_task(ManualClearJob(
+                          self.sessions, self.dispatcher, clock=self.wall_clock).run(every),
+                          name="manual-clears")]
         if self._members is not None:
             self._side.append(asyncio.create_task(self._watch_members(), name="members"))
         return self

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import apprise
 
 from greeniot.actions.sinks.notification import DeliveryError, Notification, digest_text
+from greeniot.actions.sinks.texts import Texts
 from greeniot.registry.crud.deliveries import Recipient
 
 _TYPES = {"critical": apprise.NotifyType.FAILURE, "warning": apprise.NotifyType.WARNING,
@@ -32,10 +33,12 @@ def redact(url: str) -> str:
 
 
 class AppriseSink:
-    """Sends one message (a digest for several) to the recipient's apprise URL."""
+    """Sends one message (a digest for several, in the recipient's language) to the
+    recipient's apprise URL."""
 
-    def __init__(self, *, timeout_s: float = 10.0) -> None:
+    def __init__(self, *, timeout_s: float = 10.0, texts: Texts | None = None) -> None:
         self._timeout_s = timeout_s
+        self._texts = texts or Texts()
 
     async def deliver(self, recipient: Recipient, items: Sequence[Notification],
                       delivery_ids: Sequence[int] = ()) -> None:
@@ -43,13 +46,15 @@ class AppriseSink:
         if not notifier.add(recipient.target):
             raise DeliveryError(f"apprise cannot use {redact(recipient.target)}",
                                 permanent=True)
-        title, body = digest_text(items)
+        title, body = digest_text(items, self._texts)
         kind = (apprise.NotifyType.SUCCESS if all(n.phase == "cleared" for n in items)
                 else _TYPES.get(max((n.severity for n in items), key=_rank),
                                 apprise.NotifyType.INFO))
         with apprise.LogCapture(level=logging.WARNING,  # type: ignore[no-untyped-call]
                                 fmt="%(message)s") as logs:
-            ok = await notifier.async_notify(body=body, title=title, notify_type=kind)
+            # our texts are plain (lines, names with "<"): not HTML, as apprise assumes
+            ok = await notifier.async_notify(body=body, title=title, notify_type=kind,
+                                             body_format=apprise.NotifyFormat.TEXT)
         if not ok:
             lines = [line for line in logs.getvalue().splitlines() if line.strip()]
             raise DeliveryError(f"apprise {redact(recipient.target)}: "

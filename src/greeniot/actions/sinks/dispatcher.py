@@ -26,7 +26,6 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -38,6 +37,7 @@ from greeniot.actions.sinks.apprise import AppriseSink
 from greeniot.actions.sinks.mqtt import MqttAlertSink, Publish
 from greeniot.actions.sinks.notification import Notification, Sink
 from greeniot.actions.sinks.queue import Backoff, Queued, RecipientQueue
+from greeniot.actions.sinks.texts import Reader, TaskRef, Texts, reader_for
 from greeniot.actions.sinks.webhook import WebhookSink
 from greeniot.clock import wall_ms
 from greeniot.config import DeliverySettings
@@ -46,56 +46,60 @@ from greeniot.registry import crud
 from greeniot.registry.crud.deliveries import Recipient
 from greeniot.registry.escalation import Escalation
 from greeniot.registry.models import Alert as AlertRow
-from greeniot.registry.models import Delivery, RosterEntry
+from greeniot.registry.models import Delivery, RosterEntry, Site
 from greeniot.registry.models import Task as TaskRow
+from greeniot.registry.models_access import User
 
 SessionFactory = Callable[[], Session]
 _UNLIMITED = 1_000_000  # machines (MQTT) take every message
 _PLAN_BATCH = 500  # notifications planned per registry transaction
 
 
-def _where(alert: Alert) -> str:
-    if alert.tree:
-        return f"tree {alert.tree}"
-    if alert.zone:
-        return f"zone {alert.zone}"
-    return f"device {alert.device}" if alert.device else f"site {alert.site}"
+#: Who reads a notification when nothing says otherwise (machines, tests, old callers).
+ENGLISH_UTC = Reader("en", "UTC")
 
 
-def alert_notification(alert: Alert, phase: str, note: str = "") -> Notification:
-    """The texts of an alert's notification in ``phase`` (raised, escalated, cleared)."""
-    head = {"raised": alert.severity.upper(), "escalated": f"ESCALATED {alert.severity.upper()}",
-            "cleared": "CLEARED"}.get(phase, phase.upper())
-    title = f"[{head}] {alert.kind} {_where(alert)} at {alert.site}"
-    task = f", task #{alert.task_id}" if alert.task_id is not None else ""
-    body = f"{note or alert.message} (alarm {alert.id}{task})"
+def alert_notification(alert: Alert, phase: str, note: str = "", *, texts: Texts | None = None,
+                       reader: Reader = ENGLISH_UTC, task: TaskRef | None = None
+                       ) -> Notification:
+    """An alert's notification in ``phase`` (raised, escalated, cleared), its texts in the
+    language and time zone of ``reader``; ``task``: the alert's task, named in the body."""
+    title, body = (texts or Texts()).alert(alert, phase, reader, note=note, task=task)
     ref = (f"alert:{alert.id}:cleared" if phase == "cleared"
            else f"alert:{alert.id}:{alert.severity}")
     return Notification(ref=ref, phase=phase, site=alert.site, severity=alert.severity,
-                        title=title, body=body, alert=alert)
+                        title=title, body=body, alert=alert, locale=reader.locale,
+                        tz=reader.tz)
 
 
-def escalation_notification(esc: Escalation) -> Notification:
-    """The texts of an SLA escalation: the task, how late it is, who holds it now."""
-    severity = "critical" if esc.priority <= 1 else "warning" if esc.priority == 2 else "info"
-    where = f"tree {esc.tree}" if esc.tree else f"zone {esc.zone}" if esc.zone else esc.site
-    late_h = esc.overdue_ms / 3_600_000
-    due = datetime.fromtimestamp(esc.due_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    holder = (f"{esc.to_person} ({esc.to_role})" if esc.to_person else "nobody on the roster")
-    verb = "reminder for" if esc.reminder else "now with"
-    title = f"[SLA] task #{esc.task_id} {esc.kind} {where} p{esc.priority} is {late_h:.1f} h late"
-    body = f"{esc.title}: {verb} {holder}, next deadline {due}"
+def escalation_severity(priority: int) -> str:
+    return "critical" if priority <= 1 else "warning" if priority == 2 else "info"
+
+
+def escalation_notification(esc: Escalation, *, texts: Texts | None = None,
+                            reader: Reader = ENGLISH_UTC) -> Notification:
+    """An SLA escalation (the task, how late it is, who holds it now) for ``reader``. Its
+    protocol alert is the same for every reader (English, UTC)."""
+    texts = texts or Texts()
+    severity = escalation_severity(esc.priority)
+    title, body = texts.escalation(esc, reader)
+    neutral = ": ".join(texts.escalation(esc, ENGLISH_UTC)) if reader != ENGLISH_UTC \
+        else f"{title}: {body}"
     alert = Alert(id=f"s-{esc.task_id}-{esc.level}", ts_ms=esc.due_ms, site=esc.site,
                   kind="sla_escalation", severity=severity,  # type: ignore[arg-type]
-                  message=f"{title}: {body}", tree=esc.tree, zone=esc.zone,
-                  task_id=esc.task_id)
+                  message=neutral, tree=esc.tree, zone=esc.zone, task_id=esc.task_id)
     return Notification(ref=f"task:{esc.task_id}:sla:{esc.level}", phase="sla", site=esc.site,
-                        severity=severity, title=title, body=body, alert=alert)
+                        severity=severity, title=title, body=body, alert=alert,
+                        locale=reader.locale, tz=reader.tz)
 
 
 def _person(site: str, name: str, url: str) -> Recipient:
     kind = "mqtt" if url in ("mqtt", "mqtt:") else "apprise"
     return Recipient(key=f"person:{site}:{name}", kind=kind, target=url)
+
+
+#: A recipient and the language and zone it reads.
+Addressee = tuple[Recipient, Reader]
 
 
 class AlertDispatcher:
@@ -139,13 +143,15 @@ class AlertDispatcher:
         self._http: httpx.AsyncClient | None = None
         self._planning = False
         self._records = _Log(session_factory, clock, self._log)
+        self._texts = Texts()
         self.submitted = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def __aenter__(self) -> AlertDispatcher:
         self._http = httpx.AsyncClient(timeout=self._settings.timeout_s)
         self._sinks = {"webhook": WebhookSink(self._http),
-                       "apprise": AppriseSink(timeout_s=self._settings.timeout_s)}
+                       "apprise": AppriseSink(timeout_s=self._settings.timeout_s,
+                                              texts=self._texts)}
         if self._publish is not None:
             self._sinks["mqtt"] = MqttAlertSink(self._publish)
         self._sinks.update(self._custom_sinks)
@@ -264,37 +270,65 @@ class AlertDispatcher:
                                                    name=f"delivery-{recipient.key}"))
         return queue
 
-    def _recipients(self, session: Session, site: str, severity: str) -> list[Recipient]:
-        out = [Recipient(key=f"route:{r.name}", kind=r.kind, target=r.target, secret=r.secret,
-                         rate_max=r.rate_max, rate_window_s=r.rate_window_s)
+    def _site_tz(self, session: Session, site: str) -> str:
+        row = session.get(Site, site)
+        return row.tz if row is not None and row.tz else "UTC"
+
+    def _reader(self, session: Session, site: str, locale: str | None, tz: str | None,
+                account: str | None = None) -> Reader:
+        found = session.execute(select(User.locale, User.tz).where(
+            User.username == account, User.disabled.is_(False))).first() if account else None
+        return reader_for(locale, tz, account=(found[0], found[1]) if found else None,
+                          default_locale=self._settings.locale,
+                          site_tz=self._site_tz(session, site))
+
+    def _recipients(self, session: Session, site: str, severity: str) -> list[Addressee]:
+        out = [(Recipient(key=f"route:{r.name}", kind=r.kind, target=r.target, secret=r.secret,
+                          rate_max=r.rate_max, rate_window_s=r.rate_window_s),
+                self._reader(session, site, r.locale, r.tz))
                for r in crud.routes_for(session, site=site, severity=severity)]
         if self._mqtt_default:
-            out.append(Recipient(key=f"mqtt:{site}", kind="mqtt", target="mqtt"))
+            out.append((Recipient(key=f"mqtt:{site}", kind="mqtt", target="mqtt"),
+                        self._reader(session, site, None, None)))
         return out
 
-    def _task_holder(self, session: Session, task_id: int | None) -> Recipient | None:
+    def _roster_person(self, session: Session, site: str, name: str,
+                       url: str | None = None) -> Addressee | None:
+        """A roster person as a recipient, reading their own language, else their user
+        account's (same name), else the default; None if they have no address."""
+        person = session.scalars(select(RosterEntry).where(
+            RosterEntry.site == site, RosterEntry.name == name,
+            RosterEntry.active.is_(True))).first()
+        url = url or (person.notify_url if person is not None else None)
+        if not url:
+            return None
+        reader = self._reader(session, site, person.locale if person else None,
+                              person.tz if person else None, account=name)
+        return _person(site, name, url), reader
+
+    def _task_holder(self, session: Session, task: TaskRow | None) -> Addressee | None:
         """The person who holds the alert's task now (roster address), if any: crews hear of
         their own tasks whatever the routes say."""
-        task = session.get(TaskRow, task_id) if task_id is not None else None
         if task is None or not task.responsible:
             return None
-        person = session.scalars(select(RosterEntry).where(
-            RosterEntry.site == task.site, RosterEntry.name == task.responsible,
-            RosterEntry.active.is_(True))).first()
-        if person is None or not person.notify_url:
-            return None
-        return _person(task.site, person.name, person.notify_url)
+        return self._roster_person(session, task.site, task.responsible)
 
     def _plan(self, s: Session, what: str, item: Any, phase: str | None, clear_note: str
               ) -> list[tuple[Recipient, Queued]]:
         alert_id: str | None
         task_id: int | None
+        render: Callable[[Reader], Notification]
         if what == "sla":
             esc: Escalation = item
-            note = escalation_notification(esc)
-            recipients = self._recipients(s, esc.site, note.severity)
+            recipients = self._recipients(s, esc.site, escalation_severity(esc.priority))
             if esc.to_person and esc.notify_url:
-                recipients.append(_person(esc.site, esc.to_person, esc.notify_url))
+                person = self._roster_person(s, esc.site, esc.to_person, esc.notify_url)
+                if person is not None:
+                    recipients.append(person)
+
+            def render(reader: Reader) -> Notification:
+                return escalation_notification(esc, texts=self._texts, reader=reader)
+
             alert_id, task_id = None, esc.task_id
         else:
             alert: Alert = item
@@ -302,20 +336,34 @@ class AlertDispatcher:
                 seen = s.scalars(select(Delivery.id).where(
                     Delivery.alert_id == alert.id).limit(1)).first()
                 phase = "escalated" if seen is not None else "raised"
-            note = alert_notification(alert, phase, clear_note)
+            task = s.get(TaskRow, alert.task_id) if alert.task_id is not None else None
+            ref = TaskRef.of(task) if task is not None else None
             recipients = self._recipients(s, alert.site, alert.severity)
-            holder = self._task_holder(s, alert.task_id)
+            holder = self._task_holder(s, task)
             if holder is not None:
                 recipients.append(holder)
+            said = phase
+
+            def render(reader: Reader) -> Notification:
+                return alert_notification(alert, said, clear_note, texts=self._texts,
+                                          reader=reader, task=ref)
+
             # an alert the registry does not hold (a test's, another system's) still goes
             known = s.get(AlertRow, alert.id)
             alert_id, task_id = (known.id if known else None), alert.task_id
-        rows = crud.plan_deliveries(s, ref=note.ref, phase=note.phase,
-                                    recipients=recipients, message=note.to_json(),
-                                    alert_id=alert_id, task_id=task_id,
-                                    now_ms=self._clock(), commit=False)
-        by_key = {r.key: r for r in recipients}
-        return [(by_key[row.recipient], Queued(row.id, note)) for row in rows]
+        # one rendering per language and zone; one delivery row per recipient, as before
+        by_reader: dict[Reader, list[Recipient]] = {}
+        for recipient, reader in {r.key: (r, rd) for r, rd in recipients}.values():
+            by_reader.setdefault(reader, []).append(recipient)
+        out: list[tuple[Recipient, Queued]] = []
+        for reader, group in by_reader.items():
+            note = render(reader)
+            rows = crud.plan_deliveries(s, ref=note.ref, phase=note.phase, recipients=group,
+                                        message=note.to_json(), alert_id=alert_id,
+                                        task_id=task_id, now_ms=self._clock(), commit=False)
+            by_key = {r.key: r for r in group}
+            out += [(by_key[row.recipient], Queued(row.id, note)) for row in rows]
+        return out
 
     def _unfinished(self) -> list[tuple[Recipient, Queued]]:
         with self._sessions() as s:

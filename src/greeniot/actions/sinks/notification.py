@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from greeniot.actions.sinks.texts import Reader, Texts
 from greeniot.protocol import Alert
 from greeniot.registry.crud.deliveries import Recipient
 
@@ -22,8 +23,10 @@ class DeliveryError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Notification:
-    """One message for people and machines: a title and body for people, the protocol alert
-    for machines. ``ref`` identifies it (one delivery per ref and recipient)."""
+    """One message for people and machines: a title and body for people, in the language
+    (``locale``) and time zone (``tz``) of its recipient, and the protocol alert, the same
+    for every recipient, for machines. ``ref`` identifies it (one delivery per ref and
+    recipient)."""
 
     ref: str
     phase: str  # vocab.NotificationPhase
@@ -32,29 +35,30 @@ class Notification:
     title: str
     body: str
     alert: Alert
+    locale: str = "en"
+    tz: str = "UTC"
 
     def to_json(self) -> dict[str, Any]:
         return {"ref": self.ref, "phase": self.phase, "site": self.site,
                 "severity": self.severity, "title": self.title, "body": self.body,
+                "locale": self.locale, "tz": self.tz,
                 "alert": self.alert.model_dump(mode="json", exclude_none=True)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Notification:
         return cls(ref=data["ref"], phase=data["phase"], site=data["site"],
                    severity=data["severity"], title=data["title"], body=data["body"],
-                   alert=Alert.model_validate(data["alert"]))
+                   alert=Alert.model_validate(data["alert"]),
+                   locale=data.get("locale", "en"), tz=data.get("tz", "UTC"))
 
 
-def digest_text(items: Sequence[Notification]) -> tuple[str, str]:
-    """Title and body of a digest folding ``items`` (a storm) into one message."""
+def digest_text(items: Sequence[Notification], texts: Texts) -> tuple[str, str]:
+    """Title and body of a digest folding ``items`` (a storm) into one message, in the
+    language of the recipient (the items' own, rendered for that recipient)."""
     if len(items) == 1:
         return items[0].title, items[0].body
-    sites = sorted({n.site for n in items})
-    worst = max(items, key=lambda n: ("info", "warning", "critical").index(n.severity))
-    title = (f"[{worst.severity.upper()}] greeniot digest: {len(items)} notifications "
-             f"({', '.join(sites)})")
-    body = "\n".join(f"- {n.title}: {n.body}" for n in items)
-    return title, body
+    reader = Reader(items[0].locale, items[0].tz)
+    return texts.digest([(n.site, n.severity, n.title, n.body) for n in items], reader)
 
 
 class Sink(Protocol):

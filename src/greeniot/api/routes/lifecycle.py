@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from greeniot.actions.sinks.apprise import redact
 from greeniot.api.deps import SessionDep
-from greeniot.api.security import CrewDep, OperatorDep, ViewerDep
+from greeniot.api.security import CrewDep, OperatorDep, ViewerDep, require_site
 from greeniot.registry import crud
 from greeniot.registry.models import Alert, AlertRoute, Delivery, RosterEntry
 from greeniot.registry.schemas import Id
@@ -62,7 +62,8 @@ def hide(kind: str, target: str | None) -> str | None:
              responses={404: {"description": "no such alert"}})
 def clear(session: SessionDep, who: CrewDep, alert_id: str, body: AlertClear) -> AlertDetail:
     """Clear the alarm by hand with a note; the next occurrence opens a new alarm.
-    Clearing a cleared alarm changes nothing."""
+    Clearing a cleared alarm changes nothing. Only alarms of the caller's sites."""
+    require_site(who, crud.get_alert(session, alert_id=alert_id).site)
     alert = crud.clear_alarm(session, alert_id=alert_id, note=body.note, by=who.username)
     assert alert is not None  # by id: NotFoundError rather than None
     return alert_detail(session, alert)
@@ -70,7 +71,8 @@ def clear(session: SessionDep, who: CrewDep, alert_id: str, body: AlertClear) ->
 
 @router.get("/alerts/{alert_id}/deliveries", response_model=list[DeliveryPublic])
 def alert_deliveries(session: SessionDep, who: ViewerDep, alert_id: str) -> Sequence[Delivery]:
-    crud.get_alert(session, alert_id=alert_id)  # 404 for an unknown alert
+    # 404 for an unknown alert, 403 for another site's
+    require_site(who, crud.get_alert(session, alert_id=alert_id).site)
     return crud.list_deliveries(session, alert_id=alert_id)
 
 
@@ -91,7 +93,7 @@ def _route(route: AlertRoute) -> RoutePublic:
                        min_severity=route.min_severity,
                        has_secret=bool(route.secret), rate_max=route.rate_max,
                        rate_window_s=route.rate_window_s, enabled=route.enabled,
-                       created_ms=route.created_ms)
+                       created_ms=route.created_ms, locale=route.locale, tz=route.tz)
 
 
 @router.get("/alert-routes", response_model=list[RoutePublic], tags=["alert routes"])
@@ -132,7 +134,8 @@ def _person(entry: RosterEntry) -> RosterPublic:
     return RosterPublic(site=entry.site, name=entry.name, role=entry.role,
                         rank=entry.rank, contact=entry.contact,
                         notify_url=hide("mqtt" if url in ("mqtt", "mqtt:") else "apprise", url),
-                        active=entry.active, created_ms=entry.created_ms)
+                        active=entry.active, created_ms=entry.created_ms,
+                        locale=entry.locale, tz=entry.tz)
 
 
 @router.get("/sites/{site}/roster", response_model=list[RosterPublic], tags=["roster"])

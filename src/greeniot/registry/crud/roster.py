@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from greeniot.registry.clock import wall_clock_ms
-from greeniot.registry.crud.routes import check_target
+from greeniot.registry.crud.routes import check_reader, check_target
 from greeniot.registry.errors import ConflictError, InvalidInputError, NotFoundError
 from greeniot.registry.models import RosterEntry, Site
 from greeniot.registry.vocab import CHAIN_ROLES
@@ -29,7 +29,8 @@ def _order(entry: RosterEntry) -> tuple[int, int, int]:
 
 def add_person(session: Session, *, site: str, name: str, role: str, rank: int = 0,
                contact: str = "", notify_url: str | None = None,
-               now_ms: int | None = None) -> RosterEntry:
+               now_ms: int | None = None, locale: str | None = None,
+               tz: str | None = None) -> RosterEntry:
     """Put ``name`` on the chain of ``site`` as ``role``. Commits.
 
     ``notify_url``: an apprise URL (``mailto://``, ``wecombot://``, ``dingtalk://``,
@@ -45,7 +46,9 @@ def add_person(session: Session, *, site: str, name: str, role: str, rank: int =
     if notify_url:
         check_target("mqtt" if notify_url.strip() in ("mqtt", "mqtt:") else "apprise",
                      notify_url.strip(), None)
-    entry = RosterEntry(site=site, name=name, role=role, rank=rank, contact=contact.strip(),
+    locale, tz = check_reader(locale, tz)
+    entry = RosterEntry(locale=locale, tz=tz, site=site, name=name, role=role, rank=rank,
+                        contact=contact.strip(),
                         notify_url=(notify_url or "").strip() or None, active=True,
                         created_ms=wall_clock_ms() if now_ms is None else now_ms)
     try:

@@ -14,17 +14,34 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from greeniot.registry.accounts import LOCALES
 from greeniot.registry.clock import wall_clock_ms
 from greeniot.registry.errors import ConflictError, InvalidInputError, NotFoundError
 from greeniot.registry.models import AlertRoute
 from greeniot.registry.vocab import SEVERITIES, SEVERITY_RANK, SINK_KINDS
 
 MIN_SECRET_CHARS = 16
+
+
+def check_reader(locale: str | None, tz: str | None) -> tuple[str | None, str | None]:
+    """A recipient's language and time zone, checked (None: the defaults, see
+    ``greeniot.actions.sinks.texts``); raises :class:`InvalidInputError` naming the bad one."""
+    locale = (locale or "").strip() or None
+    tz = (tz or "").strip() or None
+    if locale is not None and locale not in LOCALES:
+        raise InvalidInputError(f"locale {locale!r} is not one of {list(LOCALES)}")
+    if tz is not None:
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError, OSError) as err:  # "America" is a folder
+            raise InvalidInputError(f"time zone {tz!r} is not an IANA zone name") from err
+    return locale, tz
 
 
 def check_target(kind: str, target: str, secret: str | None) -> None:
@@ -54,8 +71,11 @@ def check_target(kind: str, target: str, secret: str | None) -> None:
 def add_route(session: Session, *, name: str, kind: str, target: str,
               site: str | None = None, min_severity: str = "warning",
               secret: str | None = None, rate_max: int | None = None,
-              rate_window_s: int | None = None, now_ms: int | None = None) -> AlertRoute:
-    """Subscribe recipient ``name`` to alerts of ``site`` at or above ``min_severity``. Commits."""
+              rate_window_s: int | None = None, now_ms: int | None = None,
+              locale: str | None = None, tz: str | None = None) -> AlertRoute:
+    """Subscribe recipient ``name`` to alerts of ``site`` at or above ``min_severity``. Commits.
+
+    ``locale``/``tz``: the language and time zone of the texts it gets (None: defaults)."""
     name, target = name.strip(), target.strip()
     if not name:
         raise InvalidInputError("alert route: a name (the recipient's label) is required")
@@ -66,7 +86,8 @@ def add_route(session: Session, *, name: str, kind: str, target: str,
         if value is not None and value < 1:
             raise InvalidInputError(f"alert route {name!r}: {what} must be at least 1")
     check_target(kind, target, secret)
-    route = AlertRoute(name=name, kind=kind, target=target, site=site,
+    locale, tz = check_reader(locale, tz)
+    route = AlertRoute(locale=locale, tz=tz, name=name, kind=kind, target=target, site=site,
                        min_severity=min_severity, secret=secret, rate_max=rate_max,
                        rate_window_s=rate_window_s, enabled=True,
                        created_ms=wall_clock_ms() if now_ms is None else now_ms)
