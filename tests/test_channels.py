@@ -34,10 +34,10 @@ def test_every_channel_has_a_model_and_a_direction() -> None:
 
 def test_topics_ingest_filters_and_line_protocol_read_the_table() -> None:
     assert ingest_filters() == [f"greeniot/v1/+/+/{c}" for c in UP_CHANNELS]
-    for name in CHANNELS:
-        assert parse_topic(device_topic("s", "d", name)).channel == name
+    for name, row in CHANNELS.items():
+        assert parse_topic(device_topic("s", row.site_device or "d", name)).channel == name
     with pytest.raises(TopicError, match="unknown channel"):
-        parse_topic("greeniot/v1/s/d/flow")
+        parse_topic("greeniot/v1/s/d/sapflow")
     assert lineproto.SCHEMA is SCHEMA
     assert {c.measurement for c in CHANNELS.values() if c.measurement} | {"sway"} == set(SCHEMA)
     # warm start takes its history spans from the rows
@@ -57,12 +57,12 @@ def test_a_channel_routed_to_a_missing_stage_is_an_error_at_start_up() -> None:
     missing = {k: v for k, v in stages.items() if k != "soil"}
     with pytest.raises(RoutingError, match="channel 'soil' is routed to stage 'soil'"):
         check_routing(missing)
-    with pytest.raises(RoutingError, match="unknown channel 'flow'"):
-        check_routing({**stages, "flow": ["flow"]})
+    with pytest.raises(RoutingError, match="unknown channel 'sapflow'"):
+        check_routing({**stages, "sapflow": ["sapflow"]})
     with pytest.raises(RoutingError, match="whose row does not route to it"):
         check_routing({**stages, "storm": ["weather", "soil"]})
-    with pytest.raises(KeyError, match="unknown channel 'flow'; known"):
-        channel("flow")
+    with pytest.raises(KeyError, match="unknown channel 'sapflow'; known"):
+        channel("sapflow")
 
 
 def test_the_engine_checks_its_stages_against_the_table(monkeypatch: pytest.MonkeyPatch
@@ -70,8 +70,8 @@ def test_the_engine_checks_its_stages_against_the_table(monkeypatch: pytest.Monk
     AnalyticsEngine(EstateContext())
     from greeniot.analytics import engine as engine_mod
 
-    monkeypatch.setattr(engine_mod.SoilStage, "kinds", ("soil", "flow"))
-    with pytest.raises(RoutingError, match="unknown channel 'flow'"):
+    monkeypatch.setattr(engine_mod.SoilStage, "kinds", ("soil", "sapflow"))
+    with pytest.raises(RoutingError, match="unknown channel 'sapflow'"):
         AnalyticsEngine(EstateContext())
 
 
@@ -82,3 +82,19 @@ def test_pending_drains_every_routed_kind() -> None:
         p.add(kind, "s", f"d-{kind}", 1, {})
     assert sorted(b.kind for b in p.drain()) == sorted(FIELDS)
     assert len(p) == 0
+
+
+def test_a_per_site_channel_has_one_topic_per_site_and_no_device_publishes_it() -> None:
+    from greeniot.protocol.channels import SITE_CHANNELS
+    from greeniot.protocol.topics import forecast_topic
+    from greeniot.provision.acl import up_channels
+
+    assert SITE_CHANNELS == ("forecast",)
+    assert forecast_topic("estate-a") == "greeniot/v1/estate-a/forecast/forecast"
+    with pytest.raises(TopicError, match="per-site channel"):
+        parse_topic("greeniot/v1/estate-a/wx-1/forecast")
+    d = decode("greeniot/v1/estate-a/wx-1/forecast", b'{"v":1,"ts_ms":1795510737944}')
+    assert [r.reason for r in d.rejections] == ["bad_topic"]
+    for kind in ("soil", "tilt", "valve", "weather", "multi"):
+        assert "forecast" not in up_channels(kind)
+    assert "flow" in up_channels("valve")
