@@ -18,7 +18,8 @@ BATCH_HEAD = b'{"v":1,"batch":['
 BATCH_SEP = b","
 BATCH_TAIL = b"]}"
 #: The channel table's names (src/greeniot/protocol/channels.py), mirrored; the parity test
-#: keeps them equal (per-site channels such as ``forecast`` come from the backend only). Up: device → backend; down: backend → device.
+#: keeps them equal (per-site channels such as ``forecast`` come from the backend only).
+#: Up: device → backend; down: backend → device.
 UP_CHANNELS = ("soil", "tilt", "weather", "valve", "status", "ack", "flow")
 DOWN_CHANNELS = ("cmd", "config", "stored")
 #: Channels whose payload may be a batch (docs/protocol.md "Batches").
