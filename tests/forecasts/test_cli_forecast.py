@@ -48,7 +48,7 @@ def saved_service() -> Iterator[str]:
         body = body.replace(old, str(today + dt.timedelta(days=k)).encode())
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        def do_GET(self) -> None:
             ok = (self.path.startswith("/v1/forecast?") and "wind_speed_unit=ms" in self.path
                   and "daily=precipitation_sum" in self.path)
             self.send_response(200 if ok else 400)
