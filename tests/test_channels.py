@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from greeniot.analytics.core.columns import FIELDS, Pending
@@ -98,3 +100,28 @@ def test_a_per_site_channel_has_one_topic_per_site_and_no_device_publishes_it() 
     for kind in ("soil", "tilt", "valve", "weather", "multi"):
         assert "forecast" not in up_channels(kind)
     assert "flow" in up_channels("valve")
+
+
+def test_flow_and_forecast_payloads_are_strict_bounded_and_stored_with_fixed_types() -> None:
+    flow = b'{"v":1,"seq":3,"ts_ms":1795510737944,"flow_l_min":19.5,"total_l":40,"valve":"open"}'
+    d = decode("greeniot/v1/s/v-1/flow", flow)
+    assert d.rejections == []
+    (line,) = lineproto.to_lines(d.messages[0], ",device=v-1,site=s", 0)
+    assert line.startswith("flow,device=v-1,site=s ") and "total_l=40.0," in line
+    assert "open=1i" in line and "seq=3i" in line
+    good = json.loads(flow)
+    for change, why in (({"flow_l_min": -1}, "flow_l_min"), ({"valve": "ajar"}, "valve"),
+                        ({"flow_l_min": "19"}, "flow_l_min"), ({"leak": True}, "leak"),
+                        ({"total_l": 2e6}, "total_l")):
+        body = json.dumps({**good, **change}).encode()
+        (r,) = decode("greeniot/v1/s/v-1/flow", body).rejections
+        assert r.reason == "invalid" and why in r.detail, (body, r)
+    fc = b'{"v":1,"ts_ms":1795510737944,"rain_today_mm":6,"signal":8,"source":"api"}'
+    d = decode("greeniot/v1/s/forecast/forecast", fc)
+    assert d.rejections == []
+    (line,) = lineproto.to_lines(d.messages[0], ",device=forecast,site=s", 0)
+    assert "rain_today_mm=6.0" in line and "signal=8i" in line and 'source="api"' in line
+    assert line.endswith(" 1795510737944000")
+    (r,) = decode("greeniot/v1/s/forecast/forecast",
+                  fc.replace(b'"signal":8', b'"signal":11')).rejections
+    assert r.reason == "invalid" and "signal" in r.detail
