@@ -231,14 +231,14 @@ class FlowWatch:
     async def observe(self, site: str, device: str, msg: BaseModel, ctx: EstateContext
                       ) -> list[Outcome]:
         """Take a valve event or a flow reading (others are ignored)."""
+        if not isinstance(msg, ValveEvent | FlowReading):
+            return []
         zone = self._zone(ctx, site, device)
         zname = zone.zone if zone else None
         if isinstance(msg, ValveEvent):
             self.judge.observe_valve(site, device, msg)
             if msg.state == "open" and (site, device) in self._burst:
                 return await self._hold(site, device, zname)
-            return []
-        if not isinstance(msg, FlowReading):
             return []
         if msg.valve == "open" and (site, device) in self._burst:
             return await self._hold(site, device, zname)

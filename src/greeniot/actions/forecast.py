@@ -46,10 +46,12 @@ class ForecastWatch:
     planner: WateringPlanner
     zones: ZoneTracker
     storm_gap_s: int = STORM_GAP_S
-    latest: dict[str, SiteForecast] = field(default_factory=dict)
+    #: per site: its newest forecast
+    latest: dict[str, SiteForecast] = field(default_factory=dict, init=False)
     #: per site: issue time of the last triggering forecast
-    _storm_ms: dict[str, int] = field(default_factory=dict)
-    sweeps: int = 0
+    _storm_ms: dict[str, int] = field(default_factory=dict, init=False)
+    #: pre-storm sweeps opened
+    sweeps: int = field(default=0, init=False)
 
     def prime(self, site: str, fc: SiteForecast) -> None:
         """A warm start's stored forecast: the planner and tracker get it; the sweep does
