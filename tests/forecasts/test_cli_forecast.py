@@ -15,7 +15,7 @@ import pytest
 
 from greeniot.config import Settings
 from greeniot.protocol import SiteForecast, decode, forecast_topic
-from tests.helpers import Observer, poll
+from tests.helpers import Observer, Publisher, poll
 
 DATA = Path(__file__).parent / "data"
 
@@ -34,6 +34,15 @@ def forecasts(obs: Observer, site: str) -> list[SiteForecast]:
         assert d.rejections == [], d.rejections
         out += [x for x in d.messages if isinstance(x, SiteForecast)]
     return out
+
+
+@pytest.fixture(autouse=True)
+def clear_retained(settings: Settings, site_id: str) -> Iterator[None]:
+    """Leave no retained forecast behind for the session's other tests."""
+    yield
+    pub = Publisher(settings.mqtt.port)
+    pub.publish(forecast_topic(site_id), b"", 1, True)
+    pub.close()
 
 
 @pytest.fixture
