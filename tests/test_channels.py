@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from greeniot.analytics.core.columns import FIELDS, Pending
@@ -34,10 +36,10 @@ def test_every_channel_has_a_model_and_a_direction() -> None:
 
 def test_topics_ingest_filters_and_line_protocol_read_the_table() -> None:
     assert ingest_filters() == [f"greeniot/v1/+/+/{c}" for c in UP_CHANNELS]
-    for name in CHANNELS:
-        assert parse_topic(device_topic("s", "d", name)).channel == name
+    for name, row in CHANNELS.items():
+        assert parse_topic(device_topic("s", row.site_device or "d", name)).channel == name
     with pytest.raises(TopicError, match="unknown channel"):
-        parse_topic("greeniot/v1/s/d/flow")
+        parse_topic("greeniot/v1/s/d/sapflow")
     assert lineproto.SCHEMA is SCHEMA
     assert {c.measurement for c in CHANNELS.values() if c.measurement} | {"sway"} == set(SCHEMA)
     # warm start takes its history spans from the rows
@@ -57,12 +59,12 @@ def test_a_channel_routed_to_a_missing_stage_is_an_error_at_start_up() -> None:
     missing = {k: v for k, v in stages.items() if k != "soil"}
     with pytest.raises(RoutingError, match="channel 'soil' is routed to stage 'soil'"):
         check_routing(missing)
-    with pytest.raises(RoutingError, match="unknown channel 'flow'"):
-        check_routing({**stages, "flow": ["flow"]})
+    with pytest.raises(RoutingError, match="unknown channel 'sapflow'"):
+        check_routing({**stages, "sapflow": ["sapflow"]})
     with pytest.raises(RoutingError, match="whose row does not route to it"):
         check_routing({**stages, "storm": ["weather", "soil"]})
-    with pytest.raises(KeyError, match="unknown channel 'flow'; known"):
-        channel("flow")
+    with pytest.raises(KeyError, match="unknown channel 'sapflow'; known"):
+        channel("sapflow")
 
 
 def test_the_engine_checks_its_stages_against_the_table(monkeypatch: pytest.MonkeyPatch
@@ -70,8 +72,8 @@ def test_the_engine_checks_its_stages_against_the_table(monkeypatch: pytest.Monk
     AnalyticsEngine(EstateContext())
     from greeniot.analytics import engine as engine_mod
 
-    monkeypatch.setattr(engine_mod.SoilStage, "kinds", ("soil", "flow"))
-    with pytest.raises(RoutingError, match="unknown channel 'flow'"):
+    monkeypatch.setattr(engine_mod.SoilStage, "kinds", ("soil", "sapflow"))
+    with pytest.raises(RoutingError, match="unknown channel 'sapflow'"):
         AnalyticsEngine(EstateContext())
 
 
@@ -82,3 +84,44 @@ def test_pending_drains_every_routed_kind() -> None:
         p.add(kind, "s", f"d-{kind}", 1, {})
     assert sorted(b.kind for b in p.drain()) == sorted(FIELDS)
     assert len(p) == 0
+
+
+def test_a_per_site_channel_has_one_topic_per_site_and_no_device_publishes_it() -> None:
+    from greeniot.protocol.channels import SITE_CHANNELS
+    from greeniot.protocol.topics import forecast_topic
+    from greeniot.provision.acl import up_channels
+
+    assert SITE_CHANNELS == ("forecast",)
+    assert forecast_topic("estate-a") == "greeniot/v1/estate-a/forecast/forecast"
+    with pytest.raises(TopicError, match="per-site channel"):
+        parse_topic("greeniot/v1/estate-a/wx-1/forecast")
+    d = decode("greeniot/v1/estate-a/wx-1/forecast", b'{"v":1,"ts_ms":1795510737944}')
+    assert [r.reason for r in d.rejections] == ["bad_topic"]
+    for kind in ("soil", "tilt", "valve", "weather", "multi"):
+        assert "forecast" not in up_channels(kind)
+    assert "flow" in up_channels("valve")
+
+
+def test_flow_and_forecast_payloads_are_strict_bounded_and_stored_with_fixed_types() -> None:
+    flow = b'{"v":1,"seq":3,"ts_ms":1795510737944,"flow_l_min":19.5,"total_l":40,"valve":"open"}'
+    d = decode("greeniot/v1/s/v-1/flow", flow)
+    assert d.rejections == []
+    (line,) = lineproto.to_lines(d.messages[0], ",device=v-1,site=s", 0)
+    assert line.startswith("flow,device=v-1,site=s ") and "total_l=40.0," in line
+    assert "open=1i" in line and "seq=3i" in line
+    good = json.loads(flow)
+    for change, why in (({"flow_l_min": -1}, "flow_l_min"), ({"valve": "ajar"}, "valve"),
+                        ({"flow_l_min": "19"}, "flow_l_min"), ({"leak": True}, "leak"),
+                        ({"total_l": 2e6}, "total_l")):
+        body = json.dumps({**good, **change}).encode()
+        (r,) = decode("greeniot/v1/s/v-1/flow", body).rejections
+        assert r.reason == "invalid" and why in r.detail, (body, r)
+    fc = b'{"v":1,"ts_ms":1795510737944,"rain_today_mm":6,"signal":8,"source":"api"}'
+    d = decode("greeniot/v1/s/forecast/forecast", fc)
+    assert d.rejections == []
+    (line,) = lineproto.to_lines(d.messages[0], ",device=forecast,site=s", 0)
+    assert "rain_today_mm=6.0" in line and "signal=8i" in line and 'source="api"' in line
+    assert line.endswith(" 1795510737944000")
+    (r,) = decode("greeniot/v1/s/forecast/forecast",
+                  fc.replace(b'"signal":8', b'"signal":11')).rejections
+    assert r.reason == "invalid" and "signal" in r.detail

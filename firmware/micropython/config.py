@@ -51,6 +51,11 @@ DEFAULTS = {
     # valve
     "max_run_s": 1800,  # hard cap: a valve never stays open longer, whatever a command says
     "valve_active_high": True,
+    # pulse flow meter on the valve line (drivers/flow.py): K-factor in pulses per litre
+    # (YF-S201: 450); 0 = no meter. A flow reading every flow_report_s while open, and while
+    # closed whenever pulses came (a leak or a stuck valve).
+    "flow_k_per_l": 0.0,
+    "flow_report_s": 10.0,
     # outbox and flushing
     "outbox_max": 500,
     "outbox_bytes": 65536,
@@ -66,7 +71,7 @@ DEFAULTS = {
     "log_level": "info",  # debug | info | warning | error
     "wdt_s": 0,  # ESP32 hardware watchdog (0 = off)
     "pins": {"soil_adc": 34, "bat_adc": 35, "probe_power": 25, "i2c_scl": 22, "i2c_sda": 21,
-             "valve": 26},
+             "valve": 26, "flow": 27},
     "bat_divider": 2.0,
     # unix simulation inputs; a running node re-reads <state_dir>/sim.json over these
     "sim": {},
@@ -101,11 +106,13 @@ def check(cfg):
         raise ValueError("config: hal must be unix or esp32")
     for key in ("interval_s", "max_run_s", "keepalive_s", "connect_timeout_s", "resend_s",
                 "reconnect_min_s", "reconnect_max_s", "awake_max_s", "burst_hz",
-                "stored_timeout_s"):
+                "stored_timeout_s", "flow_report_s"):
         if not cfg[key] > 0:
             raise ValueError("config: %s must be > 0" % key)
     if cfg["soil_dry_raw"] == cfg["soil_wet_raw"]:
         raise ValueError("config: soil_dry_raw equals soil_wet_raw")
+    if cfg["flow_k_per_l"] < 0:
+        raise ValueError("config: flow_k_per_l must be >= 0 (0 = no flow meter)")
     if cfg["burst_s"] < 0:
         raise ValueError("config: burst_s must be >= 0")
     if not 0.1 <= cfg["burst_hz"] <= 200:

@@ -4,6 +4,7 @@ On an ESP32 this file runs at every boot and wake-up (``config.json`` beside it)
 ``micropython -X heapsize=128k main.py path/to/config.json`` (cwd = the node's workdir).
 """
 
+import gc
 import sys
 
 import config
@@ -24,6 +25,7 @@ def main(argv):
     cfg = config.load(argv[1] if len(argv) > 1 else "config.json")
     makedirs(cfg["state_dir"])
     hal = build_hal(cfg)  # on ESP32 this already drives the valve output closed
+    gc.collect()  # compiling the node module needs a few kB in one piece (128k heap)
 
     from app.node import Node
 

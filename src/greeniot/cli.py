@@ -198,6 +198,9 @@ from greeniot.cli_lifecycle import roster_app, routes_app  # noqa: E402
 app.add_typer(roster_app, name="roster")
 app.add_typer(routes_app, name="routes")
 from greeniot import cli_estate  # noqa: E402  (ledger, complaints, calendar, ... groups)
+from greeniot.cli_forecast import forecast as forecast_app  # noqa: E402
+
+app.add_typer(forecast_app, name="forecast")
 
 cli_estate.register(app)
 users = typer.Typer(no_args_is_help=True, help="Accounts: add, list, disable, API keys.")

@@ -40,6 +40,7 @@ POLICY: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/sites/{site}"): "viewer",
     ("PATCH", "/api/v1/sites/{site}"): "operator",
     ("GET", "/api/v1/sites/{site}/latest"): "viewer",
+    ("POST", "/api/v1/sites/{site}/forecast"): "operator",
     ("GET", "/api/v1/zones"): "viewer",
     ("POST", "/api/v1/zones"): "operator",
     ("GET", "/api/v1/zones/{site}/{zone}"): "viewer",

@@ -6,6 +6,7 @@ CI-sized: a few examples per operation (``MAX_EXAMPLES``), about a minute on two
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,9 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from greeniot.api import create_app
 from greeniot.config import InfluxSettings, Settings
-from greeniot.services import InfluxProcess
+from greeniot.services import InfluxProcess, MosquittoProcess
 from greeniot.store.influx import InfluxClient
 from tests.api.conftest import FakeCommander, issue
+from tests.helpers import Publisher
 
 pytestmark = pytest.mark.services
 
@@ -30,14 +32,28 @@ MAX_EXAMPLES = 8
 
 @pytest.fixture
 def fuzzed_app(api_settings: Settings, registry: sessionmaker[Session],
-               commander: FakeCommander, influxdb: InfluxProcess) -> Iterator[Any]:
+               commander: FakeCommander, influxdb: InfluxProcess,
+               mosquitto: MosquittoProcess) -> Iterator[Any]:
     db = "fuzz"
     httpx.post(f"{influxdb.url}/query", data={"q": f'CREATE DATABASE "{db}"'}).raise_for_status()
     influx = InfluxClient(InfluxSettings(url=influxdb.url, database=db))
-    app = create_app(api_settings, influx=influx, commander=commander)
+    # site forecasts go to the real broker (a paho client: the TestClient runs its own loop)
+    pub = Publisher(mosquitto.port)
+    retained: set[str] = set()
+
+    async def publish(topic: str, payload: bytes, qos: int = 1, *, retain: bool = False
+                      ) -> None:
+        await asyncio.to_thread(pub.publish, topic, payload, qos, retain)
+        if retain:
+            retained.add(topic)
+
+    app = create_app(api_settings, influx=influx, commander=commander, publisher=publish)
     with TestClient(app):  # runs the lifespan: registry migrated, sessions ready
         app.state.fuzz_token = issue(registry, "admin")
         yield app
+    for topic in retained:  # leave no retained forecast to the session's other tests
+        pub.publish(topic, b"", 1, True)
+    pub.close()
 
 
 def test_no_server_errors(fuzzed_app: Any) -> None:

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from greeniot.protocol import Ack, SoilReading, Status, TiltReading, ValveEvent, decode
+from greeniot.protocol import Ack, FlowReading, SoilReading, Status, TiltReading, ValveEvent, decode
 from tests.firmware.support import FIRMWARE, run_micropython
 
 pytestmark = pytest.mark.firmware
@@ -57,11 +57,17 @@ def test_each_kind_and_case_is_covered(payloads: list[tuple[str, bytes]]) -> Non
     valve = [m for m in msgs if isinstance(m, ValveEvent)]
     assert {(m.state, m.cause) for m in valve} == {
         ("closed", "boot"), ("open", "cmd"), ("closed", "cmd"), ("closed", "max_run")}
+    flows = [m for m in msgs if isinstance(m, FlowReading)]
+    assert {f.valve for f in flows} == {"open", "closed"}  # a run, then a leak
+    assert max(f.flow_l_min for f in flows) == 10000.0  # clamped to the documented range
+    runs = [m for m in valve if m.flow_l is not None]
+    assert runs and all(m.state == "closed" for m in runs)
+    assert runs[0].flow_l == pytest.approx(20.0 * (runs[0].open_s or 0) / 60, abs=0.2)
     acks = [m for m in msgs if isinstance(m, Ack)]
     assert {(a.id, a.ok, a.reason) for a in acks} == {
         ("c-open", True, None), ("c-close", True, None), ("c-late", False, "expired"),
         ("c-bad", False, "invalid: op"), ("c-v2", False, "bad_version"),
-        ("c-open2", True, None)}
+        ("c-open2", True, None), ("c-flow", True, None)}
     status = [m for m in msgs if isinstance(m, Status)]
     assert {s.state for s in status} == {"online", "sleeping", "shutdown", "offline"}
     sleeping = [s for s in status if s.state == "sleeping"]
@@ -83,11 +89,17 @@ def test_the_firmware_mirrors_the_channel_table() -> None:
     the channels it may batch are the table's batch channels."""
     import ast
 
-    from greeniot.protocol.channels import DOWN_CHANNELS, READING_CHANNELS, UP_CHANNELS
+    from greeniot.protocol.channels import (
+        DOWN_CHANNELS,
+        READING_CHANNELS,
+        SITE_CHANNELS,
+        UP_CHANNELS,
+    )
 
     tree = ast.parse((FIRMWARE / "lib" / "proto.py").read_text())
     consts = {t.id: ast.literal_eval(node.value) for node in tree.body
               if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)
               and t.id.endswith("_CHANNELS")}
-    assert consts == {"UP_CHANNELS": UP_CHANNELS, "DOWN_CHANNELS": DOWN_CHANNELS,
+    device_up = tuple(c for c in UP_CHANNELS if c not in SITE_CHANNELS)  # backend-only
+    assert consts == {"UP_CHANNELS": device_up, "DOWN_CHANNELS": DOWN_CHANNELS,
                       "READING_CHANNELS": READING_CHANNELS}

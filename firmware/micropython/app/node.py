@@ -45,7 +45,7 @@ class Node:
         self.outbox = Outbox(sd + "/outbox.dat", cfg["outbox_max"], cfg["outbox_bytes"])
         site, device = cfg["site"], cfg["device"]
         self.topics = {}
-        for ch in ("soil", "tilt", "valve", "status", "ack", "cmd", "config", "stored"):
+        for ch in proto.UP_CHANNELS + proto.DOWN_CHANNELS:  # the mirrored channel table
             self.topics[ch] = proto.topic(site, device, ch).encode()
         self.client = MQTTClient(
             device, cfg["mqtt_host"], cfg["mqtt_port"], keepalive_s=cfg["keepalive_s"],

@@ -7,6 +7,10 @@ Safety rules (docs/protocol.md "Commands and acks"):
   monotonic ticks, so it closes (``cause`` max_run) with or without a broker.
 - A command past its ``deadline_ms`` (node's UTC clock) is refused: ``ok`` false, ``reason``
   ``expired``.
+- With a pulse flow meter (``flow_k_per_l`` > 0, drivers/flow.py): a ``flow`` reading every
+  ``flow_report_s`` while open (rate and litres so far), and while closed whenever pulses
+  came (a leak, a stuck valve); the close event carries the run's litres as ``flow_l``. The
+  backend judges them (burst, no flow, leak); the node only measures.
 - A repeated command ``id`` (QoS 1 redelivery, or a retrying backend) gets the *same* ack again
   and is not acted on twice. The last ``_REMEMBER`` ids and their acks are kept on flash, and
   written before the ack goes out (and before the MQTT PUBACK), so a reset cannot make a
@@ -43,6 +47,15 @@ class ValveApp:
         self._armed_ticks = 0  # when the running timer was (re)started
         self._opened_ms = 0
         self._run_ms = 0
+        self.flow = None
+        if cfg.get("flow_k_per_l", 0) > 0:
+            from drivers.flow import FlowMeter, PulseCounter
+
+            off, on = hal.irq_guards()
+            self.flow = FlowMeter(PulseCounter(hal.flow_pin(), cfg["flow_k_per_l"],
+                                               hal.flow_trigger(), off, on))
+            self._flow_every_ms = int(cfg["flow_report_s"] * 1000)
+            self._flow_at = time.ticks_ms()
 
     # -- persistence ------------------------------------------------------------------------
     def _save(self):
@@ -53,6 +66,7 @@ class ValveApp:
     def boot(self):
         """Force the valve closed and report it (with the interrupted run, if any)."""
         self.hal.valve(False)
+        self._flow_restart()
         cmd_id = open_s = None
         if self._was_open:
             cmd_id = self._was_open[0]
@@ -60,8 +74,9 @@ class ValveApp:
         self._event(self.hal.clock_ms(), "closed", "boot", cmd_id, open_s)
         self._save()
 
-    def _event(self, ts_ms, state, cause, cmd_id=None, open_s=None):
-        payload = proto.valve_event(self.seq.next(), ts_ms, state, cause, cmd_id, open_s)
+    def _event(self, ts_ms, state, cause, cmd_id=None, open_s=None, flow_l=None):
+        payload = proto.valve_event(self.seq.next(), ts_ms, state, cause, cmd_id, open_s,
+                                    flow_l)
         self.emit("valve", payload)
         self.log.info("valve %s (%s%s)", state, cause, " " + cmd_id if cmd_id else "")
 
@@ -72,6 +87,7 @@ class ValveApp:
             self.cmd_id = cmd_id
             return
         self.hal.valve(True)
+        self._flow_restart()  # what flowed while closed was reported as it came
         # The event's ts_ms and the run timer start together, right after the pin changed.
         self._opened_ms = self.hal.clock_ms()
         self._armed_ticks = self._opened_ticks = time.ticks_ms()
@@ -82,11 +98,35 @@ class ValveApp:
     def _close(self, cause, cmd_id):
         if not self.is_open:
             return
+        if self.flow is not None:
+            self.hal.flow_tick()  # pulses up to the close belong to this run
         self.hal.valve(False)
         ts_ms = self.hal.clock_ms()
         open_s = time.ticks_diff(time.ticks_ms(), self._opened_ticks) / 1000
         self.is_open = False
-        self._event(ts_ms, "closed", cause, cmd_id, open_s)
+        self._event(ts_ms, "closed", cause, cmd_id, open_s, self._flow_restart())
+
+    # -- flow meter -------------------------------------------------------------------------
+    def _flow_restart(self):
+        """Litres since the last valve state change (None without a meter); a new total
+        and a new report window start."""
+        if self.flow is None:
+            return None
+        self._flow_at = time.ticks_ms()
+        return self.flow.restart()
+
+    def _flow_tick(self):
+        self.hal.flow_tick()
+        now = time.ticks_ms()
+        elapsed = time.ticks_diff(now, self._flow_at)
+        if elapsed < self._flow_every_ms:
+            return
+        self._flow_at = now
+        rate, litres = self.flow.sample(elapsed)
+        if self.is_open or litres > 0:
+            state = "open" if self.is_open else "closed"
+            self.emit("flow", proto.flow(self.seq.next(), self.hal.clock_ms(), rate,
+                                         self.flow.total_l, state, elapsed / 1000))
 
     def time_left_ms(self):
         """Milliseconds until the node must close the valve itself (None when closed)."""
@@ -99,6 +139,8 @@ class ValveApp:
         if self.is_open and self.time_left_ms() <= 0:
             self._close("max_run", self.cmd_id)
             self._save()
+        if self.flow is not None:
+            self._flow_tick()
 
     # -- commands ---------------------------------------------------------------------------
     def _remembered(self, cmd_id):

@@ -92,6 +92,21 @@ class Esp32Hal:
         level = bool(is_open) == bool(self._active_high)
         self._valve.value(1 if level else 0)
 
+    # -- flow meter -------------------------------------------------------------------------
+    def flow_pin(self):
+        """The meter's open-collector output: input with pull-up, counted on falling edges
+        (``drivers.flow.PulseCounter`` sets the IRQ)."""
+        return machine.Pin(self.cfg["pins"]["flow"], machine.Pin.IN, machine.Pin.PULL_UP)
+
+    def flow_trigger(self):
+        return machine.Pin.IRQ_FALLING
+
+    def irq_guards(self):
+        return machine.disable_irq, machine.enable_irq
+
+    def flow_tick(self):
+        pass  # real interrupts count the pulses
+
     # -- network and power ------------------------------------------------------------------
     def net_up(self, timeout_ms=15000):
         """Join Wi-Fi (bounded wait); set the clock from NTP the first time."""

@@ -32,6 +32,8 @@ SIM_DEFAULTS = {
     "sway_amp_deg": 0.0,  # sinusoidal sway added to pitch
     "sway_hz": 0.5,
     "accel_temp_c": 20.0,
+    "flow_l_min": 0.0,  # what the flow meter sees while the valve is open [L/min]
+    "leak_l_min": 0.0,  # ... and while it is closed (a leak, a stuck valve)
 }
 _TWO_PI = 2.0 * math.pi
 _DEG2RAD = math.pi / 180.0
@@ -175,6 +177,24 @@ class SimI2C:
         dev.regs[reg:reg + len(buf)] = buf
 
 
+class SimFlowPin:
+    """A flow meter's pin: ``irq(handler=...)`` like ``machine.Pin``; :meth:`UnixHal.flow_tick`
+    calls the handler once per pulse the simulated meter gave since the previous call (the
+    unix port has no interrupts)."""
+
+    def __init__(self):
+        self.handler = None
+        self.pulses = 0  # fired so far (tests compare with the driver's count)
+
+    def irq(self, handler=None, trigger=None):
+        self.handler = handler
+
+    def fire(self, n):
+        for _ in range(n):
+            self.pulses += 1
+            self.handler(self)
+
+
 class UnixHal:
     """Hardware abstraction for the unix port; the ESP32 twin is ``hal.esp32.Esp32Hal``."""
 
@@ -224,6 +244,37 @@ class UnixHal:
     def valve(self, is_open):
         """Drive the valve output; the unix backend records it in hal.json."""
         self.report(valve_open=bool(is_open), valve_ms=self.clock_ms())
+
+    # -- flow meter -------------------------------------------------------------------------
+    def flow_pin(self):
+        if getattr(self, "_flow_pin", None) is None:
+            self._flow_pin = SimFlowPin()
+            self._flow_at = time.ticks_ms()
+            self._flow_frac = 0.0
+        return self._flow_pin
+
+    def flow_trigger(self):
+        return None
+
+    def irq_guards(self):
+        """``(disable_irq, enable_irq)``: none on the unix port."""
+        return None, None
+
+    def flow_tick(self):
+        """Fire the pulses the simulated meter gave since the last call: sim ``flow_l_min``
+        while the valve is open, ``leak_l_min`` while closed, times ``flow_k_per_l``."""
+        pin = getattr(self, "_flow_pin", None)
+        if pin is None or pin.handler is None:
+            return
+        now = time.ticks_ms()
+        dt_ms = time.ticks_diff(now, self._flow_at)
+        self._flow_at = now
+        s = self.sim.get()
+        lpm = s["flow_l_min"] if self._out.get("valve_open") else s["leak_l_min"]
+        self._flow_frac += lpm * self.cfg["flow_k_per_l"] * dt_ms / 60000.0
+        n = int(self._flow_frac)
+        self._flow_frac -= n
+        pin.fire(n)
 
     # -- network and power ------------------------------------------------------------------
     def net_up(self, timeout_ms=0):

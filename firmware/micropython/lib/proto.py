@@ -18,11 +18,12 @@ BATCH_HEAD = b'{"v":1,"batch":['
 BATCH_SEP = b","
 BATCH_TAIL = b"]}"
 #: The channel table's names (src/greeniot/protocol/channels.py), mirrored; the parity test
-#: keeps them equal. Up: device → backend; down: backend → device.
-UP_CHANNELS = ("soil", "tilt", "weather", "valve", "status", "ack")
+#: keeps them equal (per-site channels such as ``forecast`` come from the backend only).
+#: Up: device → backend; down: backend → device.
+UP_CHANNELS = ("soil", "tilt", "weather", "valve", "status", "ack", "flow")
 DOWN_CHANNELS = ("cmd", "config", "stored")
 #: Channels whose payload may be a batch (docs/protocol.md "Batches").
-READING_CHANNELS = ("soil", "tilt", "weather", "valve")
+READING_CHANNELS = ("soil", "tilt", "weather", "valve", "flow")
 SEQ_MOD = 1 << 32
 _ID_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_-"
 _CMD_ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-"
@@ -122,11 +123,23 @@ def tilt(seq, ts_ms, pitch_deg, roll_deg, n=None, temp_c=None, bat_v=None, burst
     return bytes(buf)
 
 
-def valve_event(seq, ts_ms, state, cause, cmd_id=None, open_s=None):
-    """``ValveEvent``: ``state`` open|closed, ``cause`` cmd|max_run|boot|manual."""
+def valve_event(seq, ts_ms, state, cause, cmd_id=None, open_s=None, flow_l=None):
+    """``ValveEvent``: ``state`` open|closed, ``cause`` cmd|max_run|boot|manual; ``flow_l``
+    the litres of the run a close ends (with a flow meter)."""
     return obj((("v", VERSION), ("seq", seq % SEQ_MOD), ("ts_ms", int(ts_ms)),
                 ("state", state), ("cause", cause), ("cmd_id", cmd_id),
-                ("open_s", None if open_s is None else _num(max(0.0, open_s), 1))))
+                ("open_s", None if open_s is None else _num(max(0.0, open_s), 1)),
+                ("flow_l", _in(flow_l, 0.0, 1000000.0, 2))))
+
+
+def flow(seq, ts_ms, flow_l_min, total_l, valve, window_s=None, bat_v=None):
+    """``FlowReading``: mean flow [L/min] over the last ``window_s`` s, litres since the
+    valve's last state change, the valve state (open|closed)."""
+    return obj((("v", VERSION), ("seq", seq % SEQ_MOD), ("ts_ms", int(ts_ms)),
+                ("flow_l_min", _clamp(flow_l_min, 0.0, 10000.0, 2)),
+                ("total_l", _clamp(total_l, 0.0, 1000000.0, 2)), ("valve", valve),
+                ("window_s", _in(window_s, 0.1, 86400.0, 1)),
+                ("bat_v", _in(bat_v, 0.0, 15.0, 2))))
 
 
 def ack(seq, ts_ms, cmd_id, ok, state=None, reason=None):

@@ -96,6 +96,28 @@ def valve():
     ValveApp(hal, cfg, LOG, seq, out).boot()  # a reset while open
 
 
+def flow():
+    """A valve with a flow meter: flow readings while open, the run's litres at close, a
+    leak reading while closed."""
+    import time
+
+    cfg = cfg_for("flow", kind="valve", flow_k_per_l=450.0, flow_report_s=0.05,
+                  sim={"flow_l_min": 20.0, "leak_l_min": 2.0})
+    hal = UnixHal(cfg)
+    seq = Seq(cfg["state_dir"] + "/seq")
+    app = ValveApp(hal, cfg, LOG, seq, out)
+    app.boot()
+    now = hal.clock_ms()
+    c = {"v": 1, "id": "c-flow", "ts_ms": now, "deadline_ms": now + 60000, "op": "open",
+         "max_run_s": 1}
+    out("ack", app.on_cmd(json.dumps(c).encode()))
+    t0 = time.ticks_ms()
+    while time.ticks_diff(time.ticks_ms(), t0) < 1300:  # open 1 s, then closed and leaking
+        app.tick()
+        time.sleep_ms(10)
+    out("flow", proto.flow(seq.next(), hal.clock_ms(), 12345.0, 0.0, "open", 0.01))  # clamped
+
+
 def status_and_batches():
     cfg = cfg_for("node", kind="soil", probe_settle_ms=0)
     hal = UnixHal(cfg)
@@ -116,4 +138,5 @@ def status_and_batches():
 soil()
 tilt()
 valve()
+flow()
 status_and_batches()

@@ -11,7 +11,7 @@ from typing import Literal
 
 from greeniot.analytics.contract import Severity
 
-TaskKind = Literal["remove", "stabilize", "inspect", "drain", "device_check"]
+TaskKind = Literal["remove", "stabilize", "inspect", "drain", "device_check", "repair"]
 
 
 @dataclass(frozen=True, slots=True)

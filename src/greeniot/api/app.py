@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from greeniot.api import crew, errors
 from greeniot.api import metrics as api_metrics
-from greeniot.api.deps import Commander, InfluxQuery, package_version
+from greeniot.api.deps import Commander, InfluxQuery, Publisher, package_version
 from greeniot.api.isotime import IsoJSONResponse
 from greeniot.api.routes import api_router, health
 from greeniot.config import Settings
@@ -54,8 +54,9 @@ def app_secret(settings: Settings) -> str:
 
 def create_app(settings: Settings, *, influx: InfluxQuery | None = None,
                commander: Commander | None = None, engine: Engine | None = None,
-               metrics: Metrics | None = None) -> FastAPI:
-    """Build the app. ``engine``: share the caller's registry engine (the caller disposes it)."""
+               metrics: Metrics | None = None, publisher: Publisher | None = None) -> FastAPI:
+    """Build the app. ``engine``: share the caller's registry engine (the caller disposes it);
+    ``publisher``: publishes site forecasts on the broker (else that route answers 503)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -86,6 +87,7 @@ def create_app(settings: Settings, *, influx: InfluxQuery | None = None,
     app.state.settings = settings
     app.state.influx = influx
     app.state.commander = commander
+    app.state.publisher = publisher
     app.state.secret = secret
     errors.install(app)
     app.include_router(api_router, prefix=API_PREFIX)

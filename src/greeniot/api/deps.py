@@ -35,6 +35,14 @@ class Commander(Protocol):
         ...
 
 
+class Publisher(Protocol):
+    """``await publish(topic, payload, qos, retain=...)`` returns once the broker has it
+    (``greeniot.transport.mqtt.MqttSession.send``): how the API publishes site forecasts."""
+
+    async def __call__(self, topic: str, payload: bytes, qos: int = 1, *,
+                       retain: bool = False) -> None: ...
+
+
 def package_version() -> str:
     """The installed greeniot version (from the package metadata, "unknown" if not installed)."""
     try:
@@ -70,7 +78,16 @@ def get_commander(request: Request) -> Commander:
     return commander
 
 
+def get_publisher(request: Request) -> Publisher:
+    publisher: Publisher | None = getattr(request.app.state, "publisher", None)
+    if publisher is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            "no broker connection configured: forecasts cannot be published")
+    return publisher
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 InfluxDep = Annotated[InfluxQuery, Depends(get_influx)]
 CommanderDep = Annotated[Commander, Depends(get_commander)]
+PublisherDep = Annotated[Publisher, Depends(get_publisher)]

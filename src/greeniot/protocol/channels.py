@@ -22,6 +22,8 @@ from greeniot.protocol.messages import (
     Ack,
     Command,
     DeviceConfig,
+    FlowReading,
+    SiteForecast,
     SoilReading,
     Status,
     Stored,
@@ -71,6 +73,9 @@ class Channel:
     required : columns a reading cannot do without
     watch : columns device health checks for stuck, noisy and out-of-range sensors
     history_days : history the stages need after a restart (warm start) [days]
+    site_device : a per-site channel: the fixed device level of its one topic per site
+        (``greeniot/v1/{site}/{site_device}/{name}``); no device publishes it (the broker
+        ACL generator grants it to none), the backend does (API, CLI, weather adapters)
     """
 
     name: str
@@ -86,6 +91,7 @@ class Channel:
     required: tuple[str, ...] = ()
     watch: tuple[str, ...] = ()
     history_days: float = 0.0
+    site_device: str | None = None
 
 
 def _f(*names: str, kind: FieldType = "float") -> dict[str, Field]:
@@ -129,6 +135,19 @@ CHANNELS: Mapping[str, Channel] = {c.name: c for c in (
             fields={"cmd_id": Field("str", attr="id"), "ok": Field("bool"),
                     "state": Field("str"), "reason": Field("str"), **_SEQ},
             tags={"cmd": "id"}),
+    # Pulse flow meter on a valve node (docs/protocol.md "Flow"): judged by the actions'
+    # flow watch on arrival (a burst closes the valve at once), not by an analytics stage.
+    Channel("flow", FlowReading, "up", batch=True, measurement="flow",
+            fields={**_f("flow_l_min", "total_l", "window_s", "bat_v"),
+                    "open": Field("int", value=lambda m: 1 if m.valve == "open" else 0),
+                    **_SEQ}),
+    # A site's weather forecast, one retained topic per site (the newest survives restarts);
+    # the maintenance process feeds it to the watering planner and the pre-storm sweep.
+    Channel("forecast", SiteForecast, "up", retained=True, measurement="forecast",
+            fields={**_f("rain_today_mm", "rain_tomorrow_mm", "temp_min_c", "temp_max_c",
+                         "temp_min_tomorrow_c", "wind_ms", "wind_max_ms", "gust_max_ms"),
+                    "signal": Field("int"), "source": Field("str")},
+            site_device="forecast"),
     Channel("cmd", Command, "down"),
     Channel("config", DeviceConfig, "down", retained=True),
     # which of the device's seqs ingest holds durably: end-to-end confirmation (QoS 1)
@@ -151,6 +170,8 @@ UP_CHANNELS = names("up")
 DOWN_CHANNELS = names("down")
 #: Channels stored as time series with a per-device ``seq`` that may come in batches.
 READING_CHANNELS = tuple(c.name for c in CHANNELS.values() if c.batch)
+#: Per-site channels (one topic per site, published by the backend, never by a device).
+SITE_CHANNELS = tuple(c.name for c in CHANNELS.values() if c.site_device)
 #: Channels analytics consumes (routed to at least one stage).
 ANALYTICS_CHANNELS = tuple(c.name for c in CHANNELS.values() if c.stages)
 

@@ -150,6 +150,13 @@ class SiteForecast(_Msg):
     temp_max_c: TempC | None = None
     temp_min_tomorrow_c: TempC | None = None
     wind_ms: Annotated[float, Field(ge=0.0, le=120.0)] | None = None
+    #: highest forecast mean wind [m s-1] over today and tomorrow (the pre-storm sweep's
+    #: trigger, Beaufort 8 = 17.2 m/s) and the highest gust [m s-1]
+    wind_max_ms: Annotated[float, Field(ge=0.0, le=120.0)] | None = None
+    gust_max_ms: Annotated[float, Field(ge=0.0, le=150.0)] | None = None
+    #: tropical cyclone warning signal in force or forecast, where the weather service issues
+    #: one (Hong Kong Observatory numbering 1, 3, 8, 9, 10)
+    signal: Annotated[int, Field(ge=0, le=10)] | None = None
     source: Annotated[str, Field(max_length=64)] | None = None
 
     @model_validator(mode="after")
@@ -159,6 +166,23 @@ class SiteForecast(_Msg):
             raise ValueError(f"temp_min_c ({self.temp_min_c}) is above temp_max_c "
                              f"({self.temp_max_c})")
         return self
+
+
+class FlowReading(_Reading):
+    """A valve node's pulse flow meter: the flow over the last report interval.
+
+    ``flow_l_min`` [L min-1] is the mean over ``window_s`` seconds ending at ``ts_ms``;
+    ``total_l`` [L] the volume since the valve opened (this run) or, while closed, since it
+    closed (a leak's volume); ``valve`` the valve's state the node drove during the interval.
+    A node sends one every report interval while open and, while closed, only when pulses
+    came (a leak or a stuck valve).
+    """
+
+    flow_l_min: Annotated[float, Field(ge=0.0, le=10_000.0)]
+    total_l: Annotated[float, Field(ge=0.0, le=1_000_000.0)]
+    valve: Literal["open", "closed"]
+    window_s: Annotated[float, Field(gt=0.0, le=86_400.0)] | None = None
+    bat_v: BatV | None = None
 
 
 class Status(_Msg):
@@ -271,4 +295,4 @@ class Alert(_Msg):
     value: float | None = None
 
 
-Reading = SoilReading | TiltReading | WeatherReading | ValveEvent
+Reading = SoilReading | TiltReading | WeatherReading | ValveEvent | FlowReading

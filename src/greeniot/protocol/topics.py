@@ -5,14 +5,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from greeniot.protocol.channels import DOWN_CHANNELS, READING_CHANNELS, UP_CHANNELS
+from greeniot.protocol.channels import (
+    CHANNELS,
+    DOWN_CHANNELS,
+    READING_CHANNELS,
+    SITE_CHANNELS,
+    UP_CHANNELS,
+)
 
 ROOT = "greeniot/v1"
 ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 __all__ = ["DOWN_CHANNELS", "READING_CHANNELS", "ROOT", "UP_CHANNELS", "Topic", "TopicError",
-           "alerts_topic", "dead_letter_topic", "device_topic", "ingest_filters", "parse_topic",
-           "valid_id"]
+           "alerts_topic", "dead_letter_topic", "device_topic", "forecast_topic", "ingest_filters",
+           "parse_topic", "site_topic", "valid_id"]
 
 DEAD_PREFIX = f"{ROOT}/_dead"
 
@@ -60,6 +66,10 @@ def parse_topic(topic: str) -> Topic:
         raise TopicError(f"invalid device id {device!r} in topic")
     if channel not in UP_CHANNELS and channel not in DOWN_CHANNELS:
         raise TopicError(f"unknown channel {channel!r} in topic")
+    fixed = CHANNELS[channel].site_device
+    if fixed is not None and device != fixed:
+        raise TopicError(f"{channel!r} is a per-site channel: its topic is "
+                         f"{ROOT}/{{site}}/{fixed}/{channel}, not device {device!r}")
     return Topic(site, device, channel)
 
 
@@ -68,6 +78,20 @@ def alerts_topic(site: str) -> str:
     if not valid_id(site):
         raise TopicError(f"invalid site id {site!r}")
     return f"{ROOT}/{site}/alerts"
+
+
+def site_topic(site: str, channel: str) -> str:
+    """The one topic of a per-site channel (``Channel.site_device``), e.g. the forecast."""
+    if channel not in SITE_CHANNELS:
+        raise TopicError(f"channel {channel!r} is not a per-site channel ({list(SITE_CHANNELS)})")
+    device = CHANNELS[channel].site_device
+    assert device is not None
+    return device_topic(site, device, channel)
+
+
+def forecast_topic(site: str) -> str:
+    """``greeniot/v1/{site}/forecast/forecast``: the site's forecast (retained)."""
+    return site_topic(site, "forecast")
 
 
 def dead_letter_topic(reason: str) -> str:

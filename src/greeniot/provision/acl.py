@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from greeniot.protocol.channels import SITE_CHANNELS
 from greeniot.protocol.topics import ROOT, UP_CHANNELS, valid_id
 
 #: Up channels by device kind (every kind also has ``status``); others get all readings.
@@ -17,7 +18,7 @@ KIND_UP: dict[str, tuple[str, ...]] = {
     "soil": ("soil",),
     "tilt": ("tilt",),
     "weather": ("weather",),
-    "valve": ("valve", "ack"),
+    "valve": ("valve", "ack", "flow"),
 }
 #: Down channels by kind: only valves take commands.
 KIND_DOWN: dict[str, tuple[str, ...]] = {"valve": ("cmd", "config", "stored")}
@@ -42,7 +43,9 @@ class DeviceId:
 
 
 def up_channels(kind: str) -> tuple[str, ...]:
-    ups = KIND_UP.get(kind, tuple(c for c in UP_CHANNELS if c not in ("status", "ack")))
+    # per-site channels (the forecast) come from the backend, never from a device
+    ups = KIND_UP.get(kind, tuple(c for c in UP_CHANNELS
+                                  if c not in ("status", "ack", *SITE_CHANNELS)))
     return (*ups, "status")
 
 

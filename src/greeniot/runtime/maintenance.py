@@ -27,6 +27,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from greeniot.actions.executor import ActionExecutor, Outcome
+from greeniot.actions.flow import FlowWatch
+from greeniot.actions.forecast import ForecastWatch
 from greeniot.actions.lifecycle import ManualClearJob, SlaJob, clear_condition, clear_subject
 from greeniot.actions.sinks.dispatcher import AlertDispatcher, DispatcherSink
 from greeniot.actions.valves import ValveCommander
@@ -37,7 +39,9 @@ from greeniot.analytics.params import AnalyticsParams
 from greeniot.clock import wall_ms
 from greeniot.config import Settings
 from greeniot.estate import EstateContext
+from greeniot.forecasts.store import newest_forecasts
 from greeniot.protocol.codec import decode
+from greeniot.protocol.messages import SiteForecast
 from greeniot.protocol.topics import ROOT, ingest_filters
 from greeniot.reachable import influx_dependency, mqtt_dependency, retry_until_reachable
 from greeniot.registry import crud
@@ -118,6 +122,10 @@ class MaintenanceService:
         self.executor = ActionExecutor(session_factory, self.mqtt.send, self.commander,
                                        self.clock, tracker=self.zones,
                                        sinks=[DispatcherSink(self.dispatcher)])
+        #: site forecasts → watering planner and pre-storm sweep; flow readings → burst,
+        #: leak and no-flow findings (actions/forecast.py, actions/flow.py)
+        self.forecasts = ForecastWatch(self.executor.planner, self.zones)
+        self.flow = FlowWatch(self.commander, self.executor.apply, session_factory)
         self.sla = SlaJob(session_factory, self.dispatcher, clock=self._now,
                           sla_ms=settings.tasks.sla_ms)
         self.influx = influx
@@ -195,6 +203,11 @@ class MaintenanceService:
                 continue
             if newest:
                 self.feed.start_at(site, newest)
+        try:  # the newest forecasts, should the broker have lost its retained copies
+            for site, fc in (await newest_forecasts(influx, sites)).items():
+                self.forecasts.prime(site, fc)
+        except Exception as err:
+            log.warning("stored forecasts not read: %s", err)
 
     async def __aexit__(self, *exc: object) -> None:
         for task in (self._task, *self._side):
@@ -298,11 +311,24 @@ class MaintenanceService:
         if self.shards is not None and not self.shards.owns(site):
             return  # another shard judges this site
         for msg in d.messages:
+            if isinstance(msg, SiteForecast):
+                await self._forecast(site, msg)
+                continue
             self.feed.offer(site, device, msg, m.received_ms, self.wall_clock())
             self.seen.observe(site, device, msg, m.received_ms)
             outcome = await self.executor.observe(site, device, msg)
             if outcome is not None:
                 self._emit(outcome)
+            for o in await self.flow.observe(site, device, msg, self.context):
+                self._emit(o)
+
+    async def _forecast(self, site: str, fc: SiteForecast) -> None:
+        """A site forecast: lockouts and winter watering now, a pre-storm sweep per storm."""
+        s = self.feed.sites.get(site)
+        trees = s.engine.board.trees if s is not None else None
+        for o in await self.executor.apply(self.forecasts.observe(site, fc, self.context,
+                                                                  trees)):
+            self._emit(o)
 
     async def advance(self) -> list[Outcome]:
         """Every detector pass due by now (each site's clock), then its actions."""

@@ -147,7 +147,8 @@ async def serve_api(settings: Settings, *, engine: Engine | None = None,
     async with InfluxClient(settings.influx) as influx:
         try:
             commander = ValveCommander(sessions, mqtt.send, wall_ms)
-            app = create_app(settings, influx=influx, commander=commander, engine=eng)
+            app = create_app(settings, influx=influx, commander=commander, engine=eng,
+                             publisher=mqtt.send)
             app.state.mqtt = mqtt
             config = uvicorn.Config(app, host=settings.api.host, port=settings.api.port,
                                     log_level="warning", lifespan="on")

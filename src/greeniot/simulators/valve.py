@@ -18,14 +18,19 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
-from greeniot.protocol import Ack, Command, DeviceConfig, ValveEvent
+from greeniot.protocol import Ack, Command, DeviceConfig, FlowReading, ValveEvent
 
 log = logging.getLogger(__name__)
 
 _REMEMBERED_IDS = 32  # as the firmware
+#: Faults of the water line a simulated flow meter sees (:meth:`SimValveNode.inject`).
+FlowFault = Literal["burst", "leak", "no_flow", "low_flow"]
+#: Flow while open under a fault, as a share of the nominal flow.
+FAULT_FLOW: dict[str, float] = {"burst": 3.0, "no_flow": 0.0, "low_flow": 0.3}
 
 
 class SimValveNode:
@@ -39,13 +44,26 @@ class SimValveNode:
         The node's configured hard cap on a run [s]; a retained ``config`` may change it.
     flow_lpm : float
         Flow while open [L/min], reported as ``flow_l`` when the valve closes.
+    flow_report_s : float, optional
+        With a flow meter (as the firmware's ``flow_k_per_l`` > 0): a ``flow`` reading every
+        this many seconds while open, and while closed when water flows (a leak). None: no
+        meter readings (``flow_l`` at close only).
+    leak_lpm : float
+        Flow past the closed valve under the ``leak`` fault [L/min].
     """
 
     def __init__(self, *, next_seq: Callable[[], int], hard_cap_s: float = 3600.0,
-                 flow_lpm: float = 20.0) -> None:
+                 flow_lpm: float = 20.0, flow_report_s: float | None = None,
+                 leak_lpm: float = 2.0) -> None:
         self._next_seq = next_seq
         self.hard_cap_s = float(hard_cap_s)
         self.flow_lpm = float(flow_lpm)
+        self.flow_report_s = flow_report_s
+        self.leak_lpm = float(leak_lpm)
+        self.fault: FlowFault | None = None
+        self._litres = 0.0  # since the last state change
+        self._accrued_ms: int | None = None
+        self._reported_ms: int | None = None
         self.is_open = False
         self.opened_ms: int | None = None
         self.close_at_ms: int | None = None
@@ -57,10 +75,58 @@ class SimValveNode:
     def state(self) -> str:
         return "open" if self.is_open else "closed"
 
+    # -- the water line ------------------------------------------------------------------------
+    def inject(self, fault: FlowFault | None) -> None:
+        """Put a fault on the line (None clears it): ``burst`` (3× the flow while open),
+        ``low_flow`` (0.3×), ``no_flow`` (nothing while open), ``leak`` (``leak_lpm``
+        while closed)."""
+        self.fault = fault
+
+    def flow_now_lpm(self) -> float:
+        """What the meter sees now [L/min]."""
+        if self.is_open:
+            return self.flow_lpm * FAULT_FLOW.get(self.fault or "", 1.0)
+        return self.leak_lpm if self.fault == "leak" else 0.0
+
+    def _accrue(self, now_ms: int) -> None:
+        if self._accrued_ms is not None and now_ms > self._accrued_ms:
+            self._litres += self.flow_now_lpm() * (now_ms - self._accrued_ms) / 60_000
+        self._accrued_ms = now_ms if self._accrued_ms is None else max(now_ms,
+                                                                        self._accrued_ms)
+
+    def _restart_total(self, now_ms: int) -> float:
+        """At a state change: the litres since the previous one; a new total starts."""
+        self._accrue(now_ms)
+        litres, self._litres = self._litres, 0.0
+        self._reported_ms = now_ms
+        return litres
+
+    def _flow_reading(self, now_ms: int) -> list[BaseModel]:
+        if self.flow_report_s is None:
+            return []
+        if self._reported_ms is None:
+            self._accrue(now_ms)
+            self._reported_ms = now_ms
+            return []
+        window_ms = now_ms - self._reported_ms
+        if window_ms < self.flow_report_s * 1000:
+            return []
+        before = self._litres
+        self._accrue(now_ms)
+        litres = self._litres - before
+        self._reported_ms = now_ms
+        if not self.is_open and litres <= 0:
+            return []
+        return [FlowReading(seq=self._next_seq(), ts_ms=now_ms,
+                            flow_l_min=round(litres * 60_000 / window_ms, 3),
+                            total_l=round(self._litres, 3), valve=self.state,  # type: ignore[arg-type]
+                            window_s=round(window_ms / 1000, 3))]
+
     # -- inputs --------------------------------------------------------------------------------
     def boot(self, now_ms: int) -> list[BaseModel]:
         """At power-up the valve is closed and says so."""
         self.is_open, self.opened_ms, self.close_at_ms = False, None, None
+        self._restart_total(now_ms)
         return [ValveEvent(seq=self._next_seq(), ts_ms=now_ms, state="closed", cause="boot")]
 
     def on_config(self, payload: bytes) -> None:
@@ -98,6 +164,7 @@ class SimValveNode:
             assert cmd.max_run_s is not None  # the model guarantees it
             run_s = min(float(cmd.max_run_s), self.hard_cap_s)
             if not self.is_open:
+                self._restart_total(now_ms)  # a leak's water was reported as it came
                 self.is_open, self.opened_ms = True, now_ms
                 out.append(ValveEvent(seq=self._next_seq(), ts_ms=now_ms, state="open",
                                       cause="cmd", cmd_id=cmd.id))
@@ -110,10 +177,12 @@ class SimValveNode:
         return out
 
     def tick(self, now_ms: int) -> list[BaseModel]:
-        """Close at the max-run deadline if it has passed (event stamped at the deadline)."""
+        """Close at the max-run deadline if it has passed (event stamped at the deadline);
+        with a flow meter, the flow reading due by now."""
+        out: list[BaseModel] = []
         if self.is_open and self.close_at_ms is not None and now_ms >= self.close_at_ms:
-            return [self._close(self.close_at_ms, "max_run", self.cmd_id)]
-        return []
+            out.append(self._close(self.close_at_ms, "max_run", self.cmd_id))
+        return out + self._flow_reading(now_ms)
 
     def open_seconds(self, t0_ms: int, t1_ms: int) -> float:
         """How long the valve is open within ``[t0_ms, t1_ms)`` given its current state [s]."""
@@ -125,10 +194,12 @@ class SimValveNode:
     # -- helpers -------------------------------------------------------------------------------
     def _close(self, at_ms: int, cause: str, cmd_id: str | None) -> ValveEvent:
         open_s = (at_ms - (self.opened_ms or at_ms)) / 1000.0
+        if self._accrued_ms is None or self._accrued_ms < (self.opened_ms or at_ms):
+            self._accrued_ms = self.opened_ms  # opened without a meter clock: from the open
+        litres = self._restart_total(at_ms)
         self.is_open, self.opened_ms, self.close_at_ms = False, None, None
         return ValveEvent(seq=self._next_seq(), ts_ms=at_ms, state="closed", cause=cause,  # type: ignore[arg-type]
-                          cmd_id=cmd_id, open_s=round(open_s, 3),
-                          flow_l=round(self.flow_lpm * open_s / 60.0, 2))
+                          cmd_id=cmd_id, open_s=round(open_s, 3), flow_l=round(litres, 2))
 
     def _ack(self, cmd_id: str, now_ms: int, *, ok: bool, reason: str | None) -> Ack:
         """Acknowledge with the current state, and remember the ack for redeliveries."""
