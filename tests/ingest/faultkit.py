@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from greeniot.ingest.spool import Spool, SpoolBusyError
 from greeniot.protocol import SoilReading, encode
 from greeniot.services import InfluxProcess, MosquittoProcess
 from greeniot.services.process import ChildService
@@ -66,6 +67,9 @@ class FaultResult:
     resent: int
     max_wait_s: float  # longest first-send → confirmation
     elapsed_s: float
+    #: lines left unwritten in the spools of workers that are not running (confirmed to the
+    #: sender, so lost unless a live worker drains them: ingest/orphans.py)
+    stranded: int = 0
 
     @property
     def lost(self) -> int:
@@ -77,7 +81,8 @@ class FaultResult:
 
     def line(self) -> str:
         return (f"{self.fault}: readings={self.readings} lost={self.lost} "
-                f"duplicated points={self.duplicated} resent={self.resent} "
+                f"duplicated points={self.duplicated} stranded={self.stranded} "
+                f"resent={self.resent} "
                 f"max confirm wait={self.max_wait_s:.1f} s elapsed={self.elapsed_s:.1f} s "
                 f"({self.readings / self.elapsed_s:,.0f} readings/s)")
 
@@ -202,7 +207,27 @@ class Rig:
                 break
             stored, points = again
         return FaultResult(self.fault, readings, stored, points, resent, max_wait,
-                           time.monotonic() - t0)
+                           time.monotonic() - t0, self.stranded())
+
+    def stranded(self) -> int:
+        """Unwritten lines in the spools of workers that are not running now."""
+        n = 0
+        for w in self.workers:
+            if w.running:
+                continue
+            for d in (self.root / "data" / "spool").glob("ingest*"):
+                if d.name != f"ingest-{w.worker}":
+                    continue
+                try:
+                    spool = Spool(d, lock_wait_s=5.0)  # a sibling may be draining it
+                except SpoolBusyError:
+                    continue
+                try:
+                    chunk = spool.read(10_000_000, max_bytes=1 << 30)
+                    n += chunk.lines if chunk else 0
+                finally:
+                    spool.close()
+        return n
 
     async def _send(self, readings: int, devices: int, timeout_s: float,
                     progress: Callable[[str], None] | None) -> tuple[int, float]:
