@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -24,7 +25,7 @@ import httpx
 from greeniot.ingest.spool import Spool, SpoolBusyError
 from greeniot.protocol import SoilReading, encode
 from greeniot.services import InfluxProcess, MosquittoProcess
-from greeniot.services.process import ChildService
+from greeniot.services.process import ChildService, free_port
 from greeniot.simulators.confirmed import ConfirmedSender, stored_filter
 from greeniot.simulators.publisher import Publisher
 
@@ -70,6 +71,9 @@ class FaultResult:
     #: lines left unwritten in the spools of workers that are not running (confirmed to the
     #: sender, so lost unless a live worker drains them: ingest/orphans.py)
     stranded: int = 0
+    #: lines a live worker wrote from a stopped worker's spool (lost before ingest/orphans.py
+    #: if the stopped worker had confirmed them)
+    adopted: int = 0
 
     @property
     def lost(self) -> int:
@@ -82,6 +86,7 @@ class FaultResult:
     def line(self) -> str:
         return (f"{self.fault}: readings={self.readings} lost={self.lost} "
                 f"duplicated points={self.duplicated} stranded={self.stranded} "
+                f"adopted from the dead worker's spool={self.adopted} "
                 f"resent={self.resent} "
                 f"max confirm wait={self.max_wait_s:.1f} s elapsed={self.elapsed_s:.1f} s "
                 f"({self.readings / self.elapsed_s:,.0f} readings/s)")
@@ -101,7 +106,11 @@ def counts(influx_url: str, db: str) -> tuple[int, int]:
 class Rig:
     def __init__(self, root: Path, *, fault: str, influx: InfluxProcess | None = None,
                  database: str = "faults", workers: int | None = None,
-                 outage_s: float = 5.0, resend_s: float | None = 3.0) -> None:
+                 outage_s: float = 5.0, resend_s: float | None = 3.0,
+                 victim_writes: bool = True) -> None:
+        """``victim_writes=False`` (worker_kill): the worker to be killed cannot reach InfluxDB,
+        so everything it confirms stays in its spool until it is killed — the loss window of
+        a dead worker's spool, made as wide as it gets."""
         if fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r}; known: {FAULTS}")
         self.root = root
@@ -135,6 +144,8 @@ class Rig:
             env["GREENIOT_MQTT__SHARE_GROUP"] = "ingest"
         self.workers = [IngestProcess(root / f"ingest-{w}", env, worker=w + 1 if n > 1 else 0)
                         for w in range(n)]
+        if not victim_writes:
+            self.workers[-1].env = {**env, "GREENIOT_INFLUX__URL": f"http://127.0.0.1:{free_port()}"}
 
     def __enter__(self) -> Rig:
         self.broker.start()
@@ -207,7 +218,16 @@ class Rig:
                 break
             stored, points = again
         return FaultResult(self.fault, readings, stored, points, resent, max_wait,
-                           time.monotonic() - t0, self.stranded())
+                           time.monotonic() - t0, self.stranded(), self.adopted())
+
+    def adopted(self) -> int:
+        """Lines the workers wrote from stopped siblings' spools (from their logs)."""
+        n = 0
+        for w in self.workers:
+            text = w.log_path.read_text(errors="replace") if w.log_path.exists() else ""
+            n += sum(int(x) for x in re.findall(r"wrote (\d+) lines from the spool of a stopped",
+                                                text))
+        return n
 
     def stranded(self) -> int:
         """Unwritten lines in the spools of workers that are not running now."""

@@ -18,8 +18,8 @@ from greeniot.ingest.service import IngestService
 from greeniot.ingest.spool import Spool
 from greeniot.services import InfluxProcess
 from tests.helpers import apoll
-from tests.ingest.test_service import influx_rows
 from tests.ingest.faultkit import FAULTS, Rig
+from tests.ingest.test_service import influx_rows
 
 pytestmark = pytest.mark.services
 
@@ -44,6 +44,19 @@ def test_fault_loses_nothing_and_duplicates_nothing(fault: str, tmp_path: Path,
         # The survivor takes over at once; what the dead worker held unconfirmed comes back
         # after the sender's resend timeout (3 s here): no reading waits much longer.
         assert result.max_wait_s < 15, result.line()
+
+
+def test_worker_kill_whose_spool_was_never_written_loses_nothing(
+        tmp_path: Path, influxdb: InfluxProcess) -> None:
+    """The killed worker cannot reach InfluxDB: all it confirmed is in its spool alone when it
+    dies. The survivor writes that spool (before ingest/orphans.py this was all lost)."""
+    with Rig(tmp_path, fault="worker_kill", influx=influxdb, database="faults_victim_spool",
+             resend_s=3.0, victim_writes=False) as rig:
+        result = rig.run(READINGS, timeout_s=120)
+    print(result.line())
+    assert result.adopted > 0, result.line()  # the window was open...
+    assert result.lost == 0 and result.stranded == 0, result.line()  # ...and closed
+    assert result.duplicated == 0, result.line()
 
 
 def test_control_trusting_the_broker_puback_loses_readings_at_a_broker_kill(
