@@ -275,6 +275,7 @@ class MaintenanceService:
 
     async def _run(self) -> None:
         while True:
+            self.heartbeat_ms = self.wall_clock()  # before the wait too: a fresh loop beats
             await self.mqtt.wait_inbox(1.0)
             self.heartbeat_ms = self.wall_clock()
             batch = self.mqtt.drain(5000)
