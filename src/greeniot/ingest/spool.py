@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 SEGMENT_SUFFIX = ".lp"
 LOCK_NAME = "lock"
@@ -30,20 +33,29 @@ class SpoolBusyError(RuntimeError):
 
 
 def _lock(directory: Path, wait_s: float) -> int:
-    """An exclusive flock on ``directory/lock`` (waiting up to ``wait_s``); the open fd."""
+    """An exclusive flock on ``directory/lock`` (waiting up to ``wait_s``); the open fd. The
+    file holds the owner's pid, for the message of whoever waits."""
     fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
     deadline = time.monotonic() + wait_s
+    warned = False
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
         except BlockingIOError:
+            owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            what = (f"spool {directory} is owned by live process {owner} (a sibling worker "
+                    "draining it, or a second ingest with the same --worker)")
             if time.monotonic() >= deadline:
                 os.close(fd)
-                raise SpoolBusyError(
-                    f"spool {directory} is owned by another live process (a sibling worker "
-                    "draining it, or a second ingest with the same --worker)") from None
+                raise SpoolBusyError(what) from None
+            if not warned and wait_s > 1:
+                log.warning("%s; waiting up to %.0f s", what, wait_s)
+                warned = True
             time.sleep(0.1)
+            continue
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        return fd
 
 
 @dataclass(frozen=True, slots=True)
