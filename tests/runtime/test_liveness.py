@@ -10,6 +10,7 @@ retained documents must not leak in.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -25,6 +26,7 @@ import pytest
 
 from greeniot.config import Settings
 from greeniot.metrics import Metrics, serve
+from greeniot.runtime.liveness import LivenessBoard, health_topic
 from greeniot.runtime.maintenance import MaintenanceService
 from greeniot.runtime.processes import serve_api
 from greeniot.runtime.telemetry import MaintenanceTelemetry
@@ -237,3 +239,65 @@ def test_health_names_a_killed_or_hung_analytics_process(
     # came up to 1 s before the stop)
     print(f"degraded {out['killed_after_s']:.1f} s after kill -9, "
           f"{out['hung_after_s']:.1f} s after SIGSTOP")
+
+
+def test_health_per_shard_a_clean_stop_of_one_shard_is_not_a_fault(
+        settings: Settings, site_id: str, tmp_path: Path) -> None:
+    """Two analytics shards: /health lists both; one stopped cleanly hands its sites over and
+    leaves health ok (naming it ``stopped``); with both stopped health is degraded."""
+    broker = MosquittoProcess(tmp_path / "broker")
+    broker.start()
+    s = live_settings(settings, broker, every_s=0.5)
+    engine, sessions, ctx = registry(s, site_id, ["soil-p1"])
+
+    def shard(name: str) -> MaintenanceService:
+        return MaintenanceService(s.model_copy(update={"analytics": s.analytics.model_copy(
+            update={"shard": name})}), ctx, sessions)
+
+    def both_ok(h: Health) -> bool:
+        procs = h[1]["analytics_processes"]
+        return ok(h) and {p: procs.get(p, {}).get("state") for p in (
+            "analytics-a", "analytics-b")} == {"analytics-a": "ok", "analytics-b": "ok"}
+
+    async def scenario() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        async with api(s) as health, shard("a"):
+            async with shard("b"):
+                out["both"] = await until(health, both_ok, "both shards ok in /health")
+            out["one"] = await until(health, lambda h: h[1]["analytics_processes"].get(
+                "analytics-b", {}).get("state") == "stopped", "shard b stopped in /health")
+        async with api(s) as health:
+            out["none"] = await until(health, lambda h: h[0] == 503, "both shards stopped")
+        return out
+
+    try:
+        out = asyncio.run(scenario())
+    finally:
+        engine.dispose()
+        broker.stop()
+    code, body = out["one"]
+    assert code == 200 and body["status"] == "ok", body
+    assert body["analytics_processes"]["analytics-a"]["state"] == "ok"
+    code, body = out["none"]
+    assert "analytics-a was stopped" in body["analytics"], body
+    assert "analytics-b was stopped" in body["analytics"], body
+
+
+def test_verdict_names_what_is_wrong() -> None:
+    """The judgement of liveness documents (the broker tests above produce each of them)."""
+    now = 1_800_000_000_000
+    board = LivenessBoard()
+    assert not board.verdict(now).ok
+    fresh = {"state": "running", "alive": True, "every_s": 10, "published_ms": now - 5_000,
+             "heartbeat_ms": now - 1_000, "restarts": 2, "failed": {"tick": 1}, "ticks": 7}
+    board.observe(health_topic("a"), json.dumps(fresh).encode())
+    v = board.verdict(now)
+    assert v.ok and v.processes[0].restarts == 2 and v.processes[0].failed == {"tick": 1}
+    board.observe(health_topic("b"), json.dumps({**fresh, "published_ms": now - 31_000}).encode())
+    assert "analytics-b is stale" in board.verdict(now).summary
+    board.observe(health_topic("b"), json.dumps({**fresh, "alive": False}).encode())
+    assert "analytics-b is failing" in board.verdict(now).summary
+    board.observe(health_topic("b"), b"{not json")
+    assert "analytics-b is down" in board.verdict(now).summary
+    board.observe(health_topic("b"), b"")  # a retained document cleared by hand
+    assert board.verdict(now).ok
