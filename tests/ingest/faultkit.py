@@ -74,6 +74,9 @@ class FaultResult:
     #: lines a live worker wrote from a stopped worker's spool (lost before ingest/orphans.py
     #: if the stopped worker had confirmed them)
     adopted: int = 0
+    #: longest confirmation wait before the first injection [s]: the latency of this machine
+    #: at this moment, the baseline for the wait the fault adds
+    max_wait_before_s: float = 0.0
 
     @property
     def lost(self) -> int:
@@ -88,7 +91,8 @@ class FaultResult:
                 f"duplicated points={self.duplicated} stranded={self.stranded} "
                 f"adopted from the dead worker's spool={self.adopted} "
                 f"resent={self.resent} "
-                f"max confirm wait={self.max_wait_s:.1f} s elapsed={self.elapsed_s:.1f} s "
+                f"max confirm wait={self.max_wait_s:.1f} s "
+                f"(before the fault {self.max_wait_before_s:.1f} s) elapsed={self.elapsed_s:.1f} s "
                 f"({self.readings / self.elapsed_s:,.0f} readings/s)")
 
 
@@ -125,6 +129,7 @@ class Rig:
             conf = self.broker.conf_path.read_text()
             self.broker.conf_path.write_text(
                 conf.replace("autosave_interval 10", "autosave_interval 3600"))
+        self.wait_before_s = 0.0
         self.own_influx = influx is None or fault == "influx_down"
         self.influx = InfluxProcess(root / "influx") if self.own_influx else influx
         assert self.influx is not None
@@ -218,7 +223,8 @@ class Rig:
                 break
             stored, points = again
         return FaultResult(self.fault, readings, stored, points, resent, max_wait,
-                           time.monotonic() - t0, self.stranded(), self.adopted())
+                           time.monotonic() - t0, self.stranded(), self.adopted(),
+                           self.wait_before_s)
 
     def adopted(self) -> int:
         """Lines the workers wrote from stopped siblings' spools (from their logs)."""
@@ -265,6 +271,8 @@ class Rig:
                 await sender.send(f"greeniot/v1/{site}/d{d:04d}/soil", encode(msg), seq)
                 if steps and i >= steps[0] * readings:
                     step = len(self.steps) - len(steps)
+                    if step == 0:
+                        self.wait_before_s = sender.stats.max_wait_s
                     steps.pop(0)
                     if progress:
                         progress(f"{self.fault} step {step} at {i} sent, "

@@ -42,8 +42,10 @@ def test_fault_loses_nothing_and_duplicates_nothing(fault: str, tmp_path: Path,
     assert result.stranded == 0, result.line()
     if fault == "worker_kill":
         # The survivor takes over at once; what the dead worker held unconfirmed comes back
-        # after the sender's resend timeout (3 s here): no reading waits much longer.
-        assert result.max_wait_s < 15, result.line()
+        # after the sender's resend timeout (3 s here): no reading waits much longer than
+        # that beyond this machine's latency before the kill (measured in the same run: at a
+        # load of 17 on 2 cores that alone exceeded 10 s).
+        assert result.max_wait_s < 15 + 2 * result.max_wait_before_s, result.line()
 
 
 def test_worker_kill_whose_spool_was_never_written_loses_nothing(
