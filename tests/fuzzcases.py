@@ -85,12 +85,17 @@ _OUT_OF_RANGE: dict[str, list[Any]] = {
 _WRONG_TYPES: list[Any] = ["12", "23.5", True, None, [1], {"a": 1}]
 
 
-def invalid(r: random.Random, channel: str, now_ms: int | None = None) -> tuple[bytes, str]:
-    """(payload, the reason the codec must give it)."""
+#: The ways :func:`invalid` breaks a payload.
+KINDS = ("type", "range", "unknown", "missing", "version", "no_version", "duplicate",
+         "truncated", "garbage", "deep", "large", "batch_item", "nan", "burst")
+
+
+def invalid(r: random.Random, channel: str, now_ms: int | None = None,
+            kind: str | None = None) -> tuple[bytes, str]:
+    """(payload, the reason the codec must give it); ``kind`` (one of :data:`KINDS`): this
+    way of breaking it, else a random one."""
     body = valid(r, channel, now_ms)
-    kind = r.choice(("type", "range", "unknown", "missing", "version", "no_version",
-                     "duplicate", "truncated", "garbage", "deep", "large", "batch_item",
-                     "nan", "burst"))
+    kind = kind or r.choice(KINDS)
     if kind == "burst" and channel != "tilt":
         kind = "type"
     if kind == "batch_item" and channel in ("status", "ack"):

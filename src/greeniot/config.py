@@ -75,6 +75,9 @@ class AnalyticsSettings(BaseModel):
     #: This process's name in a group of analytics shards (each owns a set of sites, by
     #: rendezvous hashing over the live shards); empty: one process owns every site.
     shard: str = Field("", pattern=r"^([a-z0-9][a-z0-9_-]{0,63})?$")
+    #: How often the process publishes its liveness (runtime/liveness.py) [s]; a reader calls
+    #: it stale after 3 of these.
+    health_every_s: float = Field(10.0, gt=0, le=3600)
 
 
 class ApiSettings(BaseModel):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -21,9 +22,10 @@ from pathlib import Path
 
 import httpx
 
+from greeniot.ingest.spool import Spool, SpoolBusyError
 from greeniot.protocol import SoilReading, encode
 from greeniot.services import InfluxProcess, MosquittoProcess
-from greeniot.services.process import ChildService
+from greeniot.services.process import ChildService, free_port
 from greeniot.simulators.confirmed import ConfirmedSender, stored_filter
 from greeniot.simulators.publisher import Publisher
 
@@ -66,6 +68,15 @@ class FaultResult:
     resent: int
     max_wait_s: float  # longest first-send → confirmation
     elapsed_s: float
+    #: lines left unwritten in the spools of workers that are not running (confirmed to the
+    #: sender, so lost unless a live worker drains them: ingest/orphans.py)
+    stranded: int = 0
+    #: lines a live worker wrote from a stopped worker's spool (lost before ingest/orphans.py
+    #: if the stopped worker had confirmed them)
+    adopted: int = 0
+    #: longest confirmation wait before the first injection [s]: the latency of this machine
+    #: at this moment, the baseline for the wait the fault adds
+    max_wait_before_s: float = 0.0
 
     @property
     def lost(self) -> int:
@@ -77,8 +88,11 @@ class FaultResult:
 
     def line(self) -> str:
         return (f"{self.fault}: readings={self.readings} lost={self.lost} "
-                f"duplicated points={self.duplicated} resent={self.resent} "
-                f"max confirm wait={self.max_wait_s:.1f} s elapsed={self.elapsed_s:.1f} s "
+                f"duplicated points={self.duplicated} stranded={self.stranded} "
+                f"adopted from the dead worker's spool={self.adopted} "
+                f"resent={self.resent} "
+                f"max confirm wait={self.max_wait_s:.1f} s "
+                f"(before the fault {self.max_wait_before_s:.1f} s) elapsed={self.elapsed_s:.1f} s "
                 f"({self.readings / self.elapsed_s:,.0f} readings/s)")
 
 
@@ -96,7 +110,11 @@ def counts(influx_url: str, db: str) -> tuple[int, int]:
 class Rig:
     def __init__(self, root: Path, *, fault: str, influx: InfluxProcess | None = None,
                  database: str = "faults", workers: int | None = None,
-                 outage_s: float = 5.0, resend_s: float | None = 3.0) -> None:
+                 outage_s: float = 5.0, resend_s: float | None = 3.0,
+                 victim_writes: bool = True) -> None:
+        """``victim_writes=False`` (worker_kill): the worker to be killed cannot reach InfluxDB,
+        so everything it confirms stays in its spool until it is killed — the loss window of
+        a dead worker's spool, made as wide as it gets."""
         if fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r}; known: {FAULTS}")
         self.root = root
@@ -111,6 +129,7 @@ class Rig:
             conf = self.broker.conf_path.read_text()
             self.broker.conf_path.write_text(
                 conf.replace("autosave_interval 10", "autosave_interval 3600"))
+        self.wait_before_s = 0.0
         self.own_influx = influx is None or fault == "influx_down"
         self.influx = InfluxProcess(root / "influx") if self.own_influx else influx
         assert self.influx is not None
@@ -130,6 +149,8 @@ class Rig:
             env["GREENIOT_MQTT__SHARE_GROUP"] = "ingest"
         self.workers = [IngestProcess(root / f"ingest-{w}", env, worker=w + 1 if n > 1 else 0)
                         for w in range(n)]
+        if not victim_writes:
+            self.workers[-1].env = {**env, "GREENIOT_INFLUX__URL": f"http://127.0.0.1:{free_port()}"}
 
     def __enter__(self) -> Rig:
         self.broker.start()
@@ -202,7 +223,37 @@ class Rig:
                 break
             stored, points = again
         return FaultResult(self.fault, readings, stored, points, resent, max_wait,
-                           time.monotonic() - t0)
+                           time.monotonic() - t0, self.stranded(), self.adopted(),
+                           self.wait_before_s)
+
+    def adopted(self) -> int:
+        """Lines the workers wrote from stopped siblings' spools (from their logs)."""
+        n = 0
+        for w in self.workers:
+            text = w.log_path.read_text(errors="replace") if w.log_path.exists() else ""
+            n += sum(int(x) for x in re.findall(r"wrote (\d+) lines from the spool of a stopped",
+                                                text))
+        return n
+
+    def stranded(self) -> int:
+        """Unwritten lines in the spools of workers that are not running now."""
+        n = 0
+        for w in self.workers:
+            if w.running:
+                continue
+            for d in (self.root / "data" / "spool").glob("ingest*"):
+                if d.name != f"ingest-{w.worker}":
+                    continue
+                try:
+                    spool = Spool(d, lock_wait_s=5.0)  # a sibling may be draining it
+                except SpoolBusyError:
+                    continue
+                try:
+                    chunk = spool.read(10_000_000, max_bytes=1 << 30)
+                    n += chunk.lines if chunk else 0
+                finally:
+                    spool.close()
+        return n
 
     async def _send(self, readings: int, devices: int, timeout_s: float,
                     progress: Callable[[str], None] | None) -> tuple[int, float]:
@@ -220,6 +271,8 @@ class Rig:
                 await sender.send(f"greeniot/v1/{site}/d{d:04d}/soil", encode(msg), seq)
                 if steps and i >= steps[0] * readings:
                     step = len(self.steps) - len(steps)
+                    if step == 0:
+                        self.wait_before_s = sender.stats.max_wait_s
                     steps.pop(0)
                     if progress:
                         progress(f"{self.fault} step {step} at {i} sent, "

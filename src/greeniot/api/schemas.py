@@ -15,6 +15,20 @@ TaskId = Annotated[int, Path(ge=1, le=SQL_INT_MAX)]
 Offset = Annotated[int, Query(ge=0, le=SQL_INT_MAX)]
 
 
+class AnalyticsProcess(BaseModel):
+    """One analytics process (shard) as its retained liveness shows it."""
+
+    #: ``ok``, ``failing`` (its loop does not run), ``stale`` (no liveness for 3 intervals),
+    #: ``down`` (its broker connection dropped: crashed or killed), ``stopped`` (clean stop)
+    state: Literal["ok", "failing", "stale", "down", "stopped"]
+    reason: str
+    heartbeat_age_s: float | None = None
+    restarts: int = 0
+    #: per-message failures and failed detector passes, by what failed
+    failed: dict[str, int] = {}
+    ticks: int = 0
+
+
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     db: str
@@ -23,6 +37,10 @@ class Health(BaseModel):
     version: str
     #: ``ok``, ``not configured`` or why not (the API serves while the broker is away).
     mqtt: str = "not configured"
+    #: ``ok``, ``not configured`` or why not, naming the analytics process(es) at fault.
+    analytics: str = "not configured"
+    #: process name (``analytics`` or ``analytics-{shard}``) → its liveness
+    analytics_processes: dict[str, AnalyticsProcess] = {}
 
 
 class LatestReading(BaseModel):

@@ -9,7 +9,9 @@ One worker keeps a persistent session (the broker queues for it while it restart
 of a shared subscription use clean sessions: Mosquitto 2.0 keeps queuing a dead member's share
 into its persistent session, so a killed worker would hold its share hostage until it came
 back; with clean sessions the survivors take the whole stream at once, and what the dead one
-held unacknowledged the devices resend, since it was never confirmed.
+held unacknowledged the devices resend, since it was never confirmed. What the dead one had
+confirmed but not yet written to InfluxDB (its spool's tail) a live sibling writes
+(:mod:`greeniot.ingest.orphans`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from greeniot.clock import wall_ms
 from greeniot.config import Settings
 from greeniot.ingest.deadletter import bundle, dead_letter
 from greeniot.ingest.lag import BrokerLagMonitor
+from greeniot.ingest.orphans import OrphanDrainer
 from greeniot.ingest.spool import Spool
 from greeniot.ingest.stats import IngestStats
 from greeniot.ingest.validate import check_time
@@ -77,6 +80,8 @@ class IngestService:
         self.writer = SpoolWriter(self.spool, self.influx, self.stats,
                                   batch_lines=settings.influx.batch_size,
                                   flush_interval_s=settings.influx.flush_interval_s)
+        self.orphans = OrphanDrainer(settings.spool_dir, self.spool.dir, self.influx, self.stats,
+                                     batch_lines=settings.influx.batch_size)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.lag: BrokerLagMonitor | None = None
@@ -114,7 +119,8 @@ class IngestService:
             except MqttError as err:  # e.g. the ACL gives no $SYS: ingest runs without it
                 log.warning("broker lag monitor off: %s", err)
                 self.lag = None
-        self._tasks = [asyncio.create_task(self._pump(), name="ingest-pump"), writer]
+        self._tasks = [asyncio.create_task(self._pump(), name="ingest-pump"), writer,
+                       asyncio.create_task(self.orphans.run(), name="ingest-orphans")]
         log.info("ingest started client=%s influx=%s db=%s", self.mqtt.client_id,
                  self.settings.influx.url, self.settings.influx.database)
         return self

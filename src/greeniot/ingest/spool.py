@@ -4,17 +4,58 @@ A message is acknowledged to the broker only after its lines are appended here a
 writer commits a cursor after InfluxDB took them. A crash anywhere replays from the cursor, and
 InfluxDB's (series, timestamp) identity makes the replay overwrite rather than duplicate.
 Segments are plain line-protocol files, so an operator can inspect or replay them by hand.
+
+One process at a time owns a spool: it holds an exclusive ``flock`` on ``lock`` in the spool
+directory, which the kernel releases when the process dies (even by SIGKILL). So a live
+sibling worker can tell a dead worker's spool from a running one and drain it
+(:mod:`greeniot.ingest.orphans`), and two workers started with the same id cannot interleave.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+log = logging.getLogger(__name__)
+
 SEGMENT_SUFFIX = ".lp"
+LOCK_NAME = "lock"
+
+
+class SpoolBusyError(RuntimeError):
+    """Another live process owns the spool."""
+
+
+def _lock(directory: Path, wait_s: float) -> int:
+    """An exclusive flock on ``directory/lock`` (waiting up to ``wait_s``); the open fd. The
+    file holds the owner's pid, for the message of whoever waits."""
+    fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + wait_s
+    warned = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            what = (f"spool {directory} is owned by live process {owner} (a sibling worker "
+                    "draining it, or a second ingest with the same --worker)")
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise SpoolBusyError(what) from None
+            if not warned and wait_s > 1:
+                log.warning("%s; waiting up to %.0f s", what, wait_s)
+                warned = True
+            time.sleep(0.1)
+            continue
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        return fd
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +69,13 @@ class Chunk:
 
 
 class Spool:
-    def __init__(self, directory: Path, *, segment_bytes: int = 16 * 1024 * 1024) -> None:
+    def __init__(self, directory: Path, *, segment_bytes: int = 16 * 1024 * 1024,
+                 lock_wait_s: float = 60.0) -> None:
+        """``lock_wait_s``: how long to wait for a sibling that is draining this spool
+        (:class:`SpoolBusyError` after that; 0: do not wait)."""
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = _lock(self.dir, lock_wait_s)
         self.segment_bytes = segment_bytes
         self._lock = threading.Lock()
         self._cursor_path = self.dir / "cursor.json"
@@ -139,3 +184,6 @@ class Spool:
     def close(self) -> None:
         with self._lock:
             self._fh.close()
+            if self._lock_fd >= 0:
+                os.close(self._lock_fd)  # releases the flock
+                self._lock_fd = -1

@@ -10,7 +10,9 @@ It never stops on bad input: decoding cannot raise, and a failure while handling
 is logged with the message, counted and skipped. The processing loop is supervised: if it
 fails anyway it is restarted with its state (engines, clocks, waiting messages), and its
 liveness (heartbeat, restarts, failures) is in :meth:`MaintenanceService.liveness`, published
-retained on ``greeniot/v1/_analytics/health``.
+retained on ``greeniot/v1/_health/analytics[-{shard}]`` by a task beside the loop (with a last
+will that marks a crash) and read by the API's ``/health`` (:mod:`greeniot.runtime.liveness`);
+the process's ``/metrics`` carry it too (runtime/telemetry.py).
 """
 
 from __future__ import annotations
@@ -42,12 +44,13 @@ from greeniot.estate import EstateContext
 from greeniot.forecasts.store import newest_forecasts
 from greeniot.protocol.codec import decode
 from greeniot.protocol.messages import SiteForecast
-from greeniot.protocol.topics import ROOT, ingest_filters
+from greeniot.protocol.topics import ingest_filters
 from greeniot.reachable import influx_dependency, mqtt_dependency, retry_until_reachable
 from greeniot.registry import crud
 from greeniot.registry.calendar import run_calendar
 from greeniot.runtime.devices import DeviceSeen
 from greeniot.runtime.feed import AnalyticsFeed
+from greeniot.runtime.liveness import down_payload, health_topic
 from greeniot.runtime.shards import MEMBERS_FILTER, OFFLINE, ONLINE, ShardMap, member_topic
 from greeniot.runtime.telemetry import MaintenanceTelemetry
 from greeniot.runtime.warmstart import warm_start
@@ -57,10 +60,9 @@ from greeniot.transport.mqtt import Message, MqttSession, Will
 log = logging.getLogger(__name__)
 
 SessionFactory = Callable[[], Session]
-#: Retained liveness of the analytics process (not under ``+/+/{channel}``: ingest ignores it).
-HEALTH_TOPIC = f"{ROOT}/_analytics/health"
-#: How often liveness is published [s]; a reader calls the process stale after 3 of these.
-HEALTH_EVERY_S = 10.0
+#: Retained liveness of the unsharded analytics process (runtime/liveness.py: not under
+#: ``+/+/{channel}``, so ingest ignores it); a shard's is ``health_topic(shard)``.
+HEALTH_TOPIC = health_topic("")
 #: Bytes of a failed payload quoted in the log line.
 LOG_PAYLOAD_BYTES = 200
 
@@ -94,8 +96,12 @@ class MaintenanceService:
         self.tick_ms = int(settings.analytics.tick_s * 1000)
         shard = settings.analytics.shard
         suffix = f"-analytics-{shard}" if shard else "-analytics"
+        self.health_topic = health_topic(shard)
+        #: how often liveness is published [s]; a reader calls it stale after 3 of these
+        self.health_every_s = settings.analytics.health_every_s
         self.mqtt = MqttSession(settings.mqtt, f"{settings.mqtt.client_id}{suffix}",
-                                filters=ingest_filters(), publish_timeout_s=publish_timeout_s)
+                                filters=ingest_filters(), publish_timeout_s=publish_timeout_s,
+                                will=Will(self.health_topic, down_payload()))
         #: with a shard name: which sites this process owns, and the membership session
         self.shards = ShardMap(shard) if shard else None
         self._members = MqttSession(
@@ -139,7 +145,7 @@ class MaintenanceService:
         self.restarts = 0
         self.heartbeat_ms = 0
         self._started = time.monotonic()
-        self._published_health = 0.0
+        self._published_ms = 0
         self._task: asyncio.Task[None] | None = None
         self._side: list[asyncio.Task[None]] = []
         self._advancing = asyncio.Lock()
@@ -183,7 +189,8 @@ class MaintenanceService:
                       # clears made by hand on the crew page or the API reach the routes
                       asyncio.create_task(ManualClearJob(
                           self.sessions, self.dispatcher, clock=self.wall_clock).run(every),
-                          name="manual-clears")]
+                          name="manual-clears"),
+                      asyncio.create_task(self._heartbeat(), name="liveness")]
         if self._members is not None:
             self._side.append(asyncio.create_task(self._watch_members(), name="members"))
         return self
@@ -218,6 +225,9 @@ class MaintenanceService:
         await self.dispatcher.__aexit__(None, None, None)
         if self.telemetry is not None:
             await self.telemetry.aclose()
+        with contextlib.suppress(Exception):  # a clean stop is not a crash (no last will)
+            await self.mqtt.send(self.health_topic, self._health_doc("stopped"), 1,
+                                 timeout_s=2.0, retain=True)
         await self.mqtt.close()
         if self._members is not None and self.shards is not None:
             # a clean stop hands our sites over at once (a crash does it by the last will)
@@ -282,6 +292,7 @@ class MaintenanceService:
 
     async def _run(self) -> None:
         while True:
+            self.heartbeat_ms = self.wall_clock()  # before the wait too: a fresh loop beats
             await self.mqtt.wait_inbox(1.0)
             self.heartbeat_ms = self.wall_clock()
             batch = self.mqtt.drain(5000)
@@ -289,7 +300,6 @@ class MaintenanceService:
                 await self.handle(batch)
             else:
                 await self.advance()
-            await self._publish_health()
 
     async def handle(self, batch: list[Message]) -> None:
         """Decode and route a batch, then run every detector pass that became due."""
@@ -377,7 +387,8 @@ class MaintenanceService:
         age_s = (self.wall_clock() - self.heartbeat_ms) / 1000 if self.heartbeat_ms else None
         st = self.feed.stats
         return {
-            "alive": alive and age_s is not None and age_s < 3 * HEALTH_EVERY_S,
+            # the loop waits at most 1 s for messages; a pass over a big batch takes longer
+            "alive": alive and age_s is not None and age_s < 3 * max(self.health_every_s, 1.0),
             "heartbeat_ms": self.heartbeat_ms, "restarts": self.restarts,
             "failed": dict(self.failed), "ticks": self.ticks, "readings": st.readings,
             "clock_faults": st.rejected.get("clock", 0), "restamped": st.restamped,
@@ -387,16 +398,23 @@ class MaintenanceService:
             "uptime_s": round(time.monotonic() - self._started, 1),
         }
 
-    async def _publish_health(self) -> None:
-        now = time.monotonic()
-        if now - self._published_health < HEALTH_EVERY_S:
-            return
-        self._published_health = now
-        try:
-            self.mqtt.publish(HEALTH_TOPIC, json.dumps(self.liveness()).encode(), qos=0,
-                              retain=True)
-        except Exception as err:  # liveness is best effort; the loop goes on
-            log.debug("liveness not published: %s", err)
+    def _health_doc(self, state: str) -> bytes:
+        self._published_ms = self.wall_clock()
+        doc = {"state": state, "shard": self.settings.analytics.shard,
+               "every_s": self.health_every_s, "published_ms": self._published_ms,
+               **self.liveness()}
+        return json.dumps(doc).encode()
+
+    async def _heartbeat(self) -> None:
+        """Publish liveness every ``health_every_s``, beside the loop: a loop that died or
+        hangs is reported (``alive`` false) rather than merely silent."""
+        while True:
+            try:
+                self.mqtt.publish(self.health_topic, self._health_doc("running"), qos=0,
+                                  retain=True)
+            except Exception as err:  # liveness is best effort; a reader sees it go stale
+                log.debug("liveness not published: %s", err)
+            await asyncio.sleep(self.health_every_s)
 
     # -- registry ------------------------------------------------------------------------------
     async def _calendar(self, interval_s: float) -> None:

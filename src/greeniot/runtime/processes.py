@@ -20,6 +20,7 @@ from greeniot.metrics import Metrics, serve
 from greeniot.reachable import mqtt_dependency, registry_dependency, retry_until_reachable
 from greeniot.registry.context import load_context
 from greeniot.registry.db import make_engine, migrate, session_factory
+from greeniot.runtime.liveness import HEALTH_FILTER, LivenessBoard, watch
 from greeniot.runtime.telemetry import MaintenanceTelemetry, inbox_families, ingest_families
 from greeniot.store.influx import InfluxClient
 from greeniot.transport.mqtt import MqttSession
@@ -139,7 +140,12 @@ async def serve_api(settings: Settings, *, engine: Engine | None = None,
     own_engine = engine is None
     eng = engine or (await open_registry_when_reachable(settings))[0]
     sessions = session_factory(eng)
-    mqtt = MqttSession(settings.mqtt, f"{settings.mqtt.client_id}-api", clean_session=True)
+    # Besides valve commands, the session reads the analytics processes' retained liveness
+    # (read-only) for /health: runtime/liveness.py.
+    mqtt = MqttSession(settings.mqtt, f"{settings.mqtt.client_id}-api", clean_session=True,
+                       filters=[HEALTH_FILTER])
+    board = LivenessBoard()
+    watching = asyncio.create_task(watch(mqtt, board), name="api-liveness")
     # The API serves while the broker is away (health "degraded"; valve commands fail with a
     # clear error): the connection is retried in the background.
     connecting = asyncio.create_task(retry_until_reachable(
@@ -150,6 +156,7 @@ async def serve_api(settings: Settings, *, engine: Engine | None = None,
             app = create_app(settings, influx=influx, commander=commander, engine=eng,
                              publisher=mqtt.send)
             app.state.mqtt = mqtt
+            app.state.liveness = board
             config = uvicorn.Config(app, host=settings.api.host, port=settings.api.port,
                                     log_level="warning", lifespan="on")
             server = uvicorn.Server(config)
@@ -170,9 +177,10 @@ async def serve_api(settings: Settings, *, engine: Engine | None = None,
                 with contextlib.suppress(BaseException):
                     await asyncio.wait_for(task, 5)
         finally:
-            connecting.cancel()
-            with contextlib.suppress(BaseException):
-                await connecting
+            for t in (connecting, watching):
+                t.cancel()
+                with contextlib.suppress(BaseException):
+                    await t
             await mqtt.close()
             if own_engine:
                 eng.dispose()

@@ -1,8 +1,8 @@
 """What the processes tell operators besides their logs: Prometheus metrics, and analytics
 events, tasks, alerts and tree risk written to InfluxDB as points (for Grafana).
 
-- :func:`ingest_families`, :func:`inbox_families`: read at scrape time from counters the
-  components keep anyway (nothing is counted twice).
+- :func:`ingest_families`, :func:`inbox_families`, :func:`liveness_families`: read at scrape
+  time from counters the components keep anyway (nothing is counted twice).
 - :class:`MaintenanceTelemetry`: hooked into the maintenance process; times each analytics
   stage, counts events, tasks, alerts, deliveries per sink and valve command transitions, and
   queues the points for a background writer (an InfluxDB outage never slows a tick).
@@ -122,6 +122,50 @@ def ingest_families(svc: IngestService) -> Callable[[], list[Metric]]:
     return read
 
 
+def liveness_families(svc: MaintenanceService) -> Callable[[], list[Metric]]:
+    """The analytics loop's liveness (:meth:`MaintenanceService.liveness`): alive, heartbeat
+    age, loop restarts, per-message failures by what failed, detector passes; label ``shard``
+    ('' when unsharded)."""
+    shard = svc.settings.analytics.shard
+
+    def read() -> list[Metric]:
+        for _ in range(3):  # scraped from the server's thread while the loop updates it
+            try:
+                live = svc.liveness()
+                break
+            except RuntimeError:  # "dictionary changed size during iteration"
+                continue
+        else:
+            return []
+        alive = GaugeMetricFamily("greeniot_analytics_alive",
+                                  "1 while the analytics processing loop runs and beats",
+                                  labels=["shard"])
+        alive.add_metric([shard], 1.0 if live["alive"] else 0.0)
+        age = GaugeMetricFamily("greeniot_analytics_heartbeat_age_seconds",
+                                "Time since the processing loop last went round (NaN: never)",
+                                labels=["shard"])
+        beat = live["heartbeat_ms"]
+        age.add_metric([shard], max(0.0, (wall_ms() - beat) / 1000) if beat else math.nan)
+        restarts = CounterMetricFamily("greeniot_analytics_loop_restarts",
+                                       "Restarts of the supervised processing loop",
+                                       labels=["shard"])
+        restarts.add_metric([shard], live["restarts"])
+        failed = CounterMetricFamily(
+            "greeniot_analytics_failures", "Messages skipped or detector passes whose actions "
+            "failed, by what failed (exception type, or tick)", labels=["shard", "what"])
+        for what, n in sorted(live["failed"].items()):
+            failed.add_metric([shard, what], n)
+        ticks = CounterMetricFamily("greeniot_analytics_ticks", "Detector passes run",
+                                    labels=["shard"])
+        ticks.add_metric([shard], live["ticks"])
+        readings = CounterMetricFamily("greeniot_analytics_readings",
+                                       "Readings taken in by the per-site feed", labels=["shard"])
+        readings.add_metric([shard], live["readings"])
+        return [alive, age, restarts, failed, ticks, readings]
+
+    return read
+
+
 class _TimedStage:
     """A stage whose ``tick`` is timed into the per-stage histogram; all else delegates."""
 
@@ -195,6 +239,7 @@ class MaintenanceTelemetry:
         ex._sinks = tuple(_CountedSink(s, lambda sink, res: m.deliveries.labels(sink, res).inc())
                           for s in ex._sinks)
         m.add("analytics-inbox", inbox_families("analytics", svc.mqtt))
+        m.add("analytics-liveness", liveness_families(svc))
         self._sessions = svc.sessions
         self._params = svc.params
 

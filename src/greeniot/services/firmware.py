@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -164,6 +165,20 @@ class FirmwareNode(ChildService):
         except subprocess.TimeoutExpired as err:
             raise TimeoutError(f"firmware node {self.device} still running after {timeout_s} s"
                                f"\n{self.log_tail()}") from err
+
+    def shutdown(self, timeout_s: float = 10.0) -> int:
+        """A planned shutdown: SIGINT, which the firmware takes as a clean stop (it publishes
+        status ``shutdown`` and disconnects, so the broker sends no last will); its exit code.
+        ``stop()`` (SIGTERM) and ``kill()`` end it without a word."""
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            raise ServiceError(f"firmware node {self.device} is not running")
+        os.kill(proc.pid, signal.SIGINT)  # the watchdog shell passes it on
+        code = self.wait_exit(timeout_s)
+        self.proc = None
+        if proc.stdin is not None:
+            proc.stdin.close()
+        return code
 
     def wake(self, timeout_s: float = 30.0) -> int:
         """Run one wake cycle of a sleeping sensor node to its deep sleep; return exit code."""

@@ -26,7 +26,9 @@ _WATCHDOG = (
     '(while read -r _ <&3; do :; done; kill -KILL "$svc" 2>/dev/null) & dog=$!\n'
     'exec 3<&-\n'
     # SIGTERM to the shell is passed on, and the shell ends only after the service has.
-    'trap \'kill -TERM "$svc" 2>/dev/null\' TERM INT\n'
+    'trap \'kill -TERM "$svc" 2>/dev/null\' TERM\n'
+    # SIGINT as SIGINT: a MicroPython node takes it as a planned shutdown (KeyboardInterrupt).
+    'trap \'kill -INT "$svc" 2>/dev/null\' INT\n'
     # ...as are the signals services use for control (mosquitto: USR1 saves, HUP reloads).
     'trap \'kill -USR1 "$svc" 2>/dev/null\' USR1\n'
     'trap \'kill -USR2 "$svc" 2>/dev/null\' USR2\n'

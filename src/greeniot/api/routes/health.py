@@ -1,4 +1,6 @@
-"""``GET /health``: is the registry reachable, and InfluxDB if the app was given a client."""
+"""``GET /health``: is the registry reachable, InfluxDB and the broker if the app was given
+them, and is analytics alive (its retained liveness, runtime/liveness.py, read by the serving
+process's broker session: ``app.state.liveness``)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ from sqlalchemy import Engine, text
 from starlette.concurrency import run_in_threadpool
 
 from greeniot.api.deps import package_version
-from greeniot.api.schemas import Health
+from greeniot.api.schemas import AnalyticsProcess, Health
+from greeniot.clock import wall_ms
+from greeniot.runtime.liveness import LivenessBoard
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
@@ -50,6 +54,17 @@ def _mqtt_state(mqtt: object | None) -> str:
     return f"error: not connected{where} (GREENIOT_MQTT__HOST / GREENIOT_MQTT__PORT)"
 
 
+def _analytics_state(board: LivenessBoard | None
+                     ) -> tuple[str, dict[str, AnalyticsProcess]]:
+    if board is None:
+        return "not configured", {}
+    v = board.verdict(wall_ms())
+    procs = {p.name: AnalyticsProcess(state=p.state, reason=p.reason,
+                                      heartbeat_age_s=p.heartbeat_age_s, restarts=p.restarts,
+                                      failed=p.failed, ticks=p.ticks) for p in v.processes}
+    return ("ok" if v.ok else f"error: {v.summary}"), procs
+
+
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})
 async def health(request: Request, response: Response) -> Health:
     try:
@@ -60,10 +75,10 @@ async def health(request: Request, response: Response) -> Health:
         db = f"error: {err!r}"
     influx = await _influx_state(request.app.state.influx)
     mqtt = _mqtt_state(getattr(request.app.state, "mqtt", None))
-    healthy = db == "ok" and influx in ("ok", "not configured") and mqtt in (
-        "ok", "not configured")
+    analytics, procs = _analytics_state(getattr(request.app.state, "liveness", None))
+    healthy = db == "ok" and all(x in ("ok", "not configured") for x in (influx, mqtt, analytics))
     if not healthy:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-        log.warning("health: db=%s influx=%s mqtt=%s", db, influx, mqtt)
+        log.warning("health: db=%s influx=%s mqtt=%s analytics=%s", db, influx, mqtt, analytics)
     return Health(status="ok" if healthy else "degraded", db=db, influx=influx, mqtt=mqtt,
-                  version=package_version())
+                  analytics=analytics, analytics_processes=procs, version=package_version())
