@@ -39,6 +39,8 @@ POLICY: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/sites/{site}"): "viewer",
     ("PATCH", "/api/v1/sites/{site}"): "operator",
     ("GET", "/api/v1/sites/{site}/latest"): "viewer",
+    ("GET", "/api/v1/irrigation/decisions"): "viewer",
+    ("GET", "/api/v1/irrigation/decisions/{decision_id}"): "viewer",
     ("GET", "/api/v1/zones"): "viewer",
     ("POST", "/api/v1/zones"): "operator",
     ("GET", "/api/v1/zones/{site}/{zone}"): "viewer",

@@ -311,3 +311,6 @@ from greeniot.registry.models_lifecycle import AlertHistory as AlertHistory  # n
 from greeniot.registry.models_lifecycle import AlertRoute as AlertRoute  # noqa: E402
 from greeniot.registry.models_lifecycle import Delivery as Delivery  # noqa: E402
 from greeniot.registry.models_lifecycle import RosterEntry as RosterEntry  # noqa: E402
+
+# Watering decisions (migration 0011_irrigation_decisions) live in their own module.
+from greeniot.registry import models_decisions as _models_decisions  # noqa: E402, F401

@@ -105,6 +105,12 @@ class WaterState:
     dr_model_mm: float | None = None  # before the sensor correction
     sensor_alpha: float = 0.0  # share of the correction taken from the probes [-]
     probes: tuple[ProbeReading, ...] = ()
+    dr_sd_mm: float | None = None  # the estimate's standard deviation (estimator.py)
+    et_scale: float | None = None  # learned actual ET over Kc·ET0 [-]
+    probe_offset_mm: float | None = None  # learned offset of the zone's probes
+    #: the zone's estimator state after that day, packed (estimator.pack): kept with the
+    #: decision so a restarted water stage continues from it
+    estimator: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +135,8 @@ class WateringDecision:
     state: WaterState
     conditions: Conditions
     rule: Literal["mad", "winter_watering", "none"] = "none"
+    #: local day (days since 1970-01-01) whose end-of-day balance was used; set by the planner
+    day: int | None = None
 
     def record(self) -> dict[str, Any]:
         """A JSON-ready dict of the decision and its inputs, for storage and the API."""

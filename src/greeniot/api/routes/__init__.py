@@ -11,6 +11,7 @@ from greeniot.api.routes import (
     contractors,
     devices,
     health,
+    irrigation,
     ledger,
     lifecycle,
     readings,
@@ -41,7 +42,8 @@ def _document_role(router: APIRouter) -> None:
 #: Every route module under ``/api/v1``, in the order they are included (the access test
 #: walks them: a route without a role guard, or one missing from its policy, fails it).
 ROUTE_MODULES = (health, auth, users, sites, readings, zones, trees, devices, tasks, alerts,
-                 valves, lifecycle, ledger, complaints, calendar, contractors, sunlight)
+                 valves, lifecycle, ledger, complaints, calendar, contractors, sunlight,
+                 irrigation)
 
 api_router = APIRouter()
 for _module in ROUTE_MODULES:
