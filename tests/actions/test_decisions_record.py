@@ -73,10 +73,9 @@ def _run(settings: Settings, sessions: Any, site: str) -> list[Outcome]:
             commander = ValveCommander(sessions, mqtt.send, clock)
             executor = ActionExecutor(sessions, mqtt.send, commander, clock)
             telemetry = MaintenanceTelemetry(Metrics(), influx=influx)
-            seq = 0
             for h in range(3 * 24):
                 ts = day0 + h * MS_PER_HOUR
-                seq += 1
+                seq = h + 1
                 local_h = h % 24
                 temp = 24.0 + 6.0 * np.sin(2 * np.pi * (local_h - 9) / 24)
                 solar = max(0.0, 900.0 * np.sin(np.pi * (local_h - 6) / 12)) \

@@ -45,7 +45,8 @@ def test_decisions_are_listed_newest_first_with_their_inputs(
     body: list[dict[str, Any]] = r.json()
     assert [d["outcome"] for d in body] == ["not_needed", "locked_out", "water"]
     water = body[2]
-    assert abs(water["gross_mm"] - 22.0 / 0.75) < 0.01 and water["cycles"] == 5 and water["run_s"] == 8800
+    assert abs(water["gross_mm"] - 22.0 / 0.75) < 0.01
+    assert water["cycles"] == 5 and water["run_s"] == 8800
     assert water["record"]["state"]["probes"][0]["theta"] == 0.19
     assert body[1]["lockouts"] == ["rain_forecast"] and body[1]["rain_forecast_mm"] == 12.0
     only = viewer.get("/api/v1/irrigation/decisions",

@@ -34,8 +34,8 @@ from greeniot.actions.valves import Clock, CommandError, Publish, SessionFactory
 from greeniot.actions.watering import WateringPlanner
 from greeniot.actions.zones import ZoneKey, ZoneTracker
 from greeniot.analytics.contract import Event, TickResult, ZoneWaterState
-from greeniot.estate import EstateContext
 from greeniot.analytics.irrigation.decision import WateringDecision
+from greeniot.estate import EstateContext
 from greeniot.registry import crud
 from greeniot.registry.decisions import record_decisions
 from greeniot.registry.errors import RegistryError

@@ -30,9 +30,9 @@ from greeniot.analytics.contract import TickResult
 from greeniot.clock import wall_ms
 from greeniot.metrics import Metrics
 from greeniot.reachable import influx_dependency
+from greeniot.registry.decisions import decision_columns
 from greeniot.registry.models import Tree
 from greeniot.store.errors import RejectedWriteError, StoreError
-from greeniot.registry.decisions import decision_columns
 from greeniot.store.eventlines import (
     alert_line,
     decision_line,

@@ -199,4 +199,5 @@ def decision_line(row: Mapping[str, object]) -> str:
     return point("irrigation_decisions",
                  {"site": str(row["site"]), "zone": str(row["zone"]),
                   "outcome": str(row["outcome"]), "rule": str(row["rule"])},
-                 {k: row[k] for k in fields if row.get(k) is not None}, int(row["ts_ms"]))
+                 {k: row[k] for k in fields if row.get(k) is not None},
+                 int(str(row["ts_ms"])))
