@@ -30,6 +30,7 @@ from greeniot.actions.executor import ActionExecutor, Outcome
 from greeniot.actions.lifecycle import SlaJob, clear_condition, clear_subject
 from greeniot.actions.sinks.dispatcher import AlertDispatcher, DispatcherSink
 from greeniot.actions.valves import ValveCommander
+from greeniot.actions.watering_restore import restore_from_registry, restore_tracker
 from greeniot.actions.zones import ZoneTracker
 from greeniot.analytics.contract import Event
 from greeniot.analytics.engine import AnalyticsEngine
@@ -164,8 +165,21 @@ class MaintenanceService:
             await self._read_members(settle_s=0.5)
             sites = self.shards.owned(sites)
             self.engine_members = frozenset(self.shards.members)
+        # Watering state first (planner, water stage), then the windows, then the zone tracker.
+        for site in sites:
+            self.feed.site(site)
+        try:
+            restore_from_registry(self.executor, self.engines, self.sessions,
+                                  now_ms=self.wall_clock())
+        except Exception as err:  # irrigation starts afresh on the probes; say so
+            log.warning("watering state not restored from the registry: %s", err)
         if self.influx is not None:
             await self._warm_start(self.influx, sites)
+            try:
+                await restore_tracker(self.executor, self.influx, now_ms=self.wall_clock(),
+                                      sites=sites)
+            except Exception as err:
+                log.warning("zone tracker not restored from InfluxDB: %s", err)
         await retry_until_reachable(mqtt_dependency(self.settings.mqtt), self.mqtt.connect)
         await self.dispatcher.__aenter__()
         self._task = asyncio.create_task(self._supervise(), name="maintenance")
