@@ -367,6 +367,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--first-seed", type=int, default=0)
+    ap.add_argument("--margin", type=float, default=MARGIN_FRAC,
+                    help="trigger this share of TAW before RAW (the planner's MARGIN_FRAC)")
     ap.add_argument("--zones", type=int, default=48, help="zones per seed")
     ap.add_argument("--days", type=int, default=30)
     args = ap.parse_args()
@@ -377,8 +379,9 @@ def main() -> None:
                        ("model", "baseline: FAO-56 balance without probe correction")):
         total = Tally()
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            total.add(run_seed(seed, args.zones, args.days, mode))
-        report(f"{name} ({args.seeds} seeds × {args.zones} zones × {args.days} days)", total)
+            total.add(run_seed(seed, args.zones, args.days, mode, margin_frac=args.margin))
+        report(f"{name} ({args.seeds} seeds from {args.first_seed} × {args.zones} zones × "
+               f"{args.days} days, margin {args.margin:g} TAW)", total)
     print(f"({time.perf_counter() - t0:.1f} s)")
 
 

@@ -2,9 +2,10 @@
 
 Two closed loops over the same weather, soil truth and probes (the drip/rotor/spray zones of
 tests/e2e/test_irrigation_loop.py): one runs through; the other is stopped in the night of
-day 8 (the night after a rainy afternoon) and started again with a new engine, planner and zone tracker, rebuilt the way the
-maintenance process rebuilds them (runtime/maintenance.py): the planner and the water stage
-from the registry's newest decision per zone (real SQLite), the windows by the warm start and
+day 8 (after a rainy afternoon) and started again with a new engine, planner and zone
+tracker, rebuilt the way the maintenance process rebuilds them (runtime/maintenance.py): the
+planner and the water stage from the registry's newest decision per zone (real SQLite), the
+windows by the warm start and
 the tracker from InfluxDB (real InfluxDB, the points written as ingest writes them). Every
 decision before and after is compared: outcome, depth, run time, cycles and the Dr it used.
 """
@@ -20,7 +21,11 @@ import numpy as np
 from greeniot.actions.executor import ActionExecutor
 from greeniot.actions.plan import ValveOpen
 from greeniot.actions.valves import ValveCommander
-from greeniot.actions.watering_restore import restore_from_registry, restore_tracker
+from greeniot.actions.watering_restore import (
+    restore_planner,
+    restore_stage,
+    restore_tracker,
+)
 from greeniot.analytics.engine import AnalyticsEngine
 from greeniot.analytics.irrigation.calibration import CalibrationSpec
 from greeniot.analytics.irrigation.decision import WateringDecision
@@ -152,8 +157,8 @@ def _loop(settings: Settings, sessions: Any, site: str, *, restart: bool
                         lines.clear()
                         clock[0] = day0 + h * MS_PER_HOUR
                         proc = new_proc(clock)
-                        restore_from_registry(proc.executor, {site: proc.engine}, sessions,
-                                              now_ms=clock[0])
+                        restore_planner(proc.executor, sessions, now_ms=clock[0])
+                        restore_stage(proc.engine, site, sessions, now_ms=clock[0])
                         newest = await warm_start(proc.engine, influx, now_ms=clock[0],
                                                   sites=[site])
                         assert newest > clock[0] - 2 * MS_PER_HOUR

@@ -93,6 +93,7 @@ class WateringPlanner:
         self._forecasts: dict[str, SiteForecast] = {}
         self._on_demand: set[ZoneKey] = set()
         self._new: list[WateringDecision] = []
+        self._last_day: dict[ZoneKey, int] = {}  # the balanced day each zone was decided on
 
     def take_new(self) -> list[WateringDecision]:
         """The decisions made since the last call (the executor records them)."""
@@ -101,11 +102,13 @@ class WateringPlanner:
 
     def restore(self, site: str, zone: str, *, last_decision_ms: int,
                 cycles_left_s: tuple[int, ...] = (), next_cycle_ms: int = 0,
-                soak_s: int = 0) -> None:
+                soak_s: int = 0, day: int | None = None) -> None:
         """After a restart: the zone's newest stored decision (so today is not decided
         twice) and the cycles of today's watering still to run."""
         key = (site, zone)
         self._last[key] = max(self._last.get(key, last_decision_ms), last_decision_ms)
+        if day is not None:
+            self._last_day[key] = max(self._last_day.get(key, day), day)
         if cycles_left_s:
             self._cycles[key] = _Cycles(deque(cycles_left_s), next_cycle_ms, soak_s)
 
@@ -167,6 +170,9 @@ class WateringPlanner:
             yesterday = int(local_day(now_ms, zone.utc_offset_h)) - 1
             if i is None or int(balance.day[i]) != yesterday or not np.isfinite(balance.et0_mm[i]):
                 continue  # no freshly balanced day yet
+            if trigger == "schedule" and self._last_day.get(key) == yesterday:
+                continue  # this balanced day was decided already (a start before the hour)
+            self._last_day[key] = yesterday
             self._on_demand.discard(key)
             self._last[key] = now_ms
             d = decide(hydraulics(zone), self._state(balance, i), self._conditions(zone, st),

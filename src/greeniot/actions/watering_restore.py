@@ -14,8 +14,9 @@ comes from:
 * the zone tracker's last watering, today's valve-open time and the rain of the last 24 h —
   the valve events and weather readings in InfluxDB.
 
-:func:`restore_from_registry` runs before the engines' warm start (so the stage continues from
-the stored day instead of starting afresh on the probes), :func:`restore_tracker` after it.
+:func:`restore_planner` runs at start-up, :func:`restore_stage` when a site's engine is made
+(before its warm start: the stage continues from the stored day instead of starting afresh on
+the probes), :func:`restore_tracker` after the warm start.
 """
 
 from __future__ import annotations
@@ -40,10 +41,10 @@ from greeniot.store.queries import history
 log = logging.getLogger(__name__)
 
 
-def restore_from_registry(executor: ActionExecutor, engines: Mapping[str, AnalyticsEngine],
-                          sessions: Callable[[], Session], *, now_ms: int) -> int:
-    """Planner and water stage from each zone's newest stored decision before ``now_ms``;
-    returns how many zones were restored."""
+def restore_planner(executor: ActionExecutor, sessions: Callable[[], Session], *,
+                    now_ms: int) -> int:
+    """The planner from each zone's newest stored decision before ``now_ms`` (its time and
+    the cycles of its watering still to run); returns how many zones were restored."""
     with sessions() as s:
         latest = latest_per_zone(s, until_ms=now_ms + 1)
         sent = {}
@@ -52,7 +53,6 @@ def restore_from_registry(executor: ActionExecutor, engines: Mapping[str, Analyt
                 Command.site == site, Command.zone == zone, Command.op == "open",
                 Command.created_ms >= row.ts_ms).order_by(Command.created_ms)).all()
             sent[(site, zone)] = [c.created_ms for c in cmds]
-    restored = 0
     for (site, zone), row in latest.items():
         rec = row.record
         cycles = tuple(int(c) for c in rec.get("cycles_s") or ())
@@ -61,18 +61,39 @@ def restore_from_registry(executor: ActionExecutor, engines: Mapping[str, Analyt
         soak = int(rec.get("soak_s") or 0)
         next_ms = (done[-1] + (cycles[len(done) - 1] + soak) * MS_PER_S) if done and left else 0
         executor.planner.restore(site, zone, last_decision_ms=row.ts_ms, cycles_left_s=left,
-                                 next_cycle_ms=next_ms, soak_s=soak)
-        engine = engines.get(site)
-        packed = (rec.get("state") or {}).get("estimator") or ()
-        if engine is not None and row.day >= 0 and all(
-                isinstance(x, int | float) and math.isfinite(x) for x in packed):
-            stage = engine.stages["water"]
-            if isinstance(stage, WaterStage):
-                stage.restore(site, zone, day=row.day, packed=list(packed), board=engine.board)
-        restored += 1
-    if restored:
-        log.info("watering state of %d zones restored from their newest decisions", restored)
-    return restored
+                                 next_cycle_ms=next_ms, soak_s=soak, day=row.day)
+    if latest:
+        log.info("watering planner restored for %d zones from their newest decisions",
+                 len(latest))
+    return len(latest)
+
+
+def restore_stage(engine: AnalyticsEngine, site: str, sessions: Callable[[], Session], *,
+                  now_ms: int) -> int:
+    """A new engine's water stage for ``site`` from each zone's newest stored decision (the
+    balance as of the end of its ``day``); returns how many zones continue from there."""
+    with sessions() as s:
+        latest = {k: v for k, v in latest_per_zone(s, until_ms=now_ms + 1).items()
+                  if k[0] == site}
+    stage = engine.stages.get("water")
+    if not isinstance(stage, WaterStage):
+        return 0
+    n = 0
+    for (_, zone), row in latest.items():
+        packed = (row.record.get("state") or {}).get("estimator") or ()
+        if row.day >= 0 and all(isinstance(x, int | float) and math.isfinite(x)
+                                for x in packed):
+            n += stage.restore(site, zone, day=row.day, packed=list(packed), board=engine.board)
+    return n
+
+
+def restore_from_registry(executor: ActionExecutor, engines: Mapping[str, AnalyticsEngine],
+                          sessions: Callable[[], Session], *, now_ms: int) -> int:
+    """:func:`restore_planner`, and :func:`restore_stage` for each of ``engines``."""
+    n = restore_planner(executor, sessions, now_ms=now_ms)
+    for site, engine in engines.items():
+        restore_stage(engine, site, sessions, now_ms=now_ms)
+    return n
 
 
 async def restore_tracker(executor: ActionExecutor, influx: InfluxClient, *, now_ms: int,

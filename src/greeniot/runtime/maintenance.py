@@ -30,7 +30,7 @@ from greeniot.actions.executor import ActionExecutor, Outcome
 from greeniot.actions.lifecycle import SlaJob, clear_condition, clear_subject
 from greeniot.actions.sinks.dispatcher import AlertDispatcher, DispatcherSink
 from greeniot.actions.valves import ValveCommander
-from greeniot.actions.watering_restore import restore_from_registry, restore_tracker
+from greeniot.actions.watering_restore import restore_planner, restore_stage, restore_tracker
 from greeniot.actions.zones import ZoneTracker
 from greeniot.analytics.contract import Event
 from greeniot.analytics.engine import AnalyticsEngine
@@ -148,6 +148,11 @@ class MaintenanceService:
     def _new_engine(self, site: str) -> AnalyticsEngine:
         engine = AnalyticsEngine(self.context, params=self.params,
                                  window=self.settings.analytics.window)
+        try:
+            restore_stage(engine, site, self.sessions, now_ms=self.wall_clock())
+        except Exception as err:
+            log.warning("water balance of site %s not restored from the registry: %s", site,
+                        err)
         if self.telemetry is not None:  # set after the feed exists: engines come later
             self.telemetry.time_stages(engine)
         return engine
@@ -165,12 +170,10 @@ class MaintenanceService:
             await self._read_members(settle_s=0.5)
             sites = self.shards.owned(sites)
             self.engine_members = frozenset(self.shards.members)
-        # Watering state first (planner, water stage), then the windows, then the zone tracker.
-        for site in sites:
-            self.feed.site(site)
+        # Watering state first (the planner here, each water stage as its engine is made),
+        # then the windows, then the zone tracker.
         try:
-            restore_from_registry(self.executor, self.engines, self.sessions,
-                                  now_ms=self.wall_clock())
+            restore_planner(self.executor, self.sessions, now_ms=self.wall_clock())
         except Exception as err:  # irrigation starts afresh on the probes; say so
             log.warning("watering state not restored from the registry: %s", err)
         if self.influx is not None:
