@@ -22,13 +22,27 @@ weather. Printed per run (over all seeds):
 * lockout violations: openings against a lockout in the decision's own inputs (must be 0), and
   openings on days that turned out wet or frosty although the forecast said otherwise;
 * days in stress (true Dr > RAW at the end of the day) and ETa/ETc;
-* water applied against the MAD policy: total ratio and the share of zones within ±20 %.
+* water applied against the MAD policy: total ratio and the share of zones within ±20 %;
+  and the same at equal end storage (added after the first measurements, because the plain
+  ratio is not a fair comparison at the window's edge: water the product put into the root
+  zone on day 29 that the policy would put in on day 31 counted as an excess. The adjusted
+  figure adds (true Dr at the end − policy's Dr at the end) / efficiency to the product's
+  water, so both sides are compared at the same stored water; the plain figures are still
+  printed).
 
-The same seeds also run without the probe correction (model only), as the baseline.
+The scorer itself was checked and is unchanged: it uses the simulator's TRUE depletion and
+RAW (``truth.depletion_mm``, ``truth.raw_mm``) at decision time against the day's true ETc;
+all cycles of a decision are applied the same day and count as one opening; lockouts are
+judged on the decision's own inputs.
+
+The same seeds also run with the earlier fixed-gain probe blend and without any probe
+correction (model only), as baselines in the same run; ``--margin`` sets the planner's
+trigger margin (share of TAW before RAW), ``--first-seed`` another seed range.
 
 Run::
 
     .venv/bin/python benchmarks/irrigation_quality.py            # 20 seeds
+    .venv/bin/python benchmarks/irrigation_quality.py --first-seed 20 --margin 0
     .venv/bin/python benchmarks/irrigation_quality.py --seeds 40 --zones 60
 """
 

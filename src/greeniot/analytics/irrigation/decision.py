@@ -274,9 +274,12 @@ def decision_due(*, now_ms: int, utc_offset_h: float, hour_local: float,
     """True once per local day, at the first call at or after ``hour_local`` [h, 0–24).
 
     ``utc_offset_h`` is the site's offset from UTC [h]. A decision already made since the
-    last ``hour_local`` means not due (so a restart does not decide twice).
+    last ``hour_local`` means not due (so a restart does not decide twice); with no decision
+    yet, it is due from ``hour_local`` of the current local day on.
     """
     local_h = (now_ms / MS_PER_H + utc_offset_h) % 24.0
+    if last_decision_ms is None:  # nothing decided yet: from today's hour on, not before
+        return local_h >= hour_local
     hours_since = (local_h - hour_local) % 24.0
     slot_start_ms = now_ms - round(hours_since * MS_PER_H)
-    return last_decision_ms is None or last_decision_ms < slot_start_ms
+    return last_decision_ms < slot_start_ms
