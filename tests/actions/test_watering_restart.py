@@ -230,4 +230,4 @@ def test_a_restart_mid_month_changes_no_decision(settings: Settings, sessions,
     assert not diff and len(a) == len(b), (len(a), len(b), diff[:3])
     # days after the restart were decided too (not skipped, not doubled)
     restart_ms = START + RESTART_DAY * MS_PER_DAY + 3 * MS_PER_HOUR
-    assert sum(r.ts_ms > restart_ms for r in restarted) == 3 * (DAYS - RESTART_DAY), sorted({((r.ts_ms - START) // MS_PER_HOUR) for r in restarted})
+    assert sum(r.ts_ms > restart_ms for r in restarted) == 3 * (DAYS - RESTART_DAY)

@@ -119,11 +119,11 @@ async def restore_tracker(executor: ActionExecutor, influx: InfluxClient, *, now
     for i, ts in enumerate(weather.ts_ms):
         rain, air, wind = (weather.values[k][i] for k in ("rain_mm", "air_temp_c", "wind_ms"))
         seq = weather.values["seq"][i]
-        msg = WeatherReading(seq=int(seq) if math.isfinite(seq) else 0, ts_ms=ts,
-                             rain_mm=rain if math.isfinite(rain) else 0.0,
-                             air_temp_c=air if math.isfinite(air) else None,
-                             wind_ms=wind if math.isfinite(wind) else 0.0)
-        events.append((ts, 1, weather.site[i], weather.device[i], msg))
+        wx = WeatherReading(seq=int(seq) if math.isfinite(seq) else 0, ts_ms=ts,
+                            rain_mm=rain if math.isfinite(rain) else 0.0,
+                            air_temp_c=air if math.isfinite(air) else None,
+                            wind_ms=wind if math.isfinite(wind) else 0.0)
+        events.append((ts, 1, weather.site[i], weather.device[i], wx))
     for _, kind, site, device, m in sorted(events, key=lambda e: (e[0], e[1])):
         if kind == 0 and isinstance(m, ValveEvent):
             executor.observe_valve(site, device, m)
