@@ -344,6 +344,22 @@ def irrigation() -> Json:
             f'SELECT sum("flow_l") FROM "valve" {where(SITE, ZONE)} {EVERY}, "zone" fill(0)',
             alias="$tag_zone")], unit="litre", custom=BARS, w=24,
             description="Litres per zone, booked when the valve closes [L]."),
+        panel("timeseries", "Root-zone depletion, RAW and ET0 at each decision", [target(
+            f'SELECT last("dr_mm") AS "Dr", last("raw_mm") AS "RAW", last("et0_mm") AS "ET0", '
+            f'last("gross_mm") AS "depth" FROM "irrigation_decisions" {where(SITE, ZONE)} '
+            f'{EVERY}, "zone" fill(none)', alias="$tag_zone $col")], unit="lengthmm", w=24,
+            description="The daily FAO-56 decision per zone: sensor-corrected depletion Dr "
+                        "against the readily available water RAW, yesterday's ET0 and the "
+                        "gross depth decided [mm] (analytics/irrigation, docs/irrigation.md)."),
+        panel("table", "Watering decisions", [target(
+            'SELECT "text", "water", "dr_mm", "raw_mm", "et0_mm", "gross_mm", "run_s", '
+            '"cycles", "lockouts" FROM "irrigation_decisions" '
+            f'{where(SITE, ZONE)} GROUP BY "zone", "outcome" ORDER BY time DESC LIMIT 200',
+            table=True)], w=24,
+            description="Every decision, 'no' included: outcome, Dr, RAW, ET0, depth, run "
+                        "time, cycles and the lockout reason codes (rain_observed, "
+                        "rain_forecast, frost, high_wind, min_interval, daily_budget, "
+                        "valve_open, cmd_pending, no_valve)."),
     ]
     return dashboard("greeniot-irrigation", "greeniot — Irrigation",
                      "Zone soil moisture, valve events and command acknowledgements.",

@@ -197,6 +197,9 @@ from greeniot.cli_lifecycle import roster_app, routes_app  # noqa: E402
 
 app.add_typer(roster_app, name="roster")
 app.add_typer(routes_app, name="routes")
+from greeniot.cli_irrigation import decisions_app  # noqa: E402
+
+app.add_typer(decisions_app, name="decisions")
 from greeniot import cli_estate  # noqa: E402  (ledger, complaints, calendar, ... groups)
 from greeniot.cli_forecast import forecast as forecast_app  # noqa: E402
 

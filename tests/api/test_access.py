@@ -41,6 +41,8 @@ POLICY: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v1/sites/{site}"): "operator",
     ("GET", "/api/v1/sites/{site}/latest"): "viewer",
     ("POST", "/api/v1/sites/{site}/forecast"): "operator",
+    ("GET", "/api/v1/irrigation/decisions"): "viewer",
+    ("GET", "/api/v1/irrigation/decisions/{decision_id}"): "viewer",
     ("GET", "/api/v1/zones"): "viewer",
     ("POST", "/api/v1/zones"): "operator",
     ("GET", "/api/v1/zones/{site}/{zone}"): "viewer",
@@ -121,7 +123,7 @@ POLICY: dict[tuple[str, str], str] = {
 MODULES = ROUTE_MODULES
 PARAMS = {"site": "estate-a", "zone": "z1", "tree": "t1", "device": "valve-z1", "task_id": "1",
           "alert_id": "a-1", "command_id": "c-1", "username": "viewer", "photo_id": "p1",
-          "name": "r1", "ticket": "GC-1", "rule_id": "1"}
+          "name": "r1", "ticket": "GC-1", "rule_id": "1", "decision_id": "1"}
 
 
 def _guard_role(route: APIRoute) -> str:

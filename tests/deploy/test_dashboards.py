@@ -52,8 +52,10 @@ DROUGHT_WALL_S = 5.0
 MEASUREMENTS_WITH_SEQ = ("soil", "tilt", "weather", "valve", "ack")
 #: Panel → columns that stay empty in this one-day estate (see test_every_panel_shows_data).
 LATE_COLUMNS = {"Lean against the tree's baseline": {"lean"}}
-#: Written by analytics (greeniot.store.eventlines), not by ingest.
-ANALYTICS_MEASUREMENTS = ("events", "tasks", "alerts", "tree_risk")
+#: Written by analytics (greeniot.store.eventlines), not by ingest. The drought site has no
+#: water-balance zone in this estate: the decision panels' queries run in
+#: tests/actions/test_decisions_record.py on decisions the real planner made.
+ANALYTICS_MEASUREMENTS = ("events", "tasks", "alerts", "tree_risk", "irrigation_decisions")
 
 
 def load_generator() -> ModuleType:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
 
 from greeniot import protocol
 from greeniot.actions.interlocks import DEFAULT_PARAMS, InterlockParams, ZoneState
@@ -33,8 +34,10 @@ from greeniot.actions.valves import Clock, CommandError, Publish, SessionFactory
 from greeniot.actions.watering import WateringPlanner
 from greeniot.actions.zones import ZoneKey, ZoneTracker
 from greeniot.analytics.contract import Event, TickResult, ZoneWaterState
+from greeniot.analytics.irrigation.decision import WateringDecision
 from greeniot.estate import EstateContext
 from greeniot.registry import crud
+from greeniot.registry.decisions import record_decisions
 from greeniot.registry.errors import RegistryError
 from greeniot.registry.vocab import SEVERITY_RANK
 
@@ -43,12 +46,13 @@ from greeniot.registry.vocab import SEVERITY_RANK
 class Outcome:
     """What became of one action. ``new`` is False for a repeat folded into an open record."""
 
-    kind: Literal["task", "alert", "valve"]
+    kind: Literal["task", "alert", "valve", "decision"]
     ok: bool
     new: bool
     line: str
-    ref: str | int | None = None  # task id, alert id or command id
+    ref: str | int | None = None  # task id, alert id, command id or decision id
     action: Action | None = None
+    decision: WateringDecision | None = None  # kind "decision": the watering decision
 
     def __str__(self) -> str:
         return self.line
@@ -173,7 +177,26 @@ class ActionExecutor:
         irrigation = plan_irrigation(water, ctx, states, now_ms, self._params)
         if isinstance(result, TickResult):
             irrigation += self.planner.plan(result.balance, ctx, states, now_ms)
+            out += await self._decisions(self.planner.take_new())
         return out + await self.apply(decide(events, ctx, irrigation=irrigation, trees=trees))
+
+    async def _decisions(self, made: list[WateringDecision]) -> list[Outcome]:
+        """Record the planner's new decisions, "no" included, in the registry."""
+        if not made:
+            return []
+
+        def run() -> list[int]:
+            with self._sessions() as s:
+                return record_decisions(s, made, now_ms=self._clock())
+
+        try:
+            ids: list[int | None] = list(await asyncio.to_thread(run))
+            ok = True
+        except (RegistryError, SQLAlchemyError) as err:
+            self._log.warning("%d watering decisions not recorded: %s", len(made), err)
+            ids, ok = [None] * len(made), False
+        return [Outcome("decision", ok, True, f"DECISION {d.line()}", i, decision=d)
+                for d, i in zip(made, ids, strict=True)]
 
     async def apply(self, decisions: Iterable[Action]) -> list[Outcome]:
         """Carry out ``decisions`` in order; a task's id is linked into the alert after it."""

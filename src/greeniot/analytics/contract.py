@@ -170,6 +170,13 @@ class ZoneBalanceState:
     zone: np.ndarray = field(default_factory=lambda: _empty(object))
     day: np.ndarray = field(default_factory=lambda: _empty(np.int64))
     dr_mm: np.ndarray = field(default_factory=lambda: _empty(np.float64))
+    #: the estimate's standard deviation [mm], the learned ET scale [-] (actual ET over
+    #: Kc·ET0) and the probes' learned offset [mm] (analytics/irrigation/estimator.py)
+    dr_sd_mm: np.ndarray = field(default_factory=lambda: _empty(np.float64))
+    et_scale: np.ndarray = field(default_factory=lambda: _empty(np.float64))
+    probe_offset_mm: np.ndarray = field(default_factory=lambda: _empty(np.float64))
+    #: (Z, 14) the estimator's packed state (estimator.pack), kept with each decision
+    estimator: np.ndarray = field(default_factory=lambda: np.zeros((0, 14)))
     dr_model_mm: np.ndarray = field(default_factory=lambda: _empty(np.float64))
     alpha: np.ndarray = field(default_factory=lambda: _empty(np.float64))
     taw_mm: np.ndarray = field(default_factory=lambda: _empty(np.float64))

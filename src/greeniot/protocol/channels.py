@@ -122,7 +122,9 @@ CHANNELS: Mapping[str, Channel] = {c.name: c for c in (
             fields={"open": Field("int", value=lambda m: 1 if m.state == "open" else 0),
                     "cause": Field("str"), "cmd_id": Field("str"), **_f("open_s", "flow_l"),
                     **_SEQ},
-            stages=("health", "water"), columns=("open_s",)),
+            # the water stage balances again the days since the newest stored decision, and
+            # the zone tracker rebuilds the last watering and today's run time (restart)
+            stages=("health", "water"), columns=("open_s",), history_days=2.0),
     Channel("status", Status, "up", retained=True, measurement="status",
             fields={"state": Field("str"),
                     "online": Field("int", value=lambda m: 1 if m.state == "online" else 0),

@@ -307,6 +307,9 @@ from greeniot.registry import estate_models as _estate_models  # noqa: E402, F40
 # Access tables (users, tokens, audit log, photos) live in their own module; importing it here
 # puts them into Base.metadata for migrations and their comparison test.
 from greeniot.registry import models_access as _models_access  # noqa: E402, F401
+
+# Watering decisions (migration 0011_irrigation_decisions) live in their own module.
+from greeniot.registry import models_decisions as _models_decisions  # noqa: E402, F401
 from greeniot.registry.models_lifecycle import AlertHistory as AlertHistory  # noqa: E402
 from greeniot.registry.models_lifecycle import AlertRoute as AlertRoute  # noqa: E402
 from greeniot.registry.models_lifecycle import Delivery as Delivery  # noqa: E402

@@ -106,7 +106,7 @@ async def run_demo(settings: Settings, *, duration_s: float = 0.0, trees: int = 
     fleet = Fleet.generate(sites=len(SITES), trees_per_site=trees, zones_per_site=zones,
                            seed=7, site_ids=list(SITES))
     with sessions() as session:
-        estate = fleet.registry()
+        estate = water_balance(fleet.registry())
         seed(session, sites=estate["sites"], zones=estate["zones"], trees=estate["trees"],
              devices=estate["devices"])
         if SAMPLE_ESTATE.exists():  # the ledger sample of deploy/ (a source checkout only)
@@ -212,6 +212,27 @@ async def run_demo(settings: Settings, *, duration_s: float = 0.0, trees: int = 
         broker.stop()
         influx.stop()
     return counts
+
+
+def water_balance(estate: dict[str, Any]) -> dict[str, Any]:
+    """The drought site's zones as FAO-56 water-balance zones, so its lines show ET0, Dr and
+    the depth decided: the simulated soil's own limits and Kc, the valve's flow over the
+    zone's area as application rate, and its probes (which send volumetric water content)
+    calibrated 1:1 (θ = vwc_pct / 100)."""
+    drought = {site for site, scenario in SITES.items() if scenario == "drought"}
+    zones = []
+    for z in estate["zones"]:
+        if z["site"] in drought:
+            z = {**z, "application_rate_mm_h": round(z["flow_lpm"] * 60.0 / z["area_m2"], 2),
+                 "theta_fc": z["field_capacity_vwc_pct"] / 100.0,
+                 "theta_wp": z["wilting_point_vwc_pct"] / 100.0,
+                 "root_depth_m": z["root_depth_mm"] / 1000.0, "kc": z["kc"],
+                 "irrigation_kind": "rotor", "efficiency": 0.9}
+        zones.append(z)
+    devices = [{**d, "calibration": {"kind": "poly", "coef": [0.0, 0.01]}}
+               if d["site"] in drought and d.get("kind") == "soil" else d
+               for d in estate["devices"]]
+    return {**estate, "zones": zones, "devices": devices}
 
 
 def summary(sessions: Any, ingest: IngestService, maint: MaintenanceService) -> dict[str, int]:

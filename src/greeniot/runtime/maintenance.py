@@ -34,6 +34,7 @@ from greeniot.actions.forecast import ForecastWatch
 from greeniot.actions.lifecycle import ManualClearJob, SlaJob, clear_condition, clear_subject
 from greeniot.actions.sinks.dispatcher import AlertDispatcher, DispatcherSink
 from greeniot.actions.valves import ValveCommander
+from greeniot.actions.watering_restore import restore_planner, restore_stage, restore_tracker
 from greeniot.actions.zones import ZoneTracker
 from greeniot.analytics.contract import Event
 from greeniot.analytics.engine import AnalyticsEngine
@@ -161,6 +162,11 @@ class MaintenanceService:
     def _new_engine(self, site: str) -> AnalyticsEngine:
         engine = AnalyticsEngine(self.context, params=self.params,
                                  window=self.settings.analytics.window)
+        try:
+            restore_stage(engine, site, self.sessions, now_ms=self.wall_clock())
+        except Exception as err:
+            log.warning("water balance of site %s not restored from the registry: %s", site,
+                        err)
         if self.telemetry is not None:  # set after the feed exists: engines come later
             self.telemetry.time_stages(engine)
         return engine
@@ -178,8 +184,19 @@ class MaintenanceService:
             await self._read_members(settle_s=0.5)
             sites = self.shards.owned(sites)
             self.engine_members = frozenset(self.shards.members)
+        # Watering state first (the planner here, each water stage as its engine is made),
+        # then the windows, then the zone tracker.
+        try:
+            restore_planner(self.executor, self.sessions, now_ms=self.wall_clock())
+        except Exception as err:  # irrigation starts afresh on the probes; say so
+            log.warning("watering state not restored from the registry: %s", err)
         if self.influx is not None:
             await self._warm_start(self.influx, sites)
+            try:
+                await restore_tracker(self.executor, self.influx, now_ms=self.wall_clock(),
+                                      sites=sites)
+            except Exception as err:
+                log.warning("zone tracker not restored from InfluxDB: %s", err)
         await retry_until_reachable(mqtt_dependency(self.settings.mqtt), self.mqtt.connect)
         await self.dispatcher.__aenter__()
         self._task = asyncio.create_task(self._supervise(), name="maintenance")

@@ -30,9 +30,16 @@ from greeniot.analytics.contract import TickResult
 from greeniot.clock import wall_ms
 from greeniot.metrics import Metrics
 from greeniot.reachable import influx_dependency
+from greeniot.registry.decisions import decision_columns
 from greeniot.registry.models import Tree
 from greeniot.store.errors import RejectedWriteError, StoreError
-from greeniot.store.eventlines import alert_line, event_lines, task_line, tree_risk_lines
+from greeniot.store.eventlines import (
+    alert_line,
+    decision_line,
+    event_lines,
+    task_line,
+    tree_risk_lines,
+)
 from greeniot.store.influx import InfluxClient
 from greeniot.transport.mqtt import MqttSession
 
@@ -270,12 +277,18 @@ class MaintenanceTelemetry:
         if self.influx is None:
             return
         lines = event_lines(result.events)
-        counts = {"events": len(lines), "tasks": 0, "alerts": 0, "tree_risk": 0}
+        counts = {"events": len(lines), "tasks": 0, "alerts": 0, "tree_risk": 0,
+                  "decisions": 0}
         for o in outcomes:
             if o.kind == "task" and o.new and isinstance(o.action, TaskPlan) and isinstance(
                     o.ref, int):
                 lines.append(task_line(o.action, o.ref))
                 counts["tasks"] += 1
+            elif o.kind == "decision" and o.decision is not None:
+                row = decision_columns(o.decision)
+                row.update(id=o.ref, lockouts=",".join(row["lockouts"]))
+                lines.append(decision_line(row))
+                counts["decisions"] += 1
             elif o.kind == "alert" and isinstance(o.action, AlertPlan) and o.ref is not None \
                     and (o.new or " escalated" in o.line):
                 lines.append(alert_line(o.action, str(o.ref)))

@@ -16,6 +16,10 @@ tree_risk site, tree, device, heritage                    lean_deg, lean_watch_d
                                                           lean_warning_deg, lean_critical_deg,
                                                           risk_level, lean_level, step_level,
                                                           trend_level, failure_level, lat, lon
+irrigation_decisions site, zone, outcome, rule            id, water, et0_mm, etc_mm, dr_mm,
+                                                          raw_mm, taw_mm, rain_observed_mm,
+                                                          rain_forecast_mm, net_mm, gross_mm,
+                                                          run_s, cycles, lockouts, text
 ======== ================================================ =====================================
 
 Field types are fixed here (a float stays a float) so no write meets a field-type conflict.
@@ -42,6 +46,12 @@ SCHEMA: dict[str, dict[str, FieldType]] = {
                   "lean_critical_deg": "float", "risk_level": "int", "lean_level": "int",
                   "step_level": "int", "trend_level": "int", "failure_level": "int",
                   "lat": "float", "lon": "float"},
+    "irrigation_decisions": {"id": "int", "water": "bool", "et0_mm": "float",
+                             "etc_mm": "float", "dr_mm": "float", "raw_mm": "float",
+                             "taw_mm": "float", "rain_observed_mm": "float",
+                             "rain_forecast_mm": "float", "net_mm": "float",
+                             "gross_mm": "float", "run_s": "int", "cycles": "int",
+                             "lockouts": "str", "text": "str"},
 }
 MEASUREMENTS = tuple(SCHEMA)
 
@@ -179,3 +189,15 @@ def tree_risk_lines(ts_ms: int, rows: Iterable[Mapping[str, object]]) -> list[st
                 "device": str(r["device"]), "heritage": "true" if r.get("heritage") else "false"}
         out.append(point("tree_risk", tags, {k: r[k] for k in fields if k in r}, ts_ms))
     return out
+
+
+def decision_line(row: Mapping[str, object]) -> str:
+    """A watering decision → one ``irrigation_decisions`` line; ``row`` carries the tags
+    ``site``, ``zone``, ``outcome``, ``rule``, ``ts_ms`` and the fields (``lockouts`` as a
+    comma-separated string of reason codes; a missing forecast is left out)."""
+    fields = SCHEMA["irrigation_decisions"]
+    return point("irrigation_decisions",
+                 {"site": str(row["site"]), "zone": str(row["zone"]),
+                  "outcome": str(row["outcome"]), "rule": str(row["rule"])},
+                 {k: row[k] for k in fields if row.get(k) is not None},
+                 int(str(row["ts_ms"])))

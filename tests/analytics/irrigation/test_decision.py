@@ -128,7 +128,13 @@ def test_decision_due_once_per_local_day() -> None:
                             last_decision_ms=day0 + 21 * h)
     assert decision_due(now_ms=day0 + 45 * h, utc_offset_h=8, hour_local=5,
                         last_decision_ms=day0 + 21 * h)
-    assert decision_due(now_ms=day0, utc_offset_h=0, hour_local=5, last_decision_ms=None)
+    # Nothing decided yet: not before today's decision hour (a start at midnight waits for
+    # 05:00), at once after it.
+    assert not decision_due(now_ms=day0, utc_offset_h=0, hour_local=5, last_decision_ms=None)
+    assert decision_due(now_ms=day0 + 5 * h, utc_offset_h=0, hour_local=5,
+                        last_decision_ms=None)
+    assert decision_due(now_ms=day0 + 13 * h, utc_offset_h=0, hour_local=5,
+                        last_decision_ms=None)
 
 
 def test_anticipation_refills_the_morning_before_raw_is_crossed() -> None:

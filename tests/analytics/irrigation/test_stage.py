@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from greeniot.analytics.engine import AnalyticsEngine
-from greeniot.analytics.irrigation import balance
+from greeniot.analytics.irrigation import estimator
 from greeniot.analytics.irrigation.calibration import CalibrationSpec, ProbeQuality
 from greeniot.analytics.irrigation.et0 import W_M2_TO_MJ_M2_DAY, daily_et0_mm
 from greeniot.clock import MS_PER_DAY, MS_PER_HOUR
@@ -68,8 +68,14 @@ def test_daily_balance_from_readings_matches_the_pure_model() -> None:
     taw, raw = 60.0, 30.0
     i = start.balance.find(SITE, "z1")
     assert i is not None
-    dr0, _ = balance.blend(np.array([0.5 * raw]), np.array([20.0]), np.array([1.0]))
-    assert start.balance.dr_mm[i] == pytest.approx(float(dr0[0]))
+    zr = np.array([0.4])
+    est = estimator.update(estimator.initial(np.array([0.5 * raw]), dr_sd_mm=0.5 * raw,
+                                             root_depth_m=zr),
+                           dr_probe_mm=np.array([20.0]), weight_sum=np.array([1.0]),
+                           taw_mm=taw, root_depth_m=zr)
+    assert start.balance.dr_mm[i] == pytest.approx(float(est.dr_mm[0]))
+    assert 0.0 < start.balance.alpha[i] < 1.0
+    assert 15.0 < start.balance.dr_mm[i] < 20.0  # between the start guess and the probe
     assert start.balance.taw_mm[i] == pytest.approx(taw)
     assert {p[0]: p[3] for p in start.balance.probes[i]} == {
         "p1": ProbeQuality.OK, "p2": ProbeQuality.UNCALIBRATED}
@@ -77,7 +83,6 @@ def test_daily_balance_from_readings_matches_the_pure_model() -> None:
     # Day 1: the valve ran 30 min (12 mm/h → 6 mm gross, 4.8 mm net).
     engine.ingest(SITE, "v1", ValveEvent(seq=1, ts_ms=LOCAL0 + MS_PER_DAY + 7 * MS_PER_HOUR,
                                          state="closed", cause="cmd", open_s=1800.0))
-    dr = float(dr0[0])
     for d in range(3):
         # Probe p1 at each day's end: index 45 → θ 0.225 → 30 mm.
         engine.ingest(SITE, "p1", SoilReading(seq=2 + d, ts_ms=LOCAL0 + (d + 1) * MS_PER_DAY
@@ -91,20 +96,22 @@ def test_daily_balance_from_readings_matches_the_pure_model() -> None:
                                rh_min_pct=w["rh_min"], rh_max_pct=w["rh_max"])
         assert bool(pm)
         net = 4.8 if d == 1 else 0.0
-        step = balance.step(np.array([dr]), et0_mm=et0, kc=0.9, taw_mm=taw, p=0.5,
-                            rain_mm=w["rain"], irrigation_mm=net)
-        expect, _ = balance.blend(step.dr_mm, np.array([30.0]), np.array([1.0]))
+        est, step = estimator.predict(est, et0_mm=et0, kc=0.9, taw_mm=taw, p=0.5,
+                                      rain_mm=w["rain"], irrigation_mm=net)
+        est = estimator.update(est, dr_probe_mm=np.array([30.0]), weight_sum=np.array([1.0]),
+                               taw_mm=taw, root_depth_m=zr)
         b = res.balance
         assert b.et0_mm[i] == pytest.approx(float(et0), rel=1e-9)
         assert b.irrigation_mm[i] == pytest.approx(net)
         assert b.rain_mm[i] == pytest.approx(w["rain"])
         assert b.dr_model_mm[i] == pytest.approx(float(step.dr_mm[0]))
-        assert b.dr_mm[i] == pytest.approx(float(expect[0]))
-        assert b.alpha[i] == pytest.approx(1.0 / (1.0 + balance.SENSOR_HALF_WEIGHT))
+        assert b.dr_mm[i] == pytest.approx(float(est.dr_mm[0]))
+        assert b.alpha[i] == pytest.approx(float(est.gain[0]))
+        assert b.dr_sd_mm[i] == pytest.approx(float(est.dr_sd_mm[0]))
+        assert b.et_scale[i] == pytest.approx(float(est.et_scale[0]))
         probes = dict((p[0], p) for p in b.probes[i])
         # p2 sent nothing since the start: stale, so it is missing whatever its calibration.
         assert probes["p1"][3] == ProbeQuality.OK and probes["p2"][3] == ProbeQuality.MISSING
-        dr = float(expect[0])
     assert 3.0 < float(res.balance.et0_mm[i]) < 7.0
 
 

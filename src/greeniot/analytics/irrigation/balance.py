@@ -138,8 +138,8 @@ def simulate(dr0_mm: ArrayLike, *, et0_mm: ArrayLike, kc: ArrayLike, taw_mm: Arr
 
 
 def sensor_depletion_mm(*, theta: ArrayLike, weight: ArrayLike, probe_zone: ArrayLike,
-                        theta_fc: ArrayLike, root_depth_m: ArrayLike, taw_mm: ArrayLike
-                        ) -> tuple[F64, F64]:
+                        theta_fc: ArrayLike, root_depth_m: ArrayLike, taw_mm: ArrayLike,
+                        clip: bool = True) -> tuple[F64, F64]:
     """Depletion per zone from its calibrated probes, and the summed probe weight.
 
     Parameters
@@ -151,6 +151,9 @@ def sensor_depletion_mm(*, theta: ArrayLike, weight: ArrayLike, probe_zone: Arra
         Quality weight per probe [0..1] (1 = fully trusted).
     probe_zone : array_like of int, shape (P,)
         Zone row of each probe.
+    clip : bool
+        Clip the zone mean to 0..TAW (for :func:`blend`); the Kalman update of
+        :mod:`.estimator` takes it unclipped (a probe offset can put it outside).
     theta_fc, root_depth_m, taw_mm : array_like, shape (Z,)
         Field capacity [m³ m⁻³], root depth [m], TAW [mm] per zone.
 
@@ -175,7 +178,8 @@ def sensor_depletion_mm(*, theta: ArrayLike, weight: ArrayLike, probe_zone: Arra
     w_sum = np.bincount(zone, weights=w, minlength=n_zones)
     total = np.bincount(zone, weights=w * dr_probe, minlength=n_zones)
     with np.errstate(invalid="ignore", divide="ignore"):
-        dr = np.where(w_sum > 0, np.clip(total / w_sum, 0.0, taw), np.nan)
+        mean = total / w_sum
+        dr = np.where(w_sum > 0, np.clip(mean, 0.0, taw) if clip else mean, np.nan)
     return np.asarray(dr), np.asarray(w_sum)
 
 

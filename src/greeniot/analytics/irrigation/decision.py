@@ -105,6 +105,12 @@ class WaterState:
     dr_model_mm: float | None = None  # before the sensor correction
     sensor_alpha: float = 0.0  # share of the correction taken from the probes [-]
     probes: tuple[ProbeReading, ...] = ()
+    dr_sd_mm: float | None = None  # the estimate's standard deviation (estimator.py)
+    et_scale: float | None = None  # learned actual ET over Kc·ET0 [-]
+    probe_offset_mm: float | None = None  # learned offset of the zone's probes
+    #: the zone's estimator state after that day, packed (estimator.pack): kept with the
+    #: decision so a restarted water stage continues from it
+    estimator: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +135,8 @@ class WateringDecision:
     state: WaterState
     conditions: Conditions
     rule: Literal["mad", "winter_watering", "none"] = "none"
+    #: local day (days since 1970-01-01) whose end-of-day balance was used; set by the planner
+    day: int | None = None
 
     def record(self) -> dict[str, Any]:
         """A JSON-ready dict of the decision and its inputs, for storage and the API."""
@@ -266,9 +274,12 @@ def decision_due(*, now_ms: int, utc_offset_h: float, hour_local: float,
     """True once per local day, at the first call at or after ``hour_local`` [h, 0–24).
 
     ``utc_offset_h`` is the site's offset from UTC [h]. A decision already made since the
-    last ``hour_local`` means not due (so a restart does not decide twice).
+    last ``hour_local`` means not due (so a restart does not decide twice); with no decision
+    yet, it is due from ``hour_local`` of the current local day on.
     """
     local_h = (now_ms / MS_PER_H + utc_offset_h) % 24.0
+    if last_decision_ms is None:  # nothing decided yet: from today's hour on, not before
+        return local_h >= hour_local
     hours_since = (local_h - hour_local) % 24.0
     slot_start_ms = now_ms - round(hours_since * MS_PER_H)
-    return last_decision_ms is None or last_decision_ms < slot_start_ms
+    return last_decision_ms < slot_start_ms

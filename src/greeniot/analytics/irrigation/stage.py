@@ -10,10 +10,11 @@ day is balanced:
 2. ET0 by Penman–Monteith, or Hargreaves–Samani without radiation (:mod:`.et0`); ETc = Kc of
    the month × ET0;
 3. net irrigation from the zone's valve runs that day (``open_s`` × rate × efficiency);
-4. :func:`.balance.step` (FAO-56 eqs. 84–88), then the probe correction from each probe's
-   newest calibrated reading around the day's end (:func:`.balance.sensor_depletion_mm`,
-   :func:`.balance.blend`); uncalibrated, faulty (registry or device health) and
-   out-of-range probes do not count.
+4. the day's FAO-56 balance (eqs. 84–88) as the prediction of the zone's Kalman filter
+   (:mod:`.estimator`: Dr, the probes' offset, an ET scale), then its update from each
+   probe's newest calibrated reading around the day's end
+   (:func:`.balance.sensor_depletion_mm`); uncalibrated, faulty (registry or device health)
+   and out-of-range probes do not count.
 
 The result is published every tick as :class:`~greeniot.analytics.contract.ZoneBalanceState`.
 """
@@ -26,7 +27,7 @@ import numpy as np
 
 from greeniot.analytics.contract import Event, ZoneBalanceState
 from greeniot.analytics.core.index import DeviceIndex
-from greeniot.analytics.irrigation import balance
+from greeniot.analytics.irrigation import balance, estimator
 from greeniot.analytics.irrigation.calibration import MAX_DEGREE, CalibrationTable, calibrate
 from greeniot.analytics.irrigation.et0 import W_M2_TO_MJ_M2_DAY, daily_et0_mm
 from greeniot.analytics.stage import Board, StageBatch
@@ -66,7 +67,8 @@ class _Zones:
     """The water-balance zones as arrays (rebuilt when the estate changes; Dr kept by key)."""
 
     info: list[ZoneInfo] = field(default_factory=list)
-    dr: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    est: estimator.EstimatorState = field(default_factory=lambda: estimator.initial(
+        np.zeros(0), dr_sd_mm=0.0, root_depth_m=0.0))
     dr_model: np.ndarray = field(default_factory=lambda: np.zeros(0))
     alpha: np.ndarray = field(default_factory=lambda: np.zeros(0))
     last: dict[str, np.ndarray] = field(default_factory=dict)  # the last closed day's columns
@@ -82,8 +84,7 @@ class WaterStage:
     name = "water"
     kinds: tuple[str, ...] = ("soil", "weather", "valve")
 
-    def __init__(self, *, half_weight: float = balance.SENSOR_HALF_WEIGHT) -> None:
-        self.half_weight = half_weight
+    def __init__(self) -> None:
         self.probes = DeviceIndex()
         self.probe_index = np.zeros(0)
         self.probe_ts = np.zeros(0, np.int64)
@@ -177,7 +178,11 @@ class WaterStage:
                     out[i] = a[k]
             return out
 
-        z.dr = carry(self._zones.dr, 0.0)
+        fresh = estimator.initial(np.zeros(n), dr_sd_mm=0.0,
+                                  root_depth_m=np.array([zi.root_depth_m for zi in info]))
+        rows = [i for i, k in enumerate(keep) if k is not None]
+        z.est = fresh.put(rows, self._zones.est.take([k for k in keep if k is not None])) \
+            if rows else fresh
         z.dr_model = carry(self._zones.dr_model, 0.0)
         z.alpha = carry(self._zones.alpha, 0.0)
         z.day = carry(self._zones.day, -1, np.int64)
@@ -187,6 +192,27 @@ class WaterStage:
         self._zones = z
         self._offsets = {zi.site: zi.utc_offset_h for zi in info}
         self._lookup = board.lookup
+
+    def restore(self, site: str, zone: str, *, day: int, packed: tuple[float, ...] | list[float],
+                board: Board) -> bool:
+        """Continue a zone from a stored state (the newest decision's): its balance as of the
+        end of local ``day``. Days after it are balanced again from the readings the engine
+        is given (the warm start from InfluxDB). False for a zone the stage does not know
+        or a state that does not unpack."""
+        self._ensure_zones(board)
+        zs = self._zones
+        rows = [i for i, z in enumerate(zs.info) if (z.site, z.zone) == (site, zone)]
+        if not rows or not packed:
+            return False
+        try:
+            est = estimator.unpack([list(packed)])
+        except ValueError:
+            return False
+        zs.est = zs.est.put(rows, est)
+        zs.dr_model[rows] = est.dr_mm
+        zs.day[rows] = day
+        zs.started[rows] = True
+        return True
 
     # -- the daily balance ---------------------------------------------------------------------
     def tick(self, now_ms: int, board: Board) -> list[Event]:
@@ -212,10 +238,12 @@ class WaterStage:
         taw = zs.taw()[rows]
         raw = np.array([zs.info[i].mad_p for i in rows]) * taw
         sensor, w, probes = self._sensor(rows, now_ms, board)
-        dr, alpha = balance.blend(0.5 * raw, sensor, w, half_weight=self.half_weight)
-        zs.dr[rows] = np.clip(dr, 0.0, taw)
+        zr = np.array([zs.info[i].root_depth_m for i in rows])
+        est = estimator.update(estimator.initial(0.5 * raw, dr_sd_mm=0.5 * raw, root_depth_m=zr),
+                               dr_probe_mm=sensor, weight_sum=w, taw_mm=taw, root_depth_m=zr)
+        zs.est = zs.est.put(rows, est)
         zs.dr_model[rows] = 0.5 * raw
-        zs.alpha[rows] = alpha
+        zs.alpha[rows] = est.gain
         zs.day[rows] = today[rows] - 1
         zs.started[rows] = True
         for k, i in enumerate(rows.tolist()):
@@ -257,7 +285,8 @@ class WaterStage:
         sensor, w = balance.sensor_depletion_mm(
             theta=theta, weight=np.asarray(weight), probe_zone=np.asarray(pz),
             theta_fc=np.array([z.theta_fc for z in zi]),
-            root_depth_m=np.array([z.root_depth_m for z in zi]), taw_mm=zs.taw()[rows])
+            root_depth_m=np.array([z.root_depth_m for z in zi]), taw_mm=zs.taw()[rows],
+            clip=False)
         for j, r in enumerate(pr):
             per_zone[pz[j]].append((self.probes.key(r)[1], float(self.probe_index[r]),
                                     float(theta[j]), int(quality[j])))
@@ -290,15 +319,16 @@ class WaterStage:
         net = gross * np.array([z.efficiency for z in zi])
         taw = zs.taw()[rows]
         p = np.array([z.mad_p for z in zi])
-        step = balance.step(zs.dr[rows], et0_mm=et0, kc=kc, taw_mm=taw, p=p, rain_mm=rain,
-                            irrigation_mm=net)
+        est, step = estimator.predict(zs.est.take(rows), et0_mm=et0, kc=kc, taw_mm=taw, p=p,
+                                      rain_mm=rain, irrigation_mm=net)
         end_ms = int((day + 1) * MS_PER_DAY - np.mean([z.utc_offset_h for z in zi])
                      * MS_PER_HOUR)
         sensor, w, probes = self._sensor(rows, end_ms, board)
-        dr, alpha = balance.blend(step.dr_mm, sensor, w, half_weight=self.half_weight)
-        zs.dr[rows] = np.clip(dr, 0.0, taw)
+        est = estimator.update(est, dr_probe_mm=sensor, weight_sum=w, taw_mm=taw,
+                               root_depth_m=np.array([z.root_depth_m for z in zi]))
+        zs.est = zs.est.put(rows, est)
         zs.dr_model[rows] = step.dr_mm
-        zs.alpha[rows] = alpha
+        zs.alpha[rows] = est.gain
         zs.day[rows] = day
         for k, i in enumerate(rows.tolist()):
             zs.probes[i] = probes[k]
@@ -323,7 +353,9 @@ class WaterStage:
         self._state = ZoneBalanceState(
             ts_ms=now_ms, site=np.asarray([z.site for z in zs.info], dtype=object),
             zone=np.asarray([z.zone for z in zs.info], dtype=object), day=zs.day.copy(),
-            dr_mm=zs.dr.copy(), dr_model_mm=zs.dr_model.copy(), alpha=zs.alpha.copy(),
+            dr_mm=zs.est.dr_mm.copy(), dr_sd_mm=zs.est.dr_sd_mm, et_scale=zs.est.et_scale.copy(),
+            probe_offset_mm=zs.est.offset_mm.copy(), estimator=estimator.pack(zs.est),
+            dr_model_mm=zs.dr_model.copy(), alpha=zs.alpha.copy(),
             taw_mm=taw, raw_mm=np.where(np.isfinite(col("raw_mm")), col("raw_mm"), raw),
             et0_mm=col("et0_mm"), etc_mm=col("etc_mm"), eta_mm=col("eta_mm"),
             rain_mm=col("rain_mm"), irrigation_mm=col("irrigation_mm"),

@@ -12,6 +12,7 @@ from greeniot.api.routes import (
     devices,
     forecasts,
     health,
+    irrigation,
     ledger,
     lifecycle,
     readings,
@@ -43,7 +44,7 @@ def _document_role(router: APIRouter) -> None:
 #: walks them: a route without a role guard, or one missing from its policy, fails it).
 ROUTE_MODULES = (health, auth, users, sites, readings, zones, trees, devices, tasks, alerts,
                  valves, lifecycle, ledger, complaints, calendar, contractors, sunlight,
-                 forecasts)
+                 forecasts, irrigation)
 
 api_router = APIRouter()
 for _module in ROUTE_MODULES:
