@@ -105,8 +105,8 @@ def test_audit_log_has_who_what_when_before_and_after(clients: dict[str, TestCli
 
 def _in_progress(registry: sessionmaker[Session], crew: TestClient, **kw: object) -> int:
     with registry() as s:
-        tid = crud.open_task_once(s, site="estate-a", kind="remove", title="remove t2",
-                                  tree="t2", priority=1, now_ms=T0, **kw).id
+        tid = crud.ensure_task(s, site="estate-a", kind="remove", title="remove t2",
+                                  tree="t2", priority=1, now_ms=T0, **kw)[0].id
     assert crew.post(f"{API}/tasks/{tid}/start", json={}).status_code == 409  # not assigned
     crew.post(f"{API}/tasks/{tid}/acknowledge", json={})
     assert crew.post(f"{API}/tasks/{tid}/assign",
@@ -163,9 +163,9 @@ def test_users_see_only_their_sites(anon: TestClient, registry: sessionmaker[Ses
                                     clients: dict[str, TestClient]) -> None:
     clients["admin"].patch(f"{API}/users/crew", json={"sites": ["estate-b"]})
     with registry() as s:
-        tid = crud.open_task_once(s, site="estate-a", kind="inspect", title="look", now_ms=T0).id
-        crud.raise_alert(s, site="estate-a", kind="lean", severity="warning", message="m",
-                         ts_ms=T0)
+        tid = crud.ensure_task(s, site="estate-a", kind="inspect", title="look", now_ms=T0)[0].id
+        crud.ensure_alert(s, site="estate-a", kind="lean", severity="warning", message="m",
+                         ts_ms=T0)[0]
     crew = clients["crew"]
     assert crew.get(f"{API}/tasks").json() == []
     assert crew.get(f"{API}/tasks/{tid}").status_code == 403

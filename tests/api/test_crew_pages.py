@@ -46,12 +46,12 @@ def test_my_tasks_in_working_order_and_a_task_closed_with_a_photo(
         anon: TestClient, registry: sessionmaker[Session]) -> None:
     with registry() as s:
         # (another subject: tasks of one tree and family of work merge into one)
-        p3 = crud.open_task_once(s, site="estate-a", kind="drain", title="drain z1",
-                                 zone="z1", priority=3, now_ms=T0).id
-        late_p1 = crud.open_task_once(s, site="estate-a", kind="remove", title="remove t2",
-                                      tree="t2", priority=1, now_ms=T0, due_ms=T0 + 1).id
-        p1 = crud.open_task_once(s, site="estate-a", kind="stabilize", title="stabilize t1",
-                                 tree="t1", priority=1, now_ms=T0, due_ms=T0 + 10).id
+        p3 = crud.ensure_task(s, site="estate-a", kind="drain", title="drain z1",
+                                 zone="z1", priority=3, now_ms=T0)[0].id
+        late_p1 = crud.ensure_task(s, site="estate-a", kind="remove", title="remove t2",
+                                      tree="t2", priority=1, now_ms=T0, due_ms=T0 + 1)[0].id
+        p1 = crud.ensure_task(s, site="estate-a", kind="stabilize", title="stabilize t1",
+                                 tree="t1", priority=1, now_ms=T0, due_ms=T0 + 10)[0].id
     crew = login(anon, "crew", password("crew"))
     home = crew.get("/crew")
     assert home.status_code == 200
@@ -91,12 +91,12 @@ def test_chinese_user_operator_sees_alarms_and_dates_in_their_zone(
         anon: TestClient, registry: sessionmaker[Session]) -> None:
     with registry() as s:
         accounts.update_user(s, username="operator", locale="zh_Hans", tz="Asia/Shanghai")
-        crud.open_task_once(s, site="estate-a", kind="remove", title="remove t2", tree="t2",
-                            priority=1, now_ms=T0)
-        crud.raise_alert(s, site="estate-a", kind="lean", severity="critical",
-                         message="t2 leans 2.1°", ts_ms=T0, tree="t2", value=2.125)
-        crud.raise_alert(s, site="estate-a", kind="drought", severity="warning",
-                         message="z1 dry", ts_ms=T0, zone="z1", value=11.46)
+        crud.ensure_task(s, site="estate-a", kind="remove", title="remove t2", tree="t2",
+                            priority=1, now_ms=T0)[0]
+        crud.ensure_alert(s, site="estate-a", kind="lean", severity="critical",
+                         message="t2 leans 2.1°", ts_ms=T0, tree="t2", value=2.125)[0]
+        crud.ensure_alert(s, site="estate-a", kind="drought", severity="warning",
+                         message="z1 dry", ts_ms=T0, zone="z1", value=11.46)[0]
     ops = login(anon, "operator", password("operator"))
     home = ops.get("/crew").text
     assert "我负责片区的任务" in home and "清理倒伏树木 t2" in home and "告警" in home
@@ -126,12 +126,12 @@ def test_crew_acknowledges_and_clears_an_alarm_of_their_site(
         anon: TestClient, registry: sessionmaker[Session]) -> None:
     with registry() as s:
         accounts.update_user(s, username="crew", sites=["estate-a"])
-        mine = crud.raise_alert(s, site="estate-a", kind="lean", severity="warning",
-                                message="t1 leans 0.9 deg", ts_ms=T0, tree="t1", value=0.9).id
-        worse = crud.raise_alert(s, site="estate-a", kind="failure", severity="critical",
-                                 message="t2 is down", ts_ms=T0 - 1, tree="t2", value=31.0).id
-        other = crud.raise_alert(s, site="estate-b", kind="lean", severity="critical",
-                                 message="t9 leans", ts_ms=T0, tree="t9").id
+        mine = crud.ensure_alert(s, site="estate-a", kind="lean", severity="warning",
+                                message="t1 leans 0.9 deg", ts_ms=T0, tree="t1", value=0.9)[0].id
+        worse = crud.ensure_alert(s, site="estate-a", kind="failure", severity="critical",
+                                 message="t2 is down", ts_ms=T0 - 1, tree="t2", value=31.0)[0].id
+        other = crud.ensure_alert(s, site="estate-b", kind="lean", severity="critical",
+                                 message="t9 leans", ts_ms=T0, tree="t9")[0].id
     crew = login(anon, "crew", password("crew"))
     home = crew.get("/crew").text
     assert list(alarm_ids(home).items()) == [(worse, "active"), (mine, "active")]  # worst first
@@ -165,9 +165,9 @@ def test_crew_acknowledges_and_clears_an_alarm_of_their_site(
 def test_a_viewer_sees_the_alarms_without_buttons(anon: TestClient,
                                                   registry: sessionmaker[Session]) -> None:
     with registry() as s:
-        alarm = crud.raise_alert(s, site="estate-a", kind="low_battery", severity="warning",
+        alarm = crud.ensure_alert(s, site="estate-a", kind="low_battery", severity="warning",
                                  message="battery low", ts_ms=T0, device="soil-1",
-                                 value=3.284).id
+                                 value=3.284)[0].id
     viewer = login(anon, "viewer", password("viewer"))
     home = viewer.get("/crew").text
     assert alarm_ids(home) == {alarm: "active"} and "3.28 V" in home

@@ -170,8 +170,8 @@ def test_clearing_or_reading_another_sites_alarm_is_refused(
         clients: dict[str, TestClient], registry: sessionmaker[Session]) -> None:
     with registry() as s:
         accounts.update_user(s, username="crew", sites=["estate-a"])
-        other = crud.raise_alert(s, site="estate-b", kind="lean", severity="critical",
-                                 message="t9 leans", ts_ms=1, tree="t9").id
+        other = crud.ensure_alert(s, site="estate-b", kind="lean", severity="critical",
+                                 message="t9 leans", ts_ms=1, tree="t9")[0].id
     crew = clients["crew"]
     r = crew.post(f"{API}/alerts/{other}/clear", json={"note": "not mine to clear"})
     assert r.status_code == 403 and "estate-b" in r.json()["detail"]

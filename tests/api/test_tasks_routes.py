@@ -20,7 +20,7 @@ def _task(registry: sessionmaker[Session], **kw: Any) -> int:
     fields: dict[str, Any] = {"site": "estate-a", "kind": "inspect", "title": "inspect",
                               "priority": 3, "now_ms": T0}
     with registry() as s:
-        return crud.open_task_once(s, **(fields | kw)).id
+        return crud.ensure_task(s, **(fields | kw))[0].id
 
 
 def test_open_by_hand_with_dedup(client: TestClient) -> None:
@@ -155,16 +155,16 @@ def test_assign_needs_an_owner_and_unknown_task_is_404(client: TestClient,
 
 def test_alerts_list_and_acknowledge(client: TestClient, registry: sessionmaker[Session]) -> None:
     with registry() as s:
-        lean = crud.raise_alert(s, site="estate-a", kind="lean", severity="critical",
+        lean = crud.ensure_alert(s, site="estate-a", kind="lean", severity="critical",
                                 message="t1 leans 1.9°", ts_ms=T0, tree="t1", value=1.9,
-                                dedup_key="lean:estate-a:t1")
-        crud.raise_alert(s, site="estate-a", kind="lean", severity="critical",
+                                dedup_key="lean:estate-a:t1")[0]
+        crud.ensure_alert(s, site="estate-a", kind="lean", severity="critical",
                          message="t1 leans 2.0°", ts_ms=T0 + 60_000, tree="t1", value=2.0,
-                         dedup_key="lean:estate-a:t1")
-        low = crud.raise_alert(s, site="estate-a", kind="low_battery", severity="info",
-                               message="soil-z1-1 at 3.3 V", ts_ms=T0 + 5, device="soil-z1-1")
-        crud.raise_alert(s, site="estate-b", kind="storm", severity="warning",
-                         message="gusts 30 m/s", ts_ms=T0 + 7)
+                         dedup_key="lean:estate-a:t1")[0]
+        low = crud.ensure_alert(s, site="estate-a", kind="low_battery", severity="info",
+                               message="soil-z1-1 at 3.3 V", ts_ms=T0 + 5, device="soil-z1-1")[0]
+        crud.ensure_alert(s, site="estate-b", kind="storm", severity="warning",
+                         message="gusts 30 m/s", ts_ms=T0 + 7)[0]
 
     alerts = client.get(f"{API}/alerts", params={"site": "estate-a"}).json()
     assert [a["id"] for a in alerts] == [lean.id, low.id]

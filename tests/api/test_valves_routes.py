@@ -40,8 +40,8 @@ def test_open_command_is_recorded_sent_and_settled_by_the_ack(
 def test_close_command_and_task_link(client: TestClient, commander: FakeCommander,
                                      registry: sessionmaker[Session]) -> None:
     with registry() as s:
-        task = crud.open_task_once(s, site="estate-a", kind="irrigate", title="water z1",
-                                   zone="z1")
+        task = crud.ensure_task(s, site="estate-a", kind="irrigate", title="water z1",
+                                   zone="z1")[0]
     r = client.post(f"{API}/valves/estate-a/valve-z1/commands",
                     json={"op": "close", "reason": "rain started", "task_id": task.id})
     assert r.status_code == 202 and r.json()["task_id"] == task.id

@@ -95,8 +95,8 @@ def test_geojson_export_carries_risk_inspection_open_tasks_and_round_trips(
         workflow.assign_task(s, done.id, by="a", owner="wang", now_ms=3_000)
         workflow.start_task(s, done.id, by="wang", now_ms=4_000)
         workflow.close_task(s, done.id, by="wang", note="sound", evidence=DONE, now_ms=5_000)
-        crud.raise_alert(s, site="lakeside", kind="tilt", severity="warning", message="w",
-                         ts_ms=6_000, tree="lk-t03", now_ms=6_000)
+        crud.ensure_alert(s, site="lakeside", kind="tilt", severity="warning", message="w",
+                         ts_ms=6_000, tree="lk-t03", now_ms=6_000)[0]
     doc = client.get(f"{API}/ledger/export", params={"site": "lakeside"}).json()
     assert doc["type"] == "FeatureCollection"
     trees = {f["properties"]["id"]: f for f in doc["features"]

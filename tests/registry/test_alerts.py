@@ -46,15 +46,15 @@ def test_repeats_fold_into_one_alert_until_cleared(session: Session) -> None:
 
 
 def test_alerts_without_key_are_never_merged(session: Session) -> None:
-    a = crud.raise_alert(session, site="estate-a", kind="storm", severity="info",
-                         message="storm", ts_ms=T0)
-    b = crud.raise_alert(session, site="estate-a", kind="storm", severity="info",
-                         message="storm", ts_ms=T0)
+    a = crud.ensure_alert(session, site="estate-a", kind="storm", severity="info",
+                         message="storm", ts_ms=T0)[0]
+    b = crud.ensure_alert(session, site="estate-a", kind="storm", severity="info",
+                         message="storm", ts_ms=T0)[0]
     assert a.id != b.id
 
 
 def test_repeat_links_a_task_once(estate: Session) -> None:
-    task = crud.open_task_once(estate, site="estate-a", kind="inspect", title="t1")
+    task = crud.ensure_task(estate, site="estate-a", kind="inspect", title="t1")[0]
     _raise(estate)
     assert _raise(estate, task_id=task.id)[0].task_id == task.id
     assert _raise(estate, task_id=None)[0].task_id == task.id

@@ -74,12 +74,12 @@ def test_restart_keeps_tasks_alerts_and_commands(db_url: str) -> None:
     migrate(db_url)
     first = engine_from_url(db_url)
     with session_factory(first)() as s:
-        task = crud.open_task_once(s, site="estate-a", kind="inspect", title="inspect t9",
-                                   tree="t9", dedup_key="lean:estate-a:t9", now_ms=T0)
+        task = crud.ensure_task(s, site="estate-a", kind="inspect", title="inspect t9",
+                                   tree="t9", dedup_key="lean:estate-a:t9", now_ms=T0)[0]
         workflow.acknowledge_task(s, task.id, by="ops", now_ms=T0 + 1)
-        crud.raise_alert(s, site="estate-a", kind="lean", severity="warning",
+        crud.ensure_alert(s, site="estate-a", kind="lean", severity="warning",
                          message="t9 leans", ts_ms=T0, dedup_key="lean:estate-a:t9",
-                         task_id=task.id)
+                         task_id=task.id)[0]
         crud.create_command(s, site="estate-a", device="valve-z1", op="open", max_run_s=600,
                             reason="dry", deadline_ms=T0 + 60_000, command_id="c-1", now_ms=T0)
         task_id = task.id
@@ -97,8 +97,8 @@ def test_restart_keeps_tasks_alerts_and_commands(db_url: str) -> None:
             assert alert.task_id == task_id and not alert.acknowledged
             assert crud.get_command(s, command_id="c-1").state == "pending"
             # the dedup key survives the restart too
-            same = crud.open_task_once(s, site="estate-a", kind="inspect", title="again",
-                                       dedup_key="lean:estate-a:t9", now_ms=T0 + 5)
+            same = crud.ensure_task(s, site="estate-a", kind="inspect", title="again",
+                                       dedup_key="lean:estate-a:t9", now_ms=T0 + 5)[0]
             assert same.id == task_id
     finally:
         second.dispose()
@@ -118,9 +118,9 @@ def test_two_processes_opening_the_same_task_at_once_make_one(db_url: str) -> No
             with session_factory(engine)() as s:
                 barrier.wait()
                 for i in range(20):
-                    task = crud.open_task_once(
+                    task = crud.ensure_task(
                         s, site="estate-a", kind="drain", title=f"drain z1 ({n}/{i})",
-                        zone="z1", dedup_key="waterlog:estate-a:z1", now_ms=T0 + i)
+                        zone="z1", dedup_key="waterlog:estate-a:z1", now_ms=T0 + i)[0]
                     ids.append(task.id)
         except BaseException as err:  # reported by the assertion below
             errors.append(err)

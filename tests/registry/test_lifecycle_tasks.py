@@ -185,9 +185,9 @@ def test_processes_raising_related_work_at_once_make_one_task(db_url: str) -> No
             with session_factory(engines[n])() as s:
                 barrier.wait()
                 for i in range(10):
-                    task = crud.open_task_once(
+                    task = crud.ensure_task(
                         s, site="estate-a", kind=kinds[n], title=f"{kinds[n]} t9",
-                        tree="t9", dedup_key=f"{kinds[n]}:estate-a:t9", now_ms=T0 + i)
+                        tree="t9", dedup_key=f"{kinds[n]}:estate-a:t9", now_ms=T0 + i)[0]
                     ids.append(task.id)
         except BaseException as err:  # reported by the assertion below
             errors.append(err)

@@ -20,12 +20,12 @@ def _open(session: Session, **kw: Any) -> Any:
     return crud.ensure_task(session, **(fields | kw))
 
 
-def test_open_task_once_returns_the_active_task_with_the_same_key(estate: Session) -> None:
+def test_ensure_task_returns_the_active_task_with_the_same_key(estate: Session) -> None:
     first, created = _open(estate, dedup_key=KEY, source_event={"kind": "lean", "value": 0.6})
     assert created
     for i in range(3):
-        again = crud.open_task_once(estate, site="estate-a", kind="inspect", title="x",
-                                    dedup_key=KEY, now_ms=T0 + i + 1)
+        again = crud.ensure_task(estate, site="estate-a", kind="inspect", title="x",
+                                    dedup_key=KEY, now_ms=T0 + i + 1)[0]
         assert again.id == first.id
     assert again.title == "inspect t2" and again.source_event == {"kind": "lean", "value": 0.6}
     assert len(crud.list_tasks(estate)) == 1

@@ -44,7 +44,7 @@ def _task(session: Session, **kw: Any) -> Task:
     # a tree of its own per task: one active task per tree and kind of work
     fields: dict[str, Any] = {"site": "estate-a", "kind": "stabilize", "title": "stake a tree",
                               "tree": f"tw{next(_trees)}", "priority": 2, "now_ms": T0}
-    return crud.open_task_once(session, **(fields | kw))
+    return crud.ensure_task(session, **(fields | kw))[0]
 
 
 def _at(session: Session, state: str) -> Task:

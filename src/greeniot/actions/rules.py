@@ -6,7 +6,7 @@ Irrigation is not decided here but from the zones' water state
 (:mod:`greeniot.actions.irrigation`); :func:`decide` ranks its valve opens with the rest. Every
 task carries a
 de-duplication key ``"{kind}:{site}:{subject}"`` so one ongoing condition opens one task,
-however many readings repeat it; the registry (``crud.open_task_once``) enforces it across
+however many readings repeat it; the registry (``crud.ensure_task``) enforces it across
 calls, ``decide`` within one call. Every task comes with an alert (same key, ``task_key``
 set) so crews hear of it; the executor links the two.
 

@@ -22,7 +22,6 @@ from greeniot.registry.crud.alerts import (
     list_alerts,
     new_alert_id,
     raise_alarm,
-    raise_alert,
 )
 from greeniot.registry.crud.commands import (
     create_command,
@@ -85,7 +84,6 @@ from greeniot.registry.crud.tasks import (
     find_related_task,
     get_task,
     list_tasks,
-    open_task_once,
     work_key,
 )
 
@@ -139,10 +137,8 @@ __all__ = [
     "new_alert_id",
     "new_command_id",
     "next_in_chain",
-    "open_task_once",
     "plan_deliveries",
     "raise_alarm",
-    "raise_alert",
     "record_ack",
     "record_attempt",
     "record_device_status",

@@ -107,11 +107,6 @@ def ensure_alert(session: Session, *, site: str, kind: str, severity: str, messa
     return alert, True
 
 
-def raise_alert(session: Session, **fields: Any) -> Alert:
-    """:func:`ensure_alert` returning only the alert."""
-    return ensure_alert(session, **fields)[0]
-
-
 def get_alert(session: Session, *, alert_id: str) -> Alert:
     alert = session.get(Alert, alert_id)
     if alert is None:

@@ -2,7 +2,7 @@
 
 De-duplication: a task opened with a ``dedup_key`` (e.g. ``"lean:estate-a:t17"``) is not
 duplicated while an active task (open, acknowledged, assigned, in progress) holds the same key;
-:func:`open_task_once` returns that one instead. The database enforces it with a partial unique
+:func:`ensure_task` returns that one instead. The database enforces it with a partial unique
 index, so two processes opening the same task at the same moment still make one.
 
 Related work: one active task per tree (or zone, or device) and family of work
@@ -196,11 +196,6 @@ def _escalate(task: Task, *, priority: int, reason: str, by: str, now_ms: int | 
     task.updated_ms = now
     add_history(task, by=by, from_state=task.state, to_state=task.state,
                 note=f"priority {old} -> {priority}: {reason}".strip(": "), ts_ms=now)
-
-
-def open_task_once(session: Session, **fields: Any) -> Task:
-    """:func:`ensure_task` returning only the task (the existing one for a known key)."""
-    return ensure_task(session, **fields)[0]
 
 
 def create_task(session: Session, **fields: Any) -> Task:
