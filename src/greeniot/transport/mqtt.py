@@ -2,6 +2,13 @@
 
 paho rather than aiomqtt: paho 2.x can acknowledge QoS 1 messages manually (``manual_ack``), so
 ingest acks only what is durable, and it drains a backlog about 3x faster here (docs/domain.md).
+
+Two costs of paho's per-packet I/O are taken off the hot path (docs/architecture.md, "The
+ingest hot path"): paho reads every packet with three ``recv`` calls (type, length, body) and
+a ``select`` before each, so the socket is wrapped in a 64 KiB read buffer that paho sees as an
+SSL-style socket with ``pending()`` bytes, and ``loop_read`` goes on while the buffer holds
+whole packets; and ``ack_many`` queues the PUBACKs of a batch as one write instead of a
+packet, a wake-up and a ``send`` each.
 """
 
 from __future__ import annotations
@@ -10,10 +17,11 @@ import asyncio
 import collections
 import contextlib
 import logging
+import socket
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -28,14 +36,71 @@ class MqttError(RuntimeError):
     """Connection or publish failure; the message names the broker."""
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
+class Message(NamedTuple):
+    """One received message (a tuple: made once per message on paho's thread, cheaply)."""
+
     topic: str
     payload: bytes
     mid: int
     qos: int
     retain: bool
     received_ms: int
+
+
+#: How much the read buffer takes from the socket at once [bytes].
+READ_CHUNK = 65536
+
+
+class _BufferedSocket:
+    """The broker socket, read in chunks: ``recv(n)`` serves from a buffer, ``pending()``
+    tells paho's loop that buffered bytes wait (as it asks an SSL socket), everything else
+    passes through. Used by paho's network thread only."""
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._buf = b""
+        self._pos = 0
+
+    def recv(self, n: int) -> bytes:
+        buf, pos = self._buf, self._pos
+        if pos >= len(buf):
+            if n >= READ_CHUNK:  # a large payload: straight into its own buffer
+                return bytes(self._sock.recv(n))
+            buf = self._buf = self._sock.recv(READ_CHUNK)  # BlockingIOError passes up
+            pos = 0
+            if not buf:
+                return b""
+        end = pos + n
+        self._pos = min(end, len(buf))
+        return buf[pos:end]
+
+    def pending(self) -> int:
+        return len(self._buf) - self._pos
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _Client(paho.Client):
+    """paho with the buffered socket and a ``loop_read`` that empties the buffer."""
+
+    def _create_socket(self) -> Any:
+        sock = super()._create_socket()
+        if isinstance(sock, socket.socket):  # plain TCP (TLS and websockets keep their own)
+            return _BufferedSocket(sock)
+        return sock
+
+    def loop_read(self, max_packets: int = 1) -> paho.MQTTErrorCode:
+        rc = super().loop_read(max_packets)
+        while rc == paho.MQTT_ERR_SUCCESS:
+            sock = self._sock
+            if not isinstance(sock, _BufferedSocket) or not sock.pending():
+                break
+            rc = super().loop_read(max_packets)
+        return rc
+
+
+_PUBACK = bytes((paho.PUBACK, 2))
 
 
 @dataclass(slots=True)
@@ -85,7 +150,7 @@ class MqttSession:
         self._room = threading.Event()  # set while the inbox has room
         self._room.set()
         self._closing = False
-        self._client = paho.Client(
+        self._client = _Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session,
             protocol=paho.MQTTv311, manual_ack=manual_ack,
         )
@@ -193,7 +258,7 @@ class MqttSession:
             if len(self.inbox) < self.inbox_max:
                 break
             self._room.wait(1.0)  # back-pressure: stop reading the socket until drained
-        self.inbox.append(Message(msg.topic, bytes(msg.payload), msg.mid, msg.qos, bool(msg.retain),
+        self.inbox.append(Message(msg.topic, msg.payload, msg.mid, msg.qos, bool(msg.retain),
                                   wall_ms()))
         if not self._arrived.is_set():
             self._threadsafe(self._arrived.set)
@@ -242,6 +307,19 @@ class MqttSession:
     def ack(self, msg: Message) -> None:
         if msg.qos > 0:
             self._client.ack(msg.mid, msg.qos)
+
+    def ack_many(self, msgs: Sequence[Message]) -> None:
+        """Acknowledge QoS 1 messages with one queued write of their PUBACKs (MQTT 3.1.1:
+        four bytes each, in any order), not one packet, wake-up and ``send`` each."""
+        blob = b"".join([_PUBACK + m.mid.to_bytes(2, "big") for m in msgs if m.qos == 1])
+        if any(m.qos == 2 for m in msgs):  # never sent to us (we subscribe QoS <= 1)
+            for m in msgs:
+                if m.qos == 2:
+                    self._client.ack(m.mid, 2)
+        if blob:
+            # paho's own ack() queues each PUBACK the same way; a disconnected client drops
+            # them as it would drop those (unacked messages are redelivered on reconnect).
+            self._client._packet_queue(paho.PUBACK, blob, 0, 0)
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False
                 ) -> asyncio.Future[None]:
