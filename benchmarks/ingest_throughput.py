@@ -53,6 +53,8 @@ LINES_PER_WRITE = 5000
 SITE = "bench"
 FILTER = "greeniot/v1/+/+/soil"
 KINDS = ("single", "batched")
+#: More GREENIOT_* settings for the greeniot contender (``--env KEY=VALUE``).
+EXTRA_ENV: dict[str, str] = {}
 
 
 # -- the backlog ------------------------------------------------------------------------------
@@ -219,21 +221,27 @@ def child_peer(port: int, n_msgs: int, influx: str, db: str, **_: object) -> dic
         got += 1
         device = msg.topic.split("/")[3]
         obj = json.loads(msg.payload)
-        for r in obj["batch"] if "batch" in obj else (obj,):
+        for r in obj.get("batch", (obj,)):
             lines.append(to_line(device, r))
         if len(lines) >= LINES_PER_WRITE or got >= n_msgs:
             todo.put(("\n".join(lines) + "\n").encode())
             lines.clear()
 
+    last_put = threading.Event()
+
+    def on_message_then_flag(c: object, u: object, msg: paho.MQTTMessage) -> None:
+        on_message(c, u, msg)
+        if got >= n_msgs:
+            last_put.set()
+
     t = threading.Thread(target=writer, daemon=True)
     t.start()
     c = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-peer", clean_session=False,
                     protocol=paho.MQTTv311)
-    c.on_message = on_message
+    c.on_message = on_message_then_flag
     c.connect("127.0.0.1", port)
     c.loop_start()
-    while got < n_msgs:
-        time.sleep(0.005)
+    last_put.wait(600)
     todo.put(None)
     t.join()
     took = time.perf_counter() - first
@@ -292,8 +300,8 @@ def child_main(name: str, kw: str) -> None:
 
 
 # -- greeniot ingest: the real process ----------------------------------------------------------
-def child_greeniot(readings: int, env: dict[str, str], worker: int = 0, **_: object
-                   ) -> dict[str, float]:
+def child_greeniot(readings: int, msgs: int, env: dict[str, str], worker: int = 0,
+                   **_: object) -> dict[str, float]:
     """``greeniot ingest`` as the CLI runs it (``run_ingest``: registry, bindings, metrics),
     timed from the receive time of its first message until InfluxDB has every line.
 
@@ -301,8 +309,8 @@ def child_greeniot(readings: int, env: dict[str, str], worker: int = 0, **_: obj
     import asyncio
 
     from greeniot.cli import build_settings
+    from greeniot.ingest.run import run_ingest
     from greeniot.ingest.service import IngestService
-    from greeniot.runtime.processes import run_ingest
 
     os.environ.update(env)
     found: list[IngestService] = []
@@ -317,12 +325,16 @@ def child_greeniot(readings: int, env: dict[str, str], worker: int = 0, **_: obj
 
     IngestService.process = spy  # type: ignore[method-assign]
 
+    acked: list[float] = []
+
     async def main() -> float:
         task = asyncio.create_task(run_ingest(build_settings(), worker=worker))
         while not found or found[0].stats.lines_written < readings:
             if task.done():
                 await task
                 raise RuntimeError("greeniot ingest stopped")
+            if not acked and found and found[0].stats.acked >= msgs:
+                acked.append(time.time() - first[0])
             await asyncio.sleep(0.01)
         took = time.time() - first[0]
         task.cancel()
@@ -330,19 +342,20 @@ def child_greeniot(readings: int, env: dict[str, str], worker: int = 0, **_: obj
         return took
 
     took = asyncio.run(main())
-    return {"received": found[0].stats.received, "seconds": took}
+    return {"received": found[0].stats.received, "seconds": took,
+            "acked_s": acked[0] if acked else took}
 
 
 CHILDREN["greeniot"] = child_greeniot
 
 
-def run_greeniot(tmp: Path, port: int, influx: str, db: str, readings: int,
+def run_greeniot(tmp: Path, port: int, influx: str, db: str, readings: int, msgs: int,
                  client_id: str) -> dict[str, float]:
     env = {"GREENIOT_DATA_DIR": str(tmp / f"gi-{db}"),
            "GREENIOT_MQTT__PORT": str(port), "GREENIOT_MQTT__CLIENT_ID": client_id,
            "GREENIOT_INFLUX__URL": influx, "GREENIOT_INFLUX__DATABASE": db,
-           "GREENIOT_LOG_LEVEL": "WARNING"}
-    return run_child("greeniot", readings=readings, env=env)
+           "GREENIOT_LOG_LEVEL": "WARNING", **EXTRA_ENV}
+    return run_child("greeniot", readings=readings, msgs=msgs, env=env)
 
 
 def stored(influx: str, db: str) -> int:
@@ -378,7 +391,10 @@ def run_kind(kind: str, n_msgs: int, rnd: int, broker_port: int, influx: str, tm
     db = f"gi_{kind}_{rnd}"
     if workers > 1:  # clean sessions in a shared group: they must be there as it arrives
         raise SystemExit("--workers > 1 needs live traffic, not a backlog (see docstring)")
-    r = run_greeniot(tmp, broker_port, influx, db, readings, gi_id)
+    r = run_greeniot(tmp, broker_port, influx, db, readings, n_msgs, gi_id)
+    print(f"[{kind}] greeniot: all {n_msgs} messages spooled and acked after "
+          f"{r['acked_s']:.2f} s, all {readings} readings in InfluxDB after {r['seconds']:.2f} s",
+          flush=True)
     out.append(Result("greeniot", kind, n_msgs, readings, r["seconds"], r["rss_mb"],
                       r["cpu_s"], readings - stored(influx, db)))
     if kind == "batched":
@@ -442,7 +458,10 @@ def main() -> int:
     ap.add_argument("--batched", type=int, default=2_000, help=f"messages of {PER_BATCH}")
     ap.add_argument("--rounds", type=int, default=1, help="repeat; ratios of the medians")
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--env", action="append", default=[], metavar="GREENIOT_X=VALUE",
+                    help="a setting for the greeniot contender (repeatable)")
     args = ap.parse_args()
+    EXTRA_ENV.update(kv.split("=", 1) for kv in args.env)
     from greeniot.services import InfluxProcess, MosquittoProcess
 
     rounds = []

@@ -75,12 +75,13 @@ def _type(tp: Any, meta: list[Any]) -> Any:
     """The msgspec type of a pydantic annotation (with its constraints ``meta``)."""
     origin = get_origin(tp)
     if origin is Annotated:
-        base, *extra = get_args(tp)
-        return _type(base, [*meta, *extra])
+        inner, *extra = get_args(tp)
+        return _type(inner, [*meta, *extra])
     kw = _meta(meta)
+    base: Any
     if origin is list:
         (item,) = get_args(tp)
-        base: Any = list[_type(item, [])]  # type: ignore[misc]
+        base = list[_type(item, [])]  # type: ignore[misc]
     elif origin is Literal or tp in (int, float, str, bool):
         base = tp
     elif isinstance(tp, type) and issubclass(tp, BaseModel):

@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 #: Batches whose dead letters may await their PUBACKs while the next batch is processed.
 MAX_SETTLING = 4
 
+#: Payload bytes per processed batch: bounds the lines a batch makes (memory), while 5000
+#: single readings still fit one batch (one fsync, one ack write).
+MAX_BATCH_BYTES = 1024 * 1024
+
 #: Ranges per confirmation message (a device's RAM bounds what it can parse at once).
 MAX_CONFIRM_RANGES = 64
 
@@ -155,7 +159,7 @@ class IngestService:
     async def _pump(self) -> None:
         while True:
             await self.mqtt.wait_inbox(0.5)
-            batch = self.mqtt.drain(self.max_batch)
+            batch = self.mqtt.drain(self.max_batch, MAX_BATCH_BYTES)
             if batch:
                 await self.process(batch)
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from greeniot.clock import wall_ms
 from greeniot.config import MqttSettings
@@ -90,7 +90,21 @@ class _Client(paho.Client):
             return _BufferedSocket(sock)
         return sock
 
-    def loop_read(self, max_packets: int = 1) -> paho.MQTTErrorCode:
+    def _handle_on_message(self, message: paho.MQTTMessage) -> None:
+        # greeniot adds no per-filter callbacks (message_callback_add), so skip paho's walk
+        # of its filter tree for every message and call on_message straight away.
+        on_message = self.on_message
+        if on_message is None:
+            return
+        try:
+            with self._in_callback_mutex:
+                on_message(self, self._userdata, message)
+        except Exception:
+            log.exception("mqtt on_message failed topic=%r", message.topic)
+            if not self.suppress_exceptions:
+                raise
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
         rc = super().loop_read(max_packets)
         while rc == paho.MQTT_ERR_SUCCESS:
             sock = self._sock
@@ -125,16 +139,17 @@ class MqttSession:
     Received messages collect in ``inbox`` (a deque) and ``wait_inbox()`` wakes on arrival.
     With ``manual_ack=True`` the caller must ``ack(msg)`` every QoS 1 message once it is safe.
 
-    The inbox is bounded (``inbox_max``): when it is full, paho's network thread waits for the
-    consumer to drain it, so the socket is not read and the broker holds the rest (a
-    persistent session queues them) — back-pressure instead of unbounded memory.
+    The inbox is bounded (``inbox_max`` messages, ``inbox_max_bytes`` of payload): when it is
+    full, paho's network thread waits for the consumer to drain it, so the socket is not read
+    and the broker holds the rest (a persistent session queues them) — back-pressure instead
+    of unbounded memory.
     """
 
     def __init__(self, settings: MqttSettings, client_id: str, *,
                  filters: Sequence[str] = (), qos: int = 1, clean_session: bool = False,
                  manual_ack: bool = False, will: Will | None = None,
                  connect_timeout_s: float = 15.0, publish_timeout_s: float = 10.0,
-                 inbox_max: int = 50_000) -> None:
+                 inbox_max: int = 50_000, inbox_max_bytes: int = 8 * 1024 * 1024) -> None:
         if not client_id:
             raise ValueError("client_id is required for a persistent session")
         self.settings = settings
@@ -147,6 +162,10 @@ class MqttSession:
             raise ValueError(f"inbox_max must be >= 1, got {inbox_max}")
         self.inbox: collections.deque[Message] = collections.deque()
         self.inbox_max = inbox_max
+        self.inbox_max_bytes = inbox_max_bytes
+        # Payload bytes put into / taken from the inbox: each written by one thread only.
+        self._bytes_in = 0
+        self._bytes_out = 0
         self._room = threading.Event()  # set while the inbox has room
         self._room.set()
         self._closing = False
@@ -252,13 +271,19 @@ class MqttSession:
             log.info("mqtt disconnected client=%s reason=%s", self.client_id, rc)
         self._threadsafe(self._connected.clear)
 
+    def _full(self) -> bool:
+        return (len(self.inbox) >= self.inbox_max
+                or self._bytes_in - self._bytes_out >= self.inbox_max_bytes)
+
     def _on_message(self, _c: object, _u: object, msg: paho.MQTTMessage) -> None:
-        while len(self.inbox) >= self.inbox_max and not self._closing:
+        while self._full() and not self._closing:
             self._room.clear()
-            if len(self.inbox) < self.inbox_max:
+            if not self._full():
                 break
             self._room.wait(1.0)  # back-pressure: stop reading the socket until drained
-        self.inbox.append(Message(msg.topic, msg.payload, msg.mid, msg.qos, bool(msg.retain),
+        payload = msg.payload if type(msg.payload) is bytes else bytes(msg.payload)
+        self._bytes_in += len(payload)
+        self.inbox.append(Message(msg.topic, payload, msg.mid, msg.qos, bool(msg.retain),
                                   wall_ms()))
         if not self._arrived.is_set():
             self._threadsafe(self._arrived.set)
@@ -292,15 +317,24 @@ class MqttSession:
             async with asyncio.timeout(timeout_s):
                 await self._arrived.wait()
 
-    def drain(self, max_items: int) -> list[Message]:
+    def drain(self, max_items: int, max_bytes: int | None = None) -> list[Message]:
+        """Up to ``max_items`` messages, and (with ``max_bytes``) no more payload bytes than
+        that, but always at least one if any is there."""
         out: list[Message] = []
         pop = self.inbox.popleft
+        taken = 0
+        budget = max_bytes if max_bytes is not None else 1 << 62
         try:
             for _ in range(max_items):
-                out.append(pop())
+                m = pop()
+                out.append(m)
+                taken += len(m.payload)
+                if taken >= budget:
+                    break
         except IndexError:
             pass
-        if len(self.inbox) < self.inbox_max:
+        self._bytes_out += taken
+        if not self._full():
             self._room.set()
         return out
 
