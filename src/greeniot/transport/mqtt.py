@@ -276,6 +276,11 @@ class MqttSession:
                 or self._bytes_in - self._bytes_out >= self.inbox_max_bytes)
 
     def _on_message(self, _c: object, _u: object, msg: paho.MQTTMessage) -> None:
+        if self._full() and not self._connected.is_set():
+            # A backlog fills the inbox before our SUBACK (queued behind it on the socket)
+            # arrived: the session's subscriptions exist, since the broker delivers for them.
+            # Ready now, or connect() would wait for a SUBACK we stopped reading to reach.
+            self._threadsafe(self._connected.set)
         while self._full() and not self._closing:
             self._room.clear()
             if not self._full():
