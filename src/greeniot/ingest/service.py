@@ -44,7 +44,7 @@ MAX_SETTLING = 4
 
 #: Payload bytes per processed batch: bounds the lines a batch makes (memory), while 5000
 #: single readings still fit one batch (one fsync, one ack write).
-MAX_BATCH_BYTES = 1024 * 1024
+MAX_BATCH_BYTES = 4 * 1024 * 1024
 
 #: Ranges per confirmation message (a device's RAM bounds what it can parse at once).
 MAX_CONFIRM_RANGES = 64

@@ -197,6 +197,10 @@ class MqttSession:
         # mid → what waits for its PUBACK: a future, a group, or None (nobody waits)
         self._pending: dict[int, asyncio.Future[None] | _Group | None] = {}
         self._early: set[int] = set()
+        #: PUBACKs somebody awaits (under _plock). While there are any, a full inbox does not
+        #: stop the network thread: the PUBACKs come on the same socket behind the messages,
+        #: and the consumer may be waiting for them before it drains (ingest's dead letters).
+        self._awaited = 0
         self.connects = 0
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -281,9 +285,9 @@ class MqttSession:
             # arrived: the session's subscriptions exist, since the broker delivers for them.
             # Ready now, or connect() would wait for a SUBACK we stopped reading to reach.
             self._threadsafe(self._connected.set)
-        while self._full() and not self._closing:
+        while self._full() and not self._closing and not self._awaited:
             self._room.clear()
-            if not self._full():
+            if not self._full() or self._awaited:
                 break
             self._room.wait(1.0)  # back-pressure: stop reading the socket until drained
         payload = msg.payload if type(msg.payload) is bytes else bytes(msg.payload)
@@ -301,6 +305,7 @@ class MqttSession:
             waiter = self._pending.pop(mid)
             if waiter is None:
                 return
+            self._awaited -= 1
             if isinstance(waiter, _Group):
                 waiter.left -= 1
                 if waiter.left:
@@ -378,6 +383,8 @@ class MqttSession:
                 fut.set_result(None)
             else:
                 self._pending[info.mid] = fut
+                self._awaited += 1
+                self._room.set()  # a network thread held by a full inbox reads on
         return fut
 
     def _queue(self, topic: str, payload: bytes, qos: int, retain: bool = False) -> int:
@@ -405,7 +412,10 @@ class MqttSession:
                     group.left -= 1
                 else:
                     self._pending[mid] = group
-            if not group.left:
+                    self._awaited += 1
+            if group.left:
+                self._room.set()  # a network thread held by a full inbox reads on
+            else:
                 fut.set_result(None)
         return fut
 
