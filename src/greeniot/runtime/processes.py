@@ -21,7 +21,8 @@ from greeniot.metrics import Metrics, serve
 from greeniot.reachable import mqtt_dependency, retry_until_reachable
 from greeniot.registry.context import load_context
 from greeniot.registry.db import open_registry as open_registry
-from greeniot.registry.db import open_registry_when_reachable, session_factory
+from greeniot.registry.db import open_registry_when_reachable as open_registry_when_reachable
+from greeniot.registry.db import session_factory
 from greeniot.runtime.telemetry import MaintenanceTelemetry
 from greeniot.store.influx import InfluxClient
 from greeniot.transport.mqtt import MqttSession
