@@ -28,7 +28,7 @@ from greeniot.ingest.spool import Spool
 from greeniot.ingest.stats import IngestStats
 from greeniot.ingest.validate import check_time
 from greeniot.ingest.writer import SpoolWriter
-from greeniot.protocol.codec import Rejection, decode
+from greeniot.protocol.codec import MAX_PAYLOAD_BYTES, Rejection, decode
 from greeniot.protocol.messages import seq_ranges
 from greeniot.protocol.plausible import implausible, quality_flag
 from greeniot.protocol.topics import device_topic, ingest_filters
@@ -43,7 +43,8 @@ log = logging.getLogger(__name__)
 MAX_SETTLING = 4
 
 #: Payload bytes per processed batch: bounds the lines a batch makes (memory), while 5000
-#: single readings still fit one batch (one fsync, one ack write).
+#: single readings still fit one batch (one fsync, one ack write). Oversized payloads (refused
+#: on their length, no lines) do not count: a flood of them must not cut batches small.
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 
 #: Ranges per confirmation message (a device's RAM bounds what it can parse at once).
@@ -159,7 +160,7 @@ class IngestService:
     async def _pump(self) -> None:
         while True:
             await self.mqtt.wait_inbox(0.5)
-            batch = self.mqtt.drain(self.max_batch, MAX_BATCH_BYTES)
+            batch = self.mqtt.drain(self.max_batch, MAX_BATCH_BYTES, MAX_PAYLOAD_BYTES)
             if batch:
                 await self.process(batch)
 

@@ -327,20 +327,26 @@ class MqttSession:
             async with asyncio.timeout(timeout_s):
                 await self._arrived.wait()
 
-    def drain(self, max_items: int, max_bytes: int | None = None) -> list[Message]:
+    def drain(self, max_items: int, max_bytes: int | None = None,
+              oversize: int | None = None) -> list[Message]:
         """Up to ``max_items`` messages, and (with ``max_bytes``) no more payload bytes than
-        that, but always at least one if any is there."""
+        that, but always at least one if any is there. Payloads above ``oversize`` bytes do
+        not count toward ``max_bytes`` (the consumer refuses them on their length alone)."""
         out: list[Message] = []
         pop = self.inbox.popleft
-        taken = 0
+        taken = counted = 0
         budget = max_bytes if max_bytes is not None else 1 << 62
+        big = oversize if oversize is not None else 1 << 62
         try:
             for _ in range(max_items):
                 m = pop()
                 out.append(m)
-                taken += len(m.payload)
-                if taken >= budget:
-                    break
+                n = len(m.payload)
+                taken += n
+                if n <= big:
+                    counted += n
+                    if counted >= budget:
+                        break
         except IndexError:
             pass
         self._bytes_out += taken
