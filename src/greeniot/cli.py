@@ -95,7 +95,7 @@ def ingest(mqtt_host: MqttHost = None, mqtt_port: MqttPort = None, influx_url: I
            worker: Annotated[int, typer.Option(help="worker index (shared subscription)")] = 0
            ) -> None:
     """MQTT → validation → spool → InfluxDB. Acks only what is durable."""
-    from greeniot.runtime.processes import run_ingest
+    from greeniot.ingest.run import run_ingest
 
     s = build_settings(mqtt_host=mqtt_host, mqtt_port=mqtt_port, influx_url=influx_url,
                        data_dir=data_dir, db_url=db_url)

@@ -24,14 +24,15 @@ from collections.abc import Callable, Mapping
 from greeniot.clock import wall_ms
 from greeniot.config import Settings
 from greeniot.ingest.deadletter import bundle, dead_letter
+from greeniot.ingest.fastpath import FastDecoder
 from greeniot.ingest.lag import BrokerLagMonitor
 from greeniot.ingest.orphans import OrphanDrainer
 from greeniot.ingest.spool import Spool
 from greeniot.ingest.stats import IngestStats
 from greeniot.ingest.validate import check_time
 from greeniot.ingest.writer import SpoolWriter
-from greeniot.protocol.codec import Rejection, decode
-from greeniot.protocol.messages import Stored, seq_ranges
+from greeniot.protocol.codec import MAX_PAYLOAD_BYTES, Rejection, decode
+from greeniot.protocol.messages import seq_ranges
 from greeniot.protocol.plausible import implausible, quality_flag
 from greeniot.protocol.topics import device_topic, ingest_filters
 from greeniot.reachable import mqtt_dependency, retry_until_reachable
@@ -43,6 +44,11 @@ log = logging.getLogger(__name__)
 
 #: Batches whose dead letters may await their PUBACKs while the next batch is processed.
 MAX_SETTLING = 4
+
+#: Payload bytes per processed batch: bounds the lines a batch makes (memory), while 5000
+#: single readings still fit one batch (one fsync, one ack write). Oversized payloads (refused
+#: on their length, no lines) do not count: a flood of them must not cut batches small.
+MAX_BATCH_BYTES = 4 * 1024 * 1024
 
 #: Ranges per confirmation message (a device's RAM bounds what it can parse at once).
 MAX_CONFIRM_RANGES = 64
@@ -66,6 +72,7 @@ class IngestService:
         ing = settings.ingest
         self._max_future_ms = int(ing.max_future_s * 1000)
         self._max_age_ms = int(ing.max_age_days * 86_400_000)
+        self._fast = FastDecoder()
         suffix = f"-{worker}" if worker else ""
         shared = settings.mqtt.share_group is not None
         self.mqtt = MqttSession(
@@ -159,47 +166,80 @@ class IngestService:
     async def _pump(self) -> None:
         while True:
             await self.mqtt.wait_inbox(0.5)
-            batch = self.mqtt.drain(self.max_batch)
+            batch = self.mqtt.drain(self.max_batch, MAX_BATCH_BYTES, MAX_PAYLOAD_BYTES)
             if batch:
                 await self.process(batch)
 
     def _convert(self, batch: list[Message]
                  ) -> tuple[list[str], list[dict[str, object]], dict[tuple[str, str], list[int]]]:
         now = self.clock()
+        lo, hi = now - self._max_age_ms, now + self._max_future_ms  # check_time's window
         lines: list[str] = []
         dead: list[dict[str, object]] = []
         handled: dict[tuple[str, str], list[int]] = {}  # (site, device) → seqs now durable
         st = self.stats
+        fast = self._fast.decode
+        ok = flagged = 0
         for m in batch:
-            try:
-                d = decode(m.topic, m.payload)
-                rejections = list(d.rejections)
-                if d.topic is not None and (d.messages or d.refused_seqs):
-                    key = (d.topic.site, d.topic.device)
-                    seqs = handled.setdefault(key, [])
-                    seqs.extend(d.refused_seqs)
-                    tags = self._tag_suffix(*key)
-                    for msg, pos in zip(d.messages, d.positions, strict=True):
-                        seq = getattr(msg, "seq", None)
-                        if seq is not None:
-                            seqs.append(seq)
-                        bad = check_time(msg, now, max_future_ms=self._max_future_ms,
-                                         max_age_ms=self._max_age_ms, index=pos)
-                        if bad is not None:
-                            rejections.append(bad)
-                            continue
-                        # implausible values are stored, flagged (analytics leaves them out)
-                        flag = quality_flag(implausible(msg))
-                        st.flagged += flag is not None
-                        lines.extend(to_lines(msg, tags, m.received_ms, flag))
-                        st.accepted += 1
-            except Exception as err:  # a bug must not lose the message: dead-letter it
-                log.exception("ingest failed on topic=%r", m.topic)
-                rejections = [Rejection("internal", f"{type(err).__name__}: {err}")]
-            for rej in rejections:
-                st.rejected[rej.reason] += 1
-                dead.append(dead_letter(m.topic, m.payload, rej, m.received_ms))
+            got = fast(m.topic, m.payload, lo, hi)
+            if got is None:
+                self._convert_slow(m, now, lines, dead, handled)
+                continue
+            route, items = got
+            c = route.code
+            key = (route.site, route.device)
+            tags = self._tags.get(key) or self._tag_suffix(*key)
+            for it in items:
+                fields = c.flags(it)
+                if fields:  # implausible values are stored, flagged (analytics leaves them out)
+                    flagged += 1
+                    lines.append(c.line(it, tags, m.received_ms, quality_flag(fields)))
+                else:
+                    lines.append(c.line(it, tags, m.received_ms, None))
+                if c.extra is not None:
+                    lines.extend(c.extra(it, tags))
+            if c.has_seq:
+                seqs = handled.get(key)
+                if seqs is None:
+                    seqs = handled[key] = []
+                seqs.extend([it.seq for it in items])
+            ok += len(items)
+        st.accepted += ok
+        st.flagged += flagged
         return lines, dead, handled
+
+    def _convert_slow(self, m: Message, now: int, lines: list[str],
+                      dead: list[dict[str, object]],
+                      handled: dict[tuple[str, str], list[int]]) -> None:
+        """The codec's ``decode``: exact reasons for what the fast path did not take."""
+        st = self.stats
+        try:
+            d = decode(m.topic, m.payload)
+            rejections = list(d.rejections)
+            if d.topic is not None and (d.messages or d.refused_seqs):
+                key = (d.topic.site, d.topic.device)
+                seqs = handled.setdefault(key, [])
+                seqs.extend(d.refused_seqs)
+                tags = self._tag_suffix(*key)
+                for msg, pos in zip(d.messages, d.positions, strict=True):
+                    seq = getattr(msg, "seq", None)
+                    if seq is not None:
+                        seqs.append(seq)
+                    bad = check_time(msg, now, max_future_ms=self._max_future_ms,
+                                     max_age_ms=self._max_age_ms, index=pos)
+                    if bad is not None:
+                        rejections.append(bad)
+                        continue
+                    flag = quality_flag(implausible(msg))
+                    st.flagged += flag is not None
+                    lines.extend(to_lines(msg, tags, m.received_ms, flag))
+                    st.accepted += 1
+        except Exception as err:  # a bug must not lose the message: dead-letter it
+            log.exception("ingest failed on topic=%r", m.topic)
+            rejections = [Rejection("internal", f"{type(err).__name__}: {err}")]
+        for rej in rejections:
+            st.rejected[rej.reason] += 1
+            dead.append(dead_letter(m.topic, m.payload, rej, m.received_ms))
 
     async def process(self, batch: list[Message]) -> None:
         """Decode, spool (fsync), dead-letter, then ack — in that order.
@@ -235,8 +275,7 @@ class IngestService:
         self._settle(batch, handled)
 
     def _settle(self, batch: list[Message], handled: dict[tuple[str, str], list[int]]) -> None:
-        for m in batch:
-            self.mqtt.ack(m)
+        self.mqtt.ack_many(batch)
         self.stats.acked += len(batch)
         if self._confirm:
             self._publish_confirmations(handled)
@@ -253,11 +292,16 @@ class IngestService:
                 continue
             ranges = seq_ranges(seqs)
             for i in range(0, len(ranges), MAX_CONFIRM_RANGES):
-                body = Stored(seqs=ranges[i:i + MAX_CONFIRM_RANGES])
+                body = stored_payload(ranges[i:i + MAX_CONFIRM_RANGES])
                 try:
-                    self.mqtt.publish_nowait(device_topic(site, device, "stored"),
-                                             body.model_dump_json().encode(), qos=1)
+                    self.mqtt.publish_nowait(device_topic(site, device, "stored"), body, qos=1)
                 except MqttError:  # the session dropped meanwhile, or paho's queue is full
                     self.stats.confirmations_skipped += 1
                     return
             self.stats.confirmations += 1
+
+
+def stored_payload(ranges: list[list[int]]) -> bytes:
+    """``Stored(seqs=ranges)`` as compact JSON, without a model per message (hot path)."""
+    return ('{"v":1,"seqs":[' + ",".join(f"[{a},{b}]" for a, b in ranges) + "]}").encode()
+

@@ -131,10 +131,12 @@ class Spool:
             self._durable += len(data)
 
     # -- reader side (InfluxDB writer) ---------------------------------------------------------
-    def read(self, max_lines: int, max_bytes: int = 4 * 1024 * 1024) -> Chunk | None:
-        """Up to ``max_lines`` whole lines from the cursor, within one segment."""
+    def read(self, max_lines: int, max_bytes: int = 4 * 1024 * 1024, *,
+             after: Chunk | None = None) -> Chunk | None:
+        """Up to ``max_lines`` whole lines from the cursor (or from the end of ``after``, a
+        chunk read before and not yet committed), within one segment."""
         with self._lock:
-            seg, off = self._cursor
+            seg, off = self._cursor if after is None else (after.segment, after.end)
             current, durable = self._current, self._durable
         while True:
             end = durable if seg == current else self._path(seg).stat().st_size
@@ -143,18 +145,24 @@ class Spool:
             if seg >= current:
                 return None
             seg, off = seg + 1, 0  # finished segment: move on (deleted at commit)
+        # Lines are ~100-200 bytes: read what max_lines may need, not all of max_bytes.
+        want = min(end - off, max_bytes, max_lines * 256)
         with open(self._path(seg), "rb") as fh:
             fh.seek(off)
-            data = fh.read(min(end - off, max_bytes))
+            data = fh.read(want)
         # Cut to whole lines, and to max_lines.
         cut = data.rfind(b"\n") + 1
+        if cut == 0 and want < end - off and want < max_bytes:  # one very long line
+            with open(self._path(seg), "rb") as fh:
+                fh.seek(off)
+                data = fh.read(min(end - off, max_bytes))
+            cut = data.rfind(b"\n") + 1
         data = data[:cut]
         n = data.count(b"\n")
         if n > max_lines:
-            idx = -1
-            for _ in range(max_lines):
-                idx = data.index(b"\n", idx + 1)
-            data, n = data[: idx + 1], max_lines
+            parts = data.split(b"\n", max_lines)  # the first max_lines lines, then the rest
+            keep = sum(map(len, parts[:-1])) + max_lines
+            data, n = data[:keep], max_lines
         return Chunk(data, n, seg, off + len(data))
 
     def commit(self, chunk: Chunk) -> None:

@@ -1,5 +1,9 @@
 """Spool → InfluxDB, committing the spool cursor only after the server took the batch.
 
+Up to ``concurrency`` chunks are written at once (InfluxDB parses requests on several cores,
+and one writer waits on each answer); the cursor follows the writes in order, so it never
+passes a chunk that is not stored.
+
 Counts are in lines. When InfluxDB refuses part of a batch (400 ``partial write`` / ``unable
 to parse``: it stored the valid points and dropped the others, without saying which), the batch
 is bisected and the halves written again until each refused line stands alone: the others are
@@ -10,12 +14,13 @@ refused and logged. Strict input (greeniot.protocol) makes such a line a bug, no
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import random
 import time
 
-from greeniot.ingest.spool import Spool
+from greeniot.ingest.spool import Chunk, Spool
 from greeniot.ingest.stats import IngestStats
 from greeniot.reachable import influx_dependency
 from greeniot.store.errors import RejectedWriteError, RetryableWriteError
@@ -27,29 +32,60 @@ log = logging.getLogger(__name__)
 
 class SpoolWriter:
     def __init__(self, spool: Spool, influx: InfluxClient, stats: IngestStats, *,
-                 batch_lines: int, flush_interval_s: float, max_backoff_s: float = 10.0) -> None:
+                 batch_lines: int, flush_interval_s: float, max_backoff_s: float = 10.0,
+                 concurrency: int = 3) -> None:
         self.spool = spool
         self.influx = influx
         self.stats = stats
         self.batch_lines = batch_lines
         self.flush_interval_s = flush_interval_s
         self.max_backoff_s = max_backoff_s
+        self.concurrency = concurrency
         self.wakeup = asyncio.Event()
         self._failing = False
 
     async def run(self) -> None:
-        """Write until cancelled. Retries a failing batch with capped, jittered backoff."""
+        """Write until cancelled: up to ``concurrency`` chunks in flight, each retried with
+        capped, jittered backoff until stored; the cursor follows them in order."""
+        inflight: collections.deque[tuple[Chunk, asyncio.Task[None]]] = collections.deque()
+        try:
+            while True:
+                while len(inflight) < self.concurrency:
+                    chunk = self.spool.read(self.batch_lines,
+                                            after=inflight[-1][0] if inflight else None)
+                    if chunk is None:
+                        break
+                    inflight.append((chunk, asyncio.create_task(self._store(chunk))))
+                if not inflight:
+                    self.wakeup.clear()
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel
+                    # that races its timeout, and this loop would then never stop.
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self.flush_interval_s):
+                            await self.wakeup.wait()
+                    continue
+                chunk, task = inflight[0]
+                if len(inflight) < self.concurrency and not task.done():
+                    # room for more: wake on the oldest write or on new lines, whichever first
+                    self.wakeup.clear()
+                    waker = asyncio.ensure_future(self.wakeup.wait())
+                    await asyncio.wait((task, waker), return_when=asyncio.FIRST_COMPLETED)
+                    waker.cancel()
+                    if not task.done():
+                        continue
+                await task
+                inflight.popleft()
+                self.spool.commit(chunk)  # every chunk before it is committed already
+                if not inflight and self.spool.pending_bytes() == 0:
+                    self.stats.spooled_since_ms = None
+        finally:
+            for _, task in inflight:
+                task.cancel()
+
+    async def _store(self, chunk: Chunk) -> None:
+        """Write one chunk until InfluxDB answered for every line (stored or refused)."""
         backoff = 0.1
         while True:
-            chunk = self.spool.read(self.batch_lines)
-            if chunk is None:
-                self.wakeup.clear()
-                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
-                # races its timeout, and this loop would then never stop.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.flush_interval_s):
-                        await self.wakeup.wait()
-                continue
             t0 = time.perf_counter()
             try:
                 written, refused = await self._write(chunk.data, chunk.lines)
@@ -69,10 +105,7 @@ class SpoolWriter:
             if self._failing:
                 log.info("influx writes recovered; pending %d bytes", self.spool.pending_bytes())
                 self._failing = False
-            backoff = 0.1
-            self.spool.commit(chunk)
-            if self.spool.pending_bytes() == 0:
-                self.stats.spooled_since_ms = None
+            return
 
     async def _write(self, data: bytes, lines: int) -> tuple[int, int]:
         """Write ``data`` (``lines`` whole lines): (lines written, lines refused for good).

@@ -16,6 +16,7 @@ makes the busy timeout apply to every writer. Readers in WAL mode are not blocke
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import time
@@ -29,6 +30,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
 from greeniot.config import Settings
+from greeniot.reachable import registry_dependency, retry_until_reachable
 
 log = logging.getLogger(__name__)
 
@@ -139,3 +141,37 @@ def migrate(url: str | URL | Engine, *, revision: str = "heads") -> None:
         if engine is not url:
             engine.dispose()
     log.debug("registry schema at %s", revision)
+
+
+def open_registry(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:
+    """The registry of ``settings``, migrated: its engine and session factory."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings)
+    migrate(engine)
+    return engine, session_factory(engine)
+
+
+async def open_registry_when_reachable(settings: Settings
+                                      ) -> tuple[Engine, sessionmaker[Session]]:
+    """:func:`open_registry`, retried with backoff while the database does not answer
+    (PostgreSQL still starting): one line naming ``GREENIOT_DB_URL``, no traceback."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    def probe() -> None:
+        # Only reaching the database is retried: a migration that fails (two processes
+        # migrating at once, say) must not be run again on a half-migrated schema.
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        eng = make_engine(settings)
+        try:
+            with eng.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        finally:
+            eng.dispose()
+
+    async def attempt(_timeout_s: float) -> None:
+        await asyncio.to_thread(probe)
+
+    await retry_until_reachable(registry_dependency(settings), attempt,
+                                retry_on=(OperationalError, OSError))
+    return await asyncio.to_thread(open_registry, settings)

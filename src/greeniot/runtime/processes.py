@@ -10,18 +10,21 @@ from typing import Any
 
 import uvicorn
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from greeniot.clock import wall_ms
 from greeniot.config import Settings
 from greeniot.estate import EstateContext
-from greeniot.ingest.service import Bindings, IngestService
+from greeniot.ingest.run import run_ingest as run_ingest
+from greeniot.ingest.service import Bindings
 from greeniot.metrics import Metrics, serve
-from greeniot.reachable import mqtt_dependency, registry_dependency, retry_until_reachable
+from greeniot.reachable import mqtt_dependency, retry_until_reachable
 from greeniot.registry.context import load_context
-from greeniot.registry.db import make_engine, migrate, session_factory
+from greeniot.registry.db import open_registry as open_registry
+from greeniot.registry.db import open_registry_when_reachable as open_registry_when_reachable
+from greeniot.registry.db import session_factory
 from greeniot.runtime.liveness import HEALTH_FILTER, LivenessBoard, watch
-from greeniot.runtime.telemetry import MaintenanceTelemetry, inbox_families, ingest_families
+from greeniot.runtime.telemetry import MaintenanceTelemetry
 from greeniot.store.influx import InfluxClient
 from greeniot.transport.mqtt import MqttSession
 
@@ -29,39 +32,6 @@ log = logging.getLogger(__name__)
 
 #: How often long-running processes re-read the registry for new devices and bindings [s].
 REGISTRY_REFRESH_S = 30.0
-
-
-def open_registry(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings)
-    migrate(engine)
-    return engine, session_factory(engine)
-
-
-async def open_registry_when_reachable(settings: Settings
-                                      ) -> tuple[Engine, sessionmaker[Session]]:
-    """:func:`open_registry`, retried with backoff while the database does not answer
-    (PostgreSQL still starting): one line naming ``GREENIOT_DB_URL``, no traceback."""
-    from sqlalchemy import text
-    from sqlalchemy.exc import OperationalError
-
-    def probe() -> None:
-        # Only reaching the database is retried: a migration that fails (two processes
-        # migrating at once, say) must not be run again on a half-migrated schema.
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        eng = make_engine(settings)
-        try:
-            with eng.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        finally:
-            eng.dispose()
-
-    async def attempt(_timeout_s: float) -> None:
-        await asyncio.to_thread(probe)
-
-    await retry_until_reachable(registry_dependency(settings), attempt,
-                                retry_on=(OperationalError, OSError))
-    return await asyncio.to_thread(open_registry, settings)
 
 
 def read_context(sessions: Callable[[], Session]) -> EstateContext:
@@ -86,28 +56,6 @@ async def _refresh(every_s: float, apply: Callable[[], None]) -> None:
             await asyncio.to_thread(apply)
         except Exception:  # a registry hiccup must not stop ingest or analytics
             log.exception("registry refresh failed")
-
-
-async def run_ingest(settings: Settings, *, worker: int = 0) -> None:
-    engine, sessions = await open_registry_when_reachable(settings)
-    metrics = Metrics()
-    server = None
-    try:
-        async with IngestService(settings, worker=worker,
-                                 bindings=bindings_of(read_context(sessions))) as svc:
-            metrics.add("ingest", ingest_families(svc))
-            metrics.add("ingest-inbox", inbox_families("ingest", svc.mqtt))
-            server = serve(metrics, host=settings.metrics.host, port=settings.metrics.port)
-            refresh = asyncio.create_task(_refresh(
-                REGISTRY_REFRESH_S, lambda: svc.set_bindings(bindings_of(read_context(sessions)))))
-            try:
-                await svc.run_forever()
-            finally:
-                refresh.cancel()
-    finally:
-        if server is not None:
-            server.shutdown()
-        engine.dispose()
 
 
 async def run_maintenance(settings: Settings,

@@ -2,6 +2,13 @@
 
 paho rather than aiomqtt: paho 2.x can acknowledge QoS 1 messages manually (``manual_ack``), so
 ingest acks only what is durable, and it drains a backlog about 3x faster here (docs/domain.md).
+
+Two costs of paho's per-packet I/O are taken off the hot path (docs/architecture.md, "The
+ingest hot path"): paho reads every packet with three ``recv`` calls (type, length, body) and
+a ``select`` before each, so the socket is wrapped in a 64 KiB read buffer that paho sees as an
+SSL-style socket with ``pending()`` bytes, and ``loop_read`` goes on while the buffer holds
+whole packets; and ``ack_many`` queues the PUBACKs of a batch as one write instead of a
+packet, a wake-up and a ``send`` each.
 """
 
 from __future__ import annotations
@@ -10,13 +17,14 @@ import asyncio
 import collections
 import contextlib
 import logging
+import socket
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from greeniot.clock import wall_ms
 from greeniot.config import MqttSettings
@@ -28,14 +36,85 @@ class MqttError(RuntimeError):
     """Connection or publish failure; the message names the broker."""
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
+class Message(NamedTuple):
+    """One received message (a tuple: made once per message on paho's thread, cheaply)."""
+
     topic: str
     payload: bytes
     mid: int
     qos: int
     retain: bool
     received_ms: int
+
+
+#: How much the read buffer takes from the socket at once [bytes].
+READ_CHUNK = 65536
+
+
+class _BufferedSocket:
+    """The broker socket, read in chunks: ``recv(n)`` serves from a buffer, ``pending()``
+    tells paho's loop that buffered bytes wait (as it asks an SSL socket), everything else
+    passes through. Used by paho's network thread only."""
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._buf = b""
+        self._pos = 0
+
+    def recv(self, n: int) -> bytes:
+        buf, pos = self._buf, self._pos
+        if pos >= len(buf):
+            if n >= READ_CHUNK:  # a large payload: straight into its own buffer
+                return bytes(self._sock.recv(n))
+            buf = self._buf = self._sock.recv(READ_CHUNK)  # BlockingIOError passes up
+            pos = 0
+            if not buf:
+                return b""
+        end = pos + n
+        self._pos = min(end, len(buf))
+        return buf[pos:end]
+
+    def pending(self) -> int:
+        return len(self._buf) - self._pos
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _Client(paho.Client):
+    """paho with the buffered socket and a ``loop_read`` that empties the buffer."""
+
+    def _create_socket(self) -> Any:
+        sock = super()._create_socket()
+        if isinstance(sock, socket.socket):  # plain TCP (TLS and websockets keep their own)
+            return _BufferedSocket(sock)
+        return sock
+
+    def _handle_on_message(self, message: paho.MQTTMessage) -> None:
+        # greeniot adds no per-filter callbacks (message_callback_add), so skip paho's walk
+        # of its filter tree for every message and call on_message straight away.
+        on_message = self.on_message
+        if on_message is None:
+            return
+        try:
+            with self._in_callback_mutex:
+                on_message(self, self._userdata, message)
+        except Exception:
+            log.exception("mqtt on_message failed topic=%r", message.topic)
+            if not self.suppress_exceptions:
+                raise
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        rc = super().loop_read(max_packets)
+        while rc == paho.MQTT_ERR_SUCCESS:
+            sock = self._sock
+            if not isinstance(sock, _BufferedSocket) or not sock.pending():
+                break
+            rc = super().loop_read(max_packets)
+        return rc
+
+
+_PUBACK = bytes((paho.PUBACK, 2))
 
 
 @dataclass(slots=True)
@@ -60,16 +139,17 @@ class MqttSession:
     Received messages collect in ``inbox`` (a deque) and ``wait_inbox()`` wakes on arrival.
     With ``manual_ack=True`` the caller must ``ack(msg)`` every QoS 1 message once it is safe.
 
-    The inbox is bounded (``inbox_max``): when it is full, paho's network thread waits for the
-    consumer to drain it, so the socket is not read and the broker holds the rest (a
-    persistent session queues them) — back-pressure instead of unbounded memory.
+    The inbox is bounded (``inbox_max`` messages, ``inbox_max_bytes`` of payload): when it is
+    full, paho's network thread waits for the consumer to drain it, so the socket is not read
+    and the broker holds the rest (a persistent session queues them) — back-pressure instead
+    of unbounded memory.
     """
 
     def __init__(self, settings: MqttSettings, client_id: str, *,
                  filters: Sequence[str] = (), qos: int = 1, clean_session: bool = False,
                  manual_ack: bool = False, will: Will | None = None,
                  connect_timeout_s: float = 15.0, publish_timeout_s: float = 10.0,
-                 inbox_max: int = 50_000) -> None:
+                 inbox_max: int = 50_000, inbox_max_bytes: int = 8 * 1024 * 1024) -> None:
         if not client_id:
             raise ValueError("client_id is required for a persistent session")
         self.settings = settings
@@ -82,10 +162,14 @@ class MqttSession:
             raise ValueError(f"inbox_max must be >= 1, got {inbox_max}")
         self.inbox: collections.deque[Message] = collections.deque()
         self.inbox_max = inbox_max
+        self.inbox_max_bytes = inbox_max_bytes
+        # Payload bytes put into / taken from the inbox: each written by one thread only.
+        self._bytes_in = 0
+        self._bytes_out = 0
         self._room = threading.Event()  # set while the inbox has room
         self._room.set()
         self._closing = False
-        self._client = paho.Client(
+        self._client = _Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session,
             protocol=paho.MQTTv311, manual_ack=manual_ack,
         )
@@ -113,6 +197,10 @@ class MqttSession:
         # mid → what waits for its PUBACK: a future, a group, or None (nobody waits)
         self._pending: dict[int, asyncio.Future[None] | _Group | None] = {}
         self._early: set[int] = set()
+        #: PUBACKs somebody awaits (under _plock). While there are any, a full inbox does not
+        #: stop the network thread: the PUBACKs come on the same socket behind the messages,
+        #: and the consumer may be waiting for them before it drains (ingest's dead letters).
+        self._awaited = 0
         self.connects = 0
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -187,13 +275,24 @@ class MqttSession:
             log.info("mqtt disconnected client=%s reason=%s", self.client_id, rc)
         self._threadsafe(self._connected.clear)
 
+    def _full(self) -> bool:
+        return (len(self.inbox) >= self.inbox_max
+                or self._bytes_in - self._bytes_out >= self.inbox_max_bytes)
+
     def _on_message(self, _c: object, _u: object, msg: paho.MQTTMessage) -> None:
-        while len(self.inbox) >= self.inbox_max and not self._closing:
+        if self._full() and not self._connected.is_set():
+            # A backlog fills the inbox before our SUBACK (queued behind it on the socket)
+            # arrived: the session's subscriptions exist, since the broker delivers for them.
+            # Ready now, or connect() would wait for a SUBACK we stopped reading to reach.
+            self._threadsafe(self._connected.set)
+        while self._full() and not self._closing and not self._awaited:
             self._room.clear()
-            if len(self.inbox) < self.inbox_max:
+            if not self._full() or self._awaited:
                 break
             self._room.wait(1.0)  # back-pressure: stop reading the socket until drained
-        self.inbox.append(Message(msg.topic, bytes(msg.payload), msg.mid, msg.qos, bool(msg.retain),
+        payload = msg.payload if type(msg.payload) is bytes else bytes(msg.payload)
+        self._bytes_in += len(payload)
+        self.inbox.append(Message(msg.topic, payload, msg.mid, msg.qos, bool(msg.retain),
                                   wall_ms()))
         if not self._arrived.is_set():
             self._threadsafe(self._arrived.set)
@@ -206,6 +305,7 @@ class MqttSession:
             waiter = self._pending.pop(mid)
             if waiter is None:
                 return
+            self._awaited -= 1
             if isinstance(waiter, _Group):
                 waiter.left -= 1
                 if waiter.left:
@@ -227,21 +327,49 @@ class MqttSession:
             async with asyncio.timeout(timeout_s):
                 await self._arrived.wait()
 
-    def drain(self, max_items: int) -> list[Message]:
+    def drain(self, max_items: int, max_bytes: int | None = None,
+              oversize: int | None = None) -> list[Message]:
+        """Up to ``max_items`` messages, and (with ``max_bytes``) no more payload bytes than
+        that, but always at least one if any is there. Payloads above ``oversize`` bytes do
+        not count toward ``max_bytes`` (the consumer refuses them on their length alone)."""
         out: list[Message] = []
         pop = self.inbox.popleft
+        taken = counted = 0
+        budget = max_bytes if max_bytes is not None else 1 << 62
+        big = oversize if oversize is not None else 1 << 62
         try:
             for _ in range(max_items):
-                out.append(pop())
+                m = pop()
+                out.append(m)
+                n = len(m.payload)
+                taken += n
+                if n <= big:
+                    counted += n
+                    if counted >= budget:
+                        break
         except IndexError:
             pass
-        if len(self.inbox) < self.inbox_max:
+        self._bytes_out += taken
+        if not self._full():
             self._room.set()
         return out
 
     def ack(self, msg: Message) -> None:
         if msg.qos > 0:
             self._client.ack(msg.mid, msg.qos)
+
+    def ack_many(self, msgs: Sequence[Message]) -> None:
+        """Acknowledge QoS 1 messages with one queued write of their PUBACKs (MQTT 3.1.1:
+        four bytes each, in any order), not one packet, wake-up and ``send`` each."""
+        blob = b"".join([_PUBACK + m.mid.to_bytes(2, "big") for m in msgs if m.qos == 1])
+        if any(m.qos == 2 for m in msgs):  # never sent to us (we subscribe QoS <= 1)
+            for m in msgs:
+                if m.qos == 2:
+                    self._client.ack(m.mid, 2)
+        if blob:
+            # paho's own ack() queues each PUBACK the same way; a disconnected client drops
+            # them as it would drop those (unacked messages are redelivered on reconnect).
+            self._client._packet_queue(paho.PUBACK, blob, 0, 0)
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False
                 ) -> asyncio.Future[None]:
@@ -261,6 +389,8 @@ class MqttSession:
                 fut.set_result(None)
             else:
                 self._pending[info.mid] = fut
+                self._awaited += 1
+                self._room.set()  # a network thread held by a full inbox reads on
         return fut
 
     def _queue(self, topic: str, payload: bytes, qos: int, retain: bool = False) -> int:
@@ -288,7 +418,10 @@ class MqttSession:
                     group.left -= 1
                 else:
                     self._pending[mid] = group
-            if not group.left:
+                    self._awaited += 1
+            if group.left:
+                self._room.set()  # a network thread held by a full inbox reads on
+            else:
                 fut.set_result(None)
         return fut
 

@@ -1,0 +1,353 @@
+"""The ingest hot path: strict msgspec decoding and compiled line builders, both generated at
+import from the protocol's pydantic models and the channel table.
+
+The fast path only ever *accepts*. A payload it cannot take whole — any refusal, a payload
+with a backslash escape, a possible duplicate key, a time outside ingest's window — goes to
+:func:`greeniot.protocol.codec.decode` instead, which gives the documented reason (and keeps
+the good items of a batch). So the rules of docs/protocol.md hold as long as the fast path
+accepts nothing that ``decode`` refuses and stores what ``to_lines`` would: the tests in
+tests/ingest/test_fastpath.py check both on hypothesis and fuzz payloads.
+
+What ``decode`` checks and how the fast path matches it:
+
+- strict types, bounds, ``extra=forbid``: msgspec Structs, strict by nature, with the same
+  ``Meta`` bounds and ``forbid_unknown_fields``; ``null`` is no member of any field type
+  (absent optional fields are ``UNSET``), ``v`` is required;
+- duplicate keys (msgspec keeps the last one silently): every key of a JSON text is followed by
+  its own ``:`` outside any string, so the payload holds at least as many colons as keys; the
+  decoded Structs count the distinct keys they were given, and any difference (a duplicate,
+  or a colon inside a string) goes to the slow path;
+- strings reach line protocol unescaped: a payload with a backslash (the only way to put a
+  quote or control character into a JSON string) goes to the slow path;
+- NaN/Infinity, bad UTF-8, deep nesting: msgspec refuses them (the slow path names them);
+- model validators: mirrored in :data:`_CHECKS`; a model with a validator not listed there
+  makes this module refuse to import, so a new rule cannot be skipped silently.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+import annotated_types as at
+import msgspec
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from greeniot.protocol.channels import CHANNELS, SUB_MEASUREMENTS, Channel
+from greeniot.protocol.codec import MAX_BATCH, MAX_PAYLOAD_BYTES
+from greeniot.protocol.messages import MAX_BURST_SPAN_MS, SCHEMA_VERSION, TS_MAX_MS, TiltBurst
+from greeniot.protocol.plausible import ranges
+from greeniot.protocol.topics import TopicError, parse_topic
+from greeniot.store.lineproto import escape_tag, point_us
+
+UNSET = msgspec.UNSET
+
+
+# -- pydantic model → msgspec Struct ------------------------------------------------------------
+def _meta(items: list[Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for m in items:
+        if isinstance(m, FieldInfo):
+            out.update(_meta(m.metadata))
+        elif isinstance(m, at.Ge):
+            out["ge"] = m.ge
+        elif isinstance(m, at.Le):
+            out["le"] = m.le
+        elif isinstance(m, at.Gt):
+            out["gt"] = m.gt
+        elif isinstance(m, at.Lt):
+            out["lt"] = m.lt
+        elif isinstance(m, at.MinLen):
+            out["min_length"] = m.min_length
+        elif isinstance(m, at.MaxLen):
+            out["max_length"] = m.max_length
+        elif type(m).__name__ == "_PydanticGeneralMetadata" and set(vars(m)) == {"pattern"}:
+            out["pattern"] = vars(m)["pattern"]
+        else:
+            raise TypeError(f"fast path: no msgspec equivalent for constraint {m!r}")
+    return out
+
+
+def _type(tp: Any, meta: list[Any]) -> Any:
+    """The msgspec type of a pydantic annotation (with its constraints ``meta``)."""
+    origin = get_origin(tp)
+    if origin is Annotated:
+        inner, *extra = get_args(tp)
+        return _type(inner, [*meta, *extra])
+    kw = _meta(meta)
+    base: Any
+    if origin is list:
+        (item,) = get_args(tp)
+        base = list[_type(item, [])]  # type: ignore[misc]
+    elif origin is Literal or tp in (int, float, str, bool):
+        base = tp
+    elif isinstance(tp, type) and issubclass(tp, BaseModel):
+        base = struct_of(tp)
+    else:
+        raise TypeError(f"fast path: no msgspec equivalent for {tp!r}")
+    return Annotated[base, msgspec.Meta(**kw)] if kw else base
+
+
+def _optional(tp: Any) -> Any | None:
+    """``X`` of ``X | None``, else None."""
+    if get_origin(tp) in (Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if len(args) == 1 and len(get_args(tp)) == 2:
+            return args[0]
+    return None
+
+
+_STRUCTS: dict[type[BaseModel], type[msgspec.Struct]] = {}
+
+
+def struct_of(model: type[BaseModel]) -> type[msgspec.Struct]:
+    """A strict msgspec Struct accepting what ``model`` accepts in the codec (``v`` required,
+    no ``null``); fields the payload left out are ``UNSET``."""
+    if model in _STRUCTS:
+        return _STRUCTS[model]
+    if not model.model_config.get("strict") or model.model_config.get("extra") != "forbid":
+        raise TypeError(f"fast path: {model.__name__} is not strict with extra=forbid")
+    decorators = model.__pydantic_decorators__
+    if decorators.field_validators or decorators.field_serializers:
+        raise TypeError(f"fast path: {model.__name__} has field validators")
+    for name in decorators.model_validators:
+        if (model.__name__, name) not in _CHECKED:
+            raise TypeError(f"fast path: validator {model.__name__}.{name} has no mirror")
+    fields: list[tuple[str, Any, Any] | tuple[str, Any]] = []
+    for name, f in model.model_fields.items():
+        inner = _optional(f.annotation)
+        if name == "v" or f.is_required():
+            fields.append((name, _type(f.annotation, list(f.metadata))))
+        elif inner is not None and f.default is None:
+            fields.append((name, _type(inner, list(f.metadata)) | msgspec.UnsetType, UNSET))
+        else:  # a default other than None (rain_mm = 0.0): absent is UNSET, stored as default
+            fields.append((name, _type(f.annotation, list(f.metadata)) | msgspec.UnsetType,
+                           UNSET))
+    st = msgspec.defstruct(f"Fast{model.__name__}", fields, kw_only=True,
+                           forbid_unknown_fields=True)
+    _STRUCTS[model] = st
+    return st
+
+
+# -- model validators, mirrored ------------------------------------------------------------------
+def _burst_ok(b: Any) -> bool:
+    n = len(b.pitch_deg)
+    return n == len(b.roll_deg) and (n - 1) * 1000.0 / b.hz <= MAX_BURST_SPAN_MS
+
+
+def _tilt_ok(m: Any) -> bool:
+    b = m.burst
+    return b is UNSET or (_burst_ok(b) and m.ts_ms + (len(b.pitch_deg) - 1) * 1000.0 / b.hz
+                          <= TS_MAX_MS)
+
+
+#: (model, validator) pairs the checks below stand for.
+_CHECKED = {("TiltBurst", "_same_length"), ("TiltReading", "_burst_in_time_range")}
+#: Checks of one decoded payload item per channel (nested models included).
+_CHECKS: Mapping[str, Callable[[Any], bool]] = {"tilt": _tilt_ok}
+
+
+# -- compiled per-channel code -------------------------------------------------------------------
+def _fmt(kind: str, x: str) -> str:
+    """f-string text of a field value ``x`` (msgspec gives floats for float fields)."""
+    if kind == "float":
+        return f"{{{x}!r}}"
+    if kind == "int":
+        return f"{{{x}}}i"
+    if kind == "bool":
+        return f"{{B[{x}]}}"
+    return f'"{{{x}}}"'  # no backslash or quote reaches here (module docstring)
+
+
+def _source(row: Channel) -> tuple[str, dict[str, Any]]:
+    """Python source of ``keys(m)``, ``line(m, tags, received_ms, quality)`` and ``flags(m)``
+    for one channel: straight-line code, one f-string per line, no loop over fields."""
+    model = row.model
+    # Generated f-strings are single-quoted, and their expressions hold no quotes.
+    env: dict[str, Any] = {"U": UNSET, "esc": escape_tag, "B": ("false", "true")}
+    mf = model.model_fields
+    # keys(m, lo, hi): the number of JSON keys this item was given (nested objects included),
+    # or -1 when its time lies outside [lo, hi] (ingest's window: the slow path refuses it)
+    terms = []
+    for name, f in mf.items():
+        if name == "v" or f.is_required():
+            terms.append("1")
+        elif _optional(f.annotation) is TiltBurst:
+            terms.append(f"(0 if m.{name} is U else {1 + len(TiltBurst.model_fields)})")
+        else:
+            terms.append(f"(m.{name} is not U)")
+    window = "lo <= m.ts_ms <= hi" if mf["ts_ms"].is_required() \
+        else "(m.ts_ms is U or lo <= m.ts_ms <= hi)"
+    src = [f"def keys(m, lo, hi):\n    return ({' + '.join(terms)}) if {window} else -1\n"]
+    # line(m, tags, received_ms, quality): optional fields as locals, then one f-string
+    pre, body = [], []
+    for i, (fname, fld) in enumerate(row.fields.items()):
+        if fld.value is not None:  # derived (e.g. open = state == "open"); None: left out
+            env[f"F{i}"] = fld.value
+            pre.append(f"    x{i} = F{i}(m)\n    o{i} = '' if x{i} is None else "
+                       f"f',{fname}={_fmt(fld.type, f'{fld.type}(x{i})')}'\n")
+            body.append(f"{{o{i}}}")
+            continue
+        attr = fld.attr or fname
+        f = mf[attr]
+        if attr == "v" or f.is_required():
+            body.append(f",{fname}={_fmt(fld.type, f'm.{attr}')}")
+        elif f.default is None:
+            pre.append(f"    o{i} = '' if m.{attr} is U else "
+                       f"f',{fname}={_fmt(fld.type, f'm.{attr}')}'\n")
+            body.append(f"{{o{i}}}")
+        else:  # a default other than None: written when absent, as the model has it
+            env[f"D{i}"] = f.default
+            pre.append(f"    d{i} = D{i} if m.{attr} is U else m.{attr}\n")
+            body.append(f",{fname}={_fmt(fld.type, f'd{i}')}")
+    extra = "".join(f",{tag}={{esc(m.{attr})}}" for tag, attr in row.tags.items())
+    ts = "(received_ms if m.ts_ms is U else m.ts_ms)" if not mf["ts_ms"].is_required() \
+        else "m.ts_ms"
+    t_us = f"{ts} * 1000 + m.seq % 1000" if "seq" in mf else f"{ts} * 1000"
+    src.append(
+        "def line(m, tags, received_ms, quality):\n" + "".join(pre) +
+        f"    body = f'{''.join(body)}'\n"
+        "    if quality:\n"
+        "        body += f',quality=\"{quality}\"'\n"
+        f"    return f'{row.measurement}{extra}{{tags}} {{body[1:]}} {{{t_us}}}'\n")
+    # flags(m): the fields outside their plausible range, in plausible.ranges order
+    checks = []
+    for k, (name, (lo, hi)) in enumerate(ranges(row.name).items()):
+        if name not in mf:  # implausible() reads it with getattr(..., None): never flagged
+            continue
+        env[f"L{k}"], env[f"H{k}"] = lo, hi
+        checks.append(f"(('{name}',) if m.{name} is not U and not L{k} <= m.{name} <= H{k} "
+                      "else ())")
+    src.append(f"def flags(m):\n    return {' + '.join(checks) or '()'}\n")
+    return "".join(src), env
+
+
+def _sway(m: Any, tags: str) -> list[str]:
+    """A tilt burst's samples as ``sway`` lines (as ``lineproto.to_lines`` writes them)."""
+    b = m.burst
+    if b is UNSET:
+        return []
+    t_us = point_us(m.ts_ms, m.seq)
+    step = 1e6 / b.hz
+    return [f"sway{tags} pitch_deg={float(p)!r},roll_deg={float(r)!r} {t_us + round(i * step)}"
+            for i, (p, r) in enumerate(zip(b.pitch_deg, b.roll_deg, strict=True))]
+
+
+#: Lines beside a channel's own, per channel (the sub-measurements of channels.py).
+_EXTRA: Mapping[str, Callable[[Any, str], list[str]]] = {"tilt": _sway}
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """Everything the hot path runs for one channel."""
+
+    channel: str
+    single: msgspec.json.Decoder[Any]
+    batch: msgspec.json.Decoder[Any] | None
+    keys: Callable[[Any, int, int], int]
+    line: Callable[[Any, str, int, str | None], str]
+    flags: Callable[[Any], tuple[str, ...]]
+    check: Callable[[Any], bool] | None
+    extra: Callable[[Any, str], list[str]] | None  # (m, tags) → sub-measurement lines
+    has_seq: bool
+    has_ts: bool  # ts_ms required (else a status without one: stored at its receive time)
+    source: str  # the generated code, for reading and debugging
+
+
+def compile_channel(row: Channel) -> Compiled:
+    if row.name in SUB_MEASUREMENTS and row.name not in _EXTRA:
+        raise TypeError(f"fast path: no lines for the sub-measurements of {row.name!r}")
+    st = struct_of(row.model)
+    batch = None
+    if row.batch:
+        bt = msgspec.defstruct(f"FastBatch{row.model.__name__}", [
+            ("v", Annotated[int, msgspec.Meta(ge=SCHEMA_VERSION, le=SCHEMA_VERSION)]),
+            ("batch", Annotated[list[st], msgspec.Meta(max_length=MAX_BATCH)]),  # type: ignore[valid-type]
+        ], forbid_unknown_fields=True)
+        batch = msgspec.json.Decoder(bt)
+    src, env = _source(row)
+    exec(compile(src, f"<fastpath {row.name}>", "exec"), env)
+    mf = row.model.model_fields
+    return Compiled(row.name, msgspec.json.Decoder(st), batch, env["keys"], env["line"],
+                    env["flags"], _CHECKS.get(row.name), _EXTRA.get(row.name), "seq" in mf,
+                    mf["ts_ms"].is_required(), src)
+
+
+COMPILED: Mapping[str, Compiled] = {
+    r.name: compile_channel(r) for r in CHANNELS.values()
+    if r.direction == "up" and r.measurement is not None
+}
+
+
+# -- decoding ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A topic the fast path knows: its device and channel code."""
+
+    site: str
+    device: str
+    code: Compiled
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.site, self.device)
+
+
+class FastDecoder:
+    """``decode(topic, payload)`` → (route, items), or None: then use the codec's ``decode``.
+
+    Remembers the routes of up to ``max_topics`` valid topics (a topic is parsed once)."""
+
+    def __init__(self, max_topics: int = 200_000) -> None:
+        self.max_topics = max_topics
+        self._routes: dict[str, Route | None] = {}
+
+    def route(self, topic: str) -> Route | None:
+        try:
+            return self._routes[topic]
+        except KeyError:
+            pass
+        try:
+            t = parse_topic(topic)
+        except TopicError:
+            return None  # bad topics are rare and not remembered
+        code = COMPILED.get(t.channel)
+        r = Route(t.site, t.device, code) if code is not None else None
+        if len(self._routes) >= self.max_topics:
+            self._routes.clear()
+        self._routes[topic] = r
+        return r
+
+    def decode(self, topic: str, payload: bytes, lo: int, hi: int
+               ) -> tuple[Route, list[Any]] | None:
+        """The route and decoded items of one message, all with ``lo <= ts_ms <= hi``
+        (ingest's time window), or None."""
+        r = self.route(topic)
+        if r is None or len(payload) > MAX_PAYLOAD_BYTES or b"\\" in payload:
+            return None
+        c = r.code
+        try:
+            if c.batch is not None and b'"batch"' in payload:
+                items = c.batch.decode(payload).batch
+                n = 2
+                for it in items:
+                    k = c.keys(it, lo, hi)
+                    if k < 0:
+                        return None
+                    n += k
+            else:
+                items = [c.single.decode(payload)]
+                n = c.keys(items[0], lo, hi)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            return None
+        if payload.count(b":") != n:  # a duplicate key, or a colon inside a string
+            return None
+        if c.check is not None and not all(map(c.check, items)):
+            return None
+        return r, items
+
+
+__all__ = ["COMPILED", "Compiled", "FastDecoder", "Route", "compile_channel", "struct_of"]
