@@ -276,9 +276,10 @@ def compile_channel(row: Channel) -> Compiled:
                     mf["ts_ms"].is_required(), src)
 
 
+#: Per-site channels (the forecast) are rare and their topic rule is the codec's: slow path.
 COMPILED: Mapping[str, Compiled] = {
     r.name: compile_channel(r) for r in CHANNELS.values()
-    if r.direction == "up" and r.measurement is not None
+    if r.direction == "up" and r.measurement is not None and r.site_device is None
 }
 
 
