@@ -95,7 +95,10 @@ class TiltStage:
             b, e = self.base, TiltBaseline.empty(n - before)
             self.base = TiltBaseline(*(np.concatenate([getattr(b, f), getattr(e, f)])
                                        for f in TiltBaseline.__slots__))
-            self.since = np.concatenate([self.since, np.zeros(n - before, np.int64)])
+            # a confirmed re-mount (registry) bounds the data a new row's baseline learns from
+            since = [getattr(board.lookup.binding(*self.index.key(r)), "remount_ms", None) or 0
+                     for r in range(before, n)]
+            self.since = np.concatenate([self.since, np.asarray(since, np.int64)])
             self.lean_deg = np.concatenate([self.lean_deg, np.full(n - before, np.nan)])
             self.storm = self.storm.grown(n)
             self.mount_ts = np.concatenate([self.mount_ts, np.zeros(n - before, np.int64)])
@@ -104,10 +107,17 @@ class TiltStage:
         return rows
 
     def remeta(self, board: Board) -> None:
-        """Re-read every tree binding and heritage flag (the registry changed)."""
-        metas = [board.lookup.meta(*self.index.key(r)) for r in range(len(self.index))]
+        """Re-read every tree binding and heritage flag (the registry changed), and re-learn
+        the baseline of every sensor whose re-mount a crew confirmed since the last look
+        (``DeviceBinding.remount_ms``, :mod:`greeniot.registry.remount`)."""
+        keys = [self.index.key(r) for r in range(len(self.index))]
+        metas = [board.lookup.meta(*k) for k in keys]
         self.tree = [m.tree for m in metas]
         self.heritage = np.asarray([m.heritage for m in metas], bool)
+        for row, key in enumerate(keys):
+            b = board.lookup.binding(*key)
+            if b is not None and b.remount_ms and b.remount_ms > self.since[row]:
+                self.rebaseline(row, int(b.remount_ms))
 
     def append(self, batch: StageBatch, board: Board) -> None:
         """Write readings; history (``warm``) is classified by the wind of its own time and
