@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
 from fastapi import status as http
+from pydantic import BaseModel, ConfigDict, Field
 
 from greeniot.api.deps import SessionDep
 from greeniot.api.security import CrewDep, OperatorDep, ViewerDep
 from greeniot.estate import DeviceKind
 from greeniot.registry import crud
 from greeniot.registry.models import Device
-from greeniot.registry.schemas import DeviceCreate, DevicePublic, DeviceUpdate, Id
 from greeniot.registry.remount import confirm_remount
+from greeniot.registry.schemas import DeviceCreate, DevicePublic, DeviceUpdate, Id
 from greeniot.registry.vocab import DeviceStatus
 
 router = APIRouter(prefix="/devices", tags=["devices"])
