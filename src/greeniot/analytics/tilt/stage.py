@@ -288,7 +288,9 @@ class TiltStage:
             h = self.hourly
             ts = h.tail("ts_ms", k, sl)
             rate = lean_rate(ts, h.tail("pitch_deg", k, sl), h.tail("roll_deg", k, sl),
-                             h.tail("temp_c", k, sl), ts > 0, self.base.take(sl), p, now_ms)
+                             h.tail("temp_c", k, sl), ts > 0, self.base.take(sl), now_ms,
+                             trend_days=p.trend_days, trend_min_days=p.trend_min_days,
+                             trend_min_t=p.trend_min_t)
             th = self._grades("trend_deg_per_day", sl)
             value = np.where(rate.significant, rate.rate_deg_per_day, np.nan)
             on = grade(value, th)
@@ -342,8 +344,9 @@ class TiltStage:
         block's rows in failure."""
         p = self.params.tilt
         newest = slice(-max(8, 2 * p.failure_min_samples), None)  # enough for "newest N"
-        fail = failure_tilt(b.ts[:, newest], b.pitch[:, newest], b.roll[:, newest], b.base, p,
-                            now_ms)
+        fail = failure_tilt(b.ts[:, newest], b.pitch[:, newest], b.roll[:, newest], b.base,
+                            now_ms, failure_minutes=p.failure_minutes,
+                            failure_min_samples=p.failure_min_samples)
         on = np.where(fail.lean_deg >= p.failure_deg, 3, 0)
         hold = np.where(fail.lean_deg >= p.hysteresis * p.failure_deg, 3, 0)
         fire = self.latches.update("failure", on, hold, np.isfinite(fail.lean_deg), b.sl)
@@ -354,7 +357,8 @@ class TiltStage:
     def _lean(self, b: _Block, failed: np.ndarray, now_ms: int, emit: list[Event]) -> None:
         """Residual lean of the calm readings."""
         p = self.params.tilt
-        lean = residual_lean(b.ts, b.pc, b.rc, None, b.calm, b.base, p, now_ms)
+        lean = residual_lean(b.ts, b.pc, b.rc, None, b.calm, b.base, now_ms,
+                             current_minutes=p.current_minutes, min_samples=p.min_samples)
         th = self._grades("lean_deg", b.sl)
         on, hold, known = graded(lean.lean_deg, th, p.hysteresis)
         self.lean_deg[b.sl] = lean.lean_deg
