@@ -44,8 +44,14 @@ DEFAULTS = {
     "accel": "auto",  # auto | mpu6050 | adxl345
     "accel_addr": None,
     "tilt_samples": 32,
-    "burst_s": 0.0,  # 0 = no sway burst
+    # Sway bursts, on by default: each reading starts with a look of burst_look_s; if the sway
+    # RMS in it reaches burst_trigger_deg the burst runs to burst_s and the node reports every
+    # windy_interval_s while it lasts; in calm the look's mean is the static reading.
+    "burst_s": 60.0,  # 0 = no sway burst
     "burst_hz": 10.0,
+    "burst_look_s": 3.0,
+    "burst_trigger_deg": 0.05,  # 0 = always the whole burst
+    "windy_interval_s": 120.0,  # never below interval_s / 3 (the backend's offline limit)
     "burst_max": 2400,  # samples per axis: bounds RAM (2 x 4 bytes each)
     "burst_chunk": 200,  # samples per reading (payload ~3 kB), so a long burst fits the heap
     # valve
@@ -113,12 +119,26 @@ def check(cfg):
         raise ValueError("config: soil_dry_raw equals soil_wet_raw")
     if cfg["flow_k_per_l"] < 0:
         raise ValueError("config: flow_k_per_l must be >= 0 (0 = no flow meter)")
-    if cfg["burst_s"] < 0:
-        raise ValueError("config: burst_s must be >= 0")
+    for key in ("burst_s", "burst_look_s", "burst_trigger_deg"):
+        if cfg[key] < 0:
+            raise ValueError("config: %s must be >= 0" % key)
+    if not cfg["windy_interval_s"] > 0:
+        raise ValueError("config: windy_interval_s must be > 0")
     if not 0.1 <= cfg["burst_hz"] <= 200:
         raise ValueError("config: burst_hz must be 0.1..200 (the backend refuses others)")
     if cfg["mqtt_tls"] and not cfg["mqtt_ca"]:
         raise ValueError("config: mqtt_tls needs mqtt_ca (the CA certificate file)")
+
+
+def interval_s(cfg, windy=False):
+    """Seconds until the next reading: ``interval_s``, or ``windy_interval_s`` while the last
+    reading saw sway past the burst trigger (storm-time lean is judged from the readings of
+    the last minutes). Never below a third of ``interval_s``: the backend takes a node offline
+    after three of its own median intervals of silence."""
+    iv = cfg["interval_s"]
+    if windy:
+        iv = min(iv, max(cfg["windy_interval_s"], iv / 3))
+    return iv
 
 
 def with_remote(cfg, remote):

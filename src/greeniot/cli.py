@@ -345,5 +345,39 @@ def devices_provision(
                f"{' and ' + str(b.tls.ca_cert) if b.tls else ''}; listener: {b.listener_conf}")
 
 
+@devices_app.command("remount")
+def devices_remount(
+        site: Annotated[str, typer.Argument(help="site id")],
+        device: Annotated[str, typer.Argument(help="tilt device id")],
+        since_ms: Annotated[int | None, typer.Option(
+            help="re-learn the baseline from this time [ms UTC] (default: now)")] = None,
+        by: Annotated[str, typer.Option(help="who confirms (for the audit log)")] = "cli",
+        data_dir: DataDir = None, db_url: DbUrl = None) -> None:
+    """Record that a crew re-mounted a tilt sensor: analytics re-learns the tree's baseline
+    from then on (at its next registry refresh)."""
+    from greeniot.registry.audit import set_actor
+    from greeniot.registry.clock import wall_clock_ms
+    from greeniot.registry.db import make_engine, migrate, session_factory
+    from greeniot.registry.errors import RegistryError
+    from greeniot.registry.remount import confirm_remount
+
+    s = build_settings(data_dir=data_dir, db_url=db_url)
+    engine = make_engine(s)
+    try:
+        migrate(engine)
+        with session_factory(engine)() as session:
+            set_actor(session, actor=by, action="greeniot devices remount")
+            try:
+                since = confirm_remount(session, site=site, device=device,
+                                        since_ms=wall_clock_ms() if since_ms is None
+                                        else since_ms)
+            except RegistryError as err:
+                typer.echo(f"error: {err}", err=True)
+                raise typer.Exit(1) from err
+    finally:
+        engine.dispose()
+    typer.echo(f"re-mount of {site}/{device} recorded; baseline re-learned from {since}")
+
+
 def main() -> None:
     app()

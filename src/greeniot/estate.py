@@ -26,6 +26,9 @@ class DeviceBinding:
     calibration: tuple[tuple[float, ...], float] | None = None
     probe_weight: float = 1.0
     probe_faulty: bool = False
+    #: Tilt sensors: when a crew last confirmed the sensor's re-mount [ms UTC]; analytics
+    #: re-learns the tree's baseline from then on (:mod:`greeniot.registry.remount`).
+    remount_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

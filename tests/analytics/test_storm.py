@@ -90,7 +90,7 @@ def test_windy_mask_does_not_leak_between_sites() -> None:
 
 
 def test_windy_readings_by_mean_or_gust() -> None:
-    w = windy_readings(np.array([3.0, 8.0, 5.0, 5.0]), np.array([5.0, 9.0, 14.0, np.nan]), P)
+    w = windy_readings(np.array([3.0, 8.0, 5.0, 5.0]), np.array([5.0, 9.0, 14.0, np.nan]))
     assert w.tolist() == [False, True, True, False]
 
 

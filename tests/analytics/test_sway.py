@@ -27,20 +27,20 @@ def bursts(freqs: list[float], amp: float = 0.1, noise: float = 0.05, hz: float 
 
 def test_recovers_a_04_hz_sway_in_noise() -> None:
     p, r = bursts([0.4])
-    s = sway_features(p, r, 10.0, P)
+    s = sway_features(p, r, 10.0)
     assert s.freq_hz[0] == pytest.approx(0.4, abs=0.05)
 
 
 def test_vectorized_over_trees_of_different_frequencies() -> None:
     freqs = [0.08, 0.15, 0.4, 0.9, 2.5]
     p, r = bursts(freqs, seed=1)
-    s = sway_features(p, r, 10.0, P)
+    s = sway_features(p, r, 10.0)
     np.testing.assert_allclose(s.freq_hz, freqs, atol=0.02)
 
 
 def test_rms_of_a_clean_sinusoid() -> None:
     p, r = bursts([0.5], amp=0.2, noise=0.0)
-    s = sway_features(p, r, 10.0, P)
+    s = sway_features(p, r, 10.0)
     expected = np.sqrt(0.2**2 / 2 + 0.1**2 / 2)  # both axes, static offsets removed
     assert s.rms_deg[0] == pytest.approx(expected, rel=0.03)
 
@@ -48,7 +48,7 @@ def test_rms_of_a_clean_sinusoid() -> None:
 def test_noise_alone_has_no_frequency() -> None:
     rng = np.random.default_rng(7)
     p = rng.normal(0, 0.05, (3, 1200))
-    s = sway_features(p, rng.normal(0, 0.05, (3, 1200)), 10.0, P)
+    s = sway_features(p, rng.normal(0, 0.05, (3, 1200)), 10.0)
     assert np.isnan(s.freq_hz).all()
     assert (s.rms_deg > 0).all()
 
@@ -63,11 +63,11 @@ def test_welch_matches_scipy() -> None:
 
 def test_bad_bursts_name_the_argument() -> None:
     with pytest.raises(ValueError, match="pitch_deg has 10 samples"):
-        sway_features(np.zeros((1, 10)), np.zeros((1, 10)), 10.0, P)
+        sway_features(np.zeros((1, 10)), np.zeros((1, 10)), 10.0)
     with pytest.raises(ValueError, match="roll_deg has shape"):
-        sway_features(np.zeros((1, 100)), np.zeros((2, 100)), 10.0, P)
+        sway_features(np.zeros((1, 100)), np.zeros((2, 100)), 10.0)
     with pytest.raises(ValueError, match=r"hz=0\.1 is too low"):
-        sway_features(np.zeros((1, 100)), np.zeros((1, 100)), 0.1, P)
+        sway_features(np.zeros((1, 100)), np.zeros((1, 100)), 0.1)
 
 
 def test_frequency_drop_against_own_baseline() -> None:
@@ -76,7 +76,7 @@ def test_frequency_drop_against_own_baseline() -> None:
     f[0, -3:] = 0.30  # 25 % lower in the newest three bursts
     f[1, -1] = 0.20  # one odd burst
     f[2, :-3] = np.nan  # no trusted baseline
-    d = frequency_drop(ts, f, P, int(ts.max()))
+    d = frequency_drop(ts, f, int(ts.max()))
     assert d.drop_frac[0] == pytest.approx(0.25)
     assert d.drop_frac[1] == pytest.approx(0.0)  # median of the newest three ignores it
     assert np.isnan(d.drop_frac[2])

@@ -71,7 +71,7 @@ def test_residual_lean_uses_calm_samples_only() -> None:
     calm = np.ones(ts.shape, bool)
     calm[0, -6:] = False  # row 0 knows it was windy, row 1 does not
     z = np.zeros(ts.shape)
-    lean = residual_lean(ts, pitch, z, np.full(ts.shape, 22.0), calm, base(rows=2), STD, now)
+    lean = residual_lean(ts, pitch, z, np.full(ts.shape, 22.0), calm, base(rows=2), now)
     assert lean.lean_deg[0] == pytest.approx(0.1)
     assert lean.ts_ms[0] == ts[0, -7]
     assert lean.lean_deg[1] == pytest.approx(0.1)  # the median still outvotes 6 of 24
@@ -81,8 +81,8 @@ def test_residual_lean_is_nan_in_a_storm_and_without_baseline() -> None:
     ts = np.tile(T0 + np.arange(24) * 5 * MIN, (1, 1))
     z = np.zeros(ts.shape)
     calm = np.zeros(ts.shape, bool)
-    assert np.isnan(residual_lean(ts, z, z, z, calm, base(), STD, int(ts.max())).lean_deg[0])
-    assert np.isnan(residual_lean(ts, z, z, z, ~calm, TiltBaseline.empty(1), STD,
+    assert np.isnan(residual_lean(ts, z, z, z, calm, base(), int(ts.max())).lean_deg[0])
+    assert np.isnan(residual_lean(ts, z, z, z, ~calm, TiltBaseline.empty(1),
                                   int(ts.max())).lean_deg[0])
 
 
@@ -96,8 +96,8 @@ def test_temperature_compensation_removes_daily_cycle() -> None:
         sl = slice(end - 24, end)
         now = int(ts[0, end - 1])
         args = (ts[:, sl], pitch[:, sl], np.zeros((1, 24)), temp[:, sl], calm[:, sl])
-        comp = residual_lean(*args, base(0.4, 0.0, 0.05, k_roll=0.0), STD, now).lean_deg[0]
-        raw = residual_lean(*args, base(0.4, 0.0, 0.0), STD, now).lean_deg[0]
+        comp = residual_lean(*args, base(0.4, 0.0, 0.05, k_roll=0.0), now).lean_deg[0]
+        raw = residual_lean(*args, base(0.4, 0.0, 0.0), now).lean_deg[0]
         worst_comp, worst_raw = max(worst_comp, comp), max(worst_raw, raw)
     assert worst_comp < 1e-6
     assert worst_raw > STD.lean_deg.watch  # the test can fail: uncompensated it would alarm
@@ -109,7 +109,7 @@ def test_failure_needs_two_samples_and_ignores_wind() -> None:
     pitch[0, -3:] = 70.0  # fallen: three readings
     pitch[1, -1] = 70.0  # one glitch
     z = np.zeros(ts.shape)
-    f = failure_tilt(ts, pitch, z, base(rows=2), STD, int(ts.max()))
+    f = failure_tilt(ts, pitch, z, base(rows=2), int(ts.max()))
     assert f.lean_deg[0] == pytest.approx(70.0)
     assert f.ts_ms[0] == ts[0, -1]
     assert f.lean_deg[1] == 0.0  # the newest two must both be past it: one glitch is not
@@ -139,7 +139,7 @@ def test_lean_rate_recovers_a_slow_trend(rate: float) -> None:
     # compensated temperature effect
     pitch = 0.6 * rate * (days + 7) + 0.05 * (temp - 22) + rng.normal(0, 0.015, ts.shape)
     roll = 0.8 * rate * (days + 7) + 0.05 * (temp - 22) + rng.normal(0, 0.015, ts.shape)
-    r = lean_rate(ts, pitch, roll, temp, np.ones(ts.shape, bool), base(k=0.05), STD, now)
+    r = lean_rate(ts, pitch, roll, temp, np.ones(ts.shape, bool), base(k=0.05), now)
     assert r.significant[0]
     assert r.rate_deg_per_day[0] == pytest.approx(rate, rel=0.1, abs=0.002)
 
@@ -149,7 +149,7 @@ def test_lean_rate_of_a_tree_moving_back_is_negative() -> None:
     now = int(ts.max())
     pitch = 0.5 - 0.05 * (ts - T0) / DAY
     r = lean_rate(ts, pitch, np.zeros(ts.shape), np.zeros(ts.shape), np.ones(ts.shape, bool),
-                  base(), STD, now)
+                  base(), now)
     assert r.rate_deg_per_day[0] == pytest.approx(-0.05, rel=0.05)
 
 
@@ -158,7 +158,7 @@ def test_a_step_is_not_a_trend() -> None:
     now = int(ts.max())
     pitch = np.where(ts < now - 12 * HOUR, 0.1, 1.2)
     z = np.zeros(ts.shape)
-    r = lean_rate(ts, pitch, z, z, np.ones(ts.shape, bool), base(), STD, now)
+    r = lean_rate(ts, pitch, z, z, np.ones(ts.shape, bool), base(), now)
     assert r.t_stat[0] > STD.trend_min_t  # least squares alone would call it a trend
     assert not r.significant[0]
 
@@ -177,11 +177,11 @@ def test_hourly_calm_medians_skip_windy_samples() -> None:
 def test_shape_errors_name_the_argument() -> None:
     ts = hourly(1)
     with pytest.raises(ValueError, match="roll_deg has shape"):
-        residual_lean(ts, ts, ts[:, :3], ts, ts > 0, base(), STD, int(ts.max()))
+        residual_lean(ts, ts, ts[:, :3], ts, ts > 0, base(), int(ts.max()))
     with pytest.raises(ValueError, match="since_ms has 2 rows"):
         fit_baseline(ts, ts, ts, ts, ts > 0, STD, int(ts.max()), np.zeros(2, np.int64))
     with pytest.raises(ValueError, match="now_ms must be an int"):
-        failure_tilt(ts, ts, ts, base(), STD, 1.5)  # type: ignore[arg-type]
+        failure_tilt(ts, ts, ts, base(), 1.5)  # type: ignore[arg-type]
 
 
 def test_graded_level_heritage_stricter() -> None:

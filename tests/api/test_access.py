@@ -55,6 +55,7 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/devices"): "operator",
     ("GET", "/api/v1/devices/{site}/{device}"): "viewer",
     ("PATCH", "/api/v1/devices/{site}/{device}"): "operator",
+    ("POST", "/api/v1/devices/{site}/{device}/remount"): "crew",
     ("GET", "/api/v1/tasks"): "viewer",
     ("POST", "/api/v1/tasks"): "crew",
     ("GET", "/api/v1/tasks/{task_id}"): "viewer",

@@ -20,6 +20,7 @@ from greeniot.runtime.processes import bindings_of, open_registry, read_context
 from greeniot.services.firmware import FirmwareNode
 from greeniot.simulators.fleet import Fleet
 from greeniot.simulators.runner import run
+from greeniot.simulators.tilt import STEP_RAMP_S
 from tests.helpers import apoll
 from tests.ingest.test_service import influx_rows
 
@@ -168,8 +169,14 @@ def test_typhoon_raises_removal_task_for_failed_tree_and_none_for_healthy(
     for tree in result.truth.lean_steps:
         stabilize = [t for t in by_tree.get(tree, []) if t.kind == "stabilize"]
         assert len(stabilize) == 1 and stabilize[0].priority == 1, (tree, by_tree.get(tree))
-        # (the storm-time warning of these steps through the real services is not yet within
-        # 30 min: see docs/tree-risk.md, "Open"; the in-process engine test checks it)
+    # ... and it was opened while the wind still blew, within 30 min (event time) of the lean
+    # passing the 0.5 deg storm warning: the nodes report every few minutes while they sway
+    # (the firmware's windy interval, which the simulator follows)
+    for step in result.truth.lean_steps.values():
+        cross_ms = step.ts_ms + int(0.5 / step.step_deg * STEP_RAMP_S * 1000)
+        (stabilize,) = [t for t in by_tree[step.tree] if t.kind == "stabilize"]
+        assert stabilize.created_ms - cross_ms <= 30 * 60_000, (
+            step.tree, (stabilize.created_ms - cross_ms) / 60_000)
     # One task per tree for one storm, whichever rule raised it: the post-storm sweep's
     # inspection of a heritage tree already being stabilised joins that task.
     for tree, items in by_tree.items():

@@ -58,6 +58,7 @@ def test_soil_and_tilt_nodes_publish_valid_readings(mosquitto: MosquittoProcess,
     soil = make_node("soil", "soil", mosquitto.port, sleep=False,
                      sim={"vwc_raw": 41800, "vwc_noise": 300, "bat_v": 3.71})
     tilt = make_node("tilt", "tilt", mosquitto.port, sleep=False, interval_s=0.6, burst_s=0.5,
+                     burst_trigger_deg=0.0,  # every reading bursts, sway or not
                      burst_hz=20.0, sim={"pitch_deg": 0.42, "roll_deg": -0.11,
                                          "accel_temp_c": 24.0})
     soil.start()

@@ -100,6 +100,9 @@ class Node:
         self.hal.report(connected=self.client.connected, outbox=len(self.outbox),
                         dropped=self.outbox.dropped, seq=self.seq.value)
 
+    def _interval_ms(self):
+        return int(config.interval_s(self.cfg, getattr(self.app, "windy", False)) * 1000)
+
     def _uptime_s(self):
         return time.ticks_diff(time.ticks_ms(), self._t0) // 1000
 
@@ -320,7 +323,7 @@ class Node:
         """Say ``sleeping`` (retained), disconnect cleanly and deep-sleep until the next
         reading is due."""
         awake_ms = time.ticks_diff(time.ticks_ms(), self._t0)
-        wake_ms = self.hal.clock_ms() + max(1000, int(self.cfg["interval_s"] * 1000) - awake_ms)
+        wake_ms = self.hal.clock_ms() + max(1000, self._interval_ms() - awake_ms)
         if self.client.connected:
             try:
                 pid = self._publish_status("sleeping", wake_ms)
@@ -332,7 +335,7 @@ class Node:
                 self._lost(err)
         self._report()
         awake_ms = time.ticks_diff(time.ticks_ms(), self._t0)
-        sleep_ms = max(1000, int(self.cfg["interval_s"] * 1000) - awake_ms)
+        sleep_ms = max(1000, self._interval_ms() - awake_ms)
         self.log.info("sleeping %d ms (outbox %d)", sleep_ms, len(self.outbox))
         self.hal.deep_sleep(sleep_ms)
 
@@ -349,9 +352,9 @@ class Node:
                 if self.cfg["sleep"]:
                     self._t0 = time.ticks_ms()
                     self.sleep(int(self.cfg["awake_max_s"] * 1000))
-                interval_ms = int(self.cfg["interval_s"] * 1000)
                 if time.ticks_diff(time.ticks_ms(), self._next_ms) >= 0:
                     self.measure()
+                    interval_ms = self._interval_ms()
                     self._next_ms = time.ticks_add(self._next_ms, interval_ms)
                     if time.ticks_diff(time.ticks_ms(), self._next_ms) >= 0:
                         self._next_ms = time.ticks_add(time.ticks_ms(), interval_ms)  # behind

@@ -38,13 +38,18 @@ class TiltApp:
         self.tilt = Tilt(self.accel, cfg["tilt_samples"])
         count = min(int(cfg["burst_s"] * cfg["burst_hz"]), cfg["burst_max"])
         self.burst = None
+        self.look = max(2, int(cfg["burst_look_s"] * cfg["burst_hz"]))
+        self.trigger_deg = cfg["burst_trigger_deg"]
+        self.windy = False  # the last reading's look saw sway at or above the trigger
         if count > 0:
             self.burst = BurstSampler(self.accel, cfg["burst_hz"], count, cfg["burst_chunk"])
 
     def measure(self, next_seq):
         """Yield encoded ``TiltReading`` payloads, each with ``next_seq()`` as its seq.
 
-        Without a burst: one reading averaged over ``tilt_samples`` quick samples. With one: a
+        Without a burst: one reading averaged over ``tilt_samples`` quick samples. With one,
+        the burst's first ``burst_look_s`` are a look: below ``burst_trigger_deg`` of sway
+        RMS, one static reading (the look's mean) and no burst (``windy`` False); else a
         reading per chunk of the burst; its ``ts_ms`` is the chunk's first sample time
         (``t0 + start/hz``), its static tilt and ``n`` cover that chunk, and its ``burst`` holds
         the chunk's samples, so the backend sees one continuous series.
@@ -59,8 +64,14 @@ class TiltApp:
             yield proto.tilt(next_seq(), ts_ms, pitch, roll, n, temp_c=self.accel.temp_c(),
                              bat_v=bat_v)
             return
-        b.run()
+        taken = b.run(self.look, self.trigger_deg)
         temp_c = self.accel.temp_c()
+        self.windy = self.trigger_deg > 0 and not b.calm
+        if b.calm:  # calm: the look's mean is the static reading, no burst to send
+            pitch, roll = b.mean()
+            self.log.debug("tilt pitch=%.3f roll=%.3f n=%d (calm look)", pitch, roll, taken)
+            yield proto.tilt(next_seq(), ts_ms, pitch, roll, taken, temp_c=temp_c, bat_v=bat_v)
+            return
         for k in range(b.chunks):
             start, stop = b.span(k)
             pitch, roll = b.mean(k)

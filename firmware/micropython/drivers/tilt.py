@@ -81,15 +81,28 @@ class BurstSampler:
         self.roll = array("f", bytearray(4 * count))
         self._v = [0, 0, 0]
         self._sums = [0] * (3 * self.chunks)
+        self.n = 0  # samples taken by the last run
+        self.calm = False  # the last run's look stayed below its trigger
 
-    def run(self):
+    def run(self, look=0, trigger_deg=0.0):
+        """Sample the burst; returns the samples taken (``self.n``).
+
+        With ``look`` > 0 and ``trigger_deg`` > 0 the first ``look`` samples are a look: if
+        their sway RMS (:meth:`sway_rms_deg`) stays below ``trigger_deg`` the burst stops
+        there (``self.calm`` True: nothing to send but the static tilt), else it runs on
+        seamlessly. Without a look ``self.calm`` is False.
+        """
         v = self._v
         sums = self._sums
         for j in range(len(sums)):
             sums[j] = 0
         period_ms = 1000.0 / self.hz
+        look = min(look, self.count) if trigger_deg > 0 else 0
+        self.calm = False
+        stop = self.count
         t0 = time.ticks_ms()
-        for i in range(self.count):
+        i = 0
+        while i < stop:
             due = time.ticks_add(t0, int(i * period_ms))
             wait = time.ticks_diff(due, time.ticks_ms())
             if wait > 0:
@@ -100,15 +113,42 @@ class BurstSampler:
             sums[k + 1] += v[1]
             sums[k + 2] += v[2]
             self.pitch[i], self.roll[i] = pitch_roll_deg(v[0], v[1], v[2])
+            i += 1
+            if i == look:
+                self.n = i
+                if self.sway_rms_deg() < trigger_deg:
+                    self.calm = True
+                    stop = i
+        self.n = stop
+        self.chunks = (stop + self.chunk - 1) // self.chunk
         for k in range(self.chunks):
             if not (sums[3 * k] or sums[3 * k + 1] or sums[3 * k + 2]):
                 raise OSError("accelerometer returned no data (asleep or reset?)")
-        return self.count
+        return stop
+
+    def sway_rms_deg(self):
+        """RMS of the sampled pitch and roll about their means (``hypot`` of the two) [deg]
+        over the first ``self.n`` samples: the sway seen, sensor noise included."""
+        n = self.n
+        if n < 2:
+            return 0.0
+        tot = 0.0
+        for arr in (self.pitch, self.roll):
+            m = 0.0
+            for i in range(n):
+                m += arr[i]
+            m /= n
+            q = 0.0
+            for i in range(n):
+                d = arr[i] - m
+                q += d * d
+            tot += q / n
+        return math.sqrt(tot)
 
     def span(self, k):
-        """``(start, stop)`` sample indices of chunk ``k``."""
+        """``(start, stop)`` sample indices of chunk ``k`` (of the samples taken)."""
         start = k * self.chunk
-        return start, min(self.count, start + self.chunk)
+        return start, min(self.n or self.count, start + self.chunk)
 
     def mean(self, k=None):
         """``(pitch_deg, roll_deg)`` of the summed gravity vector of chunk ``k`` (or all)."""

@@ -136,7 +136,8 @@ def test_tilt_app_splits_a_long_burst_into_timed_chunks(tmp):
     from lib.log import Logger
 
     cfg = config.merge({"state_dir": tmp, "kind": "tilt", "burst_s": 1.0, "burst_hz": 20.0,
-                        "burst_chunk": 8, "sim": {"pitch_deg": 0.7, "roll_deg": 0.2}})
+                        "burst_chunk": 8, "burst_trigger_deg": 0.0,
+                        "sim": {"pitch_deg": 0.7, "roll_deg": 0.2}})
     hal = UnixHal(cfg)
     seq = [41]
 
@@ -154,6 +155,59 @@ def test_tilt_app_splits_a_long_burst_into_timed_chunks(tmp):
     for r in got:
         near(r["pitch_deg"], 0.7, 0.01, "chunk mean pitch")
         near(r["roll_deg"], 0.2, 0.01, "chunk mean roll")
+
+
+def _tilt_app(tmp, **sim):
+    import config
+    from app.tilt import TiltApp
+    from lib.log import Logger
+
+    # the defaults, but a short burst: a 0.4 s look, 1 s at 20 Hz
+    cfg = config.merge({"state_dir": tmp, "kind": "tilt", "burst_s": 1.0, "burst_hz": 20.0,
+                        "burst_look_s": 0.4, "burst_chunk": 8, "sim": sim})
+    return TiltApp(UnixHal(cfg), cfg, Logger("t", "error"))
+
+
+def _measure(app):
+    import json
+
+    seq = [0]
+
+    def next_seq():
+        seq[0] += 1
+        return seq[0]
+
+    return [json.loads(p) for p in app.measure(next_seq)]
+
+
+def test_default_burst_is_triggered_by_sway(tmp):
+    import config
+
+    eq(config.DEFAULTS["burst_s"] > 0, True, "bursts on by default")
+    calm = _tilt_app(tmp, pitch_deg=0.7, roll_deg=0.2)
+    got = _measure(calm)
+    eq(len(got), 1, "calm: one static reading")
+    eq("burst" in got[0], False, "calm: no burst")
+    eq(got[0]["n"], 8, "the look's samples are the static reading")
+    near(got[0]["pitch_deg"], 0.7, 0.01, "static pitch")
+    eq(calm.windy, False, "calm look")
+    windy = _tilt_app(tmp, pitch_deg=0.7, roll_deg=0.2, sway_amp_deg=0.3, sway_hz=2.5)
+    got = _measure(windy)
+    eq([r["n"] for r in got], [8, 8, 4], "sway past the trigger: the whole burst")
+    eq(windy.windy, True, "windy look")
+
+
+def test_node_reports_more_often_while_windy(tmp):
+    import config
+
+    cfg = config.merge({"state_dir": tmp, "kind": "tilt", "interval_s": 300.0,
+                        "windy_interval_s": 60.0})
+    eq(config.interval_s(cfg), 300.0, "calm interval")
+    eq(config.interval_s(cfg, True), 100.0, "windy: never below a third of interval_s")
+    cfg["windy_interval_s"] = 120.0
+    eq(config.interval_s(cfg, True), 120.0, "windy interval")
+    cfg["windy_interval_s"] = 900.0
+    eq(config.interval_s(cfg, True), 300.0, "never slower than calm")
 
 
 def test_a_chip_that_fell_asleep_is_an_error_not_a_level_reading(tmp):

@@ -22,6 +22,7 @@ from greeniot.registry.clock import wall_clock_ms
 from greeniot.registry.errors import InvalidInputError
 from greeniot.registry.irrigation import probe_fields, water_fields
 from greeniot.registry.models import Base, Device, Site, Tree, Zone
+from greeniot.registry.remount import remount_times
 from greeniot.registry.schemas import DeviceCreate, SiteCreate, TreeCreate, ZoneCreate
 
 log = logging.getLogger(__name__)
@@ -47,9 +48,11 @@ def load_context(session: Session, *, sites: Iterable[str] | None = None) -> Est
     if wanted is not None:
         site_query = site_query.where(Site.id.in_(wanted))
     water = water_fields(zone_rows, list(session.scalars(site_query).all()))
+    remounts = remount_times(session)
     return EstateContext(
         devices=tuple(
             DeviceBinding(site=d.site, device=d.id, kind=d.kind, tree=d.tree_id, zone=d.zone_id,
+                          remount_ms=remounts.get((d.site, d.id)),
                           **probe_fields(d, {(z.site, z.id): z for z in zone_rows}))
             for d in devices
         ),

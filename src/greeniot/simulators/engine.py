@@ -50,12 +50,16 @@ class SimOptions:
     weather_interval_s: float = 300.0
     #: Static tilt is the mean of ``tilt_samples`` accelerometer samples when no burst is sent.
     tilt_samples: int = 200
-    #: Sway bursts: sent with every ``burst_every``-th tilt reading while the mean wind would
-    #: gust above ``burst_min_gust_ms`` (gust ≈ 1.45 × mean).
+    #: Sway bursts, as the firmware does (``burst_trigger_deg``, ``windy_interval_s`` in
+    #: firmware/micropython/config.py): a reading whose sway RMS reaches ``burst_trigger_deg``
+    #: is windy — the node reports again after ``windy_interval_s`` (never below a third of the
+    #: interval) and sends a burst; here only with every ``burst_every``-th windy reading, which
+    #: bounds a test's data (storm-time lean reads the static readings, sway the bursts).
     burst: bool = True
     burst_s: float = 60.0
     burst_hz: float = 10.0
-    burst_min_gust_ms: float = 12.0
+    burst_trigger_deg: float = 0.05
+    windy_interval_s: float = 120.0
     burst_every: int = 3
     valve_hard_cap_s: float = 3600.0
     #: Group up to this many readings of one device per step into one batch payload.
@@ -356,7 +360,9 @@ class Simulation:
             pitch, roll, sway_k = tilt.static_tilt(ph, self.fate, idx, t, wind_mean_ms=mean,
                                                    wind_to_rad=toward, air_temp_c=temp)
             gust = w.wind_ms(t, site)
-            windy = o.burst & (1.45 * mean >= o.burst_min_gust_ms)
+            # RMS of the along- and cross-wind sway (:func:`tilt.sway`) at this gust
+            sway_rms = sway_k * gust**2 * np.sqrt((1.0 + 0.35**2) / 2.0)
+            windy = o.burst & (sway_rms >= o.burst_trigger_deg)
             jitter = tilt.STATIC_NOISE_DEG + 0.1 * sway_k * gust**2
             noise = self._rng.normal(0.0, 1.0, (2, idx.size)) * jitter
             p_all = np.clip(pitch + noise[0], -90.0, 90.0).round(3).tolist()
@@ -378,7 +384,8 @@ class Simulation:
                     pitch_deg=p_deg, roll_deg=r_deg, temp_c=temp_c[k],
                     bat_v=round(self._battery(tree.tilt_device), 2), n=n, burst=burst)
                 out.append((tree.site, tree.tilt_device, msg))
-            self._tilt_next[idx] = t + o.tilt_interval_s
+            windy_iv = min(o.tilt_interval_s, max(o.windy_interval_s, o.tilt_interval_s / 3))
+            self._tilt_next[idx] = t + np.where(windy, windy_iv, o.tilt_interval_s)
         return out
 
     def _burst(self, i: int, t_s: float, pitch_deg: float, roll_deg: float, toward_rad: float,

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from greeniot.analytics.core.rowstats import F64, I64, Bool, as_2d, group_median, same_shape
-from greeniot.analytics.params import StormParams
+from greeniot.analytics.params import STORM_PARAMS
+
+_ST = STORM_PARAMS["default"]  # keyword defaults
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,16 +98,18 @@ def storm_episodes(ts_ms: np.ndarray, intensity: np.ndarray, *, onset: float, en
     return StormState(active, onset_ts.astype(np.int64), end_ts.astype(np.int64), peak, latest)
 
 
-def windy_readings(wind_ms: np.ndarray, gust_ms: np.ndarray, params: StormParams) -> Bool:
-    """Readings windy enough to move trees: mean wind ≥ ``params.windy_ms`` (Beaufort 5,
-    "small trees in leaf begin to sway") or gust ≥ ``params.windy_gust_ms`` (Beaufort 7,
+def windy_readings(wind_ms: np.ndarray, gust_ms: np.ndarray, *,
+                   windy_ms: float = _ST.windy_ms,
+                   windy_gust_ms: float = _ST.windy_gust_ms) -> Bool:
+    """Readings windy enough to move trees: mean wind ≥ ``windy_ms`` [m/s] (Beaufort 5,
+    "small trees in leaf begin to sway") or gust ≥ ``windy_gust_ms`` [m/s] (Beaufort 7,
     "whole trees in motion") [Beaufort]. NaN gusts count as not windy."""
     w = np.asarray(wind_ms, np.float64)
     gu = np.asarray(gust_ms, np.float64)
     if w.shape != gu.shape:
         raise ValueError(f"gust_ms has shape {gu.shape}, wind_ms has {w.shape}")
     with np.errstate(invalid="ignore"):
-        return (w >= params.windy_ms) | (gu >= params.windy_gust_ms)
+        return (w >= windy_ms) | (gu >= windy_gust_ms)
 
 
 def windy_at(sample_site: np.ndarray, sample_ts_ms: np.ndarray, ref_site: np.ndarray,

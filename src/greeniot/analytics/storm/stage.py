@@ -142,7 +142,8 @@ class StormStage:
         return (
             np.concatenate([w_site, pr.astype(np.int64)]),
             np.concatenate([w_ts, px_ts[pr, pc]]),
-            np.concatenate([windy_readings(wind, gust, p),
+            np.concatenate([windy_readings(wind, gust, windy_ms=p.windy_ms,
+                                           windy_gust_ms=p.windy_gust_ms),
                             px_rms[pr, pc] >= p.sway_windy_rms_deg]),
         )
 

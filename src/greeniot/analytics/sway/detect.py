@@ -16,7 +16,7 @@ import numpy as np
 from scipy import signal
 
 from greeniot.analytics.core.rowstats import F64, I64, as_2d, masked_median, same_shape
-from greeniot.analytics.params import SwayParams
+from greeniot.analytics.params import SWAY_PARAMS
 from greeniot.clock import MS_PER_DAY
 
 
@@ -31,32 +31,41 @@ class SwayFeatures:
     damping: F64 | None = None  # damping ratio ζ [-] (autocorrelation decay), NaN unknown
 
 
-def _band(hz: float, params: SwayParams) -> tuple[float, float]:
-    hi = min(params.band_high_hz, 0.45 * hz)
-    if not hi > params.band_low_hz:
+_SW = SWAY_PARAMS["default"]  # keyword defaults
+
+
+def _band(hz: float, band_low_hz: float, band_high_hz: float) -> tuple[float, float]:
+    hi = min(band_high_hz, 0.45 * hz)
+    if not hi > band_low_hz:
         raise ValueError(f"hz={hz} is too low for the sway band starting at "
-                         f"{params.band_low_hz} Hz")
-    return params.band_low_hz, hi
+                         f"{band_low_hz} Hz")
+    return band_low_hz, hi
 
 
-def sway_features(pitch_deg: np.ndarray, roll_deg: np.ndarray, hz: float,
-                  params: SwayParams) -> SwayFeatures:
+def sway_features(pitch_deg: np.ndarray, roll_deg: np.ndarray, hz: float, *,
+                  band_low_hz: float = _SW.band_low_hz,
+                  band_high_hz: float = _SW.band_high_hz,
+                  filter_order: int = _SW.filter_order, min_samples: int = _SW.min_samples,
+                  min_peak_ratio: float = _SW.min_peak_ratio,
+                  min_rms_deg: float = _SW.min_rms_deg) -> SwayFeatures:
     """RMS and dominant frequency of many bursts of equal length and rate at once.
 
-    RMS: each axis is band-passed (Butterworth of ``params.filter_order``, second-order
+    RMS: each axis is band-passed (Butterworth of ``filter_order``, second-order
     sections, applied forward and backward so the phase is untouched: ``sosfiltfilt``), then
     ``sqrt(mean(p² + r²))``. Frequency: Welch PSD of both axes (burst detrended linearly, Hann
     segments of half the burst, 50 % overlap, zero-padded to a power of two ≥ 2× the
     segment), summed; the in-band maximum, refined by
     a parabola through its neighbours. Reported only if the peak is at least
-    ``params.min_peak_ratio`` × the band's median PSD and the RMS at least
-    ``params.min_rms_deg``: otherwise sensor noise decides where the maximum falls.
+    ``min_peak_ratio`` × the band's median PSD and the RMS at least ``min_rms_deg`` [deg]:
+    otherwise sensor noise decides where the maximum falls.
 
     Parameters
     ----------
     pitch_deg, roll_deg : (bursts, samples) tilt [deg], evenly sampled
     hz : float, sampling rate [Hz], the same for every row
-    params : SwayParams (band 0.05–3 Hz [Domain])
+    band_low_hz, band_high_hz : sway band [Hz] (0.05–3 Hz [Domain]; the top is capped at
+        0.45 × ``hz``)
+    filter_order, min_samples, min_peak_ratio, min_rms_deg : see ``SwayParams``
 
     Returns
     -------
@@ -74,22 +83,22 @@ def sway_features(pitch_deg: np.ndarray, roll_deg: np.ndarray, hz: float,
     if not hz > 0:
         raise ValueError(f"hz must be > 0, got {hz}")
     rows, n = p.shape
-    if n < params.min_samples:
+    if n < min_samples:
         raise ValueError(f"pitch_deg has {n} samples per burst, sway needs >= "
-                         f"{params.min_samples}")
-    lo, hi = _band(hz, params)
+                         f"{min_samples}")
+    lo, hi = _band(hz, band_low_hz, band_high_hz)
     bad = ~(np.isfinite(p).all(axis=1) & np.isfinite(r).all(axis=1))
     p = np.where(bad[:, None], 0.0, p)
     r = np.where(bad[:, None], 0.0, r)
     both = signal.detrend(np.concatenate([p, r], axis=0), axis=1, type="linear")
     p, r = both[:rows], both[rows:]
 
-    sos = signal.butter(params.filter_order, [lo, hi], btype="bandpass", fs=hz, output="sos")
+    sos = signal.butter(filter_order, [lo, hi], btype="bandpass", fs=hz, output="sos")
     fp = signal.sosfiltfilt(sos, p, axis=1)
     fr = signal.sosfiltfilt(sos, r, axis=1)
     rms = np.sqrt(np.mean(fp * fp + fr * fr, axis=1))
 
-    nperseg = max(params.min_samples // 2, n // 2)
+    nperseg = max(min_samples // 2, n // 2)
     nfft = int(2 ** np.ceil(np.log2(2 * nperseg)))
     f, pxx = welch_psd(both, hz, nperseg, nfft)
     psd = pxx[:rows] + pxx[rows:]
@@ -108,7 +117,7 @@ def sway_features(pitch_deg: np.ndarray, roll_deg: np.ndarray, hz: float,
         delta = np.where((k == km) & (denom < 0), 0.5 * (a - c) / denom, 0.0)
     df = f[1] - f[0]
     freq = f[band][k] + np.clip(delta, -0.5, 0.5) * df
-    trusted = (ratio >= params.min_peak_ratio) & (rms >= params.min_rms_deg)
+    trusted = (ratio >= min_peak_ratio) & (rms >= min_rms_deg)
     freq = np.where(trusted, freq, np.nan)
     for arr in (rms, freq, ratio):
         arr[bad] = np.nan
@@ -151,41 +160,42 @@ class FreqDrop:
     n_baseline: I64
 
 
-def frequency_drop(ts_ms: np.ndarray, freq_hz: np.ndarray, params: SwayParams,
-                   now_ms: int) -> FreqDrop:
+def frequency_drop(ts_ms: np.ndarray, freq_hz: np.ndarray, now_ms: int, *,
+                   recent_bursts: int = _SW.recent_bursts,
+                   baseline_days: float = _SW.baseline_days,
+                   baseline_min_bursts: int = _SW.baseline_min_bursts) -> FreqDrop:
     """Compare the newest bursts' frequency with the tree's own earlier bursts.
 
-    Recent = median frequency of the newest ``params.recent_bursts`` bursts with a trusted
+    Recent = median frequency of the newest ``recent_bursts`` bursts with a trusted
     frequency (one odd burst cannot raise an alarm); baseline = median of the trusted bursts of
-    the ``params.baseline_days`` before them, needing ``params.baseline_min_bursts``.
+    the ``baseline_days`` [day] before them, needing ``baseline_min_bursts``.
 
     Parameters
     ----------
     ts_ms : (trees, bursts) burst start times [ms UTC], ascending per row, 0 = empty
     freq_hz : (trees, bursts) dominant frequency [Hz], NaN if untrusted
-    params : SwayParams
     now_ms : int, event time [ms UTC]; later bursts are ignored
 
     Returns
     -------
-    FreqDrop; grade ``drop_frac`` with ``params.drop_frac`` (project choice, see params).
+    FreqDrop; grade ``drop_frac`` with ``SwayParams.drop_frac`` (project choice, see params).
     """
     ts = as_2d("ts_ms", ts_ms, np.int64)
     f = as_2d("freq_hz", freq_hz, np.float64)
     same_shape(ts.shape, freq_hz=f)
     valid = (ts > 0) & (ts <= now_ms) & np.isfinite(f)
     from_end = np.cumsum(valid[:, ::-1], axis=1)[:, ::-1]  # 1 = newest valid
-    recent = valid & (from_end <= params.recent_bursts)
+    recent = valid & (from_end <= recent_bursts)
     n_recent = recent.sum(axis=1)
     oldest_recent = np.where(recent, ts, np.iinfo(np.int64).max).min(axis=1)
-    start = oldest_recent - int(params.baseline_days * MS_PER_DAY)
+    start = oldest_recent - int(baseline_days * MS_PER_DAY)
     base = valid & ~recent & (ts >= start[:, None]) & (ts < oldest_recent[:, None])
     n_base = base.sum(axis=1)
     recent_hz = masked_median(f, recent)
     base_hz = masked_median(f, base)
     with np.errstate(invalid="ignore", divide="ignore"):
         drop = 1.0 - recent_hz / base_hz
-    drop[(n_base < params.baseline_min_bursts) | (n_recent < params.recent_bursts)] = np.nan
+    drop[(n_base < baseline_min_bursts) | (n_recent < recent_bursts)] = np.nan
     return FreqDrop(drop, base_hz, recent_hz, n_base.astype(np.int64))
 
 

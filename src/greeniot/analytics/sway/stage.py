@@ -99,7 +99,10 @@ class SwayStage:
                 idx = members[c:c + BURST_CHUNK]
                 p = np.asarray([bursts[i].pitch_deg for i in idx], np.float64)
                 r = np.asarray([bursts[i].roll_deg for i in idx], np.float64)
-                feats = sway_features(p, r, hz, sp)
+                feats = sway_features(
+                    p, r, hz, band_low_hz=sp.band_low_hz, band_high_hz=sp.band_high_hz,
+                    filter_order=sp.filter_order, min_samples=sp.min_samples,
+                    min_peak_ratio=sp.min_peak_ratio, min_rms_deg=sp.min_rms_deg)
                 rr = rows[idx]
                 tt = np.asarray([bursts[i].ts_ms for i in idx], np.int64)
                 self.windows.append(rr, tt, {"rms_deg": feats.rms_deg, "freq_hz": feats.freq_hz,
@@ -136,7 +139,9 @@ class SwayStage:
         ts = w.chronological("ts_ms", rows)
         freq = w.chronological("freq_hz", rows).astype(np.float64)
         rms = w.chronological("rms_deg", rows).astype(np.float64)
-        drop = frequency_drop(ts, freq, sp, now_ms)
+        drop = frequency_drop(ts, freq, now_ms, recent_bursts=sp.recent_bursts,
+                              baseline_days=sp.baseline_days,
+                              baseline_min_bursts=sp.baseline_min_bursts)
         th = np.asarray(sp.drop_frac.as_tuple())
         on, hold, known = graded(drop.drop_frac, th, self.params.tilt.hysteresis)
         fire = self.latches.update_rows("sway", len(self.index), rows, on, hold, known)

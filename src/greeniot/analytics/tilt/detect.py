@@ -35,9 +35,11 @@ from greeniot.analytics.core.rowstats import (
     robust_linfit,
     same_shape,
 )
-from greeniot.analytics.params import Grades, TiltParams
+from greeniot.analytics.params import TILT_PARAMS, Grades
 from greeniot.analytics.tilt.baseline import TiltBaseline, compensate_tilt
 from greeniot.clock import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN
+
+_STD = TILT_PARAMS["standard"]  # keyword defaults (time windows are shared by every set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +105,9 @@ class Lean:
 
 def residual_lean(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray,
                   temp_c: np.ndarray | None, calm: np.ndarray, baseline: TiltBaseline,
-                  params: TiltParams, now_ms: int) -> Lean:
-    """Current residual lean: calm level of the last ``params.current_minutes`` minus baseline.
+                  now_ms: int, *, current_minutes: float = _STD.current_minutes,
+                  min_samples: int = _STD.min_samples) -> Lean:
+    """Current residual lean: calm level of the last ``current_minutes`` minus baseline.
 
     ``lean = hypot(p̃ − p₀, r̃ − r₀)`` where p̃, r̃ are medians of temperature-compensated
     calm samples. Windy samples are excluded (sway while the wind blows is not lean), so
@@ -115,39 +118,43 @@ def residual_lean(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray
     ts_ms, pitch_deg, roll_deg, calm : (rows, samples), the newest samples suffice
     temp_c : (rows, samples) [°C], or None if pitch and roll are already compensated
     baseline : TiltBaseline; rows without one give NaN
-    params : TiltParams (``current_minutes``, ``min_samples``)
     now_ms : int, event time [ms UTC]
+    current_minutes : float, the current level is the median of this many minutes [min]
+        (project choice, ``TiltParams.current_minutes``)
+    min_samples : int, fewest calm samples behind the level
 
     Returns
     -------
     Lean with ``lean_deg`` [deg] (NaN with fewer than ``min_samples`` calm samples) to be
-    graded with ``params.lean_deg`` (watch 0.25° [SAG], warning 0.9° [James2013], critical
+    graded with ``TiltParams.lean_deg`` (watch 0.25° [SAG], warning 0.9° [James2013], critical
     1.6° [Dundee] for the standard set).
     """
-    start = now_ms - int(params.current_minutes * MS_PER_MIN)
+    start = now_ms - int(current_minutes * MS_PER_MIN)
     lvl = segment_level(ts_ms, pitch_deg, roll_deg, temp_c, calm, start + 1, now_ms + 1,
                         baseline, now_ms)
     lean = np.hypot(lvl.pitch_deg - baseline.pitch_deg, lvl.roll_deg - baseline.roll_deg)
-    lean[(lvl.n < params.min_samples) | ~baseline.ok] = np.nan
+    lean[(lvl.n < min_samples) | ~baseline.ok] = np.nan
     return Lean(lean, lvl.last_ts_ms)
 
 
 def failure_tilt(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray,
-                 baseline: TiltBaseline, params: TiltParams, now_ms: int) -> Lean:
+                 baseline: TiltBaseline, now_ms: int, *,
+                 failure_minutes: float = _STD.failure_minutes,
+                 failure_min_samples: int = _STD.failure_min_samples) -> Lean:
     """Confirmed tilt from the baseline (from vertical without one), wind or not.
 
-    The smallest tilt among the newest ``params.failure_min_samples`` readings of the last
-    ``params.failure_minutes``: every one of them must be past the threshold, so one glitch
+    The smallest tilt among the newest ``failure_min_samples`` readings of the last
+    ``failure_minutes`` [min]: every one of them must be past the threshold, so one glitch
     cannot fell a tree, and a fallen one is confirmed by its second reading. Wind does not
-    matter (tens of degrees are no sway). Graded against ``params.failure_deg`` (10°: over
+    matter (tens of degrees are no sway). Graded against ``TiltParams.failure_deg`` (10°: over
     three times the 2.9° upper end of the maximum-overturning-moment range [Dundee]).
 
     Parameters
     ----------
     ts_ms, pitch_deg, roll_deg : (rows, samples) in time order [ms UTC], [deg]
     baseline : TiltBaseline (NaN baselines count as 0°)
-    params : TiltParams
     now_ms : int, event time [ms UTC]
+    failure_minutes, failure_min_samples : the readings looked at [min], and how many
 
     Returns
     -------
@@ -155,14 +162,14 @@ def failure_tilt(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray,
     """
     a = detector_inputs(now_ms, ts_ms=ts_ms, pitch_deg=pitch_deg, roll_deg=roll_deg)
     ts = a["ts_ms"].astype(np.int64)
-    start = now_ms - int(params.failure_minutes * MS_PER_MIN)
+    start = now_ms - int(failure_minutes * MS_PER_MIN)
     mag = np.hypot(a["pitch_deg"] - np.nan_to_num(baseline.pitch_deg)[:, None],
                    a["roll_deg"] - np.nan_to_num(baseline.roll_deg)[:, None])
     sel = (ts > start) & (ts <= now_ms) & np.isfinite(mag)
     from_end = np.cumsum(sel[:, ::-1], axis=1)[:, ::-1]
-    newest = sel & (from_end <= params.failure_min_samples)
+    newest = sel & (from_end <= failure_min_samples)
     tilt = np.where(newest, mag, np.inf).min(axis=1, initial=np.inf).astype(np.float64)
-    tilt[newest.sum(axis=1) < params.failure_min_samples] = np.nan
+    tilt[newest.sum(axis=1) < failure_min_samples] = np.nan
     return Lean(tilt, np.where(newest, ts, 0).max(axis=1, initial=0))
 
 
@@ -198,8 +205,10 @@ class LeanRate:
 
 def lean_rate(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray,
               temp_c: np.ndarray, calm: np.ndarray, baseline: TiltBaseline,
-              params: TiltParams, now_ms: int) -> LeanRate:
-    """Robust least-squares lean rate over the last ``params.trend_days`` [deg/day].
+              now_ms: int, *, trend_days: float = _STD.trend_days,
+              trend_min_days: float = _STD.trend_min_days,
+              trend_min_t: float = _STD.trend_min_t) -> LeanRate:
+    """Robust least-squares lean rate over the last ``trend_days`` [deg/day].
 
     Per axis, a straight line is fitted to the compensated calm samples (typically hourly
     medians) with one pass of outlier trimming (:func:`rowstats.robust_linfit`); the rate is
@@ -209,12 +218,14 @@ def lean_rate(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray,
     ----------
     ts_ms, pitch_deg, roll_deg, temp_c, calm : (rows, samples) [ms UTC], [deg], [deg], [°C]
     baseline : TiltBaseline (rows without one give NaN)
-    params : TiltParams (``trend_days``, ``trend_min_days``, ``trend_min_t``)
     now_ms : int, event time [ms UTC]
+    trend_days : float, fit window [day]; trend_min_days : float, the fit must span this
+        [day]; trend_min_t : float, slope / standard error needed (project choices,
+        ``TiltParams``)
 
     Returns
     -------
-    LeanRate; grade ``rate_deg_per_day`` with ``params.trend_deg_per_day`` where
+    LeanRate; grade ``rate_deg_per_day`` with ``TiltParams.trend_deg_per_day`` where
     ``significant`` (the "increasing trend" alarm shape of [Hui2022]).
 
     Notes
@@ -226,7 +237,7 @@ def lean_rate(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray,
     a = detector_inputs(now_ms, ts_ms=ts_ms, pitch_deg=pitch_deg, roll_deg=roll_deg,
                         temp_c=temp_c, calm=calm)
     ts = a["ts_ms"].astype(np.int64)
-    start = now_ms - int(params.trend_days * MS_PER_DAY)
+    start = now_ms - int(trend_days * MS_PER_DAY)
     sel = a["calm"].astype(bool) & (ts > start) & (ts <= now_ms) & baseline.ok[:, None]
     t_days = (ts - now_ms) / MS_PER_DAY
     pc, rc = compensate_tilt(a["pitch_deg"], a["roll_deg"], a["temp_c"], baseline)
@@ -243,14 +254,14 @@ def lean_rate(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray,
         t_stat = mag / se
     span = np.fmin(fp.span, fr.span)
     n = np.minimum(fp.n, fr.n)
-    steady = _steady(ts, pc, rc, sel, fp.slope, fr.slope, mag, params, now_ms)
-    significant = ((span >= params.trend_min_days) & (t_stat >= params.trend_min_t)
+    steady = _steady(ts, pc, rc, sel, fp.slope, fr.slope, mag, trend_days, now_ms)
+    significant = ((span >= trend_min_days) & (t_stat >= trend_min_t)
                    & np.isfinite(mag) & steady)
     return LeanRate(sign * mag, t_stat, span, n, significant)
 
 
 def _steady(ts: np.ndarray, pc: np.ndarray, rc: np.ndarray, sel: np.ndarray,
-            slope_p: np.ndarray, slope_r: np.ndarray, mag: np.ndarray, params: TiltParams,
+            slope_p: np.ndarray, slope_r: np.ndarray, mag: np.ndarray, trend_days: float,
             now_ms: int) -> Bool:
     """A step is not a trend: the median day-to-day move must keep up with the fitted rate.
 
@@ -260,7 +271,7 @@ def _steady(ts: np.ndarray, pc: np.ndarray, rc: np.ndarray, sel: np.ndarray,
     rate, over at least two day pairs — with two pairs that is the smaller move, so one step
     between three days is not a trend.
     """
-    days = max(2, int(np.ceil(params.trend_days)))
+    days = max(2, int(np.ceil(trend_days)))
     age_day = (now_ms - ts) // MS_PER_DAY
     with np.errstate(invalid="ignore", divide="ignore"):
         ux = np.nan_to_num(slope_p / mag)

@@ -132,6 +132,16 @@ def storm_response(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarra
     older = sel & (ts <= now_ms - grow_ms)
     with np.errstate(invalid="ignore"):
         equal = older & (np.abs(w - w_cur[:, None]) <= equal_load_frac * w_cur[:, None])
+    # while the storm still strengthens (or has eased) no earlier sample had the current
+    # load: then the ``min_samples`` older samples nearest in load stand in. A response that
+    # softens with load shows part of the load difference as growth; the warning's offset
+    # threshold (twice the elastic limit, by z standard errors) bounds what that can fake.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dist = np.where(older, np.abs(w - w_cur[:, None]), np.inf)
+    kth = np.partition(dist, min(min_samples, n) - 1, axis=1)[:, min(min_samples, n) - 1] \
+        if n else np.full(rows, np.inf)
+    nearest = older & (dist <= kth[:, None]) & np.isfinite(kth)[:, None]
+    equal = np.where((equal.sum(axis=1) >= min_samples)[:, None], equal, nearest)
     earlier = np.where(equal.sum(axis=1) >= min_samples, masked_median(offset, equal), np.nan)
     # a storm younger than the growth window started from the pre-storm level: offset 0
     first = np.where(sel, ts, np.iinfo(np.int64).max).min(axis=1)

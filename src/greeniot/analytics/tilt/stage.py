@@ -100,7 +100,10 @@ class TiltStage:
             b, e = self.base, TiltBaseline.empty(n - before)
             self.base = TiltBaseline(*(np.concatenate([getattr(b, f), getattr(e, f)])
                                        for f in TiltBaseline.__slots__))
-            self.since = np.concatenate([self.since, np.zeros(n - before, np.int64)])
+            # a confirmed re-mount (registry) bounds the data a new row's baseline learns from
+            since = [getattr(board.lookup.binding(*self.index.key(r)), "remount_ms", None) or 0
+                     for r in range(before, n)]
+            self.since = np.concatenate([self.since, np.asarray(since, np.int64)])
             self.lean_deg = np.concatenate([self.lean_deg, np.full(n - before, np.nan)])
             self.storm = self.storm.grown(n)
             self.mount_ts = np.concatenate([self.mount_ts, np.zeros(n - before, np.int64)])
@@ -109,11 +112,18 @@ class TiltStage:
         return rows
 
     def remeta(self, board: Board) -> None:
-        """Re-read every tree binding and heritage flag (the registry changed)."""
-        metas = [board.lookup.meta(*self.index.key(r)) for r in range(len(self.index))]
+        """Re-read every tree binding and heritage flag (the registry changed), and re-learn
+        the baseline of every sensor whose re-mount a crew confirmed since the last look
+        (``DeviceBinding.remount_ms``, :mod:`greeniot.registry.remount`)."""
+        keys = [self.index.key(r) for r in range(len(self.index))]
+        metas = [board.lookup.meta(*k) for k in keys]
         self.tree = [m.tree for m in metas]
         self._trees = None
         self.heritage = np.asarray([m.heritage for m in metas], bool)
+        for row, key in enumerate(keys):
+            b = board.lookup.binding(*key)
+            if b is not None and b.remount_ms and b.remount_ms > self.since[row]:
+                self.rebaseline(row, int(b.remount_ms))
 
     def append(self, batch: StageBatch, board: Board) -> None:
         """Write readings; history (``warm``) is classified by the wind of its own time and
@@ -303,7 +313,9 @@ class TiltStage:
             h = self.hourly
             ts = h.tail("ts_ms", k, sl)
             rate = lean_rate(ts, h.tail("pitch_deg", k, sl), h.tail("roll_deg", k, sl),
-                             h.tail("temp_c", k, sl), ts > 0, self.base.take(sl), p, now_ms)
+                             h.tail("temp_c", k, sl), ts > 0, self.base.take(sl), now_ms,
+                             trend_days=p.trend_days, trend_min_days=p.trend_min_days,
+                             trend_min_t=p.trend_min_t)
             th = self._grades("trend_deg_per_day", sl)
             value = np.where(rate.significant, rate.rate_deg_per_day, np.nan)
             on = grade(value, th)
@@ -357,8 +369,9 @@ class TiltStage:
         block's rows in failure."""
         p = self.params.tilt
         newest = slice(-max(8, 2 * p.failure_min_samples), None)  # enough for "newest N"
-        fail = failure_tilt(b.ts[:, newest], b.pitch[:, newest], b.roll[:, newest], b.base, p,
-                            now_ms)
+        fail = failure_tilt(b.ts[:, newest], b.pitch[:, newest], b.roll[:, newest], b.base,
+                            now_ms, failure_minutes=p.failure_minutes,
+                            failure_min_samples=p.failure_min_samples)
         on = np.where(fail.lean_deg >= p.failure_deg, 3, 0)
         hold = np.where(fail.lean_deg >= p.hysteresis * p.failure_deg, 3, 0)
         fire = self.latches.update("failure", on, hold, np.isfinite(fail.lean_deg), b.sl)
@@ -369,7 +382,8 @@ class TiltStage:
     def _lean(self, b: _Block, failed: np.ndarray, now_ms: int, emit: list[Event]) -> None:
         """Residual lean of the calm readings."""
         p = self.params.tilt
-        lean = residual_lean(b.ts, b.pc, b.rc, None, b.calm, b.base, p, now_ms)
+        lean = residual_lean(b.ts, b.pc, b.rc, None, b.calm, b.base, now_ms,
+                             current_minutes=p.current_minutes, min_samples=p.min_samples)
         th = self._grades("lean_deg", b.sl)
         on, hold, known = graded(lean.lean_deg, th, p.hysteresis)
         self.lean_deg[b.sl] = lean.lean_deg

@@ -17,6 +17,7 @@ import numpy as np
 from greeniot.analytics.contract import Event
 from greeniot.analytics.core.latch import SEVERITY, graded
 from greeniot.analytics.stage import Board
+from greeniot.analytics.storm.stage import WindReference
 from greeniot.analytics.tilt.baseline import compensate_tilt
 from greeniot.analytics.tilt.detect import segment_level
 from greeniot.analytics.tilt.response import storm_lean_level, storm_response
@@ -108,10 +109,10 @@ class StormTilt:
         mem.stormy[rows] |= storms.active[site[rows]]
         wet = _wet_sites(board, len(board.sites))
         for c0 in range(0, rows.size, s.chunk_rows):
-            self._chunk(rows[c0:c0 + s.chunk_rows], now_ms, onset, wet, emit)
+            self._chunk(rows[c0:c0 + s.chunk_rows], now_ms, onset, wet, emit, wind)
 
     def _chunk(self, rows: np.ndarray, now_ms: int, onset: np.ndarray, wet: np.ndarray,
-               emit: list[Event]) -> None:
+               emit: list[Event], wind: WindReference | None = None) -> None:
         s = self.s
         p = s.params.tilt
         raw, hourly = s.raw, s.hourly
@@ -124,6 +125,8 @@ class StormTilt:
                                  raw.tail("roll_deg", k, rows, idx),
                                  raw.tail("temp_c", k, rows, idx), base)
         load = raw.tail("load", k, rows, idx).astype(np.float64)
+        if wind is not None:
+            load = provisional_load(load, ts, s.site[rows], now_ms, wind)
         on_ms = onset[rows]
         # the calm level before the storm, from the hourly tier (as the step detector does)
         pre_ms = int(p.step_pre_hours * MS_PER_HOUR)
@@ -197,6 +200,26 @@ class StormTilt:
                 f"tilt per wind load {c_recent[i]:.3g} against {c_hist[i]:.3g} in the tree's "
                 f"earlier storms: stiffness down {100 * drop[i]:.0f}%; {SEVERITY[lv]} at "
                 f"{100 * th[lv - 1]:.0f}%"))
+
+
+def provisional_load(load: np.ndarray, ts_ms: np.ndarray, site_codes: np.ndarray, now_ms: int,
+                     wind: WindReference) -> np.ndarray:
+    """The storm samples' wind load without waiting for the next reference.
+
+    The tilt stage stores a sample's load once the reference after it is in (to interpolate)
+    and the classification lag has passed: 10–15 min behind the newest reading, which is half
+    of the 30 min a yielding tree's warning may take. While the wind blows the assessment takes
+    the newest samples with the load of the newest reference up to ``max_gap`` old (persistence
+    of the 10-min mean, whose own averaging window is that long); the stored, interpolated load
+    replaces it on a later tick. Rows (rows, samples); NaN stays where no reference is fresh.
+    """
+    need = np.isnan(load) & (ts_ms > 0) & (ts_ms <= now_ms)
+    if not need.any():
+        return load
+    r, c = np.nonzero(need)
+    out = load.copy()
+    out[r, c] = wind.load_for(site_codes[r], ts_ms[r, c], final=True)
+    return out
 
 
 def _wet_sites(board: Board, n_sites: int) -> np.ndarray:

@@ -6,12 +6,14 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter
 from fastapi import status as http
+from pydantic import BaseModel, ConfigDict, Field
 
 from greeniot.api.deps import SessionDep
-from greeniot.api.security import OperatorDep, ViewerDep
+from greeniot.api.security import CrewDep, OperatorDep, ViewerDep
 from greeniot.estate import DeviceKind
 from greeniot.registry import crud
 from greeniot.registry.models import Device
+from greeniot.registry.remount import confirm_remount
 from greeniot.registry.schemas import DeviceCreate, DevicePublic, DeviceUpdate, Id
 from greeniot.registry.vocab import DeviceStatus
 
@@ -41,3 +43,26 @@ def get_device(session: SessionDep, who: ViewerDep, site: Id, device: Id) -> Dev
 def update_device(session: SessionDep, who: OperatorDep,
                   site: Id, device: Id, body: DeviceUpdate) -> Device:
     return crud.update_device(session, site=site, device=device, data=body)
+
+
+class RemountConfirm(BaseModel):
+    """A crew confirms a tilt sensor's re-mount: its baseline is re-learned from ``since_ms``."""
+
+    model_config = ConfigDict(extra="forbid")
+    since_ms: int = Field(ge=946_684_800_000, le=4_102_444_800_000,
+                          description="re-learn the baseline from this time [ms UTC]")
+
+
+class RemountConfirmed(BaseModel):
+    site: str
+    device: str
+    since_ms: int
+
+
+@router.post("/{site}/{device}/remount", response_model=RemountConfirmed)
+def remount_device(session: SessionDep, who: CrewDep, site: Id, device: Id,
+                   body: RemountConfirm) -> RemountConfirmed:
+    """Record that the crew re-mounted this tilt sensor (after a ``mount_moved`` device check);
+    analytics re-learns the tree's baseline from ``since_ms`` at its next registry refresh."""
+    since = confirm_remount(session, site=site, device=device, since_ms=body.since_ms)
+    return RemountConfirmed(site=site, device=device, since_ms=since)
