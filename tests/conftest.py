@@ -69,10 +69,22 @@ def settings(tmp_path: Path, mosquitto: MosquittoProcess, influxdb: InfluxProces
     )
 
 
+@pytest.fixture
+def own_broker_settings(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
+    """``settings`` on a broker of this test's own: for counts of everything a broker carries
+    (retained messages of other tests on the shared broker would join them)."""
+    broker = MosquittoProcess(tmp_path / "own-mosquitto")
+    broker.start()
+    yield settings.model_copy(update={"mqtt": settings.mqtt.model_copy(
+        update={"port": broker.port})})
+    broker.stop()
+
+
 #: Fixtures that start or use a real broker or database: a test that uses any of them (directly
 #: or through another fixture) is marked ``services`` automatically, and so is a test in a
 #: module that starts its own (it imports a service class, e.g. to kill and restart a broker).
-SERVICE_FIXTURES = frozenset({"mosquitto", "influxdb", "postgres", "settings", "services_dir"})
+SERVICE_FIXTURES = frozenset({"mosquitto", "influxdb", "postgres", "settings", "services_dir",
+                              "own_broker_settings"})
 SERVICE_CLASSES = ("MosquittoProcess", "InfluxProcess", "PostgresProcess", "FirmwareNode")
 
 

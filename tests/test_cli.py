@@ -61,8 +61,9 @@ def test_ingest_command_stores_readings_and_stops_cleanly(settings: Settings, si
     assert "ingest stopped" in out
 
 
-def test_api_command_serves_health_and_stops_cleanly(settings: Settings,
+def test_api_command_serves_health_and_stops_cleanly(own_broker_settings: Settings,
                                                      tmp_path: Path) -> None:
+    settings = own_broker_settings  # no other test's retained analytics liveness
     port = free_port()
     proc = greeniot(["api", "--influx-url", settings.influx.url, "--port", str(port)],
                     settings, tmp_path)

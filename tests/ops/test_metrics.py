@@ -45,7 +45,8 @@ def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def test_ingest_counts_received_accepted_rejected_by_reason_and_spool(
-        settings: Settings, site_id: str) -> None:
+        own_broker_settings: Settings, site_id: str) -> None:
+    settings = own_broker_settings  # exact counts: no other test's retained messages
     now = int(time.time() * 1000)
     topic = f"greeniot/v1/{site_id}/soil-1/soil"
     good = [(topic, encode(SoilReading(seq=i, ts_ms=now - 1000 * (20 - i), vwc_pct=25.0)))
