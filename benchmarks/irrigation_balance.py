@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 from greeniot.analytics.irrigation import balance
-from greeniot.analytics.irrigation.soils import TEXTURES, total_available_water_mm
+from greeniot.soils import TEXTURES, total_available_water_mm
 
 
 def draw(n_zones: int, n_days: int, seed: int) -> dict[str, np.ndarray]:

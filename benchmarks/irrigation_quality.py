@@ -56,8 +56,7 @@ import numpy as np
 
 from greeniot.actions.watering import MARGIN_FRAC
 from greeniot.analytics.irrigation import balance, estimator
-from greeniot.analytics.irrigation.calibration import CalibrationSpec, CalibrationTable, calibrate
-from greeniot.analytics.irrigation.decision import WaterState, ZoneHydraulics, decide
+from greeniot.analytics.irrigation.decision import WaterState, decide
 from greeniot.analytics.irrigation.et0 import (
     clear_sky_radiation_mj_m2,
     daily_et0_mm,
@@ -68,8 +67,10 @@ from greeniot.analytics.irrigation.lockouts import (
     Forecast,
     weather_lockouts,
 )
-from greeniot.analytics.irrigation.soils import TEXTURES
+from greeniot.calibration import CalibrationSpec, CalibrationTable, calibrate
+from greeniot.estate import ZoneHydraulics
 from greeniot.simulators.soil import DRAIN_TAU_DAYS, INTAKE_MM_H, PONDING_MM, Probes, RootZones
+from greeniot.soils import TEXTURES
 
 KINDS = {"drip": (4.0, 0.9), "rotor": (12.0, 0.75), "spray": (40.0, 0.7)}
 SHADE = (1.0, 0.8, 0.6)  # sun, part shade, shade: share of the open-sky crop ET

@@ -403,6 +403,14 @@ def operations() -> Json:
                             ("min by (role) (greeniot_mqtt_connected)", "{{role}} connected")],
              unit="s", description="Age of the oldest message received but not processed "
                                    "[s]; 0 connected means the broker is unreachable."),
+        prom("Analytics liveness", [
+            ("min by (shard) (greeniot_analytics_alive)", "alive {{shard}}"),
+            ("max by (shard) (greeniot_analytics_heartbeat_age_seconds)",
+             "heartbeat age {{shard}}"),
+            ("sum by (shard) (increase(greeniot_analytics_loop_restarts_total[1h]))",
+             "loop restarts {{shard}}")],
+            description="Whether each analytics process's loop runs and beats (1 = alive), "
+                        "seconds since its last beat, and supervised restarts per hour."),
         prom("Analytics stage tick (p95)", [
             ("histogram_quantile(0.95, sum by (le, stage) "
              "(rate(greeniot_analytics_stage_seconds_bucket[15m])))", "{{stage}}"),

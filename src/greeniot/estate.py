@@ -81,3 +81,47 @@ class EstateContext:
     devices: tuple[DeviceBinding, ...] = ()
     trees: tuple[TreeInfo, ...] = ()
     zones: tuple[ZoneInfo, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneHydraulics:
+    """A zone's watering equipment and limits (from the registry).
+
+    Attributes
+    ----------
+    application_rate_mm_h : float
+        Precipitation rate of the emitters over the zone [mm h-1] (drip ~4, rotor ~12,
+        spray ~40).
+    efficiency : float
+        Application efficiency [0–1]: the share of the applied water that reaches the root
+        zone.
+    max_run_s : int
+        Longest single cycle [s]; longer runs are split with ``soak_s`` between cycles.
+    daily_max_s : int or None
+        Valve-open budget per rolling 24 h [s].
+    daily_budget_l : float or None
+        Water budget per rolling 24 h [l]; needs ``area_m2`` (1 l over 1 m² = 1 mm).
+    target_dr_mm : float
+        Depletion to refill to [mm]; 0 = field capacity.
+    """
+
+    site: str
+    zone: str
+    application_rate_mm_h: float
+    efficiency: float = 0.8
+    kind: str | None = None
+    area_m2: float | None = None
+    max_run_s: int = 3600
+    soak_s: int = 1800
+    min_interval_s: int = 6 * 3600
+    daily_max_s: int | None = None
+    daily_budget_l: float | None = None
+    target_dr_mm: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.application_rate_mm_h > 0:
+            raise ValueError(f"zone {self.zone}: application_rate_mm_h must be > 0")
+        if not 0 < self.efficiency <= 1:
+            raise ValueError(f"zone {self.zone}: efficiency must be in (0, 1]")
+        if self.max_run_s < 1:
+            raise ValueError(f"zone {self.zone}: max_run_s must be >= 1")

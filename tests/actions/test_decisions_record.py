@@ -16,7 +16,7 @@ import numpy as np
 from greeniot.actions.executor import ActionExecutor, Outcome
 from greeniot.actions.valves import ValveCommander
 from greeniot.analytics.engine import AnalyticsEngine
-from greeniot.analytics.irrigation.calibration import CalibrationSpec
+from greeniot.calibration import CalibrationSpec
 from greeniot.clock import MS_PER_DAY, MS_PER_HOUR, wall_ms
 from greeniot.config import Settings
 from greeniot.estate import DeviceBinding, EstateContext, ZoneInfo

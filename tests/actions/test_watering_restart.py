@@ -27,8 +27,8 @@ from greeniot.actions.watering_restore import (
     restore_tracker,
 )
 from greeniot.analytics.engine import AnalyticsEngine
-from greeniot.analytics.irrigation.calibration import CalibrationSpec
 from greeniot.analytics.irrigation.decision import WateringDecision
+from greeniot.calibration import CalibrationSpec
 from greeniot.clock import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN
 from greeniot.config import Settings
 from greeniot.estate import DeviceBinding, EstateContext, ZoneInfo

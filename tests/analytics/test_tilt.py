@@ -33,7 +33,7 @@ def test_baseline_recovers_temperature_coefficient_and_position() -> None:
     rng = np.random.default_rng(0)
     pitch = 0.3 + k * (temp - 22) + rng.normal(0, 0.01, ts.shape)
     roll = -0.1 - 0.5 * k * (temp - 22) + rng.normal(0, 0.01, ts.shape)
-    b = fit_baseline(ts, pitch, roll, temp, np.ones(ts.shape, bool), STD, int(ts.max()))
+    b = fit_baseline(ts, pitch, roll, temp, np.ones(ts.shape, bool), int(ts.max()))
     assert b.ok.all()
     np.testing.assert_allclose(b.k_pitch_deg_per_c, k[:, 0], atol=0.002)
     np.testing.assert_allclose(b.k_roll_deg_per_c, -0.5 * k[:, 0], atol=0.002)
@@ -44,7 +44,7 @@ def test_baseline_recovers_temperature_coefficient_and_position() -> None:
 def test_baseline_needs_a_full_reference_period() -> None:
     ts = hourly(0.5)
     z = np.zeros(ts.shape)
-    b = fit_baseline(ts, z, z, z, np.ones(ts.shape, bool), STD, int(ts.max()))
+    b = fit_baseline(ts, z, z, z, np.ones(ts.shape, bool), int(ts.max()))
     assert not b.ok[0] and np.isnan(b.pitch_deg[0])
 
 
@@ -52,7 +52,7 @@ def test_baseline_without_temperature_spread_fits_no_coefficient() -> None:
     ts = hourly(2)
     temp = np.full(ts.shape, 20.0) + np.linspace(0, 1, ts.shape[1])  # 1 °C: unidentifiable
     b = fit_baseline(ts, 0.2 + 0.5 * (temp - 20), np.zeros(ts.shape), temp,
-                     np.ones(ts.shape, bool), STD, int(ts.max()))
+                     np.ones(ts.shape, bool), int(ts.max()))
     assert b.ok[0] and b.k_pitch_deg_per_c[0] == 0.0
 
 
@@ -179,7 +179,7 @@ def test_shape_errors_name_the_argument() -> None:
     with pytest.raises(ValueError, match="roll_deg has shape"):
         residual_lean(ts, ts, ts[:, :3], ts, ts > 0, base(), int(ts.max()))
     with pytest.raises(ValueError, match="since_ms has 2 rows"):
-        fit_baseline(ts, ts, ts, ts, ts > 0, STD, int(ts.max()), np.zeros(2, np.int64))
+        fit_baseline(ts, ts, ts, ts, ts > 0, int(ts.max()), np.zeros(2, np.int64))
     with pytest.raises(ValueError, match="now_ms must be an int"):
         failure_tilt(ts, ts, ts, base(), 1.5)  # type: ignore[arg-type]
 

@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from greeniot.analytics.irrigation.decision import (
     ProbeReading,
     WaterState,
-    ZoneHydraulics,
     decide,
 )
 from greeniot.analytics.irrigation.lockouts import Conditions, Forecast
+from greeniot.estate import ZoneHydraulics
 from greeniot.registry.decisions import record_decisions
 
 T0 = 1_795_510_737_944

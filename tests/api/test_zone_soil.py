@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from greeniot.analytics.irrigation.calibration import CalibrationTable, ProbeQuality, calibrate
+from greeniot.calibration import CalibrationTable, ProbeQuality, calibrate
 from greeniot.registry.db import engine_from_url, migrate, session_factory
 from greeniot.registry.irrigation import probe_specs, zone_hydraulics, zone_soil
 from greeniot.registry.models import Device, Zone

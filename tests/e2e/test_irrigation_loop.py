@@ -27,8 +27,8 @@ from greeniot.actions.plan import ValveOpen
 from greeniot.actions.watering import MARGIN_FRAC, WateringPlanner
 from greeniot.actions.zones import ZoneTracker
 from greeniot.analytics.engine import AnalyticsEngine
-from greeniot.analytics.irrigation.calibration import CalibrationSpec
 from greeniot.analytics.irrigation.et0 import clear_sky_radiation_mj_m2, daily_et0_mm
+from greeniot.calibration import CalibrationSpec
 from greeniot.clock import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN
 from greeniot.estate import DeviceBinding, EstateContext, ZoneInfo
 from greeniot.protocol.messages import SiteForecast, SoilReading, ValveEvent, WeatherReading

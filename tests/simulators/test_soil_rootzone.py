@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from greeniot.analytics.irrigation.calibration import CalibrationSpec, CalibrationTable, calibrate
+from greeniot.calibration import CalibrationSpec, CalibrationTable, calibrate
 from greeniot.simulators.soil import DRAIN_TAU_DAYS, INTAKE_MM_H, Probes, RootZones
 
 

@@ -30,7 +30,6 @@ from greeniot.analytics.irrigation.decision import (
     ProbeReading,
     WateringDecision,
     WaterState,
-    ZoneHydraulics,
     decide,
     decision_due,
 )
@@ -43,7 +42,7 @@ from greeniot.analytics.irrigation.lockouts import (
 )
 from greeniot.analytics.irrigation.stage import local_day
 from greeniot.clock import MS_PER_S
-from greeniot.estate import EstateContext, ZoneInfo
+from greeniot.estate import EstateContext, ZoneHydraulics, ZoneInfo
 from greeniot.protocol.messages import SiteForecast
 
 ZoneKey = tuple[str, str]

@@ -9,13 +9,12 @@ water stage the balance it was based on (:func:`latest_per_zone`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from greeniot.analytics.irrigation.decision import WateringDecision
 from greeniot.registry.errors import NotFoundError
 from greeniot.registry.models_decisions import IrrigationDecision
 
@@ -50,20 +49,26 @@ class DecisionPublic(BaseModel):
     record: dict[str, Any]
 
 
-def decision_columns(d: WateringDecision) -> dict[str, Any]:
+class DecisionLike(Protocol):
+    """What the registry needs of a decision (``analytics.irrigation.decision.WateringDecision``
+    offers it; this layer imports no analytics)."""
+
+    @property
+    def site(self) -> str: ...
+    @property
+    def zone(self) -> str: ...
+    @property
+    def ts_ms(self) -> int: ...
+    def columns(self) -> dict[str, Any]: ...
+    def record(self) -> dict[str, Any]: ...
+
+
+def decision_columns(d: DecisionLike) -> dict[str, Any]:
     """The decision's table columns (also the fields of its InfluxDB point)."""
-    s, c = d.state, d.conditions
-    return {"site": d.site, "zone": d.zone, "ts_ms": d.ts_ms,
-            "day": d.day if d.day is not None else -1, "trigger": d.trigger,
-            "outcome": d.outcome, "rule": d.rule, "water": d.water, "et0_mm": s.et0_mm,
-            "etc_mm": s.etc_mm, "dr_mm": s.dr_mm, "raw_mm": s.raw_mm, "taw_mm": s.taw_mm,
-            "rain_observed_mm": c.rain_observed_24h_mm,
-            "rain_forecast_mm": None if c.forecast is None else c.forecast.rain_today_mm,
-            "net_mm": d.net_mm, "gross_mm": d.gross_mm, "run_s": d.run_s,
-            "cycles": len(d.cycles_s), "lockouts": list(d.lockouts), "text": d.line()}
+    return d.columns()
 
 
-def _row(d: WateringDecision, now_ms: int) -> IrrigationDecision:
+def _row(d: DecisionLike, now_ms: int) -> IrrigationDecision:
     return IrrigationDecision(**decision_columns(d), record=_jsonable(d.record()),
                               created_ms=now_ms)
 
@@ -79,7 +84,7 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def record_decisions(session: Session, decisions: Iterable[WateringDecision], *,
+def record_decisions(session: Session, decisions: Iterable[DecisionLike], *,
                      now_ms: int) -> list[int]:
     """Store ``decisions``; a decision already stored (same zone and time) is kept once."""
     ids = []

@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo as TimeZone
 
-from greeniot.analytics.irrigation.calibration import CALIBRATION_WEIGHT, CalibrationSpec
-from greeniot.analytics.irrigation.decision import ZoneHydraulics
-from greeniot.analytics.irrigation.soils import (
+from greeniot.calibration import CALIBRATION_WEIGHT, CalibrationSpec
+from greeniot.estate import ZoneHydraulics
+from greeniot.registry.models import Device, Site, Zone
+from greeniot.registry.schemas import ProbeCalibration
+from greeniot.soils import (
     readily_available_water_mm,
     soil_limits,
     total_available_water_mm,
 )
-from greeniot.registry.models import Device, Site, Zone
-from greeniot.registry.schemas import ProbeCalibration
 
 #: Texture assumed for a zone that gives neither θ values nor a texture class.
 DEFAULT_TEXTURE = "loam"

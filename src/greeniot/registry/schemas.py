@@ -23,8 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from greeniot.analytics.irrigation.calibration import CalibrationSpec
-from greeniot.analytics.irrigation.soils import TEXTURES
+from greeniot.calibration import CalibrationSpec
 from greeniot.estate import DeviceKind, ZoneInfo
 from greeniot.protocol.topics import ID_RE
 from greeniot.registry.vocab import (
@@ -41,6 +40,7 @@ from greeniot.registry.vocab import (
     ValveOp,
     ValveState,
 )
+from greeniot.soils import TEXTURES
 
 Id = Annotated[str, Field(pattern=f"^{ID_RE.pattern}$", examples=["estate-a"])]
 Person = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]

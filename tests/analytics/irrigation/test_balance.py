@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from greeniot.analytics.irrigation import balance as b
-from greeniot.analytics.irrigation.soils import total_available_water_mm
+from greeniot.soils import total_available_water_mm
 from tests.analytics.irrigation.fao56_reference import run_pyfao56
 
 

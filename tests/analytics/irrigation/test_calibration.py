@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from greeniot.analytics.irrigation.calibration import (
+from greeniot.calibration import (
     CalibrationSpec,
     CalibrationTable,
     ProbeQuality,

@@ -8,12 +8,12 @@ import pytest
 
 from greeniot.analytics.irrigation.decision import (
     WaterState,
-    ZoneHydraulics,
     decide,
     decision_due,
     split_cycles,
 )
 from greeniot.analytics.irrigation.lockouts import Conditions, Forecast, Lockout, Verdict
+from greeniot.estate import ZoneHydraulics
 
 NOW = 1_780_000_000_000
 DRIP = ZoneHydraulics(site="s", zone="drip", application_rate_mm_h=4.0, efficiency=0.9,

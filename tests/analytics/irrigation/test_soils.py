@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from greeniot.analytics.irrigation import soils
+from greeniot import soils
 
 
 def test_table_19_defaults_are_range_midpoints_ordered_sand_to_clay() -> None:

@@ -10,8 +10,8 @@ import pytest
 
 from greeniot.analytics.engine import AnalyticsEngine
 from greeniot.analytics.irrigation import estimator
-from greeniot.analytics.irrigation.calibration import CalibrationSpec, ProbeQuality
 from greeniot.analytics.irrigation.et0 import W_M2_TO_MJ_M2_DAY, daily_et0_mm
+from greeniot.calibration import CalibrationSpec, ProbeQuality
 from greeniot.clock import MS_PER_DAY, MS_PER_HOUR
 from greeniot.estate import DeviceBinding, EstateContext, ZoneInfo
 from greeniot.protocol.messages import SoilReading, ValveEvent, WeatherReading

@@ -33,7 +33,7 @@ from typing import Final
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from greeniot.analytics.irrigation.soils import depletion_fraction
+from greeniot.soils import depletion_fraction
 
 F64 = NDArray[np.float64]
 
@@ -146,7 +146,7 @@ def sensor_depletion_mm(*, theta: ArrayLike, weight: ArrayLike, probe_zone: Arra
     ----------
     theta : array_like, shape (P,)
         Calibrated water content per probe [m³ m⁻³]; NaN for probes that must not count
-        (:func:`greeniot.analytics.irrigation.calibration.calibrate`).
+        (:func:`greeniot.calibration.calibrate`).
     weight : array_like, shape (P,)
         Quality weight per probe [0..1] (1 = fully trusted).
     probe_zone : array_like of int, shape (P,)

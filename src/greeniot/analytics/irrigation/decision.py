@@ -34,53 +34,10 @@ from greeniot.analytics.irrigation.lockouts import (
     weather_lockouts,
     winter_watering_due,
 )
+from greeniot.estate import ZoneHydraulics
 
 MS_PER_H = 3_600_000
 Outcome = Literal["water", "not_needed", "locked_out"]
-
-
-@dataclass(frozen=True, slots=True)
-class ZoneHydraulics:
-    """A zone's watering equipment and limits (from the registry).
-
-    Attributes
-    ----------
-    application_rate_mm_h : float
-        Precipitation rate of the emitters over the zone [mm h-1] (drip ~4, rotor ~12,
-        spray ~40).
-    efficiency : float
-        Application efficiency [0–1]: the share of the applied water that reaches the root
-        zone.
-    max_run_s : int
-        Longest single cycle [s]; longer runs are split with ``soak_s`` between cycles.
-    daily_max_s : int or None
-        Valve-open budget per rolling 24 h [s].
-    daily_budget_l : float or None
-        Water budget per rolling 24 h [l]; needs ``area_m2`` (1 l over 1 m² = 1 mm).
-    target_dr_mm : float
-        Depletion to refill to [mm]; 0 = field capacity.
-    """
-
-    site: str
-    zone: str
-    application_rate_mm_h: float
-    efficiency: float = 0.8
-    kind: str | None = None
-    area_m2: float | None = None
-    max_run_s: int = 3600
-    soak_s: int = 1800
-    min_interval_s: int = 6 * 3600
-    daily_max_s: int | None = None
-    daily_budget_l: float | None = None
-    target_dr_mm: float = 0.0
-
-    def __post_init__(self) -> None:
-        if not self.application_rate_mm_h > 0:
-            raise ValueError(f"zone {self.zone}: application_rate_mm_h must be > 0")
-        if not 0 < self.efficiency <= 1:
-            raise ValueError(f"zone {self.zone}: efficiency must be in (0, 1]")
-        if self.max_run_s < 1:
-            raise ValueError(f"zone {self.zone}: max_run_s must be >= 1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +98,19 @@ class WateringDecision:
     def record(self) -> dict[str, Any]:
         """A JSON-ready dict of the decision and its inputs, for storage and the API."""
         return asdict(self)
+
+    def columns(self) -> dict[str, Any]:
+        """The registry table's columns (also the fields of its InfluxDB point)."""
+        s, c = self.state, self.conditions
+        return {"site": self.site, "zone": self.zone, "ts_ms": self.ts_ms,
+                "day": self.day if self.day is not None else -1, "trigger": self.trigger,
+                "outcome": self.outcome, "rule": self.rule, "water": self.water,
+                "et0_mm": s.et0_mm, "etc_mm": s.etc_mm, "dr_mm": s.dr_mm, "raw_mm": s.raw_mm,
+                "taw_mm": s.taw_mm, "rain_observed_mm": c.rain_observed_24h_mm,
+                "rain_forecast_mm": None if c.forecast is None else c.forecast.rain_today_mm,
+                "net_mm": self.net_mm, "gross_mm": self.gross_mm, "run_s": self.run_s,
+                "cycles": len(self.cycles_s), "lockouts": list(self.lockouts),
+                "text": self.line()}
 
     def line(self) -> str:
         """One line for logs and the demo."""

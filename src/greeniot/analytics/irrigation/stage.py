@@ -28,9 +28,9 @@ import numpy as np
 from greeniot.analytics.contract import Event, ZoneBalanceState
 from greeniot.analytics.core.index import DeviceIndex
 from greeniot.analytics.irrigation import balance, estimator
-from greeniot.analytics.irrigation.calibration import MAX_DEGREE, CalibrationTable, calibrate
 from greeniot.analytics.irrigation.et0 import W_M2_TO_MJ_M2_DAY, daily_et0_mm
 from greeniot.analytics.stage import Board, StageBatch
+from greeniot.calibration import MAX_DEGREE, CalibrationTable, calibrate
 from greeniot.clock import MS_PER_DAY, MS_PER_HOUR
 from greeniot.estate import ZoneInfo
 

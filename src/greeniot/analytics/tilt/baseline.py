@@ -23,8 +23,10 @@ from greeniot.analytics.core.rowstats import (
     masked_mean,
     masked_median,
 )
-from greeniot.analytics.params import TiltParams
+from greeniot.analytics.params import TILT_PARAMS
 from greeniot.clock import MS_PER_HOUR
+
+_STD = TILT_PARAMS["standard"]  # keyword defaults
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,14 +81,17 @@ def compensate_tilt(pitch_deg: np.ndarray, roll_deg: np.ndarray, temp_c: np.ndar
 
 
 def fit_baseline(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray,
-                 temp_c: np.ndarray, calm: np.ndarray, params: TiltParams, now_ms: int,
-                 since_ms: np.ndarray | int = 0) -> TiltBaseline:
+                 temp_c: np.ndarray, calm: np.ndarray, now_ms: int,
+                 since_ms: np.ndarray | int = 0, *,
+                 baseline_hours: float = _STD.baseline_hours,
+                 temp_fit_min_span_c: float = _STD.temp_fit_min_span_c,
+                 min_samples: int = _STD.min_samples) -> TiltBaseline:
     """Baseline from the first full calm reference period after ``since_ms``.
 
-    The reference period is the ``params.baseline_hours`` after the first calm sample at or
+    The reference period is the ``baseline_hours`` after the first calm sample at or
     after ``since_ms`` (an installation, or a re-baselining after crews straightened the tree).
     Per axis, the temperature coefficient is the least-squares slope of tilt on temperature
-    over that period when its temperatures span at least ``params.temp_fit_min_span_c``
+    over that period when its temperatures span at least ``temp_fit_min_span_c`` [°C]
     (otherwise it cannot be told from noise and is 0); the baseline is the median of the
     compensated tilt, so a few outliers do not move it.
 
@@ -96,9 +101,12 @@ def fit_baseline(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray,
     pitch_deg, roll_deg : (rows, samples) tilt [deg] (typically hourly calm medians)
     temp_c : (rows, samples) sensor temperature [°C], NaN if not reported
     calm : (rows, samples) bool, samples usable as reference
-    params : TiltParams (``baseline_hours``, ``temp_fit_min_span_c``, ``min_samples``)
     now_ms : int, event time [ms UTC]; samples after it are ignored
     since_ms : (rows,) or scalar [ms UTC]
+    baseline_hours : length of the reference period [h]
+    temp_fit_min_span_c : temperature span needed to fit a temperature coefficient [°C]
+    min_samples : fewest samples of a complete reference period
+    (defaults: ``analytics.params.TILT_PARAMS``; the time windows are shared by every set)
 
     Returns
     -------
@@ -120,19 +128,19 @@ def fit_baseline(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray,
     base = (a["calm"].astype(bool) & (ts > 0) & (ts <= now_ms) & (ts >= since[:, None])
             & np.isfinite(p) & np.isfinite(r))
     first = np.where(base, ts, np.iinfo(np.int64).max).min(axis=1, initial=np.iinfo(np.int64).max)
-    period_ms = int(params.baseline_hours * MS_PER_HOUR)
+    period_ms = int(baseline_hours * MS_PER_HOUR)
     ref = base & (ts < (first + period_ms)[:, None])
     n = ref.sum(axis=1)
     tmax = np.where(ref, ts, 0).max(axis=1, initial=0)
     span_ms = np.where(n > 0, tmax - np.where(n > 0, first, 0), 0)
     ok = (span_ms >= period_ms - 1.5 * MS_PER_HOUR) & (
-        n >= max(params.min_samples, params.baseline_hours / 2))
+        n >= max(min_samples, baseline_hours / 2))
 
     tref = masked_mean(t, ref)
     has_t = ref & np.isfinite(t)
     tmin_c = np.where(has_t, t, np.inf).min(axis=1, initial=np.inf)
     tmax_c = np.where(has_t, t, -np.inf).max(axis=1, initial=-np.inf)
-    fit_t = (tmax_c - tmin_c) >= params.temp_fit_min_span_c
+    fit_t = (tmax_c - tmin_c) >= temp_fit_min_span_c
     dt = np.where(has_t, t - tref[:, None], 0.0)
     stt = (dt * dt).sum(axis=1)
     ks = []

@@ -304,7 +304,8 @@ class TiltStage:
             fitted = fit_baseline(
                 ts, h.tail("pitch_deg", h.window, need, idx),
                 h.tail("roll_deg", h.window, need, idx), h.tail("temp_c", h.window, need, idx),
-                ts > 0, p, now_ms, self.since[need])
+                ts > 0, now_ms, self.since[need], baseline_hours=p.baseline_hours,
+                temp_fit_min_span_c=p.temp_fit_min_span_c, min_samples=p.min_samples)
             for f in TiltBaseline.__slots__:
                 getattr(self.base, f)[need] = getattr(fitted, f)
         k = min(self.hourly.window, int(np.ceil(p.trend_days * 24)) + 2)

@@ -28,7 +28,7 @@ from typing import Final, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from greeniot.analytics.irrigation.soils import texture
+from greeniot.soils import texture
 
 F64 = NDArray[np.float64]
 
