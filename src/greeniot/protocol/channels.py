@@ -76,6 +76,8 @@ class Channel:
     site_device : a per-site channel: the fixed device level of its one topic per site
         (``greeniot/v1/{site}/{site_device}/{name}``); no device publishes it (the broker
         ACL generator grants it to none), the backend does (API, CLI, weather adapters)
+    devices : the device kinds that publish it (up) or take it (down); None = every kind.
+        The broker ACL generator (``provision/acl.py``) grants each device exactly these.
     """
 
     name: str
@@ -92,6 +94,7 @@ class Channel:
     watch: tuple[str, ...] = ()
     history_days: float = 0.0
     site_device: str | None = None
+    devices: tuple[str, ...] | None = None
 
 
 def _f(*names: str, kind: FieldType = "float") -> dict[str, Field]:
@@ -104,27 +107,28 @@ CHANNELS: Mapping[str, Channel] = {c.name: c for c in (
     Channel("soil", SoilReading, "up", batch=True, measurement="soil",
             fields={**_f("vwc_pct", "temp_c", "bat_v"), "raw": Field("int"), **_SEQ},
             stages=("soil", "health", "water"), columns=("vwc_pct", "temp_c", "bat_v"),
-            required=("vwc_pct",), watch=("vwc_pct",), history_days=3.0),
+            required=("vwc_pct",), watch=("vwc_pct",), history_days=3.0, devices=("soil",)),
     Channel("tilt", TiltReading, "up", batch=True, measurement="tilt",
             fields={**_f("pitch_deg", "roll_deg", "temp_c", "bat_v"), "n": Field("int"), **_SEQ},
             # sway bursts ride on tilt readings: the sway stage takes them (see SUB_MEASUREMENTS)
             stages=("tilt", "sway", "health"), columns=("pitch_deg", "roll_deg", "temp_c", "bat_v"),
             required=("pitch_deg", "roll_deg"), watch=("pitch_deg", "roll_deg"),
-            history_days=14.0),
+            history_days=14.0, devices=("tilt",)),
     Channel("weather", WeatherReading, "up", batch=True, measurement="weather",
             fields={**_f("wind_ms", "gust_ms", "rain_mm", "air_temp_c", "rh_pct", "solar_w_m2",
                          "bat_v"), **_SEQ},
             stages=("storm", "health", "water"),
             columns=("wind_ms", "gust_ms", "rain_mm", "air_temp_c", "bat_v", "rh_pct",
                      "solar_w_m2"),
-            required=("wind_ms",), history_days=2.0),
+            required=("wind_ms",), history_days=2.0, devices=("weather",)),
     Channel("valve", ValveEvent, "up", batch=True, measurement="valve",
             fields={"open": Field("int", value=lambda m: 1 if m.state == "open" else 0),
                     "cause": Field("str"), "cmd_id": Field("str"), **_f("open_s", "flow_l"),
                     **_SEQ},
             # the water stage balances again the days since the newest stored decision, and
             # the zone tracker rebuilds the last watering and today's run time (restart)
-            stages=("health", "water"), columns=("open_s",), history_days=2.0),
+            stages=("health", "water"), columns=("open_s",), history_days=2.0,
+            devices=("valve",)),
     Channel("status", Status, "up", retained=True, measurement="status",
             fields={"state": Field("str"),
                     "online": Field("int", value=lambda m: 1 if m.state == "online" else 0),
@@ -136,21 +140,21 @@ CHANNELS: Mapping[str, Channel] = {c.name: c for c in (
     Channel("ack", Ack, "up", measurement="ack",
             fields={"cmd_id": Field("str", attr="id"), "ok": Field("bool"),
                     "state": Field("str"), "reason": Field("str"), **_SEQ},
-            tags={"cmd": "id"}),
+            tags={"cmd": "id"}, devices=("valve",)),
     # Pulse flow meter on a valve node (docs/protocol.md "Flow"): judged by the actions'
     # flow watch on arrival (a burst closes the valve at once), not by an analytics stage.
     Channel("flow", FlowReading, "up", batch=True, measurement="flow",
             fields={**_f("flow_l_min", "total_l", "window_s", "bat_v"),
                     "open": Field("int", value=lambda m: 1 if m.valve == "open" else 0),
-                    **_SEQ}),
+                    **_SEQ}, devices=("valve",)),
     # A site's weather forecast, one retained topic per site (the newest survives restarts);
     # the maintenance process feeds it to the watering planner and the pre-storm sweep.
     Channel("forecast", SiteForecast, "up", retained=True, measurement="forecast",
             fields={**_f("rain_today_mm", "rain_tomorrow_mm", "temp_min_c", "temp_max_c",
                          "temp_min_tomorrow_c", "wind_ms", "wind_max_ms", "gust_max_ms"),
                     "signal": Field("int"), "source": Field("str")},
-            site_device="forecast"),
-    Channel("cmd", Command, "down"),
+            site_device="forecast", devices=()),
+    Channel("cmd", Command, "down", devices=("valve",)),
     Channel("config", DeviceConfig, "down", retained=True),
     # which of the device's seqs ingest holds durably: end-to-end confirmation (QoS 1)
     Channel("stored", Stored, "down"),

@@ -10,19 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from greeniot.protocol.channels import SITE_CHANNELS
-from greeniot.protocol.topics import ROOT, UP_CHANNELS, valid_id
-
-#: Up channels by device kind (every kind also has ``status``); others get all readings.
-KIND_UP: dict[str, tuple[str, ...]] = {
-    "soil": ("soil",),
-    "tilt": ("tilt",),
-    "weather": ("weather",),
-    "valve": ("valve", "ack", "flow"),
-}
-#: Down channels by kind: only valves take commands.
-KIND_DOWN: dict[str, tuple[str, ...]] = {"valve": ("cmd", "config", "stored")}
-DEFAULT_DOWN = ("config", "stored")
+from greeniot.protocol.channels import CHANNELS
+from greeniot.protocol.topics import ROOT, valid_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,18 +31,29 @@ class DeviceId:
         return f"{self.site}.{self.device}"
 
 
+def _granted(kind: str, direction: str) -> tuple[str, ...]:
+    """The channels of ``direction`` the channel table gives devices of ``kind``."""
+    return tuple(c.name for c in CHANNELS.values() if c.direction == direction
+                 and (c.devices is None or kind in c.devices))
+
+
 def up_channels(kind: str) -> tuple[str, ...]:
-    # per-site channels (the forecast) come from the backend, never from a device
-    ups = KIND_UP.get(kind, tuple(c for c in UP_CHANNELS
-                                  if c not in ("status", "ack", *SITE_CHANNELS)))
-    return (*ups, "status")
+    """What a device of ``kind`` may publish (per-site channels, the forecast, come from the
+    backend and name no device kind)."""
+    ups = _granted(kind, "up")
+    return (*(c for c in ups if c != "status"), "status") if "status" in ups else ups
+
+
+def down_channels(kind: str) -> tuple[str, ...]:
+    """What a device of ``kind`` may read: only valves take commands."""
+    return _granted(kind, "down")
 
 
 def device_acl(dev: DeviceId) -> list[str]:
     base = f"{ROOT}/{dev.site}/{dev.device}"
     lines = [f"user {dev.username}"]
     lines += [f"topic write {base}/{ch}" for ch in up_channels(dev.kind)]
-    lines += [f"topic read {base}/{ch}" for ch in KIND_DOWN.get(dev.kind, DEFAULT_DOWN)]
+    lines += [f"topic read {base}/{ch}" for ch in down_channels(dev.kind)]
     return lines
 
 
