@@ -32,9 +32,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-from greeniot.store.lineproto import escape_tag
-
-FieldType = str  # "float" | "int" | "bool" | "str"
+from greeniot.store.lineproto import FieldType, escape_tag, field_text
 
 SCHEMA: dict[str, dict[str, FieldType]] = {
     "events": {"value": "float", "threshold": "float", "duration_s": "float", "unit": "str",
@@ -56,24 +54,13 @@ SCHEMA: dict[str, dict[str, FieldType]] = {
 MEASUREMENTS = tuple(SCHEMA)
 
 
-def _field(value: object, kind: FieldType) -> str:
-    if kind == "float":
-        return repr(float(value))  # type: ignore[arg-type]
-    if kind == "int":
-        return f"{int(value)}i"  # type: ignore[call-overload]
-    if kind == "bool":
-        return "true" if value else "false"
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
-    return f'"{text}"'
-
-
 def point(measurement: str, tags: Mapping[str, str | None], fields: Mapping[str, object],
           ts_ms: int) -> str:
     """One line; ``None`` tags and ``None``/NaN fields are left out (a line keeps ≥ 1 field)."""
     types = SCHEMA[measurement]
     tag_s = "".join(f",{k}={escape_tag(v)}" for k, v in sorted(tags.items()) if v)
     body = ",".join(
-        f"{k}={_field(v, types[k])}" for k, v in fields.items()
+        f"{k}={field_text(v, types[k])}" for k, v in fields.items()
         if v is not None and not (isinstance(v, float) and math.isnan(v)))
     if not body:
         raise ValueError(f"{measurement} point at {ts_ms} has no field")

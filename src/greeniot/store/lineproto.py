@@ -20,8 +20,8 @@ from pydantic import BaseModel
 from greeniot.protocol.channels import SCHEMA, FieldType, channel_of
 from greeniot.protocol.messages import Status, TiltReading
 
-__all__ = ["PRECISION", "SCHEMA", "FieldType", "escape_tag", "line", "point_us", "tag_suffix",
-           "to_lines"]
+__all__ = ["PRECISION", "SCHEMA", "FieldType", "escape_tag", "field_text", "line", "point_us",
+           "tag_suffix", "to_lines"]
 
 #: The InfluxDB write precision of every line made here.
 PRECISION = "u"
@@ -40,7 +40,8 @@ def escape_tag(value: str) -> str:
     return value.translate(_TAG_ESCAPE)
 
 
-def _field(value: object, kind: FieldType) -> str:
+def field_text(value: object, kind: FieldType) -> str:
+    """One field value in line protocol, typed by the channel table (never inferred)."""
     if kind == "float":
         return repr(float(value))  # type: ignore[arg-type]
     if kind == "int":
@@ -59,9 +60,9 @@ def line(measurement: str, tags: str, fields: Mapping[str, object], ts: int,
     ``quality`` adds the string field ``quality`` (e.g. ``implausible:bat_v``).
     """
     types = SCHEMA[measurement]
-    body = ",".join(f"{k}={_field(v, types[k])}" for k, v in fields.items() if v is not None)
+    body = ",".join(f"{k}={field_text(v, types[k])}" for k, v in fields.items() if v is not None)
     if quality:
-        body += f",quality={_field(quality, 'str')}"
+        body += f",quality={field_text(quality, 'str')}"
     return f"{measurement}{tags} {body} {ts}"
 
 
