@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from greeniot.api.deps import SessionDep
-from greeniot.api.schemas import Offset
+from greeniot.api.schemas import Offset, TaskId
 from greeniot.api.security import ViewerDep
 from greeniot.registry.decisions import DecisionPublic, get_decision, list_decisions
 from greeniot.registry.models_decisions import IrrigationDecision
@@ -34,5 +34,5 @@ def list_irrigation_decisions(
 
 @router.get("/irrigation/decisions/{decision_id}", response_model=DecisionPublic)
 def get_irrigation_decision(session: SessionDep, who: ViewerDep,
-                            decision_id: int) -> IrrigationDecision:
+                            decision_id: TaskId) -> IrrigationDecision:  # a row id, as tasks
     return get_decision(session, decision_id=decision_id)
