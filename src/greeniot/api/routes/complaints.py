@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from greeniot.api.deps import SessionDep
+from greeniot.api.schemas import Offset
 from greeniot.api.security import OperatorDep, ViewerDep
 from greeniot.registry.complaints import (
     Category,
@@ -49,7 +50,7 @@ def list_(session: SessionDep, who: ViewerDep,
           site: Id | None = None, category: Category | None = None,
           unanswered: bool | None = None, since_ms: Ms | None = None,
           until_ms: Ms | None = None, limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-          offset: Annotated[int, Query(ge=0)] = 0) -> Sequence[Complaint]:
+          offset: Offset = 0) -> Sequence[Complaint]:
     return list_complaints(session, site=site, category=category, unanswered=unanswered,
                            since_ms=since_ms, until_ms=until_ms, limit=limit, offset=offset)
 

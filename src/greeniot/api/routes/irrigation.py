@@ -14,7 +14,7 @@ from greeniot.api.schemas import Offset, TaskId
 from greeniot.api.security import ViewerDep
 from greeniot.registry.decisions import DecisionPublic, get_decision, list_decisions
 from greeniot.registry.models_decisions import IrrigationDecision
-from greeniot.registry.schemas import Id
+from greeniot.registry.schemas import SQL_INT_MAX, Id
 
 router = APIRouter(tags=["irrigation"])
 
@@ -23,8 +23,8 @@ router = APIRouter(tags=["irrigation"])
 def list_irrigation_decisions(
         session: SessionDep, who: ViewerDep, site: Id | None = None, zone: Id | None = None,
         outcome: Literal["water", "not_needed", "locked_out"] | None = None,
-        since_ms: Annotated[int | None, Query(ge=0)] = None,
-        until_ms: Annotated[int | None, Query(ge=0)] = None,
+        since_ms: Annotated[int | None, Query(ge=0, le=SQL_INT_MAX)] = None,
+        until_ms: Annotated[int | None, Query(ge=0, le=SQL_INT_MAX)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Offset = 0) -> Sequence[IrrigationDecision]:
     """Newest first; filter by site, zone, outcome and time [ms UTC, since ≤ t < until]."""
