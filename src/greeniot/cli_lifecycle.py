@@ -20,7 +20,8 @@ routes_app = typer.Typer(no_args_is_help=True, help="Alert routes: which alerts 
 
 
 @contextmanager
-def _session(data_dir: DataDir, db_url: DbUrl) -> Iterator[Session]:
+def registry_session(data_dir: DataDir, db_url: DbUrl) -> Iterator[Session]:
+    """A migrated registry session; a RegistryError becomes a plain CLI error."""
     from greeniot.registry.db import make_engine, migrate, session_factory
 
     engine = make_engine(build_settings(data_dir=data_dir, db_url=db_url))
@@ -58,7 +59,7 @@ def roster_add(site: Annotated[str, typer.Argument(help="site id")],
     """Put a person on a site's chain."""
     from greeniot.registry import crud
 
-    with _session(data_dir, db_url) as s:
+    with registry_session(data_dir, db_url) as s:
         entry = crud.add_person(s, site=site, name=name, role=role, rank=rank, contact=contact,
                                 notify_url=notify, locale=locale, tz=tz)
         typer.echo(f"added {entry.name} ({entry.role}, rank {entry.rank}) to {entry.site}")
@@ -71,7 +72,7 @@ def roster_list(site: Annotated[str | None, typer.Option(help="only this site")]
     from greeniot.api.routes.lifecycle import hide
     from greeniot.registry import crud
 
-    with _session(data_dir, db_url) as s:
+    with registry_session(data_dir, db_url) as s:
         for e in crud.list_roster(s, site=site):
             url = (hide("apprise", e.notify_url) if e.notify_url not in (None, "mqtt")
                    else e.notify_url)
@@ -100,7 +101,7 @@ def routes_add(name: Annotated[str, typer.Argument(help="the recipient's label")
     from greeniot.api.routes.lifecycle import hide
     from greeniot.registry import crud
 
-    with _session(data_dir, db_url) as s:
+    with registry_session(data_dir, db_url) as s:
         r = crud.add_route(s, name=name, kind=kind, target=target, site=site,
                            min_severity=min_severity, secret=secret, rate_max=rate_max,
                            rate_window_s=rate_window_s, locale=locale, tz=tz)
@@ -114,7 +115,7 @@ def routes_list(data_dir: DataDir = None, db_url: DbUrl = None) -> None:
     from greeniot.api.routes.lifecycle import hide
     from greeniot.registry import crud
 
-    with _session(data_dir, db_url) as s:
+    with registry_session(data_dir, db_url) as s:
         for r in crud.list_routes(s):
             typer.echo(f"{r.name}\t{r.site or '*'}\t>={r.min_severity}\t{r.kind}\t"
                        f"{hide(r.kind, r.target)}\t{'on' if r.enabled else 'off'}")
@@ -126,6 +127,6 @@ def routes_remove(name: Annotated[str, typer.Argument(help="the route's name")],
     """Remove a route (its past deliveries stay)."""
     from greeniot.registry import crud
 
-    with _session(data_dir, db_url) as s:
+    with registry_session(data_dir, db_url) as s:
         crud.delete_route(s, name=name)
         typer.echo(f"removed route {name}")
