@@ -54,7 +54,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from greeniot.actions.watering import MARGIN_FRAC
+from greeniot.actions.watering import MARGIN_FRAC, NEED_CONFIDENCE
 from greeniot.analytics.irrigation import balance, estimator
 from greeniot.analytics.irrigation.decision import WaterState, decide
 from greeniot.analytics.irrigation.et0 import (
@@ -70,7 +70,7 @@ from greeniot.analytics.irrigation.lockouts import (
 from greeniot.calibration import CalibrationSpec, CalibrationTable, calibrate
 from greeniot.estate import ZoneHydraulics
 from greeniot.simulators.soil import DRAIN_TAU_DAYS, INTAKE_MM_H, PONDING_MM, Probes, RootZones
-from greeniot.soils import TEXTURES
+from greeniot.soils import TEXTURES, drain_fraction_per_day, taw_sd_mm
 
 KINDS = {"drip": (4.0, 0.9), "rotor": (12.0, 0.75), "spray": (40.0, 0.7)}
 SHADE = (1.0, 0.8, 0.6)  # sun, part shade, shade: share of the open-sky crop ET
@@ -121,6 +121,9 @@ def draw_weather(rng: np.random.Generator, c: Climate, n_days: int, lat: float,
 @dataclass
 class Tally:
     openings: int = 0
+    winter_openings: int = 0
+    winter_freeze_came: int = 0
+    policy_openings: int = 0
     precise: int = 0
     today: int = 0
     strict: int = 0
@@ -146,7 +149,9 @@ class Tally:
 
 def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: bool = False,
              half_weight: float = balance.SENSOR_HALF_WEIGHT,
-             margin_frac: float = MARGIN_FRAC) -> Tally:
+             margin_frac: float = MARGIN_FRAC, confidence: float | None = NEED_CONFIDENCE,
+             drain: bool = True, trace: list[dict[str, object]] | None = None
+             ) -> Tally:
     """One seed in closed loop. ``mode``: ``filter`` (the product: the Kalman estimator of
     :mod:`greeniot.analytics.irrigation.estimator`), ``blend`` (the fixed-gain blend of
     :func:`balance.blend`, the earlier product), ``model`` (no probe correction)."""
@@ -188,6 +193,8 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
     intake = np.array([INTAKE_MM_H[t.name] for t in tex])
     taw_r = 1000 * (fc_r - wp_r) * zr
     raw_r = p * taw_r
+    raw_sd = p * np.array([taw_sd_mm(tex[i].name, measured=bool(tested[i]) or ideal,
+                                     root_depth_m=float(zr[i])) for i in range(n_zones)])
     d0 = rng.uniform(0.0, 0.5, n_zones) * p * 1000 * (fc_t - wp_t) * zr
 
     def zones() -> RootZones:
@@ -224,13 +231,16 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
                                            theta_fc=fc_r, root_depth_m=zr, taw_mm=taw_r,
                                            clip=clip)
 
+    # How fast water above field capacity drains, from the registered texture class
+    # (greeniot.soils.drain_fraction_per_day); None: FAO-56 eq. 88 as it stands.
+    drain_frac = np.array([drain_fraction_per_day(t.name) for t in tex]) if drain else None
     dr_est = np.full(n_zones, 0.25) * raw_r
     filt = estimator.initial(dr_est, dr_sd_mm=0.5 * raw_r, root_depth_m=zr)
     if mode == "filter":
         sensor, w = probe_dr(clip=False)
         filt = estimator.update(filt, dr_probe_mm=sensor, weight_sum=w, taw_mm=taw_r,
                                 root_depth_m=zr)
-        dr_est = filt.dr_mm
+        dr_est = np.maximum(filt.dr_mm, 0.0)
     elif correct:
         sensor, w = probe_dr()
         dr_est, _ = balance.blend(dr_est, sensor, w, half_weight=half_weight)
@@ -239,6 +249,7 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
     water = np.zeros(n_zones)
     policy = np.zeros(n_zones)
     params = DEFAULT_LOCKOUTS
+    last_above = np.full(n_zones, -99)  # trace only: last day truth ended above FC
     for d in range(n_days):
         w_site = [{k: v[d] for k, v in w.items()} for w in wx]
         meas = [{"rain_prev": (w["rain"][d - 1] * rng.normal(1, 0.05)) if d else 0.0,
@@ -261,15 +272,21 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
         gross_est = np.zeros(n_zones)
         etc_true_today = kc_t * np.array([w_site[s]["et0"] for s in site])
         dr_true = truth.depletion_mm
+        packed = estimator.pack(filt)
         for i in range(n_zones):
             s = site[i]
             cond = Conditions(rain_observed_24h_mm=meas[s]["rain_prev"], air_temp_c=meas[s]["air"],
                               wind_ms=meas[s]["wind"], forecast=fcst[s])
             state = WaterState(dr_mm=float(dr_est[i]), taw_mm=float(taw_r[i]),
                                raw_mm=float(raw_r[i]), et0_mm=float(et0_prev[i]),
-                               etc_mm=float(kc_r[i] * scale[i] * et0_prev[i]))
+                               etc_mm=float(kc_r[i] * scale[i] * et0_prev[i]),
+                               **({"dr_sd_mm": float(filt.dr_sd_mm[i]),
+                                   "et_scale": float(scale[i]), "raw_sd_mm": float(raw_sd[i]),
+                                   "estimator": tuple(packed[i].tolist())}
+                                  if mode == "filter" else {}))
             dec = decide(hyd[i], state, cond, now_ms=1_780_000_000_000 + d * 86_400_000,
-                         month=climate.month, margin_frac=margin_frac)
+                         month=climate.month, margin_frac=margin_frac,
+                         confidence=confidence if mode == "filter" else None)
             # Needed today: past RAW by tonight. Needed by tomorrow: at most a day early.
             need = dr_true[i] + etc_true_today[i] >= truth.raw_mm[i]
             soon = dr_true[i] + 2.0 * etc_true_today[i] >= truth.raw_mm[i]
@@ -278,17 +295,43 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
                          or w_site[s]["tmin"] <= params.frost_c
                          or (kind[i] == "spray" and w_site[s]["wind"] >= params.high_wind_ms))
             tally.needed += int(past and not true_lock)
-            if dec.water:
+            if dec.water and dec.rule == "winter_watering":
+                # A rule of its own (issue item 5), not the MAD rule: scored apart, and the
+                # policy below applies it too (on the true freeze and depletion).
+                tally.winter_openings += 1
+                tally.winter_freeze_came += int(wx[s]["tmin"][d + 1] <= params.winter_freeze_c)
+            elif dec.water:
                 tally.openings += 1
                 tally.precise += int(soon)
                 tally.today += int(need)
                 tally.strict += int(past)
+            if dec.water:
                 tally.violations_inputs += int(bool(weather_lockouts(kind=str(kind[i]),
                                                                      cond=cond, params=params)))
                 tally.wet_or_frosty_openings += int(bool(true_lock))
                 cycle_mm[i] = dec.cycles_s[0] * rate_t[i] / 3600.0
                 n_cyc[i] = len(dec.cycles_s)
                 gross_est[i] = dec.gross_mm
+                if trace is not None:
+                    trace.append({
+                        "seed": seed, "zone": i, "day": d, "kind": str(kind[i]), "rule": dec.rule,
+                        "texture": tex[i].name, "tested": bool(tested[i]),
+                        "n_probes": int(n_probes[i]),
+                        "how": [str(how[j]) for j in np.flatnonzero(pz == i)],
+                        "faults": [str(probes.fault[j]) for j in np.flatnonzero(pz == i)],
+                        "dr_true": float(dr_true[i]), "dr_est": float(dr_est[i]),
+                        "dr_sd": float(filt.dr_sd_mm[i]) if mode == "filter" else np.nan,
+                        "raw_true": float(truth.raw_mm[i]), "raw_r": float(raw_r[i]),
+                        "taw_true": float(truth.taw_mm[i]), "taw_r": float(taw_r[i]),
+                        "etc_true": float(etc_true_today[i]), "etc_est": float(state.etc_mm),
+                        "kc_ratio": float(kc_r[i] / kc_t[i]), "k": float(scale[i]),
+                        "above_fc_mm": float(truth.w_mm[i] - truth.taw_mm[i]),
+                        "since_above": d - int(last_above[i]),
+                        "has_rs": bool(has_rs[s]), "need": bool(need), "soon": bool(soon),
+                        "past": bool(past), "margin": margin_frac * float(taw_r[i]),
+                        "offset": float(filt.offset_mm[i]) if mode == "filter" else np.nan,
+                        "eff_ratio": float(eff_t[i] / eff_nom[i]),
+                        "rate_ratio": float(rate_t[i] / rate_nom[i])})
             elif past and not true_lock:
                 tally.missed += 1
         water += cycle_mm * n_cyc
@@ -300,7 +343,12 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
                            or wx[site[i]]["tmin"][d] <= params.frost_c
                            or (kind[i] == "spray" and wx[site[i]]["wind"][d] >= params.high_wind_ms)
                            for i in range(n_zones)], dtype=bool)
-        o_gross = np.where(o_need & ~o_lock, o_dr / eff_t, 0.0)
+        o_winter = np.array([climate.month in params.winter_months
+                             and wx[site[i]]["tmin"][d + 1] <= params.winter_freeze_c
+                             for i in range(n_zones)]) & (
+            o_dr >= params.winter_min_depletion * oracle.taw_mm)
+        o_gross = np.where((o_need | o_winter) & ~o_lock & (o_dr > 0), o_dr / eff_t, 0.0)
+        tally.policy_openings += int((o_gross > 0).sum())
         o_cyc = np.maximum(np.ceil(o_gross / rate_t * 3600 / max_run), 1).astype(np.int64)
         oracle.irrigate(cycle_mm=o_gross / o_cyc, n_cycles=np.where(o_gross > 0, o_cyc, 0),
                         rate_mm_h=rate_t, efficiency=eff_t)
@@ -311,6 +359,7 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
         out = truth.day(et0_mm=et0_t, rain_mm=rain, rain_hours=rh)
         oracle.day(et0_mm=et0_t, rain_mm=rain, rain_hours=rh)
         tally.zone_days += n_zones
+        last_above = np.where(truth.w_mm > truth.taw_mm + 0.5, d, last_above)
         tally.stress_days += int((truth.depletion_mm > truth.raw_mm).sum())
         tally.eta += float(out["eta_mm"].sum())
         tally.etc += float(out["etc_mm"].sum())
@@ -329,11 +378,12 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
         rain_meas = rain * rng.normal(1, 0.05, n_zones)
         if mode == "filter":
             filt, _ = estimator.predict(filt, et0_mm=et0_est, kc=kc_r, taw_mm=taw_r, p=p,
-                                        rain_mm=rain_meas, irrigation_mm=gross_est * eff_nom)
+                                        rain_mm=rain_meas, irrigation_mm=gross_est * eff_nom,
+                                        drain_frac=drain_frac)
             sensor, w = probe_dr(clip=False)
             filt = estimator.update(filt, dr_probe_mm=sensor, weight_sum=w, taw_mm=taw_r,
-                                    root_depth_m=zr)
-            dr_est = filt.dr_mm
+                                    root_depth_m=zr, signed=drain_frac is not None)
+            dr_est = np.maximum(filt.dr_mm, 0.0)
             et0_prev = et0_est
             continue
         day = balance.step(dr_est, et0_mm=et0_est, kc=kc_r, taw_mm=taw_r, p=p,
@@ -359,11 +409,50 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
     return tally
 
 
+def false_opening_causes(trace: list[dict[str, object]], *, margin: bool) -> dict[str, int]:
+    """MAD-rule openings not needed by tonight, by their main cause.
+
+    The rule fired because Dr_est + ETc_est ≥ RAW_registry (+ the trigger's own term) while
+    Dr_true + ETc_true < RAW_true; the cause is the largest of: Dr overestimated (with the
+    situation the zone was in), the day's ETc forecast high, the registry's RAW below the
+    true one, and (old rule) the trigger margin.
+    """
+    out: dict[str, int] = {}
+    for t in trace:
+        if t["rule"] != "mad" or t["need"]:
+            continue
+        f = {k: float(v) for k, v in t.items() if isinstance(v, (int, float))}
+        comp = {"Dr overestimated": f["dr_est"] - f["dr_true"],
+                "the day's ETc forecast high": f["etc_est"] - f["etc_true"],
+                "registry RAW below the true RAW": f["raw_true"] - f["raw_r"]}
+        if margin:
+            comp["the trigger margin (share of TAW before RAW)"] = f["margin"]
+        cause = max(comp, key=lambda k: comp[k])
+        if cause == "Dr overestimated":
+            probes = list(zip(t["how"], t["faults"], strict=True))  # type: ignore[call-overload]
+            if any(h != "none" and x in ("drift", "stuck", "unseated") for h, x in probes):
+                cause += ": a faulty probe not flagged"
+            elif not any(h != "none" and x == "ok" for h, x in probes):
+                cause += ": no usable probe (model and ET scale only)"
+            elif f["since_above"] <= 4:
+                cause += ": water above field capacity still draining"
+            elif f["since_above"] > 50:
+                cause += ": probe offset not learned yet (no wetting since the start)"
+            else:
+                cause += ": other (probe scatter, rain runoff, efficiency)"
+        out[cause] = out.get(cause, 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
 def report(name: str, t: Tally) -> None:
     print(f"{name}:")
     n = max(t.openings, 1)
-    print(f"  openings {t.openings}: precision {t.precise / n:.3f} (needed by tomorrow; "
-          f"by tonight {t.today / n:.3f}; already past RAW {t.strict / n:.3f})")
+    print(f"  MAD-rule openings {t.openings} (policy: {t.policy_openings} incl. winter "
+          f"watering): precision {t.today / n:.3f} (true Dr + the day's ETc ≥ RAW: past RAW "
+          f"before the next decision; already past RAW {t.strict / n:.3f}; by tomorrow "
+          f"{t.precise / n:.3f})")
+    print(f"  winter-watering openings {t.winter_openings}, the freeze came after "
+          f"{t.winter_freeze_came}")
     print(f"  missed refills {t.missed} of {t.needed} zone-days already past RAW with no "
           f"lockout ({t.missed / max(t.needed, 1):.3f})")
     print(f"  lockout violations against the decision's inputs: {t.violations_inputs}; "
@@ -382,21 +471,45 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--first-seed", type=int, default=0)
+    ap.add_argument("--confidence", type=float, default=NEED_CONFIDENCE,
+                    help="the product's P(Dr + ETc >= RAW) to water (the planner's "
+                         "NEED_CONFIDENCE)")
     ap.add_argument("--margin", type=float, default=MARGIN_FRAC,
-                    help="trigger this share of TAW before RAW (the planner's MARGIN_FRAC)")
+                    help="the earlier rule's trigger margin, share of TAW before RAW "
+                         "(the planner's MARGIN_FRAC)")
     ap.add_argument("--zones", type=int, default=48, help="zones per seed")
     ap.add_argument("--days", type=int, default=30)
+    ap.add_argument("--trace", action="store_true",
+                    help="also print the openings not needed by tonight, by cause")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    for mode, name in (("filter", "sensor-corrected FAO-56 balance (Kalman: Dr, probe offset, "
-                                  "ET scale)"),
-                       ("blend", "baseline: fixed-gain probe blend (the earlier product)"),
-                       ("model", "baseline: FAO-56 balance without probe correction")):
+    runs = (
+        ("product: Kalman (Dr, probe offset, ET scale), drainage above field capacity, "
+         f"water at P(need) >= {args.confidence:g}",
+         {"mode": "filter", "confidence": args.confidence, "drain": True}),
+        (f"earlier product: the same Kalman, eq. 88 drainage, mean rule with margin "
+         f"{args.margin:g} TAW", {"mode": "filter", "confidence": None, "drain": False}),
+        ("baseline: fixed-gain probe blend, mean rule with margin",
+         {"mode": "blend", "confidence": None, "drain": False}),
+        ("baseline: FAO-56 balance without probe correction, mean rule with margin",
+         {"mode": "model", "confidence": None, "drain": False}),
+    )
+    for name, kw in runs:
         total = Tally()
+        trace: list[dict[str, object]] | None = [] if args.trace and kw["mode"] == "filter" \
+            else None
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            total.add(run_seed(seed, args.zones, args.days, mode, margin_frac=args.margin))
+            total.add(run_seed(seed, args.zones, args.days, str(kw["mode"]),
+                               margin_frac=args.margin,
+                               confidence=kw["confidence"],  # type: ignore[arg-type]
+                               drain=bool(kw["drain"]), trace=trace))
         report(f"{name} ({args.seeds} seeds from {args.first_seed} × {args.zones} zones × "
-               f"{args.days} days, margin {args.margin:g} TAW)", total)
+               f"{args.days} days)", total)
+        if trace is not None:
+            causes = false_opening_causes(trace, margin=kw["confidence"] is None)
+            print(f"  openings not needed by tonight, by cause ({sum(causes.values())}):")
+            for cause, count in causes.items():
+                print(f"    {count:5d}  {cause}")
     print(f"({time.perf_counter() - t0:.1f} s)")
 
 

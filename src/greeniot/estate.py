@@ -62,6 +62,10 @@ class ZoneInfo:
     irrigation_kind: str | None = None  # drip | bubbler | rotor | spray
     theta_fc: float = 0.25  # field capacity [m3/m3] (texture default resolved at load)
     theta_wp: float = 0.12  # wilting point [m3/m3]
+    #: the soil's texture class, and whether θFC/θWP are its Table 19 defaults rather than a
+    #: soil test: how uncertain TAW is (greeniot.soils.taw_sd_mm) and how fast water drains
+    soil_texture: str | None = None
+    soil_from_texture: bool = False
     root_depth_m: float = 0.3
     kc_by_month: tuple[float, ...] = (0.8,) * 12
     mad_p: float = 0.5

@@ -8,7 +8,11 @@ References
    83 (RAW), Table 22 and its footnote for the ETc adjustment of p.
 .. [Rawls82] W. J. Rawls, D. L. Brakensiek, K. E. Saxton, "Estimation of soil water
    properties", Transactions of the ASAE 25(5) (1982) 1316–1320, doi:10.13031/2013.33720 —
-   Table 2, mean total porosity by texture class.
+   Table 2, mean total porosity and saturated hydraulic conductivity by texture class.
+.. [AquaCrop] D. Raes, P. Steduto, T. C. Hsiao, E. Fereres, AquaCrop Reference Manual
+   (FAO, version 6, 2017), ch. 3 "drainage": the drainage characteristic
+   τ = 0.0866 Ksat^0.35 (Ksat in mm/day), the share of the water above field capacity that
+   drains in a day, 0 < τ ≤ 1, https://www.fao.org/aquacrop/resources/referencemanuals
 """
 
 from __future__ import annotations
@@ -60,6 +64,16 @@ TEXTURES: Final[dict[str, SoilTexture]] = {
 }
 
 
+#: Saturated hydraulic conductivity by texture [mm/h], [Rawls82]_ Table 2 (silt has no class
+#: of its own there: silt loam's). Used for how fast water above field capacity drains.
+KSAT_MM_H: Final[dict[str, float]] = {
+    "sand": 210.0, "loamy_sand": 61.1, "sandy_loam": 25.9, "loam": 13.2, "silt_loam": 6.8,
+    "silt": 6.8, "silty_clay_loam": 1.5, "silty_clay": 0.9, "clay": 0.6}
+#: Spread [m³ m⁻³] of θFC and θWP from a laboratory soil test (pressure plate at −33 and
+#: −1500 kPa on a few cores of a zone): ±0.01, project choice from the usual replicate scatter.
+SOIL_TEST_SD_THETA: Final = 0.01
+
+
 def texture(name: str) -> SoilTexture:
     """The texture class ``name``; a KeyError lists the valid names."""
     try:
@@ -85,6 +99,33 @@ def soil_limits(*, texture_name: str | None = None, theta_fc: float | None = Non
         raise ValueError(f"soil limits must satisfy 0 <= theta_wp < theta_fc <= 1, "
                          f"got theta_wp={wp}, theta_fc={fc}")
     return fc, wp
+
+
+def limits_sd(texture_name: str | None, *, measured: bool) -> tuple[float, float]:
+    """Standard deviation of (θFC, θWP) [m³ m⁻³] of a zone's registered soil.
+
+    A soil test (``measured``): :data:`SOIL_TEST_SD_THETA` each. A texture default: its FAO-56
+    Table 19 range taken as ±2 standard deviations (range / 4); loam when no texture is known.
+    """
+    if measured:
+        return SOIL_TEST_SD_THETA, SOIL_TEST_SD_THETA
+    t = texture(texture_name or "loam")
+    return (t.fc_range[1] - t.fc_range[0]) / 4.0, (t.wp_range[1] - t.wp_range[0]) / 4.0
+
+
+def taw_sd_mm(texture_name: str | None, *, measured: bool, root_depth_m: float) -> float:
+    """Standard deviation of TAW [mm] from :func:`limits_sd` (θFC and θWP independent)."""
+    sfc, swp = limits_sd(texture_name, measured=measured)
+    return float(1000.0 * root_depth_m * np.hypot(sfc, swp))
+
+
+def drain_fraction_per_day(texture_name: str | None) -> float:
+    """Share of the water above field capacity that drains below the root zone in a day [-]:
+    AquaCrop's τ = 0.0866 Ksat^0.35 (Ksat [mm/day] of :data:`KSAT_MM_H`), within 0.05..1.
+    Sand ≈ 1 (drained within the day, the FAO-56 eq. 88 assumption), loam ≈ 0.65, clay ≈ 0.22.
+    """
+    ksat = KSAT_MM_H[texture(texture_name or "loam").name] * 24.0
+    return float(np.clip(0.0866 * ksat ** 0.35, 0.05, 1.0))
 
 
 def total_available_water_mm(theta_fc: ArrayLike, theta_wp: ArrayLike,

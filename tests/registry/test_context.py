@@ -50,10 +50,13 @@ def test_seed_then_load_context(session: Session) -> None:
                  height_m=18.0),
         TreeInfo(site="estate-b", tree="t7"),
     )
-    # z1 names its valve; z2 gets the valve device bound to it
+    # z1 names its valve; z2 gets the valve device bound to it; neither gives its soil, so
+    # both are loam by default (a texture default, not a soil test)
+    loam = {"soil_texture": "loam", "soil_from_texture": True}
     assert ctx.zones == (
-        ZoneInfo(site="estate-a", zone="z1", refill_vwc_pct=20.0, valve_device="valve-z1"),
-        ZoneInfo(site="estate-a", zone="z2", valve_device="valve-z2"),
+        ZoneInfo(site="estate-a", zone="z1", refill_vwc_pct=20.0, valve_device="valve-z1",
+                 **loam),
+        ZoneInfo(site="estate-a", zone="z2", valve_device="valve-z2", **loam),
     )
     assert {(b.site, b.device): b for b in ctx.devices}[("estate-a", "tilt-t1")] == ctx.devices[1]
     only_b = load_context(session, sites=["estate-b"])

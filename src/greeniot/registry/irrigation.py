@@ -95,6 +95,8 @@ def water_fields(zones: Sequence[Zone], sites: Sequence[Site]) -> dict[tuple[str
             "application_rate_mm_h": z.application_rate_mm_h,
             "irrigation_kind": z.irrigation_kind, "theta_fc": soil.theta_fc,
             "theta_wp": soil.theta_wp, "root_depth_m": soil.root_depth_m,
+            "soil_texture": z.soil_texture or (DEFAULT_TEXTURE if soil.assumed_texture else None),
+            "soil_from_texture": z.theta_fc is None or z.theta_wp is None,
             "kc_by_month": soil.kc_by_month, "mad_p": soil.p, "efficiency": z.efficiency,
             "area_m2": z.area_m2, "soak_s": z.soak_s, "water_budget_l_day": z.water_budget_l_day,
             "target_dr_mm": z.target_dr_mm,

@@ -142,3 +142,49 @@ def test_anticipation_refills_the_morning_before_raw_is_crossed() -> None:
     assert decide(DRIP, _state(20.0), Conditions(), now_ms=NOW, month=7).outcome == "water"
     late = decide(DRIP, _state(20.0), Conditions(), now_ms=NOW, month=7, anticipate=False)
     assert late.outcome == "not_needed" and late.reasons[0].startswith("Dr 20.0 mm < RAW")
+
+
+def test_the_posterior_rule_waits_for_confidence_and_widens_with_the_spread() -> None:
+    """With a spread, water only when P(Dr + ETc ≥ RAW) ≥ confidence: at the mean trigger
+    (Dr + ETc = RAW) the probability is 1/2, so no; z·sd past it, yes. A texture-default
+    RAW spread needs more depletion than a soil test's."""
+    from dataclasses import replace
+    from statistics import NormalDist
+
+    from greeniot.analytics.irrigation.decision import ETC_DAY_REL_SD, need_sd_mm
+
+    base = replace(_state(22.5 - 4.0), dr_sd_mm=3.0, raw_sd_mm=2.0)
+    sd = need_sd_mm(base)
+    assert sd == pytest.approx((3.0 ** 2 + 2.0 ** 2 + (ETC_DAY_REL_SD * 4.0) ** 2) ** 0.5)
+    assert decide(DRIP, base, Conditions(), now_ms=NOW, month=7).water  # the mean rule: yes
+    at_mean = decide(DRIP, base, Conditions(), now_ms=NOW, month=7, confidence=0.8)
+    assert at_mean.outcome == "not_needed" and "P ≥ 0.8" in at_mean.reasons[0]
+    z = NormalDist().inv_cdf(0.8)
+    past = replace(base, dr_mm=base.dr_mm + z * sd + 0.05)
+    assert decide(DRIP, past, Conditions(), now_ms=NOW, month=7, confidence=0.8).water
+    wide = replace(past, raw_sd_mm=6.0)
+    assert not decide(DRIP, wide, Conditions(), now_ms=NOW, month=7, confidence=0.8).water
+    # No spread known: the mean rule applies; a confidence outside 0.5..1 is refused.
+    assert decide(DRIP, replace(base, dr_sd_mm=None), Conditions(), now_ms=NOW, month=7,
+                  confidence=0.8).water
+    with pytest.raises(ValueError, match="confidence"):
+        decide(DRIP, base, Conditions(), now_ms=NOW, month=7, confidence=1.0)
+
+
+def test_the_learned_et_scale_spread_enters_the_need() -> None:
+    """The packed covariance's Var(k) and Cov(Dr, k) add (Kc·ET0)² Var(k) + 2 Kc·ET0 Cov."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from greeniot.analytics.irrigation import estimator
+    from greeniot.analytics.irrigation.decision import need_sd_mm
+
+    est = estimator.initial(np.array([10.0]), dr_sd_mm=3.0, root_depth_m=np.array([0.4]),
+                            et_scale_sd=0.2)
+    packed = tuple(estimator.pack(est)[0].tolist())
+    s = replace(_state(10.0), dr_sd_mm=3.0, et_scale=1.0)
+    plain = need_sd_mm(s)
+    with_k = need_sd_mm(replace(s, estimator=packed))
+    assert plain is not None and with_k is not None
+    assert with_k ** 2 == pytest.approx(plain ** 2 + (4.0 * 0.2) ** 2)

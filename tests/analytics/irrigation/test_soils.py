@@ -45,3 +45,22 @@ def test_taw_raw_and_p_adjustment() -> None:
     p = soils.depletion_fraction(np.array([0.5, 0.5, 0.5, 0.7]), np.array([5.0, 2.5, 10.0, 0.0]))
     assert p.tolist() == pytest.approx([0.5, 0.6, 0.3, 0.8])
     assert soils.depletion_fraction(0.45).item() == 0.45
+
+
+def test_drainage_rate_and_limit_spread_by_texture() -> None:
+    """AquaCrop τ = 0.0866 Ksat^0.35 from Rawls et al. Ksat: sand drains within the day, clay
+    a fifth a day; a texture default's θ spread is a quarter of its Table 19 range, a soil
+    test's 0.01."""
+    from greeniot.soils import KSAT_MM_H, drain_fraction_per_day, limits_sd, taw_sd_mm
+
+    assert drain_fraction_per_day("sand") == 1.0
+    assert drain_fraction_per_day("clay") == pytest.approx(0.0866 * (0.6 * 24) ** 0.35)
+    rates = [drain_fraction_per_day(t) for t in KSAT_MM_H]
+    assert rates == sorted(rates, reverse=True)  # coarse to fine
+    assert drain_fraction_per_day(None) == drain_fraction_per_day("loam")
+    assert limits_sd("loam", measured=False) == pytest.approx((0.025, 0.025))
+    assert limits_sd("loam", measured=True) == (0.01, 0.01)
+    assert taw_sd_mm("clay", measured=True, root_depth_m=0.5) == pytest.approx(
+        1000 * 0.5 * 0.01 * 2 ** 0.5)
+    with pytest.raises(KeyError, match="unknown soil texture"):
+        drain_fraction_per_day("peat")

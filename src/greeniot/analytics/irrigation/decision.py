@@ -6,7 +6,11 @@ At the zone's decision time (a configurable local hour, :func:`decision_due`) or
    (:mod:`greeniot.analytics.irrigation.balance`);
 2. water is needed when Dr ≥ RAW (FAO-56 ch. 8: the management-allowed depletion) — by
    default with the day's expected ETc added, so the zone never crosses RAW — or when
-   the winter-watering rule fires (:func:`.lockouts.winter_watering_due`);
+   the winter-watering rule fires (:func:`.lockouts.winter_watering_due`). With a
+   ``confidence`` the test is made on the estimate's distribution, not its mean: water when
+   P(Dr + ETc ≥ RAW) ≥ confidence, from the filter's variance of Dr and of the learned ET
+   scale, the spread of RAW (soil test or texture default) and of the day's ETc
+   (:func:`need_sd_mm`);
 3. the net depth refills the root zone to the target depletion (0 = field capacity):
    net = Dr − target [mm]; gross = net / efficiency; run time = gross / rate [h];
 4. a run longer than ``max_run_s`` is split into equal cycles with a soak between them, so
@@ -23,8 +27,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from statistics import NormalDist
 from typing import Any, Literal
 
+from greeniot.analytics.irrigation import estimator
 from greeniot.analytics.irrigation.lockouts import (
     DEFAULT_LOCKOUTS,
     Conditions,
@@ -37,6 +43,10 @@ from greeniot.analytics.irrigation.lockouts import (
 from greeniot.estate import ZoneHydraulics
 
 MS_PER_H = 3_600_000
+#: Day-to-day spread of a day's ETc around the last complete day's [-]: the decision takes
+#: yesterday's ETc as today's; daily ET0 within a month of settled weather varies by ~20 %
+#: (temperature and cloud from one day to the next), project choice.
+ETC_DAY_REL_SD = 0.2
 Outcome = Literal["water", "not_needed", "locked_out"]
 
 
@@ -68,6 +78,7 @@ class WaterState:
     #: the zone's estimator state after that day, packed (estimator.pack): kept with the
     #: decision so a restarted water stage continues from it
     estimator: tuple[float, ...] = ()
+    raw_sd_mm: float | None = None  # spread of RAW from the soil's θ limits (soils.taw_sd_mm)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +134,23 @@ class WateringDecision:
         return head + " — " + "; ".join(self.reasons)
 
 
+def need_sd_mm(state: WaterState) -> float | None:
+    """Standard deviation [mm] of Dr + today's ETc − RAW, or None without a Dr spread.
+
+    Var = Var(Dr) + (Kc·ET0)² Var(k) + 2 Kc·ET0 Cov(Dr, k) (the filter's covariance, when the
+    packed state is there) + Var(RAW) + (:data:`ETC_DAY_REL_SD` · ETc)².
+    """
+    if state.dr_sd_mm is None:
+        return None
+    var = state.dr_sd_mm ** 2 + (state.raw_sd_mm or 0.0) ** 2 \
+        + (ETC_DAY_REL_SD * state.etc_mm) ** 2
+    if len(state.estimator) == estimator.PACKED and state.et_scale:
+        c = state.etc_mm / state.et_scale  # Kc·ET0
+        cov = state.estimator[3:12]
+        var += c * c * cov[8] + 2.0 * c * cov[2]
+    return math.sqrt(max(var, 0.0))
+
+
 def split_cycles(run_s: int, max_run_s: int) -> tuple[int, ...]:
     """``run_s`` [s] as equal cycles of at most ``max_run_s`` (the last rounds the total)."""
     if run_s <= 0:
@@ -139,7 +167,7 @@ def decide(zone: ZoneHydraulics, state: WaterState, cond: Conditions, *, now_ms:
            month: int, trigger: Literal["schedule", "on_demand"] = "schedule",
            interlocks: Sequence[Verdict] = (),
            params: LockoutParams = DEFAULT_LOCKOUTS, anticipate: bool = True,
-           margin_frac: float = 0.0) -> WateringDecision:
+           margin_frac: float = 0.0, confidence: float | None = None) -> WateringDecision:
     """Decide one zone's watering now.
 
     Parameters
@@ -167,18 +195,31 @@ def decide(zone: ZoneHydraulics, state: WaterState, cond: Conditions, *, now_ms:
         Safety margin below RAW, as a share of TAW [-]: trigger at RAW − margin_frac · TAW.
         It covers the uncertainty of the estimated Dr (a probe calibrated to ±0.01 m³/m³ is
         ±3 mm over a 0.3 m root zone); each refill is then a little smaller and more frequent.
+        Not used with a ``confidence``.
+    confidence : float, optional
+        Water only when P(Dr + ETc ≥ RAW) ≥ ``confidence`` (0.5..1) under a normal estimate
+        with :func:`need_sd_mm`; the trigger moves above RAW by z · sd. Needs ``dr_sd_mm``
+        in the state (else the mean rule above applies).
     """
     reasons: list[str] = []
     need = state.dr_mm - zone.target_dr_mm
     rule: Literal["mad", "winter_watering", "none"] = "none"
     ahead_mm = state.etc_mm if anticipate else 0.0
-    trigger_mm = state.raw_mm - margin_frac * state.taw_mm
+    sd = need_sd_mm(state) if confidence is not None else None
+    if confidence is not None and not 0.5 <= confidence < 1.0:
+        raise ValueError(f"confidence must be within 0.5..1, got {confidence}")
+    if sd is not None and confidence is not None:
+        z = NormalDist().inv_cdf(confidence)
+        trigger_mm = state.raw_mm + z * sd
+        margin = f" + {z:.2f} sd {sd:.1f} mm (P ≥ {confidence:g})"
+    else:
+        trigger_mm = state.raw_mm - margin_frac * state.taw_mm
+        margin = f" − margin {margin_frac * state.taw_mm:.1f} mm" if margin_frac else ""
     if state.dr_mm + ahead_mm >= trigger_mm and need > 0:
         rule = "mad"
         target = ("field capacity" if zone.target_dr_mm == 0
                   else f"Dr {zone.target_dr_mm:g} mm")
         today = f" + today's ETc {ahead_mm:.1f} mm" if anticipate else ""
-        margin = f" − margin {margin_frac * state.taw_mm:.1f} mm" if margin_frac else ""
         reasons.append(f"Dr {state.dr_mm:.1f} mm{today} >= RAW {state.raw_mm:.1f} mm{margin}: "
                        f"refill to {target}")
     else:
@@ -205,7 +246,6 @@ def decide(zone: ZoneHydraulics, state: WaterState, cond: Conditions, *, now_ms:
 
     if rule == "none":
         today = f" + today's ETc {ahead_mm:.1f} mm" if anticipate else ""
-        margin = f" − margin {margin_frac * state.taw_mm:.1f} mm" if margin_frac else ""
         reasons.append(f"Dr {state.dr_mm:.1f} mm{today} < RAW {state.raw_mm:.1f} mm{margin}: "
                        "no water needed")
         reasons += [v.reason for v in verdicts]

@@ -128,11 +128,74 @@ def initial(dr_mm: ArrayLike, *, dr_sd_mm: ArrayLike, root_depth_m: ArrayLike,
 
 def predict(s: EstimatorState, *, et0_mm: ArrayLike, kc: ArrayLike, taw_mm: ArrayLike,
             p: ArrayLike, rain_mm: ArrayLike = 0.0, runoff_mm: ArrayLike = 0.0,
-            irrigation_mm: ArrayLike = 0.0, adjust_p: bool = False
+            irrigation_mm: ArrayLike = 0.0, adjust_p: bool = False,
+            drain_frac: ArrayLike | None = None
             ) -> tuple[EstimatorState, balance.DayBalance]:
     """One day of the FAO-56 balance (eqs. 84–88) with Kc·k, and its covariance.
 
-    Returns the predicted state and the day's balance (``etc_mm`` is Kc·k·ET0).
+    ``drain_frac`` (per zone, 0 < τ ≤ 1, :func:`greeniot.soils.drain_fraction_per_day`):
+    water above field capacity drains τ of itself a day instead of all of it the same day
+    (FAO-56 eq. 88's simplification, right for sand, not for clay: a clay profile stays above
+    field capacity for days after a heavy rain while the crop draws on it). Dr is then signed
+    — negative is water above field capacity still draining — and the probes reading wet are
+    an observation of it, not noise. None keeps eq. 88 (:func:`_predict_eq88`).
+
+    Returns the predicted state and the day's balance (``etc_mm`` is Kc·k·ET0; its ``dr_mm``
+    is the depletion, ≥ 0).
+    """
+    if drain_frac is None:
+        return _predict_eq88(s, et0_mm=et0_mm, kc=kc, taw_mm=taw_mm, p=p, rain_mm=rain_mm,
+                             runoff_mm=runoff_mm, irrigation_mm=irrigation_mm,
+                             adjust_p=adjust_p)
+    n = s.dr_mm.shape[0]
+    tau = np.clip(np.broadcast_to(np.asarray(drain_frac, np.float64), (n,)), 1e-3, 1.0)
+    taw = np.broadcast_to(np.asarray(taw_mm, np.float64), (n,))
+    kc_eff = np.asarray(kc, dtype=np.float64) * s.et_scale
+    depl = np.maximum(s.dr_mm, 0.0)
+    day = balance.step(depl, et0_mm=et0_mm, kc=kc_eff, taw_mm=taw_mm, p=p, rain_mm=0.0,
+                       adjust_p=adjust_p)  # Ks, ETc and ETa from the depletion at the start
+    ks = np.where(s.dr_mm < 0.0, 1.0, day.ks)
+    eta = ks * day.etc_mm
+    water = np.broadcast_to(np.asarray(rain_mm, np.float64) - np.asarray(runoff_mm, np.float64)
+                            + np.asarray(irrigation_mm, np.float64), (n,))
+    x = s.dr_mm - water + eta  # signed: < 0 is water above field capacity
+    wet = x < 0.0
+    surplus = np.minimum(np.maximum(-x, 0.0), taw)  # beyond ~TAW above FC it would run off
+    dp = tau * surplus
+    dr = np.where(wet, -(surplus - dp), np.minimum(x, taw))
+    etc_base = np.broadcast_to(np.asarray(kc, np.float64) * np.asarray(et0_mm, np.float64),
+                               (n,))
+    f = np.broadcast_to(np.eye(3), (n, 3, 3)).copy()
+    denom = np.maximum((1.0 - day.p) * taw, 1e-9)
+    stressed = (s.dr_mm >= 0.0) & (ks < 1.0)
+    f[:, 0, 0] = np.where(stressed, 1.0 - s.et_scale * etc_base / denom, 1.0)
+    f[:, 0, 2] = ks * etc_base
+    f[wet, 0, :] *= (1.0 - tau[wet])[:, None]
+    f[wet, 0, 0] = (1.0 - tau[wet])
+    q = np.zeros((n, 3, 3))
+    q[:, 0, 0] = (ET_REL_SD * eta) ** 2 + (WATER_REL_SD * water) ** 2
+    q[:, 1, 1] = OFFSET_WALK_MM ** 2
+    q[:, 2, 2] = ET_SCALE_WALK ** 2
+    cov = f @ s.cov @ f.transpose(0, 2, 1) + q
+    # A wetting that leaves water above field capacity by more than 2 sd: what is left is
+    # the drainage's (small) error, not the day's inputs' (FAO-56 eq. 88 with its time).
+    sd = np.sqrt(np.maximum(cov[:, 0, 0], 0.0))
+    reset = wet & (surplus > 2.0 * sd + 1e-9) & (s.dr_mm >= 0.0)
+    left = surplus - dp
+    cov[reset, 0, :] = 0.0
+    cov[reset, :, 0] = 0.0
+    cov[reset, 0, 0] = FC_SD_MM ** 2 + (WATER_REL_SD * left[reset]) ** 2
+    cov[:, 0, 0] = np.maximum(cov[:, 0, 0], FC_SD_MM ** 2)
+    out = balance.DayBalance(np.maximum(dr, 0.0), day.etc_mm, eta, ks, dp, day.raw_mm, day.p)
+    return replace(s, dr_mm=dr, cov=cov, draining_mm=np.zeros(n)), out
+
+
+def _predict_eq88(s: EstimatorState, *, et0_mm: ArrayLike, kc: ArrayLike, taw_mm: ArrayLike,
+                  p: ArrayLike, rain_mm: ArrayLike, runoff_mm: ArrayLike,
+                  irrigation_mm: ArrayLike, adjust_p: bool
+                  ) -> tuple[EstimatorState, balance.DayBalance]:
+    """:func:`predict` with FAO-56 eq. 88 as it stands: all water above field capacity
+    drains the same day; a surplus that may still be draining only widens the probes' noise.
     """
     n = s.dr_mm.shape[0]
     kc_eff = np.asarray(kc, dtype=np.float64) * s.et_scale
@@ -171,14 +234,15 @@ def predict(s: EstimatorState, *, et0_mm: ArrayLike, kc: ArrayLike, taw_mm: Arra
 
 def update(s: EstimatorState, *, dr_probe_mm: ArrayLike, weight_sum: ArrayLike,
            taw_mm: ArrayLike, root_depth_m: ArrayLike, noise_mm: float = PROBE_NOISE_MM,
-           offset_sd_theta: float = OFFSET_SD_THETA) -> EstimatorState:
+           offset_sd_theta: float = OFFSET_SD_THETA, signed: bool = False) -> EstimatorState:
     """Fold in the day's probe depletion z = Dr + b + v per zone.
 
     ``dr_probe_mm`` is the weighted mean of the usable probes' 1000 (θFC − θ) Zr, *unclipped*
     (:func:`.balance.sensor_depletion_mm` with ``clip=False``), NaN without a usable probe;
     ``weight_sum`` their summed weight W (noise σ²/W). Zones without a reading keep their
     prediction. A changed probe set (W off by more than :data:`WEIGHT_CHANGE`) learns its
-    offset again.
+    offset again. ``signed``: Dr may be negative (water above field capacity, the
+    ``drain_frac`` model of :func:`predict`).
     """
     z = np.asarray(dr_probe_mm, dtype=np.float64)
     w = np.asarray(weight_sum, dtype=np.float64)
@@ -203,7 +267,8 @@ def update(s: EstimatorState, *, dr_probe_mm: ArrayLike, weight_sum: ArrayLike,
     cov = cov - gain[:, :, None] * hp[:, None, :]
     cov = 0.5 * (cov + cov.transpose(0, 2, 1))
     taw = np.broadcast_to(np.asarray(taw_mm, np.float64), (n,))
-    return EstimatorState(np.clip(x[:, 0], 0.0, taw), x[:, 1],
+    lo = -taw if signed else 0.0
+    return EstimatorState(np.clip(x[:, 0], lo, taw), x[:, 1],
                           np.clip(x[:, 2], *ET_SCALE_RANGE), cov, s.draining_mm,
                           np.where(ok, w, s.probe_weight), gain[:, 0])
 

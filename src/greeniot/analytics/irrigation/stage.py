@@ -10,7 +10,9 @@ day is balanced:
 2. ET0 by Penman–Monteith, or Hargreaves–Samani without radiation (:mod:`.et0`); ETc = Kc of
    the month × ET0;
 3. net irrigation from the zone's valve runs that day (``open_s`` × rate × efficiency);
-4. the day's FAO-56 balance (eqs. 84–88) as the prediction of the zone's Kalman filter
+4. the day's FAO-56 balance (eqs. 84–88, with water above field capacity draining at the
+   texture's AquaCrop rate, :func:`greeniot.soils.drain_fraction_per_day`) as the prediction
+   of the zone's Kalman filter
    (:mod:`.estimator`: Dr, the probes' offset, an ET scale), then its update from each
    probe's newest calibrated reading around the day's end
    (:func:`.balance.sensor_depletion_mm`); uncalibrated, faulty (registry or device health)
@@ -33,6 +35,7 @@ from greeniot.analytics.stage import Board, StageBatch
 from greeniot.calibration import MAX_DEGREE, CalibrationTable, calibrate
 from greeniot.clock import MS_PER_DAY, MS_PER_HOUR
 from greeniot.estate import ZoneInfo
+from greeniot.soils import drain_fraction_per_day
 
 #: A probe reading further than this from the day's end does not correct that day [ms].
 PROBE_WINDOW_MS = 12 * MS_PER_HOUR
@@ -209,7 +212,7 @@ class WaterStage:
         except ValueError:
             return False
         zs.est = zs.est.put(rows, est)
-        zs.dr_model[rows] = est.dr_mm
+        zs.dr_model[rows] = np.maximum(est.dr_mm, 0.0)
         zs.day[rows] = day
         zs.started[rows] = True
         return True
@@ -320,12 +323,14 @@ class WaterStage:
         taw = zs.taw()[rows]
         p = np.array([z.mad_p for z in zi])
         est, step = estimator.predict(zs.est.take(rows), et0_mm=et0, kc=kc, taw_mm=taw, p=p,
-                                      rain_mm=rain, irrigation_mm=net)
+                                      rain_mm=rain, irrigation_mm=net,
+                                      drain_frac=[drain_fraction_per_day(z.soil_texture)
+                                                  for z in zi])
         end_ms = int((day + 1) * MS_PER_DAY - np.mean([z.utc_offset_h for z in zi])
                      * MS_PER_HOUR)
         sensor, w, probes = self._sensor(rows, end_ms, board)
         est = estimator.update(est, dr_probe_mm=sensor, weight_sum=w, taw_mm=taw,
-                               root_depth_m=np.array([z.root_depth_m for z in zi]))
+                               root_depth_m=np.array([z.root_depth_m for z in zi]), signed=True)
         zs.est = zs.est.put(rows, est)
         zs.dr_model[rows] = step.dr_mm
         zs.alpha[rows] = est.gain
@@ -353,7 +358,8 @@ class WaterStage:
         self._state = ZoneBalanceState(
             ts_ms=now_ms, site=np.asarray([z.site for z in zs.info], dtype=object),
             zone=np.asarray([z.zone for z in zs.info], dtype=object), day=zs.day.copy(),
-            dr_mm=zs.est.dr_mm.copy(), dr_sd_mm=zs.est.dr_sd_mm, et_scale=zs.est.et_scale.copy(),
+            dr_mm=np.maximum(zs.est.dr_mm, 0.0), dr_sd_mm=zs.est.dr_sd_mm,
+            et_scale=zs.est.et_scale.copy(),
             probe_offset_mm=zs.est.offset_mm.copy(), estimator=estimator.pack(zs.est),
             dr_model_mm=zs.dr_model.copy(), alpha=zs.alpha.copy(),
             taw_mm=taw, raw_mm=np.where(np.isfinite(col("raw_mm")), col("raw_mm"), raw),
