@@ -159,7 +159,7 @@ class Tally:
 def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: bool = False,
              half_weight: float = balance.SENSOR_HALF_WEIGHT,
              margin_frac: float = MARGIN_FRAC, confidence: float | None = NEED_CONFIDENCE,
-             drain: bool = True, trace: list[dict[str, object]] | None = None
+             drain: bool = True, warmup_days: int = 0, trace: list[dict[str, object]] | None = None
              ) -> Tally:
     """One seed in closed loop. ``mode``: ``filter`` (the product: the Kalman estimator of
     :mod:`greeniot.analytics.irrigation.estimator`), ``blend`` (the fixed-gain blend of
@@ -171,7 +171,8 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
     lat = rng.uniform(20, 45, n_sites)
     elev = rng.uniform(0, 500, n_sites)
     has_rs = rng.random(n_sites) > 0.3
-    wx = [draw_weather(rng, climate, n_days, float(lat[s]), float(elev[s])) for s in range(n_sites)]
+    wx = [draw_weather(rng, climate, warmup_days + n_days, float(lat[s]), float(elev[s]))
+          for s in range(n_sites)]
     site = rng.integers(0, n_sites, n_zones)
     # --- zones: truth and what the registry knows -------------------------------------------
     tex = [list(TEXTURES.values())[i] for i in rng.integers(0, len(TEXTURES), n_zones)]
@@ -259,7 +260,11 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
     policy = np.zeros(n_zones)
     params = DEFAULT_LOCKOUTS
     last_above = np.full(n_zones, -99)  # trace only: last day truth ended above FC
-    for d in range(n_days):
+    start_held = np.zeros(n_zones)
+    for d in range(warmup_days + n_days):
+        if d == warmup_days and d:  # scored from here: the product has run for warmup_days
+            tally, water[:], policy[:] = Tally(), 0.0, 0.0
+            start_held = (truth.depletion_mm - oracle.depletion_mm) / eff_t
         w_site = [{k: v[d] for k, v in w.items()} for w in wx]
         meas = [{"rain_prev": (w["rain"][d - 1] * rng.normal(1, 0.05)) if d else 0.0,
                  "air": w["tmin"][d] + 0.5 + rng.normal(0, 0.3),
@@ -321,7 +326,7 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
                 cycle_mm[i] = dec.cycles_s[0] * rate_t[i] / 3600.0
                 n_cyc[i] = len(dec.cycles_s)
                 gross_est[i] = dec.gross_mm
-                if trace is not None:
+                if trace is not None and d >= warmup_days:
                     trace.append({
                         "seed": seed, "zone": i, "day": d, "kind": str(kind[i]), "rule": dec.rule,
                         "texture": tex[i].name, "tested": bool(tested[i]),
@@ -410,7 +415,7 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
     # The same at equal end storage: water still held in the root zone on the last evening
     # (or still missing from it) is counted for both, so a refill on day 29 that the policy
     # would make on day 31 is not an excess (see the module docstring).
-    held = (truth.depletion_mm - oracle.depletion_mm) / eff_t
+    held = (truth.depletion_mm - oracle.depletion_mm) / eff_t - start_held
     adj = water + held
     ratio_adj = np.where(policy > 0, adj / np.maximum(policy, 1e-9), np.where(adj > 1, np.inf, 1))
     tally.water_adj_mm = float(adj.sum())
@@ -488,6 +493,10 @@ def main() -> None:
                          "(the planner's MARGIN_FRAC)")
     ap.add_argument("--zones", type=int, default=48, help="zones per seed")
     ap.add_argument("--days", type=int, default=30)
+    ap.add_argument("--warmup-days", type=int, default=0,
+                    help="run this many days of the same climate before scoring (the "
+                         "product's filter then starts from what it learned, as on an estate "
+                         "it has watched before; 0: every zone starts cold)")
     ap.add_argument("--trace", action="store_true",
                     help="also print the openings not needed by tonight, by cause")
     args = ap.parse_args()
@@ -511,9 +520,10 @@ def main() -> None:
             total.add(run_seed(seed, args.zones, args.days, str(kw["mode"]),
                                margin_frac=args.margin,
                                confidence=kw["confidence"],  # type: ignore[arg-type]
-                               drain=bool(kw["drain"]), trace=trace))
+                               drain=bool(kw["drain"]), warmup_days=args.warmup_days,
+                               trace=trace))
         report(f"{name} ({args.seeds} seeds from {args.first_seed} × {args.zones} zones × "
-               f"{args.days} days)", total)
+               f"{args.days} days, after {args.warmup_days} days' warm-up)", total)
         if trace is not None:
             causes = false_opening_causes(trace, margin=kw["confidence"] is None)
             print(f"  openings not needed by tonight, by cause ({sum(causes.values())}):")
