@@ -159,7 +159,8 @@ class Tally:
 def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: bool = False,
              half_weight: float = balance.SENSOR_HALF_WEIGHT,
              margin_frac: float = MARGIN_FRAC, confidence: float | None = NEED_CONFIDENCE,
-             drain: bool = True, warmup_days: int = 0, trace: list[dict[str, object]] | None = None
+             drain: bool = True, warmup_days: int = 0, perfect_probes: bool = False,
+             trace: list[dict[str, object]] | None = None
              ) -> Tally:
     """One seed in closed loop. ``mode``: ``filter`` (the product: the Kalman estimator of
     :mod:`greeniot.analytics.irrigation.estimator`), ``blend`` (the fixed-gain blend of
@@ -226,8 +227,12 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
     # --- probes -------------------------------------------------------------------------------
     n_probes = rng.choice([0, 1, 2, 3], n_zones, p=[0.2, 0.4, 0.3, 0.1])
     pz = np.repeat(np.arange(n_zones), n_probes)
-    probes = Probes(zone=pz, porosity=por, rng=rng)
-    field = probes.field_calibration(wp_t + 0.3 * (fc_t - wp_t), fc_t)
+    if perfect_probes:  # a ceiling: no spot variability, exact calibrations, no faults
+        probes = Probes(zone=pz, porosity=por, rng=rng, spot_sd=0.0, fault_rate=0.0)
+        field = probes.field_calibration(wp_t + 0.3 * (fc_t - wp_t), fc_t, grav_sd=0.0)
+    else:
+        probes = Probes(zone=pz, porosity=por, rng=rng)
+        field = probes.field_calibration(wp_t + 0.3 * (fc_t - wp_t), fc_t)
     how = rng.choice(["field", "soil", "none"], pz.size, p=[0.7, 0.2, 0.1])
     specs = [CalibrationSpec("two_point", points=field[j]) if how[j] == "field"
              else CalibrationSpec("soil", texture=tex[pz[j]].name) if how[j] == "soil" else None
@@ -497,6 +502,11 @@ def main() -> None:
                     help="run this many days of the same climate before scoring (the "
                          "product's filter then starts from what it learned, as on an estate "
                          "it has watched before; 0: every zone starts cold)")
+    ap.add_argument("--ideal", action="store_true",
+                    help="the registry knows the true soil, Kc, rate and efficiency (a ceiling)")
+    ap.add_argument("--perfect-probes", action="store_true",
+                    help="probes without spot variability, calibration error or faults "
+                         "(a ceiling)")
     ap.add_argument("--trace", action="store_true",
                     help="also print the openings not needed by tonight, by cause")
     args = ap.parse_args()
@@ -521,6 +531,7 @@ def main() -> None:
                                margin_frac=args.margin,
                                confidence=kw["confidence"],  # type: ignore[arg-type]
                                drain=bool(kw["drain"]), warmup_days=args.warmup_days,
+                               ideal=args.ideal, perfect_probes=args.perfect_probes,
                                trace=trace))
         report(f"{name} ({args.seeds} seeds from {args.first_seed} × {args.zones} zones × "
                f"{args.days} days, after {args.warmup_days} days' warm-up)", total)
