@@ -428,15 +428,18 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
     return tally
 
 
-def false_opening_causes(trace: list[dict[str, object]], *, margin: bool) -> dict[str, int]:
-    """MAD-rule openings not needed by tonight, by their main cause.
+def false_opening_causes(trace: list[dict[str, object]], *, margin: bool
+                         ) -> dict[str, tuple[int, np.ndarray]]:
+    """MAD-rule openings not needed by tonight, by their main cause: the count and the mean
+    of (true Dr, estimated Dr, the filter's sd, true RAW, the registry's RAW, the day's true
+    ETc) [mm] over them.
 
     The rule fired because Dr_est + ETc_est ≥ RAW_registry (+ the trigger's own term) while
     Dr_true + ETc_true < RAW_true; the cause is the largest of: Dr overestimated (with the
     situation the zone was in), the day's ETc forecast high, the registry's RAW below the
     true one, and (old rule) the trigger margin.
     """
-    out: dict[str, int] = {}
+    out: dict[str, list[list[float]]] = {}
     for t in trace:
         if t["rule"] != "mad" or t["need"]:
             continue
@@ -459,8 +462,10 @@ def false_opening_causes(trace: list[dict[str, object]], *, margin: bool) -> dic
                 cause += ": probe offset not learned yet (no wetting since the start)"
             else:
                 cause += ": other (probe scatter, rain runoff, efficiency)"
-        out[cause] = out.get(cause, 0) + 1
-    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+        out.setdefault(cause, []).append([f["dr_true"], f["dr_est"], f["dr_sd"], f["raw_true"],
+                                          f["raw_r"], f["etc_true"]])
+    rows = {k: (len(v), np.mean(np.array(v), axis=0)) for k, v in out.items()}
+    return dict(sorted(rows.items(), key=lambda kv: -kv[1][0]))
 
 
 def report(name: str, t: Tally) -> None:
@@ -537,9 +542,12 @@ def main() -> None:
                f"{args.days} days, after {args.warmup_days} days' warm-up)", total)
         if trace is not None:
             causes = false_opening_causes(trace, margin=kw["confidence"] is None)
-            print(f"  openings not needed by tonight, by cause ({sum(causes.values())}):")
-            for cause, count in causes.items():
-                print(f"    {count:5d}  {cause}")
+            print(f"  openings not needed by tonight, by cause "
+                  f"({sum(c for c, _ in causes.values())}); means [mm]: Dr true / estimated "
+                  "(filter sd), RAW true / registry, the day's ETc:")
+            for cause, (count, m) in causes.items():
+                print(f"    {count:5d}  {cause}: Dr {m[0]:.1f} / {m[1]:.1f} (sd {m[2]:.1f}), "
+                      f"RAW {m[3]:.1f} / {m[4]:.1f}, ETc {m[5]:.1f}")
     print(f"({time.perf_counter() - t0:.1f} s)")
 
 
