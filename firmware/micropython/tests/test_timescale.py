@@ -14,15 +14,15 @@ START = 1_790_000_000_000  # what the scaled clock reads at its origin [ms UTC]
 
 def _scaled(tmp, scale=1000.0, **cfg):
     """A scaled HAL; sys.modules is put back, so the other tests keep the real clock."""
-    before = sys.modules.get("time"), sys.modules.get("select")
+    before = {name: sys.modules.get(name) for name in ("time", "select")}
     try:
         return UnixHal(dict({"state_dir": tmp, "time_scale": scale}, **cfg))
     finally:
-        for name, mod in zip(("time", "select"), before, strict=True):
-            if mod is None:
+        for name in before:
+            if before[name] is None:
                 sys.modules.pop(name, None)
             else:
-                sys.modules[name] = mod
+                sys.modules[name] = before[name]
 
 
 def test_scale_one_is_the_real_clock(tmp):
