@@ -244,6 +244,7 @@ class Run:
     cmd_id: str | None
 
 
+@pytest.mark.timeout(600)  # ~3 min at the default scale; more on a loaded machine
 def test_thirty_days_on_the_real_services_with_real_valve_nodes(
         settings: Settings, site_id: str, tmp_path: Path) -> None:
     t_wall = time.monotonic()
