@@ -288,6 +288,7 @@ def test_thirty_days_on_the_real_services_with_real_valve_nodes(
     got: dict[str, Any] = {}
 
     async def scenario(client: httpx.AsyncClient) -> None:
+        nonlocal start  # moved past the pre-roll once the nodes are up
         async with (IngestService(s),
                     MaintenanceService(s, ctx, sessions, wall_clock=clock.now_ms,
                                        idle_s=6 * 3600.0, params=params) as svc,
@@ -346,7 +347,6 @@ def test_thirty_days_on_the_real_services_with_real_valve_nodes(
                     await send(f"p{j}-{kinds[pz[j]]}", SoilReading(
                         seq=seqs["soil"], ts_ms=ts, vwc_pct=round(float(idx[j]), 1)))
 
-            nonlocal start
             booting: asyncio.Task[None] | None = None
             step = PROBE_EVERY_MIN * MS_PER_MIN
             ts = clock.start_ms + step - 5 * MS_PER_MIN
