@@ -458,6 +458,9 @@ def test_thirty_days_on_the_real_services_with_real_valve_nodes(
                  f"{delay.max():.0f}) after the 05:00 decision; feed {got['feed']}")
     print("\n".join(lines))
 
+    assert np.median(lag) < 1800, ("the services fell behind the scaled clock (median "
+                                   f"{np.median(lag):.0f} s of event time): lower "
+                                   "GREENIOT_LOOP_SCALE")
     assert got["nodes_open"] == []
     assert got["feed"].rejected.get("clock", 0) == 0, "every reading on one consistent clock"
     assert len({(int((x["ts_ms"] - start) // MS_PER_DAY), x["zone"]) for x in decisions}) >= (
