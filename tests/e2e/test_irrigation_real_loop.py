@@ -434,9 +434,9 @@ def test_thirty_days_on_the_real_services_with_real_valve_nodes(
             f"{month.gross_mm[k] / max(month.policy_mm[k], 1e-9):.2f}x), "
             f"openings {sum(r.zone == f'z-{kind}' for r in runs)}")
     planned = []  # each "water" decision with the runs its node reported until the next one
-    for x in decisions:
+    for x in decisions:  # (a late cycle may run past the zone's next "no": it holds no valve)
         if x["water"]:
-            later = [y["ts_ms"] for y in decisions if y["zone"] == x["zone"]
+            later = [y["ts_ms"] for y in decisions if y["zone"] == x["zone"] and y["water"]
                      and y["ts_ms"] > x["ts_ms"]]
             until = min(later, default=1 << 62)
             planned.append((x, [r for r in runs if r.zone == x["zone"]
