@@ -81,6 +81,13 @@ DEFAULTS = {
     "bat_divider": 2.0,
     # unix simulation inputs; a running node re-reads <state_dir>/sim.json over these
     "sim": {},
+    # unix only: the node's clocks (UTC, ticks, sleeps, poll timeouts) run time_scale x real
+    # time, reading time_start_ms at the real instant time_origin_ms (None: the first boot;
+    # time_start_ms None: the real time then). Timeouts that wait on the network are on the
+    # same clock: give them time_scale x their real length.
+    "time_scale": 1.0,
+    "time_origin_ms": None,
+    "time_start_ms": None,
 }
 
 
@@ -126,6 +133,10 @@ def check(cfg):
         raise ValueError("config: windy_interval_s must be > 0")
     if not 0.1 <= cfg["burst_hz"] <= 200:
         raise ValueError("config: burst_hz must be 0.1..200 (the backend refuses others)")
+    if not cfg["time_scale"] > 0:
+        raise ValueError("config: time_scale must be > 0")
+    if cfg["hal"] == "esp32" and (cfg["time_scale"] != 1 or cfg["time_start_ms"] is not None):
+        raise ValueError("config: time_scale and time_start_ms are for the unix HAL only")
     if cfg["mqtt_tls"] and not cfg["mqtt_ca"]:
         raise ValueError("config: mqtt_tls needs mqtt_ca (the CA certificate file)")
 

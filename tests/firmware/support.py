@@ -22,10 +22,11 @@ HEAPSIZE = "128k"
 
 
 def run_micropython(script: Path, *args: str, env: dict[str, str] | None = None,
-                    timeout_s: float = 60.0) -> subprocess.CompletedProcess[str]:
+                    timeout_s: float = 60.0, heapsize: str = HEAPSIZE
+                    ) -> subprocess.CompletedProcess[str]:
     """Run a script under ``micropython -X heapsize=128k`` and capture its output."""
     return subprocess.run(
-        [find_micropython(), "-X", f"heapsize={HEAPSIZE}", str(script), *args],
+        [find_micropython(), "-X", f"heapsize={heapsize}", str(script), *args],
         capture_output=True, text=True, timeout=timeout_s, cwd=FIRMWARE,
         env={**os.environ, **(env or {})}, check=False,
     )

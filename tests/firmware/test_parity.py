@@ -20,8 +20,12 @@ pytestmark = pytest.mark.firmware
 
 @pytest.fixture(scope="module")
 def payloads(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, bytes]]:
+    # One process builds every kind of node (soil, tilt with both chips, valve, flow meter)
+    # and hundreds of payloads; a node is one kind. After that churn the 128k heap has had no
+    # piece left for one more compiled module since the config grew by its time-scale keys,
+    # so the printer gets twice a node's heap (the nodes' own tests keep 128k).
     res = run_micropython(FIRMWARE / "tests" / "payloads.py",
-                          str(tmp_path_factory.mktemp("payloads")))
+                          str(tmp_path_factory.mktemp("payloads")), heapsize="256k")
     assert res.returncode == 0, res.stdout + res.stderr
     out = []
     for line in res.stdout.splitlines():

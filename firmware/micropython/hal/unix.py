@@ -209,6 +209,12 @@ class UnixHal:
         self._out_path = self.state_dir + "/hal.json"
         self._out = {"valve_open": False}
         self._i2c = None
+        self.time = time
+        self.scale = cfg.get("time_scale", 1.0)
+        if self.scale != 1:
+            from hal.scaled import install
+
+            self.time = install(cfg)  # what the node imports from now on runs on it
         sleep_path = self.state_dir + "/sleep.json"
         self.woke_from_sleep = read_json(sleep_path) is not None
         if self.woke_from_sleep:
@@ -216,8 +222,8 @@ class UnixHal:
 
     # -- time -------------------------------------------------------------------------------
     def clock_ms(self):
-        """UTC wall clock [ms since the Unix epoch]."""
-        return time.time_ns() // 1_000_000
+        """UTC wall clock [ms since the Unix epoch] (scaled with ``time_scale``)."""
+        return self.time.time_ns() // 1_000_000
 
     def clock_valid(self):
         return True
@@ -249,7 +255,7 @@ class UnixHal:
     def flow_pin(self):
         if getattr(self, "_flow_pin", None) is None:
             self._flow_pin = SimFlowPin()
-            self._flow_at = time.ticks_ms()
+            self._flow_at = self.time.ticks_ms()
             self._flow_frac = 0.0
         return self._flow_pin
 
@@ -266,7 +272,7 @@ class UnixHal:
         pin = getattr(self, "_flow_pin", None)
         if pin is None or pin.handler is None:
             return
-        now = time.ticks_ms()
+        now = self.time.ticks_ms()
         dt_ms = time.ticks_diff(now, self._flow_at)
         self._flow_at = now
         s = self.sim.get()
