@@ -88,20 +88,31 @@ class Estate:
                 "roll_deg": np.tile(self.rest_r, ts.size) + rng.normal(0, 0.015, m),
                 "temp_c": tc, "bat_v": np.full(m, 3.9)}
 
-    def history(self, until_ms: int, hours: float, seed: int = 0) -> list[ColumnBatch]:
+    def history(self, until_ms: int, hours: float, seed: int = 0,
+                offset_ms: np.ndarray | None = None) -> list[ColumnBatch]:
         """What a warm start's InfluxDB queries return: ``hours`` of 5-min tilt readings of
-        every device and 10-min station wind, oldest first, as columns."""
+        every device and 10-min station wind, oldest first, as columns. ``offset_ms`` (per
+        device, ≤ 0) shifts each device's readings to its own phase, as nodes report."""
         rng = np.random.default_rng(seed)
         ts = until_ms - np.arange(int(hours * HOUR) // STEP_MS)[::-1] * STEP_MS
         vals = self.tilt(ts, rng)
+        off = np.zeros(self.n, np.int64) if offset_ms is None else offset_ms
         tilt = ColumnBatch("tilt", np.tile(self.sites, ts.size), np.tile(self.devices, ts.size),
-                           np.repeat(ts, self.n), vals)
+                           (ts[:, None] + off[None, :]).ravel(), vals)
         wts = ts[::2]
         ns = self.site_names.size
         wx = ColumnBatch("weather", np.tile(self.site_names, wts.size),
                          np.full(wts.size * ns, "wx", dtype=object), np.repeat(wts, ns),
                          {"wind_ms": rng.uniform(1, 6, wts.size * ns)})
         return [wx, tilt]
+
+
+def hist_offset(phase: np.ndarray, every: int, tick_ms: int) -> np.ndarray:
+    """Per device, the shift [ms] (≤ 0) of its history against the history's end so that
+    its readings continue 5 min apart into the live ones: a device of phase ``p`` reads at
+    the ticks ``i`` with ``i % every == p``, 1 min before the tick."""
+    first = np.where(phase == 0, every, phase)  # its first timed tick
+    return (first * tick_ms - MIN - STEP_MS).astype(np.int64)
 
 
 def rss_now() -> float:
@@ -252,7 +263,10 @@ def bench(n: int, window: int, naive_n: int, ticks: int, history_h: float, tick_
     newest = boundary + 5 * MIN - (ticks // 2) * tick_ms
     if newest >= boundary:  # too few ticks to reach back: the history must end before it
         newest = boundary - MIN
-    history = est.history(newest, history_h)
+    # each device's history keeps the phase of its live readings (5 min apart, the last one
+    # before the first timed tick), as a real estate's would
+    phase = np.arange(n) % every  # devices report on their own phase, as nodes do
+    history = est.history(newest, history_h, offset_ms=hist_offset(phase, every, tick_ms))
     rows_hist = sum(len(b) for b in history)
 
     def cold_start() -> AnalyticsEngine:
@@ -273,7 +287,6 @@ def bench(n: int, window: int, naive_n: int, ticks: int, history_h: float, tick_
     rng = np.random.default_rng(1)
     steady, hourly_t = [], []
     now = newest
-    phase = np.arange(n) % every  # devices report on their own phase, as nodes do
     wx = engine.rows_for("weather", est.site_names,
                          np.full(est.site_names.size, "wx", dtype=object))
     for i in range(1, ticks + 1):
@@ -310,11 +323,12 @@ def bench(n: int, window: int, naive_n: int, ticks: int, history_h: float, tick_
     per_site = []
     for e_i in range(n_eng):
         sub_est = Estate.draw(site_n, seed=100 + e_i)
-        sub_hist = sub_est.history(newest, history_h)
+        s_phase = np.arange(site_n) % every
+        sub_hist = sub_est.history(newest, history_h,
+                                   offset_ms=hist_offset(s_phase, every, tick_ms))
         eng = AnalyticsEngine(EstateContext(), window=window)
         eng.warm_start(sub_hist, prime_at_ms=newest)
         s_rows = eng.rows_for("tilt", sub_est.sites, sub_est.devices)
-        s_phase = np.arange(site_n) % every
         times = []
         for i in range(1, ticks + 1):
             t_i = newest + i * tick_ms

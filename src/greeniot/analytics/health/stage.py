@@ -313,20 +313,24 @@ class HealthStage:
         p = self.params
         w = self.windows
         c = self._cache
-        kinds = [self.kind[r] for r in rows.tolist()]
-        default = np.array([p.default_interval_s.get(k, np.nan) for k in kinds])
-        chem = [CHEMISTRY.get(k, "li_ion_1s") for k in kinds]
-        n_max = np.array([p.stuck_max_samples.get(k, 0) for k in kinds], np.int64)
-        lo = np.array([p.valid_range.get(k, (-np.inf, np.inf))[0] for k in kinds])
-        hi = np.array([p.valid_range.get(k, (-np.inf, np.inf))[1] for k in kinds])
-        is_tilt = np.array([k == "tilt" for k in kinds], bool)
+        # per-kind parameters looked up once per distinct kind, not once per row
+        names, code = np.unique(np.asarray([self.kind[r] for r in rows.tolist()], dtype=object),
+                                return_inverse=True)
+        code = code.ravel()
+        kinds = names.tolist()
+        chems = [CHEMISTRY.get(k, "li_ion_1s") for k in kinds]
+        default = np.array([p.default_interval_s.get(k, np.nan) for k in kinds], float)[code]
+        n_max = np.array([p.stuck_max_samples.get(k, 0) for k in kinds], np.int64)[code]
+        lo = np.array([p.valid_range.get(k, (-np.inf, np.inf))[0] for k in kinds], float)[code]
+        hi = np.array([p.valid_range.get(k, (-np.inf, np.inf))[1] for k in kinds], float)[code]
+        is_tilt = np.array([k == "tilt" for k in kinds], bool)[code]
         c["default"][rows] = default
-        c["warn"][rows] = [p.battery_warning_v[h] for h in chem]
-        c["crit"][rows] = [p.battery_critical_v[h] for h in chem]
-        self._chem[rows] = chem
+        c["warn"][rows] = np.array([p.battery_warning_v[h] for h in chems], float)[code]
+        c["crit"][rows] = np.array([p.battery_critical_v[h] for h in chems], float)[code]
+        self._chem[rows] = np.asarray(chems, dtype=object)[code]
         c["n_max"][rows] = n_max
         c["lo"][rows], c["hi"][rows] = lo, hi
-        c["limit"][rows] = [p.noise_limit.get(k, np.inf) for k in kinds]
+        c["limit"][rows] = np.array([p.noise_limit.get(k, np.inf) for k in kinds], float)[code]
         c["tilt"][rows] = is_tilt
         c["interval"][rows] = reporting_interval_s(
             w.chronological("ts_ms", rows), np.nan_to_num(default, nan=1.0),
