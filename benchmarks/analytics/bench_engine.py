@@ -274,9 +274,10 @@ def bench(n: int, window: int, naive_n: int, ticks: int, history_h: float, tick_
         engine.warm_start(history, prime_at_ms=newest)
         return engine
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     engine = cold_start()
     cold = time.perf_counter() - t0
+    cold_cpu = time.process_time() - c0
     rows = engine.rows_for("tilt", est.sites, est.devices)
     sub = rows[: min(naive_n, n)]
     sub_cold = sub[: max(1, sub.size // 5)]
@@ -286,6 +287,7 @@ def bench(n: int, window: int, naive_n: int, ticks: int, history_h: float, tick_
 
     rng = np.random.default_rng(1)
     steady, hourly_t = [], []
+    cpu: dict[str, list[float]] = {"steady": [], "hourly": []}  # process CPU time [s]
     now = newest
     wx = engine.rows_for("weather", est.site_names,
                          np.full(est.site_names.size, "wx", dtype=object))
@@ -299,8 +301,11 @@ def bench(n: int, window: int, naive_n: int, ticks: int, history_h: float, tick_
             engine.ingest_rows("weather", wx, np.full(wx.size, now - MIN),
                                {"wind_ms": rng.uniform(1, 6, wx.size)})
         before = engine.tilt.next_hour_ms
+        c0 = time.process_time()
         dt = timed(lambda t=now: engine.tick(t).events)
-        (hourly_t if engine.tilt.next_hour_ms != before else steady).append(dt)
+        closed = engine.tilt.next_hour_ms != before
+        (hourly_t if closed else steady).append(dt)
+        cpu["hourly" if closed else "steady"].append(time.process_time() - c0)
     levels: dict[int, list[int]] = {}
     naive = timed(lambda: naive_tick(engine, sub, now, levels)) * n / sub.size
     naive_h = timed(lambda: naive_hourly(engine, sub, now)) * n / sub.size
@@ -320,7 +325,7 @@ def bench(n: int, window: int, naive_n: int, ticks: int, history_h: float, tick_
     # the service's shape: one engine per site of 100 trees
     site_n = min(TREES_PER_SITE, n)
     n_eng = min(8, max(1, n // site_n))
-    per_site = []
+    per_site, idle = [], []
     for e_i in range(n_eng):
         sub_est = Estate.draw(site_n, seed=100 + e_i)
         s_phase = np.arange(site_n) % every
@@ -338,6 +343,10 @@ def bench(n: int, window: int, naive_n: int, ticks: int, history_h: float, tick_
                             {f: x[due] for f, x in v.items()})
             times.append(timed(lambda t=t_i, e=eng: e.tick(t).events))
         per_site.append(float(np.median(times)))
+        # idle ticks: a second later, nothing new arrived
+        t_end = newest + ticks * tick_ms
+        idle.append(float(np.median([timed(lambda t=t_end + 1000 * j, e=eng: e.tick(t).events)
+                                     for j in range(1, 6)])))
     sites_total = max(1, n // site_n)
     per_site_tick = float(np.mean(per_site)) * sites_total
 
@@ -357,17 +366,21 @@ def bench(n: int, window: int, naive_n: int, ticks: int, history_h: float, tick_
           f"(in memory); a tick every {tick_s:g} s, a reading per device every "
           f"{STEP_MS // 1000} s; naive loops on {sub.size} devices, scaled")
     line("cold start (warm_start + 1st tick)", cold, naive_c, TARGETS["cold"],
-         f"   naive: hourly medians + baseline fit only, on {sub_cold.size} devices")
+         f"   naive: hourly medians + baseline fit only, on {sub_cold.size} devices; "
+         f"CPU {cold_cpu * 1e3:.0f} ms")
     line(f"steady tick (median of {len(steady)})", med, naive, TARGETS["steady"],
-         f"   {med / n * 1e6:.2f} µs/device")
+         f"   {med / n * 1e6:.2f} µs/device; max {max(steady, default=np.nan) * 1e3:.0f} ms; "
+         f"CPU median {np.median(cpu['steady']) * 1e3:.0f} ms")
     if hourly_t:
         line(f"hourly tick (max of {len(hourly_t)})", max(hourly_t), naive_h + naive,
-             TARGETS["hourly"], "   naive: steady work + trend fit")
+             TARGETS["hourly"], f"   naive: steady work + trend fit; CPU max "
+             f"{max(cpu['hourly']) * 1e3:.0f} ms")
     line("post-storm sweep (rank_trees)", sweep, naive_s, TARGETS["sweep"],
          f"   {len(ctx.trees):,} trees")
     line(f"per-site engines ({sites_total:,} × {site_n})", per_site_tick, naive,
          TARGETS["steady"], f"   {per_site_tick / sites_total * 1e3:.1f} ms per site engine "
-         f"(median tick of {n_eng} engines, scaled)")
+         f"(median tick of {n_eng} engines, scaled); idle tick "
+         f"{np.mean(idle) * 1e3:.2f} ms")
     verdict = ("ok" if rss_max <= TARGETS["rss"] else "OVER") if at_target else "(100k target)"
     print(f"  {'RSS now / peak':<34}{rss_live / 1e9:7.2f} GB / {rss_max / 1e9:.2f} GB"
           f"   target {TARGETS['rss'] / 1e9:.1f} GB {verdict} "

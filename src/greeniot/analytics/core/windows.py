@@ -135,7 +135,8 @@ class Windows:
         k = min(int(k), self.window)
         head = self.head if rows is None else self._head[: self.n_rows][rows]
         idx = head[:, None] + np.arange(self.window - k, self.window)
-        idx[idx >= self.window] -= self.window  # < 2 windows: one subtraction, no modulo
+        # < 2 windows: one conditional subtraction, no modulo (arithmetic, not a mask)
+        idx -= (idx >= self.window) * self.window
         return idx
 
     def count_since(self, t_ms: int, rows: NDArray[np.int64] | slice | None = None,

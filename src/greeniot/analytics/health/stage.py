@@ -332,12 +332,13 @@ class HealthStage:
         c["lo"][rows], c["hi"][rows] = lo, hi
         c["limit"][rows] = np.array([p.noise_limit.get(k, np.inf) for k in kinds], float)[code]
         c["tilt"][rows] = is_tilt
+        idx = w.tail_index(w.window, rows)  # one ring index for every field
         c["interval"][rows] = reporting_interval_s(
-            w.chronological("ts_ms", rows), np.nan_to_num(default, nan=1.0),
+            w.tail("ts_ms", w.window, rows, idx), np.nan_to_num(default, nan=1.0),
             min_samples=p.interval_min_samples)
-        c["bat"][rows] = battery_v(w.chronological("bat_v", rows))
-        v1 = w.chronological("v1", rows)
-        v2 = w.chronological("v2", rows)
+        c["bat"][rows] = battery_v(w.tail("bat_v", w.window, rows, idx))
+        v1 = w.tail("v1", w.window, rows, idx)
+        v2 = w.tail("v2", w.window, rows, idx)
         # a value at its rail is out of range, not stuck: it is judged below
         with np.errstate(invalid="ignore"):
             in_range = np.where((v1 >= lo[:, None]) & (v1 <= hi[:, None]), v1, np.nan)

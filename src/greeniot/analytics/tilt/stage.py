@@ -24,6 +24,7 @@ from greeniot.analytics.stage import Board, StageBatch
 from greeniot.analytics.storm.stage import SiteStorms, WindReference
 from greeniot.analytics.tilt.baseline import TiltBaseline, compensate_tilt, fit_baseline
 from greeniot.analytics.tilt.detect import (
+    Level,
     failure_tilt,
     hourly_calm_medians,
     lean_rate,
@@ -110,6 +111,11 @@ class TiltStage:
         #: rows with readings the failure check has not seen, and its own due times
         self._fresh = np.zeros(0, bool)
         self._fail_due_ms = np.zeros(0, np.int64)
+        #: the steps' "before" level per row (pitch, roll [deg], samples) and the event time
+        #: until which it holds (it changes only with the hourly tier, the baseline, the
+        #: site's storms, or an hourly median entering or leaving its window)
+        self._before = (np.zeros(0), np.zeros(0), np.zeros(0, np.int64))
+        self._before_until = np.zeros(0, np.int64)
         self._storms_seen: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     # -- rows -------------------------------------------------------------------------------
@@ -142,6 +148,10 @@ class TiltStage:
             self._fresh = np.concatenate([self._fresh, np.ones(n - before, bool)])
             self._fail_due_ms = np.concatenate([self._fail_due_ms,
                                                 np.zeros(n - before, np.int64)])
+            self._before = tuple(np.concatenate([a, np.zeros(n - before, a.dtype)])
+                                 for a in self._before)  # type: ignore[assignment]
+            self._before_until = np.concatenate([self._before_until,
+                                                 np.zeros(n - before, np.int64)])
             for w in (self.raw, self.hourly):
                 w.ensure_rows(n)
         return rows
@@ -156,6 +166,7 @@ class TiltStage:
         self._trees = None
         self.heritage = np.asarray([m.heritage for m in metas], bool)
         self._dirty[:] = True  # thresholds may have changed with the heritage flags
+        self._before_until[:] = 0
         for row, key in enumerate(keys):
             b = board.lookup.binding(*key)
             if b is not None and b.remount_ms and b.remount_ms > self.since[row]:
@@ -177,6 +188,7 @@ class TiltStage:
         self._fresh[rows] = True
         if batch.warm:
             self._dirty[rows] = True
+            self._before_until[rows] = 0
 
     def tick(self, now_ms: int, board: Board) -> list[Event]:
         """Classify samples calm or windy, close hours (refit baselines and trends), then
@@ -220,6 +232,7 @@ class TiltStage:
             arr[row] = False if f == "ok" else (0.0 if f.startswith("k_") else np.nan)
         self.since[row] = since_ms
         self._dirty[row] = True
+        self._before_until[row] = 0
         for name in ("lean", "step", "trend", "storm", "stiffness", "mount"):
             self.latches.reset(name, np.array([row]))
         self.storm.forget(row)
@@ -313,6 +326,7 @@ class TiltStage:
                 raw.tail("windy", k, sl, idx) == 0, start, end)
             self.hourly.append(hm.rows + sl.start, hm.ts_ms, hm.values)
             self._dirty[hm.rows + sl.start] = True
+            self._before_until[hm.rows + sl.start] = 0
         self.next_hour_ms = end
         return True
 
@@ -344,6 +358,7 @@ class TiltStage:
         u_ts = ((uniq & 0xFFFFFFFF) + hour.min()) * MS_PER_HOUR + MS_PER_HOUR // 2
         self.hourly.append(u_rows, u_ts, meds)
         self._dirty[u_rows] = True
+        self._before_until[u_rows] = 0
         self.next_hour_ms = max(self.next_hour_ms or 0, last_hour * MS_PER_HOUR)
 
     def refit(self, now_ms: int, emit: list[Event]) -> None:
@@ -364,6 +379,7 @@ class TiltStage:
             for f in TiltBaseline.__slots__:
                 getattr(self.base, f)[need] = getattr(fitted, f)
             self._dirty[need] = True
+            self._before_until[need] = 0
         k = min(self.hourly.window, int(np.ceil(p.trend_days * 24)) + 2)
         for c0 in range(0, n, self.chunk_rows):
             sl = slice(c0, min(n, c0 + self.chunk_rows))
@@ -416,7 +432,9 @@ class TiltStage:
             calm = self._dirty[:n] | (self._due_ms[:n] <= now_ms)
             changed = self._storm_change(storms)
             if changed is not None:
-                calm |= changed[self.site[:n]]
+                moved = changed[self.site[:n]]
+                calm |= moved
+                self._before_until[:n][moved] = 0
             fresh = np.flatnonzero(self._fresh[:n] & ~calm)
             if fresh.size:
                 calm[fresh[self._tail_matters(fresh, now_ms, storms, settle_ms)]] = True
@@ -543,7 +561,7 @@ class TiltStage:
         :meth:`_window_due`): an hourly median entering or leaving "before", the storm
         falling out of ``step_storm_hours``, the windy spell or the post window ageing."""
         p = self.params.tilt
-        hourly, sl, base = self.hourly, b.rows, b.base
+        sl, base = b.rows, b.base
         site = self.site[sl]
         active = storms.active[site]
         onset = storms.onset_ts_ms[site]
@@ -557,14 +575,7 @@ class TiltStage:
         # already covers the settling time); without one, it is the last post window
         last_windy = b.last_windy
         post_start = np.where(recent, np.maximum(end + settle_ms, last_windy + 1), split)
-        back_h = int(np.ceil((now_ms - (pre_end - pre_ms).min()) / MS_PER_HOUR)) + 2
-        kh = min(hourly.window, max(back_h, 3))
-        h_idx = hourly.tail_index(kh, sl)
-        h_ts = hourly.tail("ts_ms", kh, sl, h_idx)
-        before = segment_level(
-            h_ts, hourly.tail("pitch_deg", kh, sl, h_idx), hourly.tail("roll_deg", kh, sl, h_idx),
-            hourly.tail("temp_c", kh, sl, h_idx), h_ts > 0, pre_end - pre_ms,
-            pre_end - MS_PER_HOUR // 2 + 1, base, now_ms)
+        before = self._before_level(sl, pre_end, pre_ms, post_ms, end, base, now_ms)
         after = segment_level(b.ts, b.pc, b.rc, None, b.calm, post_start, now_ms + 1, base,
                               now_ms)
         step = step_magnitude(before, after, p.min_samples)
@@ -598,13 +609,7 @@ class TiltStage:
                 f"calm lean changed {step[i]:.2f} deg between {when}; "
                 f"{SEVERITY[lv]} at {th[i, lv - 1]} deg"))
         # when the verdict may change with time alone (beyond the raw samples' windows)
-        due = np.full(sl.size, _NEVER, np.int64)
-        if h_ts.shape[1]:
-            ar = np.arange(sl.size)
-            for c in (post_ms + MS_PER_HOUR // 2, post_ms + pre_ms + 1):  # enters, leaves
-                j = ((h_ts <= now_ms - c) | (h_ts == 0)).sum(axis=1)
-                has = j < h_ts.shape[1]
-                due[has] = np.minimum(due[has], h_ts[ar[has], j[has]] + c)
+        due: np.ndarray = self._before_until[sl].copy()
         storm_ms = int(np.floor(p.step_storm_hours * MS_PER_HOUR))
         cands = (np.where(end > 0, end + storm_ms + 1, _NEVER),  # no longer "recent"
                  np.where(last_windy > 0, last_windy + post_ms + settle_ms + 1, _NEVER),
@@ -612,6 +617,46 @@ class TiltStage:
         for c_ms in cands:
             due = np.where(c_ms > now_ms, np.minimum(due, c_ms), due)
         return due
+
+    def _before_level(self, rows: np.ndarray, pre_end: np.ndarray, pre_ms: int, post_ms: int,
+                      end: np.ndarray, base: TiltBaseline, now_ms: int) -> Level:
+        """The calm level "before" of the steps, ``[pre_end − pre, pre_end − ½ h)`` of the
+        hourly tier: recomputed only for rows whose cached one may no longer hold (every row
+        unless ``incremental``)."""
+        p = self.params.tilt
+        hourly = self.hourly
+        todo = (np.ones(rows.size, bool) if not self.incremental
+                else self._before_until[rows] <= now_ms)
+        t = np.flatnonzero(todo)
+        if t.size:
+            sub = rows[t]
+            back_h = int(np.ceil((now_ms - (pre_end[t] - pre_ms).min()) / MS_PER_HOUR)) + 2
+            kh = min(hourly.window, max(back_h, 3))
+            h_idx = hourly.tail_index(kh, sub)
+            h_ts = hourly.tail("ts_ms", kh, sub, h_idx)
+            lvl = segment_level(
+                h_ts, hourly.tail("pitch_deg", kh, sub, h_idx),
+                hourly.tail("roll_deg", kh, sub, h_idx), hourly.tail("temp_c", kh, sub, h_idx),
+                h_ts > 0, pre_end[t] - pre_ms, pre_end[t] - MS_PER_HOUR // 2 + 1,
+                base.take(t), now_ms)
+            bp, br, bn = self._before
+            bp[sub], br[sub], bn[sub] = lvl.pitch_deg, lvl.roll_deg, lvl.n
+            # until an hourly median enters (at ts + post + ½ h) or leaves (ts + post + pre)
+            # the window that slides with now, or the storm's end leaves "recent"
+            until = np.full(t.size, _NEVER, np.int64)
+            if kh:
+                ar = np.arange(t.size)
+                for c in (post_ms + MS_PER_HOUR // 2, post_ms + pre_ms + 1):
+                    j = (h_ts <= now_ms - c).sum(axis=1)
+                    has = j < kh
+                    until[has] = np.minimum(until[has], h_ts[ar[has], j[has]] + c)
+            storm_ms = int(np.floor(p.step_storm_hours * MS_PER_HOUR))
+            flip = np.where(end[t] > 0, end[t] + storm_ms + 1, _NEVER)
+            until = np.where(flip > now_ms, np.minimum(until, flip), until)
+            self._before_until[sub] = until
+        bp, br, bn = self._before
+        z = np.zeros(rows.size, np.int64)
+        return Level(bp[rows], br[rows], bn[rows], z, z)
 
     @staticmethod
     def _settling(ts: np.ndarray, pc: np.ndarray, rc: np.ndarray, calm: np.ndarray,
