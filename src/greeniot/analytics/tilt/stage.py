@@ -4,8 +4,9 @@ Two windows per tilt device: raw readings (with a per-sample windy flag filled i
 site's wind for that time is known) and hourly calm medians (days of history for baselines
 and trends at 1/12 the size). Every tick runs the detectors of
 :mod:`greeniot.analytics.tilt.detect` over blocks of ``chunk_rows`` rows (bounded temporaries, all
-rows of a block at once); baselines and trends change only when an hour closes, so they are
-refitted then.
+rows of a block at once) — the rows whose verdict may have changed since they were last judged
+(see :meth:`TiltStage.detect`); baselines and trends change only when an hour closes, so they
+are refitted then.
 """
 
 from __future__ import annotations
