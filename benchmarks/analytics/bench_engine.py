@@ -88,20 +88,31 @@ class Estate:
                 "roll_deg": np.tile(self.rest_r, ts.size) + rng.normal(0, 0.015, m),
                 "temp_c": tc, "bat_v": np.full(m, 3.9)}
 
-    def history(self, until_ms: int, hours: float, seed: int = 0) -> list[ColumnBatch]:
+    def history(self, until_ms: int, hours: float, seed: int = 0,
+                offset_ms: np.ndarray | None = None) -> list[ColumnBatch]:
         """What a warm start's InfluxDB queries return: ``hours`` of 5-min tilt readings of
-        every device and 10-min station wind, oldest first, as columns."""
+        every device and 10-min station wind, oldest first, as columns. ``offset_ms`` (per
+        device, ≤ 0) shifts each device's readings to its own phase, as nodes report."""
         rng = np.random.default_rng(seed)
         ts = until_ms - np.arange(int(hours * HOUR) // STEP_MS)[::-1] * STEP_MS
         vals = self.tilt(ts, rng)
+        off = np.zeros(self.n, np.int64) if offset_ms is None else offset_ms
         tilt = ColumnBatch("tilt", np.tile(self.sites, ts.size), np.tile(self.devices, ts.size),
-                           np.repeat(ts, self.n), vals)
+                           (ts[:, None] + off[None, :]).ravel(), vals)
         wts = ts[::2]
         ns = self.site_names.size
         wx = ColumnBatch("weather", np.tile(self.site_names, wts.size),
                          np.full(wts.size * ns, "wx", dtype=object), np.repeat(wts, ns),
                          {"wind_ms": rng.uniform(1, 6, wts.size * ns)})
         return [wx, tilt]
+
+
+def hist_offset(phase: np.ndarray, every: int, tick_ms: int) -> np.ndarray:
+    """Per device, the shift [ms] (≤ 0) of its history against the history's end so that
+    its readings continue 5 min apart into the live ones: a device of phase ``p`` reads at
+    the ticks ``i`` with ``i % every == p``, 1 min before the tick."""
+    first = np.where(phase == 0, every, phase)  # its first timed tick
+    return (first * tick_ms - MIN - STEP_MS).astype(np.int64)
 
 
 def rss_now() -> float:
@@ -252,7 +263,10 @@ def bench(n: int, window: int, naive_n: int, ticks: int, history_h: float, tick_
     newest = boundary + 5 * MIN - (ticks // 2) * tick_ms
     if newest >= boundary:  # too few ticks to reach back: the history must end before it
         newest = boundary - MIN
-    history = est.history(newest, history_h)
+    # each device's history keeps the phase of its live readings (5 min apart, the last one
+    # before the first timed tick), as a real estate's would
+    phase = np.arange(n) % every  # devices report on their own phase, as nodes do
+    history = est.history(newest, history_h, offset_ms=hist_offset(phase, every, tick_ms))
     rows_hist = sum(len(b) for b in history)
 
     def cold_start() -> AnalyticsEngine:
@@ -260,9 +274,10 @@ def bench(n: int, window: int, naive_n: int, ticks: int, history_h: float, tick_
         engine.warm_start(history, prime_at_ms=newest)
         return engine
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     engine = cold_start()
     cold = time.perf_counter() - t0
+    cold_cpu = time.process_time() - c0
     rows = engine.rows_for("tilt", est.sites, est.devices)
     sub = rows[: min(naive_n, n)]
     sub_cold = sub[: max(1, sub.size // 5)]
@@ -272,8 +287,8 @@ def bench(n: int, window: int, naive_n: int, ticks: int, history_h: float, tick_
 
     rng = np.random.default_rng(1)
     steady, hourly_t = [], []
+    cpu: dict[str, list[float]] = {"steady": [], "hourly": []}  # process CPU time [s]
     now = newest
-    phase = np.arange(n) % every  # devices report on their own phase, as nodes do
     wx = engine.rows_for("weather", est.site_names,
                          np.full(est.site_names.size, "wx", dtype=object))
     for i in range(1, ticks + 1):
@@ -286,8 +301,11 @@ def bench(n: int, window: int, naive_n: int, ticks: int, history_h: float, tick_
             engine.ingest_rows("weather", wx, np.full(wx.size, now - MIN),
                                {"wind_ms": rng.uniform(1, 6, wx.size)})
         before = engine.tilt.next_hour_ms
+        c0 = time.process_time()
         dt = timed(lambda t=now: engine.tick(t).events)
-        (hourly_t if engine.tilt.next_hour_ms != before else steady).append(dt)
+        closed = engine.tilt.next_hour_ms != before
+        (hourly_t if closed else steady).append(dt)
+        cpu["hourly" if closed else "steady"].append(time.process_time() - c0)
     levels: dict[int, list[int]] = {}
     naive = timed(lambda: naive_tick(engine, sub, now, levels)) * n / sub.size
     naive_h = timed(lambda: naive_hourly(engine, sub, now)) * n / sub.size
@@ -307,14 +325,15 @@ def bench(n: int, window: int, naive_n: int, ticks: int, history_h: float, tick_
     # the service's shape: one engine per site of 100 trees
     site_n = min(TREES_PER_SITE, n)
     n_eng = min(8, max(1, n // site_n))
-    per_site = []
+    per_site, idle = [], []
     for e_i in range(n_eng):
         sub_est = Estate.draw(site_n, seed=100 + e_i)
-        sub_hist = sub_est.history(newest, history_h)
+        s_phase = np.arange(site_n) % every
+        sub_hist = sub_est.history(newest, history_h,
+                                   offset_ms=hist_offset(s_phase, every, tick_ms))
         eng = AnalyticsEngine(EstateContext(), window=window)
         eng.warm_start(sub_hist, prime_at_ms=newest)
         s_rows = eng.rows_for("tilt", sub_est.sites, sub_est.devices)
-        s_phase = np.arange(site_n) % every
         times = []
         for i in range(1, ticks + 1):
             t_i = newest + i * tick_ms
@@ -324,6 +343,10 @@ def bench(n: int, window: int, naive_n: int, ticks: int, history_h: float, tick_
                             {f: x[due] for f, x in v.items()})
             times.append(timed(lambda t=t_i, e=eng: e.tick(t).events))
         per_site.append(float(np.median(times)))
+        # idle ticks: a second later, nothing new arrived
+        t_end = newest + ticks * tick_ms
+        idle.append(float(np.median([timed(lambda t=t_end + 1000 * j, e=eng: e.tick(t).events)
+                                     for j in range(1, 6)])))
     sites_total = max(1, n // site_n)
     per_site_tick = float(np.mean(per_site)) * sites_total
 
@@ -343,17 +366,21 @@ def bench(n: int, window: int, naive_n: int, ticks: int, history_h: float, tick_
           f"(in memory); a tick every {tick_s:g} s, a reading per device every "
           f"{STEP_MS // 1000} s; naive loops on {sub.size} devices, scaled")
     line("cold start (warm_start + 1st tick)", cold, naive_c, TARGETS["cold"],
-         f"   naive: hourly medians + baseline fit only, on {sub_cold.size} devices")
+         f"   naive: hourly medians + baseline fit only, on {sub_cold.size} devices; "
+         f"CPU {cold_cpu * 1e3:.0f} ms")
     line(f"steady tick (median of {len(steady)})", med, naive, TARGETS["steady"],
-         f"   {med / n * 1e6:.2f} µs/device")
+         f"   {med / n * 1e6:.2f} µs/device; max {max(steady, default=np.nan) * 1e3:.0f} ms; "
+         f"CPU median {np.median(cpu['steady']) * 1e3:.0f} ms")
     if hourly_t:
         line(f"hourly tick (max of {len(hourly_t)})", max(hourly_t), naive_h + naive,
-             TARGETS["hourly"], "   naive: steady work + trend fit")
+             TARGETS["hourly"], f"   naive: steady work + trend fit; CPU max "
+             f"{max(cpu['hourly']) * 1e3:.0f} ms")
     line("post-storm sweep (rank_trees)", sweep, naive_s, TARGETS["sweep"],
          f"   {len(ctx.trees):,} trees")
     line(f"per-site engines ({sites_total:,} × {site_n})", per_site_tick, naive,
          TARGETS["steady"], f"   {per_site_tick / sites_total * 1e3:.1f} ms per site engine "
-         f"(median tick of {n_eng} engines, scaled)")
+         f"(median tick of {n_eng} engines, scaled); idle tick "
+         f"{np.mean(idle) * 1e3:.2f} ms")
     verdict = ("ok" if rss_max <= TARGETS["rss"] else "OVER") if at_target else "(100k target)"
     print(f"  {'RSS now / peak':<34}{rss_live / 1e9:7.2f} GB / {rss_max / 1e9:.2f} GB"
           f"   target {TARGETS['rss'] / 1e9:.1f} GB {verdict} "

@@ -112,6 +112,10 @@ def test_tail_and_count_since_agree_with_a_plain_reading_of_the_ring() -> None:
             expect = (w.ts_ms >= t).sum(axis=1)
             np.testing.assert_array_equal(w.count_since(t), expect)
             np.testing.assert_array_equal(w.count_since(t, slice(1, 4)), expect[1:4])
+            rows = np.array([n - 1, 0, n - 1], np.int64)
+            for guess in (1, 2, 3, 16):  # the newest slots answer, or the binary search does
+                np.testing.assert_array_equal(w.count_since(t, guess=guess), expect)
+                np.testing.assert_array_equal(w.count_since(t, rows, guess=guess), expect[rows])
         for k in (1, 3, w.window, w.window + 5):
             for rows in (None, slice(1, 4), np.array([0, n - 1, 0], np.int64)):
                 sub = slice(None) if rows is None else rows

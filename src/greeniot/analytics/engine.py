@@ -80,7 +80,9 @@ class AnalyticsEngine:
     chunk_rows : int
         Rows per block in the tilt detectors: bounds temporary memory at 100k devices.
     incremental : bool
-        Skip work whose inputs did not change since the last tick (health results of rows
+        Skip work whose inputs did not change since the last tick (tilt rows without new
+        readings, flags, hourly medians or storm changes whose detectors' time windows did
+        not move past a sample, the steps' hourly "before" level, health results of rows
         without new readings, windy flags of samples already classified). False recomputes
         everything at every tick: the reference the incremental path is tested against
         (tests/analytics/test_equivalence.py); events are the same either way.

@@ -313,27 +313,32 @@ class HealthStage:
         p = self.params
         w = self.windows
         c = self._cache
-        kinds = [self.kind[r] for r in rows.tolist()]
-        default = np.array([p.default_interval_s.get(k, np.nan) for k in kinds])
-        chem = [CHEMISTRY.get(k, "li_ion_1s") for k in kinds]
-        n_max = np.array([p.stuck_max_samples.get(k, 0) for k in kinds], np.int64)
-        lo = np.array([p.valid_range.get(k, (-np.inf, np.inf))[0] for k in kinds])
-        hi = np.array([p.valid_range.get(k, (-np.inf, np.inf))[1] for k in kinds])
-        is_tilt = np.array([k == "tilt" for k in kinds], bool)
+        # per-kind parameters looked up once per distinct kind, not once per row
+        names, code = np.unique(np.asarray([self.kind[r] for r in rows.tolist()], dtype=object),
+                                return_inverse=True)
+        code = code.ravel()
+        kinds = names.tolist()
+        chems = [CHEMISTRY.get(k, "li_ion_1s") for k in kinds]
+        default = np.array([p.default_interval_s.get(k, np.nan) for k in kinds], float)[code]
+        n_max = np.array([p.stuck_max_samples.get(k, 0) for k in kinds], np.int64)[code]
+        lo = np.array([p.valid_range.get(k, (-np.inf, np.inf))[0] for k in kinds], float)[code]
+        hi = np.array([p.valid_range.get(k, (-np.inf, np.inf))[1] for k in kinds], float)[code]
+        is_tilt = np.array([k == "tilt" for k in kinds], bool)[code]
         c["default"][rows] = default
-        c["warn"][rows] = [p.battery_warning_v[h] for h in chem]
-        c["crit"][rows] = [p.battery_critical_v[h] for h in chem]
-        self._chem[rows] = chem
+        c["warn"][rows] = np.array([p.battery_warning_v[h] for h in chems], float)[code]
+        c["crit"][rows] = np.array([p.battery_critical_v[h] for h in chems], float)[code]
+        self._chem[rows] = np.asarray(chems, dtype=object)[code]
         c["n_max"][rows] = n_max
         c["lo"][rows], c["hi"][rows] = lo, hi
-        c["limit"][rows] = [p.noise_limit.get(k, np.inf) for k in kinds]
+        c["limit"][rows] = np.array([p.noise_limit.get(k, np.inf) for k in kinds], float)[code]
         c["tilt"][rows] = is_tilt
+        idx = w.tail_index(w.window, rows)  # one ring index for every field
         c["interval"][rows] = reporting_interval_s(
-            w.chronological("ts_ms", rows), np.nan_to_num(default, nan=1.0),
+            w.tail("ts_ms", w.window, rows, idx), np.nan_to_num(default, nan=1.0),
             min_samples=p.interval_min_samples)
-        c["bat"][rows] = battery_v(w.chronological("bat_v", rows))
-        v1 = w.chronological("v1", rows)
-        v2 = w.chronological("v2", rows)
+        c["bat"][rows] = battery_v(w.tail("bat_v", w.window, rows, idx))
+        v1 = w.tail("v1", w.window, rows, idx)
+        v2 = w.tail("v2", w.window, rows, idx)
         # a value at its rail is out of range, not stuck: it is judged below
         with np.errstate(invalid="ignore"):
             in_range = np.where((v1 >= lo[:, None]) & (v1 <= hi[:, None]), v1, np.nan)

@@ -83,6 +83,9 @@ class StormStage:
             np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool))
         self._load = np.zeros(0)
         self._has_wx = np.zeros(0, bool)
+        #: the grouped readings of the last tick and what they were built from
+        self._packed: tuple[tuple[int, int, int, int], np.ndarray, np.ndarray, np.ndarray,
+                            np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def rows(self, kind: str, sites: np.ndarray, devices: np.ndarray,
              board: Board) -> np.ndarray:
@@ -169,14 +172,19 @@ class StormStage:
         p = self.params
         n_sites = len(sites)
         hold_ms = int(p.end_hold_minutes * MS_PER_MIN)
-        has_wx, w_site, w_ts, wind, gust = self._readings(n_sites)
-
-        ts_mat, (wind_mat, gust_mat) = pack_groups(w_site, w_ts, n_sites, wind, gust)
+        key = (self.weather.writes, self.weather.n_rows, self.proxy.writes, n_sites)
+        if self._packed is None or self._packed[0] != key:
+            # the readings changed: regroup them (else only the time moved on)
+            has_wx, w_site, w_ts, wind, gust = self._readings(n_sites)
+            ts_mat, (wind_mat, gust_mat) = pack_groups(w_site, w_ts, n_sites, wind, gust)
+            self.proxy.ensure_rows(n_sites)
+            px_ts = self.proxy.held("ts_ms")  # only the columns some site holds
+            px_rms = self.proxy.held("rms_deg").astype(np.float64)
+            self._ref = self._references(has_wx, w_site, w_ts, wind, gust, px_ts, px_rms)
+            self._packed = (key, has_wx, ts_mat, wind_mat, gust_mat, px_ts, px_rms)
+        _, has_wx, ts_mat, wind_mat, gust_mat, px_ts, px_rms = self._packed
         st = storm_episodes(ts_mat, wind_mat, onset=p.onset_ms, end=p.end_ms,
                             end_hold_ms=hold_ms, now_ms=now_ms)
-        self.proxy.ensure_rows(n_sites)
-        px_ts = self.proxy.held("ts_ms")  # only the columns some site holds
-        px_rms = self.proxy.held("rms_deg").astype(np.float64)
         sw = storm_episodes(px_ts, px_rms, onset=p.sway_onset_rms_deg, end=p.sway_end_rms_deg,
                             end_hold_ms=hold_ms, now_ms=now_ms)
         st_spell = storm_episodes(ts_mat, wind_mat, onset=p.windy_ms, end=p.spell_end_ms,
@@ -196,8 +204,6 @@ class StormStage:
         in_storm &= np.where((end > 0)[:, None], ts_mat <= end[:, None], True)
         peak_gust = np.where(in_storm & np.isfinite(gust_mat), gust_mat, -np.inf).max(
             axis=1, initial=-np.inf)
-
-        self._ref = self._references(has_wx, w_site, w_ts, wind, gust, px_ts, px_rms)
 
         level = np.where(active, np.where(has_wx & (peak >= p.severe_ms), 3, 2), 0).astype(np.int8)
         fire = self.latches.update("storm", level, level)

@@ -4,8 +4,9 @@ Two windows per tilt device: raw readings (with a per-sample windy flag filled i
 site's wind for that time is known) and hourly calm medians (days of history for baselines
 and trends at 1/12 the size). Every tick runs the detectors of
 :mod:`greeniot.analytics.tilt.detect` over blocks of ``chunk_rows`` rows (bounded temporaries, all
-rows of a block at once); baselines and trends change only when an hour closes, so they are
-refitted then.
+rows of a block at once) — the rows whose verdict may have changed since they were last judged
+(see :meth:`TiltStage.detect`); baselines and trends change only when an hour closes, so they
+are refitted then.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from greeniot.analytics.stage import Board, StageBatch
 from greeniot.analytics.storm.stage import SiteStorms, WindReference
 from greeniot.analytics.tilt.baseline import TiltBaseline, compensate_tilt, fit_baseline
 from greeniot.analytics.tilt.detect import (
+    Level,
     failure_tilt,
     hourly_calm_medians,
     lean_rate,
@@ -36,12 +38,31 @@ from greeniot.analytics.tilt.mount import mount_jump
 from greeniot.analytics.tilt.storm import StormMemory, StormTilt
 from greeniot.clock import MS_PER_HOUR, MS_PER_MIN
 
+_NEVER = np.iinfo(np.int64).max  # a due time that never comes
+
+
+def _window_due(ts: np.ndarray, now_ms: int, offsets: tuple[int, ...]) -> np.ndarray:
+    """Per row, the first event time after ``now_ms`` at which one of the samples ``ts``
+    (rows × samples, time order, 0 = empty) enters or leaves a window ``(now − C, now]``:
+    at ``ts`` (a sample not yet due) and at ``ts + C``, for each ``C`` in ``offsets`` [ms]."""
+    rows, k = ts.shape
+    out = np.full(rows, _NEVER, np.int64)
+    if k == 0:
+        return out
+    ar = np.arange(rows)
+    for c in offsets:
+        # rows are in time order: the first sample with ts + c > now gives the earliest
+        j = (ts <= now_ms - c).sum(axis=1)
+        has = j < k
+        out[has] = np.minimum(out[has], ts[ar[has], j[has]] + c)
+    return out
+
 
 @dataclass(frozen=True, slots=True)
 class _Block:
     """The newest readings of one block of rows, in time order, shared by its detectors."""
 
-    sl: slice
+    rows: np.ndarray  # the block's row numbers
     ts: np.ndarray
     pitch: np.ndarray
     roll: np.ndarray
@@ -50,6 +71,7 @@ class _Block:
     windy: np.ndarray  # 1 windy, 0 calm, NaN not yet classified
     calm: np.ndarray
     base: TiltBaseline
+    last_windy: np.ndarray  # newest windy reading of the whole tail [ms UTC], 0 if none
 
 
 class TiltStage:
@@ -81,6 +103,21 @@ class TiltStage:
         #: the last classification bounds which samples need one)
         self.unclassified_ms = np.iinfo(np.int64).max
         self._ticks = 0
+        #: rows whose inputs changed since they were last judged (readings, windy flags,
+        #: hourly medians, baseline, bindings, their site's storm state)
+        self._dirty = np.zeros(0, bool)
+        #: per row, the event time from which its last verdict may no longer hold because a
+        #: sample enters or leaves one of the detectors' time windows [ms UTC]
+        self._due_ms = np.zeros(0, np.int64)
+        #: rows with readings the failure check has not seen, and its own due times
+        self._fresh = np.zeros(0, bool)
+        self._fail_due_ms = np.zeros(0, np.int64)
+        #: the steps' "before" level per row (pitch, roll [deg], samples) and the event time
+        #: until which it holds (it changes only with the hourly tier, the baseline, the
+        #: site's storms, or an hourly median entering or leaving its window)
+        self._before = (np.zeros(0), np.zeros(0), np.zeros(0, np.int64))
+        self._before_until = np.zeros(0, np.int64)
+        self._storms_seen: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     # -- rows -------------------------------------------------------------------------------
     def rows(self, kind: str, sites: np.ndarray, devices: np.ndarray,
@@ -107,6 +144,15 @@ class TiltStage:
             self.lean_deg = np.concatenate([self.lean_deg, np.full(n - before, np.nan)])
             self.storm = self.storm.grown(n)
             self.mount_ts = np.concatenate([self.mount_ts, np.zeros(n - before, np.int64)])
+            self._dirty = np.concatenate([self._dirty, np.ones(n - before, bool)])
+            self._due_ms = np.concatenate([self._due_ms, np.zeros(n - before, np.int64)])
+            self._fresh = np.concatenate([self._fresh, np.ones(n - before, bool)])
+            self._fail_due_ms = np.concatenate([self._fail_due_ms,
+                                                np.zeros(n - before, np.int64)])
+            self._before = tuple(np.concatenate([a, np.zeros(n - before, a.dtype)])
+                                 for a in self._before)  # type: ignore[assignment]
+            self._before_until = np.concatenate([self._before_until,
+                                                 np.zeros(n - before, np.int64)])
             for w in (self.raw, self.hourly):
                 w.ensure_rows(n)
         return rows
@@ -120,6 +166,8 @@ class TiltStage:
         self.tree = [m.tree for m in metas]
         self._trees = None
         self.heritage = np.asarray([m.heritage for m in metas], bool)
+        self._dirty[:] = True  # thresholds may have changed with the heritage flags
+        self._before_until[:] = 0
         for row, key in enumerate(keys):
             b = board.lookup.binding(*key)
             if b is not None and b.remount_ms and b.remount_ms > self.since[row]:
@@ -138,6 +186,10 @@ class TiltStage:
         if ts.size:
             self.unclassified_ms = min(self.unclassified_ms, int(ts.min()))
         self.raw.append(rows, ts, vals)
+        self._fresh[rows] = True
+        if batch.warm:
+            self._dirty[rows] = True
+            self._before_until[rows] = 0
 
     def tick(self, now_ms: int, board: Board) -> list[Event]:
         """Classify samples calm or windy, close hours (refit baselines and trends), then
@@ -180,6 +232,8 @@ class TiltStage:
             arr = getattr(self.base, f)
             arr[row] = False if f == "ok" else (0.0 if f.startswith("k_") else np.nan)
         self.since[row] = since_ms
+        self._dirty[row] = True
+        self._before_until[row] = 0
         for name in ("lean", "step", "trend", "storm", "stiffness", "mount"):
             self.latches.reset(name, np.array([row]))
         self.storm.forget(row)
@@ -214,26 +268,32 @@ class TiltStage:
         if not self.incremental:
             since = 1
         raw = self.raw
-        for sl in self._blocks(4):  # blocks bound memory when a whole window is new
-            k = int(raw.count_since(since, sl).max(initial=0))
+        # only rows holding a sample that recent can need a flag
+        rows = np.flatnonzero(raw.newest_ts_ms >= since)
+        step = 4 * self.chunk_rows  # blocks bound memory when a whole window is new
+        for c0 in range(0, rows.size, step):
+            blk = rows[c0:c0 + step]
+            k = int(raw.count_since(since, blk).max(initial=0))
             if k == 0:
                 continue
-            idx = raw.tail_index(k, sl)
-            ts = raw.tail("ts_ms", k, sl, idx)
-            windy = raw.tail("windy", k, sl, idx)
+            idx = raw.tail_index(k, blk)
+            flat = idx + (blk * raw.window)[:, None]  # slots in the (rows × window) buffer
+            ts = raw.tail("ts_ms", k, blk, idx)
+            windy = raw.tail("windy", k, blk, idx)
             r, c = np.nonzero(np.isnan(windy) & (ts > 0) & (ts <= cutoff))
             if r.size:
-                w, _known = wind.windy_for(self.site[sl][r], ts[r, c])
+                w, _known = wind.windy_for(self.site[blk[r]], ts[r, c])
                 # unknown wind counts as calm (documented in StormParams)
-                raw.values("windy")[sl][r, idx[r, c]] = w
+                raw.values("windy").reshape(-1)[flat[r, c]] = w
+                self._dirty[blk[r]] = True
             # the wind load, interpolated between references: a sample waits for the next
             # reference up to the maximum gap, then takes the newest one
-            load = raw.tail("load", k, sl, idx)
+            load = raw.tail("load", k, blk, idx)
             r, c = np.nonzero(np.isnan(load) & (ts > 0) & (ts <= cutoff)
                               & (ts > cutoff - 2 * gap_ms))
             if r.size:
-                raw.values("load")[sl][r, idx[r, c]] = wind.load_for(
-                    self.site[sl][r], ts[r, c], final=ts[r, c] <= cutoff - gap_ms)
+                raw.values("load").reshape(-1)[flat[r, c]] = wind.load_for(
+                    self.site[blk[r]], ts[r, c], final=ts[r, c] <= cutoff - gap_ms)
         self.unclassified_ms = cutoff + 1
 
     def close_hours(self, now_ms: int, lag_ms: int) -> bool:
@@ -266,6 +326,8 @@ class TiltStage:
                 {f: raw.tail(f, k, sl, idx) for f in self.HOURLY},
                 raw.tail("windy", k, sl, idx) == 0, start, end)
             self.hourly.append(hm.rows + sl.start, hm.ts_ms, hm.values)
+            self._dirty[hm.rows + sl.start] = True
+            self._before_until[hm.rows + sl.start] = 0
         self.next_hour_ms = end
         return True
 
@@ -284,11 +346,20 @@ class TiltStage:
             return
         hour = t // MS_PER_HOUR
         key = r * (1 << 32) + (hour - hour.min())
-        uniq, dense = np.unique(key, return_inverse=True)
-        meds = {f: group_median(values[f][sel], dense, uniq.size)[0] for f in self.HOURLY}
+        # one stable sort by (row, hour) for all fields (history comes time-major: runs that
+        # the sort merges), so the medians need no sort of their own
+        order = np.argsort(key, kind="stable")
+        key = key[order]
+        first = np.r_[True, key[1:] != key[:-1]]
+        uniq = key[first]
+        dense = np.cumsum(first) - 1
+        meds = {f: group_median(values[f][sel][order], dense, uniq.size)[0]
+                for f in self.HOURLY}
         u_rows = uniq >> 32
         u_ts = ((uniq & 0xFFFFFFFF) + hour.min()) * MS_PER_HOUR + MS_PER_HOUR // 2
         self.hourly.append(u_rows, u_ts, meds)
+        self._dirty[u_rows] = True
+        self._before_until[u_rows] = 0
         self.next_hour_ms = max(self.next_hour_ms or 0, last_hour * MS_PER_HOUR)
 
     def refit(self, now_ms: int, emit: list[Event]) -> None:
@@ -308,6 +379,8 @@ class TiltStage:
                 temp_fit_min_span_c=p.temp_fit_min_span_c, min_samples=p.min_samples)
             for f in TiltBaseline.__slots__:
                 getattr(self.base, f)[need] = getattr(fitted, f)
+            self._dirty[need] = True
+            self._before_until[need] = 0
         k = min(self.hourly.window, int(np.ceil(p.trend_days * 24)) + 2)
         for c0 in range(0, n, self.chunk_rows):
             sl = slice(c0, min(n, c0 + self.chunk_rows))
@@ -341,68 +414,155 @@ class TiltStage:
 
     def detect(self, now_ms: int, storms: SiteStorms, settle_ms: int,
                emit: list[Event]) -> None:
-        n = len(self.index)
-        for c0 in range(0, n, self.chunk_rows):
-            self._detect_block(slice(c0, min(n, c0 + self.chunk_rows)), now_ms, storms,
-                               settle_ms, emit)
+        """Judge failure, then mount, lean and steps, of the rows whose verdict may have
+        changed (every row unless ``incremental``).
 
-    def _detect_block(self, sl: slice, now_ms: int, storms: SiteStorms, settle_ms: int,
-                      emit: list[Event]) -> None:
+        A row judged again without a change of its inputs gives the verdict it gave, and the
+        latches are idempotent, so skipping it changes no event and no state. The inputs are
+        the row's readings (the failure check: :attr:`_fresh`), windy flags, hourly medians,
+        baseline and bindings (:attr:`_dirty`), its site's storm state, and time: a sample
+        entering or leaving a detector's window (:attr:`_due_ms`, :attr:`_fail_due_ms`). A
+        new reading is not yet classified, so the calm detectors see it only once it is
+        (then the row is dirty) — unless it pushes out of the tail a sample that one of
+        their windows still holds, or the site's storm ended recently ("after" reaches back
+        to the storm's end)."""
+        n = len(self.index)
+        if not self.incremental:
+            rows = f_rows = np.arange(n)
+        else:
+            calm = self._dirty[:n] | (self._due_ms[:n] <= now_ms)
+            changed = self._storm_change(storms)
+            if changed is not None:
+                moved = changed[self.site[:n]]
+                calm |= moved
+                self._before_until[:n][moved] = 0
+            fresh = np.flatnonzero(self._fresh[:n] & ~calm)
+            if fresh.size:
+                calm[fresh[self._tail_matters(fresh, now_ms, storms, settle_ms)]] = True
+            rows = np.flatnonzero(calm)
+            f_rows = np.flatnonzero(calm | self._fresh[:n] | (self._fail_due_ms[:n] <= now_ms))
+        for c0 in range(0, f_rows.size, self.chunk_rows):
+            self._failure(f_rows[c0:c0 + self.chunk_rows], now_ms, emit)
+        for c0 in range(0, rows.size, self.chunk_rows):
+            self._detect_block(rows[c0:c0 + self.chunk_rows], now_ms, storms, settle_ms, emit)
+        self._dirty[rows] = False
+        self._fresh[f_rows] = False
+
+    def _tail_matters(self, rows: np.ndarray, now_ms: int, storms: SiteStorms,
+                      settle_ms: int) -> np.ndarray:
+        """Rows with new readings only, whose calm detectors must look again all the same:
+        the oldest sample left in their tail is young enough for a window to have held the
+        ones pushed out, or their site's storm ended within ``step_storm_hours``."""
+        p = self.params.tilt
+        raw = self.raw
+        k = min(p.current_max_samples, raw.window)
+        oldest = raw.ts_ms.reshape(-1)[rows * raw.window + (raw.head[rows] - k) % raw.window]
+        reach = max(int(p.current_minutes * MS_PER_MIN),
+                    int(p.step_post_minutes * MS_PER_MIN) + settle_ms) + 1
+        site = self.site[rows]
+        end = storms.end_ts_ms[site]
+        recent = (~storms.active[site] & (end > 0)
+                  & (now_ms - end <= p.step_storm_hours * MS_PER_HOUR))
+        return np.asarray((oldest >= now_ms - reach) | recent, bool)
+
+    def _storm_change(self, storms: SiteStorms) -> np.ndarray | None:
+        """Per site code, whether its storm state (on, onset, end) changed since the last
+        tick (None: no site did)."""
+        now = (storms.active, storms.onset_ts_ms, storms.end_ts_ms)
+        seen, self._storms_seen = self._storms_seen, now
+        n_sites = storms.active.size
+        if seen is None or seen[0].size != n_sites:
+            return np.ones(n_sites, bool)
+        changed = (seen[0] != now[0]) | (seen[1] != now[1]) | (seen[2] != now[2])
+        return changed if changed.any() else None
+
+    def _detect_block(self, rows: np.ndarray, now_ms: int, storms: SiteStorms,
+                      settle_ms: int, emit: list[Event]) -> None:
         p = self.params.tilt
         raw = self.raw
         k = p.current_max_samples
-        idx = raw.tail_index(k, sl)
-        pitch = raw.tail("pitch_deg", k, sl, idx)
-        roll = raw.tail("roll_deg", k, sl, idx)
-        windy = raw.tail("windy", k, sl, idx)
-        base = self.base.take(sl)
-        pc, rc = compensate_tilt(pitch, roll, raw.tail("temp_c", k, sl, idx), base)
-        temp = raw.tail("temp_c", k, sl, idx)
-        b = _Block(sl, raw.tail("ts_ms", k, sl, idx), pitch, roll, pc, rc, windy, windy == 0,
-                   base)
-        failed = self._failure(b, now_ms, emit)
+        idx = raw.tail_index(k, rows)
+        ts = raw.tail("ts_ms", k, rows, idx)
+        windy = raw.tail("windy", k, rows, idx)
+        last_windy = np.where(windy == 1, ts, 0).max(axis=1)
+        # Only the newest samples can fall in a window of the calm detectors: the lean's,
+        # the post window (and the windy spell before it), after a recent storm everything
+        # since its end, and for the mount check the readings after the last one checked
+        # (and the one before). Reading just those gives the same answers for less.
+        site = self.site[rows]
+        end = storms.end_ts_ms[site]
+        recent = (~storms.active[site] & (end > 0)
+                  & (now_ms - end <= p.step_storm_hours * MS_PER_HOUR))
+        reach = max(int(p.current_minutes * MS_PER_MIN),
+                    int(p.step_post_minutes * MS_PER_MIN) + settle_ms) + 1
+        oldest = np.minimum(self.mount_ts[rows] + 1, now_ms - reach)
+        oldest = np.where(recent, np.minimum(oldest, np.maximum(end + settle_ms,
+                                                                 last_windy + 1)), oldest)
+        need = int((ts >= oldest[:, None]).sum(axis=1).max(initial=0)) + 1
+        if need < k:
+            idx, ts, windy = idx[:, -need:], ts[:, -need:], windy[:, -need:]
+            k = need
+        pitch = raw.tail("pitch_deg", k, rows, idx)
+        roll = raw.tail("roll_deg", k, rows, idx)
+        base = self.base.take(rows)
+        temp = raw.tail("temp_c", k, rows, idx)
+        pc, rc = compensate_tilt(pitch, roll, temp, base)
+        b = _Block(rows, ts, pitch, roll, pc, rc, windy, windy == 0, base, last_windy)
+        n = len(self.index)
+        failed = self.latches.level("failure", n)[rows] > 0
         failed |= self._mount(b, temp, now_ms, emit)
         self._lean(b, failed, now_ms, emit)
-        self._step(b, failed, now_ms, storms, settle_ms, emit)
+        due = self._step(b, failed, now_ms, storms, settle_ms, emit)
+        post = int(p.step_post_minutes * MS_PER_MIN)
+        self._due_ms[rows] = np.minimum(due, _window_due(
+            b.ts, now_ms, (int(p.current_minutes * MS_PER_MIN), post + 1, post // 2 + 1)))
 
-    def _failure(self, b: _Block, now_ms: int, emit: list[Event]) -> np.ndarray:
-        """Failure: any wind; supersedes every other tilt event of the tree. Returns the
-        block's rows in failure."""
+    def _failure(self, rows: np.ndarray, now_ms: int, emit: list[Event]) -> None:
+        """Failure: any wind; supersedes every other tilt event of the tree."""
         p = self.params.tilt
-        newest = slice(-max(8, 2 * p.failure_min_samples), None)  # enough for "newest N"
-        fail = failure_tilt(b.ts[:, newest], b.pitch[:, newest], b.roll[:, newest], b.base,
-                            now_ms, failure_minutes=p.failure_minutes,
+        raw = self.raw
+        k = min(raw.window, max(8, 2 * p.failure_min_samples))  # enough for "newest N"
+        idx = raw.tail_index(k, rows)
+        ts = raw.tail("ts_ms", k, rows, idx)
+        fail = failure_tilt(ts, raw.tail("pitch_deg", k, rows, idx),
+                            raw.tail("roll_deg", k, rows, idx), self.base.take(rows), now_ms,
+                            failure_minutes=p.failure_minutes,
                             failure_min_samples=p.failure_min_samples)
         on = np.where(fail.lean_deg >= p.failure_deg, 3, 0)
         hold = np.where(fail.lean_deg >= p.hysteresis * p.failure_deg, 3, 0)
-        fire = self.latches.update("failure", on, hold, np.isfinite(fail.lean_deg), b.sl)
+        fire = self.latches.update_rows("failure", len(self.index), rows, on, hold,
+                                        np.isfinite(fail.lean_deg))
         for i in np.flatnonzero(fire):
-            self.fire_failure(b.sl.start + i, fail.lean_deg[i], int(fail.ts_ms[i]), emit)
-        return self.latches.level("failure", len(self.index))[b.sl] > 0
+            self.fire_failure(int(rows[i]), fail.lean_deg[i], int(fail.ts_ms[i]), emit)
+        self._fail_due_ms[rows] = _window_due(ts, now_ms,
+                                              (0, int(p.failure_minutes * MS_PER_MIN)))
 
     def _lean(self, b: _Block, failed: np.ndarray, now_ms: int, emit: list[Event]) -> None:
         """Residual lean of the calm readings."""
         p = self.params.tilt
         lean = residual_lean(b.ts, b.pc, b.rc, None, b.calm, b.base, now_ms,
                              current_minutes=p.current_minutes, min_samples=p.min_samples)
-        th = self._grades("lean_deg", b.sl)
+        th = self._grades("lean_deg", b.rows)
         on, hold, known = graded(lean.lean_deg, th, p.hysteresis)
-        self.lean_deg[b.sl] = lean.lean_deg
-        fire = self.latches.update("lean", on, hold, known, b.sl)
+        self.lean_deg[b.rows] = lean.lean_deg
+        fire = self.latches.update_rows("lean", len(self.index), b.rows, on, hold, known)
         for i in np.flatnonzero(fire & ~failed).tolist():
             lv = int(on[i])
             emit.append(self.event(
-                "lean", b.sl.start + i, lv, lean.lean_deg[i], th[i, lv - 1], "deg",
+                "lean", int(b.rows[i]), lv, lean.lean_deg[i], th[i, lv - 1], "deg",
                 int(lean.ts_ms[i]),
                 f"calm residual lean {lean.lean_deg[i]:.2f} deg from the tree's baseline; "
                 f"{SEVERITY[lv]} at {th[i, lv - 1]} deg"))
 
     def _step(self, b: _Block, failed: np.ndarray, now_ms: int, storms: SiteStorms,
-              settle_ms: int, emit: list[Event]) -> None:
+              settle_ms: int, emit: list[Event]) -> np.ndarray:
         """Persisting step: calm level before the storm (or before the last hour) against
-        the calm level after it."""
+        the calm level after it. Returns per row the first event time after ``now_ms`` at
+        which the step's time windows change other than by a raw sample (see
+        :meth:`_window_due`): an hourly median entering or leaving "before", the storm
+        falling out of ``step_storm_hours``, the windy spell or the post window ageing."""
         p = self.params.tilt
-        hourly, sl, base = self.hourly, b.sl, b.base
+        sl, base = b.rows, b.base
         site = self.site[sl]
         active = storms.active[site]
         onset = storms.onset_ts_ms[site]
@@ -414,16 +574,9 @@ class TiltStage:
         pre_end = np.where(recent, onset, split)
         # after a storm, "after" starts once the readings are calm again (the windy flag
         # already covers the settling time); without one, it is the last post window
-        last_windy = np.where(b.windy == 1, b.ts, 0).max(axis=1)
+        last_windy = b.last_windy
         post_start = np.where(recent, np.maximum(end + settle_ms, last_windy + 1), split)
-        back_h = int(np.ceil((now_ms - (pre_end - pre_ms).min()) / MS_PER_HOUR)) + 2
-        kh = min(hourly.window, max(back_h, 3))
-        h_idx = hourly.tail_index(kh, sl)
-        h_ts = hourly.tail("ts_ms", kh, sl, h_idx)
-        before = segment_level(
-            h_ts, hourly.tail("pitch_deg", kh, sl, h_idx), hourly.tail("roll_deg", kh, sl, h_idx),
-            hourly.tail("temp_c", kh, sl, h_idx), h_ts > 0, pre_end - pre_ms,
-            pre_end - MS_PER_HOUR // 2 + 1, base, now_ms)
+        before = self._before_level(sl, pre_end, pre_ms, post_ms, end, base, now_ms)
         after = segment_level(b.ts, b.pc, b.rc, None, b.calm, post_start, now_ms + 1, base,
                               now_ms)
         step = step_magnitude(before, after, p.min_samples)
@@ -446,16 +599,65 @@ class TiltStage:
         lean_after = np.hypot(after.pitch_deg - base.pitch_deg, after.roll_deg - base.roll_deg)
         step[~unjudged & (lean_after < lean_before)] = 0.0
         on, hold, known = graded(step, th, p.hysteresis)
-        fire = self.latches.update("step", on, hold, known, sl)
+        fire = self.latches.update_rows("step", len(self.index), sl, on, hold, known)
         for i in np.flatnonzero(fire & ~failed).tolist():
             lv = int(on[i])
             when = (f"before the storm (onset {int(onset[i])}) and after the wind dropped"
                     if recent[i] else "over the last hour")
             emit.append(self.event(
-                "lean_step", sl.start + i, lv, step[i], th[i, lv - 1], "deg",
+                "lean_step", int(sl[i]), lv, step[i], th[i, lv - 1], "deg",
                 int(after.last_ts_ms[i]),
                 f"calm lean changed {step[i]:.2f} deg between {when}; "
                 f"{SEVERITY[lv]} at {th[i, lv - 1]} deg"))
+        # when the verdict may change with time alone (beyond the raw samples' windows)
+        due: np.ndarray = self._before_until[sl].copy()
+        storm_ms = int(np.floor(p.step_storm_hours * MS_PER_HOUR))
+        cands = (np.where(end > 0, end + storm_ms + 1, _NEVER),  # no longer "recent"
+                 np.where(last_windy > 0, last_windy + post_ms + settle_ms + 1, _NEVER),
+                 np.where(recent, post_start + post_ms, _NEVER))  # "after" long enough
+        for c_ms in cands:
+            due = np.where(c_ms > now_ms, np.minimum(due, c_ms), due)
+        return due
+
+    def _before_level(self, rows: np.ndarray, pre_end: np.ndarray, pre_ms: int, post_ms: int,
+                      end: np.ndarray, base: TiltBaseline, now_ms: int) -> Level:
+        """The calm level "before" of the steps, ``[pre_end − pre, pre_end − ½ h)`` of the
+        hourly tier: recomputed only for rows whose cached one may no longer hold (every row
+        unless ``incremental``)."""
+        p = self.params.tilt
+        hourly = self.hourly
+        todo = (np.ones(rows.size, bool) if not self.incremental
+                else self._before_until[rows] <= now_ms)
+        t = np.flatnonzero(todo)
+        if t.size:
+            sub = rows[t]
+            back_h = int(np.ceil((now_ms - (pre_end[t] - pre_ms).min()) / MS_PER_HOUR)) + 2
+            kh = min(hourly.window, max(back_h, 3))
+            h_idx = hourly.tail_index(kh, sub)
+            h_ts = hourly.tail("ts_ms", kh, sub, h_idx)
+            lvl = segment_level(
+                h_ts, hourly.tail("pitch_deg", kh, sub, h_idx),
+                hourly.tail("roll_deg", kh, sub, h_idx), hourly.tail("temp_c", kh, sub, h_idx),
+                h_ts > 0, pre_end[t] - pre_ms, pre_end[t] - MS_PER_HOUR // 2 + 1,
+                base.take(t), now_ms)
+            bp, br, bn = self._before
+            bp[sub], br[sub], bn[sub] = lvl.pitch_deg, lvl.roll_deg, lvl.n
+            # until an hourly median enters (at ts + post + ½ h) or leaves (ts + post + pre)
+            # the window that slides with now, or the storm's end leaves "recent"
+            until = np.full(t.size, _NEVER, np.int64)
+            if kh:
+                ar = np.arange(t.size)
+                for c in (post_ms + MS_PER_HOUR // 2, post_ms + pre_ms + 1):
+                    j = (h_ts <= now_ms - c).sum(axis=1)
+                    has = j < kh
+                    until[has] = np.minimum(until[has], h_ts[ar[has], j[has]] + c)
+            storm_ms = int(np.floor(p.step_storm_hours * MS_PER_HOUR))
+            flip = np.where(end[t] > 0, end[t] + storm_ms + 1, _NEVER)
+            until = np.where(flip > now_ms, np.minimum(until, flip), until)
+            self._before_until[sub] = until
+        bp, br, bn = self._before
+        z = np.zeros(rows.size, np.int64)
+        return Level(bp[rows], br[rows], bn[rows], z, z)
 
     @staticmethod
     def _settling(ts: np.ndarray, pc: np.ndarray, rc: np.ndarray, calm: np.ndarray,
@@ -481,23 +683,24 @@ class TiltStage:
         Returns the block's rows whose mount is in doubt (their lean events are held back
         until a crew confirms the re-mount and the baseline is re-learned)."""
         p = self.params.tilt
-        checked = self.mount_ts[b.sl]
+        checked = self.mount_ts[b.rows]
         # wind or calm: the temperature jump is what tells a handled sensor from the tree
         jump = mount_jump(b.ts, b.pitch, b.roll, temp, np.isfinite(b.windy), after_ms=checked,
                           step_deg=p.mount_step_deg, temp_jump_c=p.mount_temp_c)
         newest = np.where(np.isfinite(b.windy), b.ts, 0).max(axis=1, initial=0)
-        self.mount_ts[b.sl] = np.maximum(checked, newest)
+        self.mount_ts[b.rows] = np.maximum(checked, newest)
         on = np.where(jump.found, 2, 0).astype(np.int8)
-        fire = self.latches.update("mount", on, on, jump.found, b.sl)
+        n = len(self.index)
+        fire = self.latches.update_rows("mount", n, b.rows, on, on, jump.found)
         for i in np.flatnonzero(fire).tolist():
             emit.append(self.event(
-                "mount_moved", b.sl.start + i, 2, jump.step_deg[i], p.mount_step_deg, "deg",
+                "mount_moved", int(b.rows[i]), 2, jump.step_deg[i], p.mount_step_deg, "deg",
                 int(jump.ts_ms[i]),
                 f"tilt jumped {jump.step_deg[i]:.2f} deg on both axes between two calm "
                 f"readings with a sensor temperature jump of {jump.temp_jump_c[i]:.1f} C: "
                 f"the sensor was moved or re-mounted; confirm the mount, then re-learn the "
                 f"baseline"))
-        return self.latches.level("mount", len(self.index))[b.sl] > 0
+        return np.asarray(self.latches.level("mount", n)[b.rows] > 0, bool)
 
     def storm_tick(self, now_ms: int, board: Board, emit: list[Event]) -> None:
         """Storm-time assessment of every tree at a site with a storm on."""
