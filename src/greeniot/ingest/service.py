@@ -45,10 +45,15 @@ log = logging.getLogger(__name__)
 #: Batches whose dead letters may await their PUBACKs while the next batch is processed.
 MAX_SETTLING = 4
 
-#: Payload bytes per processed batch: bounds the lines a batch makes (memory), while 5000
-#: single readings still fit one batch (one fsync, one ack write). Oversized payloads (refused
-#: on their length, no lines) do not count: a flood of them must not cut batches small.
-MAX_BATCH_BYTES = 4 * 1024 * 1024
+#: Payload bytes per processed batch: bounds the lines a batch makes (memory: ~3.5 bytes of
+#: lines and text per payload byte at the peak of a batch), while 5000 single readings (~110
+#: bytes each) still fit one batch (one fsync, one ack write). Oversized payloads (refused on
+#: their length, no lines) do not count: a flood of them must not cut batches small.
+MAX_BATCH_BYTES = 1024 * 1024
+
+#: Payload bytes the inbox holds while a batch is processed (paho's thread stops reading
+#: the socket beyond it): a few batches' worth keeps the pump fed, more only costs memory.
+INBOX_BYTES = 4 * MAX_BATCH_BYTES
 
 #: Ranges per confirmation message (a device's RAM bounds what it can parse at once).
 MAX_CONFIRM_RANGES = 64
@@ -78,7 +83,7 @@ class IngestService:
         self.mqtt = MqttSession(
             settings.mqtt, f"{settings.mqtt.client_id}-ingest{suffix}",
             filters=ingest_filters(share=settings.mqtt.share_group), manual_ack=True,
-            clean_session=shared,
+            clean_session=shared, inbox_max_bytes=INBOX_BYTES,
         )
         self._confirm = ing.confirm
         self._settling: set[asyncio.Task[None]] = set()
@@ -189,15 +194,8 @@ class IngestService:
             c = route.code
             key = (route.site, route.device)
             tags = self._tags.get(key) or self._tag_suffix(*key)
-            for it in items:
-                fields = c.flags(it)
-                if fields:  # implausible values are stored, flagged (analytics leaves them out)
-                    flagged += 1
-                    lines.append(c.line(it, tags, m.received_ms, quality_flag(fields)))
-                else:
-                    lines.append(c.line(it, tags, m.received_ms, None))
-                if c.extra is not None:
-                    lines.extend(c.extra(it, tags))
+            # implausible values are stored, flagged (analytics leaves them out)
+            flagged += c.lines(items, tags, m.received_ms, lines)
             if c.has_seq:
                 seqs = handled.get(key)
                 if seqs is None:
