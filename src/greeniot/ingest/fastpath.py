@@ -151,7 +151,7 @@ _CHECKS: Mapping[str, Callable[[Any], bool]] = {"tilt": _tilt_ok}
 
 
 # -- compiled per-channel code -------------------------------------------------------------------
-class FloatText(dict[float, str]):
+class FloatText(dict[float | msgspec.UnsetType, str]):
     """``repr(x)`` of floats, remembered: ``FloatText()[x] == repr(x)``.
 
     Formatting a float is most of the cost of a line (shortest round-trip digits, several
@@ -167,7 +167,7 @@ class FloatText(dict[float, str]):
         self.max_size = max_size
         self.prefix = prefix
 
-    def __missing__(self, x: float) -> str:
+    def __missing__(self, x: float | msgspec.UnsetType) -> str:
         if x is UNSET:
             return ""
         text = self.prefix + repr(x)
@@ -346,8 +346,8 @@ def compile_channel(row: Channel) -> Compiled:
     exec(compile(src, f"<fastpath {row.name}>", "exec"), env)
     mf = row.model.model_fields
     return Compiled(row.name, msgspec.json.Decoder(st), batch, env["keys"], env["count"],
-                    env["line"], env["lines"], env["flags"], _CHECKS.get(row.name), _EXTRA.get(row.name), "seq" in mf,
-                    mf["ts_ms"].is_required(), src)
+                    env["line"], env["lines"], env["flags"], _CHECKS.get(row.name),
+                    _EXTRA.get(row.name), "seq" in mf, mf["ts_ms"].is_required(), src)
 
 
 #: Per-site channels (the forecast) are rare and their topic rule is the codec's: slow path.
