@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping
 
 from greeniot.clock import wall_ms
@@ -58,6 +59,11 @@ INBOX_BYTES = 4 * MAX_BATCH_BYTES
 #: Ranges per confirmation message (a device's RAM bounds what it can parse at once).
 MAX_CONFIRM_RANGES = 64
 
+#: Confirmations go out at most this often [s], gathering the batches in between: one
+#: ``stored`` per device per batch (a QoS 1 publish and its PUBACK) cost more CPU than
+#: decoding the device's readings while a backlog drains. Sparse traffic is confirmed at once.
+CONFIRM_EVERY_S = 0.25
+
 #: (site, device) → extra tags, e.g. {"tree": "t007"} or {"zone": "z02"}.
 Bindings = Mapping[tuple[str, str], Mapping[str, str]]
 
@@ -86,6 +92,8 @@ class IngestService:
             clean_session=shared, inbox_max_bytes=INBOX_BYTES,
         )
         self._confirm = ing.confirm
+        self._unconfirmed: dict[tuple[str, str], list[int]] = {}  # durable, not yet told
+        self._confirmed_at = 0.0  # time.monotonic() of the last confirmations
         self._settling: set[asyncio.Task[None]] = set()
         self.spool = Spool(settings.spool_dir / f"ingest{suffix or '-0'}")
         self.influx = InfluxClient(settings.influx)
@@ -146,6 +154,8 @@ class IngestService:
         self._stopping = True
         if self._settling:  # let batches waiting for their dead letters' PUBACKs be acked
             await asyncio.wait(self._settling, timeout=flush_timeout_s)
+        if self._unconfirmed:  # durable already: tell the devices before going
+            self._flush_confirmations()
         if self.lag is not None:
             await self.lag.__aexit__()
         # Stop taking messages first; unacked ones stay with the broker's persistent session.
@@ -170,10 +180,13 @@ class IngestService:
     # -- the pump -----------------------------------------------------------------------------
     async def _pump(self) -> None:
         while True:
-            await self.mqtt.wait_inbox(0.5)
+            due = CONFIRM_EVERY_S - (time.monotonic() - self._confirmed_at)
+            await self.mqtt.wait_inbox(max(due, 0.0) if self._unconfirmed else 0.5)
             batch = self.mqtt.drain(self.max_batch, MAX_BATCH_BYTES, MAX_PAYLOAD_BYTES)
             if batch:
                 await self.process(batch)
+            if self._unconfirmed and time.monotonic() - self._confirmed_at >= CONFIRM_EVERY_S:
+                self._flush_confirmations()
 
     def _convert(self, batch: list[Message]
                  ) -> tuple[list[str], list[dict[str, object]], dict[tuple[str, str], list[int]]]:
@@ -275,8 +288,21 @@ class IngestService:
     def _settle(self, batch: list[Message], handled: dict[tuple[str, str], list[int]]) -> None:
         self.mqtt.ack_many(batch)
         self.stats.acked += len(batch)
-        if self._confirm:
-            self._publish_confirmations(handled)
+        if not self._confirm:
+            return
+        pending = self._unconfirmed
+        for key, seqs in handled.items():
+            if seqs:
+                have = pending.get(key)
+                if have is None:
+                    pending[key] = seqs
+                else:
+                    have.extend(seqs)
+
+    def _flush_confirmations(self) -> None:
+        self._confirmed_at = time.monotonic()
+        pending, self._unconfirmed = self._unconfirmed, {}
+        self._publish_confirmations(pending)
 
     def _publish_confirmations(self, handled: dict[tuple[str, str], list[int]]) -> None:
         """Tell each device which seqs are durable. Not awaited: a lost confirmation only
