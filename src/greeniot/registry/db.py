@@ -132,7 +132,8 @@ def migrate(url: str | URL | Engine, *, revision: str = "heads") -> None:
     ``"heads"``: every branch of the migration tree, so features that add tables on their own
     branches (each revising 0001) apply together until a merge revision joins them.
 
-    Called at start-up by every process that uses the registry. Runs in one transaction
+    Called at start-up by every process that writes the registry (ingest only reads one
+    table and does not migrate: ingest/run.py). Runs in one transaction
     (SQLite and PostgreSQL both have transactional DDL), so a failed migration leaves the
     previous schema intact.
     """
