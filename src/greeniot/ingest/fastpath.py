@@ -157,10 +157,11 @@ class FloatText(dict[float | msgspec.UnsetType, str]):
     Formatting a float is most of the cost of a line (shortest round-trip digits, several
     hundred ns), while devices send rounded values (vwc and temperatures to 0.1, volts to
     0.01, angles to 0.001) that repeat. A hit is one dict lookup. Bounded: emptied when it
-    holds ``max_size`` texts (~110 bytes each). Zero is never remembered: ``0.0 == -0.0`` as
-    a key, but their texts differ."""
+    holds ``max_size`` texts (~110 bytes each; one memo per optional float field and one per
+    channel for the others, 18 in all: at most ~8 MB together). Zero is never remembered:
+    ``0.0 == -0.0`` as a key, but their texts differ."""
 
-    def __init__(self, max_size: int = 16_384, prefix: str = "") -> None:
+    def __init__(self, max_size: int = 4096, prefix: str = "") -> None:
         """``prefix``: put before each text (``FloatText(prefix=",t=")[1.5] == ",t=1.5"``),
         and ``UNSET`` (an absent optional field) gives ``""``: one lookup, no branch."""
         super().__init__()
