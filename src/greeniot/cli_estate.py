@@ -12,13 +12,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
 
 from greeniot.registry.errors import RegistryError
+
+if TYPE_CHECKING:  # the ORM loads with the commands that use it, not with the CLI
+    from sqlalchemy.orm import Session
 
 DataDir = Annotated[Path | None, typer.Option(help="data folder [GREENIOT_DATA_DIR]")]
 DbUrl = Annotated[str | None, typer.Option(help="SQLAlchemy URL [GREENIOT_DB_URL]")]

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.orm import Session
 
 from greeniot.cli import DataDir, DbUrl, build_settings
 from greeniot.registry.errors import RegistryError
+
+if TYPE_CHECKING:  # the ORM loads with the commands that use it, not with the CLI
+    from sqlalchemy.orm import Session
 
 roster_app = typer.Typer(no_args_is_help=True, help="A site's responsibility chain: crew → "
                          "contractor → property_manager → authority.")

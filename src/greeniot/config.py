@@ -38,7 +38,9 @@ class InfluxSettings(BaseModel):
     token: str | None = None
     batch_size: int = Field(5000, ge=1, le=100_000)
     flush_interval_s: float = Field(0.5, gt=0, le=60)
-    gzip: bool = True
+    #: Compress write bodies. None: only when InfluxDB is not on this host (on loopback,
+    #: compressing costs both sides CPU and saves no bandwidth that matters).
+    gzip: bool | None = None
     timeout_s: float = Field(10.0, gt=0)
 
     @model_validator(mode="after")

@@ -46,6 +46,10 @@ def fast_lines(topic: str, payload: bytes) -> list[str] | None:
         out.append(c.line(it, TAGS, 123, quality_flag(c.flags(it))))
         if c.extra is not None:
             out.extend(c.extra(it, TAGS))
+    many: list[str] = []  # the batch builder ingest runs makes the same lines and flags
+    flagged = c.lines(items, TAGS, 123, many)
+    assert many == out
+    assert flagged == sum(bool(c.flags(it)) for it in items)
     return out
 
 

@@ -15,7 +15,7 @@ import pytest
 from greeniot.config import InfluxSettings
 from greeniot.services import InfluxProcess
 from greeniot.store.errors import QueryError, RejectedWriteError, RetryableWriteError
-from greeniot.store.influx import InfluxClient
+from greeniot.store.influx import InfluxClient, wants_gzip
 from greeniot.store.lineproto import line, tag_suffix
 
 
@@ -49,7 +49,8 @@ def recorder() -> Iterator[str]:
 
 
 def test_v2_write_sends_org_bucket_token_and_gzip(recorder: str) -> None:
-    s = InfluxSettings(url=recorder, api="v2", org="estates", bucket="greeniot", token="s3cret")
+    s = InfluxSettings(url=recorder, api="v2", org="estates", bucket="greeniot", token="s3cret",
+                       gzip=True)
     lines = [line("soil", tag_suffix("a", "d"), {"vwc_pct": 30, "seq": 1}, 1_795_510_737_944)]
 
     async def go() -> None:
@@ -123,3 +124,20 @@ def test_bad_query_raises_with_server_message(influxdb: InfluxProcess) -> None:
 
     with pytest.raises(QueryError, match="error parsing query"):
         asyncio.run(go())
+
+
+def test_write_bodies_are_compressed_unless_influxdb_is_on_loopback(recorder: str) -> None:
+    assert [wants_gzip(InfluxSettings(url=u)) for u in (
+        "http://127.0.0.1:8086", "http://localhost:8086", "http://[::1]:8086",
+        "http://influxdb:8086", "https://10.0.0.5:8086")] == [False, False, False, True, True]
+    assert wants_gzip(InfluxSettings(url="http://127.0.0.1:8086", gzip=True))
+    assert not wants_gzip(InfluxSettings(url="http://influxdb:8086", gzip=False))
+
+    async def go() -> None:  # the default on loopback: the spool's bytes as they are
+        async with InfluxClient(InfluxSettings(url=recorder)) as c:
+            await c.write(b"soil,device=d,site=a vwc_pct=30.0,seq=1i 1795510737944\n")
+
+    asyncio.run(go())
+    (_path, headers, body), = Recorder.requests
+    assert "Content-Encoding" not in headers
+    assert body == b"soil,device=d,site=a vwc_pct=30.0,seq=1i 1795510737944\n"

@@ -39,7 +39,7 @@ from pydantic.fields import FieldInfo
 from greeniot.protocol.channels import CHANNELS, SUB_MEASUREMENTS, Channel
 from greeniot.protocol.codec import MAX_BATCH, MAX_PAYLOAD_BYTES
 from greeniot.protocol.messages import MAX_BURST_SPAN_MS, SCHEMA_VERSION, TS_MAX_MS, TiltBurst
-from greeniot.protocol.plausible import ranges
+from greeniot.protocol.plausible import quality_flag, ranges
 from greeniot.protocol.topics import TopicError, parse_topic
 from greeniot.store.lineproto import escape_tag, point_us
 
@@ -151,10 +151,41 @@ _CHECKS: Mapping[str, Callable[[Any], bool]] = {"tilt": _tilt_ok}
 
 
 # -- compiled per-channel code -------------------------------------------------------------------
+class FloatText(dict[float | msgspec.UnsetType, str]):
+    """``repr(x)`` of floats, remembered: ``FloatText()[x] == repr(x)``.
+
+    Formatting a float is most of the cost of a line (shortest round-trip digits, several
+    hundred ns), while devices send rounded values (vwc and temperatures to 0.1, volts to
+    0.01, angles to 0.001) that repeat. A hit is one dict lookup. Bounded: emptied when it
+    holds ``max_size`` texts (~110 bytes each; one memo per optional float field and one per
+    channel for the others, 18 in all: at most ~8 MB together). Zero is never remembered:
+    ``0.0 == -0.0`` as a key, but their texts differ."""
+
+    def __init__(self, max_size: int = 4096, prefix: str = "") -> None:
+        """``prefix``: put before each text (``FloatText(prefix=",t=")[1.5] == ",t=1.5"``),
+        and ``UNSET`` (an absent optional field) gives ``""``: one lookup, no branch."""
+        super().__init__()
+        self.max_size = max_size
+        self.prefix = prefix
+
+    def __missing__(self, x: float | msgspec.UnsetType) -> str:
+        if x is UNSET:
+            return ""
+        text = self.prefix + repr(x)
+        if x:
+            if len(self) >= self.max_size:
+                self.clear()
+            self[x] = text
+        return text
+
+
+_THREE_DIGITS = tuple(f"{i:03d}" for i in range(1000))
+
+
 def _fmt(kind: str, x: str) -> str:
     """f-string text of a field value ``x`` (msgspec gives floats for float fields)."""
     if kind == "float":
-        return f"{{{x}!r}}"
+        return f"{{FT[{x}]}}"
     if kind == "int":
         return f"{{{x}}}i"
     if kind == "bool":
@@ -162,12 +193,26 @@ def _fmt(kind: str, x: str) -> str:
     return f'"{{{x}}}"'  # no backslash or quote reaches here (module docstring)
 
 
+def _plausible_expr(row: Channel, env: dict[str, Any]) -> str:
+    """A boolean expression: every field of ``m`` in its plausible range (or absent), as
+    ``flags(m) == ()`` says, but without building tuples (the ``L{k}``/``H{k}`` of flags)."""
+    mf = row.model.model_fields
+    terms = []
+    for k, (name, (lo, hi)) in enumerate(ranges(row.name).items()):
+        if name not in mf:
+            continue
+        env[f"L{k}"], env[f"H{k}"] = lo, hi
+        terms.append(f"(m.{name} is U or L{k} <= m.{name} <= H{k})")
+    return " and ".join(terms) or "True"
+
+
 def _source(row: Channel) -> tuple[str, dict[str, Any]]:
     """Python source of ``keys(m)``, ``line(m, tags, received_ms, quality)`` and ``flags(m)``
     for one channel: straight-line code, one f-string per line, no loop over fields."""
     model = row.model
     # Generated f-strings are single-quoted, and their expressions hold no quotes.
-    env: dict[str, Any] = {"U": UNSET, "esc": escape_tag, "B": ("false", "true")}
+    env: dict[str, Any] = {"U": UNSET, "esc": escape_tag, "B": ("false", "true"),
+                           "FT": FloatText()}
     mf = model.model_fields
     # keys(m, lo, hi): the number of JSON keys this item was given (nested objects included),
     # or -1 when its time lies outside [lo, hi] (ingest's window: the slow path refuses it)
@@ -181,7 +226,11 @@ def _source(row: Channel) -> tuple[str, dict[str, Any]]:
             terms.append(f"(m.{name} is not U)")
     window = "lo <= m.ts_ms <= hi" if mf["ts_ms"].is_required() \
         else "(m.ts_ms is U or lo <= m.ts_ms <= hi)"
-    src = [f"def keys(m, lo, hi):\n    return ({' + '.join(terms)}) if {window} else -1\n"]
+    src = [f"def keys(m, lo, hi):\n    return ({' + '.join(terms)}) if {window} else -1\n",
+           # count(items, lo, hi): keys() summed over a batch, in one call (hot path)
+           "def count(items, lo, hi):\n    n = 0\n    for m in items:\n"
+           f"        if not ({window}):\n            return -1\n"
+           f"        n += {' + '.join(terms)}\n    return n\n"]
     # line(m, tags, received_ms, quality): optional fields as locals, then one f-string
     pre, body = [], []
     for i, (fname, fld) in enumerate(row.fields.items()):
@@ -195,6 +244,9 @@ def _source(row: Channel) -> tuple[str, dict[str, Any]]:
         f = mf[attr]
         if attr == "v" or f.is_required():
             body.append(f",{fname}={_fmt(fld.type, f'm.{attr}')}")
+        elif f.default is None and fld.type == "float":  # absent: "" from the lookup
+            env[f"FT{i}"] = FloatText(prefix=f",{fname}=")
+            body.append(f"{{FT{i}[m.{attr}]}}")
         elif f.default is None:
             pre.append(f"    o{i} = '' if m.{attr} is U else "
                        f"f',{fname}={_fmt(fld.type, f'm.{attr}')}'\n")
@@ -206,13 +258,34 @@ def _source(row: Channel) -> tuple[str, dict[str, Any]]:
     extra = "".join(f",{tag}={{esc(m.{attr})}}" for tag, attr in row.tags.items())
     ts = "(received_ms if m.ts_ms is U else m.ts_ms)" if not mf["ts_ms"].is_required() \
         else "m.ts_ms"
-    t_us = f"{ts} * 1000 + m.seq % 1000" if "seq" in mf else f"{ts} * 1000"
+    # ts_ms * 1000 + seq % 1000 written as the digits of ts_ms and then three digits of seq
+    # (ts_ms >= 0 by the models' bounds): no big-int arithmetic per line
+    env["S3"] = _THREE_DIGITS
+    t_us = f"{{{ts}}}{{S3[m.seq % 1000]}}" if "seq" in mf else f"{{{ts}}}000"
     src.append(
         "def line(m, tags, received_ms, quality):\n" + "".join(pre) +
         f"    body = f'{''.join(body)}'\n"
         "    if quality:\n"
         "        body += f',quality=\"{quality}\"'\n"
-        f"    return f'{row.measurement}{extra}{{tags}} {{body[1:]}} {{{t_us}}}'\n")
+        f"    return f'{row.measurement}{extra}{{tags}} {{body[1:]}} {t_us}'\n")
+    # lines(items, tags, received_ms, out): line() for a whole batch, appended to ``out``,
+    # with the plausibility test inlined (flags() only for an item outside a range) and the
+    # sub-measurement lines after each item; returns how many items were flagged. One call
+    # per message instead of three per reading (docs/architecture.md, the ingest hot path).
+    ok = _plausible_expr(row, env)
+    more = "        out.extend(X(m, tags))\n" if row.name in _EXTRA else ""
+    env["X"], env["QF"] = _EXTRA.get(row.name), quality_flag
+    src.append(
+        "def lines(items, tags, received_ms, out):\n    flagged = 0\n    add = out.append\n"
+        "    for m in items:\n" + "".join("    " + x for x in "".join(pre).splitlines(True)) +
+        f"        body = f'{''.join(body)}'\n"
+        f"        if not ({ok}):\n"
+        "            q = QF(flags(m))\n"
+        "            if q:\n"
+        "                flagged += 1\n"
+        "                body += f',quality=\"{q}\"'\n"
+        f"        add(f'{row.measurement}{extra}{{tags}} {{body[1:]}} {t_us}')\n" + more +
+        "    return flagged\n")
     # flags(m): the fields outside their plausible range, in plausible.ranges order
     checks = []
     for k, (name, (lo, hi)) in enumerate(ranges(row.name).items()):
@@ -248,7 +321,9 @@ class Compiled:
     single: msgspec.json.Decoder[Any]
     batch: msgspec.json.Decoder[Any] | None
     keys: Callable[[Any, int, int], int]
+    count: Callable[[list[Any], int, int], int]  # keys() summed over items, -1 if any is out
     line: Callable[[Any, str, int, str | None], str]
+    lines: Callable[[list[Any], str, int, list[str]], int]  # all lines of items → flagged
     flags: Callable[[Any], tuple[str, ...]]
     check: Callable[[Any], bool] | None
     extra: Callable[[Any, str], list[str]] | None  # (m, tags) → sub-measurement lines
@@ -271,9 +346,9 @@ def compile_channel(row: Channel) -> Compiled:
     src, env = _source(row)
     exec(compile(src, f"<fastpath {row.name}>", "exec"), env)
     mf = row.model.model_fields
-    return Compiled(row.name, msgspec.json.Decoder(st), batch, env["keys"], env["line"],
-                    env["flags"], _CHECKS.get(row.name), _EXTRA.get(row.name), "seq" in mf,
-                    mf["ts_ms"].is_required(), src)
+    return Compiled(row.name, msgspec.json.Decoder(st), batch, env["keys"], env["count"],
+                    env["line"], env["lines"], env["flags"], _CHECKS.get(row.name),
+                    _EXTRA.get(row.name), "seq" in mf, mf["ts_ms"].is_required(), src)
 
 
 #: Per-site channels (the forecast) are rare and their topic rule is the codec's: slow path.
@@ -333,12 +408,10 @@ class FastDecoder:
         try:
             if c.batch is not None and b'"batch"' in payload:
                 items = c.batch.decode(payload).batch
-                n = 2
-                for it in items:
-                    k = c.keys(it, lo, hi)
-                    if k < 0:
-                        return None
-                    n += k
+                k = c.count(items, lo, hi)
+                if k < 0:
+                    return None
+                n = 2 + k
             else:
                 items = [c.single.decode(payload)]
                 n = c.keys(items[0], lo, hi)
@@ -351,4 +424,5 @@ class FastDecoder:
         return r, items
 
 
-__all__ = ["COMPILED", "Compiled", "FastDecoder", "Route", "compile_channel", "struct_of"]
+__all__ = ["COMPILED", "Compiled", "FastDecoder", "FloatText", "Route", "compile_channel",
+           "struct_of"]

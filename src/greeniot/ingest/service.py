@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping
 
 from greeniot.clock import wall_ms
@@ -45,13 +46,23 @@ log = logging.getLogger(__name__)
 #: Batches whose dead letters may await their PUBACKs while the next batch is processed.
 MAX_SETTLING = 4
 
-#: Payload bytes per processed batch: bounds the lines a batch makes (memory), while 5000
-#: single readings still fit one batch (one fsync, one ack write). Oversized payloads (refused
-#: on their length, no lines) do not count: a flood of them must not cut batches small.
-MAX_BATCH_BYTES = 4 * 1024 * 1024
+#: Payload bytes per processed batch: bounds the lines a batch makes (memory: ~3.5 bytes of
+#: lines and text per payload byte at the peak of a batch), while 5000 single readings (~110
+#: bytes each) still fit one batch (one fsync, one ack write). Oversized payloads (refused on
+#: their length, no lines) do not count: a flood of them must not cut batches small.
+MAX_BATCH_BYTES = 1024 * 1024
+
+#: Payload bytes the inbox holds while a batch is processed (paho's thread stops reading
+#: the socket beyond it): a few batches' worth keeps the pump fed, more only costs memory.
+INBOX_BYTES = 4 * MAX_BATCH_BYTES
 
 #: Ranges per confirmation message (a device's RAM bounds what it can parse at once).
 MAX_CONFIRM_RANGES = 64
+
+#: Confirmations go out at most this often [s], gathering the batches in between: one
+#: ``stored`` per device per batch (a QoS 1 publish and its PUBACK) cost more CPU than
+#: decoding the device's readings while a backlog drains. Sparse traffic is confirmed at once.
+CONFIRM_EVERY_S = 0.25
 
 #: (site, device) → extra tags, e.g. {"tree": "t007"} or {"zone": "z02"}.
 Bindings = Mapping[tuple[str, str], Mapping[str, str]]
@@ -78,9 +89,11 @@ class IngestService:
         self.mqtt = MqttSession(
             settings.mqtt, f"{settings.mqtt.client_id}-ingest{suffix}",
             filters=ingest_filters(share=settings.mqtt.share_group), manual_ack=True,
-            clean_session=shared,
+            clean_session=shared, inbox_max_bytes=INBOX_BYTES,
         )
         self._confirm = ing.confirm
+        self._unconfirmed: dict[tuple[str, str], list[int]] = {}  # durable, not yet told
+        self._confirmed_at = 0.0  # time.monotonic() of the last confirmations
         self._settling: set[asyncio.Task[None]] = set()
         self.spool = Spool(settings.spool_dir / f"ingest{suffix or '-0'}")
         self.influx = InfluxClient(settings.influx)
@@ -141,6 +154,8 @@ class IngestService:
         self._stopping = True
         if self._settling:  # let batches waiting for their dead letters' PUBACKs be acked
             await asyncio.wait(self._settling, timeout=flush_timeout_s)
+        if self._unconfirmed:  # durable already: tell the devices before going
+            self._flush_confirmations()
         if self.lag is not None:
             await self.lag.__aexit__()
         # Stop taking messages first; unacked ones stay with the broker's persistent session.
@@ -165,10 +180,13 @@ class IngestService:
     # -- the pump -----------------------------------------------------------------------------
     async def _pump(self) -> None:
         while True:
-            await self.mqtt.wait_inbox(0.5)
+            due = CONFIRM_EVERY_S - (time.monotonic() - self._confirmed_at)
+            await self.mqtt.wait_inbox(max(due, 0.0) if self._unconfirmed else 0.5)
             batch = self.mqtt.drain(self.max_batch, MAX_BATCH_BYTES, MAX_PAYLOAD_BYTES)
             if batch:
                 await self.process(batch)
+            if self._unconfirmed and time.monotonic() - self._confirmed_at >= CONFIRM_EVERY_S:
+                self._flush_confirmations()
 
     def _convert(self, batch: list[Message]
                  ) -> tuple[list[str], list[dict[str, object]], dict[tuple[str, str], list[int]]]:
@@ -189,15 +207,8 @@ class IngestService:
             c = route.code
             key = (route.site, route.device)
             tags = self._tags.get(key) or self._tag_suffix(*key)
-            for it in items:
-                fields = c.flags(it)
-                if fields:  # implausible values are stored, flagged (analytics leaves them out)
-                    flagged += 1
-                    lines.append(c.line(it, tags, m.received_ms, quality_flag(fields)))
-                else:
-                    lines.append(c.line(it, tags, m.received_ms, None))
-                if c.extra is not None:
-                    lines.extend(c.extra(it, tags))
+            # implausible values are stored, flagged (analytics leaves them out)
+            flagged += c.lines(items, tags, m.received_ms, lines)
             if c.has_seq:
                 seqs = handled.get(key)
                 if seqs is None:
@@ -277,8 +288,21 @@ class IngestService:
     def _settle(self, batch: list[Message], handled: dict[tuple[str, str], list[int]]) -> None:
         self.mqtt.ack_many(batch)
         self.stats.acked += len(batch)
-        if self._confirm:
-            self._publish_confirmations(handled)
+        if not self._confirm:
+            return
+        pending = self._unconfirmed
+        for key, seqs in handled.items():
+            if seqs:
+                have = pending.get(key)
+                if have is None:
+                    pending[key] = seqs
+                else:
+                    have.extend(seqs)
+
+    def _flush_confirmations(self) -> None:
+        self._confirmed_at = time.monotonic()
+        pending, self._unconfirmed = self._unconfirmed, {}
+        self._publish_confirmations(pending)
 
     def _publish_confirmations(self, handled: dict[tuple[str, str], list[int]]) -> None:
         """Tell each device which seqs are durable. Not awaited: a lost confirmation only

@@ -86,6 +86,7 @@ class Spool:
         self._fh = open(self._path(self._current), "ab")  # noqa: SIM115 - long-lived
         if not segs or self._cursor[0] < segs[0]:
             self._cursor = (segs[0] if segs else self._current, 0)
+        self._dropped_below = -1  # commit() removed the segments before this one
 
     # -- layout -------------------------------------------------------------------------------
     def _path(self, seg: int) -> Path:
@@ -118,17 +119,18 @@ class Spool:
         """Append and fsync. Blocking: call from a worker thread in async code."""
         if not lines:
             return
-        data = ("\n".join(lines) + "\n").encode()
+        data = "\n".join(lines).encode()
         with self._lock:
-            if self._durable and self._durable + len(data) > self.segment_bytes:
+            if self._durable and self._durable + len(data) + 1 > self.segment_bytes:
                 self._fh.close()
                 self._current += 1
                 self._fh = open(self._path(self._current), "ab")  # noqa: SIM115
                 self._durable = 0
             self._fh.write(data)
+            self._fh.write(b"\n")  # not data + b"\n": a copy of the whole batch
             self._fh.flush()
             os.fsync(self._fh.fileno())
-            self._durable += len(data)
+            self._durable += len(data) + 1
 
     # -- reader side (InfluxDB writer) ---------------------------------------------------------
     def read(self, max_lines: int, max_bytes: int = 4 * 1024 * 1024, *,
@@ -157,12 +159,13 @@ class Spool:
                 fh.seek(off)
                 data = fh.read(min(end - off, max_bytes))
             cut = data.rfind(b"\n") + 1
+        n = data.count(b"\n", 0, cut)
+        while n > max_lines:  # cut where max_lines lines of the average length would end
+            cut = data.rfind(b"\n", 0, max(1, cut * max_lines // n)) + 1
+            if cut == 0:  # the first line alone is longer than that average
+                cut = data.find(b"\n") + 1
+            n = data.count(b"\n", 0, cut)
         data = data[:cut]
-        n = data.count(b"\n")
-        if n > max_lines:
-            parts = data.split(b"\n", max_lines)  # the first max_lines lines, then the rest
-            keep = sum(map(len, parts[:-1])) + max_lines
-            data, n = data[:keep], max_lines
         return Chunk(data, n, seg, off + len(data))
 
     def commit(self, chunk: Chunk) -> None:
@@ -173,9 +176,11 @@ class Spool:
         tmp = self._cursor_path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"segment": chunk.segment, "offset": chunk.end}))
         os.replace(tmp, self._cursor_path)
-        for seg in self._segments():
-            if seg < chunk.segment and seg < current:
-                self._path(seg).unlink(missing_ok=True)
+        if chunk.segment != self._dropped_below:  # list the folder only when a segment ends
+            for seg in self._segments():
+                if seg < chunk.segment and seg < current:
+                    self._path(seg).unlink(missing_ok=True)
+            self._dropped_below = chunk.segment
 
     def pending_bytes(self) -> int:
         with self._lock:

@@ -29,11 +29,15 @@ from greeniot.store.lineproto import PRECISION
 
 log = logging.getLogger(__name__)
 
+#: Chunks written at once by default (benchmarks/ingest_throughput.py gives InfluxDB alone the
+#: same, so that its baseline is what this writer could reach).
+WRITES_IN_FLIGHT = 3
+
 
 class SpoolWriter:
     def __init__(self, spool: Spool, influx: InfluxClient, stats: IngestStats, *,
                  batch_lines: int, flush_interval_s: float, max_backoff_s: float = 10.0,
-                 concurrency: int = 3) -> None:
+                 concurrency: int = WRITES_IN_FLIGHT) -> None:
         self.spool = spool
         self.influx = influx
         self.stats = stats

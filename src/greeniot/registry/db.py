@@ -21,16 +21,17 @@ import logging
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, make_url, pool
 from sqlalchemy.engine import URL
-from sqlalchemy.orm import Session, sessionmaker
 
 from greeniot.config import Settings
 from greeniot.reachable import registry_dependency, retry_until_reachable
+
+if TYPE_CHECKING:  # alembic and the ORM load on use: ingest needs neither (ingest/run.py)
+    from alembic.config import Config
+    from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +112,15 @@ def make_engine(settings: Settings, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEO
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions bound to ``engine``; objects stay readable after commit (the API returns them)."""
+    from sqlalchemy.orm import sessionmaker
+
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
 def alembic_config() -> Config:
     """Alembic configuration pointing at the packaged migrations (no alembic.ini needed)."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     return cfg
@@ -127,10 +132,13 @@ def migrate(url: str | URL | Engine, *, revision: str = "heads") -> None:
     ``"heads"``: every branch of the migration tree, so features that add tables on their own
     branches (each revising 0001) apply together until a merge revision joins them.
 
-    Called at start-up by every process that uses the registry. Runs in one transaction
+    Called at start-up by every process that writes the registry (ingest only reads one
+    table and does not migrate: ingest/run.py). Runs in one transaction
     (SQLite and PostgreSQL both have transactional DDL), so a failed migration leaves the
     previous schema intact.
     """
+    from alembic import command
+
     engine = url if isinstance(url, Engine) else engine_from_url(url)
     try:
         cfg = alembic_config()
@@ -151,9 +159,8 @@ def open_registry(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:
     return engine, session_factory(engine)
 
 
-async def open_registry_when_reachable(settings: Settings
-                                      ) -> tuple[Engine, sessionmaker[Session]]:
-    """:func:`open_registry`, retried with backoff while the database does not answer
+async def engine_when_reachable(settings: Settings) -> Engine:
+    """The registry engine once the database answers, retried with backoff meanwhile
     (PostgreSQL still starting): one line naming ``GREENIOT_DB_URL``, no traceback."""
     from sqlalchemy import text
     from sqlalchemy.exc import OperationalError
@@ -174,4 +181,11 @@ async def open_registry_when_reachable(settings: Settings
 
     await retry_until_reachable(registry_dependency(settings), attempt,
                                 retry_on=(OperationalError, OSError))
+    return make_engine(settings)
+
+
+async def open_registry_when_reachable(settings: Settings
+                                      ) -> tuple[Engine, sessionmaker[Session]]:
+    """:func:`open_registry` once the database answers (see :func:`engine_when_reachable`)."""
+    (await engine_when_reachable(settings)).dispose()
     return await asyncio.to_thread(open_registry, settings)
