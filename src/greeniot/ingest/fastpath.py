@@ -22,10 +22,20 @@ What ``decode`` checks and how the fast path matches it:
 - NaN/Infinity, bad UTF-8, deep nesting: msgspec refuses them (the slow path names them);
 - model validators: mirrored in :data:`_CHECKS`; a model with a validator not listed there
   makes this module refuse to import, so a new rule cannot be skipped silently.
+
+Refusals (:meth:`FastDecoder.refusal`) are told here too when that is certain, since the
+codec's path costs 40-80 µs a payload (pydantic building its errors; ~0.5 ms for deep
+nesting) and a flood of bad payloads must not slow the good ones: the same checks in the
+codec's order, with msgspec's parse and conversion standing in for ``json`` and pydantic only
+where they agree — a payload without backslashes and with few brackets, whose keys are counted
+against its colons (a duplicate key is ``not_json``). Whatever that cannot settle (an item
+msgspec accepts, an escape, a number msgspec cannot hold) goes to the codec as before;
+tests/ingest/test_refusals.py checks that every verdict equals the codec's.
 """
 
 from __future__ import annotations
 
+import sys
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -37,7 +47,16 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from greeniot.protocol.channels import CHANNELS, SUB_MEASUREMENTS, Channel
-from greeniot.protocol.codec import MAX_BATCH, MAX_PAYLOAD_BYTES
+from greeniot.protocol.codec import (
+    MAX_BATCH,
+    MAX_PAYLOAD_BYTES,
+    Rejection,
+    batch_precheck,
+    parse_json,
+    precheck,
+    seq_of,
+    too_large,
+)
 from greeniot.protocol.messages import MAX_BURST_SPAN_MS, SCHEMA_VERSION, TS_MAX_MS, TiltBurst
 from greeniot.protocol.plausible import ranges
 from greeniot.protocol.topics import TopicError, parse_topic
@@ -246,6 +265,7 @@ class Compiled:
 
     channel: str
     single: msgspec.json.Decoder[Any]
+    struct: type[msgspec.Struct]  # what ``single`` decodes to (refusals convert items to it)
     batch: msgspec.json.Decoder[Any] | None
     keys: Callable[[Any, int, int], int]
     line: Callable[[Any, str, int, str | None], str]
@@ -271,7 +291,7 @@ def compile_channel(row: Channel) -> Compiled:
     src, env = _source(row)
     exec(compile(src, f"<fastpath {row.name}>", "exec"), env)
     mf = row.model.model_fields
-    return Compiled(row.name, msgspec.json.Decoder(st), batch, env["keys"], env["line"],
+    return Compiled(row.name, msgspec.json.Decoder(st), st, batch, env["keys"], env["line"],
                     env["flags"], _CHECKS.get(row.name), _EXTRA.get(row.name), "seq" in mf,
                     mf["ts_ms"].is_required(), src)
 
@@ -350,5 +370,139 @@ class FastDecoder:
             return None
         return r, items
 
+    def refusal(self, topic: str, payload: bytes) -> Refused | None:
+        """The codec's rejections of a payload :meth:`decode` did not take, if every part of
+        it is refused and that is certain here; None when only the codec can tell."""
+        r = self.route(topic)
+        if r is None:
+            return None
+        big = too_large(payload)
+        if big is not None:
+            return Refused(r, [big], [])
+        obj = strict_json(payload)
+        if obj is None:
+            return None
+        if isinstance(obj, Rejection):
+            return Refused(r, [obj], [])
+        c = r.code
+        if c.batch is not None and isinstance(obj, dict) and "batch" in obj:
+            bad = batch_precheck(obj)
+            if bad is not None:
+                return Refused(r, [bad], [])
+            rejections, seqs = [], []
+            for i, item in enumerate(obj["batch"]):
+                rej = _refused_item(c, item, i)
+                if rej is None:
+                    return None  # a good item, maybe: the codec keeps it
+                rejections.append(rej)
+                seq = seq_of(item)
+                if seq is not None:
+                    seqs.append(seq)
+            return Refused(r, rejections, seqs)
+        rej = _refused_item(c, obj, None)
+        if rej is None:
+            return None
+        seq = seq_of(obj)
+        return Refused(r, [rej], [] if seq is None else [seq])
 
-__all__ = ["COMPILED", "Compiled", "FastDecoder", "Route", "compile_channel", "struct_of"]
+
+# -- refusals ----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A payload refused whole: its rejections (in the codec's order) and the valid seqs of
+    its refused items (confirmed to the device like stored ones: it need not resend them)."""
+
+    route: Route
+    rejections: list[Rejection]
+    seqs: list[int]
+
+
+#: Brackets beyond which a payload is not parsed here: its nesting could come near the
+#: limit of the codec's parser, where only that parser can tell.
+MAX_BRACKETS = 256
+_ANY = msgspec.json.Decoder()
+
+
+def _nesting_refused() -> int:
+    """A depth of leading ``[`` the codec's parser refuses from any call depth: twice the
+    first it refuses here (from Python's recursion limit up)."""
+    depth = sys.getrecursionlimit()
+    while depth < 1 << 22 and not isinstance(parse_json(b"[" * depth + b"]" * depth),
+                                             Rejection):
+        depth *= 2
+    return 2 * depth
+
+
+_DEEP = _nesting_refused()
+
+
+def _keys_and_colons(obj: Any) -> tuple[int, int]:
+    """Keys of all objects in ``obj``, and colons inside its strings (keys included)."""
+    keys = colons = 0
+    stack = [obj]
+    while stack:
+        x = stack.pop()
+        if type(x) is dict:
+            keys += len(x)
+            for k, v in x.items():
+                colons += k.count(":")
+                if type(v) is str:
+                    colons += v.count(":")
+                elif type(v) is dict or type(v) is list:
+                    stack.append(v)
+        elif type(x) is list:
+            for v in x:
+                if type(v) is str:
+                    colons += v.count(":")
+                elif type(v) is dict or type(v) is list:
+                    stack.append(v)
+        elif type(x) is str:
+            colons += x.count(":")
+    return keys, colons
+
+
+def strict_json(payload: bytes) -> Any | Rejection | None:
+    """What ``codec.parse_json`` makes of ``payload`` (the same object, or a ``not_json``
+    rejection), or None where msgspec's parser and Python's might differ: escapes (lone
+    surrogates), numbers msgspec cannot hold (past float range, ~4300 digits), nesting near
+    the parser's limit."""
+    if b"\\" in payload:
+        return None
+    if payload.count(b"[") + payload.count(b"{") > MAX_BRACKETS:
+        depth = max(_DEEP, 2 * sys.getrecursionlimit())
+        if payload[:2 * depth].translate(None, b" \t\r\n").startswith(b"[" * depth):
+            return Rejection("not_json", f"payload is not JSON we parse: nested deeper than "
+                             f"the parser allows (more than {depth} arrays)")
+        return None
+    try:
+        obj = _ANY.decode(payload)
+    except msgspec.ValidationError:  # a number msgspec cannot hold; Python's json may
+        return None
+    except msgspec.DecodeError as err:  # malformed, not UTF-8, NaN/Infinity
+        return Rejection("not_json", f"payload is not JSON: {err}")
+    keys, in_strings = _keys_and_colons(obj)
+    # Each key is followed by its own colon; every other colon lies inside a string. More
+    # colons than that: a key the parser kept once was given twice.
+    colons = payload.count(b":")
+    if keys + in_strings == colons:
+        return obj
+    if keys + in_strings < colons:
+        return Rejection("not_json", "payload is not JSON: a key appears twice in an object")
+    return None  # not reached: each key has its colon
+
+
+def _refused_item(c: Compiled, obj: Any, index: int | None) -> Rejection | None:
+    """The codec's rejection of one payload item, or None if msgspec accepts it (the model
+    may still: only the codec can tell)."""
+    bad = precheck(obj, index)
+    if bad is not None:
+        return bad
+    try:
+        msgspec.convert(obj, c.struct)
+    except msgspec.ValidationError as err:
+        return Rejection("invalid", str(err)[:500], index)
+    return None
+
+
+__all__ = ["COMPILED", "Compiled", "FastDecoder", "Refused", "Route", "compile_channel",
+           "strict_json", "struct_of"]

@@ -183,7 +183,7 @@ class IngestService:
         for m in batch:
             got = fast(m.topic, m.payload, lo, hi)
             if got is None:
-                self._convert_slow(m, now, lines, dead, handled)
+                self._convert_refused(m, now, lines, dead, handled)
                 continue
             route, items = got
             c = route.code
@@ -207,6 +207,22 @@ class IngestService:
         st.accepted += ok
         st.flagged += flagged
         return lines, dead, handled
+
+    def _convert_refused(self, m: Message, now: int, lines: list[str],
+                         dead: list[dict[str, object]],
+                         handled: dict[tuple[str, str], list[int]]) -> None:
+        """A payload the fast path did not take: refused here when that is certain (cheap),
+        else the codec's path."""
+        ref = self._fast.refusal(m.topic, m.payload)
+        if ref is None:
+            self._convert_slow(m, now, lines, dead, handled)
+            return
+        if ref.seqs:
+            handled.setdefault(ref.route.key, []).extend(ref.seqs)
+        rejected = self.stats.rejected
+        for rej in ref.rejections:
+            rejected[rej.reason] += 1
+            dead.append(dead_letter(m.topic, m.payload, rej, m.received_ms))
 
     def _convert_slow(self, m: Message, now: int, lines: list[str],
                       dead: list[dict[str, object]],

@@ -190,6 +190,7 @@ class MqttSession:
         self._client.on_publish = self._on_publish
         self._client.on_subscribe = self._on_subscribe
         self._sub_mid: int | None = None
+        self._flowing = False  # a message came on this connection (network thread only)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connected = asyncio.Event()
         self._arrived = asyncio.Event()
@@ -251,6 +252,7 @@ class MqttSession:
             log.warning("mqtt connect refused client=%s reason=%s", self.client_id, rc)
             return
         self.connects += 1
+        self._flowing = False
         if not self.filters:
             self._threadsafe(self._connected.set)
             return
@@ -280,11 +282,14 @@ class MqttSession:
                 or self._bytes_in - self._bytes_out >= self.inbox_max_bytes)
 
     def _on_message(self, _c: object, _u: object, msg: paho.MQTTMessage) -> None:
-        if self._full() and not self._connected.is_set():
-            # A backlog fills the inbox before our SUBACK (queued behind it on the socket)
-            # arrived: the session's subscriptions exist, since the broker delivers for them.
-            # Ready now, or connect() would wait for a SUBACK we stopped reading to reach.
-            self._threadsafe(self._connected.set)
+        if not self._flowing:
+            # A persistent session's backlog arrives before our SUBACK (queued behind it on
+            # the socket): the session's subscriptions exist, since the broker delivers for
+            # them. Ready now, so the consumer drains the backlog while it streams in, rather
+            # than after reading up to the whole inbox (or waiting forever once it is full).
+            self._flowing = True
+            if not self._connected.is_set():
+                self._threadsafe(self._connected.set)
         while self._full() and not self._closing and not self._awaited:
             self._room.clear()
             if not self._full() or self._awaited:

@@ -1,0 +1,157 @@
+"""Refusals told by the fast path (ingest/fastpath.py, ``FastDecoder.refusal``) are the codec's:
+whenever it gives a verdict, ``codec.decode`` refuses the same payload with the same reasons
+and indexes, keeps no part of it and confirms the same seqs. Payloads come from
+tests/fuzzcases.py (every channel, every kind of invalid payload, single and batched, compact
+or spaced) and from hypothesis (arbitrary JSON and bytes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from greeniot.ingest.fastpath import MAX_BRACKETS, FastDecoder, strict_json
+from greeniot.protocol.codec import Rejection, decode, parse_json
+from tests.fuzzcases import CHANNELS, KINDS, invalid, valid
+
+seeds = st.integers(min_value=0, max_value=2**64)
+channels = st.sampled_from(CHANNELS)
+
+
+def same_as_codec(topic: str, payload: bytes) -> bool:
+    """Check the fast refusal against the codec; True if the fast path gave one."""
+    ref = FastDecoder().refusal(topic, payload)
+    if ref is None:
+        return False
+    d = decode(topic, payload)
+    assert d.messages == [], payload[:200]
+    assert [(r.reason, r.index) for r in ref.rejections] == \
+        [(r.reason, r.index) for r in d.rejections], (payload[:200], ref, d.rejections)
+    assert ref.seqs == d.refused_seqs
+    assert d.topic is not None and ref.route.key == (d.topic.site, d.topic.device)
+    assert all(r.detail for r in ref.rejections)
+    return True
+
+
+def bad_payload(r: random.Random, channel: str, kind: str | None = None) -> bytes:
+    """An invalid payload, sometimes inside a batch beside other items, sometimes spaced."""
+    payload, _ = invalid(r, channel, kind=kind)
+    if channel not in ("status", "ack") and r.random() < 0.3 and len(payload) < 10_000:
+        try:
+            item = json.loads(payload)
+        except ValueError:
+            return payload
+        others = [item] * r.randint(1, 3)
+        if r.random() < 0.3:
+            others.append(valid(r, channel))
+        payload = json.dumps({"v": 1, "batch": others}).encode()
+    elif r.random() < 0.3 and len(payload) < 10_000:
+        with contextlib.suppress(ValueError):
+            payload = json.dumps(json.loads(payload), indent=1).encode()
+    return payload
+
+
+@given(seeds, channels)
+@settings(max_examples=2000, deadline=None)
+def test_fast_refusals_are_the_codecs(seed: int, channel: str) -> None:
+    r = random.Random(seed)
+    same_as_codec(f"greeniot/v1/s/d/{channel}", bad_payload(r, channel))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_every_kind_on_every_channel(kind: str, channel: str) -> None:
+    """Each way of breaking a payload, on each channel: the same verdict as the codec, and
+    the fast path settles most of them (those with a good item beside the bad go the codec's
+    way, as do some random garbage with a backslash)."""
+    r = random.Random(f"{kind}/{channel}")
+    topic = f"greeniot/v1/s/d/{channel}"
+    told = sum(same_as_codec(topic, invalid(r, channel, kind=kind)[0]) for _ in range(30))
+    if kind not in ("batch_item", "garbage"):
+        assert told == 30, (kind, channel, told)
+
+
+@given(seeds, channels)
+@settings(max_examples=500, deadline=None)
+def test_valid_payloads_are_never_refused(seed: int, channel: str) -> None:
+    r = random.Random(seed)
+    body: object = valid(r, channel)
+    if channel not in ("status", "ack") and r.random() < 0.3:
+        body = {"v": 1, "batch": [valid(r, channel) for _ in range(r.randint(1, 4))]}
+    assert FastDecoder().refusal(f"greeniot/v1/s/d/{channel}",
+                                 json.dumps(body).encode()) is None
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() |
+                    st.text(alphabet=st.characters(codec="utf-8"), max_size=8) |
+                    st.sampled_from(("a:b", ":", "open", "c-1")),
+                    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(
+                        st.sampled_from(("v", "seq", "ts_ms", "vwc_pct", "batch", "state",
+                                         "pitch_deg", "roll_deg", "burst", "hz", "x:y", "id",
+                                         "ok")), kids, max_size=6),
+                    max_leaves=20), channels, st.booleans())
+@settings(max_examples=1500, deadline=None)
+def test_arbitrary_json(obj: object, channel: str, duplicate: bool) -> None:
+    payload = json.dumps(obj).encode()
+    if duplicate and payload.endswith(b"}") and len(payload) > 2:
+        payload = payload[:-1] + b',"v":1}'  # the key v once more, or for the first time
+    same_as_codec(f"greeniot/v1/s/d/{channel}", payload)
+
+
+@given(st.binary(max_size=300), channels)
+@settings(max_examples=1000, deadline=None)
+def test_arbitrary_bytes(payload: bytes, channel: str) -> None:
+    same_as_codec(f"greeniot/v1/s/d/{channel}", payload)
+
+
+@pytest.mark.parametrize("payload", [
+    b'{"v":1,"seq":1,"ts_ms":1795510737944,"vwc_pct":23.5,"seq":2}',
+    b'{"v":1,"seq":1,"ts_ms":1795510737944,"vwc_pct":23.5,"x:y":1,"x:y":2}',
+    b'{"a":"b:c","a":"d"}',
+    b'{"v":1,"seq":1,"ts_ms":1795510737944,"vwc_pct":NaN}',
+    b'{"v":1,"seq":1,"ts_ms":1795510737944,"vwc_pct":Infinity}',
+    b'{"v":1,"seq":1,"ts_ms":1795510737944,"vwc_pct":"\xff"}',
+    b'\xef\xbb\xbf{"v":1}',
+    b'{"v":1,"seq":1}x',
+    b"",
+    b"[" * 100_000,
+    b"[ " * 5_000 + b"]" * 5_000,
+])
+def test_not_json_is_told_as_the_codec_does(payload: bytes) -> None:
+    assert same_as_codec("greeniot/v1/s/d/soil", payload)
+    assert {r.reason for r in decode("greeniot/v1/s/d/soil", payload).rejections} == \
+        {"not_json"}
+
+
+@pytest.mark.parametrize("payload", [
+    b'{"v":1,"seq":1,"ts_ms":1795510737944,"vwc_pct":23.5,"temp_c":"\\u0031"}',  # an escape
+    b'{"v":1,"seq":-' + b"9" * 4300 + b',"ts_ms":1795510737944,"vwc_pct":23.5}',  # 4300 digits
+    b'{"v":1,"seq":1,"ts_ms":1795510737944,"vwc_pct":1e400}',  # past float
+    b'{"v":1,"seq":1,"ts_ms":1795510737944,"vwc_pct":23.5}',  # good
+    b"[" * 300 + b"]" * 300,  # many brackets, not deep enough to be sure
+    b'{"v":1,"batch":[{"v":1,"seq":1,"ts_ms":1795510737944,"vwc_pct":23.5},{"v":2}]}',
+])
+def test_what_only_the_codec_can_tell_goes_to_it(payload: bytes) -> None:
+    assert FastDecoder().refusal("greeniot/v1/s/d/soil", payload) is None
+
+
+def test_bad_topics_and_forecasts_go_to_the_codec() -> None:
+    fast = FastDecoder()
+    assert fast.refusal("greeniot/v1/S/d/soil", b"x") is None
+    assert fast.refusal("greeniot/v1/s/forecast/forecast", b"x") is None
+
+
+def test_strict_json_gives_the_codecs_object_or_stands_aside() -> None:
+    r = random.Random(3)
+    for _ in range(300):
+        ch = r.choice(CHANNELS)
+        payload = json.dumps(valid(r, ch)).encode()
+        assert strict_json(payload) == parse_json(payload)
+    deep = b"[" * (MAX_BRACKETS + 1) + b"]" * (MAX_BRACKETS + 1)
+    assert strict_json(deep) is None  # the codec parses it: a list, refused as not an object
+    assert not isinstance(parse_json(deep), Rejection)
