@@ -347,7 +347,8 @@ class FastDecoder:
         """The route and decoded items of one message, all with ``lo <= ts_ms <= hi``
         (ingest's time window), or None."""
         r = self.route(topic)
-        if r is None or len(payload) > MAX_PAYLOAD_BYTES or b"\\" in payload:
+        if (r is None or len(payload) > MAX_PAYLOAD_BYTES or payload[:1] == b"["
+                or b"\\" in payload):  # an array is no payload (and may be deep: no scan)
             return None
         c = r.code
         try:
@@ -421,6 +422,7 @@ class Refused:
 #: limit of the codec's parser, where only that parser can tell.
 MAX_BRACKETS = 256
 _ANY = msgspec.json.Decoder()
+_OPENING = (b"[", b" ", b"\t", b"\r", b"\n")
 
 
 def _nesting_refused() -> int:
@@ -466,13 +468,12 @@ def strict_json(payload: bytes) -> Any | Rejection | None:
     rejection), or None where msgspec's parser and Python's might differ: escapes (lone
     surrogates), numbers msgspec cannot hold (past float range, ~4300 digits), nesting near
     the parser's limit."""
-    if b"\\" in payload:
-        return None
-    if payload.count(b"[") + payload.count(b"{") > MAX_BRACKETS:
+    if payload[:1] in _OPENING:  # an array, maybe nested past the parser's limit
         depth = max(_DEEP, 2 * sys.getrecursionlimit())
         if payload[:2 * depth].translate(None, b" \t\r\n").startswith(b"[" * depth):
             return Rejection("not_json", f"payload is not JSON we parse: nested deeper than "
                              f"the parser allows (more than {depth} arrays)")
+    if b"\\" in payload or payload.count(b"[") + payload.count(b"{") > MAX_BRACKETS:
         return None
     try:
         obj = _ANY.decode(payload)
