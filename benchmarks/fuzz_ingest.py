@@ -120,16 +120,19 @@ class TimedIngest(IngestService):
     expect = 0
     first_ms: int | None = None
     done_s: float | None = None
+    cpu_s = 0.0  # this process's CPU time from the first arrival to the last ack
 
     async def process(self, batch: list[Message]) -> None:
         if self.first_ms is None and batch:
             self.first_ms = batch[0].received_ms  # the inbox keeps arrival order
+            self.cpu_s = -time.process_time()
         await super().process(batch)
 
     def _settle(self, batch: list[Message], handled: dict[tuple[str, str], list[int]]) -> None:
         super()._settle(batch, handled)
         if self.done_s is None and self.stats.acked >= self.expect:
             self.done_s = time.time()
+            self.cpu_s += time.process_time()
 
 
 def good_items(site: str, n: int, r: random.Random, now: int) -> list[tuple[str, bytes, str]]:
@@ -192,7 +195,8 @@ def one_run(name: str, mix: bool, args: argparse.Namespace, r: random.Random, no
     took, svc = asyncio.run(drain(s, len(items)))
     rate = len(items) / took
     n_stored = stored(influx.url, name)
-    print(f"{name:6s}: {len(items):6d} msgs in {took:5.2f} s = {rate:8,.0f} msgs/s; "
+    print(f"{name:6s}: {len(items):6d} msgs in {took:5.2f} s = {rate:8,.0f} msgs/s "
+          f"(ingest CPU {svc.cpu_s:4.2f} s); "
           f"stored {n_stored} of {n_good + batch_goods} good; rejected "
           f"{dict(svc.stats.rejected)}", flush=True)
     ok = n_stored == n_good + batch_goods and svc.stats.rejected.get("internal", 0) == 0
