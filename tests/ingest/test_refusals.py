@@ -15,27 +15,41 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from greeniot.ingest.fastpath import MAX_BRACKETS, FastDecoder, strict_json
-from greeniot.protocol.codec import Rejection, decode, parse_json
+from greeniot.ingest.fastpath import MAX_BRACKETS, FastDecoder, Refused, strict_json
+from greeniot.protocol.codec import Decoded, Rejection, decode, parse_json
 from tests.fuzzcases import CHANNELS, KINDS, invalid, valid
 
 seeds = st.integers(min_value=0, max_value=2**64)
 channels = st.sampled_from(CHANNELS)
 
 
+EVERYWHERE = (0, 10**15)  # ingest's time window: here, any time
+
+
 def same_as_codec(topic: str, payload: bytes) -> bool:
-    """Check the fast refusal against the codec; True if the fast path gave one."""
-    ref = FastDecoder().refusal(topic, payload)
-    if ref is None:
+    """Check the fast refusal against the codec, alone and as ingest calls it (after the fast
+    path's decode, whose schema error it may reuse); True if the fast path gave one."""
+    fast = FastDecoder()
+    if fast.decode(topic, payload, *EVERYWHERE) is not None:
+        return False  # accepted: tests/ingest/test_fastpath.py checks those
+    told = [ref for ref in (fast.refusal(topic, payload), FastDecoder().refusal(topic, payload))
+            if ref is not None]
+    if not told:
         return False
+    assert len(told) == 2, payload[:200]  # the reuse changes no verdict
     d = decode(topic, payload)
+    for ref in told:
+        check(ref, d, payload)
+    return True
+
+
+def check(ref: Refused, d: Decoded, payload: bytes) -> None:
     assert d.messages == [], payload[:200]
     assert [(r.reason, r.index) for r in ref.rejections] == \
         [(r.reason, r.index) for r in d.rejections], (payload[:200], ref, d.rejections)
     assert ref.seqs == d.refused_seqs
     assert d.topic is not None and ref.route.key == (d.topic.site, d.topic.device)
     assert all(r.detail for r in ref.rejections)
-    return True
 
 
 def bad_payload(r: random.Random, channel: str, kind: str | None = None) -> bytes:
@@ -155,3 +169,15 @@ def test_strict_json_gives_the_codecs_object_or_stands_aside() -> None:
     deep = b"[" * (MAX_BRACKETS + 1) + b"]" * (MAX_BRACKETS + 1)
     assert strict_json(deep) is None  # the codec parses it: a list, refused as not an object
     assert not isinstance(parse_json(deep), Rejection)
+
+
+def test_a_good_reading_that_names_a_batch_is_not_refused() -> None:
+    """The fast path decodes a payload holding the text "batch" as a batch; when that fails,
+    its error must not be taken for the single reading's."""
+    topic = "greeniot/v1/s/d/valve"
+    payload = (b'{"v":1,"seq":4,"ts_ms":1795510737944,"state":"open","cause":"cmd",'
+               b'"cmd_id":"batch"}')
+    assert decode(topic, payload).messages
+    fast = FastDecoder()
+    assert fast.decode(topic, payload, *EVERYWHERE) is None
+    assert fast.refusal(topic, payload) is None

@@ -325,6 +325,8 @@ class FastDecoder:
     def __init__(self, max_topics: int = 200_000) -> None:
         self.max_topics = max_topics
         self._routes: dict[str, Route | None] = {}
+        #: the payload whose single-item decoding msgspec refused last, and why
+        self._refused: tuple[bytes, msgspec.ValidationError] | None = None
 
     def route(self, topic: str) -> Route | None:
         try:
@@ -361,7 +363,11 @@ class FastDecoder:
                         return None
                     n += k
             else:
-                items = [c.single.decode(payload)]
+                try:
+                    items = [c.single.decode(payload)]
+                except msgspec.ValidationError as err:  # kept: refusal() may tell it
+                    self._refused = (payload, err)
+                    return None
                 n = c.keys(items[0], lo, hi)
         except (msgspec.ValidationError, msgspec.DecodeError):
             return None
@@ -400,7 +406,13 @@ class FastDecoder:
                 if seq is not None:
                     seqs.append(seq)
             return Refused(r, rejections, seqs)
-        rej = _refused_item(c, obj, None)
+        refused, self._refused = self._refused, None
+        if refused is not None and refused[0] is payload and precheck(obj, None) is None:
+            # decode() met this payload's schema error already: the same the codec meets
+            # (well-formed JSON, so an error of the schema, and precheck's come first)
+            rej = Rejection("invalid", str(refused[1])[:500])
+        else:
+            rej = _refused_item(c, obj, None)
         if rej is None:
             return None
         seq = seq_of(obj)
