@@ -38,7 +38,7 @@ from __future__ import annotations
 import sys
 import types
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types as at
@@ -377,9 +377,11 @@ class FastDecoder:
             return None
         return r, items
 
-    def refusal(self, topic: str, payload: bytes) -> Refused | None:
-        """The codec's rejections of a payload :meth:`decode` did not take, if every part of
-        it is refused and that is certain here; None when only the codec can tell."""
+    def refusal(self, topic: str, payload: bytes, lo: int = 0, hi: int = TS_MAX_MS
+                ) -> Refused | None:
+        """The codec's verdict on a payload :meth:`decode` did not take, when it is certain
+        here: its rejections, and the good items of a batch beside them (each with
+        ``lo <= ts_ms <= hi``); None when only the codec can tell."""
         r = self.route(topic)
         if r is None:
             return None
@@ -396,16 +398,26 @@ class FastDecoder:
             bad = batch_precheck(obj)
             if bad is not None:
                 return Refused(r, [bad], [])
-            rejections, seqs = [], []
+            rejections, seqs, good = [], [], []
             for i, item in enumerate(obj["batch"]):
-                rej = _refused_item(c, item, i)
+                rej = precheck(item, i)
                 if rej is None:
-                    return None  # a good item, maybe: the codec keeps it
+                    try:
+                        it = msgspec.convert(item, c.struct)
+                    except msgspec.ValidationError as err:
+                        rej = Rejection("invalid", str(err)[:500], i)
+                    else:  # good as decode() would take it, or the codec tells why not
+                        if c.keys(it, lo, hi) < 0 or (c.check is not None and not c.check(it)):
+                            return None
+                        good.append(it)
+                        continue
                 rejections.append(rej)
                 seq = seq_of(item)
                 if seq is not None:
                     seqs.append(seq)
-            return Refused(r, rejections, seqs)
+            if not rejections:  # all good, yet decode() did not take it: the codec's call
+                return None
+            return Refused(r, rejections, seqs, good)
         refused, self._refused = self._refused, None
         if refused is not None and refused[0] is payload and precheck(obj, None) is None:
             # decode() met this payload's schema error already: the same the codec meets
@@ -422,12 +434,16 @@ class FastDecoder:
 # -- refusals ----------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Refused:
-    """A payload refused whole: its rejections (in the codec's order) and the valid seqs of
-    its refused items (confirmed to the device like stored ones: it need not resend them)."""
+    """A refused payload: its rejections (in the codec's order), the valid seqs of its
+    refused items (confirmed to the device like stored ones: it need not resend them) and,
+    for a batch, its good items."""
 
     route: Route
     rejections: list[Rejection]
     seqs: list[int]
+    #: the good items of a batch beside the refused ones, as :meth:`FastDecoder.decode`
+    #: gives them (no duplicate key or escape in the payload: strict_json saw to that)
+    items: list[Any] = field(default_factory=list)
 
 
 #: Brackets beyond which a payload is not parsed here: its nesting could come near the

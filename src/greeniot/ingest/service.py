@@ -213,12 +213,25 @@ class IngestService:
                          handled: dict[tuple[str, str], list[int]]) -> None:
         """A payload the fast path did not take: refused here when that is certain (cheap),
         else the codec's path."""
-        ref = self._fast.refusal(m.topic, m.payload)
+        ref = self._fast.refusal(m.topic, m.payload, now - self._max_age_ms,
+                                 now + self._max_future_ms)
         if ref is None:
             self._convert_slow(m, now, lines, dead, handled)
             return
         if ref.seqs:
             handled.setdefault(ref.route.key, []).extend(ref.seqs)
+        if ref.items:  # good items of a batch beside bad ones: stored as the fast path does
+            c = ref.route.code
+            tags = self._tag_suffix(*ref.route.key)
+            for it in ref.items:
+                fields = c.flags(it)
+                self.stats.flagged += bool(fields)
+                lines.append(c.line(it, tags, m.received_ms, quality_flag(fields)))
+                if c.extra is not None:
+                    lines.extend(c.extra(it, tags))
+            if c.has_seq:
+                handled.setdefault(ref.route.key, []).extend(it.seq for it in ref.items)
+            self.stats.accepted += len(ref.items)
         rejected = self.stats.rejected
         for rej in ref.rejections:
             rejected[rej.reason] += 1
