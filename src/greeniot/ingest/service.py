@@ -81,6 +81,7 @@ class IngestService:
             clean_session=shared,
         )
         self._confirm = ing.confirm
+        self._dead_mqtt: MqttSession | None = None  # see _dead_session
         self._settling: set[asyncio.Task[None]] = set()
         self.spool = Spool(settings.spool_dir / f"ingest{suffix or '-0'}")
         self.influx = InfluxClient(settings.influx)
@@ -141,6 +142,8 @@ class IngestService:
         self._stopping = True
         if self._settling:  # let batches waiting for their dead letters' PUBACKs be acked
             await asyncio.wait(self._settling, timeout=flush_timeout_s)
+        if self._dead_mqtt is not None and self._dead_mqtt is not self.mqtt:
+            await self._dead_mqtt.close()
         if self.lag is not None:
             await self.lag.__aexit__()
         # Stop taking messages first; unacked ones stay with the broker's persistent session.
@@ -290,13 +293,30 @@ class IngestService:
             return
         messages = bundle(dead)
         log.warning("%d dead letters (%s)", len(dead), ", ".join(t for t, _ in messages[:5]))
-        published = self.mqtt.publish_many(messages, qos=1)
+        published = (await self._dead_session()).publish_many(messages, qos=1)
         while len(self._settling) >= MAX_SETTLING:
             await asyncio.wait(self._settling, return_when=asyncio.FIRST_COMPLETED)
         task = asyncio.create_task(self._settle_after(published, batch, handled),
                                    name="ingest-settle")
         self._settling.add(task)
         task.add_done_callback(self._settling.discard)
+
+    async def _dead_session(self) -> MqttSession:
+        """Dead letters go out on a connection of their own, made at the first one. On
+        ingest's, their PUBACKs queue behind the backlog the broker streams to it (up to its
+        in-flight window, 20,000 messages), every batch's ack waits for them, and meanwhile
+        the inbox reads on past its bound (a fuzz mix held ~90 MB there)."""
+        if self._dead_mqtt is None:
+            dead = MqttSession(self.settings.mqtt, f"{self.mqtt.client_id}-dead",
+                               clean_session=True)
+            try:
+                await dead.connect()
+            except MqttError as err:
+                log.warning("dead letters go out on ingest's own connection: %s", err)
+                await dead.close()
+                dead = self.mqtt
+            self._dead_mqtt = dead
+        return self._dead_mqtt
 
     async def _settle_after(self, published: asyncio.Future[None], batch: list[Message],
                             handled: dict[tuple[str, str], list[int]]) -> None:
