@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from greeniot.ingest.fastpath import MAX_BRACKETS, FastDecoder, Refused, strict_json
-from greeniot.protocol.codec import Decoded, Rejection, decode, parse_json
+from greeniot.protocol.codec import MAX_PAYLOAD_BYTES, Decoded, Rejection, decode, parse_json
 from greeniot.protocol.plausible import implausible, quality_flag
 from greeniot.store.lineproto import tag_suffix, to_lines
 from tests.fuzzcases import CHANNELS, KINDS, invalid, valid
@@ -214,3 +214,17 @@ def test_good_items_beside_bad_ones_are_kept_within_the_time_window() -> None:
     uneven = {**good, "burst": {"hz": 10.0, "pitch_deg": [0.1, 0.2], "roll_deg": [0.0]}}
     payload = json.dumps({"v": 1, "batch": [uneven, bad]}).encode()
     assert FastDecoder().refusal(topic, payload) is None  # a validator: the codec tells
+
+
+def test_a_kept_prefix_is_judged_by_its_full_size() -> None:
+    """A transport keeps only the first bytes of a payload over the limit: however good they
+    look, the payload is too large, and a bad topic stays a bad topic."""
+    head = b'{"v":1,"seq":1,"ts_ms":1795510737944,"vwc_pct":23.5}'
+    size = MAX_PAYLOAD_BYTES + 1
+    ref = FastDecoder().refusal("greeniot/v1/s/d/soil", head, size=size)
+    assert ref is not None and [r.reason for r in ref.rejections] == ["too_large"]
+    assert [r.reason for r in decode("greeniot/v1/s/d/soil", head, size).rejections] == \
+        ["too_large"]
+    assert [r.reason for r in decode("greeniot/v1/S/d/soil", head, size).rejections] == \
+        ["bad_topic"]
+    assert decode("greeniot/v1/s/d/soil", head).messages  # whole, it is a good reading

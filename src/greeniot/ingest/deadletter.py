@@ -44,9 +44,10 @@ def bundle(letters: list[dict[str, object]]) -> list[tuple[str, bytes]]:
 _ENCODER = msgspec.json.Encoder()
 
 
-def dead_letter(topic: str, payload: bytes, rejection: Rejection, received_ms: int
-                ) -> dict[str, object]:
-    """The dead letter for one rejection of one MQTT message."""
+def dead_letter(topic: str, payload: bytes, rejection: Rejection, received_ms: int,
+                size: int | None = None) -> dict[str, object]:
+    """The dead letter for one rejection of one MQTT message (``size``: the payload's full
+    size when ``payload`` is only its first bytes)."""
     body: dict[str, object] = {
         "reason": rejection.reason,
         "detail": rejection.detail,
@@ -56,13 +57,14 @@ def dead_letter(topic: str, payload: bytes, rejection: Rejection, received_ms: i
     if rejection.index is not None:
         body["index"] = rejection.index
     head = payload[:MAX_DEAD_PAYLOAD_BYTES]
-    if len(head) < len(payload):
-        body["payload_bytes"] = len(payload)
+    full = len(payload) if size is None else size
+    if len(head) < full:
+        body["payload_bytes"] = full
         body["truncated"] = True
     try:
         body["payload"] = head.decode()
     except UnicodeDecodeError as err:
-        if len(head) < len(payload) and err.start >= len(head) - 3:
+        if len(head) < full and err.start >= len(head) - 3:
             body["payload"] = head[:err.start].decode()  # cut inside a multi-byte character
         else:
             body["payload"] = base64.b64encode(head).decode()

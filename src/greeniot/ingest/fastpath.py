@@ -377,15 +377,16 @@ class FastDecoder:
             return None
         return r, items
 
-    def refusal(self, topic: str, payload: bytes, lo: int = 0, hi: int = TS_MAX_MS
-                ) -> Refused | None:
+    def refusal(self, topic: str, payload: bytes, lo: int = 0, hi: int = TS_MAX_MS,
+                size: int | None = None) -> Refused | None:
         """The codec's verdict on a payload :meth:`decode` did not take, when it is certain
         here: its rejections, and the good items of a batch beside them (each with
-        ``lo <= ts_ms <= hi``); None when only the codec can tell."""
+        ``lo <= ts_ms <= hi``); None when only the codec can tell. ``size``: the payload's
+        full size if ``payload`` is only its first bytes."""
         r = self.route(topic)
         if r is None:
             return None
-        big = too_large(payload)
+        big = too_large(len(payload) if size is None else size)
         if big is not None:
             return Refused(r, [big], [])
         obj = strict_json(payload)

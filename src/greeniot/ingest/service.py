@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 
 from greeniot.clock import wall_ms
 from greeniot.config import Settings
-from greeniot.ingest.deadletter import bundle, dead_letter
+from greeniot.ingest.deadletter import MAX_DEAD_PAYLOAD_BYTES, bundle, dead_letter
 from greeniot.ingest.fastpath import FastDecoder
 from greeniot.ingest.lag import BrokerLagMonitor
 from greeniot.ingest.orphans import OrphanDrainer
@@ -78,7 +78,7 @@ class IngestService:
         self.mqtt = MqttSession(
             settings.mqtt, f"{settings.mqtt.client_id}-ingest{suffix}",
             filters=ingest_filters(share=settings.mqtt.share_group), manual_ack=True,
-            clean_session=shared,
+            clean_session=shared, max_payload=MAX_PAYLOAD_BYTES, keep_bytes=MAX_DEAD_PAYLOAD_BYTES,
         )
         self._confirm = ing.confirm
         self._dead_mqtt: MqttSession | None = None  # see _dead_session
@@ -184,7 +184,7 @@ class IngestService:
         fast = self._fast.decode
         ok = flagged = 0
         for m in batch:
-            got = fast(m.topic, m.payload, lo, hi)
+            got = None if m.truncated_from else fast(m.topic, m.payload, lo, hi)
             if got is None:
                 self._convert_refused(m, now, lines, dead, handled)
                 continue
@@ -217,7 +217,7 @@ class IngestService:
         """A payload the fast path did not take: refused here when that is certain (cheap),
         else the codec's path."""
         ref = self._fast.refusal(m.topic, m.payload, now - self._max_age_ms,
-                                 now + self._max_future_ms)
+                                 now + self._max_future_ms, m.truncated_from)
         if ref is None:
             self._convert_slow(m, now, lines, dead, handled)
             return
@@ -238,7 +238,7 @@ class IngestService:
         rejected = self.stats.rejected
         for rej in ref.rejections:
             rejected[rej.reason] += 1
-            dead.append(dead_letter(m.topic, m.payload, rej, m.received_ms))
+            dead.append(dead_letter(m.topic, m.payload, rej, m.received_ms, m.truncated_from))
 
     def _convert_slow(self, m: Message, now: int, lines: list[str],
                       dead: list[dict[str, object]],
@@ -246,7 +246,7 @@ class IngestService:
         """The codec's ``decode``: exact reasons for what the fast path did not take."""
         st = self.stats
         try:
-            d = decode(m.topic, m.payload)
+            d = decode(m.topic, m.payload, m.truncated_from)
             rejections = list(d.rejections)
             if d.topic is not None and (d.messages or d.refused_seqs):
                 key = (d.topic.site, d.topic.device)
@@ -271,7 +271,7 @@ class IngestService:
             rejections = [Rejection("internal", f"{type(err).__name__}: {err}")]
         for rej in rejections:
             st.rejected[rej.reason] += 1
-            dead.append(dead_letter(m.topic, m.payload, rej, m.received_ms))
+            dead.append(dead_letter(m.topic, m.payload, rej, m.received_ms, m.truncated_from))
 
     async def process(self, batch: list[Message]) -> None:
         """Decode, spool (fsync), dead-letter, then ack — in that order.

@@ -147,9 +147,10 @@ def batch_precheck(obj: dict[str, Any]) -> Rejection | None:
     return None
 
 
-def too_large(payload: bytes) -> Rejection | None:
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        return Rejection("too_large", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
+def too_large(size: int) -> Rejection | None:
+    """``too_large`` for a payload of ``size`` bytes over the limit."""
+    if size > MAX_PAYLOAD_BYTES:
+        return Rejection("too_large", f"{size} bytes > {MAX_PAYLOAD_BYTES}")
     return None
 
 
@@ -163,8 +164,12 @@ def _validate(model: type[BaseModel], obj: Any, index: int | None) -> BaseModel 
         return Rejection("invalid", _describe(err), index)
 
 
-def decode(topic: str, payload: bytes) -> Decoded:
-    """Decode one MQTT message from a device. Never raises on bad input."""
+def decode(topic: str, payload: bytes, size: int | None = None) -> Decoded:
+    """Decode one MQTT message from a device. Never raises on bad input.
+
+    ``size``: the payload's full size when ``payload`` is only its first bytes (a transport
+    keeps no more of a payload over ``MAX_PAYLOAD_BYTES``, refused on its size).
+    """
     try:
         t = parse_topic(topic)
     except TopicError as err:
@@ -174,7 +179,7 @@ def decode(topic: str, payload: bytes) -> Decoded:
     if row.direction != "up":
         out.rejections.append(Rejection("bad_channel", f"{t.channel!r} is not an up channel"))
         return out
-    big = too_large(payload)
+    big = too_large(len(payload) if size is None else size)
     if big is not None:
         out.rejections.append(big)
         return out

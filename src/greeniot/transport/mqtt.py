@@ -46,6 +46,9 @@ class Message(NamedTuple):
     qos: int
     retain: bool
     received_ms: int
+    #: the payload's full size when ``payload`` holds only its first bytes (a session's
+    #: ``max_payload``: a consumer that refuses such payloads on their size needs no more)
+    truncated_from: int | None = None
 
 
 #: How much the read buffer takes from the socket at once [bytes].
@@ -82,8 +85,19 @@ class _BufferedSocket:
         return getattr(self._sock, name)
 
 
+class _Received(paho.MQTTMessage):
+    """paho's message, with the full payload size when only a prefix was kept."""
+
+    __slots__ = ("truncated_from",)
+    truncated_from: int | None
+
+
 class _Client(paho.Client):
     """paho with the buffered socket and a ``loop_read`` that empties the buffer."""
+
+    #: payloads above this many bytes are kept as their first ``keep_bytes`` (None: whole)
+    max_payload: int | None = None
+    keep_bytes = 0
 
     def _create_socket(self) -> Any:
         sock = super()._create_socket()
@@ -122,8 +136,11 @@ class _Client(paho.Client):
                 pos += 2
             if not topic or len(packet) < pos:
                 raise MalformedPacket("PUBLISH shorter than its topic and packet id")
-            payload = bytes(packet[pos:])
-        message = paho.MQTTMessage(mid=mid, topic=topic)
+            size = len(packet) - pos
+            cut = self.max_payload is not None and size > self.max_payload
+            payload = bytes(packet[pos:pos + self.keep_bytes] if cut else packet[pos:])
+        message = _Received(mid=mid, topic=topic)
+        message.truncated_from = size if cut else None
         message.dup = bool(header & 0x08)
         message.qos = qos
         message.retain = bool(header & 0x01)
@@ -179,7 +196,8 @@ class MqttSession:
                  filters: Sequence[str] = (), qos: int = 1, clean_session: bool = False,
                  manual_ack: bool = False, will: Will | None = None,
                  connect_timeout_s: float = 15.0, publish_timeout_s: float = 10.0,
-                 inbox_max: int = 50_000, inbox_max_bytes: int = 8 * 1024 * 1024) -> None:
+                 inbox_max: int = 50_000, inbox_max_bytes: int = 8 * 1024 * 1024,
+                 max_payload: int | None = None, keep_bytes: int = 1024) -> None:
         if not client_id:
             raise ValueError("client_id is required for a persistent session")
         self.settings = settings
@@ -207,6 +225,10 @@ class MqttSession:
         # whole outbox on every PUBACK (O(n²)), which made a batch of 5000 dead letters take
         # seconds. Mosquitto takes any number in flight from a client; memory is bounded by
         # the callers (ingest publishes at most one dead letter per message of a batch).
+        # Over max_payload, only keep_bytes of a payload are kept (MQTT 3.1.1, QoS 0/1): a
+        # consumer refusing it on its size then holds a prefix, not up to 256 MB, per message.
+        self._client.max_payload = max_payload
+        self._client.keep_bytes = keep_bytes
         self._client.max_inflight_messages_set(0)
         self._client.max_queued_messages_set(0)
         self._client.reconnect_delay_set(1, 5)
@@ -328,7 +350,7 @@ class MqttSession:
         payload = msg.payload if type(msg.payload) is bytes else bytes(msg.payload)
         self._bytes_in += len(payload)
         self.inbox.append(Message(msg.topic, payload, msg.mid, msg.qos, bool(msg.retain),
-                                  wall_ms()))
+                                  wall_ms(), getattr(msg, "truncated_from", None)))
         if not self._arrived.is_set():
             self._threadsafe(self._arrived.set)
 
