@@ -1,10 +1,11 @@
 """The ingest hot path: strict msgspec decoding and compiled line builders, both generated at
 import from the protocol's pydantic models and the channel table.
 
-:meth:`FastDecoder.decode` only ever *accepts*. A payload it cannot take whole — any refusal, a payload
-with a backslash escape, a possible duplicate key, a time outside ingest's window — goes to
-:func:`greeniot.protocol.codec.decode` instead, which gives the documented reason (and keeps
-the good items of a batch). So the rules of docs/protocol.md hold as long as the fast path
+:meth:`FastDecoder.decode` only ever *accepts*. A payload it cannot take whole — any
+refusal, a payload with a backslash escape, a possible duplicate key, a time outside
+ingest's window — goes to :meth:`FastDecoder.refusal` (below) and, where that cannot be
+certain, to :func:`greeniot.protocol.codec.decode`, which gives the documented reason (and
+keeps the good items of a batch). So the rules of docs/protocol.md hold as long as the fast path
 accepts nothing that ``decode`` refuses and stores what ``to_lines`` would: the tests in
 tests/ingest/test_fastpath.py check both on hypothesis and fuzz payloads.
 
