@@ -221,14 +221,14 @@ class MqttSession:
             CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session,
             protocol=paho.MQTTv311, manual_ack=manual_ack,
         )
-        # No QoS 1 window of paho's own toward the broker: when it enforces one it scans its
-        # whole outbox on every PUBACK (O(n²)), which made a batch of 5000 dead letters take
-        # seconds. Mosquitto takes any number in flight from a client; memory is bounded by
-        # the callers (ingest publishes at most one dead letter per message of a batch).
         # Over max_payload, only keep_bytes of a payload are kept (MQTT 3.1.1, QoS 0/1): a
         # consumer refusing it on its size then holds a prefix, not up to 256 MB, per message.
         self._client.max_payload = max_payload
         self._client.keep_bytes = keep_bytes
+        # No QoS 1 window of paho's own toward the broker: when it enforces one it scans its
+        # whole outbox on every PUBACK (O(n²)), which made a batch of 5000 dead letters take
+        # seconds. Mosquitto takes any number in flight from a client; memory is bounded by
+        # the callers (ingest publishes at most one dead letter per message of a batch).
         self._client.max_inflight_messages_set(0)
         self._client.max_queued_messages_set(0)
         self._client.reconnect_delay_set(1, 5)
