@@ -34,7 +34,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -164,7 +163,7 @@ def tilt_payload(node: Node, ts_ms: int, fallen: bool, rng: random.Random) -> by
 async def write_history(influx: InfluxClient, nodes: list[Node], t0_ms: int,
                         interval_ms: int, rng: random.Random) -> None:
     """30 h of calm readings per node on its schedule, up to now (the warm start reads up
-    to its start); a node that falls in the first phase has its newest stored reading already fallen."""
+    to its start); a node that falls in the first phase has its newest one fallen."""
     lines: list[str] = []
     now = int(time.time() * 1000)
     for n in nodes:
@@ -259,6 +258,7 @@ async def run_phases(args: argparse.Namespace, root: Path
 
         async with MaintenanceService(settings, ctx, sessions, influx=client,
                                       on_outcome=show) as svc:
+            svc.feed.urgent = not args.no_urgent
             # wait for the live start; the readings of every node follow its own phase
             await asyncio.sleep(max(0.0, t0_ms / 1000 - time.time()))
             pub = paho.Client(CallbackAPIVersion.VERSION2, client_id="bench-trees",
@@ -346,6 +346,8 @@ def main() -> int:
                     help="seconds to wait for the last alerts (default: 2 intervals)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--verbose", action="store_true", help="print every outcome")
+    ap.add_argument("--no-urgent", action="store_true",
+                    help="without the feed's urgent lane (failures wait for their pass)")
     args = ap.parse_args()
     if args.grace is None:
         args.grace = 2 * args.interval + 60
@@ -356,6 +358,7 @@ def main() -> int:
 
 def report(args: argparse.Namespace, phases: list[Phase], arrived: dict[str, float]) -> int:
     print(f"command: {' '.join(sys.argv)}")
+    print(f"urgent lane: {'off' if args.no_urgent else 'on'}")
     print(f"estate: {args.sites} sites x {args.trees} tilt nodes reporting every "
           f"{args.interval:.0f} s, analytics tick {args.tick_s:.0f} s; {args.steps} falls "
           f"per phase; background: {args.bg_devices} soil nodes on {args.bg_sites} other sites")
