@@ -4,18 +4,29 @@ when the same readings come as a late backlog (the passes judge them then)."""
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 
 from greeniot.analytics.contract import Event
 from greeniot.analytics.core.columns import ColumnBatch
 from greeniot.analytics.engine import AnalyticsEngine
 from greeniot.analytics.params import AnalyticsParams
+from greeniot.config import Settings
 from greeniot.estate import DeviceBinding, EstateContext, TreeInfo
-from greeniot.protocol import TiltReading
+from greeniot.protocol import TiltReading, encode
+from greeniot.registry.context import seed
+from greeniot.registry.models import Alert, Task
 from greeniot.runtime.feed import AnalyticsFeed
+from greeniot.runtime.maintenance import MaintenanceService
+from greeniot.runtime.processes import open_registry, read_context
+from greeniot.store.influx import InfluxClient
+from greeniot.store.lineproto import tag_suffix, to_lines
+from tests.helpers import Publisher, apoll
 
 SITE = "urgent"
 TICK_MS = 60_000
@@ -162,3 +173,70 @@ def test_a_tree_without_a_baseline_waits_for_its_pass() -> None:
     events += [e for _s, _n, r in f.due(T0 + 3_600_000) for e in r.events]
     (fail,) = [e for e in events if e.kind == "failure"]
     assert fail.device == "tilt-2" and fail.ts_ms == T0 + 4 * READ_MS + 2000
+
+
+def test_fallen_tree_alert_through_the_running_process_before_its_step(
+        settings: Settings, site_id: str) -> None:
+    """Through the real maintenance process on the real Mosquitto and InfluxDB (warm start
+    from 30 h of stored readings): a tree's two fallen readings raise its critical alert and
+    removal task while the site's clock is still before the confirming reading — and the
+    pass that reaches it later raises nothing again."""
+    n = 6
+    rng = random.Random(5)
+    now = int(time.time() * 1000)
+    s = settings.model_copy(update={"analytics": settings.analytics.model_copy(
+        update={"tick_s": 60.0})})
+    engine, sessions = open_registry(s)
+    with sessions() as db:
+        seed(db, sites=[{"id": site_id, "name": site_id}],
+             trees=[{"site": site_id, "tree": f"t{i}"} for i in range(n)],
+             devices=[{"site": site_id, "device": f"tilt-{i}", "kind": "tilt",
+                       "tree": f"t{i}"} for i in range(n)])
+    ctx = read_context(sessions)
+    lines: list[str] = []
+    last = now - 4 * 60_000  # the newest stored readings: four minutes ago
+    seq = 0
+    for i in range(n):
+        for t in range(last - HISTORY_MS + i * 1000, last + 1, READ_MS):
+            seq += 1
+            lines += to_lines(TiltReading(seq=seq, ts_ms=t, pitch_deg=0.3 + rng.gauss(0, 0.01),
+                                          roll_deg=-0.2, temp_c=20.0),
+                              tag_suffix(site_id, f"tilt-{i}", {"tree": f"t{i}"}), t)
+
+    def alerts() -> list[Alert]:
+        with sessions() as db:
+            return list(db.scalars(select(Alert).where(Alert.site == site_id,
+                                                       Alert.kind == "failure")).all())
+
+    async def scenario() -> None:
+        influx = InfluxClient(s.influx)
+        await influx.ensure_database()
+        await influx.write("\n".join(lines).encode(), precision="u")
+        async with MaintenanceService(s, ctx, sessions, influx=influx) as svc:
+            pub = Publisher(s.mqtt.port)
+            try:
+                t = int(time.time() * 1000)
+                pub.publish_many([(f"greeniot/v1/{site_id}/tilt-{i}/tilt", encode(TiltReading(
+                    seq=10_000 + k, ts_ms=t - 60_000 + k * 30_000,
+                    pitch_deg=40.0 if i == 3 else 0.3, roll_deg=-0.2, temp_c=20.0)))
+                    for k in range(2) for i in range(n)])
+                confirm_ms = t - 30_000
+                await apoll(lambda: bool(alerts()), timeout_s=20,
+                            what="the fallen tree's alert")
+                stage = svc.feed.sites[site_id].engine.tilt
+                assert stage.failure_judged_ms < confirm_ms  # no pass reached it yet
+                assert svc.feed.stats.urgent == 1
+                await svc.catch_up()  # the passes judge everything received
+                assert stage.failure_judged_ms >= confirm_ms
+            finally:
+                pub.close()
+
+    asyncio.run(scenario())
+    (alert,) = alerts()
+    # dated by the confirming reading; one alert, never repeated by the pass
+    assert (alert.tree, alert.severity, alert.count) == ("t3", "critical", 1)
+    assert alert.ts_ms == alert.last_ts_ms
+    with sessions() as db:
+        tasks = db.scalars(select(Task).where(Task.site == site_id)).all()
+    assert [(t.kind, t.tree, t.priority) for t in tasks] == [("remove", "t3", 1)]
+    engine.dispose()

@@ -216,6 +216,9 @@ class AnalyticsFeed:
             self.stats.urgent += 1
             self._urgent_events.append((site, self._boundary(ev.ts_ms), ev))
 
+    def urgent_waiting(self) -> bool:
+        return bool(self._urgent_events)
+
     def take_urgent(self) -> list[tuple[str, int, Event]]:
         """Events raised by the urgent lane since the last call: ``(site, step_ms, event)``,
         ``step_ms`` the step whose pass would have raised it."""

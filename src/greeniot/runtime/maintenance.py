@@ -327,7 +327,8 @@ class MaintenanceService:
                 self.failed[type(err).__name__] += 1
                 log.warning("message skipped (%s: %s) topic=%r payload=%r", type(err).__name__,
                             str(err)[:200], m.topic, m.payload[:LOG_PAYLOAD_BYTES])
-        await self._urgent()
+            if self.feed.urgent_waiting():  # a fallen tree: act now, not after the batch
+                await self._urgent()
         await self.advance()
 
     async def _urgent(self) -> None:
