@@ -304,7 +304,8 @@ async def run_phases(args: argparse.Namespace, root: Path
                     if n.fall_at == k:
                         n.confirm_sent = time.time()
                     pub.publish(f"greeniot/v1/{n.site}/{n.device}/tilt", payload, qos=1)
-                    if k >= 2 and all(m.tree in receiver.arrived for m in loaded.steps):
+                    if time.time() >= end or (k >= 2 and all(
+                            m.tree in receiver.arrived for m in loaded.steps)):
                         end = 0.0
                         break
                 k += 1
