@@ -11,12 +11,19 @@ clocks, plausibility, and a detector pass per fixed step of each site's event ti
   ``k × tick_ms``, the messages up to it are handed to the engine and the engine ticks at the
   boundary. So a tick judges exactly the readings up to its time, however they were batched
   by the broker: a gateway flushing hours of backlog is judged as if it had come live.
+- The urgent lane: a site's clock lags wall time by about half a reporting interval, plus the
+  step; a fallen tree cannot wait for that. A live tilt reading that confirms a failure
+  raises at once the event the pass will raise (the failure detector dates a failure by the
+  reading that confirmed it, not by the pass: ``failure_at_readings``), and that pass then
+  does not raise it again — so live data and the same readings as a backlog give the same
+  events (tests/runtime/test_urgent.py).
 
 No I/O: the maintenance process and the device-fault benchmark both drive it.
 """
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import logging
@@ -24,17 +31,22 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
 from pydantic import BaseModel
 
-from greeniot.analytics.contract import TickResult
+from greeniot.analytics.contract import Event, TickResult
 from greeniot.analytics.engine import AnalyticsEngine
 from greeniot.analytics.params import HealthParams
 from greeniot.protocol.channels import channel_of
-from greeniot.protocol.messages import TS_MIN_MS, Status
+from greeniot.protocol.messages import TS_MIN_MS, Status, TiltReading
 from greeniot.protocol.plausible import implausible
 from greeniot.runtime.eventclock import DeviceClocks, SiteClock
 
 log = logging.getLogger(__name__)
+
+#: Tilt readings per device kept for the urgent lane (a device with more waiting for a pass
+#: is judged by the passes alone until they caught up).
+URGENT_READINGS = 64
 
 #: Empty steps ticked one by one at most; a longer hole in a site's data is jumped over to
 #: the step before its next message (ticks with nothing new change nothing but silence, and
@@ -60,6 +72,11 @@ class _Site:
     clock: SiteClock
     heap: list[_Item] = field(default_factory=list)
     next_tick_ms: int = 0
+    #: tilt readings (ts, pitch, roll) of each device newer than the tilt stage's last pass,
+    #: in time order: what the urgent lane judges a fallen tree on
+    tilt: dict[str, list[tuple[int, float, float]]] = field(default_factory=dict)
+    #: devices whose list overflowed: no urgent verdict until the passes reach this time
+    tilt_gap: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -71,6 +88,7 @@ class FeedStats:
     restamped: int = 0  # readings judged by receive time (clock fault)
     flagged: int = 0  # readings with implausible values
     ticks: int = 0
+    urgent: int = 0  # failures raised ahead of their pass (the urgent lane)
 
 
 class AnalyticsFeed:
@@ -101,6 +119,9 @@ class AnalyticsFeed:
         self.sites: dict[str, _Site] = {}
         self.stats = FeedStats()
         self._order = itertools.count()
+        self._urgent_events: list[tuple[str, int, Event]] = []
+        #: False: no urgent lane, every failure waits for its pass (a benchmark's "before")
+        self.urgent = True
 
     def site(self, site: str) -> _Site:
         s = self.sites.get(site)
@@ -158,6 +179,59 @@ class AnalyticsFeed:
                 return
             msg = msg.model_copy(update=dict.fromkeys(bad))
         self._push(s, v.ts_ms, device, "msg", msg=msg)
+        if self.urgent and isinstance(msg, TiltReading):
+            self._urgent(s, site, device, msg, v.ts_ms, received_ms)
+
+    # -- the urgent lane ---------------------------------------------------------------------
+    def _urgent(self, s: _Site, site: str, device: str, msg: TiltReading, ts: int,
+                received_ms: int) -> None:
+        """A fallen tree is not kept waiting for its site's clock: a live tilt reading that
+        confirms a failure raises, now, the event the next pass would raise (same event,
+        same time: :meth:`TiltStage.urgent_failure`), and the pass does not raise it again.
+        Backlogs and late readings are left to the passes (they judge them the same)."""
+        stage = s.engine.tilt
+        judged = stage.failure_judged_ms
+        held = [x for x in s.tilt.get(device, ()) if x[0] > judged]
+        if ts <= judged:
+            s.tilt[device] = held
+            return  # late: the pass at its time is over
+        at = bisect.bisect_left(held, (ts,))
+        if at < len(held) and held[at][0] == ts:
+            held[at] = (ts, msg.pitch_deg, msg.roll_deg)  # a redelivery
+        else:
+            held.insert(at, (ts, msg.pitch_deg, msg.roll_deg))
+        if len(held) > URGENT_READINGS:
+            s.tilt_gap[device] = held[-1][0]
+            held = held[-URGENT_READINGS:]
+        s.tilt[device] = held
+        if (abs(received_ms - ts) > self.clocks.bound_ms or at != len(held) - 1
+                or s.tilt_gap.get(device, 0) > judged):
+            return  # a backlog, an older reading, or readings missing from the list
+        row = stage.index.get(site, device)
+        if row is None:
+            return  # a device no pass has seen yet
+        ev = stage.urgent_failure(row, np.array([x[0] for x in held], np.int64),
+                                  np.array([x[1] for x in held]), np.array([x[2] for x in held]))
+        if ev is not None:
+            self.stats.urgent += 1
+            self._urgent_events.append((site, self._boundary(ev.ts_ms), ev))
+
+    def urgent_waiting(self) -> bool:
+        return bool(self._urgent_events)
+
+    def take_urgent(self) -> list[tuple[str, int, Event]]:
+        """Events raised by the urgent lane since the last call: ``(site, step_ms, event)``,
+        ``step_ms`` the step whose pass would have raised it."""
+        out, self._urgent_events = self._urgent_events, []
+        return out
+
+    def unraise(self, site: str, ev: Event) -> None:
+        """An urgent event could not be acted on: let its pass raise it after all."""
+        s = self.sites.get(site)
+        row = None if s is None or ev.device is None else s.engine.tilt.index.get(site,
+                                                                                    ev.device)
+        if s is not None and row is not None and s.engine.tilt.urgent.get(row) == ev:
+            del s.engine.tilt.urgent[row]
 
     def _status(self, s: _Site, site: str, device: str, msg: Status, received_ms: int) -> None:
         ts = msg.ts_ms

@@ -327,7 +327,25 @@ class MaintenanceService:
                 self.failed[type(err).__name__] += 1
                 log.warning("message skipped (%s: %s) topic=%r payload=%r", type(err).__name__,
                             str(err)[:200], m.topic, m.payload[:LOG_PAYLOAD_BYTES])
+            if self.feed.urgent_waiting():  # a fallen tree: act now, not after the batch
+                await self._urgent()
         await self.advance()
+
+    async def _urgent(self) -> None:
+        """Act at once on what the feed's urgent lane raised (a fallen tree), as the pass of
+        its step would have (the pass will not raise it again)."""
+        for site, step_ms, ev in self.feed.take_urgent():
+            async with self._advancing:
+                self.clock.now_ms = step_ms
+                try:
+                    outcomes = await self.executor.tick([ev], self.context)
+                except Exception as err:  # the registry or broker failed: the pass raises it
+                    self.failed["urgent"] += 1
+                    self.feed.unraise(site, ev)
+                    log.warning("urgent %s of site %s failed: %s", ev.kind, site, err)
+                    continue
+            for o in outcomes:
+                self._emit(o)
 
     async def _one(self, m: Message) -> None:
         d = decode(m.topic, m.payload)

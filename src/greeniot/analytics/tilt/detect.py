@@ -173,6 +173,50 @@ def failure_tilt(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray,
     return Lean(tilt, np.where(newest, ts, 0).max(axis=1, initial=0))
 
 
+def failure_at_readings(ts_ms: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray,
+                        baseline: TiltBaseline, *,
+                        failure_minutes: float = _STD.failure_minutes,
+                        failure_min_samples: int = _STD.failure_min_samples) -> Lean:
+    """:func:`failure_tilt` as of each reading's own time: per sample, the smallest tilt
+    among the newest ``failure_min_samples`` readings up to it within ``failure_minutes``.
+
+    A function of a device's readings alone (no tick, no site clock), so a failure is dated
+    by the reading that confirmed it, whenever the readings are judged: live, at once, or
+    minutes later as a backlog.
+
+    Parameters
+    ----------
+    ts_ms, pitch_deg, roll_deg : (rows, samples) in time order [ms UTC], [deg]
+    baseline : TiltBaseline (NaN baselines count as 0°)
+    failure_minutes, failure_min_samples : as :func:`failure_tilt` [min], count
+
+    Returns
+    -------
+    Lean of shape (rows, samples): the confirmed tilt at each sample [deg] (NaN where fewer
+    readings qualify, or at empty slots) and the sample's own time [ms UTC].
+    """
+    ts = as_2d("ts_ms", ts_ms).astype(np.int64)
+    p, r = as_2d("pitch_deg", pitch_deg, np.float64), as_2d("roll_deg", roll_deg, np.float64)
+    same_shape(ts.shape, pitch_deg=p, roll_deg=r)
+    mag = np.hypot(p - np.nan_to_num(baseline.pitch_deg)[:, None],
+                   r - np.nan_to_num(baseline.roll_deg)[:, None])
+    ok = (ts > 0) & np.isfinite(mag)
+    cols = np.arange(ts.shape[1])
+    # index of the newest valid sample at or before each column (-1: none)
+    last = np.maximum.accumulate(np.where(ok, cols, -1), axis=1)
+    rows = np.arange(ts.shape[0])[:, None]
+    span = int(failure_minutes * MS_PER_MIN)
+    tilt = np.where(ok, mag, np.nan)
+    cur = np.where(ok, cols, -1)
+    for _ in range(failure_min_samples - 1):  # walk back to the previous valid samples
+        prev = np.where(cur > 0, last[rows, np.maximum(cur - 1, 0)], -1)
+        inside = (prev >= 0) & (ts[rows, np.maximum(prev, 0)] > ts - span)
+        cur = np.where(inside, prev, -1)
+        tilt = np.where(cur >= 0, np.fmin(tilt, mag[rows, np.maximum(cur, 0)]), np.nan)
+    tilt[~ok] = np.nan
+    return Lean(tilt.astype(np.float64), np.where(ok, ts, 0))
+
+
 def step_magnitude(before: Level, after: Level, min_samples: int) -> F64:
     """Size of a change of calm level [deg]: ``hypot(Δpitch, Δroll)``; NaN if either side
     has fewer than ``min_samples`` samples.

@@ -26,6 +26,7 @@ from greeniot.analytics.storm.stage import SiteStorms, WindReference
 from greeniot.analytics.tilt.baseline import TiltBaseline, compensate_tilt, fit_baseline
 from greeniot.analytics.tilt.detect import (
     Level,
+    failure_at_readings,
     failure_tilt,
     hourly_calm_medians,
     lean_rate,
@@ -118,6 +119,10 @@ class TiltStage:
         self._before = (np.zeros(0), np.zeros(0), np.zeros(0, np.int64))
         self._before_until = np.zeros(0, np.int64)
         self._storms_seen: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        #: the failure detector has judged every reading up to this time (the last pass)
+        self.failure_judged_ms = 0
+        #: failure events raised ahead of the pass (:meth:`urgent_failure`), by row
+        self.urgent: dict[int, Event] = {}
 
     # -- rows -------------------------------------------------------------------------------
     def rows(self, kind: str, sites: np.ndarray, devices: np.ndarray,
@@ -202,6 +207,10 @@ class TiltStage:
             if self.close_hours(now_ms, lag_ms) or self._ticks == 0:
                 self.refit(now_ms, emit)
             self.detect(now_ms, board.storms, int(sp.settle_minutes * MS_PER_MIN), emit)
+            self.failure_judged_ms = max(self.failure_judged_ms, now_ms)
+            # a raised event the pass did not confirm (a late reading changed the verdict)
+            # is not waited for any longer
+            self.urgent = {r: e for r, e in self.urgent.items() if e.ts_ms > now_ms}
             self.storm_tick(now_ms, board, emit)
         self._ticks += 1
         board.trees = self.state(now_ms)
@@ -234,6 +243,7 @@ class TiltStage:
         self.since[row] = since_ms
         self._dirty[row] = True
         self._before_until[row] = 0
+        self.urgent.pop(row, None)
         for name in ("lean", "step", "trend", "storm", "stiffness", "mount"):
             self.latches.reset(name, np.array([row]))
         self.storm.forget(row)
@@ -518,24 +528,86 @@ class TiltStage:
             b.ts, now_ms, (int(p.current_minutes * MS_PER_MIN), post + 1, post // 2 + 1)))
 
     def _failure(self, rows: np.ndarray, now_ms: int, emit: list[Event]) -> None:
-        """Failure: any wind; supersedes every other tilt event of the tree."""
+        """Failure: any wind; supersedes every other tilt event of the tree.
+
+        Judged at each reading new since the last pass, as of its own time
+        (:func:`failure_at_readings`): the event carries the reading that confirmed the
+        failure, however the readings were batched into passes — which is what lets
+        :meth:`urgent_failure` raise the same event before the pass. Readings that came late
+        (older than the last pass) count through the state at ``now_ms``."""
         p = self.params.tilt
         raw = self.raw
         k = min(raw.window, max(8, 2 * p.failure_min_samples))  # enough for "newest N"
         idx = raw.tail_index(k, rows)
         ts = raw.tail("ts_ms", k, rows, idx)
-        fail = failure_tilt(ts, raw.tail("pitch_deg", k, rows, idx),
-                            raw.tail("roll_deg", k, rows, idx), self.base.take(rows), now_ms,
+        pitch = raw.tail("pitch_deg", k, rows, idx)
+        roll = raw.tail("roll_deg", k, rows, idx)
+        base = self.base.take(rows)
+        fail = failure_tilt(ts, pitch, roll, base, now_ms,
                             failure_minutes=p.failure_minutes,
                             failure_min_samples=p.failure_min_samples)
-        on = np.where(fail.lean_deg >= p.failure_deg, 3, 0)
+        per = failure_at_readings(ts, pitch, roll, base, failure_minutes=p.failure_minutes,
+                                  failure_min_samples=p.failure_min_samples)
+        since = max(self.failure_judged_ms, now_ms - int(p.failure_minutes * MS_PER_MIN))
+        with np.errstate(invalid="ignore"):
+            hit = (ts > since) & (ts <= now_ms) & (per.lean_deg >= p.failure_deg)
+        first = hit.argmax(axis=1)
+        took = hit.any(axis=1)
+        r = np.arange(ts.shape[0])
+        lean = np.where(took, per.lean_deg[r, first], fail.lean_deg)
+        when = np.where(took, per.ts_ms[r, first], fail.ts_ms)
+        on = np.where(lean >= p.failure_deg, 3, 0)
         hold = np.where(fail.lean_deg >= p.hysteresis * p.failure_deg, 3, 0)
-        fire = self.latches.update_rows("failure", len(self.index), rows, on, hold,
-                                        np.isfinite(fail.lean_deg))
-        for i in np.flatnonzero(fire):
-            self.fire_failure(int(rows[i]), fail.lean_deg[i], int(fail.ts_ms[i]), emit)
+        known = np.isfinite(fail.lean_deg) | took
+        fire = self.latches.update_rows("failure", len(self.index), rows, on, hold, known)
+        for i in np.flatnonzero(fire).tolist():
+            row = int(rows[i])
+            ev = self.event_failure(row, float(lean[i]), int(when[i]))
+            if self.urgent.pop(row, None) != ev:  # not raised already by the urgent lane
+                emit.append(ev)
         self._fail_due_ms[rows] = _window_due(ts, now_ms,
                                               (0, int(p.failure_minutes * MS_PER_MIN)))
+
+    def urgent_failure(self, row: int, ts_ms: np.ndarray, pitch_deg: np.ndarray,
+                       roll_deg: np.ndarray) -> Event | None:
+        """The failure event the next pass will raise for one tree, raised now: ``ts_ms``,
+        ``pitch_deg``, ``roll_deg`` are the tree's readings newer than the last pass (in time
+        order, not yet in the windows). Only for a tree with a fitted baseline (it changes
+        only when a tree has none, so every pass up to the readings' time uses the same) and
+        no failure latched or already raised; the pass then recognises its own event and
+        does not raise it again (:meth:`_failure`). None: nothing to raise now."""
+        p = self.params.tilt
+        if (row >= len(self.index) or not self.base.ok[row] or row in self.urgent
+                or self.latches.level("failure", len(self.index))[row] > 0):
+            return None
+        # the newest reading must itself be past the threshold: else the pass will judge
+        # whatever an earlier one confirmed (nothing is lost by waiting for it)
+        if np.hypot(float(pitch_deg[-1]) - np.nan_to_num(self.base.pitch_deg[row]),
+                    float(roll_deg[-1]) - np.nan_to_num(self.base.roll_deg[row])
+                    ) < p.failure_deg:
+            return None
+        k = max(8, 2 * p.failure_min_samples)
+        idx = self.raw.tail_index(k, np.array([row]))
+        dtype = self.raw.values("pitch_deg").dtype  # as the windows will hold them
+        ts = np.concatenate([self.raw.tail("ts_ms", k, np.array([row]), idx)[0],
+                             np.asarray(ts_ms, np.int64)])
+        pitch = np.concatenate([self.raw.tail("pitch_deg", k, np.array([row]), idx)[0],
+                                np.asarray(pitch_deg, dtype)])
+        roll = np.concatenate([self.raw.tail("roll_deg", k, np.array([row]), idx)[0],
+                               np.asarray(roll_deg, dtype)])
+        per = failure_at_readings(ts[None, :], pitch[None, :], roll[None, :],
+                                  self.base.take(np.array([row])),
+                                  failure_minutes=p.failure_minutes,
+                                  failure_min_samples=p.failure_min_samples)
+        with np.errstate(invalid="ignore"):
+            hit = np.flatnonzero((ts > self.failure_judged_ms)
+                                 & (per.lean_deg[0] >= p.failure_deg))
+        if hit.size == 0:
+            return None
+        j = int(hit[0])
+        ev = self.event_failure(row, float(per.lean_deg[0, j]), int(ts[j]))
+        self.urgent[row] = ev
+        return ev
 
     def _lean(self, b: _Block, failed: np.ndarray, now_ms: int, emit: list[Event]) -> None:
         """Residual lean of the calm readings."""
@@ -706,12 +778,12 @@ class TiltStage:
         """Storm-time assessment of every tree at a site with a storm on."""
         StormTilt(self).tick(now_ms, board, emit)
 
-    def fire_failure(self, row: int, tilt_deg: float, ts_ms: int, emit: list[Event]) -> None:
+    def event_failure(self, row: int, tilt_deg: float, ts_ms: int) -> Event:
         p = self.params.tilt
-        emit.append(self.event(
+        return self.event(
             "failure", row, 3, tilt_deg, p.failure_deg, "deg", ts_ms,
             f"tilt {tilt_deg:.1f} deg from baseline, past {p.failure_deg} deg: "
-            f"tree down or root plate failed"))
+            f"tree down or root plate failed")
 
     def level(self, name: str) -> np.ndarray:
         """Latched levels of one condition (diagnostics and tests)."""
