@@ -160,6 +160,10 @@ CHANNELS: Mapping[str, Channel] = {c.name: c for c in (
     Channel("stored", Stored, "down"),
 )}
 
+#: model → its row (the first in table order if several share one), for channel_of
+_BY_MODEL: Mapping[type[BaseModel], Channel] = {
+    c.model: c for c in reversed(tuple(CHANNELS.values()))}
+
 #: Measurements written beside a channel's own: tilt bursts → ``sway`` samples, each at
 #: ``ts_ms + i * 1000 / hz``.
 SUB_MEASUREMENTS: Mapping[str, Mapping[str, Mapping[str, Field]]] = {
@@ -200,10 +204,10 @@ def channel(name: str) -> Channel:
 
 def channel_of(msg: BaseModel) -> Channel:
     """The row of a message's model (exact type)."""
-    for c in CHANNELS.values():
-        if type(msg) is c.model:
-            return c
-    raise KeyError(f"no channel carries {type(msg).__name__}")
+    row = _BY_MODEL.get(type(msg))
+    if row is None:
+        raise KeyError(f"no channel carries {type(msg).__name__}")
+    return row
 
 
 class RoutingError(RuntimeError):
