@@ -7,7 +7,12 @@ import pytest
 from scipy import signal
 
 from greeniot.analytics.params import SWAY_PARAMS
-from greeniot.analytics.sway.detect import frequency_drop, sway_features, welch_psd
+from greeniot.analytics.sway.detect import (
+    detrend_rows,
+    frequency_drop,
+    sway_features,
+    welch_psd,
+)
 from tests.analytics.analytics_synth import DAY, T0
 
 P = SWAY_PARAMS["default"]
@@ -59,6 +64,11 @@ def test_welch_matches_scipy() -> None:
     f2, p2 = welch_psd(x, 10, 500, 1024)
     np.testing.assert_allclose(f1, f2)
     np.testing.assert_allclose(p1, p2, rtol=1e-10, atol=1e-15)
+
+
+def test_detrend_matches_scipy() -> None:
+    x = np.random.default_rng(3).normal(size=(5, 777)) + np.linspace(0, 4, 777)
+    np.testing.assert_allclose(detrend_rows(x), signal.detrend(x, axis=1), atol=1e-10)
 
 
 def test_bad_bursts_name_the_argument() -> None:

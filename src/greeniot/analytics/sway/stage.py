@@ -1,10 +1,13 @@
 """Engine stage: tilt bursts → per-burst sway features → sway-frequency-drop events.
 
 Bursts are analysed when they arrive (grouped by rate and length, each group vectorized), so
-only their features — in-band RMS and dominant frequency — are kept, per tree, in a small
-window: a 2-min burst at 10 Hz is 2400 numbers, its features two. Bursts ride on tilt
-readings; the stage keeps its own rows of tilt devices. It publishes the estate's median burst
-sway per site on the board, the storm stage's wind stand-in for sites without a station.
+only their features — in-band RMS, dominant frequency, damping ratio and the tree's foliage
+state at that time — are kept, per tree, in a small window: a 2-min burst at 10 Hz is 2400
+numbers, its features four. Trusted bursts also feed the tree's seasonal baselines
+(:mod:`greeniot.analytics.sway.seasons`): the frequency drop is judged against the baseline of
+the same foliage state. Bursts ride on tilt readings; the stage keeps its own rows of tilt
+devices. It publishes the estate's median burst sway per site on the board, the storm stage's
+wind stand-in for sites without a station.
 """
 
 from __future__ import annotations
@@ -19,7 +22,22 @@ from greeniot.analytics.core.windows import Windows
 from greeniot.analytics.params import AnalyticsParams
 from greeniot.analytics.stage import Board, SiteSway, StageBatch
 from greeniot.analytics.storm.detect import site_sway_rms
-from greeniot.analytics.sway.detect import frequency_drop, sway_features
+from greeniot.analytics.sway.detect import sway_features
+from greeniot.analytics.sway.phenology import (
+    LEAF_OFF,
+    STATE_NAMES,
+    foliage_state,
+    leaf_habit,
+    near_transition,
+    tree_windows,
+)
+from greeniot.analytics.sway.seasons import (
+    SeasonBaseline,
+    SeasonRings,
+    population_ratio,
+    recent_sway,
+    reference_state,
+)
 
 BURST_CHUNK = 256  # bursts analysed per vectorized call: bounds the FFT workspace
 
@@ -34,9 +52,15 @@ class SwayStage:
         self.site = np.zeros(0, np.int64)
         self.tree: list[str | None] = []
         self.heritage = np.zeros(0, bool)
-        self.windows = Windows(("rms_deg", "freq_hz", "damping"), window)
+        self.windows = Windows(("rms_deg", "freq_hz", "damping", "foliage"), window)
         self.dirty = np.zeros(0, bool)  # rows with bursts not yet judged
         self.latches = Latches()
+        sp = params.sway
+        self.rings = SeasonRings(sp.season_ring, int(sp.season_spacing_h * 3_600_000))
+        # leaf calendar per row (from the registry's tree: species, habit, latitude)
+        self.deciduous = np.zeros(0, bool)
+        self.southern = np.zeros(0, bool)
+        self.season_windows = np.zeros((0, 4), np.int64)
 
     def rows(self, kind: str, sites: np.ndarray, devices: np.ndarray,
              board: Board) -> np.ndarray:
@@ -51,12 +75,32 @@ class SwayStage:
             metas = [board.lookup.meta(*self.index.key(r)) for r in range(before, n)]
             self.tree.extend(m.tree for m in metas)
             self.heritage = np.concatenate([self.heritage, [m.heritage for m in metas]])
+            dec, south, win = self._calendar(board, range(before, n))
+            self.deciduous = np.concatenate([self.deciduous, dec])
+            self.southern = np.concatenate([self.southern, south])
+            self.season_windows = np.concatenate([self.season_windows, win])
         return rows
 
     def remeta(self, board: Board) -> None:
         metas = [board.lookup.meta(*self.index.key(r)) for r in range(len(self.index))]
         self.tree = [m.tree for m in metas]
         self.heritage = np.asarray([m.heritage for m in metas], bool)
+        self.deciduous, self.southern, self.season_windows = self._calendar(
+            board, range(len(self.index)))
+
+    def _calendar(self, board: Board, rows: range
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Leaf habit, hemisphere and calendar windows of these rows' trees. A device bound to
+        no known tree is evergreen (one baseline); an unknown latitude counts as northern."""
+        sp = self.params.sway
+        infos = [board.lookup.tree_info(*self.index.key(r)) for r in rows]
+        dec = np.asarray([leaf_habit(t.species, t.leaf_habit) == "deciduous" if t else False
+                          for t in infos], bool)
+        south = np.asarray([bool(t and t.lat_deg is not None and t.lat_deg < 0)
+                            for t in infos], bool)
+        win = tree_windows([t.species if t else None for t in infos], sp.season_windows,
+                           sp.windows_by_species)
+        return dec, south, win.reshape(-1, 4)
 
     def append(self, batch: StageBatch, board: Board) -> None:
         """Analyse the batch's bursts (plain tilt readings carry none for this stage)."""
@@ -105,9 +149,16 @@ class SwayStage:
                     min_peak_ratio=sp.min_peak_ratio, min_rms_deg=sp.min_rms_deg)
                 rr = rows[idx]
                 tt = np.asarray([bursts[i].ts_ms for i in idx], np.int64)
+                zeta = (feats.damping if feats.damping is not None
+                        else np.full(len(idx), np.nan))
+                fol = foliage_state(tt, self.deciduous[rr], self.southern[rr],
+                                    self.season_windows[rr])
                 self.windows.append(rr, tt, {"rms_deg": feats.rms_deg, "freq_hz": feats.freq_hz,
-                                             "damping": (feats.damping if feats.damping is not None
-                                                         else np.full(len(idx), np.nan))})
+                                             "damping": zeta, "foliage": fol})
+                # an alarmed tree does not teach its baseline the suspect frequency
+                ok = self.latches.level("sway", n)[rr] == 0
+                self.rings.ensure_rows(n)
+                self.rings.push(rr[ok], tt[ok], fol[ok], feats.freq_hz[ok], zeta[ok])
                 out_r.append(rr)
                 out_t.append(tt)
                 out_rms.append(feats.rms_deg)
@@ -129,30 +180,78 @@ class SwayStage:
         return has, newest[has], med[has]
 
     def tick(self, now_ms: int, board: Board) -> list[Event]:
-        """Judge the trees that sent bursts: frequency drop against their own past."""
+        """Judge the trees that sent bursts: frequency drop against their own baseline of the
+        same foliage state (:mod:`greeniot.analytics.sway.seasons`)."""
         emit: list[Event] = []
-        rows = np.flatnonzero(self.dirty)
-        if rows.size == 0:
+        dirty = np.flatnonzero(self.dirty)
+        if dirty.size == 0:
             return emit
         sp = self.params.sway
         w = self.windows
+        # the whole population of the sites judged: a shared seasonal step cancels out
+        n = w.n_rows
+        rows = np.flatnonzero(np.isin(self.site[:n], self.site[dirty]) & (w.newest_ts_ms > 0))
         ts = w.chronological("ts_ms", rows)
         freq = w.chronological("freq_hz", rows).astype(np.float64)
+        zeta = w.chronological("damping", rows).astype(np.float64)
+        fol = np.nan_to_num(w.chronological("foliage", rows)).astype(np.int64)
         rms = w.chronological("rms_deg", rows).astype(np.float64)
-        drop = frequency_drop(ts, freq, now_ms, recent_bursts=sp.recent_bursts,
-                              baseline_days=sp.baseline_days,
-                              baseline_min_bursts=sp.baseline_min_bursts)
+        rec = recent_sway(ts, freq, zeta, fol, now_ms, recent_bursts=sp.recent_bursts)
+        _f, _z, n_off = self.rings.baseline(rows, np.full(rows.size, LEAF_OFF), rec.oldest_ms)
+        ref = reference_state(rec.state, n_off, sp.baseline_min_bursts)
+        base_hz, base_z, n_base = self.rings.baseline(rows, ref, rec.oldest_ms)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = rec.freq_hz / base_hz
+        ratio[(n_base < sp.baseline_min_bursts) | (rec.n < sp.recent_bursts)] = np.nan
+        near = self.deciduous[rows] & near_transition(
+            np.full(rows.size, now_ms, np.int64), self.southern[rows],
+            self.season_windows[rows], sp.season_margin_days)
+        adj = population_ratio(ratio, self.site[rows], near, min_trees=sp.season_min_trees)
+        drop = 1.0 - adj
+        judge = self.dirty[rows]
+        rows, drop, ts, rms = rows[judge], drop[judge], ts[judge], rms[judge]
+        sub = np.flatnonzero(judge)
         th = np.asarray(sp.drop_frac.as_tuple())
-        on, hold, known = graded(drop.drop_frac, th, self.params.tilt.hysteresis)
+        on, hold, known = graded(drop, th, self.params.tilt.hysteresis)
         fire = self.latches.update_rows("sway", len(self.index), rows, on, hold, known)
         for i in np.flatnonzero(fire):
             lv = int(on[i])
+            j = sub[i]
+            shared = ("" if adj[j] == ratio[j] else
+                      f"; {100 * (1 - ratio[j] / adj[j]):+.0f}% shared by the site's "
+                      f"deciduous trees removed")
             # value/unit per the Event contract: the sway RMS [deg]; the frequency in freq_hz
             emit.append(self.event(
                 int(rows[i]), lv, rms[i, -1], sp.min_rms_deg, int(ts[i, -1]),
-                f"sway frequency {drop.recent_hz[i]:.3f} Hz is {100 * drop.drop_frac[i]:.0f}% "
-                f"below this tree's own baseline {drop.baseline_hz[i]:.3f} Hz "
-                f"({drop.n_baseline[i]} bursts; {SEVERITY[lv]} at {100 * th[lv - 1]:.0f}%)",
-                freq_hz=float(drop.recent_hz[i])))
+                f"sway frequency {rec.freq_hz[j]:.3f} Hz is {100 * drop[i]:.0f}% below this "
+                f"tree's own {STATE_NAMES[int(ref[j])]} baseline {base_hz[j]:.3f} Hz "
+                f"({n_base[j]} bursts; now {STATE_NAMES[int(rec.state[j])]}; damping "
+                f"{rec.damping[j]:.3f} vs {base_z[j]:.3f}{shared}; "
+                f"{SEVERITY[lv]} at {100 * th[lv - 1]:.0f}%)",
+                freq_hz=float(rec.freq_hz[j])))
         self.dirty[rows[w.newest_ts_ms[rows] <= now_ms]] = False  # future bursts: judge later
         return emit
+
+    # -- seasonal baselines across restarts ---------------------------------------------------
+    def baselines(self) -> list[SeasonBaseline]:
+        """Every tree's baseline per foliage state, to store (a restart restores them)."""
+        r, st, f, z, cnt, newest = self.rings.summary()
+        out = []
+        for k in range(r.size):
+            if int(r[k]) >= len(self.index):
+                continue
+            site, device = self.index.key(int(r[k]))
+            out.append(SeasonBaseline(site, device, int(st[k]), float(f[k]), float(z[k]),
+                                      int(cnt[k]), int(newest[k])))
+        return out
+
+    def restore_baselines(self, stored: list[SeasonBaseline], board: Board) -> None:
+        """Seed the seasonal baselines from stored ones (e.g. after a restart)."""
+        if not stored:
+            return
+        rows = self.rows("tilt", np.asarray([b.site for b in stored], dtype=object),
+                         np.asarray([b.device for b in stored], dtype=object), board)
+        self.rings.ensure_rows(len(self.index))
+        for row, b in zip(rows, stored, strict=True):
+            self.rings.restore(int(row), b.state, b.freq_hz, b.damping, b.n_bursts,
+                               b.newest_ms)
