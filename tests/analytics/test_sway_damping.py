@@ -72,7 +72,7 @@ def test_spectral_damping_of_a_free_decay(f_hz: float, zeta: float) -> None:
 
 
 def test_modal_damping_needs_bins_and_a_peak() -> None:
-    x, fd = free_decay(0.2, 0.1, 0.005, seed=3)
+    x, _fd = free_decay(0.2, 0.1, 0.005, seed=3)
     assert np.isnan(modal_damping(x[None, :], x[None, :], HZ, np.array([np.nan]))[0])
     short = x[None, :200]  # 20 s: too few bins around a 0.05 Hz peak
     assert np.isnan(modal_damping(short, short, HZ, np.array([0.05]))[0])

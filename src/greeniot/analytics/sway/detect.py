@@ -93,10 +93,7 @@ def sway_features(pitch_deg: np.ndarray, roll_deg: np.ndarray, hz: float, *,
     both = detrend_rows(np.concatenate([p, r], axis=0))
     p, r = both[:rows], both[rows:]
 
-    sos = signal.butter(filter_order, [lo, hi], btype="bandpass", fs=hz, output="sos")
-    fp = signal.sosfiltfilt(sos, p, axis=1)
-    fr = signal.sosfiltfilt(sos, r, axis=1)
-    rms = np.sqrt(np.mean(fp * fp + fr * fr, axis=1))
+    rms = _band_rms(p, r, hz, lo, hi, filter_order)
 
     nperseg = max(min_samples // 2, n // 2)
     nfft = int(2 ** np.ceil(np.log2(2 * nperseg)))
@@ -178,23 +175,30 @@ def modal_damping(pitch_deg: np.ndarray, roll_deg: np.ndarray, hz: float, peak_h
     if ok.size == 0:
         return out
     spec = np.abs(np.fft.rfft(p[ok], axis=1)) ** 2 + np.abs(np.fft.rfft(r[ok], axis=1)) ** 2
-    f = np.fft.rfftfreq(n, 1.0 / hz)
-    pko = pk[ok][:, None]
+    df = hz / n
+    pko = pk[ok]
     # below the band the fit may go down to the third bin (a linear detrend flattens the
     # first two): a 0.05 Hz mode's lower half lies there
-    use = ((f[None, :] >= np.maximum(pko / span, min(band_low_hz, 2.5 * hz / n)))
-           & (f[None, :] <= np.minimum(pko * span, band_high_hz)) & (f[None, :] > 0))
+    k_lo = np.ceil(np.maximum(pko / span, min(band_low_hz, 2.5 * df)) / df).astype(np.int64)
+    k_hi = np.floor(np.minimum(pko * span, band_high_hz) / df).astype(np.int64)
+    k_hi = np.minimum(k_hi, spec.shape[1] - 1)
+    width = int(max(1, (k_hi - k_lo).max() + 1))
+    # each burst's own bins side by side: (bursts, width), masked past its top bin
+    idx = k_lo[:, None] + np.arange(width)[None, :]
+    use = idx <= k_hi[:, None]
+    idx = np.minimum(idx, spec.shape[1] - 1)
+    fb = (idx * df)[:, None, :]
+    pgram = np.where(use, np.take_along_axis(spec, idx, axis=1), 0.0)[:, None, :]
+    u3 = use[:, None, :]
     m = use.sum(axis=1)
     z = ZETA_GRID[None, :, None]
     best = np.full((ok.size, ZETA_GRID.size), np.inf)
-    f2 = (f * f)[None, None, :]
-    I = np.where(use, spec, 0.0)[:, None, :]
     for c in F0_GRID:  # a loop over 21 frequencies, each over every burst and ζ at once
-        f0 = (c * pk[ok])[:, None, None]
-        g = 1.0 / ((f0 * f0 - f2) ** 2 + (2.0 * z * f0 * f[None, None, :]) ** 2)
+        f0 = (c * pko)[:, None, None]
+        inv_g = (f0 * f0 - fb * fb) ** 2 + (2.0 * z * f0 * fb) ** 2
         with np.errstate(divide="ignore", invalid="ignore"):
-            a = (I / g * use[:, None, :]).sum(axis=2) / m[:, None]
-            obj = (np.log(g) * use[:, None, :]).sum(axis=2) + m[:, None] * np.log(a)
+            a = np.where(u3, pgram * inv_g, 0.0).sum(axis=2) / m[:, None]
+            obj = -np.where(u3, np.log(inv_g), 0.0).sum(axis=2) + m[:, None] * np.log(a)
         best = np.minimum(best, np.where(np.isfinite(obj), obj, np.inf))
     k = best.argmin(axis=1)
     ar = np.arange(ok.size)
@@ -209,6 +213,34 @@ def modal_damping(pitch_deg: np.ndarray, roll_deg: np.ndarray, hz: float, peak_h
     zeta = np.where(k == kk, zeta, ZETA_GRID[k])
     out[ok] = np.where((m >= 8) & np.isfinite(best[ar, k]), zeta, np.nan)
     return out
+
+
+def _band_rms(p: np.ndarray, r: np.ndarray, hz: float, lo: float, hi: float,
+              filter_order: int) -> F64:
+    sos = signal.butter(filter_order, [lo, hi], btype="bandpass", fs=hz, output="sos")
+    fp = signal.sosfiltfilt(sos, p, axis=1)
+    fr = signal.sosfiltfilt(sos, r, axis=1)
+    return np.asarray(np.sqrt(np.mean(fp * fp + fr * fr, axis=1)), np.float64)
+
+
+def sway_rms(pitch_deg: np.ndarray, roll_deg: np.ndarray, hz: float, *,
+             band_low_hz: float = _SW.band_low_hz, band_high_hz: float = _SW.band_high_hz,
+             filter_order: int = _SW.filter_order) -> F64:
+    """In-band sway RMS [deg] of bursts, exactly as :func:`sway_features` computes it (linear
+    detrend, band-pass forward and backward, both axes); NaN rows give NaN."""
+    p = as_2d("pitch_deg", pitch_deg, np.float64)
+    r = as_2d("roll_deg", roll_deg, np.float64)
+    same_shape(p.shape, roll_deg=r)
+    if not hz > 0:
+        raise ValueError(f"hz must be > 0, got {hz}")
+    lo, hi = _band(hz, band_low_hz, band_high_hz)
+    rows = p.shape[0]
+    bad = ~(np.isfinite(p).all(axis=1) & np.isfinite(r).all(axis=1))
+    both = detrend_rows(np.concatenate([np.where(bad[:, None], 0.0, p),
+                                        np.where(bad[:, None], 0.0, r)], axis=0))
+    rms = _band_rms(both[:rows], both[rows:], hz, lo, hi, filter_order)
+    rms[bad] = np.nan
+    return rms
 
 
 def detrend_rows(x: np.ndarray) -> F64:

@@ -97,8 +97,8 @@ def windows_for(species: str | None, default: SeasonWindows,
 def day_of_year(ts_ms: NDArray[np.int64]) -> NDArray[np.int64]:
     """Day of year [1–366] of UTC times [ms] (numpy datetime arithmetic, vectorized)."""
     t = np.asarray(ts_ms, np.int64).astype("datetime64[ms]")
-    return ((t.astype("datetime64[D]") - t.astype("datetime64[Y]")).astype(np.int64)
-            + 1).astype(np.int64)
+    days = (t.astype("datetime64[D]") - t.astype("datetime64[Y]")).astype(np.int64)
+    return np.asarray(days + 1, np.int64)
 
 
 def foliage_state(ts_ms: np.ndarray, deciduous: np.ndarray, southern: np.ndarray,

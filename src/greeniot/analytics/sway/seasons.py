@@ -47,13 +47,14 @@ class SeasonBaseline:
     damping: float  # NaN: unknown
     n_bursts: int
     newest_ms: int
+    scatter: float = 0.0  # burst-to-burst scatter of the frequency, relative σ [-]
 
 
 class SeasonRings:
     """Per row and foliage state, the last ``ring`` trusted bursts ``spacing_ms`` apart:
     their times [ms], frequencies [Hz] and damping ratios [-]. Arrays (rows, states, ring)."""
 
-    __slots__ = ("ring", "spacing_ms", "ts", "freq", "zeta", "head", "last")
+    __slots__ = ("freq", "head", "last", "ring", "sigma_floor", "spacing_ms", "ts", "zeta")
 
     def __init__(self, ring: int, spacing_ms: int) -> None:
         if ring < 2:
@@ -65,6 +66,7 @@ class SeasonRings:
         self.zeta = np.full((0, N_STATES, self.ring), np.nan)
         self.head = np.zeros((0, N_STATES), np.int64)
         self.last = np.zeros((0, N_STATES), np.int64)
+        self.sigma_floor = np.zeros((0, N_STATES))  # scatter of a restored baseline
 
     def ensure_rows(self, n: int) -> None:
         k = n - self.ts.shape[0]
@@ -75,6 +77,7 @@ class SeasonRings:
         self.zeta = np.concatenate([self.zeta, np.full((k, N_STATES, self.ring), np.nan)])
         self.head = np.concatenate([self.head, np.zeros((k, N_STATES), np.int64)])
         self.last = np.concatenate([self.last, np.zeros((k, N_STATES), np.int64)])
+        self.sigma_floor = np.concatenate([self.sigma_floor, np.zeros((k, N_STATES))])
 
     def push(self, rows: np.ndarray, ts_ms: np.ndarray, state: np.ndarray,
              freq_hz: np.ndarray, damping: np.ndarray) -> int:
@@ -99,9 +102,10 @@ class SeasonRings:
         return kept
 
     def baseline(self, rows: np.ndarray, state: np.ndarray, before_ms: np.ndarray
-                 ) -> tuple[F64, F64, I64]:
-        """Median frequency [Hz], median damping [-] and count of each row's ring entries of
-        ``state`` older than ``before_ms``."""
+                 ) -> tuple[F64, F64, I64, F64]:
+        """Median frequency [Hz], median damping [-], count, and the frequency's relative
+        scatter (σ = 1.4826 × median absolute deviation / median, at least that of a restored
+        baseline) of each row's ring entries of ``state`` older than ``before_ms``."""
         r = np.asarray(rows, np.int64).ravel()
         s = np.asarray(state, np.int64).ravel()
         ts = self.ts[r, s]
@@ -109,11 +113,14 @@ class SeasonRings:
         f = self.freq[r, s]
         use &= np.isfinite(f)
         z = self.zeta[r, s]
-        return (masked_median(f, use), masked_median(z, use & np.isfinite(z)),
-                use.sum(axis=1).astype(np.int64))
+        med = masked_median(f, use)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mad = masked_median(np.abs(f - med[:, None]), use) * 1.4826 / med
+        return (med, masked_median(z, use & np.isfinite(z)), use.sum(axis=1).astype(np.int64),
+                np.fmax(mad, self.sigma_floor[r, s]))
 
     def restore(self, row: int, state: int, freq_hz: float, damping: float, n_bursts: int,
-                newest_ms: int) -> None:
+                newest_ms: int, scatter: float = 0.0) -> None:
         """Seed a row's ring of one state from a stored baseline: ``min(n, ring)`` entries of
         its median at ``newest_ms`` (the median is kept; later bursts replace them)."""
         if not 0 <= state < N_STATES:
@@ -131,24 +138,21 @@ class SeasonRings:
         self.zeta[row, state, :k] = damping
         self.head[row, state] = k
         self.last[row, state] = newest_ms
+        self.sigma_floor[row, state] = scatter if np.isfinite(scatter) else 0.0
 
-    def summary(self) -> tuple[I64, I64, F64, F64, I64, I64]:
+    def summary(self) -> tuple[I64, I64, F64, F64, I64, I64, F64]:
         """Every kept (row, state): ``(rows, states, freq median, damping median, count,
-        newest ms)``."""
-        n = self.ts.shape[0]
+        newest ms, relative scatter)``."""
         use = (self.ts > 0) & np.isfinite(self.freq)
         cnt = use.sum(axis=2)
         r, s = np.nonzero(cnt > 0)
         if r.size == 0:
             z = np.zeros(0, np.int64)
-            return z, z.copy(), np.zeros(0), np.zeros(0), z.copy(), z.copy()
-        f = masked_median(self.freq[r, s], use[r, s])
-        zu = use[r, s] & np.isfinite(self.zeta[r, s])
-        zm = masked_median(self.zeta[r, s], zu)
+            return z, z.copy(), np.zeros(0), np.zeros(0), z.copy(), z.copy(), np.zeros(0)
         newest = np.where(use, self.ts, 0).max(axis=2)[r, s]
-        del n
-        return r.astype(np.int64), s.astype(np.int64), f, zm, cnt[r, s].astype(np.int64), \
-            newest.astype(np.int64)
+        f, zm, _n, sig = self.baseline(r, s, newest + 1)
+        return (r.astype(np.int64), s.astype(np.int64), f, zm, cnt[r, s].astype(np.int64),
+                newest.astype(np.int64), sig)
 
 
 def reference_state(state: np.ndarray, n_leaf_off: np.ndarray, min_bursts: int

@@ -22,7 +22,7 @@ from greeniot.analytics.core.windows import Windows
 from greeniot.analytics.params import AnalyticsParams
 from greeniot.analytics.stage import Board, SiteSway, StageBatch
 from greeniot.analytics.storm.detect import site_sway_rms
-from greeniot.analytics.sway.detect import sway_features
+from greeniot.analytics.sway.detect import sway_features, sway_rms
 from greeniot.analytics.sway.phenology import (
     LEAF_OFF,
     STATE_NAMES,
@@ -40,6 +40,32 @@ from greeniot.analytics.sway.seasons import (
 )
 
 BURST_CHUNK = 256  # bursts analysed per vectorized call: bounds the FFT workspace
+MAX_STITCHED = 12_000  # samples: the protocol's longest burst (10 min at 20 Hz)
+
+
+class _Open:
+    """A burst being stitched from consecutive chunks (the firmware sends a long burst as
+    readings of ``burst_chunk`` samples, each starting where the last ended)."""
+
+    __slots__ = ("hz", "pitch", "roll", "ts_ms")
+
+    def __init__(self, b: Burst) -> None:
+        self.ts_ms = int(b.ts_ms)
+        self.hz = float(b.hz)
+        self.pitch = list(b.pitch_deg)
+        self.roll = list(b.roll_deg)
+
+    @property
+    def end_ms(self) -> float:
+        """When the next chunk would start [ms]."""
+        return self.ts_ms + len(self.pitch) * 1000.0 / self.hz
+
+    def continues(self, b: Burst) -> bool:
+        return (float(b.hz) == self.hz and abs(b.ts_ms - self.end_ms) <= 500.0 / self.hz
+                and len(self.pitch) + len(b.pitch_deg) <= MAX_STITCHED)
+
+    def burst(self, site: str, device: str) -> Burst:
+        return Burst(site, device, self.ts_ms, self.hz, self.pitch, self.roll)
 
 
 class SwayStage:
@@ -55,6 +81,7 @@ class SwayStage:
         self.windows = Windows(("rms_deg", "freq_hz", "damping", "foliage"), window)
         self.dirty = np.zeros(0, bool)  # rows with bursts not yet judged
         self.latches = Latches()
+        self.open: dict[int, _Open] = {}  # row → burst still being stitched
         sp = params.sway
         self.rings = SeasonRings(sp.season_ring, int(sp.season_spacing_h * 3_600_000))
         # leaf calendar per row (from the registry's tree: species, habit, latitude)
@@ -122,23 +149,72 @@ class SwayStage:
 
     def add(self, rows: np.ndarray, bursts: list[Burst]
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Analyse bursts and store their features.
+        """Take bursts: their in-band RMS now (the site's wind stand-in cannot wait), their
+        features once each burst is whole.
 
-        Returns ``(rows, ts_ms, rms_deg)`` of the analysed bursts, for the site stand-in.
-        Bursts too short or sampled too slowly for the sway band are skipped.
+        A burst that starts where the row's previous one ended (within half a sample, same
+        rate) continues it: the firmware sends a 300-s burst as chunks of ``burst_chunk``
+        samples, and a 20-s chunk cannot resolve a 0.1 Hz tree. A stitched burst is analysed
+        when a burst that does not continue it arrives, or at the first tick at or after its
+        end (:meth:`close_due`). Returns ``(rows, ts_ms, rms_deg)`` of the bursts as they
+        came, for the site stand-in. Bursts too short or sampled too slowly for the sway band
+        are skipped.
         """
         n = len(self.index)
         self.windows.ensure_rows(n)
+        self.rings.ensure_rows(n)
         if self.dirty.size < n:
             self.dirty = np.concatenate([self.dirty, np.zeros(n - self.dirty.size, bool)])
+        sp = self.params.sway
+        out_r, out_t, out_rms = [], [], []
+        for (hz, _length), idx in self._groups(bursts).items():
+            p = np.asarray([bursts[i].pitch_deg for i in idx], np.float64)
+            r = np.asarray([bursts[i].roll_deg for i in idx], np.float64)
+            out_r.append(rows[idx])
+            out_t.append(np.asarray([bursts[i].ts_ms for i in idx], np.int64))
+            out_rms.append(sway_rms(p, r, hz, band_low_hz=sp.band_low_hz,
+                                    band_high_hz=sp.band_high_hz,
+                                    filter_order=sp.filter_order))
+        whole: list[tuple[int, Burst]] = []
+        for i in sorted(range(len(bursts)), key=lambda i: (int(rows[i]), bursts[i].ts_ms)):
+            row, b = int(rows[i]), bursts[i]
+            cur = self.open.get(row)
+            if cur is not None and cur.continues(b):
+                cur.pitch.extend(b.pitch_deg)
+                cur.roll.extend(b.roll_deg)
+                continue
+            if cur is not None:
+                whole.append((row, cur.burst(*self.index.key(row))))
+            self.open[row] = _Open(b)
+        self._analyse(whole)
+        if not out_r:
+            z = np.zeros(0, np.int64)
+            return z, z.copy(), np.zeros(0)
+        return np.concatenate(out_r), np.concatenate(out_t), np.concatenate(out_rms)
+
+    def close_due(self, now_ms: int) -> None:
+        """Analyse the stitched bursts that ended by ``now_ms``."""
+        due = [row for row, o in self.open.items() if o.end_ms <= now_ms]
+        self._analyse([(row, self.open.pop(row).burst(*self.index.key(row))) for row in due])
+
+    def _groups(self, bursts: list[Burst]) -> dict[tuple[float, int], list[int]]:
+        """Indices of the analysable bursts by (rate, length): each group is one array."""
+        sp = self.params.sway
         groups: dict[tuple[float, int], list[int]] = {}
         for i, b in enumerate(bursts):
-            groups.setdefault((float(b.hz), len(b.pitch_deg)), []).append(i)
-        out_r, out_t, out_rms = [], [], []
+            if len(b.pitch_deg) >= sp.min_samples and 0.45 * float(b.hz) > sp.band_low_hz:
+                groups.setdefault((float(b.hz), len(b.pitch_deg)), []).append(i)
+        return groups
+
+    def _analyse(self, whole: list[tuple[int, Burst]]) -> None:
+        """Features of whole bursts into the windows and the seasonal rings."""
+        if not whole:
+            return
+        n = len(self.index)
+        rows = np.asarray([row for row, _b in whole], np.int64)
+        bursts = [b for _row, b in whole]
         sp = self.params.sway
-        for (hz, length), members in groups.items():
-            if length < sp.min_samples or not 0.45 * hz > sp.band_low_hz:
-                continue
+        for (hz, _length), members in self._groups(bursts).items():
             for c in range(0, len(members), BURST_CHUNK):
                 idx = members[c:c + BURST_CHUNK]
                 p = np.asarray([bursts[i].pitch_deg for i in idx], np.float64)
@@ -157,17 +233,8 @@ class SwayStage:
                                              "damping": zeta, "foliage": fol})
                 # an alarmed tree does not teach its baseline the suspect frequency
                 ok = self.latches.level("sway", n)[rr] == 0
-                self.rings.ensure_rows(n)
                 self.rings.push(rr[ok], tt[ok], fol[ok], feats.freq_hz[ok], zeta[ok])
-                out_r.append(rr)
-                out_t.append(tt)
-                out_rms.append(feats.rms_deg)
-        if not out_r:
-            z = np.zeros(0, np.int64)
-            return z, z.copy(), np.zeros(0)
-        rr, tt, rms = np.concatenate(out_r), np.concatenate(out_t), np.concatenate(out_rms)
-        self.dirty[rr] = True
-        return rr, tt, rms
+                self.dirty[rr] = True
 
     def site_sway(self, rows: np.ndarray, ts_ms: np.ndarray, rms_deg: np.ndarray,
                   n_sites: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -183,6 +250,7 @@ class SwayStage:
         """Judge the trees that sent bursts: frequency drop against their own baseline of the
         same foliage state (:mod:`greeniot.analytics.sway.seasons`)."""
         emit: list[Event] = []
+        self.close_due(now_ms)
         dirty = np.flatnonzero(self.dirty)
         if dirty.size == 0:
             return emit
@@ -197,9 +265,10 @@ class SwayStage:
         fol = np.nan_to_num(w.chronological("foliage", rows)).astype(np.int64)
         rms = w.chronological("rms_deg", rows).astype(np.float64)
         rec = recent_sway(ts, freq, zeta, fol, now_ms, recent_bursts=sp.recent_bursts)
-        _f, _z, n_off = self.rings.baseline(rows, np.full(rows.size, LEAF_OFF), rec.oldest_ms)
+        _f, _z, n_off, _s = self.rings.baseline(rows, np.full(rows.size, LEAF_OFF),
+                                                rec.oldest_ms)
         ref = reference_state(rec.state, n_off, sp.baseline_min_bursts)
-        base_hz, base_z, n_base = self.rings.baseline(rows, ref, rec.oldest_ms)
+        base_hz, base_z, n_base, scatter = self.rings.baseline(rows, ref, rec.oldest_ms)
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = rec.freq_hz / base_hz
         ratio[(n_base < sp.baseline_min_bursts) | (rec.n < sp.recent_bursts)] = np.nan
@@ -208,11 +277,17 @@ class SwayStage:
             self.season_windows[rows], sp.season_margin_days)
         adj = population_ratio(ratio, self.site[rows], near, min_trees=sp.season_min_trees)
         drop = 1.0 - adj
+        # standard error of the drop from the tree's own burst-to-burst scatter (medians:
+        # 1.25 σ/√n each); a drop inside drop_z of them is sampling, not the tree
+        with np.errstate(invalid="ignore", divide="ignore"):
+            se = 1.25 * np.fmax(scatter, sp.min_scatter) * np.sqrt(
+                1.0 / np.maximum(rec.n, 1) + 1.0 / np.maximum(n_base, 1))
         judge = self.dirty[rows]
-        rows, drop, ts, rms = rows[judge], drop[judge], ts[judge], rms[judge]
+        rows, drop, ts, rms, se = rows[judge], drop[judge], ts[judge], rms[judge], se[judge]
         sub = np.flatnonzero(judge)
         th = np.asarray(sp.drop_frac.as_tuple())
-        on, hold, known = graded(drop, th, self.params.tilt.hysteresis)
+        graded_drop = np.where(np.isfinite(drop) & (drop < sp.drop_z * se), 0.0, drop)
+        on, hold, known = graded(graded_drop, th, self.params.tilt.hysteresis)
         fire = self.latches.update_rows("sway", len(self.index), rows, on, hold, known)
         for i in np.flatnonzero(fire):
             lv = int(on[i])
@@ -225,7 +300,8 @@ class SwayStage:
                 int(rows[i]), lv, rms[i, -1], sp.min_rms_deg, int(ts[i, -1]),
                 f"sway frequency {rec.freq_hz[j]:.3f} Hz is {100 * drop[i]:.0f}% below this "
                 f"tree's own {STATE_NAMES[int(ref[j])]} baseline {base_hz[j]:.3f} Hz "
-                f"({n_base[j]} bursts; now {STATE_NAMES[int(rec.state[j])]}; damping "
+                f"(± {100 * se[i]:.0f}%, {n_base[j]} bursts; now "
+                f"{STATE_NAMES[int(rec.state[j])]}; damping "
                 f"{rec.damping[j]:.3f} vs {base_z[j]:.3f}{shared}; "
                 f"{SEVERITY[lv]} at {100 * th[lv - 1]:.0f}%)",
                 freq_hz=float(rec.freq_hz[j])))
@@ -235,14 +311,14 @@ class SwayStage:
     # -- seasonal baselines across restarts ---------------------------------------------------
     def baselines(self) -> list[SeasonBaseline]:
         """Every tree's baseline per foliage state, to store (a restart restores them)."""
-        r, st, f, z, cnt, newest = self.rings.summary()
+        r, st, f, z, cnt, newest, sig = self.rings.summary()
         out = []
         for k in range(r.size):
             if int(r[k]) >= len(self.index):
                 continue
             site, device = self.index.key(int(r[k]))
             out.append(SeasonBaseline(site, device, int(st[k]), float(f[k]), float(z[k]),
-                                      int(cnt[k]), int(newest[k])))
+                                      int(cnt[k]), int(newest[k]), float(sig[k])))
         return out
 
     def restore_baselines(self, stored: list[SeasonBaseline], board: Board) -> None:
@@ -254,4 +330,4 @@ class SwayStage:
         self.rings.ensure_rows(len(self.index))
         for row, b in zip(rows, stored, strict=True):
             self.rings.restore(int(row), b.state, b.freq_hz, b.damping, b.n_bursts,
-                               b.newest_ms)
+                               b.newest_ms, b.scatter)
