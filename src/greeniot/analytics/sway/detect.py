@@ -125,8 +125,8 @@ def sway_features(pitch_deg: np.ndarray, roll_deg: np.ndarray, hz: float, *,
 
 #: Grids of the modal fit: damping ratios [-] (log-spaced) and natural frequency as a multiple
 #: of the spectral peak (a damped mode's displacement peak lies at ``f0·sqrt(1 − 2ζ²)``).
-ZETA_GRID = np.geomspace(0.01, 0.6, 44)
-F0_GRID = np.linspace(0.9, 1.3, 21)
+ZETA_GRID = np.geomspace(0.01, 0.6, 32)
+F0_GRID = np.linspace(0.9, 1.3, 15)
 
 
 def modal_damping(pitch_deg: np.ndarray, roll_deg: np.ndarray, hz: float, peak_hz: np.ndarray,
@@ -193,7 +193,7 @@ def modal_damping(pitch_deg: np.ndarray, roll_deg: np.ndarray, hz: float, peak_h
     m = use.sum(axis=1)
     z = ZETA_GRID[None, :, None]
     best = np.full((ok.size, ZETA_GRID.size), np.inf)
-    for c in F0_GRID:  # a loop over 21 frequencies, each over every burst and ζ at once
+    for c in F0_GRID:  # a loop over 15 frequencies, each over every burst and ζ at once
         f0 = (c * pko)[:, None, None]
         inv_g = (f0 * f0 - fb * fb) ** 2 + (2.0 * z * f0 * fb) ** 2
         with np.errstate(divide="ignore", invalid="ignore"):
