@@ -101,6 +101,11 @@ class Estate:
     #: ``1 − soften_frac`` of what it was (NaN: never); None: no tree softens
     soften_at_s: F64 | None = None
     soften_frac: F64 | None = None
+    #: bursts as a damped mode under turbulent wind (:func:`seasons.sway_response`) instead
+    #: of a sine at the seasonal frequency. Off in the benchmark: its sites without a station
+    #: read the wind from burst RMS, and the waveform alone flipped a borderline calm lean
+    #: (0.2525° against 0.25°) on one seed — a stand-in sensitivity, not sway physics.
+    damped_sway: bool = False
 
 
 def draw_estate(seed: int, *, start_ms: int, days: float = 6.0, n_sites: int = 3,
@@ -239,18 +244,20 @@ def sway_burst(est: Estate, i: int, t_s: float, pitch_deg: float, roll_deg: floa
     amp = rms * np.sqrt(2.0)
     phase = rng.uniform(0, 2 * np.pi)
     env = 1.0 + 0.3 * np.sin(2 * np.pi * tau / 20.0 + phase)
-    if est.seasons is None:
-        along = amp * env * np.sin(2 * np.pi * tr.sway_hz[i] * tau + phase)
-    else:  # a damped mode under turbulent wind, at this season's frequency and damping
-        t_ms = est.start_ms + t_s * 1000.0
+    f = float(tr.sway_hz[i])
+    if est.seasons is not None:  # this season's natural frequency (and stiffness)
         loss = 0.0
         if est.soften_at_s is not None and est.soften_frac is not None and t_s >= np.nan_to_num(
                 est.soften_at_s[i], nan=np.inf):
             loss = float(est.soften_frac[i])
-        f, zeta = est.seasons.natural(i, float(tr.sway_hz[i]), t_ms, loss)
-        # its own stream (per estate, tree and time), so the caller's draws stay as they were
+        f, zeta = est.seasons.natural(i, f, est.start_ms + t_s * 1000.0, loss)
+    if est.seasons is not None and est.damped_sway:
+        # a damped mode under turbulent wind; its own stream (per estate, tree and time), so
+        # the caller's draws stay as they were
         own = np.random.default_rng([est.start_ms % 2**32, i, int(t_s * 1000) % 2**32])
         along = amp * env * sway_response(own, f, zeta, n, hz)
+    else:
+        along = amp * env * np.sin(2 * np.pi * f * tau + phase)
     d = float(est.storm.wind_to_rad(np.array([t_s]))[0] - tr.sensor_az_rad[i])
     noise = rng.normal(0.0, float(tr.noise_deg[i]), (2, n))
     p = pitch_deg + along * np.cos(d) + noise[0]

@@ -88,10 +88,12 @@ class TreeSeasons:
         return f, zeta
 
 
-def sway_response(rng: np.random.Generator, f_hz: float, zeta: float, n: int, hz: float
-                  ) -> F64:
-    """``n`` samples at ``hz`` of a damped oscillator driven by white noise, scaled to an RMS
-    of 1/√2 (that of a unit sine, so amplitudes mean what they did for a sine).
+def sway_response(rng: np.random.Generator, f_hz: float, zeta: float, n: int, hz: float,
+                  band_hz: tuple[float, float] = (0.05, 3.0)) -> F64:
+    """``n`` samples at ``hz`` of a damped oscillator driven by white noise, scaled so that
+    its RMS within the sway band ``band_hz`` (docs/domain.md: 0.05–3 Hz) is 1/√2 — that of a
+    unit sine, so a sway amplitude (and the in-band RMS a node's burst is judged by) means
+    what it did for a sine.
 
     Discretized with the impulse-invariant poles ``exp((−ζω ± iω_d)/hz)``; the first
     five decay times are discarded so the burst starts in the steady state.
@@ -101,5 +103,8 @@ def sway_response(rng: np.random.Generator, f_hz: float, zeta: float, n: int, hz
     a = [1.0, -2.0 * r * np.cos(w * np.sqrt(1.0 - zeta**2) / hz), r * r]
     warm = int(min(20 * hz / f_hz, 5.0 * hz / (zeta * w)))
     x = signal.lfilter([1.0], a, rng.standard_normal(n + warm))[warm:]
-    x -= x.mean()
-    return np.asarray(x * (np.sqrt(0.5) / max(float(np.sqrt(np.mean(x * x))), 1e-12)))
+    x = signal.detrend(x)
+    sos = signal.butter(4, [band_hz[0], min(band_hz[1], 0.45 * hz)], btype="bandpass", fs=hz,
+                        output="sos")
+    inband = signal.sosfiltfilt(sos, x)
+    return np.asarray(x * (np.sqrt(0.5) / max(float(np.sqrt(np.mean(inband**2))), 1e-12)))
