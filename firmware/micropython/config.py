@@ -52,7 +52,9 @@ DEFAULTS = {
     "burst_look_s": 3.0,
     "burst_trigger_deg": 0.05,  # 0 = always the whole burst
     "windy_interval_s": 120.0,  # never below interval_s / 3 (the backend's offline limit)
-    "burst_max": 2400,  # samples per axis: bounds RAM (2 x 4 bytes each)
+    # samples per axis: bounds RAM (2 x 4 bytes each); 3000 = 300 s at 10 Hz, the burst a
+    # 0.05-0.1 Hz tree needs (set burst_s 300 for large trees)
+    "burst_max": 3000,
     "burst_chunk": 200,  # samples per reading (payload ~3 kB), so a long burst fits the heap
     # valve
     "max_run_s": 1800,  # hard cap: a valve never stays open longer, whatever a command says

@@ -38,6 +38,10 @@ class TreeInfo:
     heritage: bool = False  # ancient or named tree: stricter thresholds, handled first
     species: str | None = None
     height_m: float | None = None
+    #: Latitude of the tree or its site [deg, south < 0] (the sway stage's leaf calendar) and
+    #: its leaf habit, ``deciduous`` | ``evergreen`` (None: from the species' genus).
+    lat_deg: float | None = None
+    leaf_habit: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

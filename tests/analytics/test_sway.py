@@ -7,7 +7,12 @@ import pytest
 from scipy import signal
 
 from greeniot.analytics.params import SWAY_PARAMS
-from greeniot.analytics.sway.detect import frequency_drop, sway_features, welch_psd
+from greeniot.analytics.sway.detect import (
+    detrend_rows,
+    frequency_drop,
+    sway_features,
+    welch_psd,
+)
 from tests.analytics.analytics_synth import DAY, T0
 
 P = SWAY_PARAMS["default"]
@@ -61,6 +66,11 @@ def test_welch_matches_scipy() -> None:
     np.testing.assert_allclose(p1, p2, rtol=1e-10, atol=1e-15)
 
 
+def test_detrend_matches_scipy() -> None:
+    x = np.random.default_rng(3).normal(size=(5, 777)) + np.linspace(0, 4, 777)
+    np.testing.assert_allclose(detrend_rows(x), signal.detrend(x, axis=1), atol=1e-10)
+
+
 def test_bad_bursts_name_the_argument() -> None:
     with pytest.raises(ValueError, match="pitch_deg has 10 samples"):
         sway_features(np.zeros((1, 10)), np.zeros((1, 10)), 10.0)
@@ -81,3 +91,35 @@ def test_frequency_drop_against_own_baseline() -> None:
     assert d.drop_frac[1] == pytest.approx(0.0)  # median of the newest three ignores it
     assert np.isnan(d.drop_frac[2])
     assert d.baseline_hz[0] == pytest.approx(0.40)
+
+
+def test_firmware_chunks_are_stitched_into_one_long_burst() -> None:
+    """The firmware sends a 300-s, 10-Hz burst as 15 readings of 200 samples, chunk k at
+    ``t0 + int(200·k·1000/hz)`` (firmware/micropython/app/tilt.py): the stage analyses them
+    as one burst, so a 0.08 Hz tree's frequency is resolved (a 20-s chunk holds 1.6 cycles);
+    the site's wind stand-in still gets every chunk's RMS at once (``SwayStage.add``)."""
+    from greeniot.analytics.engine import AnalyticsEngine
+    from greeniot.estate import DeviceBinding, EstateContext
+    from greeniot.protocol.messages import TiltBurst, TiltReading
+
+    eng = AnalyticsEngine(EstateContext(devices=(DeviceBinding("s", "tilt-1", "tilt"),)))
+    p, r = bursts([0.08], amp=0.2, noise=0.02, seconds=300.0, seed=4)
+    for k in range(15):
+        sl = slice(200 * k, 200 * (k + 1))
+        eng.ingest("s", "tilt-1", TiltReading(
+            seq=k + 1, ts_ms=T0 + int(200 * k * 1000 / 10.0), pitch_deg=float(p[0, sl].mean()),
+            roll_deg=float(r[0, sl].mean()),
+            burst=TiltBurst(hz=10.0, pitch_deg=p[0, sl].tolist(), roll_deg=r[0, sl].tolist())))
+    eng.tick(T0 + 60_000)  # mid-burst: the stand-in has the chunks, the features wait
+    row = eng.sway.index.get("s", "tilt-1")
+    assert row is not None and eng.sway.windows.newest_ts_ms[row] == 0
+    eng.tick(T0 + 301_000)
+    f = eng.sway.windows.chronological("freq_hz", np.array([row]))[0]
+    got = f[np.isfinite(f)]
+    assert got.size == 1 and got[0] == pytest.approx(0.08, abs=0.005)  # one burst, not 15
+    # a burst that does not continue it (a later reading) closes it and starts another
+    eng.ingest("s", "tilt-1", TiltReading(
+        seq=20, ts_ms=T0 + 600_000, pitch_deg=0.3, roll_deg=-0.2,
+        burst=TiltBurst(hz=10.0, pitch_deg=p[0, :600].tolist(), roll_deg=r[0, :600].tolist())))
+    eng.tick(T0 + 700_000)
+    assert np.isfinite(eng.sway.windows.chronological("freq_hz", np.array([row]))[0]).sum() == 2

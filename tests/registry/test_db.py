@@ -28,6 +28,7 @@ TABLES = {"sites", "zones", "trees", "devices", "tasks", "task_history", "alerts
 TABLES |= {"alert_history", "roster", "alert_routes", "deliveries"}  # 0003_lifecycle
 TABLES |= {"complaints", "calendar_rules", "calendar_occurrences", "work_records"}  # 0004
 TABLES |= {"irrigation_decisions"}  # 0011_irrigation_decisions
+TABLES |= {"sway_baselines"}  # 0013_sway_seasons
 
 
 def test_migrations_apply_to_an_empty_file_and_are_idempotent(tmp_path: Path) -> None:

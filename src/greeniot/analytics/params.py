@@ -43,6 +43,26 @@ References (read for this module; the figure used is quoted in brackets)
 [Leaves] Natural sway frequencies of trees, https://pmc.ncbi.nlm.nih.gov/articles/PMC6597771
     [abstract: "the presence of leaves decreases both the fundamental frequency and the damping
     ratio"].
+[KaneJames2011] B. Kane, K. R. James, "Dynamic properties of open-grown deciduous trees",
+    Canadian Journal of Forest Research 41(2) (2011),
+    http://www.ingentaconnect.com/content/nrc/cjfr/2011/00000041/00000002/art00011 [free
+    vibrations of Bradford pear and chestnut oak remeasured after pruning and after leaf drop:
+    "the effect of leaves superseded the effect of pruning, as well as ice accretion"].
+[Moore2004] J. R. Moore, D. A. Maguire, "Natural sway frequencies and damping ratios of trees:
+    influence of crown structure", Trees (online 17 Nov 2004),
+    doi:10.1007/s00468-004-0387-y, http://researchrepository.napier.ac.uk/id/eprint/1931
+    [removing crown raises the natural frequency; damping ratios of unpruned trees 8 % to
+    almost critical, of completely de-branched trees 1–8 %; "damping was mainly due to
+    aerodynamic drag"].
+[Acer2010] "Seasonal variations of oscillation and vibration parameters of Acer platanoides",
+    Dendrobiology 64 (2010), http://agro.icm.edu.pl/agro/element/bwmeta1.element.agro-556425ac-2011-42c2-8c23-df8d86899f27
+    [pull-and-release tests in and out of leaf: the sway frequency differed by a factor of
+    1.6 ± 0.2 between the foliated and out-of-leaf states; the damping ratio was 1.5 ± 0.3
+    times higher in summer].
+[USGS2022] "From flowering to foliage: Accelerometers track tree sway to provide high-resolution
+    insights into tree phenology" (2022), https://www.usgs.gov/publications/flowering-foliage-accelerometers-track-tree-sway-provide-high-resolution-insights-tree
+    [sway periodicity of two urban ash trees tracks mass changes; start of spring and of
+    autumn from sway lag camera dates by 3–4 and 13–14 days].
 [Domain] docs/domain.md, "Domain figures" [2-min averaging brings a low-cost MEMS tilt
     sensor to ~0.015°; MEMS drift with temperature by the equivalent of degrees; sway 0.1–1 Hz,
     band 0.05–3 Hz, bursts at 10–20 Hz; heritage trees stricter].
@@ -62,6 +82,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Generic, TypeVar
+
+from greeniot.analytics.sway.phenology import SeasonWindows
 
 T = TypeVar("T")
 
@@ -307,14 +329,45 @@ class SwayParams:
     #: Minimum in-band sway RMS for a trusted frequency [deg]. Project choice.
     min_rms_deg: float = 0.005
     #: Frequency drop below the tree's own baseline, as a fraction: watch/warning/critical.
-    #: Project choice (no literature value); leaves lower the frequency [Leaves], so the
-    #: baseline is the tree's recent past, not a fixed number.
+    #: Project choice (no literature value); leaves lower the frequency [Leaves],
+    #: [KaneJames2011], [Acer2010], so the baseline is the tree's own past in the same foliage
+    #: state, not a fixed number.
     drop_frac: Grades = field(default_factory=lambda: Grades(0.10, 0.20, 0.35))
     #: Baseline = median frequency of bursts in the ``baseline_days`` before the recent ones.
     baseline_days: float = 14.0
     baseline_min_bursts: int = 5
-    #: Recent frequency = median of the newest ``recent_bursts`` bursts.
-    recent_bursts: int = 3
+    #: Recent frequency = median of the newest ``recent_bursts`` bursts: 5, as wind-driven
+    #: sway scatters a few per cent per burst (a sine would need fewer). Project choice.
+    recent_bursts: int = 5
+    #: Seasonal baselines (:mod:`greeniot.analytics.sway.phenology`). Each tree keeps, per
+    #: foliage state, the last ``season_ring`` trusted bursts at least ``season_spacing_h``
+    #: [h] apart (one storm cannot fill it); its baseline is their median. Project choice.
+    season_ring: int = 32
+    season_spacing_h: float = 6.0
+    #: Calendar windows of deciduous trees, northern hemisphere (southern: +182 days):
+    #: leaf-out from 1 Apr, leaf-on from 16 May, leaf fall from 1 Oct, leaf-off from 16 Nov.
+    #: Project choice of a temperate default; set per species or genus in
+    #: ``windows_by_species``.
+    season_windows: SeasonWindows = field(
+        default_factory=lambda: SeasonWindows(leaf_out=91, leaf_on=136, leaf_fall=274,
+                                              leaf_off=320))
+    windows_by_species: Mapping[str, SeasonWindows] = field(
+        default_factory=lambda: MappingProxyType({}))
+    #: A frequency step shared by a site's deciduous trees within ``season_margin_days`` [day]
+    #: of a calendar transition is phenology: each tree's drop is taken relative to the site
+    #: median when at least ``season_min_trees`` deciduous trees are judged. 21 days: sway
+    #: dates autumn up to two weeks from the camera [USGS2022], plus a week of year-to-year
+    #: spread (project choice).
+    season_margin_days: float = 21.0
+    season_min_trees: int = 5
+    #: A drop is graded only when it is at least ``drop_z`` standard errors, from the tree's
+    #: own burst-to-burst frequency scatter (at least ``min_scatter``, relative; a young
+    #: baseline's few bursts can look tighter than they are): wind-driven sway scatters
+    #: 1–7 % per 300-s burst at ζ 0.05–0.1, about 3 % at 0.1–1 Hz and ζ 0.05 (measured on the
+    #: simulator's damped mode, docs/tree-risk.md). z = 3 as for the storm offset (judged every
+    #: tick). Project choice.
+    drop_z: float = 3.0
+    min_scatter: float = 0.025
 
 
 SWAY_PARAMS: ParamSets[SwayParams] = ParamSets("sway", {"default": SwayParams("default")})

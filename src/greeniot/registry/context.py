@@ -47,7 +47,9 @@ def load_context(session: Session, *, sites: Iterable[str] | None = None) -> Est
     site_query = select(Site).order_by(Site.id)
     if wanted is not None:
         site_query = site_query.where(Site.id.in_(wanted))
-    water = water_fields(zone_rows, list(session.scalars(site_query).all()))
+    site_rows = list(session.scalars(site_query).all())
+    water = water_fields(zone_rows, site_rows)
+    site_lat = {x.id: x.lat_deg for x in site_rows}
     remounts = remount_times(session)
     return EstateContext(
         devices=tuple(
@@ -58,7 +60,8 @@ def load_context(session: Session, *, sites: Iterable[str] | None = None) -> Est
         ),
         trees=tuple(
             TreeInfo(site=t.site, tree=t.id, heritage=t.heritage, species=t.species,
-                     height_m=t.height_m)
+                     height_m=t.height_m,
+                     lat_deg=t.lat if t.lat is not None else site_lat.get(t.site))
             for t in rows(Tree)
         ),
         zones=tuple(

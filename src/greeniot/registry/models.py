@@ -310,6 +310,9 @@ from greeniot.registry import models_access as _models_access  # noqa: E402, F40
 
 # Watering decisions (migration 0011_irrigation_decisions) live in their own module.
 from greeniot.registry import models_decisions as _models_decisions  # noqa: E402, F401
+
+# Seasonal sway baselines (migration 0013_sway_seasons) live in their own module.
+from greeniot.registry import sway_baselines as _sway_baselines  # noqa: E402, F401
 from greeniot.registry.models_lifecycle import AlertHistory as AlertHistory  # noqa: E402
 from greeniot.registry.models_lifecycle import AlertRoute as AlertRoute  # noqa: E402
 from greeniot.registry.models_lifecycle import Delivery as Delivery  # noqa: E402

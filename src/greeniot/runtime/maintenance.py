@@ -47,7 +47,7 @@ from greeniot.protocol.codec import decode
 from greeniot.protocol.messages import SiteForecast
 from greeniot.protocol.topics import ingest_filters
 from greeniot.reachable import influx_dependency, mqtt_dependency, retry_until_reachable
-from greeniot.registry import crud
+from greeniot.registry import crud, sway_baselines
 from greeniot.registry.calendar import run_calendar
 from greeniot.runtime.devices import DeviceSeen
 from greeniot.runtime.feed import AnalyticsFeed
@@ -66,6 +66,8 @@ SessionFactory = Callable[[], Session]
 HEALTH_TOPIC = health_topic("")
 #: Bytes of a failed payload quoted in the log line.
 LOG_PAYLOAD_BYTES = 200
+#: Event time between two stores of a site's seasonal sway baselines [ms].
+SWAY_SAVE_MS = 3_600_000
 
 
 class TickClock:
@@ -150,6 +152,7 @@ class MaintenanceService:
         self._task: asyncio.Task[None] | None = None
         self._side: list[asyncio.Task[None]] = []
         self._advancing = asyncio.Lock()
+        self._sway_saved: dict[str, int] = {}  # site → event time its sway baselines were kept
         #: metrics and event points (runtime/telemetry.py); None: neither
         self.telemetry = telemetry
         if telemetry is not None:
@@ -159,6 +162,21 @@ class MaintenanceService:
         """Event time of the newest site tick, or the wall clock before any."""
         return self.clock.now_ms or self.wall_clock()
 
+    def _keep_sway(self, site: str, now_ms: int) -> None:
+        """Store the site's seasonal sway baselines, once per :data:`SWAY_SAVE_MS` of event
+        time (they change slowly; a restart restores them in :meth:`_new_engine`)."""
+        if now_ms - self._sway_saved.get(site, 0) < SWAY_SAVE_MS:
+            return
+        s = self.feed.sites.get(site)
+        if s is None:
+            return
+        try:
+            with self.sessions() as session:
+                sway_baselines.save(session, site, s.engine.sway.baselines(), now_ms)
+            self._sway_saved[site] = now_ms
+        except Exception as err:  # a registry hiccup: the next tick tries again
+            log.warning("sway baselines of site %s not stored: %s", site, err)
+
     def _new_engine(self, site: str) -> AnalyticsEngine:
         engine = AnalyticsEngine(self.context, params=self.params,
                                  window=self.settings.analytics.window)
@@ -166,6 +184,12 @@ class MaintenanceService:
             restore_stage(engine, site, self.sessions, now_ms=self.wall_clock())
         except Exception as err:
             log.warning("water balance of site %s not restored from the registry: %s", site,
+                        err)
+        try:  # seasonal sway baselines (a leaf-off baseline takes a winter to learn)
+            with self.sessions() as s:
+                engine.sway.restore_baselines(sway_baselines.load(s, site), engine.board)
+        except Exception as err:
+            log.warning("sway baselines of site %s not restored from the registry: %s", site,
                         err)
         if self.telemetry is not None:  # set after the feed exists: engines come later
             self.telemetry.time_stages(engine)
@@ -396,6 +420,7 @@ class MaintenanceService:
                 self._emit(o)
             done += outcomes
             await self._clear(result.events)
+            self._keep_sway(site, now_ms)
             if self.telemetry is not None:
                 await self.telemetry.on_tick(now_ms, result, outcomes, time.perf_counter() - t0)
             t0 = time.perf_counter()

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from greeniot.simulators.fleet import SPECIES
+from greeniot.simulators.seasons import TreeSeasons, sway_response
 from greeniot.simulators.storms import HOUR_S, StormTrack
 
 F64 = NDArray[np.float64]
@@ -93,6 +94,18 @@ class Estate:
     start_ms: int
     temp_mean_c: F64
     temp_amp_c: F64
+    #: leaf seasons of the trees (deciduous frequency and damping through the year); None:
+    #: every tree sways at its one ``sway_hz`` as a sine
+    seasons: TreeSeasons | None = None
+    #: stiffness loss (anchorage): from ``soften_at_s`` [s] the tree's stiffness is
+    #: ``1 − soften_frac`` of what it was (NaN: never); None: no tree softens
+    soften_at_s: F64 | None = None
+    soften_frac: F64 | None = None
+    #: bursts as a damped mode under turbulent wind (:func:`seasons.sway_response`) instead
+    #: of a sine at the seasonal frequency. Off in the benchmark: its sites without a station
+    #: read the wind from burst RMS, and the waveform alone flipped a borderline calm lean
+    #: (0.2525° against 0.25°) on one seed — a stand-in sensitivity, not sway physics.
+    damped_sway: bool = False
 
 
 def draw_estate(seed: int, *, start_ms: int, days: float = 6.0, n_sites: int = 3,
@@ -159,9 +172,11 @@ def draw_estate(seed: int, *, start_ms: int, days: float = 6.0, n_sites: int = 3
         remount_roll_deg=sign[1] * rng.uniform(0.4, 2.0, n),
         remount_temp_c=rng.choice([-1.0, 1.0], n) * rng.uniform(3.0, 8.0, n),
     )
+    # seasons from their own stream, so the draws above stay what they were for each seed
+    seasons = TreeSeasons.draw(np.random.default_rng([seed, 1]), species, site)
     return Estate(sites, has_station, trees, storm, span_s, start_ms,
                   temp_mean_c=rng.uniform(18.0, 30.0, n_sites),
-                  temp_amp_c=rng.uniform(2.0, 6.0, n_sites))
+                  temp_amp_c=rng.uniform(2.0, 6.0, n_sites), seasons=seasons)
 
 
 def _project(mag: F64, toward: F64, az: F64) -> tuple[F64, F64]:
@@ -226,11 +241,23 @@ def sway_burst(est: Estate, i: int, t_s: float, pitch_deg: float, roll_deg: floa
         return None
     n = int(burst_s * hz)
     tau = np.arange(n) / hz
-    w = 2 * np.pi * tr.sway_hz[i]
     amp = rms * np.sqrt(2.0)
     phase = rng.uniform(0, 2 * np.pi)
     env = 1.0 + 0.3 * np.sin(2 * np.pi * tau / 20.0 + phase)
-    along = amp * env * np.sin(w * tau + phase)
+    f = float(tr.sway_hz[i])
+    if est.seasons is not None:  # this season's natural frequency (and stiffness)
+        loss = 0.0
+        if est.soften_at_s is not None and est.soften_frac is not None and t_s >= np.nan_to_num(
+                est.soften_at_s[i], nan=np.inf):
+            loss = float(est.soften_frac[i])
+        f, zeta = est.seasons.natural(i, f, est.start_ms + t_s * 1000.0, loss)
+    if est.seasons is not None and est.damped_sway:
+        # a damped mode under turbulent wind; its own stream (per estate, tree and time), so
+        # the caller's draws stay as they were
+        own = np.random.default_rng([est.start_ms % 2**32, i, int(t_s * 1000) % 2**32])
+        along = amp * env * sway_response(own, f, zeta, n, hz)
+    else:
+        along = amp * env * np.sin(2 * np.pi * f * tau + phase)
     d = float(est.storm.wind_to_rad(np.array([t_s]))[0] - tr.sensor_az_rad[i])
     noise = rng.normal(0.0, float(tr.noise_deg[i]), (2, n))
     p = pitch_deg + along * np.cos(d) + noise[0]

@@ -35,6 +35,11 @@ class EstateLookup:
     def binding(self, site: str, device: str) -> DeviceBinding | None:
         return self._devices.get((site, device))
 
+    def tree_info(self, site: str, device: str) -> TreeInfo | None:
+        """The registry's record of the tree a device is bound to, if any."""
+        b = self._devices.get((site, device))
+        return self._trees.get((site, b.tree)) if b is not None and b.tree else None
+
     def meta(self, site: str, device: str) -> RowMeta:
         """Tree/zone of a device; a device the registry does not know is analysed alone."""
         b = self._devices.get((site, device))
