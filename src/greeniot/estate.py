@@ -133,3 +133,18 @@ class ZoneHydraulics:
             raise ValueError(f"zone {self.zone}: efficiency must be in (0, 1]")
         if self.max_run_s < 1:
             raise ValueError(f"zone {self.zone}: max_run_s must be >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class SeasonBaseline:
+    """One tree's sway baseline in one foliage state: what analytics learns
+    (:mod:`greeniot.analytics.sway.seasons`) and the registry keeps for a restart."""
+
+    site: str
+    device: str
+    state: int
+    freq_hz: float
+    damping: float  # NaN: unknown
+    n_bursts: int
+    newest_ms: int
+    scatter: float = 0.0  # burst-to-burst scatter of the frequency, relative σ [-]

@@ -24,10 +24,10 @@ from greeniot.analytics.sway.phenology import (
     SeasonWindows,
     day_of_year,
     foliage_state,
-    leaf_habit,
 )
 from greeniot.analytics.sway.seasons import population_ratio, reference_state
 from greeniot.estate import DeviceBinding, EstateContext, TreeInfo
+from greeniot.leaf_habits import leaf_habit
 from greeniot.protocol.messages import TiltBurst, TiltReading
 from greeniot.simulators.seasons import TreeSeasons, sway_response
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from sqlalchemy import BigInteger, Float, Integer, String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from greeniot.analytics.sway.seasons import SeasonBaseline
+from greeniot.estate import SeasonBaseline
 from greeniot.registry.models import ID, Base
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import signal
 
-from greeniot.analytics.sway.phenology import leaf_habit
+from greeniot.leaf_habits import leaf_habit
 
 F64 = NDArray[np.float64]
 Bool = NDArray[np.bool_]

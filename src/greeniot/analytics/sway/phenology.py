@@ -31,19 +31,7 @@ from greeniot.clock import MS_PER_DAY
 EVERGREEN, LEAF_ON, LEAF_FALL, LEAF_OFF, LEAF_OUT = 0, 1, 2, 3, 4
 N_STATES = 5
 STATE_NAMES = ("evergreen", "leaf-on", "leaf fall", "leaf-off", "leaf-out")
-HABITS = ("deciduous", "evergreen")
 
-#: Genera whose species are (mostly) deciduous. Temperate street and park trees, and the
-#: deciduous or dry-season-deciduous trees of a subtropical mix. A tree's registry
-#: ``leaf_habit`` overrides this; a genus not listed counts as evergreen (one baseline).
-DECIDUOUS_GENERA = frozenset({
-    "acer", "aesculus", "ailanthus", "alnus", "betula", "bombax", "carpinus", "castanea",
-    "catalpa", "celtis", "cercis", "delonix", "fagus", "fraxinus", "ginkgo", "gleditsia",
-    "juglans", "koelreuteria", "lagerstroemia", "larix", "liquidambar", "liriodendron",
-    "malus", "metasequoia", "melia", "morus", "paulownia", "platanus", "populus", "prunus",
-    "pyrus", "quercus", "robinia", "salix", "sophora", "styphnolobium", "sorbus",
-    "taxodium", "terminalia", "tilia", "ulmus", "zelkova",
-})
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,17 +56,6 @@ class SeasonWindows:
 
     def as_array(self) -> NDArray[np.int64]:
         return np.array([self.leaf_out, self.leaf_on, self.leaf_fall, self.leaf_off], np.int64)
-
-
-def leaf_habit(species: str | None, habit: str | None = None) -> str:
-    """``deciduous`` or ``evergreen``: the registry's habit if set, else by genus."""
-    if habit is not None:
-        h = habit.strip().lower()
-        if h not in HABITS:
-            raise ValueError(f"leaf_habit must be one of {HABITS}, got {habit!r}")
-        return h
-    genus = (species or "").strip().split(" ")[0].lower()
-    return "deciduous" if genus in DECIDUOUS_GENERA else "evergreen"
 
 
 def windows_for(species: str | None, default: SeasonWindows,

@@ -36,20 +36,6 @@ from greeniot.analytics.sway.phenology import (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class SeasonBaseline:
-    """One tree's baseline in one foliage state (what a restart must restore)."""
-
-    site: str
-    device: str
-    state: int
-    freq_hz: float
-    damping: float  # NaN: unknown
-    n_bursts: int
-    newest_ms: int
-    scatter: float = 0.0  # burst-to-burst scatter of the frequency, relative σ [-]
-
-
 class SeasonRings:
     """Per row and foliage state, the last ``ring`` trusted bursts ``spacing_ms`` apart:
     their times [ms], frequencies [Hz] and damping ratios [-]. Arrays (rows, states, ring)."""

@@ -27,17 +27,17 @@ from greeniot.analytics.sway.phenology import (
     LEAF_OFF,
     STATE_NAMES,
     foliage_state,
-    leaf_habit,
     near_transition,
     tree_windows,
 )
 from greeniot.analytics.sway.seasons import (
-    SeasonBaseline,
     SeasonRings,
     population_ratio,
     recent_sway,
     reference_state,
 )
+from greeniot.estate import SeasonBaseline
+from greeniot.leaf_habits import leaf_habit
 
 BURST_CHUNK = 256  # bursts analysed per vectorized call: bounds the FFT workspace
 MAX_STITCHED = 12_000  # samples: the protocol's longest burst (10 min at 20 Hz)
