@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +38,9 @@ from greeniot.registry.context import load_context, seed
 from greeniot.registry.db import engine_from_url, migrate, session_factory
 from greeniot.registry.models import Alert, Task
 from greeniot.runtime.maintenance import MaintenanceService
-from greeniot.runtime.processes import serve_api
 from greeniot.store.influx import InfluxClient
 from greeniot.transport.mqtt import MqttSession
+from tests.api_server import with_api
 from tests.helpers import apoll
 
 HK = 8.0
@@ -106,20 +105,6 @@ def registry(tmp_path: Path, site: str) -> tuple[Any, sessionmaker[Session], str
         s.commit()
         key, _ = accounts.issue_token(s, user=user, kind="api_key", name="forecasts")
     return db, sessions, key
-
-
-async def with_api(settings: Settings, db: Any,
-                   body: Callable[[httpx.AsyncClient], Any]) -> Any:
-    ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    api = asyncio.create_task(serve_api(settings, engine=db, on_ready=ready.set_result))
-    try:
-        port = await asyncio.wait_for(ready, 60)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/api/v1",
-                                     timeout=30) as client:
-            return await body(client)
-    finally:
-        api.cancel()
-        await asyncio.gather(api, return_exceptions=True)
 
 
 def test_a_forecast_posted_through_the_api_locks_out_freezes_and_sweeps(

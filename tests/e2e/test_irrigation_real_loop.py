@@ -33,7 +33,6 @@ import asyncio
 import datetime as dt
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -53,10 +52,10 @@ from greeniot.registry import accounts
 from greeniot.registry.context import load_context, seed
 from greeniot.registry.db import engine_from_url, migrate, session_factory
 from greeniot.runtime.maintenance import MaintenanceService
-from greeniot.runtime.processes import serve_api
 from greeniot.services.firmware import FirmwareNode
 from greeniot.simulators.soil import DRAIN_TAU_DAYS, INTAKE_MM_H, Probes, RootZones
 from greeniot.transport.mqtt import MqttSession
+from tests.api_server import with_api
 from tests.e2e.test_irrigation_loop import KINDS, LAT, LOAM, OFFSET_H, hourly, month_weather
 from tests.helpers import apoll
 
@@ -229,23 +228,6 @@ def node_config(clock: ScaledClock, kind: str) -> dict[str, Any]:
             "keepalive_s": 65535, "connect_timeout_s": net, "resend_s": net,
             "stored_timeout_s": 6 * net, "reconnect_min_s": 0.2 * clock.scale,
             "reconnect_max_s": net, "log_level": "warning"}
-
-
-async def with_api(settings: Settings, db: Any, body: Callable[[httpx.AsyncClient], Any]
-                   ) -> Any:
-    ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    api = asyncio.create_task(serve_api(settings, engine=db, on_ready=ready.set_result))
-    try:
-        port = await asyncio.wait_for(ready, 60)
-        # A new connection per request: a day is ~5 s here, uvicorn's keep-alive timeout, and
-        # a request on a connection the server is closing fails (httpx ReadError).
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=30,
-                                     limits=httpx.Limits(max_keepalive_connections=0)
-                                     ) as client:
-            return await body(client)
-    finally:
-        api.cancel()
-        await asyncio.gather(api, return_exceptions=True)
 
 
 @dataclass(slots=True)
@@ -424,7 +406,7 @@ def test_thirty_days_on_the_real_services_with_real_valve_nodes(
                                            what="the decisions in the API")
 
     try:
-        asyncio.run(with_api(s, db, scenario))
+        asyncio.run(with_api(s, db, scenario, keepalive=False))
     finally:
         for node in nodes.values():
             node.stop(timeout_s=3)

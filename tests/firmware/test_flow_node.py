@@ -27,26 +27,12 @@ from greeniot.registry.context import load_context, seed
 from greeniot.registry.db import engine_from_url, migrate, session_factory
 from greeniot.registry.models import Alert, Task
 from greeniot.runtime.maintenance import MaintenanceService
-from greeniot.runtime.processes import serve_api
 from greeniot.services.firmware import FirmwareNode
+from tests.api_server import with_api
 from tests.helpers import apoll
 
 pytestmark = pytest.mark.firmware
 SECRET = "flow-test-secret-" + "z" * 32
-
-
-async def with_api(settings: Settings, db: Any, body: Callable[[httpx.AsyncClient], Any]
-                   ) -> Any:
-    ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    api = asyncio.create_task(serve_api(settings, engine=db, on_ready=ready.set_result))
-    try:
-        port = await asyncio.wait_for(ready, 60)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/api/v1",
-                                     timeout=30) as client:
-            return await body(client)
-    finally:
-        api.cancel()
-        await asyncio.gather(api, return_exceptions=True)
 
 
 def test_burst_closes_the_real_valve_node_and_a_leak_joins_its_repair_task(
