@@ -11,7 +11,7 @@ import httpx
 from greeniot.config import Settings
 from greeniot.ingest.service import IngestService
 from greeniot.protocol import SoilReading, TiltReading, encode
-from greeniot.protocol.codec import encode_batch
+from greeniot.protocol.codec import MAX_PAYLOAD_BYTES, encode_batch
 from tests.helpers import Observer, Publisher
 
 
@@ -79,16 +79,25 @@ def test_bad_payloads_dead_lettered_good_ones_stored(settings: Settings, site_id
         (f"{base}/Bad Device/soil", b"{}"),
         (f"{base}/tilt-1/tilt", encode(TiltReading(seq=1, ts_ms=now, pitch_deg=0.5,
                                                    roll_deg=-0.2))),
+        # a good reading padded past the size limit: refused on its size, whatever it starts
+        # with (ingest keeps only its first KiB)
+        (f"{base}/soil-3/soil", encode(SoilReading(seq=8, ts_ms=now, vwc_pct=1)) +
+         b" " * MAX_PAYLOAD_BYTES),
     ])
     def letters() -> list[dict]:
         return [x for m in obs.messages for x in json.loads(m.payload)["letters"]]
 
     svc = asyncio.run(run_ingest(
-        settings, lambda: len(letters()) >= 5 and len(seqs(settings, "tilt", "tilt-1")) == 1))
+        settings, lambda: len(letters()) >= 6 and len(seqs(settings, "tilt", "tilt-1")) == 1))
     pub.close()
     reasons = sorted(x["reason"] for x in letters())
     obs.close()
-    assert reasons == ["bad_topic", "bad_version", "invalid", "not_json", "ts_future"]
+    assert reasons == ["bad_topic", "bad_version", "invalid", "not_json", "too_large",
+                       "ts_future"]
+    big = next(x for x in letters() if x["reason"] == "too_large")
+    assert big["truncated"] and big["payload_bytes"] > MAX_PAYLOAD_BYTES
+    assert big["payload"].startswith('{"v":1,"seq":8') and len(big["payload"]) <= 1024
+    assert seqs(settings, "soil", "soil-3") == []
     assert seqs(settings, "soil", "soil-2") == [0, 1, 2]
     assert svc.stats.rejected["invalid"] == 1
     dead = next(x for x in letters() if x["reason"] == "invalid")

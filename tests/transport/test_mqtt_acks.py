@@ -82,3 +82,39 @@ def test_ack_many_acks_exactly_what_it_is_given(mosquitto: MosquittoProcess) -> 
 
     again = asyncio.run(scenario())
     assert again == sorted(p for p in payloads if int(p) % 3 == 0)
+
+
+def test_a_payload_over_max_payload_arrives_as_its_prefix_with_its_size(
+        mosquitto: MosquittoProcess) -> None:
+    s = MqttSettings(port=mosquitto.port)
+    topic = f"t/{uuid.uuid4().hex}"
+    limit = 2 * READ_CHUNK
+    payloads = [b"a" * 10, b"b" * limit, b"c" * (limit + 1), bytes(range(256)) * 4000, b""]
+    cid = f"cut-{uuid.uuid4().hex[:8]}"
+
+    async def scenario() -> list[Message]:
+        session = MqttSession(s, cid, filters=[topic], manual_ack=True, max_payload=limit,
+                              keep_bytes=100)
+        await session.connect()
+        await session.close()
+        pub = Publisher(mosquitto.port)
+        pub.publish_many([(topic, p) for p in payloads])
+        pub.close()
+        session = MqttSession(s, cid, filters=[topic], manual_ack=True, max_payload=limit,
+                              keep_bytes=100)
+        await session.connect()
+        got: list[Message] = []
+        async with asyncio.timeout(30):
+            while len(got) < len(payloads):
+                await session.wait_inbox(0.2)
+                got += session.drain(100)
+        session.ack_many(got)
+        await session.close()
+        return got
+
+    got = asyncio.run(scenario())
+    for m, p in zip(got, payloads, strict=True):
+        if len(p) > limit:
+            assert m.payload == p[:100] and m.truncated_from == len(p)
+        else:
+            assert m.payload == p and m.truncated_from is None

@@ -1,10 +1,11 @@
 """The ingest hot path: strict msgspec decoding and compiled line builders, both generated at
 import from the protocol's pydantic models and the channel table.
 
-The fast path only ever *accepts*. A payload it cannot take whole — any refusal, a payload
-with a backslash escape, a possible duplicate key, a time outside ingest's window — goes to
-:func:`greeniot.protocol.codec.decode` instead, which gives the documented reason (and keeps
-the good items of a batch). So the rules of docs/protocol.md hold as long as the fast path
+:meth:`FastDecoder.decode` only ever *accepts*. A payload it cannot take whole — any
+refusal, a payload with a backslash escape, a possible duplicate key, a time outside
+ingest's window — goes to :meth:`FastDecoder.refusal` (below) and, where that cannot be
+certain, to :func:`greeniot.protocol.codec.decode`, which gives the documented reason (and
+keeps the good items of a batch). So the rules of docs/protocol.md hold as long as the fast path
 accepts nothing that ``decode`` refuses and stores what ``to_lines`` would: the tests in
 tests/ingest/test_fastpath.py check both on hypothesis and fuzz payloads.
 
@@ -22,13 +23,23 @@ What ``decode`` checks and how the fast path matches it:
 - NaN/Infinity, bad UTF-8, deep nesting: msgspec refuses them (the slow path names them);
 - model validators: mirrored in :data:`_CHECKS`; a model with a validator not listed there
   makes this module refuse to import, so a new rule cannot be skipped silently.
+
+Refusals (:meth:`FastDecoder.refusal`) are told here too when that is certain, since the
+codec's path costs 40-80 µs a payload (pydantic building its errors; ~0.5 ms for deep
+nesting) and a flood of bad payloads must not slow the good ones: the same checks in the
+codec's order, with msgspec's parse and conversion standing in for ``json`` and pydantic only
+where they agree — a payload without backslashes and with few brackets, whose keys are counted
+against its colons (a duplicate key is ``not_json``). Whatever that cannot settle (an item
+msgspec accepts, an escape, a number msgspec cannot hold) goes to the codec as before;
+tests/ingest/test_refusals.py checks that every verdict equals the codec's.
 """
 
 from __future__ import annotations
 
+import sys
 import types
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types as at
@@ -37,7 +48,16 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from greeniot.protocol.channels import CHANNELS, SUB_MEASUREMENTS, Channel
-from greeniot.protocol.codec import MAX_BATCH, MAX_PAYLOAD_BYTES
+from greeniot.protocol.codec import (
+    MAX_BATCH,
+    MAX_PAYLOAD_BYTES,
+    Rejection,
+    batch_precheck,
+    parse_json,
+    precheck,
+    seq_of,
+    too_large,
+)
 from greeniot.protocol.messages import MAX_BURST_SPAN_MS, SCHEMA_VERSION, TS_MAX_MS, TiltBurst
 from greeniot.protocol.plausible import quality_flag, ranges
 from greeniot.protocol.topics import TopicError, parse_topic
@@ -319,6 +339,7 @@ class Compiled:
 
     channel: str
     single: msgspec.json.Decoder[Any]
+    struct: type[msgspec.Struct]  # what ``single`` decodes to (refusals convert items to it)
     batch: msgspec.json.Decoder[Any] | None
     keys: Callable[[Any, int, int], int]
     count: Callable[[list[Any], int, int], int]  # keys() summed over items, -1 if any is out
@@ -346,7 +367,7 @@ def compile_channel(row: Channel) -> Compiled:
     src, env = _source(row)
     exec(compile(src, f"<fastpath {row.name}>", "exec"), env)
     mf = row.model.model_fields
-    return Compiled(row.name, msgspec.json.Decoder(st), batch, env["keys"], env["count"],
+    return Compiled(row.name, msgspec.json.Decoder(st), st, batch, env["keys"], env["count"],
                     env["line"], env["lines"], env["flags"], _CHECKS.get(row.name),
                     _EXTRA.get(row.name), "seq" in mf, mf["ts_ms"].is_required(), src)
 
@@ -380,6 +401,8 @@ class FastDecoder:
     def __init__(self, max_topics: int = 200_000) -> None:
         self.max_topics = max_topics
         self._routes: dict[str, Route | None] = {}
+        #: the payload whose single-item decoding msgspec refused last, and why
+        self._refused: tuple[bytes, msgspec.ValidationError] | None = None
 
     def route(self, topic: str) -> Route | None:
         try:
@@ -402,7 +425,8 @@ class FastDecoder:
         """The route and decoded items of one message, all with ``lo <= ts_ms <= hi``
         (ingest's time window), or None."""
         r = self.route(topic)
-        if r is None or len(payload) > MAX_PAYLOAD_BYTES or b"\\" in payload:
+        if (r is None or len(payload) > MAX_PAYLOAD_BYTES or payload[:1] == b"["
+                or b"\\" in payload):  # an array is no payload (and may be deep: no scan)
             return None
         c = r.code
         try:
@@ -413,7 +437,11 @@ class FastDecoder:
                     return None
                 n = 2 + k
             else:
-                items = [c.single.decode(payload)]
+                try:
+                    items = [c.single.decode(payload)]
+                except msgspec.ValidationError as err:  # kept: refusal() may tell it
+                    self._refused = (payload, err)
+                    return None
                 n = c.keys(items[0], lo, hi)
         except (msgspec.ValidationError, msgspec.DecodeError):
             return None
@@ -423,6 +451,178 @@ class FastDecoder:
             return None
         return r, items
 
+    def refusal(self, topic: str, payload: bytes, lo: int = 0, hi: int = TS_MAX_MS,
+                size: int | None = None) -> Refused | None:
+        """The codec's verdict on a payload :meth:`decode` did not take, when it is certain
+        here: its rejections, and the good items of a batch beside them (each with
+        ``lo <= ts_ms <= hi``); None when only the codec can tell. ``size``: the payload's
+        full size if ``payload`` is only its first bytes."""
+        r = self.route(topic)
+        if r is None:
+            return None
+        big = too_large(len(payload) if size is None else size)
+        if big is not None:
+            return Refused(r, [big], [])
+        obj = strict_json(payload)
+        if obj is None:
+            return None
+        if isinstance(obj, Rejection):
+            return Refused(r, [obj], [])
+        c = r.code
+        if c.batch is not None and isinstance(obj, dict) and "batch" in obj:
+            bad = batch_precheck(obj)
+            if bad is not None:
+                return Refused(r, [bad], [])
+            rejections, seqs, good = [], [], []
+            for i, item in enumerate(obj["batch"]):
+                rej = precheck(item, i)
+                if rej is None:
+                    try:
+                        it = msgspec.convert(item, c.struct)
+                    except msgspec.ValidationError as err:
+                        rej = Rejection("invalid", str(err)[:500], i)
+                    else:  # good as decode() would take it, or the codec tells why not
+                        if c.keys(it, lo, hi) < 0 or (c.check is not None and not c.check(it)):
+                            return None
+                        good.append(it)
+                        continue
+                rejections.append(rej)
+                seq = seq_of(item)
+                if seq is not None:
+                    seqs.append(seq)
+            if not rejections:  # all good, yet decode() did not take it: the codec's call
+                return None
+            return Refused(r, rejections, seqs, good)
+        refused, self._refused = self._refused, None
+        if refused is not None and refused[0] is payload and precheck(obj, None) is None:
+            # decode() met this payload's schema error already: the same the codec meets
+            # (well-formed JSON, so an error of the schema, and precheck's come first)
+            rej = Rejection("invalid", str(refused[1])[:500])
+        else:
+            rej = _refused_item(c, obj, None)
+        if rej is None:
+            return None
+        seq = seq_of(obj)
+        return Refused(r, [rej], [] if seq is None else [seq])
 
-__all__ = ["COMPILED", "Compiled", "FastDecoder", "FloatText", "Route", "compile_channel",
-           "struct_of"]
+
+# -- refusals ----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A refused payload: its rejections (in the codec's order), the valid seqs of its
+    refused items (confirmed to the device like stored ones: it need not resend them) and,
+    for a batch, its good items."""
+
+    route: Route
+    rejections: list[Rejection]
+    seqs: list[int]
+    #: the good items of a batch beside the refused ones, as :meth:`FastDecoder.decode`
+    #: gives them (no duplicate key or escape in the payload: strict_json saw to that)
+    items: list[Any] = field(default_factory=list)
+
+
+#: Brackets beyond which a payload is not parsed here: its nesting could come near the
+#: limit of the codec's parser, where only that parser can tell.
+MAX_BRACKETS = 256
+_ANY = msgspec.json.Decoder()
+_OPENING = (b"[", b" ", b"\t", b"\r", b"\n")
+
+
+def _nesting_refused() -> int:
+    """A depth of leading ``[`` the codec's parser refuses from any call depth: twice the
+    first it refuses here (from Python's recursion limit up)."""
+    depth = sys.getrecursionlimit()
+    while depth < 1 << 22 and not isinstance(parse_json(b"[" * depth + b"]" * depth),
+                                             Rejection):
+        depth *= 2
+    return 2 * depth
+
+
+_DEEP = _nesting_refused()
+
+
+def _keys(obj: Any) -> int:
+    """Keys of all objects in ``obj``."""
+    if type(obj) is dict:
+        n = len(obj)
+        for v in obj.values():
+            if type(v) is dict or type(v) is list:
+                n += _keys(v)
+        return n
+    if type(obj) is list:
+        return sum(_keys(v) for v in obj if type(v) is dict or type(v) is list)
+    return 0
+
+
+def _keys_and_colons(obj: Any) -> tuple[int, int]:
+    """Keys of all objects in ``obj``, and colons inside its strings (keys included)."""
+    keys = colons = 0
+    stack = [obj]
+    while stack:
+        x = stack.pop()
+        if type(x) is dict:
+            keys += len(x)
+            for k, v in x.items():
+                colons += k.count(":")
+                if type(v) is str:
+                    colons += v.count(":")
+                elif type(v) is dict or type(v) is list:
+                    stack.append(v)
+        elif type(x) is list:
+            for v in x:
+                if type(v) is str:
+                    colons += v.count(":")
+                elif type(v) is dict or type(v) is list:
+                    stack.append(v)
+        elif type(x) is str:
+            colons += x.count(":")
+    return keys, colons
+
+
+def strict_json(payload: bytes) -> Any | Rejection | None:
+    """What ``codec.parse_json`` makes of ``payload`` (the same object, or a ``not_json``
+    rejection), or None where msgspec's parser and Python's might differ: escapes (lone
+    surrogates), numbers msgspec cannot hold (past float range, ~4300 digits), nesting near
+    the parser's limit."""
+    if payload[:1] in _OPENING:  # an array, maybe nested past the parser's limit
+        depth = max(_DEEP, 2 * sys.getrecursionlimit())
+        if payload[:2 * depth].translate(None, b" \t\r\n").startswith(b"[" * depth):
+            return Rejection("not_json", f"payload is not JSON we parse: nested deeper than "
+                             f"the parser allows (more than {depth} arrays)")
+    if b"\\" in payload or payload.count(b"[") + payload.count(b"{") > MAX_BRACKETS:
+        return None
+    try:
+        obj = _ANY.decode(payload)
+    except msgspec.ValidationError:  # a number msgspec cannot hold; Python's json may
+        return None
+    except msgspec.DecodeError as err:  # malformed, not UTF-8, NaN/Infinity
+        return Rejection("not_json", f"payload is not JSON: {err}")
+    # Each key is followed by its own colon; every other colon lies inside a string. More
+    # colons than that: a key the parser kept once was given twice. (As many keys as
+    # colons: none in strings, none twice; the strings are read only when that fails.)
+    colons = payload.count(b":")
+    if _keys(obj) == colons:
+        return obj
+    keys, in_strings = _keys_and_colons(obj)
+    if keys + in_strings == colons:
+        return obj
+    if keys + in_strings < colons:
+        return Rejection("not_json", "payload is not JSON: a key appears twice in an object")
+    return None  # not reached: each key has its colon
+
+
+def _refused_item(c: Compiled, obj: Any, index: int | None) -> Rejection | None:
+    """The codec's rejection of one payload item, or None if msgspec accepts it (the model
+    may still: only the codec can tell)."""
+    bad = precheck(obj, index)
+    if bad is not None:
+        return bad
+    try:
+        msgspec.convert(obj, c.struct)
+    except msgspec.ValidationError as err:
+        return Rejection("invalid", str(err)[:500], index)
+    return None
+
+
+__all__ = ["COMPILED", "Compiled", "FastDecoder", "FloatText", "Refused", "Route",
+           "compile_channel", "strict_json", "struct_of"]

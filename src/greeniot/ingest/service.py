@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 
 from greeniot.clock import wall_ms
 from greeniot.config import Settings
-from greeniot.ingest.deadletter import bundle, dead_letter
+from greeniot.ingest.deadletter import MAX_DEAD_PAYLOAD_BYTES, bundle, dead_letter
 from greeniot.ingest.fastpath import FastDecoder
 from greeniot.ingest.lag import BrokerLagMonitor
 from greeniot.ingest.orphans import OrphanDrainer
@@ -89,11 +89,13 @@ class IngestService:
         self.mqtt = MqttSession(
             settings.mqtt, f"{settings.mqtt.client_id}-ingest{suffix}",
             filters=ingest_filters(share=settings.mqtt.share_group), manual_ack=True,
-            clean_session=shared, inbox_max_bytes=INBOX_BYTES,
+            clean_session=shared, inbox_max_bytes=INBOX_BYTES, max_payload=MAX_PAYLOAD_BYTES,
+            keep_bytes=MAX_DEAD_PAYLOAD_BYTES,
         )
         self._confirm = ing.confirm
         self._unconfirmed: dict[tuple[str, str], list[int]] = {}  # durable, not yet told
         self._confirmed_at = 0.0  # time.monotonic() of the last confirmations
+        self._dead_mqtt: MqttSession | None = None  # see _dead_session
         self._settling: set[asyncio.Task[None]] = set()
         self.spool = Spool(settings.spool_dir / f"ingest{suffix or '-0'}")
         self.influx = InfluxClient(settings.influx)
@@ -156,6 +158,8 @@ class IngestService:
             await asyncio.wait(self._settling, timeout=flush_timeout_s)
         if self._unconfirmed:  # durable already: tell the devices before going
             self._flush_confirmations()
+        if self._dead_mqtt is not None and self._dead_mqtt is not self.mqtt:
+            await self._dead_mqtt.close()
         if self.lag is not None:
             await self.lag.__aexit__()
         # Stop taking messages first; unacked ones stay with the broker's persistent session.
@@ -199,9 +203,9 @@ class IngestService:
         fast = self._fast.decode
         ok = flagged = 0
         for m in batch:
-            got = fast(m.topic, m.payload, lo, hi)
+            got = None if m.truncated_from else fast(m.topic, m.payload, lo, hi)
             if got is None:
-                self._convert_slow(m, now, lines, dead, handled)
+                self._convert_refused(m, now, lines, dead, handled)
                 continue
             route, items = got
             c = route.code
@@ -219,13 +223,42 @@ class IngestService:
         st.flagged += flagged
         return lines, dead, handled
 
+    def _convert_refused(self, m: Message, now: int, lines: list[str],
+                         dead: list[dict[str, object]],
+                         handled: dict[tuple[str, str], list[int]]) -> None:
+        """A payload the fast path did not take: refused here when that is certain (cheap),
+        else the codec's path."""
+        ref = self._fast.refusal(m.topic, m.payload, now - self._max_age_ms,
+                                 now + self._max_future_ms, m.truncated_from)
+        if ref is None:
+            self._convert_slow(m, now, lines, dead, handled)
+            return
+        if ref.seqs:
+            handled.setdefault(ref.route.key, []).extend(ref.seqs)
+        if ref.items:  # good items of a batch beside bad ones: stored as the fast path does
+            c = ref.route.code
+            tags = self._tag_suffix(*ref.route.key)
+            for it in ref.items:
+                fields = c.flags(it)
+                self.stats.flagged += bool(fields)
+                lines.append(c.line(it, tags, m.received_ms, quality_flag(fields)))
+                if c.extra is not None:
+                    lines.extend(c.extra(it, tags))
+            if c.has_seq:
+                handled.setdefault(ref.route.key, []).extend(it.seq for it in ref.items)
+            self.stats.accepted += len(ref.items)
+        rejected = self.stats.rejected
+        for rej in ref.rejections:
+            rejected[rej.reason] += 1
+            dead.append(dead_letter(m.topic, m.payload, rej, m.received_ms, m.truncated_from))
+
     def _convert_slow(self, m: Message, now: int, lines: list[str],
                       dead: list[dict[str, object]],
                       handled: dict[tuple[str, str], list[int]]) -> None:
         """The codec's ``decode``: exact reasons for what the fast path did not take."""
         st = self.stats
         try:
-            d = decode(m.topic, m.payload)
+            d = decode(m.topic, m.payload, m.truncated_from)
             rejections = list(d.rejections)
             if d.topic is not None and (d.messages or d.refused_seqs):
                 key = (d.topic.site, d.topic.device)
@@ -250,7 +283,7 @@ class IngestService:
             rejections = [Rejection("internal", f"{type(err).__name__}: {err}")]
         for rej in rejections:
             st.rejected[rej.reason] += 1
-            dead.append(dead_letter(m.topic, m.payload, rej, m.received_ms))
+            dead.append(dead_letter(m.topic, m.payload, rej, m.received_ms, m.truncated_from))
 
     async def process(self, batch: list[Message]) -> None:
         """Decode, spool (fsync), dead-letter, then ack — in that order.
@@ -272,13 +305,30 @@ class IngestService:
             return
         messages = bundle(dead)
         log.warning("%d dead letters (%s)", len(dead), ", ".join(t for t, _ in messages[:5]))
-        published = self.mqtt.publish_many(messages, qos=1)
+        published = (await self._dead_session()).publish_many(messages, qos=1)
         while len(self._settling) >= MAX_SETTLING:
             await asyncio.wait(self._settling, return_when=asyncio.FIRST_COMPLETED)
         task = asyncio.create_task(self._settle_after(published, batch, handled),
                                    name="ingest-settle")
         self._settling.add(task)
         task.add_done_callback(self._settling.discard)
+
+    async def _dead_session(self) -> MqttSession:
+        """Dead letters go out on a connection of their own, made at the first one. On
+        ingest's, their PUBACKs queue behind the backlog the broker streams to it (up to its
+        in-flight window, 20,000 messages), every batch's ack waits for them, and meanwhile
+        the inbox reads on past its bound (a fuzz mix held ~90 MB there)."""
+        if self._dead_mqtt is None:
+            dead = MqttSession(self.settings.mqtt, f"{self.mqtt.client_id}-dead",
+                               clean_session=True)
+            try:
+                await dead.connect()
+            except MqttError as err:
+                log.warning("dead letters go out on ingest's own connection: %s", err)
+                await dead.close()
+                dead = self.mqtt
+            self._dead_mqtt = dead
+        return self._dead_mqtt
 
     async def _settle_after(self, published: asyncio.Future[None], batch: list[Message],
                             handled: dict[tuple[str, str], list[int]]) -> None:

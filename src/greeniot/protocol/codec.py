@@ -48,7 +48,7 @@ class Decoded:
     def _add(self, res: BaseModel | Rejection, index: int | None, obj: Any = None) -> None:
         if isinstance(res, Rejection):
             self.rejections.append(res)
-            seq = _seq_of(obj)
+            seq = seq_of(obj)
             if seq is not None:
                 self.refused_seqs.append(seq)
         else:
@@ -102,7 +102,8 @@ def _describe(err: ValidationError) -> str:
     return "; ".join(parts)[:500]
 
 
-def _version(obj: dict[str, Any], index: int | None) -> Rejection | None:
+def check_version(obj: dict[str, Any], index: int | None) -> Rejection | None:
+    """``bad_version`` unless ``v`` is present and exactly the integer 1."""
     if "v" not in obj:
         return Rejection("bad_version", "field v (schema version) is required", index)
     v = obj["v"]
@@ -113,33 +114,62 @@ def _version(obj: dict[str, Any], index: int | None) -> Rejection | None:
     return None
 
 
-def _nulls(obj: dict[str, Any]) -> list[str]:
-    return [k for k, val in obj.items() if val is None]
-
-
-def _seq_of(obj: Any) -> int | None:
+def seq_of(obj: Any) -> int | None:
+    """The valid ``seq`` of a payload item, if it has one."""
     seq = obj.get("seq") if isinstance(obj, dict) else None
     return seq if type(seq) is int and 0 <= seq <= 0xFFFF_FFFF else None
 
 
-def _validate(model: type[BaseModel], obj: Any, index: int | None) -> BaseModel | Rejection:
+def precheck(obj: Any, index: int | None) -> Rejection | None:
+    """What refuses an item before its model sees it: not an object, ``v``, ``null``."""
     if not isinstance(obj, dict):
         return Rejection("invalid", f"expected a JSON object, got {type(obj).__name__}", index)
-    bad = _version(obj, index)
+    bad = check_version(obj, index)
     if bad is not None:
         return bad
-    nulls = _nulls(obj)
+    nulls = [k for k, val in obj.items() if val is None]
     if nulls:
         return Rejection("invalid", f"null is not a value (leave the field out): "
                          f"{', '.join(nulls[:5])}", index)
+    return None
+
+
+def batch_precheck(obj: dict[str, Any]) -> Rejection | None:
+    """What refuses a batch ``{"v":1,"batch":[...]}`` as a whole, before its items."""
+    bad = check_version(obj, None)
+    if bad is not None:
+        return bad
+    items = obj["batch"]
+    if set(obj) != {"v", "batch"} or not isinstance(items, list):
+        return Rejection("invalid", "a batch is {\"v\":1,\"batch\":[...]} and nothing else")
+    if len(items) > MAX_BATCH:
+        return Rejection("too_large", f"batch of {len(items)} > {MAX_BATCH}")
+    return None
+
+
+def too_large(size: int) -> Rejection | None:
+    """``too_large`` for a payload of ``size`` bytes over the limit."""
+    if size > MAX_PAYLOAD_BYTES:
+        return Rejection("too_large", f"{size} bytes > {MAX_PAYLOAD_BYTES}")
+    return None
+
+
+def _validate(model: type[BaseModel], obj: Any, index: int | None) -> BaseModel | Rejection:
+    bad = precheck(obj, index)
+    if bad is not None:
+        return bad
     try:
         return model.model_validate(obj)
     except ValidationError as err:
         return Rejection("invalid", _describe(err), index)
 
 
-def decode(topic: str, payload: bytes) -> Decoded:
-    """Decode one MQTT message from a device. Never raises on bad input."""
+def decode(topic: str, payload: bytes, size: int | None = None) -> Decoded:
+    """Decode one MQTT message from a device. Never raises on bad input.
+
+    ``size``: the payload's full size when ``payload`` is only its first bytes (a transport
+    keeps no more of a payload over ``MAX_PAYLOAD_BYTES``, refused on its size).
+    """
     try:
         t = parse_topic(topic)
     except TopicError as err:
@@ -149,10 +179,9 @@ def decode(topic: str, payload: bytes) -> Decoded:
     if row.direction != "up":
         out.rejections.append(Rejection("bad_channel", f"{t.channel!r} is not an up channel"))
         return out
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        out.rejections.append(
-            Rejection("too_large", f"{len(payload)} bytes > {MAX_PAYLOAD_BYTES}")
-        )
+    big = too_large(len(payload) if size is None else size)
+    if big is not None:
+        out.rejections.append(big)
         return out
     obj = parse_json(payload)
     if isinstance(obj, Rejection):
@@ -160,20 +189,11 @@ def decode(topic: str, payload: bytes) -> Decoded:
         return out
     model = row.model
     if isinstance(obj, dict) and "batch" in obj and row.batch:
-        bad = _version(obj, None)
+        bad = batch_precheck(obj)
         if bad is not None:
             out.rejections.append(bad)
             return out
-        items = obj["batch"]
-        if set(obj) != {"v", "batch"} or not isinstance(items, list):
-            out.rejections.append(
-                Rejection("invalid", "a batch is {\"v\":1,\"batch\":[...]} and nothing else")
-            )
-            return out
-        if len(items) > MAX_BATCH:
-            out.rejections.append(Rejection("too_large", f"batch of {len(items)} > {MAX_BATCH}"))
-            return out
-        for i, item in enumerate(items):
+        for i, item in enumerate(obj["batch"]):
             out._add(_validate(model, item, i), i, item)
         return out
     out._add(_validate(model, obj, None), None, obj)

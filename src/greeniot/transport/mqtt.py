@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.exception import MalformedPacket
 
 from greeniot.clock import wall_ms
 from greeniot.config import MqttSettings
@@ -45,6 +46,9 @@ class Message(NamedTuple):
     qos: int
     retain: bool
     received_ms: int
+    #: the payload's full size when ``payload`` holds only its first bytes (a session's
+    #: ``max_payload``: a consumer that refuses such payloads on their size needs no more)
+    truncated_from: int | None = None
 
 
 #: How much the read buffer takes from the socket at once [bytes].
@@ -81,8 +85,19 @@ class _BufferedSocket:
         return getattr(self._sock, name)
 
 
+class _Received(paho.MQTTMessage):
+    """paho's message, with the full payload size when only a prefix was kept."""
+
+    __slots__ = ("truncated_from",)
+    truncated_from: int | None
+
+
 class _Client(paho.Client):
     """paho with the buffered socket and a ``loop_read`` that empties the buffer."""
+
+    #: payloads above this many bytes are kept as their first ``keep_bytes`` (None: whole)
+    max_payload: int | None = None
+    keep_bytes = 0
 
     def _create_socket(self) -> Any:
         sock = super()._create_socket()
@@ -103,6 +118,38 @@ class _Client(paho.Client):
             log.exception("mqtt on_message failed topic=%r", message.topic)
             if not self.suppress_exceptions:
                 raise
+
+    def _handle_publish(self) -> MQTTErrorCode:
+        # paho's decoder copies the payload three times (a struct.unpack of the rest of the
+        # packet per field), which a 256 KB payload refused on its length pays in full: for
+        # 3.1.1 QoS 0/1 slice it from the packet once. QoS 2 and MQTT 5 keep paho's path.
+        header = self._in_packet["command"]
+        qos = (header & 0x06) >> 1
+        if qos == 2 or self._protocol == paho.MQTTv5:
+            return super()._handle_publish()
+        with memoryview(self._in_packet["packet"]) as packet:
+            pos = 2 + int.from_bytes(packet[:2], "big")
+            topic = bytes(packet[2:pos])
+            mid = 0
+            if qos:
+                mid = int.from_bytes(packet[pos:pos + 2], "big")
+                pos += 2
+            if not topic or len(packet) < pos:
+                raise MalformedPacket("PUBLISH shorter than its topic and packet id")
+            size = len(packet) - pos
+            cut = self.max_payload is not None and size > self.max_payload
+            payload = bytes(packet[pos:pos + self.keep_bytes] if cut else packet[pos:])
+        message = _Received(mid=mid, topic=topic)
+        message.truncated_from = size if cut else None
+        message.dup = bool(header & 0x08)
+        message.qos = qos
+        message.retain = bool(header & 0x01)
+        message.payload = payload
+        message.timestamp = paho.time_func()
+        self._handle_on_message(message)
+        if qos == 1 and not self._manual_ack:
+            return self._send_puback(mid)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
         rc = super().loop_read(max_packets)
@@ -149,7 +196,8 @@ class MqttSession:
                  filters: Sequence[str] = (), qos: int = 1, clean_session: bool = False,
                  manual_ack: bool = False, will: Will | None = None,
                  connect_timeout_s: float = 15.0, publish_timeout_s: float = 10.0,
-                 inbox_max: int = 50_000, inbox_max_bytes: int = 8 * 1024 * 1024) -> None:
+                 inbox_max: int = 50_000, inbox_max_bytes: int = 8 * 1024 * 1024,
+                 max_payload: int | None = None, keep_bytes: int = 1024) -> None:
         if not client_id:
             raise ValueError("client_id is required for a persistent session")
         self.settings = settings
@@ -173,6 +221,10 @@ class MqttSession:
             CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session,
             protocol=paho.MQTTv311, manual_ack=manual_ack,
         )
+        # Over max_payload, only keep_bytes of a payload are kept (MQTT 3.1.1, QoS 0/1): a
+        # consumer refusing it on its size then holds a prefix, not up to 256 MB, per message.
+        self._client.max_payload = max_payload
+        self._client.keep_bytes = keep_bytes
         # No QoS 1 window of paho's own toward the broker: when it enforces one it scans its
         # whole outbox on every PUBACK (O(n²)), which made a batch of 5000 dead letters take
         # seconds. Mosquitto takes any number in flight from a client; memory is bounded by
@@ -190,6 +242,7 @@ class MqttSession:
         self._client.on_publish = self._on_publish
         self._client.on_subscribe = self._on_subscribe
         self._sub_mid: int | None = None
+        self._flowing = False  # a message came on this connection (network thread only)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connected = asyncio.Event()
         self._arrived = asyncio.Event()
@@ -251,6 +304,7 @@ class MqttSession:
             log.warning("mqtt connect refused client=%s reason=%s", self.client_id, rc)
             return
         self.connects += 1
+        self._flowing = False
         if not self.filters:
             self._threadsafe(self._connected.set)
             return
@@ -280,11 +334,14 @@ class MqttSession:
                 or self._bytes_in - self._bytes_out >= self.inbox_max_bytes)
 
     def _on_message(self, _c: object, _u: object, msg: paho.MQTTMessage) -> None:
-        if self._full() and not self._connected.is_set():
-            # A backlog fills the inbox before our SUBACK (queued behind it on the socket)
-            # arrived: the session's subscriptions exist, since the broker delivers for them.
-            # Ready now, or connect() would wait for a SUBACK we stopped reading to reach.
-            self._threadsafe(self._connected.set)
+        if not self._flowing:
+            # A persistent session's backlog arrives before our SUBACK (queued behind it on
+            # the socket): the session's subscriptions exist, since the broker delivers for
+            # them. Ready now, so the consumer drains the backlog while it streams in, rather
+            # than after reading up to the whole inbox (or waiting forever once it is full).
+            self._flowing = True
+            if not self._connected.is_set():
+                self._threadsafe(self._connected.set)
         while self._full() and not self._closing and not self._awaited:
             self._room.clear()
             if not self._full() or self._awaited:
@@ -293,7 +350,7 @@ class MqttSession:
         payload = msg.payload if type(msg.payload) is bytes else bytes(msg.payload)
         self._bytes_in += len(payload)
         self.inbox.append(Message(msg.topic, payload, msg.mid, msg.qos, bool(msg.retain),
-                                  wall_ms()))
+                                  wall_ms(), getattr(msg, "truncated_from", None)))
         if not self._arrived.is_set():
             self._threadsafe(self._arrived.set)
 
