@@ -492,7 +492,7 @@ def test_thirty_days_on_the_real_services_with_real_valve_nodes(
         # The decided water is the product's; what the nodes delivered adds the scaled
         # clock's timer error (a node's loop turns once per real ms, i.e. SCALE ms of node
         # time, and later under load), checked per decision above and in total here.
-        decided = sum(x["gross_mm"] for x in waterings if x["zone"] == f"z-{kind}")
+        decided = decided_mm(kind)
         end_adjust = month.water_at_equal_end_mm()[k] - month.gross_mm[k]
         assert decided + end_adjust == pytest.approx(month.policy_mm[k], rel=0.2), (
             kind, decided, end_adjust, month.policy_mm[k])
