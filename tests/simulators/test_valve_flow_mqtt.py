@@ -68,12 +68,17 @@ def test_flow_faults_of_the_simulated_valve_become_repair_tasks(
             svc.flow.judge.params = FlowParams(fill_s=1.0)
             sim = asyncio.create_task(valve_node(node, settings, site_id, device))
             try:
-                await asyncio.sleep(0.5)  # subscribed
+                # The node subscribes to its commands before it publishes its boot event:
+                # once maintenance has judged that event, a command reaches the node.
+                await apoll(lambda: svc.flow.judge.knows(site_id, device), timeout_s=30,
+                            what="the valve's boot event")
                 await svc.commander.send(site=site_id, device=device, op="open",
                                          max_run_s=600, reason="test", zone="z1")
+                # The task commits before the alert that names it: wait for both.
                 tasks = await apoll(lambda: rows(Task), timeout_s=30, thread=True,
                                     what=f"the {fault} task")
-                alerts = await asyncio.to_thread(rows, Alert)
+                alerts = await apoll(lambda: rows(Alert), timeout_s=30, thread=True,
+                                     what=f"the {fault} alert")
                 return tasks, alerts, node.is_open
             finally:
                 sim.cancel()

@@ -122,6 +122,10 @@ class FlowJudge:
             v.closed_ms, v.opened_ms = ev.ts_ms, None
         v.streak.clear()
 
+    def knows(self, site: str, device: str) -> bool:
+        """Whether any valve event or flow reading of ``device`` has been judged."""
+        return (site, device) in self._valves
+
     def expected_l_min(self, site: str, device: str, zone: ZoneInfo | None) -> float | None:
         v = self._valves.get((site, device))
         if v is not None and len(v.normal) >= self.params.learn_min:

@@ -14,6 +14,11 @@ Two parts:
   the judgement above), so a minority of wrong clocks — or of devices that lag behind — cannot
   move it. A site silent for ``idle_s`` of wall time (its gateway died) goes on with wall time
   from there, so its devices do turn offline. A site clock never goes backwards.
+- Until ``idle_s`` of wall time after a site's first message, the devices the registry lists
+  there but not yet heard from count in that median as "not started": two live nodes heard a
+  second before a gateway flushes the other fourteen devices' backlog must not set the site's
+  time to now (which would judge the whole backlog as late, in one pass). Devices still silent
+  after ``idle_s`` are left out (never installed, or dead: health says so).
 
 The median assumes what a gateway and our firmware do: a backlog is sent in time order. A
 device whose readings arrive after the site has passed their time is late; its readings are
@@ -142,12 +147,16 @@ class SiteClock:
 
     Parameters
     ----------
-    idle_s : wall time [s] after which a silent site goes on with wall time
+    idle_s : wall time [s] after which a silent site goes on with wall time, and after which
+        devices of ``expected`` not heard from no longer hold the median back
+    expected : how many devices the registry lists at the site (0: only those heard count)
     """
 
-    def __init__(self, *, idle_s: float = 30.0) -> None:
+    def __init__(self, *, idle_s: float = 30.0, expected: int = 0) -> None:
         self.idle_ms = int(idle_s * 1000)
+        self.expected = expected
         self._newest: dict[str, int] = {}
+        self._first_rx = 0
         self._last_rx = 0
         self._now = 0
         self._median = 0
@@ -157,6 +166,7 @@ class SiteClock:
         if ts_ms > self._newest.get(device, 0):
             self._newest[device] = ts_ms
             self._stale += 1
+        self._first_rx = self._first_rx or received_ms
         self._last_rx = max(self._last_rx, received_ms)
 
     def advance_to(self, ts_ms: int) -> None:
@@ -179,6 +189,9 @@ class SiteClock:
         if self._newest:
             candidate = int(statistics.median_low(self._newest.values()))
             self._median, self._stale = candidate, 0
+            unheard = self.expected - len(self._newest)
+            if unheard > 0 and wall_ms - self._first_rx < self.idle_ms:
+                candidate = int(statistics.median_low([*self._newest.values(), *[0] * unheard]))
             silent = wall_ms - self._last_rx
             if self._last_rx and silent > self.idle_ms:
                 candidate = max(candidate, max(self._newest.values()) + silent - self.idle_ms)

@@ -101,14 +101,18 @@ class AnalyticsFeed:
     max_future_ms, max_age_ms : ingest's time validation (``Settings.ingest``) [ms]
     health : clock-fault parameters (``clock_live_span_s``, ``clock_recover_readings``)
     idle_s : wall time after which a silent site goes on with wall time [s]
+    devices : how many devices the registry lists at a site (its clock waits ``idle_s`` for
+        them at start: :class:`~greeniot.runtime.eventclock.SiteClock`)
     """
 
     def __init__(self, new_engine: Callable[[str], AnalyticsEngine], *, tick_ms: int,
                  max_future_ms: int, max_age_ms: int, health: HealthParams,
-                 idle_s: float = 30.0) -> None:
+                 idle_s: float = 30.0, devices: Callable[[str], int] = lambda _site: 0
+                 ) -> None:
         if tick_ms <= 0:
             raise ValueError(f"tick_ms must be > 0, got {tick_ms}")
         self.new_engine = new_engine
+        self.devices = devices
         self.tick_ms = tick_ms
         self.idle_s = idle_s
         self.clocks = DeviceClocks(
@@ -126,8 +130,14 @@ class AnalyticsFeed:
     def site(self, site: str) -> _Site:
         s = self.sites.get(site)
         if s is None:
-            s = self.sites[site] = _Site(self.new_engine(site), SiteClock(idle_s=self.idle_s))
+            s = self.sites[site] = _Site(self.new_engine(site), SiteClock(
+                idle_s=self.idle_s, expected=self.devices(site)))
         return s
+
+    def expect(self) -> None:
+        """The registry changed: every site's clock waits for the devices now listed."""
+        for name, s in self.sites.items():
+            s.clock.expected = self.devices(name)
 
     def start_at(self, site: str, ts_ms: int) -> None:
         """The site's history ends at ``ts_ms`` (a warm start): its clock starts there."""

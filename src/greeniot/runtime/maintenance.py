@@ -119,7 +119,7 @@ class MaintenanceService:
             self._new_engine, tick_ms=self.tick_ms,
             max_future_ms=int(settings.ingest.max_future_s * 1000),
             max_age_ms=int(settings.ingest.max_age_days * 86_400_000),
-            health=self.params.health, idle_s=idle_s)
+            health=self.params.health, idle_s=idle_s, devices=self._devices_at)
         self.clock = TickClock()
         self.zones = ZoneTracker()
         self.commander = ValveCommander(session_factory, self.mqtt.send, wall_clock,
@@ -310,10 +310,14 @@ class MaintenanceService:
             self.engine_members = members
             self.rebalances += 1
 
+    def _devices_at(self, site: str) -> int:
+        return sum(1 for b in self.context.devices if b.site == site)
+
     def set_context(self, context: EstateContext) -> None:
         self.context = context
         for engine in self.engines.values():
             engine.set_context(context)
+        self.feed.expect()
 
     # -- the supervised loop -------------------------------------------------------------------
     async def _supervise(self) -> None:
