@@ -50,9 +50,19 @@ class ZoneInfo:
     zone: str
     #: Refill point: irrigate below this volumetric water content [%].
     refill_vwc_pct: float = 18.0
-    #: Waterlogging: drainage needed when above this for ``waterlog_hours`` [%].
-    saturation_vwc_pct: float = 45.0
+    #: Waterlogging of a zone without a field-calibrated probe: drainage needed when the raw
+    #: index stays above this for ``waterlog_hours`` [index %]. The index's wet end is the
+    #: probe in water, so a saturated soil reads near it whatever its texture, while field
+    #: capacity reads anywhere from ~25 (sand) to ~80 (clay): below the saturated end the raw
+    #: index cannot tell a waterlogged zone from a moist one. Zones with calibrated probes are
+    #: judged on θ above field capacity instead (analytics/soil/stage.py).
+    saturation_vwc_pct: float = 90.0
+    #: How long a zone may stay waterlogged before a drain task [h]; on calibrated θ at least
+    #: the soil's own free-drainage time (``soil.detect.free_drain_hours``).
     waterlog_hours: float = 12.0
+    #: The site's rainy season: local ("MM-DD", "MM-DD") windows of its ``drainage_round``
+    #: calendar rules (docs/estate.md); waterlogging is judged inside them. Empty: all year.
+    rainy_season: tuple[tuple[str, str], ...] = ()
     valve_device: str | None = None
     #: The valve node closes itself after this long [s].
     max_run_s: int = 900

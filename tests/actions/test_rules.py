@@ -116,7 +116,7 @@ def test_most_urgent_task_wins_within_a_call_and_order_is_by_priority() -> None:
     (None, 48.0, "warning", 3),
     (None, 55.0, "critical", 2),
     (13.0, 48.0, "warning", 3),
-    (30.0, 48.0, "warning", 2),      # over twice the zone's 12 h
+    (30.0, 48.0, "warning", 3),      # the soil stage escalates (critical) at twice its limit
 ])
 def test_waterlog_drain_priority_by_hours(hours: float | None, value: float, severity: str,
                                           priority: int) -> None:

@@ -233,14 +233,14 @@ def test_drought_for_the_dry_zone_only() -> None:
 
 def test_waterlogging_needs_its_duration() -> None:
     ts = times(1, 15)
-    vwc = np.where(ts >= T0 + 2 * HOUR, 50.0, 30.0)
+    vwc = np.where(ts >= T0 + 2 * HOUR, 95.0, 30.0)  # uncalibrated: near the index's wet end
     engine = AnalyticsEngine(estate())
     events = replay(engine, zone_probes("z-bog", vwc, ts), T0, T0 + 8 * HOUR)
     assert kinds(events, "waterlog") == []  # 6 h above saturation: not yet
     later = replay(engine, zone_probes("z-bog", vwc, ts), T0 + 8 * HOUR + 30 * MIN, T0 + DAY)
     (wl,) = kinds(later, "waterlog")
     assert wl.zone == "z-bog" and wl.ts_ms >= T0 + 14 * HOUR
-    assert wl.threshold == 45.0
+    assert wl.threshold == 90.0
 
 
 def test_device_health_offline_battery_stuck() -> None:

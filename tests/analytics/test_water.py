@@ -61,6 +61,5 @@ def test_drought_hysteresis() -> None:
 @pytest.mark.parametrize(("vwc", "hours", "on"), [(50.0, 13.0, 2), (50.0, 6.0, 0),
                                                   (40.0, 13.0, 0)])
 def test_waterlog_needs_the_duration(vwc: float, hours: float, on: int) -> None:
-    o, h = waterlog_levels(np.array([vwc]), np.array([hours]), np.array([45.0]),
-                           np.array([12.0]))
+    o, h = waterlog_levels(np.array([vwc - 45.0]), np.array([hours]), np.array([12.0]))
     assert o[0] == on and h[0] == 2

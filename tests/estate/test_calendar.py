@@ -138,3 +138,33 @@ def test_cli_calendar_run_is_idempotent(data_dir: Path, at: str) -> None:
     assert "opened 2 task(s)" in first.stdout
     second = cli(data_dir, "calendar", "run", "--at", at)
     assert "opened 0 task(s)" in second.stdout
+
+
+def test_drainage_rounds_are_the_rainy_season_waterlogging_is_judged_in(
+        client: TestClient, sessions: sessionmaker[Session]) -> None:
+    """The site's drainage_round windows (whole site, or one zone), set through the API, are
+    each zone's ``rainy_season`` in the analytics context; disabled rules do not count."""
+    from greeniot.registry.calendar import set_rule_enabled
+    from greeniot.registry.context import load_context
+
+    assert client.post(f"{API}/sites", json={"id": "riverside",
+                                             "tz": "Asia/Shanghai"}).status_code == 201
+    for z in ("z1", "z2"):
+        r = client.post(f"{API}/zones", json={"site": "riverside", "id": z})
+        assert r.status_code == 201, r.text
+    rules = [client.post(f"{API}/calendar/rules", json=body).json() for body in (
+        {"site": "riverside", "work": "drainage_round", "start_md": "06-01",
+         "end_md": "09-15", "every_days": 7},
+        {"site": "riverside", "work": "drainage_round", "start_md": "04-15",
+         "end_md": "05-31", "zone": "z2"},
+        {"site": "riverside", "work": "drainage_round", "start_md": "10-01",
+         "end_md": "10-31"},
+        {"site": "riverside", "work": "pest_patrol", "start_md": "04-01",
+         "end_md": "10-31", "every_days": 14})]
+    with sessions() as s:
+        set_rule_enabled(s, rules[2]["id"], False)
+        s.commit()
+        ctx = load_context(s, sites=["riverside"])
+    season = {z.zone: z.rainy_season for z in ctx.zones}
+    assert season == {"z1": (("06-01", "09-15"),),
+                      "z2": (("06-01", "09-15"), ("04-15", "05-31"))}

@@ -42,21 +42,21 @@ def test_ids_follow_the_protocol_rule() -> None:
 def test_zone_defaults_come_from_the_analytics_context(estate: Session) -> None:
     zone = crud.get_zone(estate, site="estate-a", zone="z1")
     assert (zone.refill_vwc_pct, zone.saturation_vwc_pct, zone.max_run_s, zone.daily_max_s) == (
-        18.0, 45.0, 900, 3600)
+        18.0, 90.0, 900, 3600)
     assert zone.rain_forecast_mm is None
 
 
 def test_zone_thresholds_must_be_ordered(estate: Session) -> None:
     with pytest.raises(ValidationError, match="must be above refill_vwc_pct"):
         ZoneCreate(site="estate-a", id="z2", refill_vwc_pct=30, saturation_vwc_pct=25)
-    with pytest.raises(InvalidInputError, match=r"saturation_vwc_pct \(45.0\) must be above"):
+    with pytest.raises(InvalidInputError, match=r"saturation_vwc_pct \(90.0\) must be above"):
         crud.update_zone(estate, site="estate-a", zone="z1",
-                         data=ZoneUpdate(refill_vwc_pct=50))
+                         data=ZoneUpdate(refill_vwc_pct=95))
     with pytest.raises(InvalidInputError, match="max_run_s cannot be cleared"):
         crud.update_zone(estate, site="estate-a", zone="z1", data=ZoneUpdate(max_run_s=None))
     zone = crud.update_zone(estate, site="estate-a", zone="z1",
                             data=ZoneUpdate(refill_vwc_pct=20, rain_forecast_mm=12.5))
-    assert (zone.refill_vwc_pct, zone.rain_forecast_mm, zone.saturation_vwc_pct) == (20, 12.5, 45)
+    assert (zone.refill_vwc_pct, zone.rain_forecast_mm, zone.saturation_vwc_pct) == (20, 12.5, 90)
 
 
 def test_zone_needs_its_site(session: Session) -> None:

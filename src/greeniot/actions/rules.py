@@ -178,16 +178,14 @@ def decide_forecast(forecast: StormForecast, ctx: EstateContext,
 
 
 def _waterlog(ev: Event, zone: ZoneInfo | None) -> list[Action]:
-    limit_h = zone.waterlog_hours if zone else 12.0
+    """A drain task with the hours so far; priority 2 once the stage escalated (twice the
+    zone's limit, which on calibrated θ includes the soil's own drainage time: the limit is
+    in the event's detail)."""
     hours = ev.duration_s / 3600 if ev.duration_s is not None else None
     reasons = [describe(ev)]
-    priority = 3
-    if ev.severity == "critical":
-        priority = 2
+    priority = 2 if ev.severity == "critical" else 3
     if hours is not None:
-        reasons.append(f"waterlogged for {hours:.1f} h (limit {limit_h:g} h)")
-        if hours >= 2 * limit_h:
-            priority = 2
+        reasons.append(f"waterlogged for {hours:.1f} h")
     subject = ev.zone or ev.subject
     task = Task(site=ev.site, kind="drain", priority=priority, subject=subject,
                 title=f"drain zone {subject} ({TASK_WORDS['drain']})", severity=ev.severity,

@@ -387,6 +387,17 @@ class SoilParams:
     #: Drought clears above refill + this [%VWC]; waterlogging's clock restarts below
     #: saturation − this. Project choice (about the noise of a capacitive probe).
     hysteresis_pct: float = 2.0
+    #: Waterlogging on calibrated θ: a probe is wet above θFC + ``waterlog_margin_m3``
+    #: [m³ m⁻³] — one RMSE of a soil-specific multipoint calibration of a capacitance probe
+    #: (0.031 in six soils, Fragkos et al. 2025, Land 14(2) 242, doi:10.3390/land14020242),
+    #: so a probe at field capacity does not read as wet — and its clock restarts below
+    #: θFC + margin − ``waterlog_hysteresis_m3``. Only probes whose calibration trust
+    #: (``DeviceBinding.probe_weight``, the calibration kind's weight included) is at least
+    #: ``waterlog_min_weight`` judge θ: the per-soil default calibration (weight 0.25, slope
+    #: error ±15 % of θ) cannot tell θFC from θFC + 0.03.
+    waterlog_margin_m3: float = 0.03
+    waterlog_hysteresis_m3: float = 0.01
+    waterlog_min_weight: float = 0.5
 
 
 SOIL_PARAMS: ParamSets[SoilParams] = ParamSets("soil", {"default": SoilParams("default")})

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from greeniot.estate import DeviceBinding, EstateContext, TreeInfo, ZoneInfo
 from greeniot.registry.clock import wall_clock_ms
 from greeniot.registry.errors import InvalidInputError
+from greeniot.registry.estate_models import CalendarRule
 from greeniot.registry.irrigation import probe_fields, water_fields
 from greeniot.registry.models import Base, Device, Site, Tree, Zone
 from greeniot.registry.remount import remount_times
@@ -31,7 +32,9 @@ log = logging.getLogger(__name__)
 def load_context(session: Session, *, sites: Iterable[str] | None = None) -> EstateContext:
     """The estate as analytics and actions see it; ``sites`` limits it to those sites.
 
-    A zone without ``valve_device`` gets the valve device bound to it, if there is one.
+    A zone without ``valve_device`` gets the valve device bound to it, if there is one. A
+    zone's rainy season is the windows of its site's enabled ``drainage_round`` calendar
+    rules (those for the whole site and those for the zone).
     """
     wanted = None if sites is None else list(sites)
 
@@ -51,6 +54,7 @@ def load_context(session: Session, *, sites: Iterable[str] | None = None) -> Est
     water = water_fields(zone_rows, site_rows)
     site_lat = {x.id: x.lat_deg for x in site_rows}
     remounts = remount_times(session)
+    season = rainy_seasons(session, wanted)
     return EstateContext(
         devices=tuple(
             DeviceBinding(site=d.site, device=d.id, kind=d.kind, tree=d.tree_id, zone=d.zone_id,
@@ -69,10 +73,26 @@ def load_context(session: Session, *, sites: Iterable[str] | None = None) -> Est
                      saturation_vwc_pct=z.saturation_vwc_pct, waterlog_hours=z.waterlog_hours,
                      valve_device=z.valve_device or valves.get((z.site, z.id)),
                      max_run_s=z.max_run_s, min_interval_s=z.min_interval_s,
-                     daily_max_s=z.daily_max_s, **water[(z.site, z.id)])
+                     daily_max_s=z.daily_max_s,
+                     rainy_season=season.get((z.site, None), ()) + season.get((z.site, z.id), ()),
+                     **water[(z.site, z.id)])
             for z in zone_rows
         ),
     )
+
+
+def rainy_seasons(session: Session, sites: list[str] | None
+                  ) -> dict[tuple[str, str | None], tuple[tuple[str, str], ...]]:
+    """(site, zone or None for the whole site) → the local date windows of its enabled
+    ``drainage_round`` calendar rules."""
+    query = select(CalendarRule).where(CalendarRule.work == "drainage_round",
+                                       CalendarRule.enabled.is_(True)).order_by(CalendarRule.id)
+    if sites is not None:
+        query = query.where(CalendarRule.site.in_(sites))
+    out: dict[tuple[str, str | None], tuple[tuple[str, str], ...]] = {}
+    for r in session.scalars(query):
+        out[(r.site, r.zone)] = (*out.get((r.site, r.zone), ()), (r.start_md, r.end_md))
+    return out
 
 
 @dataclass

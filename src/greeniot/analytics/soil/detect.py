@@ -61,35 +61,53 @@ def probe_level(ts_ms: np.ndarray, vwc_pct: np.ndarray, *, smooth_hours: float,
     return ProbeLevel(level, n.astype(np.int64), np.where(sel, ts, 0).max(axis=1, initial=0))
 
 
-def hours_above(ts_ms: np.ndarray, vwc_pct: np.ndarray, saturation_pct: np.ndarray, *,
-                hysteresis_pct: float, now_ms: int) -> F64:
-    """How long each probe has read above saturation without a break [h].
+def above_since(ts_ms: np.ndarray, vwc_pct: np.ndarray, saturation_pct: np.ndarray, *,
+                hysteresis_pct: float | np.ndarray, now_ms: int,
+                since_ms: np.ndarray | None = None) -> tuple[I64, I64]:
+    """Since when each probe has read above its threshold without a break, and its newest
+    sample [ms UTC] (since = 0: not above now).
 
     The clock runs from the first sample after the last one below ``saturation −
-    hysteresis_pct`` (so noise at the threshold does not restart it) to the newest
-    sample; 0 if the newest sample is itself below that. Order-free: it needs only the
-    times of the last "below" sample and of the samples after it. If no sample in the window is
-    below, the clock starts at the oldest sample held: the true duration is at least that.
+    hysteresis_pct`` (so noise at the threshold does not restart it) to the newest sample;
+    0 if the newest sample is itself below that. Order-free: it needs only the times of the
+    last "below" sample and of the samples after it. If no sample in the window is below, the
+    clock started at the oldest sample held — or earlier, at ``since_ms`` (the previous
+    pass's answer): a waterlogging limit may be longer than a probe's window holds.
 
     Parameters
     ----------
-    ts_ms, vwc_pct : (probes, samples) [ms UTC], [%]
-    saturation_pct : (probes,) the probe's zone saturation threshold [%]
-    hysteresis_pct : float, the clock restarts below saturation − this [%] (``SoilParams``)
+    ts_ms, vwc_pct : (probes, samples) [ms UTC], values
+    saturation_pct : (probes,) the probe's threshold, in the units of ``vwc_pct``
+    hysteresis_pct : float or (probes,), the clock restarts below the threshold − this
+        (``SoilParams``), same units
     now_ms : int, event time [ms UTC]
+    since_ms : (probes,) the previous answer (0: none), or None
     """
     ts = as_2d("ts_ms", ts_ms, np.int64)
     v = as_2d("vwc_pct", vwc_pct, np.float64)
     same_shape(ts.shape, vwc_pct=v)
     sat = as_1d("saturation_pct", saturation_pct, ts.shape[0], np.float64)
+    hyst = np.broadcast_to(np.asarray(hysteresis_pct, np.float64), sat.shape)
     valid = (ts > 0) & (ts <= now_ms) & np.isfinite(v)
-    below = valid & (v < (sat - hysteresis_pct)[:, None])
+    below = valid & (v < (sat - hyst)[:, None])
     last_below = np.where(below, ts, 0).max(axis=1, initial=0)
     after = valid & (ts > last_below[:, None])
     start = np.where(after, ts, np.iinfo(np.int64).max).min(axis=1)
     newest = np.where(valid, ts, 0).max(axis=1, initial=0)
-    dur = (newest - start) / MS_PER_HOUR
-    return np.where(after.any(axis=1), dur, 0.0)
+    if since_ms is not None:
+        prev = as_1d("since_ms", since_ms, ts.shape[0], np.int64)
+        go_on = (last_below == 0) & (prev > 0)
+        start = np.where(go_on, np.minimum(start, prev), start)
+    return np.where(after.any(axis=1), start, 0).astype(np.int64), newest.astype(np.int64)
+
+
+def hours_above(ts_ms: np.ndarray, vwc_pct: np.ndarray, saturation_pct: np.ndarray, *,
+                hysteresis_pct: float | np.ndarray, now_ms: int) -> F64:
+    """How long each probe has read above its threshold without a break [h], within the
+    window (:func:`above_since`)."""
+    start, newest = above_since(ts_ms, vwc_pct, saturation_pct,
+                                hysteresis_pct=hysteresis_pct, now_ms=now_ms)
+    return np.where(start > 0, (newest - start) / MS_PER_HOUR, 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,21 +156,60 @@ def drought_levels(zone_vwc_pct: np.ndarray, refill_vwc_pct: np.ndarray, *,
     return on, hold
 
 
-def waterlog_levels(zone_vwc_pct: np.ndarray, zone_hours_above: np.ndarray,
-                    saturation_vwc_pct: np.ndarray,
-                    waterlog_hours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def waterlog_levels(zone_excess: np.ndarray, zone_hours_above: np.ndarray,
+                    limit_hours: np.ndarray, in_season: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """Waterlogging level to raise, and to keep, per zone: 2 (warning) once the zone's probes
-    have stayed above saturation (median of their :func:`hours_above`) for ``waterlog_hours``,
-    3 (critical) at twice that — roots without air for that long start to die back, so the
-    drain task moves up — while the zone's smoothed VWC is above saturation now; kept while
-    the clock runs (it restarts only below saturation − hysteresis).
+    have stayed above their threshold (median of their :func:`hours_above`) for
+    ``limit_hours``, 3 (critical) at twice that — roots without air for that long start to die
+    back, so the drain task moves up — while the zone's smoothed level is above the threshold
+    now (``zone_excess`` > 0: median over the zone's probes of level − threshold); kept while
+    the clock runs (it restarts only below the threshold − hysteresis). Outside the rainy
+    season (``in_season`` False) nothing is raised or kept.
     """
-    v = np.asarray(zone_vwc_pct, np.float64)
+    x = np.asarray(zone_excess, np.float64)
     h = np.asarray(zone_hours_above, np.float64)
-    sat = np.asarray(saturation_vwc_pct, np.float64)
-    need = np.asarray(waterlog_hours, np.float64)
+    need = np.asarray(limit_hours, np.float64)
+    season = np.ones(x.shape, bool) if in_season is None else np.asarray(in_season, bool)
     with np.errstate(invalid="ignore"):
-        wet = v > sat
+        wet = (x > 0) & season
         on = np.where(wet & (h >= 2 * need), 3, np.where(wet & (h >= need), 2, 0)).astype(np.int8)
-        hold = np.where(h > 0, np.maximum(on, 2), 0).astype(np.int8)
+        hold = np.where((h > 0) & season, np.maximum(on, 2), 0).astype(np.int8)
     return on, hold
+
+
+def free_drain_hours(theta_fc: np.ndarray, porosity: np.ndarray, drain_frac_day: np.ndarray,
+                     *, to_m3: float) -> F64:
+    """How long a saturated root zone that drains freely stays more than ``to_m3`` above
+    field capacity [h]: the excess over field capacity (porosity − θFC) drains by the share
+    τ a day (AquaCrop's drainage coefficient, :func:`greeniot.soils.drain_fraction_per_day`,
+    the same the water balance uses), so it falls to ``to_m3`` after
+    ln(to_m3 / excess) / ln(1 − τ) days. The soil stage passes half the waterlogging margin:
+    by then a freely draining zone reads clearly below the threshold (θFC + margin) despite
+    calibration and probe noise, so a waterlogging limit at least this long never calls
+    ordinary drainage after a heavy rain waterlogging (clay ≈ 8 days, loam ≈ 2.5, sand 0).
+
+    Parameters
+    ----------
+    theta_fc, porosity : (zones,) [m³ m⁻³]
+    drain_frac_day : (zones,) τ [day⁻¹], 0.05..1
+    to_m3 : excess over field capacity counted as drained [m³ m⁻³]
+    """
+    fc, por, tau = (np.asarray(a, np.float64) for a in (theta_fc, porosity, drain_frac_day))
+    excess = por - fc
+    with np.errstate(divide="ignore", invalid="ignore"):
+        days = np.log(to_m3 / excess) / np.log1p(-np.clip(tau, 0.0, 1.0))
+    return np.where((excess > to_m3) & (tau < 1.0), 24.0 * days, 0.0)
+
+
+def in_season(month_day: np.ndarray, windows: list[tuple[tuple[int, int], ...]]) -> np.ndarray:
+    """Whether each zone's local date (``month_day`` = month × 100 + day) falls in one of its
+    windows ((start, end) the same way, inclusive; end before start wraps the new year); a
+    zone without windows is always in season."""
+    md = np.asarray(month_day, np.int64)
+    out = np.ones(md.shape, bool)
+    for z, wins in enumerate(windows):
+        if wins:
+            out[z] = any((a <= md[z] <= b) if a <= b else (md[z] >= a or md[z] <= b)
+                         for a, b in wins)
+    return out
