@@ -25,10 +25,10 @@ def test_implausible_values_are_stored_flagged_and_left_out_of_analytics(
     good = [SoilReading(seq=i, ts_ms=now - 60_000 * (10 - i), vwc_pct=30.0 + i / 10,
                         bat_v=3.9) for i in range(8)]
     li_ion_at_10v = SoilReading(seq=8, ts_ms=now - 60_000 * 2, vwc_pct=31.0, bat_v=9.99)
-    peat_bog = SoilReading(seq=9, ts_ms=now - 60_000, vwc_pct=88.0, bat_v=3.9)
+    open_probe = SoilReading(seq=9, ts_ms=now - 60_000, vwc_pct=0.2, bat_v=3.9)
     asyncio.run(run_ingest(settings, lambda: True))  # the persistent session first
     pub = Publisher(settings.mqtt.port)
-    pub.publish_many([(topic, encode(m)) for m in (*good, li_ion_at_10v, peat_bog)])
+    pub.publish_many([(topic, encode(m)) for m in (*good, li_ion_at_10v, open_probe)])
     pub.close()
     svc = asyncio.run(run_ingest(settings, lambda: len(seqs(settings, "soil", "soil-1")) >= 10))
     assert svc.stats.rejected == {} and svc.stats.flagged == 2  # stored, not refused
@@ -52,6 +52,6 @@ def test_implausible_values_are_stored_flagged_and_left_out_of_analytics(
     bat = h.windows.chronological("bat_v")[row]
     vwc = h.windows.chronological("v1")[row]
     held = ts > 0
-    assert held.sum() == 9  # the 88 % reading is left out, the 9.99 V one kept without it
+    assert held.sum() == 9  # the 0.2 % reading is left out, the 9.99 V one kept without it
     assert np.nanmax(bat[held]) < 4.0
-    assert np.nanmax(vwc[held]) < 40.0
+    assert np.nanmin(vwc[held]) > 29.0

@@ -216,7 +216,7 @@ def test_each_fault_kind_is_its_own_alarm_and_one_task_gathers_them(
             if d == "soil-bad" and k >= 5:
                 bat = 3.15
             if d == "soil-bad" and k >= 15:
-                vwc = 88.0
+                vwc = 0.0  # the open-probe rail
             msgs.append(soil(site_id, d, k, t0 + k * STEP + j * 1000, vwc, bat))
 
     async def scenario() -> None:

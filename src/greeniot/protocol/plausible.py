@@ -17,10 +17,14 @@ Ranges and their sources
   charged) reads 10.5 V empty and at most about 14.8 V while being charged, 15 V while
   equalised [BU403]. A sensor or valve node runs on one Li-ion cell, a weather station on 12 V
   lead-acid (docs/protocol.md).
-- ``vwc_pct``: volumetric water content cannot exceed the soil's total porosity, 30–60 % in
-  mineral soils [NRCS-BD]; 70 % leaves room for organic planting mixes. Exactly 0 (below
-  0.5 %) is the rail of an open capacitive probe, not dry soil: air-dry soil keeps a few
-  percent [NRCS-BD].
+- ``vwc_pct`` is the firmware's two-point index (0 = probe in air, 100 = probe in water;
+  docs/protocol.md), not volumetric water content: every value up to 100 is a reading a probe
+  honestly gives (a clay at field capacity reads ~80, a probe in a flooded bed 100), so only
+  the dry end is implausible. Exactly 0 (below 0.5) is the rail of an open capacitive probe,
+  not dry soil: air-dry soil keeps a few percent of water [NRCS-BD]. (Volumetric water
+  content, after calibration, cannot exceed the soil's porosity, 30–60 % in mineral soils
+  [NRCS-BD]: that check belongs to θ, :mod:`greeniot.calibration`.) A probe shorted at the
+  wet rail repeats one value, which the stuck-sensor check names.
 - ``temp_c``: the operating range of the node's parts, −40…+85 °C (MPU-6050 class MEMS
   [MPU6050], ESP32 [ESP32]); a reading outside is a failed sensor, not weather.
 - Tilt angles have no range beyond the schema's ±90°: a fallen trunk reads anything up to
@@ -62,7 +66,7 @@ CHEMISTRY: Mapping[str, str] = MappingProxyType({
 })
 #: Plausible range of other fields per channel, in the field's unit.
 FIELD_RANGE: Mapping[str, Mapping[str, Range]] = MappingProxyType({
-    "soil": MappingProxyType({"vwc_pct": (0.5, 70.0), "temp_c": (-40.0, 85.0)}),
+    "soil": MappingProxyType({"vwc_pct": (0.5, 100.0), "temp_c": (-40.0, 85.0)}),
     "tilt": MappingProxyType({"temp_c": (-40.0, 85.0)}),
     "weather": MappingProxyType({"air_temp_c": (-40.0, 85.0)}),
 })

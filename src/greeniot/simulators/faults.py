@@ -14,7 +14,7 @@ spikes          every third reading carries an impossible value             out_
 clock_jump      its clock jumps 1-3 h ahead                                 clock_fault
 clock_reset     its clock restarts at 2000-01-01                            clock_fault
 noisy           a loose wire: noise of 15-25 %VWC or 2-4 deg                sensor_noisy
-out_of_range    reads an impossible value (85-95 %VWC, or 9-12 V)           out_of_range
+out_of_range    reads an impossible value (open probe: index < 0.5, or 9-12 V)  out_of_range
 ==============  ==========================================================  ===============
 
 Healthy controls include planned sleepers: a node that announces a shutdown with its next
@@ -132,7 +132,7 @@ def generate(seed: int, *, site: str = "bench", start_ms: int, span_s: float = 2
         seq = 0
         slept = False
         noise_p = float(rng.uniform(15.0, 25.0)) if kind == "soil" else float(rng.uniform(2, 4))
-        bad_const = float(rng.uniform(85.0, 95.0))
+        bad_const = float(rng.uniform(0.0, 0.4))  # the open-probe rail (protocol/plausible.py)
         while t < end_ms:
             faulty = fault is not None and t >= f_start
             if sleep_from is not None and sleep_until is not None and sleep_from <= t < sleep_until:
