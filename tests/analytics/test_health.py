@@ -178,3 +178,28 @@ def test_implausible_readings_raise_out_of_range_and_clear() -> None:
     got = [(e.kind, e.phase) for e in events]
     assert got == [("out_of_range", "start"), ("out_of_range", "clear")]
     assert "implausible bat_v" in events[0].detail
+
+
+def test_a_flooded_zone_at_the_wet_rail_is_no_device_fault_but_a_lone_railed_probe_is() -> None:
+    """The firmware clamps at its wet point (saturated soil or water), so after a cloudburst
+    every probe of a soaked bed reads 100: that is the bed's water (the waterlogging rule's),
+    not three broken probes. A probe at the rail while its zone mates read a moist 40 is
+    shorted or in a puddle: out_of_range, for that probe only."""
+    from greeniot.estate import DeviceBinding, ZoneInfo
+
+    ctx = EstateContext(devices=tuple(DeviceBinding("s", f"p-{z}-{i}", "soil", zone=z)
+                                      for z in ("flood", "mixed") for i in range(3)),
+                        zones=(ZoneInfo("s", "flood"), ZoneInfo("s", "mixed")))
+    engine = AnalyticsEngine(ctx)
+    rng = np.random.default_rng(8)
+    events = []
+    for i in range(60):  # 15 h at 15 min; the rain soaks both beds from reading 20 on
+        soaked = i >= 20
+        for k in range(3):
+            _soil(engine, f"p-flood-{k}", i,
+                  100.0 if soaked else round(45 + rng.normal(0, 0.4), 1))
+            _soil(engine, f"p-mixed-{k}", i, 100.0 if soaked and k == 0 else
+                  round(40 + rng.normal(0, 0.4), 1))
+        events += engine.tick(T0 + i * 15 * MIN).events
+    got = [(e.kind, e.device) for e in events if e.kind in ("out_of_range", "sensor_stuck")]
+    assert got == [("out_of_range", "p-mixed-0")]

@@ -217,7 +217,7 @@ class HealthStage:
     def tick(self, now_ms: int, board: Board) -> list[Event]:
         emit: list[Event] = []
         if len(self.index):
-            self._judge(now_ms, emit)
+            self._judge(now_ms, emit, board)
         n = len(self.index)
         bad = np.zeros(n, bool)
         for k in self.SENSOR_KINDS:
@@ -225,7 +225,7 @@ class HealthStage:
         board.faulty = {self.index.key(int(i)): True for i in np.flatnonzero(bad)}
         return emit
 
-    def _judge(self, now_ms: int, emit: list[Event]) -> None:
+    def _judge(self, now_ms: int, emit: list[Event], board: Board | None = None) -> None:
         p = self.params
         self._now = now_ms  # clears are dated at the tick that saw the fault end
         self.status_offline[self.status_offline == STATUS_PENDING] = now_ms
@@ -268,8 +268,35 @@ class HealthStage:
         emit += self.alarms.update("low_battery", on, hold, np.isfinite(bat), battery_start,
                                    lambda i: self._clear("low_battery", i, self._now,
                                                          f"battery {bat[i]:.2f} V"))
-        self._sensors(c, newest, emit)
+        self._sensors(c, newest, emit, self._flooded(c, board))
         self._clock(newest, emit)
+
+    def _flooded(self, c: dict[str, np.ndarray], board: Board | None) -> np.ndarray:
+        """Soil rows at the index's wet rail whose zone is at it too (most of its probes):
+        a flooded or saturated bed, not a shorted probe. The firmware's wet calibration point
+        is the probe in saturated soil or in water, clamped at 100
+        (firmware/micropython/drivers/soil.py), so every probe of a soaked zone reads the
+        rail; one probe there while its zone mates read lower is the shorted (or puddled)
+        one. Its bed's water is the waterlogging rule's to judge (analytics/soil), not a
+        device fault."""
+        n = len(self.index)
+        wet = c["wet_railed"] >= self.params.out_of_range_frac
+        out = np.zeros(n, bool)
+        if not wet.any():
+            return out
+        zone_of: dict[tuple[str, str], list[int]] = {}
+        for r in range(n):
+            if self.kind[r] != "soil":
+                continue
+            site, device = self.index.key(r)
+            b = board.lookup.binding(site, device) if board is not None else None
+            key = (site, b.zone) if b is not None and b.zone else (site, "\x00" + device)
+            zone_of.setdefault(key, []).append(r)
+        for rows in zone_of.values():
+            at = [r for r in rows if wet[r]]
+            if at and 2 * len(at) >= len(rows):
+                out[at] = True
+        return out
 
     # -- per-row results that only new readings change ------------------------------------
     #: Per-row values that depend only on a row's window, its flags and its kind, so they are
@@ -280,7 +307,8 @@ class HealthStage:
              "n_max": np.int64, "lo": np.float64, "hi": np.float64, "limit": np.float64,
              "tilt": np.bool_, "interval": np.float64, "bat": np.float64,
              "n_stuck": np.int64, "frozen": np.bool_, "v1_last": np.float64,
-             "noise": np.float64, "railed": np.float64, "flagged": np.float64}
+             "noise": np.float64, "railed": np.float64, "wet_railed": np.float64,
+             "flagged": np.float64}
 
     def _refresh(self) -> dict[str, np.ndarray]:
         """Bring the per-row caches up to date: recompute the rows whose window, flags or
@@ -356,6 +384,8 @@ class HealthStage:
         c["noise"][rows] = np.fmax(successive_noise(v1, n_samples=ns),
                                    np.where(is_tilt, successive_noise(v2, n_samples=ns), np.nan))
         c["railed"][rows] = np.nan_to_num(out_of_range_frac(v1, lo, hi, n_samples=ns))
+        c["wet_railed"][rows] = np.nan_to_num(out_of_range_frac(
+            v1, np.full(rows.size, -np.inf), hi, n_samples=ns))
         held = [r for r in rows.tolist() if r in self._flags]
         pos = np.repeat(np.searchsorted(rows, held), [len(self._flags[r]) for r in held]
                         ).astype(np.int64)
@@ -364,7 +394,7 @@ class HealthStage:
                                                         n_samples=ns))
 
     def _sensors(self, c: dict[str, np.ndarray], newest: np.ndarray,
-                 emit: list[Event]) -> None:
+                 emit: list[Event], flooded: np.ndarray) -> None:
         p = self.params
         n_stuck, v1_last = c["n_stuck"], c["v1_last"]
         on = np.where(c["frozen"], 2, 0).astype(np.int8)
@@ -391,7 +421,7 @@ class HealthStage:
             lambda i: self._clear("sensor_noisy", i, self._now, "noise back to normal"))
 
         lo, hi, flagged = c["lo"], c["hi"], c["flagged"]
-        frac = c["railed"] + flagged
+        frac = c["railed"] - np.where(flooded, c["wet_railed"], 0.0) + flagged
         on = np.where(frac >= p.out_of_range_frac, 2, 0).astype(np.int8)
 
         def range_start(i: int) -> Event:
