@@ -121,9 +121,11 @@ def test_external_valve_events_water_the_zone(mosquitto: MosquittoProcess, obser
     open_s = result.truth.valve_open_s[z1.zone]
     if cap:  # the real node said open for ~30 simulated min; the zone's max run counts
         assert open_s == z1.max_run_s == 900
-    else:  # closed once 30 simulated min were seen, give or take the round trip: the
-        # simulator applies the open at its next 30-s step after t_open, so up to a step less
-        assert 1800 - 30 <= open_s < 3600
+    else:  # closed once 30 simulated min were seen, give or take the round trip — at 3600x
+        # speed 10 ms of broker latency is 36 simulated s, so the open may land a step or
+        # more after t_open (it once counted 1770 s): what must hold is that the node's own
+        # events, not the zone's max run (900 s), set the time
+        assert z1.max_run_s < 1500 <= open_s < 3600
     assert result.truth.valve_open_s[fleet.zones[1].zone] == 0.0
     # only the "real node" (this test) spoke on the valve's topics
     assert [(s.channel, len(s.messages)) for s in observer.seen
