@@ -19,14 +19,15 @@ import argparse
 import asyncio
 import json
 import socket
+import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from greeniot.actions.lifecycle import alert_message
 from greeniot.actions.sinks.dispatcher import AlertDispatcher, alert_notification
@@ -35,6 +36,7 @@ from greeniot.config import DeliverySettings
 from greeniot.protocol import Alert
 from greeniot.registry import crud
 from greeniot.registry.db import engine_from_url, migrate, session_factory
+from tests.actions.receivers import serve_posts
 
 SECRET = "bench-secret-0123456789"
 
@@ -44,29 +46,15 @@ class Receiver:
         self.items: list[str] = []
         self.messages = 0
         self.bad = 0
-        rec = self
+        self.server, self.url = serve_posts(self._post)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                try:
-                    verify(SECRET, body, dict(self.headers.items()))
-                except ValueError:
-                    rec.bad += 1
-                rec.messages += 1
-                rec.items += [i["alert"]["id"] for i in json.loads(body)["items"]]
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _post(self, body: bytes, headers: dict[str, str]) -> None:
+        try:
+            verify(SECRET, body, headers)
+        except ValueError:
+            self.bad += 1
+        self.messages += 1
+        self.items += [i["alert"]["id"] for i in json.loads(body)["items"]]
 
     def stop(self) -> None:
         self.server.shutdown()

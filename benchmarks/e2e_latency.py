@@ -32,10 +32,8 @@ import os
 import random
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +54,7 @@ from greeniot.services import InfluxProcess, MosquittoProcess
 from greeniot.services.process import free_port
 from greeniot.store.influx import InfluxClient
 from greeniot.store.lineproto import tag_suffix, to_lines
+from tests.actions.receivers import serve_posts
 from tests.ingest.faultkit import IngestProcess
 
 INGESTED = "greeniot_ingest_messages_received_total"
@@ -71,28 +70,14 @@ class Receiver:
 
     def __init__(self) -> None:
         self.arrived: dict[str, float] = {}
-        rec = self
+        self.server, self.url = serve_posts(self._post)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                now = time.time()
-                for item in json.loads(body).get("items", []):
-                    a = item.get("alert") or {}
-                    if a.get("kind") == "failure" and a.get("tree"):
-                        rec.arrived.setdefault(a["tree"], now)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _post(self, body: bytes, _headers: dict[str, str]) -> None:
+        now = time.time()
+        for item in json.loads(body).get("items", []):
+            a = item.get("alert") or {}
+            if a.get("kind") == "failure" and a.get("tree"):
+                self.arrived.setdefault(a["tree"], now)
 
 
 @dataclass(slots=True)

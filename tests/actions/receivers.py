@@ -8,6 +8,7 @@ import email.policy
 import json
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -71,6 +72,30 @@ class WebhookReceiver:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+
+def serve_posts(on_post: Callable[[bytes, dict[str, str]], None]
+                ) -> tuple[ThreadingHTTPServer, str]:
+    """A keep-alive HTTP/1.1 endpoint on a free loopback port that hands every POST's body and
+    headers to ``on_post`` (on the server's thread) and answers 200: the benchmarks' crew
+    phone. Returns the server (``shutdown()`` stops it) and its webhook URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            on_post(body, dict(self.headers.items()))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/hook"
 
 
 class BlackHole:
