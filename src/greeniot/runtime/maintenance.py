@@ -93,6 +93,8 @@ class MaintenanceService:
                  telemetry: MaintenanceTelemetry | None = None) -> None:
         self.settings = settings
         self.context = context
+        #: registered devices per site (each site's clock waits for them at start)
+        self._site_devices = collections.Counter(b.site for b in context.devices)
         self.sessions = session_factory
         self.on_outcome = on_outcome
         self.params = params or AnalyticsParams()
@@ -311,10 +313,11 @@ class MaintenanceService:
             self.rebalances += 1
 
     def _devices_at(self, site: str) -> int:
-        return sum(1 for b in self.context.devices if b.site == site)
+        return self._site_devices[site]
 
     def set_context(self, context: EstateContext) -> None:
         self.context = context
+        self._site_devices = collections.Counter(b.site for b in context.devices)
         for engine in self.engines.values():
             engine.set_context(context)
         self.feed.expect()
