@@ -59,6 +59,10 @@ INBOX_BYTES = 4 * MAX_BATCH_BYTES
 #: Ranges per confirmation message (a device's RAM bounds what it can parse at once).
 MAX_CONFIRM_RANGES = 64
 
+#: A batch taken less than this long [s] after the previous one means a stream: the next
+#: waits ``batch_linger_s`` to fill (IngestSettings).
+STREAMING_S = 1.0
+
 #: Confirmations go out at most this often [s], gathering the batches in between: one
 #: ``stored`` per device per batch (a QoS 1 publish and its PUBACK) cost more CPU than
 #: decoding the device's readings while a backlog drains. Sparse traffic is confirmed at once.
@@ -95,6 +99,7 @@ class IngestService:
         self._confirm = ing.confirm
         self._unconfirmed: dict[tuple[str, str], list[int]] = {}  # durable, not yet told
         self._confirmed_at = 0.0  # time.monotonic() of the last confirmations
+        self._batch_at = -STREAMING_S  # time.monotonic() when the pump last took a batch
         self._dead_mqtt: MqttSession | None = None  # see _dead_session
         self._settling: set[asyncio.Task[None]] = set()
         self.spool = Spool(settings.spool_dir / f"ingest{suffix or '-0'}")
@@ -183,14 +188,25 @@ class IngestService:
 
     # -- the pump -----------------------------------------------------------------------------
     async def _pump(self) -> None:
+        linger = self.settings.ingest.batch_linger_s
         while True:
             due = CONFIRM_EVERY_S - (time.monotonic() - self._confirmed_at)
             await self.mqtt.wait_inbox(max(due, 0.0) if self._unconfirmed else 0.5)
+            if (linger and self.streaming()
+                    and not self.mqtt.holds(self.max_batch, MAX_BATCH_BYTES)):
+                # a stream: let the network thread read on (it runs while we wait) rather
+                # than pay a batch's fixed costs for the few messages it has read so far
+                await asyncio.sleep(linger)
             batch = self.mqtt.drain(self.max_batch, MAX_BATCH_BYTES, MAX_PAYLOAD_BYTES)
             if batch:
+                self._batch_at = time.monotonic()
                 await self.process(batch)
             if self._unconfirmed and time.monotonic() - self._confirmed_at >= CONFIRM_EVERY_S:
                 self._flush_confirmations()
+
+    def streaming(self) -> bool:
+        """A batch was taken less than ``STREAMING_S`` ago: messages are streaming in."""
+        return time.monotonic() - self._batch_at < STREAMING_S
 
     def _convert(self, batch: list[Message]
                  ) -> tuple[list[str], list[dict[str, object]], dict[tuple[str, str], list[int]]]:

@@ -384,6 +384,12 @@ class MqttSession:
             async with asyncio.timeout(timeout_s):
                 await self._arrived.wait()
 
+    def holds(self, items: int, payload_bytes: int) -> bool:
+        """The inbox holds ``items`` messages or ``payload_bytes`` of payload (a full batch),
+        or is full (the network thread waits for room)."""
+        return (len(self.inbox) >= items or self._bytes_in - self._bytes_out >= payload_bytes
+                or self._full())
+
     def drain(self, max_items: int, max_bytes: int | None = None,
               oversize: int | None = None) -> list[Message]:
         """Up to ``max_items`` messages, and (with ``max_bytes``) no more payload bytes than
