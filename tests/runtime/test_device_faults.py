@@ -98,30 +98,20 @@ def test_malformed_payloads_never_stop_a_running_analytics_process(
     async def scenario() -> dict[str, Any]:
         async with MaintenanceService(s, ctx, sessions, idle_s=1.0) as svc:
             pub = Publisher(s.mqtt.port)
-            t0 = now_step() - 6 * STEP
             try:
-                # The fault's readings, then the junk, then one more good reading. (The fault
-                # comes first: had it come after the junk, whose good items carry the time of
-                # now, it would be a backlog at a site whose clock is at now, judged at the next
-                # 5-min step — however the broker interleaved urgent and routine channels.)
+                await asyncio.to_thread(pub.publish_many, bad)
+                t0 = now_step() - 6 * STEP
                 await asyncio.to_thread(pub.publish_many, [
                     soil(site_id, "soil-p1", i, t0 + i * STEP, 30.0 + 0.3 * (i % 3), 3.1)
                     for i in range(6)])
-                await apoll(lambda: svc.liveness()["readings"] >= 6, timeout_s=30,
-                            what="the fault's six readings taken in")
-                before = svc.liveness()["readings"]
-                await asyncio.to_thread(pub.publish_many, bad)
-                await asyncio.to_thread(pub.publish_many, [
-                    soil(site_id, "soil-p1", 6, int(time.time() * 1000), 30.0, 3.1)])
             finally:
                 pub.close()
             await apoll(lambda: [a for a in alerts(sessions, site_id)
                                  if a[:2] == ("low_battery", "soil-p1")],
-                        thread=True, timeout_s=30, what="low-battery alert beside the junk")
-            # still taking readings after all the junk: the last good one, and the good items
-            # of the fuzz corpus's half-good batches
-            await apoll(lambda: svc.liveness()["readings"] > before + 1, timeout_s=30,
-                        what="good readings taken in after the junk")
+                        thread=True, timeout_s=30, what="low-battery alert after the junk")
+            # the alert may come from the first readings while the rest are still queued
+            await apoll(lambda: svc.liveness()["readings"] >= 6, timeout_s=30,
+                        what="all six good readings taken in")
             return svc.liveness()
 
     live = asyncio.run(scenario())

@@ -78,9 +78,6 @@ class Channel:
         ACL generator grants it to none), the backend does (API, CLI, weather adapters)
     devices : the device kinds that publish it (up) or take it (down); None = every kind.
         The broker ACL generator (``provision/acl.py``) grants each device exactly these.
-    urgent : analytics takes it on an MQTT session of its own, drained before the others
-        (a fallen tree, a burst pipe): it must not queue behind a backlog of routine readings
-        in the broker or in the process (``runtime/maintenance.py``).
     """
 
     name: str
@@ -98,7 +95,6 @@ class Channel:
     history_days: float = 0.0
     site_device: str | None = None
     devices: tuple[str, ...] | None = None
-    urgent: bool = False
 
 
 def _f(*names: str, kind: FieldType = "float") -> dict[str, Field]:
@@ -117,7 +113,7 @@ CHANNELS: Mapping[str, Channel] = {c.name: c for c in (
             # sway bursts ride on tilt readings: the sway stage takes them (see SUB_MEASUREMENTS)
             stages=("tilt", "sway", "health"), columns=("pitch_deg", "roll_deg", "temp_c", "bat_v"),
             required=("pitch_deg", "roll_deg"), watch=("pitch_deg", "roll_deg"),
-            history_days=14.0, devices=("tilt",), urgent=True),
+            history_days=14.0, devices=("tilt",)),
     Channel("weather", WeatherReading, "up", batch=True, measurement="weather",
             fields={**_f("wind_ms", "gust_ms", "rain_mm", "air_temp_c", "rh_pct", "solar_w_m2",
                          "bat_v"), **_SEQ},
@@ -150,7 +146,7 @@ CHANNELS: Mapping[str, Channel] = {c.name: c for c in (
     Channel("flow", FlowReading, "up", batch=True, measurement="flow",
             fields={**_f("flow_l_min", "total_l", "window_s", "bat_v"),
                     "open": Field("int", value=lambda m: 1 if m.valve == "open" else 0),
-                    **_SEQ}, devices=("valve",), urgent=True),
+                    **_SEQ}, devices=("valve",)),
     # A site's weather forecast, one retained topic per site (the newest survives restarts);
     # the maintenance process feeds it to the watering planner and the pre-storm sweep.
     Channel("forecast", SiteForecast, "up", retained=True, measurement="forecast",
@@ -181,9 +177,6 @@ def names(direction: Direction) -> tuple[str, ...]:
 
 
 UP_CHANNELS = names("up")
-#: Up channels analytics takes on its urgent session (``Channel.urgent``), and the rest.
-URGENT_CHANNELS = tuple(n for n in UP_CHANNELS if CHANNELS[n].urgent)
-ROUTINE_CHANNELS = tuple(n for n in UP_CHANNELS if not CHANNELS[n].urgent)
 DOWN_CHANNELS = names("down")
 #: Channels stored as time series with a per-device ``seq`` that may come in batches.
 READING_CHANNELS = tuple(c.name for c in CHANNELS.values() if c.batch)

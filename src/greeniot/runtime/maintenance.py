@@ -43,7 +43,6 @@ from greeniot.clock import wall_ms
 from greeniot.config import Settings
 from greeniot.estate import EstateContext
 from greeniot.forecasts.store import newest_forecasts
-from greeniot.protocol.channels import ROUTINE_CHANNELS, URGENT_CHANNELS
 from greeniot.protocol.codec import decode
 from greeniot.protocol.messages import SiteForecast
 from greeniot.protocol.topics import ingest_filters
@@ -105,20 +104,9 @@ class MaintenanceService:
         self.health_topic = health_topic(shard)
         #: how often liveness is published [s]; a reader calls it stale after 3 of these
         self.health_every_s = settings.analytics.health_every_s
-        # Two sessions: the urgent channels (a fallen tree, a burst pipe) on one of their own,
-        # drained first, so that they never wait in the broker or the inbox behind a backlog of
-        # routine readings (benchmarks/e2e_latency.py: a fall waited ~7 min at 10k msgs/s of
-        # soil traffic on one session). ``unsubscribe``: a session made before the split still
-        # holds the urgent filters, which would deliver those readings twice.
-        arrived = asyncio.Event()
         self.mqtt = MqttSession(settings.mqtt, f"{settings.mqtt.client_id}{suffix}",
-                                filters=ingest_filters(ROUTINE_CHANNELS),
-                                unsubscribe=ingest_filters(URGENT_CHANNELS),
-                                publish_timeout_s=publish_timeout_s, arrived=arrived,
+                                filters=ingest_filters(), publish_timeout_s=publish_timeout_s,
                                 will=Will(self.health_topic, down_payload()))
-        self.urgent_mqtt = MqttSession(settings.mqtt,
-                                       f"{settings.mqtt.client_id}{suffix}-urgent",
-                                       filters=ingest_filters(URGENT_CHANNELS), arrived=arrived)
         #: with a shard name: which sites this process owns, and the membership session
         self.shards = ShardMap(shard) if shard else None
         self._members = MqttSession(
@@ -236,8 +224,6 @@ class MaintenanceService:
             except Exception as err:
                 log.warning("zone tracker not restored from InfluxDB: %s", err)
         await retry_until_reachable(mqtt_dependency(self.settings.mqtt), self.mqtt.connect)
-        await retry_until_reachable(mqtt_dependency(self.settings.mqtt),
-                                    self.urgent_mqtt.connect)
         await self.dispatcher.__aenter__()
         self._task = asyncio.create_task(self._supervise(), name="maintenance")
         every = self.settings.tasks.sla_check_s
@@ -285,7 +271,6 @@ class MaintenanceService:
         with contextlib.suppress(Exception):  # a clean stop is not a crash (no last will)
             await self.mqtt.send(self.health_topic, self._health_doc("stopped"), 1,
                                  timeout_s=2.0, retain=True)
-        await self.urgent_mqtt.close()
         await self.mqtt.close()
         if self._members is not None and self.shards is not None:
             # a clean stop hands our sites over at once (a crash does it by the last will)
@@ -356,34 +341,26 @@ class MaintenanceService:
     async def _run(self) -> None:
         while True:
             self.heartbeat_ms = self.wall_clock()  # before the wait too: a fresh loop beats
-            await self.mqtt.wait_inbox(1.0, others=(self.urgent_mqtt,))
+            await self.mqtt.wait_inbox(1.0)
             self.heartbeat_ms = self.wall_clock()
-            batch = self.urgent_mqtt.drain(5000) or self.mqtt.drain(5000)
+            batch = self.mqtt.drain(5000)
             if batch:
                 await self.handle(batch)
             else:
                 await self.advance()
 
     async def handle(self, batch: list[Message]) -> None:
-        """Decode and route a batch, then run every detector pass that became due. Messages
-        of the urgent session that arrive meanwhile are taken between two of the batch's."""
-        urgent = self.urgent_mqtt.inbox
+        """Decode and route a batch, then run every detector pass that became due."""
         for m in batch:
-            await self._safely(m)
-            if urgent:
-                for u in self.urgent_mqtt.drain(5000):
-                    await self._safely(u)
+            try:
+                await self._one(m)
+            except Exception as err:  # one bad message never stops analytics
+                self.failed[type(err).__name__] += 1
+                log.warning("message skipped (%s: %s) topic=%r payload=%r", type(err).__name__,
+                            str(err)[:200], m.topic, m.payload[:LOG_PAYLOAD_BYTES])
             if self.feed.urgent_waiting():  # a fallen tree: act now, not after the batch
                 await self._urgent()
         await self.advance()
-
-    async def _safely(self, m: Message) -> None:
-        try:
-            await self._one(m)
-        except Exception as err:  # one bad message never stops analytics
-            self.failed[type(err).__name__] += 1
-            log.warning("message skipped (%s: %s) topic=%r payload=%r", type(err).__name__,
-                        str(err)[:200], m.topic, m.payload[:LOG_PAYLOAD_BYTES])
 
     async def _urgent(self) -> None:
         """Act at once on what the feed's urgent lane raised (a fallen tree), as the pass of

@@ -197,18 +197,12 @@ class MqttSession:
                  manual_ack: bool = False, will: Will | None = None,
                  connect_timeout_s: float = 15.0, publish_timeout_s: float = 10.0,
                  inbox_max: int = 50_000, inbox_max_bytes: int = 8 * 1024 * 1024,
-                 max_payload: int | None = None, keep_bytes: int = 1024,
-                 unsubscribe: Sequence[str] = (), arrived: asyncio.Event | None = None) -> None:
-        """``unsubscribe``: filters removed from a persistent session at each connect, before
-        ``filters`` are subscribed (a subscription an earlier version of the consumer made,
-        which the broker would otherwise keep serving). ``arrived``: an arrival event shared
-        with other sessions, so that one ``wait_inbox(others=...)`` wakes on any of them."""
+                 max_payload: int | None = None, keep_bytes: int = 1024) -> None:
         if not client_id:
             raise ValueError("client_id is required for a persistent session")
         self.settings = settings
         self.client_id = client_id
         self.filters = list(filters)
-        self.unsubscribe = [f for f in unsubscribe if f not in self.filters]
         self.qos = qos
         self.connect_timeout_s = connect_timeout_s
         self.publish_timeout_s = publish_timeout_s
@@ -251,7 +245,7 @@ class MqttSession:
         self._flowing = False  # a message came on this connection (network thread only)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connected = asyncio.Event()
-        self._arrived = arrived if arrived is not None else asyncio.Event()
+        self._arrived = asyncio.Event()
         self._plock = threading.Lock()
         # mid → what waits for its PUBACK: a future, a group, or None (nobody waits)
         self._pending: dict[int, asyncio.Future[None] | _Group | None] = {}
@@ -314,8 +308,6 @@ class MqttSession:
         if not self.filters:
             self._threadsafe(self._connected.set)
             return
-        if self.unsubscribe:  # handled by the broker before the SUBSCRIBE that follows
-            client.unsubscribe(self.unsubscribe)
         # Ready only once the broker confirmed the subscriptions (SUBACK): before that, a
         # message published for us could find no subscription in our session and be lost.
         _rc, mid = client.subscribe([(flt, self.qos) for flt in self.filters])
@@ -379,15 +371,12 @@ class MqttSession:
         self._threadsafe(_resolve, waiter)
 
     # -- use ------------------------------------------------------------------------------------
-    async def wait_inbox(self, timeout_s: float, others: Sequence[MqttSession] = ()) -> None:
-        """Return when the inbox (or that of one of ``others``, which must share this
-        session's ``arrived`` event) has messages, or after ``timeout_s``."""
-        if any(o._arrived is not self._arrived for o in others):
-            raise ValueError("wait_inbox(others=...): the sessions must share one arrival event")
-        if self.inbox or any(o.inbox for o in others):
+    async def wait_inbox(self, timeout_s: float) -> None:
+        """Return when the inbox has messages, or after ``timeout_s``."""
+        if self.inbox:
             return
         self._arrived.clear()
-        if self.inbox or any(o.inbox for o in others):
+        if self.inbox:
             return
         # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that races
         # its timeout, and the consumer loops calling this would never stop.
