@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from greeniot.config import IngestSettings, Settings
+from greeniot.config import Settings
 from greeniot.ingest.service import STREAMING_S, IngestService
 from greeniot.protocol import SoilReading, encode
 from greeniot.transport.mqtt import Message
@@ -40,8 +40,8 @@ async def until(check, timeout_s: float = 30.0) -> None:
 
 
 def lingering(settings: Settings, linger_s: float) -> Settings:
-    return settings.model_copy(update={"ingest": IngestSettings(
-        **(settings.ingest.model_dump() | {"batch_linger_s": linger_s, "lag_monitor": False}))})
+    return settings.model_copy(update={"ingest": settings.ingest.model_copy(
+        update={"batch_linger_s": linger_s, "lag_monitor": False})})
 
 
 def reading(site: str, seq: int) -> tuple[str, bytes]:

@@ -225,7 +225,7 @@ class HealthStage:
         board.faulty = {self.index.key(int(i)): True for i in np.flatnonzero(bad)}
         return emit
 
-    def _judge(self, now_ms: int, emit: list[Event], board: Board | None = None) -> None:
+    def _judge(self, now_ms: int, emit: list[Event], board: Board) -> None:
         p = self.params
         self._now = now_ms  # clears are dated at the tick that saw the fault end
         self.status_offline[self.status_offline == STATUS_PENDING] = now_ms
@@ -271,7 +271,7 @@ class HealthStage:
         self._sensors(c, newest, emit, self._flooded(c, board))
         self._clock(newest, emit)
 
-    def _flooded(self, c: dict[str, np.ndarray], board: Board | None) -> np.ndarray:
+    def _flooded(self, c: dict[str, np.ndarray], board: Board) -> np.ndarray:
         """Soil rows at the index's wet rail whose zone is at it too (most of its probes):
         a flooded or saturated bed, not a shorted probe. The firmware's wet calibration point
         is the probe in saturated soil or in water, clamped at 100
@@ -289,7 +289,7 @@ class HealthStage:
             if self.kind[r] != "soil":
                 continue
             site, device = self.index.key(r)
-            b = board.lookup.binding(site, device) if board is not None else None
+            b = board.lookup.binding(site, device)
             key = (site, b.zone) if b is not None and b.zone else (site, "\x00" + device)
             zone_of.setdefault(key, []).append(r)
         for rows in zone_of.values():
