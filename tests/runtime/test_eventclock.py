@@ -65,3 +65,30 @@ def test_backlog_lag_is_not_a_fault_but_a_slow_clock_is() -> None:
     faults = [c.judge("s", "slow", NOW + i * 5 * MIN - 20 * MIN, NOW + i * 5 * MIN, seq=i).fault
               for i in range(12)]
     assert faults[0] is None and faults[-1] is not None and "behind" in faults[-1]
+
+
+def test_only_listed_devices_set_the_site_clock_and_its_reference() -> None:
+    site = SiteClock(idle_s=30, listed=frozenset(f"d{i}" for i in range(5)))
+    for i in range(12):  # more unlisted nodes than listed ones, an hour ahead
+        site.observe(f"junk-{i}", NOW + 3_600_000, NOW)
+    assert site.reference() == 0  # no listed device heard: nothing to compare with
+    for i in range(5):
+        site.observe(f"d{i}", NOW + i * 1000, NOW)
+    assert NOW <= site.now(NOW) <= NOW + 5000
+    assert NOW <= site.reference() <= NOW + 5000
+    unlisted = SiteClock(idle_s=30)  # the registry lists nothing: every device votes
+    for i in range(12):
+        unlisted.observe(f"junk-{i}", NOW + 3_600_000, NOW)
+    for i in range(5):
+        unlisted.observe(f"d{i}", NOW + i * 1000, NOW)
+    assert unlisted.now(NOW) == NOW + 3_600_000
+
+
+def test_a_site_whose_listed_devices_stay_silent_goes_on_with_the_others() -> None:
+    site = SiteClock(idle_s=30, listed=frozenset({"d0", "d1"}))
+    for i in range(4):
+        site.observe(f"other-{i}", NOW, NOW)
+    assert site.now(NOW + 10_000) == 0  # starting: waiting for the listed devices
+    for i in range(4):
+        site.observe(f"other-{i}", NOW + 31_000, NOW + 31_000)
+    assert site.now(NOW + 31_000) == NOW + 31_000  # they never came: the others set it

@@ -11,7 +11,7 @@ from greeniot.analytics.engine import AnalyticsEngine
 from greeniot.analytics.params import AnalyticsParams
 from greeniot.estate import DeviceBinding, EstateContext, TreeInfo
 from greeniot.protocol import TiltReading
-from greeniot.runtime.feed import AnalyticsFeed
+from greeniot.runtime.feed import AnalyticsFeed, listed_devices
 
 SITE = "start"
 TICK_MS = 600_000
@@ -33,8 +33,8 @@ def feed(ctx: EstateContext, *, listed: bool) -> AnalyticsFeed:
     return AnalyticsFeed(lambda _site: AnalyticsEngine(ctx, params=params), tick_ms=TICK_MS,
                          max_future_ms=300_000, max_age_ms=30 * 86_400_000,
                          health=params.health, idle_s=30.0,
-                         devices=(lambda site: sum(b.site == site for b in ctx.devices))
-                         if listed else (lambda _site: 0))
+                         devices=(lambda site: listed_devices(ctx).get(site, frozenset()))
+                         if listed else (lambda _site: frozenset()))
 
 
 def backlog(rng: random.Random, fall_ms: int) -> list[tuple[str, TiltReading]]:
@@ -51,10 +51,11 @@ def backlog(rng: random.Random, fall_ms: int) -> list[tuple[str, TiltReading]]:
     return out
 
 
-def play(f: AnalyticsFeed, items: list[tuple[str, TiltReading]], *, live_first: bool
-         ) -> list[tuple[int, Event]]:
-    """Offer as the maintenance loop does (a pass check after every batch of 50); the live
-    nodes' readings at ``NOW`` first when ``live_first``. Returns (pass time, event)."""
+def play(f: AnalyticsFeed, items: list[tuple[str, TiltReading]], *, live_first: bool,
+         first: tuple[str, ...] = LIVE) -> list[tuple[int, Event]]:
+    """Offer as the maintenance loop does (a pass check after every batch of 50); readings
+    at ``NOW`` of the devices ``first`` (the live nodes) first when ``live_first``. Returns
+    (pass time, event)."""
     f.urgent = False  # the passes alone: this is about when they run
     got: list[tuple[int, Event]] = []
     wall = NOW + 1000
@@ -64,7 +65,7 @@ def play(f: AnalyticsFeed, items: list[tuple[str, TiltReading]], *, live_first: 
             got.extend((now, ev) for ev in result.events)
 
     if live_first:
-        for dev in LIVE:
+        for dev in first:
             f.offer(SITE, dev, TiltReading(seq=1, ts_ms=NOW, pitch_deg=0.3, roll_deg=-0.2,
                                            temp_c=20.0), NOW + 200)
         due()
@@ -96,6 +97,27 @@ def test_a_backlog_behind_two_live_nodes_is_judged_at_its_own_times() -> None:
         # raised by the pass of the step the fall is in, not by one pass at "now"
         assert t_mixed == t_alone
         assert fall <= t_mixed <= fall + 2 * TICK_MS + READ_MS, (seed, t_mixed - fall)
+
+
+def test_devices_the_registry_does_not_list_never_set_the_site_time() -> None:
+    """Twelve nodes the registry does not list (more than the eight it does) report live
+    "now", before and while the backlog drains; the backlog is still judged at its own
+    times, the fall raised by the same pass as without them — and they would have set the
+    time had they been listed (the check that this test can fail)."""
+    junk = tuple(f"junk-{i}" for i in range(12))
+    for seed in (4, 5):
+        rng = random.Random(seed)
+        fall = NOW - SPAN_MS + rng.randrange(4 * 3_600_000, 10 * 3_600_000)
+        items = backlog(rng, fall)
+        alone = failures(play(feed(estate(), listed=True), items, live_first=False))
+        mixed = failures(play(feed(estate(), listed=True), items, live_first=True, first=junk))
+        assert alone and mixed and mixed[0][1].device == "tilt-5"
+        assert mixed[0][1].ts_ms == alone[0][1].ts_ms and mixed[0][0] == alone[0][0]
+        ctx = estate()
+        known = EstateContext(devices=ctx.devices + tuple(
+            DeviceBinding(SITE, d, "tilt") for d in junk), trees=ctx.trees, zones=())
+        listed = failures(play(feed(known, listed=True), items, live_first=True, first=junk))
+        assert not listed or listed[0][0] >= NOW
 
 
 def test_without_the_registry_count_the_live_nodes_would_set_the_time() -> None:

@@ -19,6 +19,8 @@ Two parts:
   second before a gateway flushes the other fourteen devices' backlog must not set the site's
   time to now (which would judge the whole backlog as late, in one pass). Devices still silent
   after ``idle_s`` are left out (never installed, or dead: health says so).
+- Only the devices the registry lists at a site vote in that median (once one of them is
+  heard): devices it does not list, however many, cannot move the site's time.
 
 The median assumes what a gateway and our firmware do: a backlog is sent in time order. A
 device whose readings arrive after the site has passed their time is late; its readings are
@@ -148,13 +150,16 @@ class SiteClock:
     Parameters
     ----------
     idle_s : wall time [s] after which a silent site goes on with wall time, and after which
-        devices of ``expected`` not heard from no longer hold the median back
-    expected : how many devices the registry lists at the site (0: only those heard count)
+        devices of ``listed`` not heard from no longer hold the median back
+    listed : the devices the registry lists at the site. Once one of them is heard, only they
+        set the clock: a node the registry does not know (a test rig, a neighbour's
+        mis-configured device, junk under the site's topic) is judged by the site's clock but
+        does not move it, however many of them there are. Empty: every device heard counts.
     """
 
-    def __init__(self, *, idle_s: float = 30.0, expected: int = 0) -> None:
+    def __init__(self, *, idle_s: float = 30.0, listed: frozenset[str] = frozenset()) -> None:
         self.idle_ms = int(idle_s * 1000)
-        self.expected = expected
+        self.listed = listed
         self._newest: dict[str, int] = {}
         self._first_rx = 0
         self._last_rx = 0
@@ -173,25 +178,35 @@ class SiteClock:
         """Never report a time before ``ts_ms`` (e.g. the newest reading of a warm start)."""
         self._now = max(self._now, ts_ms)
 
+    def _votes(self, starting: bool, fallback: bool = True) -> list[int]:
+        """The newest timestamps that set the clock: the listed devices' (while the site is
+        ``starting``, with a 0 for each listed device not heard yet); every device's when
+        nothing is listed, or — with ``fallback`` — when none of the listed is heard."""
+        if not self.listed:
+            return list(self._newest.values())
+        votes = [t for d, t in self._newest.items() if d in self.listed]
+        if starting:
+            votes += [0] * (len(self.listed) - len(votes))
+        return votes or (list(self._newest.values()) if fallback else [])
+
     def reference(self) -> int:
-        """The median of the devices' newest timestamps, with at least 4 devices (0
-        otherwise): what one device's clock is compared with. Recomputed after every
+        """The median of the voting devices' newest timestamps, with at least 4 of them (0
+        otherwise): what one device's clock is compared with — never the unlisted devices',
+        so junk cannot make a listed device's clock look wrong. Recomputed after every
         sixteenth of the devices reported, so a big site costs O(1) per reading."""
         if len(self._newest) < 4:
             return 0
         if self._stale > len(self._newest) // 16:
-            self._median = int(statistics.median_low(self._newest.values()))
+            votes = self._votes(starting=False, fallback=False)
+            self._median = int(statistics.median_low(votes)) if len(votes) >= 4 else 0
             self._stale = 0
         return self._median
 
     def now(self, wall_ms: int) -> int:
         """The site's event time at wall time ``wall_ms``; never goes backwards."""
         if self._newest:
-            candidate = int(statistics.median_low(self._newest.values()))
-            self._median, self._stale = candidate, 0
-            unheard = self.expected - len(self._newest)
-            if unheard > 0 and wall_ms - self._first_rx < self.idle_ms:
-                candidate = int(statistics.median_low([*self._newest.values(), *[0] * unheard]))
+            starting = wall_ms - self._first_rx < self.idle_ms
+            candidate = int(statistics.median_low(self._votes(starting)))
             silent = wall_ms - self._last_rx
             if self._last_rx and silent > self.idle_ms:
                 candidate = max(candidate, max(self._newest.values()) + silent - self.idle_ms)

@@ -37,6 +37,7 @@ from pydantic import BaseModel
 from greeniot.analytics.contract import Event, TickResult
 from greeniot.analytics.engine import AnalyticsEngine
 from greeniot.analytics.params import HealthParams
+from greeniot.estate import EstateContext
 from greeniot.protocol.channels import channel_of
 from greeniot.protocol.messages import TS_MIN_MS, Status, TiltReading
 from greeniot.protocol.plausible import implausible
@@ -91,6 +92,14 @@ class FeedStats:
     urgent: int = 0  # failures raised ahead of their pass (the urgent lane)
 
 
+
+def listed_devices(context: EstateContext) -> dict[str, frozenset[str]]:
+    """The devices the registry lists per site (the ``devices`` of :class:`AnalyticsFeed`)."""
+    out: dict[str, set[str]] = {}
+    for b in context.devices:
+        out.setdefault(b.site, set()).add(b.device)
+    return {site: frozenset(devs) for site, devs in out.items()}
+
 class AnalyticsFeed:
     """Per-site engines fed in event-time steps.
 
@@ -101,13 +110,14 @@ class AnalyticsFeed:
     max_future_ms, max_age_ms : ingest's time validation (``Settings.ingest``) [ms]
     health : clock-fault parameters (``clock_live_span_s``, ``clock_recover_readings``)
     idle_s : wall time after which a silent site goes on with wall time [s]
-    devices : how many devices the registry lists at a site (its clock waits ``idle_s`` for
-        them at start: :class:`~greeniot.runtime.eventclock.SiteClock`)
+    devices : the devices the registry lists at a site: only they set its clock, and it waits
+        ``idle_s`` for them at start (:class:`~greeniot.runtime.eventclock.SiteClock`)
     """
 
     def __init__(self, new_engine: Callable[[str], AnalyticsEngine], *, tick_ms: int,
                  max_future_ms: int, max_age_ms: int, health: HealthParams,
-                 idle_s: float = 30.0, devices: Callable[[str], int] = lambda _site: 0
+                 idle_s: float = 30.0,
+                 devices: Callable[[str], frozenset[str]] = lambda _site: frozenset()
                  ) -> None:
         if tick_ms <= 0:
             raise ValueError(f"tick_ms must be > 0, got {tick_ms}")
@@ -131,13 +141,13 @@ class AnalyticsFeed:
         s = self.sites.get(site)
         if s is None:
             s = self.sites[site] = _Site(self.new_engine(site), SiteClock(
-                idle_s=self.idle_s, expected=self.devices(site)))
+                idle_s=self.idle_s, listed=self.devices(site)))
         return s
 
     def expect(self) -> None:
         """The registry changed: every site's clock waits for the devices now listed."""
         for name, s in self.sites.items():
-            s.clock.expected = self.devices(name)
+            s.clock.listed = self.devices(name)
 
     def start_at(self, site: str, ts_ms: int) -> None:
         """The site's history ends at ``ts_ms`` (a warm start): its clock starts there."""

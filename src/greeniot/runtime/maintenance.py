@@ -50,7 +50,7 @@ from greeniot.reachable import influx_dependency, mqtt_dependency, retry_until_r
 from greeniot.registry import crud, sway_baselines
 from greeniot.registry.calendar import run_calendar
 from greeniot.runtime.devices import DeviceSeen
-from greeniot.runtime.feed import AnalyticsFeed
+from greeniot.runtime.feed import AnalyticsFeed, listed_devices
 from greeniot.runtime.liveness import down_payload, health_topic
 from greeniot.runtime.shards import MEMBERS_FILTER, OFFLINE, ONLINE, ShardMap, member_topic
 from greeniot.runtime.telemetry import MaintenanceTelemetry
@@ -93,8 +93,8 @@ class MaintenanceService:
                  telemetry: MaintenanceTelemetry | None = None) -> None:
         self.settings = settings
         self.context = context
-        #: registered devices per site (each site's clock waits for them at start)
-        self._site_devices = collections.Counter(b.site for b in context.devices)
+        #: registered devices per site (only they set its clock; it waits for them at start)
+        self._site_devices = listed_devices(context)
         self.sessions = session_factory
         self.on_outcome = on_outcome
         self.params = params or AnalyticsParams()
@@ -312,12 +312,12 @@ class MaintenanceService:
             self.engine_members = members
             self.rebalances += 1
 
-    def _devices_at(self, site: str) -> int:
-        return self._site_devices[site]
+    def _devices_at(self, site: str) -> frozenset[str]:
+        return self._site_devices.get(site, frozenset())
 
     def set_context(self, context: EstateContext) -> None:
         self.context = context
-        self._site_devices = collections.Counter(b.site for b in context.devices)
+        self._site_devices = listed_devices(context)
         for engine in self.engines.values():
             engine.set_context(context)
         self.feed.expect()
