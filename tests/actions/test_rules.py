@@ -9,7 +9,7 @@ import pytest
 
 from greeniot.actions.rules import Alert, StormForecast, Task, decide, decide_forecast
 from greeniot.analytics.contract import Event, TreeRiskState
-from greeniot.estate import EstateContext, TreeInfo, ZoneInfo
+from greeniot.estate import DeviceBinding, EstateContext, TreeInfo, ZoneInfo
 
 NOW_MS = 1_795_510_737_944
 SITE = "estate-a"
@@ -263,3 +263,20 @@ def test_info_lean_is_no_task_even_for_a_heritage_tree() -> None:
     (within noise of a cheap sensor) must not send a crew to an ancient tree either."""
     for kind in ("lean", "lean_trend"):
         assert decide([ev(kind, "info", tree="h001", device="tilt-h001")], CTX) == []
+
+
+def test_a_device_the_registry_does_not_list_gets_a_notice_not_a_crew_task() -> None:
+    ctx = dataclasses.replace(CTX, devices=(DeviceBinding(SITE, "soil-1", "soil", zone="z02"),))
+    faults = [ev("device_offline", device="junk-9", unit="s"),
+              ev("clock_fault", device="junk-9", unit="s"),
+              ev("low_battery", device="soil-1", unit="V")]
+    out = decide(faults, ctx)
+    assert [(t.kind, t.device) for t in tasks(out)] == [("device_check", "soil-1")]
+    notices = [a for a in alerts(out) if a.device == "junk-9"]
+    assert len(notices) == 1  # one per device, whatever its faults
+    (n,) = notices
+    assert n.severity == "info" and n.task_key is None
+    assert n.dedup_key == f"unregistered:{SITE}:junk-9" and "unregistered" in n.message
+    # a site whose devices the registry does not list at all: every device is checked
+    out = decide(faults, CTX)
+    assert sorted(t.device for t in tasks(out)) == ["junk-9", "soil-1"]

@@ -116,6 +116,11 @@ def test_malformed_payloads_never_stop_a_running_analytics_process(
             # judged by (it was, and soil-p1 got a clock fault from 16 h old junk)
             assert not [a for a in alerts(sessions, site_id)
                         if a[:2] == ("clock_fault", "soil-p1")]
+            # and their faults are a notice for the operator, not a crew's task
+            await apoll(lambda: [a for a in alerts(sessions, site_id)
+                                 if a[1] != "soil-p1" and "unregistered device" in a[2]],
+                        thread=True, timeout_s=30, what="a notice of an unregistered device")
+            assert {t[1] for t in tasks(sessions, site_id)} == {"soil-p1"}
             return svc.liveness()
 
     live = asyncio.run(scenario())

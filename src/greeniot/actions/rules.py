@@ -32,7 +32,9 @@ any event in phase clear      none (storm excepted)       —
 ============================  ==========================  ========
 
 Device health: one ``device_check`` task per device gathers every fault's reason (one visit),
-with one alert per (device, fault kind) keyed ``"{kind}:{site}:{device}"``.
+with one alert per (device, fault kind) keyed ``"{kind}:{site}:{device}"``. A device the
+registry does not list, at a site whose devices it does list, gets no task: one info alert
+per device (``"unregistered:{site}:{device}"``) tells the operator to register or remove it.
 
 Heritage trees are judged on analytics' stricter thresholds; here their task is one priority
 higher. An info-level event is no task, for them too. The queue orders by severity first
@@ -211,6 +213,20 @@ def _health(ev: Event) -> list[Action]:
     return [task, alert]
 
 
+def _unlisted(ev: Event) -> Alert:
+    """A device the registry does not list at a site whose devices it does list: nobody can be
+    sent to a device whose place the ledger does not know, so its faults are no crew task but
+    one notice for the operator per device — register it (then it is checked like any other)
+    or remove it. Junk under an estate's topics must not fill the crews' queue."""
+    reason = describe(ev)
+    return Alert(
+        site=ev.site, kind=ev.kind, severity="info",
+        message=f"unregistered device {ev.device} at site {ev.site}: {reason}; no crew task "
+                "until it is registered",
+        dedup_key=f"unregistered:{ev.site}:{ev.device}", ts_ms=ev.ts_ms, reasons=(reason,),
+        device=ev.device, value=ev.value)
+
+
 Group = tuple[Action, ...]  # a task and its alert travel together
 
 
@@ -245,7 +261,9 @@ def _urgency(group: Group) -> tuple[int, int]:
 
 
 def _groups(ev: Event, ctx: EstateContext, zones: Mapping[tuple[str, str], ZoneInfo],
-            heritage_trees: frozenset[tuple[str, str]]) -> list[Action]:
+            heritage_trees: frozenset[tuple[str, str]],
+            listed: frozenset[tuple[str, str]] = frozenset(),
+            listed_sites: frozenset[str] = frozenset()) -> list[Action]:
     zone = zones.get((ev.site, ev.zone)) if ev.zone else None
     if ev.kind == "storm":
         return _storm(ev, ctx)  # (decide sweeps with the tree state)
@@ -256,6 +274,8 @@ def _groups(ev: Event, ctx: EstateContext, zones: Mapping[tuple[str, str], ZoneI
     if ev.kind == "waterlog":
         return _waterlog(ev, zone)
     if ev.kind in HEALTH_KINDS:
+        if ev.device is not None and ev.site in listed_sites and (ev.site, ev.device) not in listed:
+            return [_unlisted(ev)]
         return _health(ev)
     # "drought": irrigation reads the zone water state; "sway": sway while the wind blows is
     # not lean
@@ -319,8 +339,10 @@ def decide(events: Iterable[Event], ctx: EstateContext, *,
     heritage_trees = frozenset((t.site, t.tree) for t in ctx.trees if t.heritage)
     kept: dict[tuple[str, str], Group] = {}
     ordered_events = sorted(events, key=lambda e: e.ts_ms)
+    listed = frozenset((b.site, b.device) for b in ctx.devices)
+    listed_sites = frozenset(site for site, _ in listed)
     groups = [g for ev in ordered_events if ev.kind != "storm"
-              for g in _split(_groups(ev, ctx, zones, heritage_trees))]
+              for g in _split(_groups(ev, ctx, zones, heritage_trees, listed, listed_sites))]
     tasked = frozenset((h.site, h.tree) for g in groups for h in g[:1]
                        if isinstance(h, Task) and h.tree is not None)
     groups += [g for ev in ordered_events if ev.kind == "storm"
