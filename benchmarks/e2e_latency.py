@@ -199,7 +199,8 @@ async def run_phases(args: argparse.Namespace, root: Path
         settings = Settings(data_dir=root / "registry",
                             mqtt=MqttSettings(port=broker.port, client_id="latency"),
                             influx=InfluxSettings(url=influx_p.url, database=db),
-                            analytics=AnalyticsSettings(tick_s=args.tick_s))
+                            analytics=AnalyticsSettings(tick_s=args.tick_s,
+                                                        lookout=not args.no_lookout))
         interval_ms = int(args.interval * 1000)
         nodes = [Node(f"s{i}", f"tilt-s{i}-{j}", f"t-s{i}-{j}",
                       phase_s=rng.uniform(0, args.interval))
@@ -332,6 +333,9 @@ def main() -> int:
                     help="seconds to wait for the last alerts (default: 2 intervals)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--verbose", action="store_true", help="print every outcome")
+    ap.add_argument("--no-lookout", action="store_true",
+                    help="without the analytics lookout (tilt waits for its turn behind the "
+                         "other traffic: GREENIOT_ANALYTICS__LOOKOUT=false)")
     ap.add_argument("--no-urgent", action="store_true",
                     help="without the feed's urgent lane (failures wait for their pass)")
     args = ap.parse_args()
@@ -344,7 +348,8 @@ def main() -> int:
 
 def report(args: argparse.Namespace, phases: list[Phase], arrived: dict[str, float]) -> int:
     print(f"command: {' '.join(sys.argv)}")
-    print(f"urgent lane: {'off' if args.no_urgent else 'on'}")
+    print(f"urgent lane: {'off' if args.no_urgent else 'on'}; lookout: "
+          f"{'off' if args.no_lookout else 'on'}")
     print(f"estate: {args.sites} sites x {args.trees} tilt nodes reporting every "
           f"{args.interval:.0f} s, analytics tick {args.tick_s:.0f} s; {args.steps} falls "
           f"per phase; background: {args.bg_devices} soil nodes on {args.bg_sites} other sites")

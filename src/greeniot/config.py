@@ -86,6 +86,10 @@ class AnalyticsSettings(BaseModel):
     #: How often the process publishes its liveness (runtime/liveness.py) [s]; a reader calls
     #: it stale after 3 of these.
     health_every_s: float = Field(10.0, gt=0, le=3600)
+    #: Take tilt a second time on a session of its own (clean, QoS 0), so a live reading of a
+    #: fallen tree reaches the urgent lane without queueing behind routine traffic
+    #: (runtime/feed.py ``peek``); false: tilt waits for its turn with everything else.
+    lookout: bool = True
 
 
 class ApiSettings(BaseModel):

@@ -18,7 +18,7 @@ from greeniot.analytics.engine import AnalyticsEngine
 from greeniot.analytics.params import AnalyticsParams
 from greeniot.config import Settings
 from greeniot.estate import DeviceBinding, EstateContext, TreeInfo
-from greeniot.protocol import TiltReading, encode
+from greeniot.protocol import SoilReading, TiltReading, encode
 from greeniot.registry.context import seed
 from greeniot.registry.models import Alert, Task
 from greeniot.runtime.feed import AnalyticsFeed
@@ -175,6 +175,20 @@ def test_a_tree_without_a_baseline_waits_for_its_pass() -> None:
     assert fail.device == "tilt-2" and fail.ts_ms == T0 + 4 * READ_MS + 2000
 
 
+def stored_history(site_id: str, n: int, now: int, rng: random.Random) -> list[str]:
+    """30 h of calm 5-min readings per tree up to four minutes ago, as InfluxDB lines."""
+    lines: list[str] = []
+    last = now - 4 * 60_000
+    seq = 0
+    for i in range(n):
+        for t in range(last - HISTORY_MS + i * 1000, last + 1, READ_MS):
+            seq += 1
+            lines += to_lines(TiltReading(seq=seq, ts_ms=t, pitch_deg=0.3 + rng.gauss(0, 0.01),
+                                          roll_deg=-0.2, temp_c=20.0),
+                              tag_suffix(site_id, f"tilt-{i}", {"tree": f"t{i}"}), t)
+    return lines
+
+
 def test_fallen_tree_alert_through_the_running_process_before_its_step(
         settings: Settings, site_id: str) -> None:
     """Through the real maintenance process on the real Mosquitto and InfluxDB (warm start
@@ -193,15 +207,7 @@ def test_fallen_tree_alert_through_the_running_process_before_its_step(
              devices=[{"site": site_id, "device": f"tilt-{i}", "kind": "tilt",
                        "tree": f"t{i}"} for i in range(n)])
     ctx = read_context(sessions)
-    lines: list[str] = []
-    last = now - 4 * 60_000  # the newest stored readings: four minutes ago
-    seq = 0
-    for i in range(n):
-        for t in range(last - HISTORY_MS + i * 1000, last + 1, READ_MS):
-            seq += 1
-            lines += to_lines(TiltReading(seq=seq, ts_ms=t, pitch_deg=0.3 + rng.gauss(0, 0.01),
-                                          roll_deg=-0.2, temp_c=20.0),
-                              tag_suffix(site_id, f"tilt-{i}", {"tree": f"t{i}"}), t)
+    lines = stored_history(site_id, n, now, rng)
 
     def alerts() -> list[Alert]:
         with sessions() as db:
@@ -239,4 +245,193 @@ def test_fallen_tree_alert_through_the_running_process_before_its_step(
     with sessions() as db:
         tasks = db.scalars(select(Task).where(Task.site == site_id)).all()
     assert [(t.kind, t.tree, t.priority) for t in tasks] == [("remove", "t3", 1)]
+    engine.dispose()
+
+
+def per_device_seq(readings: list[tuple[str, TiltReading]]) -> list[tuple[str, TiltReading]]:
+    """The same readings numbered as nodes number them: each device's seq counts its own."""
+    count: dict[str, int] = {}
+    out = []
+    for device, msg in readings:
+        count[device] = count.get(device, 0) + 1
+        out.append((device, msg.model_copy(update={"seq": 100 + count[device]})))
+    return out
+
+
+def play_lagging(f: AnalyticsFeed, readings: list[tuple[str, TiltReading]], lag: int, *,
+                 lookout: bool) -> tuple[list[Event], dict[str, int]]:
+    """Live readings, the routine copies ``lag`` readings behind (their queue behind other
+    traffic); with ``lookout`` each reading is also peeked as it is sent. Returns every
+    event (urgent and passes) and, per urgent failure's device, how many routine copies had
+    been taken when it was raised."""
+    events: list[Event] = []
+    raised_after: dict[str, int] = {}
+    taken = 0
+
+    def collect(wall: int) -> None:
+        for _site, _step, ev in f.take_urgent():
+            events.append(ev)
+            raised_after[ev.device or ""] = taken
+        for _site, _now, result in f.due(wall):
+            events.extend(result.events)
+
+    for k, (device, msg) in enumerate(readings):
+        rx = msg.ts_ms + 200
+        if lookout:
+            f.peek(SITE, device, msg, rx)
+            collect(rx)
+        if k >= lag:  # received on time, handled late (the process's inbox is behind)
+            d, m = readings[k - lag]
+            f.offer(SITE, d, m, m.ts_ms + 200, rx)
+            taken += 1
+            collect(rx)
+    end = readings[-1][1].ts_ms + 200
+    for d, m in readings[max(len(readings) - lag, 0):]:
+        f.offer(SITE, d, m, m.ts_ms + 200, end)
+        taken += 1
+        collect(end)
+    f.catch_up()
+    collect(end + 3_600_000)
+    return events, raised_after
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_the_lookout_raises_a_fall_ahead_of_a_lagging_queue_and_only_once(seed: int) -> None:
+    """The routine copies queue 30 readings behind (other traffic ahead of them); the
+    lookout sees each live reading as it is sent. Every fall is raised on its confirming
+    reading before its routine copy is taken, and the events — urgent and passes together —
+    are exactly those of the same lagging queue without a lookout."""
+    rng = random.Random(seed)
+    n = 12
+    phases = [rng.randrange(0, READ_MS) for _ in range(n)]
+    ctx = estate(n)
+    readings = per_device_seq(live_readings(n, phases, rng))
+    confirm = {}  # device → index of the reading that confirms its fall (the second past 10°)
+    past: dict[str, int] = {}
+    for k, (device, msg) in enumerate(readings):
+        if msg.pitch_deg > 30:
+            past[device] = past.get(device, 0) + 1
+            if past[device] == 2:
+                confirm[device] = k
+
+    def key(e: Event) -> tuple[int, str, str]:
+        return (e.ts_ms, e.kind, e.device or "")
+
+    runs = {}
+    for lookout in (False, True):
+        f = feed(ctx)
+        history(f, n, phases, random.Random(seed))
+        runs[lookout] = (f, *play_lagging(f, readings, 30, lookout=lookout))
+    (f_plain, plain, _), (f_look, looked, raised_after) = runs[False], runs[True]
+    assert sorted(looked, key=key) == sorted(plain, key=key)
+    assert len([e for e in looked if e.kind == "failure"]) == 3
+    assert f_look.stats.urgent == 3 and f_look.stats.peeked > 0 == f_plain.stats.peeked
+    for device, k in confirm.items():
+        # raised while its routine copy (and 29 after it) still queued
+        assert raised_after[device] <= k - 30 + 1, (device, raised_after[device], k)
+
+
+def test_the_lookout_leaves_backlogs_gaps_and_wrong_clocks_to_their_turn() -> None:
+    """A tree falls (two readings at 40°) and the lookout sees both readings before their
+    turn: raised at once only where nothing can be missing before them."""
+    def tilt(seq: int, ts: int, pitch: float = 0.3) -> TiltReading:
+        return TiltReading(seq=seq, ts_ms=ts, pitch_deg=pitch, roll_deg=-0.2, temp_c=20.0)
+
+    def case(first_seq: int, *, rx_lag_ms: int = 200, fault: bool = False,
+             site: str = SITE, in_turn: bool = True, since_ms: int = 0) -> list[Event]:
+        f = feed(estate(4))
+        history(f, 4, [0, 1000, 2000, 3000], random.Random(1))
+        t = T0 + 60_000
+        if fault:  # an hour ahead of its receive time: a clock fault, judged in turn
+            f.offer(SITE, "tilt-1", tilt(1, t + 3_600_000), t + 100)
+        elif in_turn:
+            f.offer(SITE, "tilt-1", tilt(1, t), t + 100)  # taken in turn: seq 1
+        for k, seq in enumerate((first_seq, first_seq + 1)):
+            ts = t + (k + 1) * 30_000
+            f.peek(site, "tilt-1", tilt(seq, ts, 40.0), ts + rx_lag_ms, since_ms)
+        return [ev for _s, _step, ev in f.take_urgent()]
+
+    (ev,) = case(2)  # seq 2 and 3 follow seq 1: raised on the second
+    assert ev.kind == "failure" and ev.ts_ms == T0 + 60_000 + 60_000
+    assert case(3) == []  # seq 2 never seen: it may have stood the tree up again
+    assert case(2, rx_lag_ms=3_600_000) == []  # a backlog: the passes judge it
+    assert case(2, fault=True) == []  # a wrong clock: judged by receive time, in turn
+    assert case(2, site="elsewhere") == []  # no engine there (another shard's site)
+    # nothing of the device taken in turn yet: only a run begun after the lookout subscribed
+    assert case(2, in_turn=False) == []
+    assert case(2, in_turn=False, since_ms=T0 + 60_000) == []  # the run began before it
+    (ev,) = case(2, in_turn=False, since_ms=T0 - 600_000)
+    assert ev.ts_ms == T0 + 120_000
+
+
+@pytest.mark.parametrize("lookout", [True, False])
+def test_a_fall_behind_a_queue_of_routine_traffic_reaches_the_crew_first(
+        settings: Settings, site_id: str, lookout: bool) -> None:
+    """Real Mosquitto and InfluxDB: a running process has heard each tree; then 40k soil
+    readings of a busy estate arrive faster than it takes them, and behind them a tree falls.
+    With the lookout its alert is raised while part of that queue still waits; without it
+    (the check that this test can fail) only after the whole queue."""
+    n, flood = 6, 40_000
+    rng = random.Random(6)
+    now = int(time.time() * 1000)
+    s = settings.model_copy(update={"analytics": settings.analytics.model_copy(
+        update={"tick_s": 60.0, "lookout": lookout})})
+    engine, sessions = open_registry(s)
+    with sessions() as db:
+        seed(db, sites=[{"id": site_id, "name": site_id}],
+             trees=[{"site": site_id, "tree": f"t{i}"} for i in range(n)],
+             devices=[{"site": site_id, "device": f"tilt-{i}", "kind": "tilt",
+                       "tree": f"t{i}"} for i in range(n)])
+    ctx = read_context(sessions)
+    lines = stored_history(site_id, n, now, rng)
+
+    def alerts() -> list[Alert]:
+        with sessions() as db:
+            return list(db.scalars(select(Alert).where(Alert.site == site_id,
+                                                       Alert.kind == "failure")).all())
+
+    def tilt(i: int, k: int, t: int, pitch: float) -> tuple[str, bytes]:
+        return (f"greeniot/v1/{site_id}/tilt-{i}/tilt", encode(TiltReading(
+            seq=20_000 + k, ts_ms=t, pitch_deg=pitch, roll_deg=-0.2, temp_c=20.0)))
+
+    async def scenario() -> tuple[int, int]:
+        influx = InfluxClient(s.influx)
+        await influx.ensure_database()
+        await influx.write("\n".join(lines).encode(), precision="u")
+        async with MaintenanceService(s, ctx, sessions, influx=influx) as svc:
+            pub = Publisher(s.mqtt.port)
+            try:
+                t = int(time.time() * 1000)
+                pub.publish_many([tilt(i, 0, t - 60_000, 0.3) for i in range(n)])
+                await apoll(lambda: svc.feed.stats.readings >= n, timeout_s=20,
+                            what="a calm reading of each tree taken")
+                t = int(time.time() * 1000)
+                busy = [(f"greeniot/v1/{site_id}-busy/soil-{j % 500}/soil",
+                         encode(SoilReading(seq=j // 500, ts_ms=t - 30_000 + j // 500,
+                                            vwc_pct=30.0))) for j in range(flood)]
+                fall = [tilt(i, k, t - 30_000 + k * 30_000, 40.0 if i == 3 else 0.3)
+                        for k in (1, 2) for i in range(n)]
+                # two publishers: the estate's traffic comes faster than analytics takes it
+                other = Publisher(s.mqtt.port)
+                try:
+                    await asyncio.gather(asyncio.to_thread(pub.publish_many, busy[::2]),
+                                         asyncio.to_thread(other.publish_many, busy[1::2]))
+                finally:
+                    other.close()
+                pub.publish_many(fall)
+                await apoll(lambda: bool(alerts()), timeout_s=60,
+                            what="the fallen tree's alert")
+                taken = svc.feed.stats.readings  # routine readings taken by the alert
+                await svc.catch_up()
+                return taken - n, svc.feed.stats.peeked
+            finally:
+                pub.close()
+
+    taken, peeked = asyncio.run(scenario())
+    (alert,) = alerts()
+    assert (alert.tree, alert.severity, alert.count) == ("t3", "critical", 1)
+    if lookout:
+        assert peeked > 0 and taken < flood, taken  # raised before its turn came
+    else:
+        assert peeked == 0 and taken >= flood, taken
     engine.dispose()

@@ -41,7 +41,7 @@ from greeniot.estate import EstateContext
 from greeniot.protocol.channels import channel_of
 from greeniot.protocol.messages import TS_MIN_MS, Status, TiltReading
 from greeniot.protocol.plausible import implausible
-from greeniot.runtime.eventclock import DeviceClocks, SiteClock
+from greeniot.runtime.eventclock import SEQ_MOD, DeviceClocks, SiteClock
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,7 @@ class FeedStats:
     flagged: int = 0  # readings with implausible values
     ticks: int = 0
     urgent: int = 0  # failures raised ahead of their pass (the urgent lane)
+    peeked: int = 0  # live tilt readings the lookout gave the urgent lane ahead of their turn
 
 
 
@@ -134,6 +135,10 @@ class AnalyticsFeed:
         self.stats = FeedStats()
         self._order = itertools.count()
         self._urgent_events: list[tuple[str, int, Event]] = []
+        #: per tilt device: the newest (ts, seq) taken in turn, and the lookout's unbroken
+        #: run of seq (first seq, last seq, last ts, first ts) (:meth:`peek`)
+        self._last_tilt: dict[tuple[str, str], tuple[int, int]] = {}
+        self._look_run: dict[tuple[str, str], tuple[int, int, int, int]] = {}
         #: False: no urgent lane, every failure waits for its pass (a benchmark's "before")
         self.urgent = True
 
@@ -200,11 +205,55 @@ class AnalyticsFeed:
             msg = msg.model_copy(update=dict.fromkeys(bad))
         self._push(s, v.ts_ms, device, "msg", msg=msg)
         if self.urgent and isinstance(msg, TiltReading):
+            last = self._last_tilt.get((site, device))
+            if last is None or ts > last[0]:
+                self._last_tilt[(site, device)] = (ts, msg.seq)
             self._urgent(s, site, device, msg, v.ts_ms, received_ms)
+
+    def peek(self, site: str, device: str, msg: TiltReading, received_ms: int,
+             since_ms: int = 0) -> None:
+        """A live tilt reading seen ahead of its turn: the analytics lookout takes tilt on a
+        session of its own, so a fall does not queue behind routine traffic. The reading only
+        feeds the urgent lane; it comes again in its turn and is then taken like any other
+        (the lane sees a redelivery).
+
+        Taken only from a site with an engine, a device whose clock is right, live and
+        plausible. It may raise a failure only where nothing can be missing before it: the
+        lookout's own unbroken run of ``seq`` reaches back to the reading after the newest
+        one taken in turn (a turn delivers a device's readings in order), or — nothing of the
+        device taken in turn yet — the run began after the lookout subscribed at wall time
+        ``since_ms`` (so it holds every reading sent since; older ones are history or an old
+        backlog). Anything else waits for its turn, as before; a backlog never comes
+        through here."""
+        s = self.sites.get(site)
+        if not self.urgent or s is None:
+            return
+        ts = int(msg.ts_ms)
+        if (abs(received_ms - ts) > self.clocks.bound_ms
+                or self.clocks.fault(site, device) is not None or implausible(msg)):
+            return
+        key = (site, device)
+        run = self._look_run.get(key)
+        if run is not None and msg.seq == (run[1] + 1) % SEQ_MOD and ts > run[2]:
+            run = (run[0], msg.seq, ts, run[3])
+        else:
+            run = (msg.seq, msg.seq, ts, ts)  # a run starts here (the first, or after a loss)
+        self._look_run[key] = run
+        turn = self._last_tilt.get(key)
+        if turn is not None and ts <= turn[0]:
+            return  # already taken in turn
+        if turn is not None:
+            gap = (run[0] - turn[1]) % SEQ_MOD
+            whole = gap <= 1 or gap > SEQ_MOD // 2
+        else:
+            whole = 0 < since_ms <= run[3] - self.clocks.bound_ms
+        self.stats.peeked += 1
+        # kept either way: a later reading of the run is judged with it
+        self._urgent(s, site, device, msg, ts, received_ms, judge=whole)
 
     # -- the urgent lane ---------------------------------------------------------------------
     def _urgent(self, s: _Site, site: str, device: str, msg: TiltReading, ts: int,
-                received_ms: int) -> None:
+                received_ms: int, judge: bool = True) -> None:
         """A fallen tree is not kept waiting for its site's clock: a live tilt reading that
         confirms a failure raises, now, the event the next pass would raise (same event,
         same time: :meth:`TiltStage.urgent_failure`), and the pass does not raise it again.
@@ -224,7 +273,7 @@ class AnalyticsFeed:
             s.tilt_gap[device] = held[-1][0]
             held = held[-URGENT_READINGS:]
         s.tilt[device] = held
-        if (abs(received_ms - ts) > self.clocks.bound_ms or at != len(held) - 1
+        if (not judge or abs(received_ms - ts) > self.clocks.bound_ms or at != len(held) - 1
                 or s.tilt_gap.get(device, 0) > judged):
             return  # a backlog, an older reading, or readings missing from the list
         row = stage.index.get(site, device)

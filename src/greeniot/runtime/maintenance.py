@@ -44,7 +44,7 @@ from greeniot.config import Settings
 from greeniot.estate import EstateContext
 from greeniot.forecasts.store import newest_forecasts
 from greeniot.protocol.codec import decode
-from greeniot.protocol.messages import SiteForecast
+from greeniot.protocol.messages import SiteForecast, TiltReading
 from greeniot.protocol.topics import ingest_filters
 from greeniot.reachable import influx_dependency, mqtt_dependency, retry_until_reachable
 from greeniot.registry import crud, sway_baselines
@@ -107,6 +107,13 @@ class MaintenanceService:
         self.mqtt = MqttSession(settings.mqtt, f"{settings.mqtt.client_id}{suffix}",
                                 filters=ingest_filters(), publish_timeout_s=publish_timeout_s,
                                 will=Will(self.health_topic, down_payload()))
+        #: the lookout: tilt again, live only (a clean session at QoS 0 keeps nothing for us
+        #: while we are away), ahead of its turn behind routine traffic (feed.peek)
+        self._lookout = MqttSession(
+            settings.mqtt, f"{settings.mqtt.client_id}{suffix}-lookout", clean_session=True,
+            qos=0, filters=ingest_filters(("tilt",)), inbox_max=10_000,
+        ) if settings.analytics.lookout else None
+        self._lookout_since_ms = 0
         #: with a shard name: which sites this process owns, and the membership session
         self.shards = ShardMap(shard) if shard else None
         self._members = MqttSession(
@@ -224,6 +231,9 @@ class MaintenanceService:
             except Exception as err:
                 log.warning("zone tracker not restored from InfluxDB: %s", err)
         await retry_until_reachable(mqtt_dependency(self.settings.mqtt), self.mqtt.connect)
+        if self._lookout is not None:
+            await self._lookout.connect()
+            self._lookout_since_ms = self.wall_clock()  # subscribed: it sees all from here
         await self.dispatcher.__aenter__()
         self._task = asyncio.create_task(self._supervise(), name="maintenance")
         every = self.settings.tasks.sla_check_s
@@ -272,6 +282,8 @@ class MaintenanceService:
             await self.mqtt.send(self.health_topic, self._health_doc("stopped"), 1,
                                  timeout_s=2.0, retain=True)
         await self.mqtt.close()
+        if self._lookout is not None:
+            await self._lookout.close()
         if self._members is not None and self.shards is not None:
             # a clean stop hands our sites over at once (a crash does it by the last will)
             with contextlib.suppress(Exception):
@@ -344,6 +356,10 @@ class MaintenanceService:
             await self.mqtt.wait_inbox(1.0)
             self.heartbeat_ms = self.wall_clock()
             batch = self.mqtt.drain(5000)
+            if self._lookout is not None and self._lookout.inbox:
+                self._peek(self._lookout.drain(1000))
+                if self.feed.urgent_waiting():
+                    await self._urgent()
             if batch:
                 await self.handle(batch)
             else:
@@ -351,6 +367,7 @@ class MaintenanceService:
 
     async def handle(self, batch: list[Message]) -> None:
         """Decode and route a batch, then run every detector pass that became due."""
+        lookout = self._lookout
         for m in batch:
             try:
                 await self._one(m)
@@ -358,6 +375,8 @@ class MaintenanceService:
                 self.failed[type(err).__name__] += 1
                 log.warning("message skipped (%s: %s) topic=%r payload=%r", type(err).__name__,
                             str(err)[:200], m.topic, m.payload[:LOG_PAYLOAD_BYTES])
+            if lookout is not None and lookout.inbox:
+                self._peek(lookout.drain(1000))
             if self.feed.urgent_waiting():  # a fallen tree: act now, not after the batch
                 await self._urgent()
         await self.advance()
@@ -377,6 +396,21 @@ class MaintenanceService:
                     continue
             for o in outcomes:
                 self._emit(o)
+
+    def _peek(self, batch: list[Message]) -> None:
+        """Live tilt from the lookout, ahead of its turn: only the urgent lane sees it."""
+        for m in batch:
+            try:
+                d = decode(m.topic, m.payload)
+                if d.topic is None or (self.shards is not None
+                                       and not self.shards.owns(d.topic.site)):
+                    continue
+                for msg in d.messages:
+                    if isinstance(msg, TiltReading):
+                        self.feed.peek(d.topic.site, d.topic.device, msg, m.received_ms,
+                                       self._lookout_since_ms)
+            except Exception as err:  # its turn will come: the routine copy is judged then
+                self.failed[f"lookout {type(err).__name__}"] += 1
 
     async def _one(self, m: Message) -> None:
         d = decode(m.topic, m.payload)
