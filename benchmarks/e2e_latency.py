@@ -296,6 +296,9 @@ async def run_phases(args: argparse.Namespace, root: Path
                         break
                 k += 1
             close(loaded)
+            st = svc.feed.stats
+            print(f"feed: {st.urgent} failures raised ahead of their pass, {st.peeked} tilt "
+                  f"readings from the lookout, {st.readings} taken in turn")
             if args.verbose:
                 print(f"end: {svc.liveness()}", file=sys.stderr)
             if bg_proc is not None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -189,6 +191,30 @@ def stored_history(site_id: str, n: int, now: int, rng: random.Random) -> list[s
     return lines
 
 
+def running_estate(settings: Settings, site_id: str, n: int, rng: random.Random,
+                   **analytics: object) -> tuple[Settings, Any, Any, EstateContext, list[str],
+                                                 Callable[[], list[Alert]]]:
+    """A registry of ``n`` trees with a tilt node each, 30 h of their history as InfluxDB
+    lines, settings with a 60 s tick (and ``analytics`` overrides), and a reader of the
+    site's failure alerts."""
+    s = settings.model_copy(update={"analytics": settings.analytics.model_copy(
+        update={"tick_s": 60.0, **analytics})})
+    engine, sessions = open_registry(s)
+    with sessions() as db:
+        seed(db, sites=[{"id": site_id, "name": site_id}],
+             trees=[{"site": site_id, "tree": f"t{i}"} for i in range(n)],
+             devices=[{"site": site_id, "device": f"tilt-{i}", "kind": "tilt",
+                       "tree": f"t{i}"} for i in range(n)])
+    lines = stored_history(site_id, n, int(time.time() * 1000), rng)
+
+    def alerts() -> list[Alert]:
+        with sessions() as db:
+            return list(db.scalars(select(Alert).where(Alert.site == site_id,
+                                                       Alert.kind == "failure")).all())
+
+    return s, engine, sessions, read_context(sessions), lines, alerts
+
+
 def test_fallen_tree_alert_through_the_running_process_before_its_step(
         settings: Settings, site_id: str) -> None:
     """Through the real maintenance process on the real Mosquitto and InfluxDB (warm start
@@ -196,23 +222,8 @@ def test_fallen_tree_alert_through_the_running_process_before_its_step(
     removal task while the site's clock is still before the confirming reading — and the
     pass that reaches it later raises nothing again."""
     n = 6
-    rng = random.Random(5)
-    now = int(time.time() * 1000)
-    s = settings.model_copy(update={"analytics": settings.analytics.model_copy(
-        update={"tick_s": 60.0})})
-    engine, sessions = open_registry(s)
-    with sessions() as db:
-        seed(db, sites=[{"id": site_id, "name": site_id}],
-             trees=[{"site": site_id, "tree": f"t{i}"} for i in range(n)],
-             devices=[{"site": site_id, "device": f"tilt-{i}", "kind": "tilt",
-                       "tree": f"t{i}"} for i in range(n)])
-    ctx = read_context(sessions)
-    lines = stored_history(site_id, n, now, rng)
-
-    def alerts() -> list[Alert]:
-        with sessions() as db:
-            return list(db.scalars(select(Alert).where(Alert.site == site_id,
-                                                       Alert.kind == "failure")).all())
+    s, engine, sessions, ctx, lines, alerts = running_estate(settings, site_id, n,
+                                                             random.Random(5))
 
     async def scenario() -> None:
         influx = InfluxClient(s.influx)
@@ -372,23 +383,8 @@ def test_a_fall_behind_a_queue_of_routine_traffic_reaches_the_crew_first(
     With the lookout its alert is raised while part of that queue still waits; without it
     (the check that this test can fail) only after the whole queue."""
     n, flood = 6, 40_000
-    rng = random.Random(6)
-    now = int(time.time() * 1000)
-    s = settings.model_copy(update={"analytics": settings.analytics.model_copy(
-        update={"tick_s": 60.0, "lookout": lookout})})
-    engine, sessions = open_registry(s)
-    with sessions() as db:
-        seed(db, sites=[{"id": site_id, "name": site_id}],
-             trees=[{"site": site_id, "tree": f"t{i}"} for i in range(n)],
-             devices=[{"site": site_id, "device": f"tilt-{i}", "kind": "tilt",
-                       "tree": f"t{i}"} for i in range(n)])
-    ctx = read_context(sessions)
-    lines = stored_history(site_id, n, now, rng)
-
-    def alerts() -> list[Alert]:
-        with sessions() as db:
-            return list(db.scalars(select(Alert).where(Alert.site == site_id,
-                                                       Alert.kind == "failure")).all())
+    s, engine, sessions, ctx, lines, alerts = running_estate(settings, site_id, n,
+                                                             random.Random(6), lookout=lookout)
 
     def tilt(i: int, k: int, t: int, pitch: float) -> tuple[str, bytes]:
         return (f"greeniot/v1/{site_id}/tilt-{i}/tilt", encode(TiltReading(

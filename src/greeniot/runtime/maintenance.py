@@ -393,19 +393,31 @@ class MaintenanceService:
     async def _urgent(self) -> None:
         """Act at once on what the feed's urgent lane raised (a fallen tree), as the pass of
         its step would have (the pass will not raise it again)."""
+        async with self._advancing:
+            await self._act_urgent()
+
+    async def _act_urgent(self) -> None:
+        """:meth:`_urgent` with the passes' lock held (also called between two sites' passes:
+        a process far behind can spend seconds on them)."""
         for site, step_ms, ev in self.feed.take_urgent():
-            async with self._advancing:
-                self.clock.now_ms = step_ms
-                try:
-                    outcomes = await self.executor.tick([ev], self.context)
-                except Exception as err:  # the registry or broker failed: the pass raises it
-                    self.failed["urgent"] += 1
-                    self.feed.unraise(site, ev)
-                    log.warning("urgent %s of site %s failed: %s", ev.kind, site, err)
-                    continue
+            self.clock.now_ms = step_ms
+            try:
+                outcomes = await self.executor.tick([ev], self.context)
+            except Exception as err:  # the registry or broker failed: the pass raises it
+                self.failed["urgent"] += 1
+                self.feed.unraise(site, ev)
+                log.warning("urgent %s of site %s failed: %s", ev.kind, site, err)
+                continue
             for o in outcomes:
                 self._emit(o)
             self._delivering = True
+
+    async def _look_out(self) -> None:
+        """Live tilt from the lookout to the urgent lane, and act on what it raised."""
+        if self._lookout is not None and self._lookout.inbox:
+            self._peek(self._lookout.drain(1000))
+        if self.feed.urgent_waiting():
+            await self._act_urgent()
 
     def _peek(self, batch: list[Message]) -> None:
         """Live tilt from the lookout, ahead of its turn: only the urgent lane sees it."""
@@ -470,6 +482,7 @@ class MaintenanceService:
             for o in outcomes:
                 self._emit(o)
             done += outcomes
+            await self._look_out()  # a fall is not kept waiting for the other sites' passes
             await self._clear(result.events)
             self._keep_sway(site, now_ms)
             if self.telemetry is not None:
