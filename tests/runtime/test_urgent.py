@@ -215,6 +215,14 @@ def running_estate(settings: Settings, site_id: str, n: int, rng: random.Random,
     return s, engine, sessions, read_context(sessions), lines, alerts
 
 
+async def store(s: Settings, lines: list[str]) -> InfluxClient:
+    """Write the history lines to the test's InfluxDB; the client for the service."""
+    influx = InfluxClient(s.influx)
+    await influx.ensure_database()
+    await influx.write("\n".join(lines).encode(), precision="u")
+    return influx
+
+
 def test_fallen_tree_alert_through_the_running_process_before_its_step(
         settings: Settings, site_id: str) -> None:
     """Through the real maintenance process on the real Mosquitto and InfluxDB (warm start
@@ -226,9 +234,7 @@ def test_fallen_tree_alert_through_the_running_process_before_its_step(
                                                              random.Random(5))
 
     async def scenario() -> None:
-        influx = InfluxClient(s.influx)
-        await influx.ensure_database()
-        await influx.write("\n".join(lines).encode(), precision="u")
+        influx = await store(s, lines)
         async with MaintenanceService(s, ctx, sessions, influx=influx) as svc:
             pub = Publisher(s.mqtt.port)
             try:
@@ -391,9 +397,7 @@ def test_a_fall_behind_a_queue_of_routine_traffic_reaches_the_crew_first(
             seq=20_000 + k, ts_ms=t, pitch_deg=pitch, roll_deg=-0.2, temp_c=20.0)))
 
     async def scenario() -> tuple[int, int]:
-        influx = InfluxClient(s.influx)
-        await influx.ensure_database()
-        await influx.write("\n".join(lines).encode(), precision="u")
+        influx = await store(s, lines)
         async with MaintenanceService(s, ctx, sessions, influx=influx) as svc:
             pub = Publisher(s.mqtt.port)
             try:
