@@ -261,9 +261,8 @@ def _urgency(group: Group) -> tuple[int, int]:
 
 
 def _groups(ev: Event, ctx: EstateContext, zones: Mapping[tuple[str, str], ZoneInfo],
-            heritage_trees: frozenset[tuple[str, str]],
-            listed: frozenset[tuple[str, str]] = frozenset(),
-            listed_sites: frozenset[str] = frozenset()) -> list[Action]:
+            heritage_trees: frozenset[tuple[str, str]], listed: frozenset[tuple[str, str]],
+            listed_sites: frozenset[str]) -> list[Action]:
     zone = zones.get((ev.site, ev.zone)) if ev.zone else None
     if ev.kind == "storm":
         return _storm(ev, ctx)  # (decide sweeps with the tree state)

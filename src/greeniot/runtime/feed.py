@@ -78,6 +78,10 @@ class _Site:
     tilt: dict[str, list[tuple[int, float, float]]] = field(default_factory=dict)
     #: devices whose list overflowed: no urgent verdict until the passes reach this time
     tilt_gap: dict[str, int] = field(default_factory=dict)
+    #: per tilt device, the newest (ts, seq) taken in turn, and the lookout's unbroken run of
+    #: seq (first seq, last seq, last ts, first ts) (:meth:`AnalyticsFeed.peek`)
+    turn: dict[str, tuple[int, int]] = field(default_factory=dict)
+    look_run: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -91,7 +95,6 @@ class FeedStats:
     ticks: int = 0
     urgent: int = 0  # failures raised ahead of their pass (the urgent lane)
     peeked: int = 0  # live tilt readings the lookout gave the urgent lane ahead of their turn
-
 
 
 def listed_devices(context: EstateContext) -> dict[str, frozenset[str]]:
@@ -135,10 +138,6 @@ class AnalyticsFeed:
         self.stats = FeedStats()
         self._order = itertools.count()
         self._urgent_events: list[tuple[str, int, Event]] = []
-        #: per tilt device: the newest (ts, seq) taken in turn, and the lookout's unbroken
-        #: run of seq (first seq, last seq, last ts, first ts) (:meth:`peek`)
-        self._last_tilt: dict[tuple[str, str], tuple[int, int]] = {}
-        self._look_run: dict[tuple[str, str], tuple[int, int, int, int]] = {}
         #: False: no urgent lane, every failure waits for its pass (a benchmark's "before")
         self.urgent = True
 
@@ -205,9 +204,9 @@ class AnalyticsFeed:
             msg = msg.model_copy(update=dict.fromkeys(bad))
         self._push(s, v.ts_ms, device, "msg", msg=msg)
         if self.urgent and isinstance(msg, TiltReading):
-            last = self._last_tilt.get((site, device))
+            last = s.turn.get(device)
             if last is None or ts > last[0]:
-                self._last_tilt[(site, device)] = (ts, msg.seq)
+                s.turn[device] = (ts, msg.seq)
             self._urgent(s, site, device, msg, v.ts_ms, received_ms)
 
     def peek(self, site: str, device: str, msg: TiltReading, received_ms: int,
@@ -232,14 +231,13 @@ class AnalyticsFeed:
         if (abs(received_ms - ts) > self.clocks.bound_ms
                 or self.clocks.fault(site, device) is not None or implausible(msg)):
             return
-        key = (site, device)
-        run = self._look_run.get(key)
+        run = s.look_run.get(device)
         if run is not None and msg.seq == (run[1] + 1) % SEQ_MOD and ts > run[2]:
             run = (run[0], msg.seq, ts, run[3])
         else:
             run = (msg.seq, msg.seq, ts, ts)  # a run starts here (the first, or after a loss)
-        self._look_run[key] = run
-        turn = self._last_tilt.get(key)
+        s.look_run[device] = run
+        turn = s.turn.get(device)
         if turn is not None and ts <= turn[0]:
             return  # already taken in turn
         if turn is not None:

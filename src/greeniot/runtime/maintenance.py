@@ -360,10 +360,7 @@ class MaintenanceService:
             await self.mqtt.wait_inbox(1.0)
             self.heartbeat_ms = self.wall_clock()
             batch = self.mqtt.drain(5000)
-            if self._lookout is not None and self._lookout.inbox:
-                self._peek(self._lookout.drain(1000))
-                if self.feed.urgent_waiting():
-                    await self._urgent()
+            await self._look_out()
             if batch:
                 await self.handle(batch)
             else:
@@ -372,6 +369,7 @@ class MaintenanceService:
     async def handle(self, batch: list[Message]) -> None:
         """Decode and route a batch, then run every detector pass that became due."""
         lookout = self._lookout
+        urgent = self.feed.urgent_waiting
         for i, m in enumerate(batch):
             try:
                 await self._one(m)
@@ -379,10 +377,8 @@ class MaintenanceService:
                 self.failed[type(err).__name__] += 1
                 log.warning("message skipped (%s: %s) topic=%r payload=%r", type(err).__name__,
                             str(err)[:200], m.topic, m.payload[:LOG_PAYLOAD_BYTES])
-            if lookout is not None and lookout.inbox:
-                self._peek(lookout.drain(1000))
-            if self.feed.urgent_waiting():  # a fallen tree: act now, not after the batch
-                await self._urgent()
+            if (lookout is not None and lookout.inbox) or urgent():
+                await self._look_out()  # a fallen tree: act now, not after the batch
             if self._delivering and i % YIELD_EVERY == 0:
                 # Its alert leaves through the sinks, which run on this loop: a batch whose
                 # awaits never suspend would hold it until the batch ends.
@@ -390,15 +386,9 @@ class MaintenanceService:
                 self._delivering = not self.dispatcher.idle
         await self.advance()
 
-    async def _urgent(self) -> None:
-        """Act at once on what the feed's urgent lane raised (a fallen tree), as the pass of
-        its step would have (the pass will not raise it again)."""
-        async with self._advancing:
-            await self._act_urgent()
-
     async def _act_urgent(self) -> None:
-        """:meth:`_urgent` with the passes' lock held (also called between two sites' passes:
-        a process far behind can spend seconds on them)."""
+        """Act at once on what the feed's urgent lane raised (a fallen tree), as the pass of
+        its step would have (the pass will not raise it again). The passes' lock is held."""
         for site, step_ms, ev in self.feed.take_urgent():
             self.clock.now_ms = step_ms
             try:
@@ -412,12 +402,19 @@ class MaintenanceService:
                 self._emit(o)
             self._delivering = True
 
-    async def _look_out(self) -> None:
-        """Live tilt from the lookout to the urgent lane, and act on what it raised."""
+    async def _look_out(self, *, locked: bool = False) -> None:
+        """Live tilt from the lookout to the urgent lane, and act on what it raised.
+        ``locked``: called between two sites' passes (a process far behind can spend seconds
+        on them), which hold the passes' lock already."""
         if self._lookout is not None and self._lookout.inbox:
             self._peek(self._lookout.drain(1000))
-        if self.feed.urgent_waiting():
+        if not self.feed.urgent_waiting():
+            return
+        if locked:
             await self._act_urgent()
+        else:
+            async with self._advancing:
+                await self._act_urgent()
 
     def _peek(self, batch: list[Message]) -> None:
         """Live tilt from the lookout, ahead of its turn: only the urgent lane sees it."""
@@ -482,7 +479,7 @@ class MaintenanceService:
             for o in outcomes:
                 self._emit(o)
             done += outcomes
-            await self._look_out()  # a fall is not kept waiting for the other sites' passes
+            await self._look_out(locked=True)  # a fall does not wait for the others' passes
             await self._clear(result.events)
             self._keep_sway(site, now_ms)
             if self.telemetry is not None:
