@@ -64,7 +64,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from greeniot.actions.watering import MARGIN_FRAC, NEED_CONFIDENCE
-from greeniot.analytics.irrigation import balance, estimator
+from greeniot.analytics.irrigation import balance, estimator, probe_drift
 from greeniot.analytics.irrigation.decision import WaterState, decide
 from greeniot.analytics.irrigation.et0 import (
     clear_sky_radiation_mj_m2,
@@ -160,6 +160,7 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
              half_weight: float = balance.SENSOR_HALF_WEIGHT,
              margin_frac: float = MARGIN_FRAC, confidence: float | None = NEED_CONFIDENCE,
              drain: bool = True, warmup_days: int = 0, perfect_probes: bool = False,
+             drift_check: bool = True, outage_p: float = 0.0,
              trace: list[dict[str, object]] | None = None
              ) -> Tally:
     """One seed in closed loop. ``mode``: ``filter`` (the product: the Kalman estimator of
@@ -240,8 +241,22 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
     table = CalibrationTable.build(specs)
     flagged = (probes.fault == "stuck") & (rng.random(pz.size) < 0.5)
 
+    history = probe_drift.ProbeDays.empty(pz.size)
+    outage_rng = np.random.default_rng([seed, 0x0FF])  # apart: the other draws stay the same
+    down = np.zeros(pz.size, np.int64)
+    day_no = [0]
+
     def probe_dr(clip: bool = True) -> tuple[np.ndarray, np.ndarray]:
         theta, _ = calibrate(probes.read(truth.theta()), table, faulty=flagged)
+        if outage_p:  # probes offline for 1–3 days now and then: no evening reading
+            down[:] = np.where(down > 0, down - 1, np.where(
+                outage_rng.random(pz.size) < outage_p, outage_rng.integers(1, 4, pz.size), 0))
+            theta = np.where(down > 0, np.nan, theta)
+        if drift_check:  # the product's drift test (WaterStage._sensor), each evening
+            history.record(day_no[0], np.arange(pz.size), theta)
+            aside = probe_drift.drifting(history.window(day_no[0]), history.days(), pz)
+            theta = np.where(aside, np.nan, theta)
+            day_no[0] += 1
         return balance.sensor_depletion_mm(theta=theta, weight=table.weight, probe_zone=pz,
                                            theta_fc=fc_r, root_depth_m=zr, taw_mm=taw_r,
                                            clip=clip)
@@ -512,6 +527,12 @@ def main() -> None:
     ap.add_argument("--perfect-probes", action="store_true",
                     help="probes without spot variability, calibration error or faults "
                          "(a ceiling)")
+    ap.add_argument("--no-drift-check", action="store_true",
+                    help="keep probes that drift against their zone's others in the balance "
+                         "(the product sets them aside: analytics/irrigation/probe_drift.py)")
+    ap.add_argument("--probe-outages", type=float, default=0.0, metavar="P",
+                    help="each evening a probe that reports goes offline for 1-3 days with "
+                         "probability P (radio or battery outages; 0: never)")
     ap.add_argument("--trace", action="store_true",
                     help="also print the openings not needed by tonight, by cause")
     args = ap.parse_args()
@@ -537,7 +558,8 @@ def main() -> None:
                                confidence=kw["confidence"],  # type: ignore[arg-type]
                                drain=bool(kw["drain"]), warmup_days=args.warmup_days,
                                ideal=args.ideal, perfect_probes=args.perfect_probes,
-                               trace=trace))
+                               drift_check=not args.no_drift_check,
+                               outage_p=args.probe_outages, trace=trace))
         report(f"{name} ({args.seeds} seeds from {args.first_seed} × {args.zones} zones × "
                f"{args.days} days, after {args.warmup_days} days' warm-up)", total)
         if trace is not None:

@@ -56,6 +56,9 @@ class ProbeQuality(IntEnum):
     FAULTY = 2
     OUT_OF_RANGE = 3
     MISSING = 4
+    #: Set aside by the water stage: it drifts against its zone's other probes
+    #: (:mod:`greeniot.analytics.irrigation.probe_drift`).
+    DRIFTING = 5
 
 
 @dataclass(frozen=True, slots=True)

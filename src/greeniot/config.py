@@ -92,6 +92,17 @@ class AnalyticsSettings(BaseModel):
     lookout: bool = True
 
 
+class IrrigationSettings(BaseModel):
+    """The daily watering decision (actions/watering.py, docs/irrigation.md)."""
+
+    #: Water a zone when P(Dr + today's ETc ≥ RAW) reaches this, from the balance's own
+    #: spread. Higher: fewer openings before the zone needs water, more days past RAW first.
+    #: A management choice; benchmarks/irrigation_quality.py prints the trade-off.
+    need_confidence: float = Field(0.7, ge=0.5, lt=1.0)  # watering.NEED_CONFIDENCE
+    #: Local hour of the daily decision (before sunrise: least wind and evaporation).
+    decision_hour_local: float = Field(5.0, ge=0.0, lt=24.0)  # DECISION_HOUR_LOCAL
+
+
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -183,6 +194,7 @@ class Settings(BaseSettings):
     influx: InfluxSettings = InfluxSettings()
     ingest: IngestSettings = IngestSettings()
     analytics: AnalyticsSettings = AnalyticsSettings()
+    irrigation: IrrigationSettings = IrrigationSettings()
     api: ApiSettings = ApiSettings()
     metrics: MetricsSettings = MetricsSettings()
     delivery: DeliverySettings = DeliverySettings()

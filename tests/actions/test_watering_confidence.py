@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -95,3 +96,28 @@ def test_the_posterior_waits_and_carries_the_soil_spread() -> None:
 def test_a_bad_confidence_is_refused_at_the_decision() -> None:
     with pytest.raises(ValueError, match=r"confidence must be within 0\.5\.\.1"):
         _first_openings(1.5, days=3)
+
+
+def test_the_service_takes_its_confidence_and_hour_from_settings(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``GREENIOT_IRRIGATION__*`` reach the maintenance process's planner; the defaults are
+    the planner's own; a confidence outside 0.5..1 is refused by name."""
+    from pydantic import ValidationError
+
+    from greeniot.actions.watering import DECISION_HOUR_LOCAL
+    from greeniot.config import Settings
+    from greeniot.registry.db import engine_from_url, migrate, session_factory
+    from greeniot.runtime.maintenance import MaintenanceService
+
+    assert Settings().irrigation.need_confidence == NEED_CONFIDENCE
+    assert Settings().irrigation.decision_hour_local == DECISION_HOUR_LOCAL
+    url = f"sqlite:///{tmp_path}/registry.sqlite3"
+    migrate(url)
+    monkeypatch.setenv("GREENIOT_IRRIGATION__NEED_CONFIDENCE", "0.9")
+    monkeypatch.setenv("GREENIOT_IRRIGATION__DECISION_HOUR_LOCAL", "4.5")
+    svc = MaintenanceService(Settings(), EstateContext(), session_factory(engine_from_url(url)))
+    assert svc.executor.planner.confidence == 0.9
+    assert svc.executor.planner.hour_local == 4.5
+    monkeypatch.setenv("GREENIOT_IRRIGATION__NEED_CONFIDENCE", "0.4")
+    with pytest.raises(ValidationError, match="need_confidence"):
+        Settings()

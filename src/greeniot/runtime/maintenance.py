@@ -34,6 +34,7 @@ from greeniot.actions.forecast import ForecastWatch
 from greeniot.actions.lifecycle import ManualClearJob, SlaJob, clear_condition, clear_subject
 from greeniot.actions.sinks.dispatcher import AlertDispatcher, DispatcherSink
 from greeniot.actions.valves import ValveCommander
+from greeniot.actions.watering import WateringPlanner
 from greeniot.actions.watering_restore import restore_planner, restore_stage, restore_tracker
 from greeniot.actions.zones import ZoneTracker
 from greeniot.analytics.contract import Event
@@ -143,7 +144,10 @@ class MaintenanceService:
                                           publish=self.mqtt.send)
         self.executor = ActionExecutor(session_factory, self.mqtt.send, self.commander,
                                        self.clock, tracker=self.zones,
-                                       sinks=[DispatcherSink(self.dispatcher)])
+                                       sinks=[DispatcherSink(self.dispatcher)],
+                                       planner=WateringPlanner(
+                                           hour_local=settings.irrigation.decision_hour_local,
+                                           confidence=settings.irrigation.need_confidence))
         #: site forecasts → watering planner and pre-storm sweep; flow readings → burst,
         #: leak and no-flow findings (actions/forecast.py, actions/flow.py)
         self.forecasts = ForecastWatch(self.executor.planner, self.zones)

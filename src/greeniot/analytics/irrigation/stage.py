@@ -29,10 +29,10 @@ import numpy as np
 
 from greeniot.analytics.contract import Event, ZoneBalanceState
 from greeniot.analytics.core.index import DeviceIndex
-from greeniot.analytics.irrigation import balance, estimator
+from greeniot.analytics.irrigation import balance, estimator, probe_drift
 from greeniot.analytics.irrigation.et0 import W_M2_TO_MJ_M2_DAY, daily_et0_mm
 from greeniot.analytics.stage import Board, StageBatch
-from greeniot.calibration import MAX_DEGREE, CalibrationTable, calibrate
+from greeniot.calibration import MAX_DEGREE, CalibrationTable, ProbeQuality, calibrate
 from greeniot.clock import MS_PER_DAY, MS_PER_HOUR
 from greeniot.estate import ZoneInfo
 from greeniot.soils import drain_fraction_per_day
@@ -91,6 +91,8 @@ class WaterStage:
         self.probes = DeviceIndex()
         self.probe_index = np.zeros(0)
         self.probe_ts = np.zeros(0, np.int64)
+        #: Each probe's calibrated θ at the end of the last days, for the drift test.
+        self.probe_days = probe_drift.ProbeDays.empty()
         self.stations = DeviceIndex()
         self.valves = DeviceIndex()
         self._days: dict[tuple[str, int], _StationDay] = {}
@@ -252,9 +254,13 @@ class WaterStage:
         for k, i in enumerate(rows.tolist()):
             zs.probes[i] = probes[k]
 
-    def _sensor(self, rows: np.ndarray, at_ms: int, board: Board
+    def _sensor(self, rows: np.ndarray, at_ms: int, board: Board, day: int | None = None
                 ) -> tuple[np.ndarray, np.ndarray, list[tuple[tuple[str, float, float, int], ...]]]:
-        """Probe depletion of ``rows`` from readings within PROBE_WINDOW_MS of ``at_ms``."""
+        """Probe depletion of ``rows`` from readings within PROBE_WINDOW_MS of ``at_ms``.
+
+        With ``day`` (a closed local day), each probe's θ is kept as that day's, and probes
+        that drift against their zone's others (:func:`.probe_drift.drifting` over the kept
+        days) are set aside (quality ``DRIFTING``)."""
         zs = self._zones
         zone_of = {(zs.info[i].site, zs.info[i].zone): k for k, i in enumerate(rows.tolist())}
         pr, pz, specs, weight, faulty = [], [], [], [], []
@@ -284,6 +290,13 @@ class WaterStage:
         idx[stale] = np.nan
         theta, quality = calibrate(idx, CalibrationTable(coef, top, np.ones(len(pr))),
                                    faulty=np.asarray(faulty))
+        if day is not None:
+            self.probe_days.grow(len(self.probes))
+            self.probe_days.record(day, pr, theta)
+            aside = probe_drift.drifting(self.probe_days.window(day)[pr],
+                                         self.probe_days.days(), np.asarray(pz))
+            theta = np.where(aside, np.nan, theta)
+            quality = np.where(aside, np.int8(ProbeQuality.DRIFTING), quality)
         zi = [zs.info[i] for i in rows.tolist()]
         sensor, w = balance.sensor_depletion_mm(
             theta=theta, weight=np.asarray(weight), probe_zone=np.asarray(pz),
@@ -328,7 +341,7 @@ class WaterStage:
                                                   for z in zi])
         end_ms = int((day + 1) * MS_PER_DAY - np.mean([z.utc_offset_h for z in zi])
                      * MS_PER_HOUR)
-        sensor, w, probes = self._sensor(rows, end_ms, board)
+        sensor, w, probes = self._sensor(rows, end_ms, board, day=day)
         est = estimator.update(est, dr_probe_mm=sensor, weight_sum=w, taw_mm=taw,
                                root_depth_m=np.array([z.root_depth_m for z in zi]), signed=True)
         zs.est = zs.est.put(rows, est)
