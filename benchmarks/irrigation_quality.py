@@ -70,6 +70,7 @@ from greeniot.analytics.irrigation.et0 import (
     clear_sky_radiation_mj_m2,
     daily_et0_mm,
 )
+from greeniot.analytics.irrigation.evening import ProbeReadings
 from greeniot.analytics.irrigation.lockouts import (
     DEFAULT_LOCKOUTS,
     Conditions,
@@ -160,7 +161,8 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
              half_weight: float = balance.SENSOR_HALF_WEIGHT,
              margin_frac: float = MARGIN_FRAC, confidence: float | None = NEED_CONFIDENCE,
              drain: bool = True, warmup_days: int = 0, perfect_probes: bool = False,
-             drift_check: bool = True, outage_p: float = 0.0,
+             drift_check: bool = True, outage_p: float = 0.0, evening_k: int = 1,
+             spike_p: float = 0.0, evening_median: bool = True,
              trace: list[dict[str, object]] | None = None
              ) -> Tally:
     """One seed in closed loop. ``mode``: ``filter`` (the product: the Kalman estimator of
@@ -243,11 +245,28 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
 
     history = probe_drift.ProbeDays.empty(pz.size)
     outage_rng = np.random.default_rng([seed, 0x0FF])  # apart: the other draws stay the same
+    evening_rng = np.random.default_rng([seed, 0xE0E])
     down = np.zeros(pz.size, np.int64)
     day_no = [0]
 
     def probe_dr(clip: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        theta, _ = calibrate(probes.read(truth.theta()), table, faulty=flagged)
+        index = probes.read(truth.theta())
+        if evening_k > 1:  # the evening's readings, some of them spikes (a probe in air, ...)
+            k = np.arange(evening_k)
+            ts = 1_780_000_000_000 - (evening_k - 1 - k) * 15 * 60_000  # every 15 min
+            taken = np.clip(index[:, None] + evening_rng.normal(0.0, probes.noise_index,
+                                                                (pz.size, evening_k)), 0, 100)
+            spiked = evening_rng.random((pz.size, evening_k)) < spike_p
+            taken = np.where(spiked, evening_rng.uniform(0, 100, taken.shape), taken)
+            taken = np.where(np.isfinite(index)[:, None], taken, np.nan)
+            if evening_median:  # the product (WaterStage: evening.ProbeReadings)
+                ring = ProbeReadings.empty(pz.size)
+                ring.add(np.repeat(np.arange(pz.size), evening_k), np.tile(ts, pz.size),
+                         taken.ravel())
+                index, _ = ring.at(np.arange(pz.size), int(ts[-1]))
+            else:  # the newest reading alone
+                index = taken[:, -1]
+        theta, _ = calibrate(index, table, faulty=flagged)
         if outage_p:  # probes offline for 1–3 days now and then: no evening reading
             down[:] = np.where(down > 0, down - 1, np.where(
                 outage_rng.random(pz.size) < outage_p, outage_rng.integers(1, 4, pz.size), 0))
@@ -533,6 +552,15 @@ def main() -> None:
     ap.add_argument("--probe-outages", type=float, default=0.0, metavar="P",
                     help="each evening a probe that reports goes offline for 1-3 days with "
                          "probability P (radio or battery outages; 0: never)")
+    ap.add_argument("--evening-readings", type=int, default=1, metavar="K",
+                    help="each probe sends K readings in the evening, 15 min apart (1: the "
+                         "day's one reading, as before)")
+    ap.add_argument("--spikes", type=float, default=0.0, metavar="P",
+                    help="with --evening-readings: each reading is a spike (any index "
+                         "0-100) with probability P")
+    ap.add_argument("--newest-reading", action="store_true",
+                    help="with --evening-readings: correct the day by the newest reading "
+                         "alone instead of the product's evening median")
     ap.add_argument("--trace", action="store_true",
                     help="also print the openings not needed by tonight, by cause")
     args = ap.parse_args()
@@ -559,7 +587,9 @@ def main() -> None:
                                drain=bool(kw["drain"]), warmup_days=args.warmup_days,
                                ideal=args.ideal, perfect_probes=args.perfect_probes,
                                drift_check=not args.no_drift_check,
-                               outage_p=args.probe_outages, trace=trace))
+                               outage_p=args.probe_outages,
+                               evening_k=args.evening_readings, spike_p=args.spikes,
+                               evening_median=not args.newest_reading, trace=trace))
         report(f"{name} ({args.seeds} seeds from {args.first_seed} × {args.zones} zones × "
                f"{args.days} days, after {args.warmup_days} days' warm-up)", total)
         if trace is not None:

@@ -14,9 +14,9 @@ day is balanced:
    texture's AquaCrop rate, :func:`greeniot.soils.drain_fraction_per_day`) as the prediction
    of the zone's Kalman filter
    (:mod:`.estimator`: Dr, the probes' offset, an ET scale), then its update from each
-   probe's newest calibrated reading around the day's end
-   (:func:`.balance.sensor_depletion_mm`); uncalibrated, faulty (registry or device health)
-   and out-of-range probes do not count.
+   probe's calibrated median of the last 3 h before the day's end (:mod:`.evening`;
+   :func:`.balance.sensor_depletion_mm`); uncalibrated, faulty (registry or device health),
+   out-of-range and drifting probes (:mod:`.probe_drift`) do not count.
 
 The result is published every tick as :class:`~greeniot.analytics.contract.ZoneBalanceState`.
 """
@@ -31,14 +31,13 @@ from greeniot.analytics.contract import Event, ZoneBalanceState
 from greeniot.analytics.core.index import DeviceIndex
 from greeniot.analytics.irrigation import balance, estimator, probe_drift
 from greeniot.analytics.irrigation.et0 import W_M2_TO_MJ_M2_DAY, daily_et0_mm
+from greeniot.analytics.irrigation.evening import ProbeReadings
 from greeniot.analytics.stage import Board, StageBatch
 from greeniot.calibration import MAX_DEGREE, CalibrationTable, ProbeQuality, calibrate
 from greeniot.clock import MS_PER_DAY, MS_PER_HOUR
 from greeniot.estate import ZoneInfo
 from greeniot.soils import drain_fraction_per_day
 
-#: A probe reading further than this from the day's end does not correct that day [ms].
-PROBE_WINDOW_MS = 12 * MS_PER_HOUR
 #: Solar readings must span this much of a day to give its Rs (else Hargreaves–Samani) [ms].
 SOLAR_SPAN_MS = 20 * MS_PER_HOUR
 
@@ -89,8 +88,8 @@ class WaterStage:
 
     def __init__(self) -> None:
         self.probes = DeviceIndex()
-        self.probe_index = np.zeros(0)
-        self.probe_ts = np.zeros(0, np.int64)
+        #: each probe's newest readings; a day is corrected by their evening median
+        self.readings = ProbeReadings.empty()
         #: Each probe's calibrated θ at the end of the last days, for the drift test.
         self.probe_days = probe_drift.ProbeDays.empty()
         self.stations = DeviceIndex()
@@ -107,10 +106,8 @@ class WaterStage:
              board: Board) -> np.ndarray:
         index = {"soil": self.probes, "weather": self.stations, "valve": self.valves}[kind]
         rows = index.rows(list(sites), list(devices))
-        if kind == "soil" and len(self.probes) > self.probe_index.size:
-            grow = len(self.probes) - self.probe_index.size
-            self.probe_index = np.concatenate([self.probe_index, np.full(grow, np.nan)])
-            self.probe_ts = np.concatenate([self.probe_ts, np.zeros(grow, np.int64)])
+        if kind == "soil":
+            self.readings.grow(len(self.probes))
         return rows
 
     def remeta(self, board: Board) -> None:
@@ -126,11 +123,7 @@ class WaterStage:
     def append(self, batch: StageBatch, board: Board) -> None:
         self._ensure_zones(board)
         if batch.kind == "soil":
-            vwc = batch.column("vwc_pct")
-            for r, ts, v in zip(batch.rows.tolist(), batch.ts_ms.tolist(), vwc.tolist(),
-                                strict=True):
-                if ts >= self.probe_ts[r] and np.isfinite(v):
-                    self.probe_ts[r], self.probe_index[r] = ts, v
+            self.readings.add(batch.rows, batch.ts_ms, batch.column("vwc_pct"))
         elif batch.kind == "weather":
             self._weather(batch)
         elif batch.kind == "valve":
@@ -256,7 +249,8 @@ class WaterStage:
 
     def _sensor(self, rows: np.ndarray, at_ms: int, board: Board, day: int | None = None
                 ) -> tuple[np.ndarray, np.ndarray, list[tuple[tuple[str, float, float, int], ...]]]:
-        """Probe depletion of ``rows`` from readings within PROBE_WINDOW_MS of ``at_ms``.
+        """Probe depletion of ``rows`` from each probe's evening readings before ``at_ms``
+        (:meth:`.evening.ProbeReadings.at`: their median, else the nearest within 12 h).
 
         With ``day`` (a closed local day), each probe's θ is kept as that day's, and probes
         that drift against their zone's others (:func:`.probe_drift.drifting` over the kept
@@ -285,9 +279,7 @@ class WaterStage:
                 coef[j] = 0.0
                 coef[j, : len(spec[0])] = spec[0]
                 top[j] = spec[1]
-        idx = self.probe_index[pr].copy()
-        stale = np.abs(self.probe_ts[pr] - at_ms) > PROBE_WINDOW_MS
-        idx[stale] = np.nan
+        idx, _n = self.readings.at(pr, at_ms)
         theta, quality = calibrate(idx, CalibrationTable(coef, top, np.ones(len(pr))),
                                    faulty=np.asarray(faulty))
         if day is not None:
@@ -304,7 +296,7 @@ class WaterStage:
             root_depth_m=np.array([z.root_depth_m for z in zi]), taw_mm=zs.taw()[rows],
             clip=False)
         for j, r in enumerate(pr):
-            per_zone[pz[j]].append((self.probes.key(r)[1], float(self.probe_index[r]),
+            per_zone[pz[j]].append((self.probes.key(r)[1], float(idx[j]),
                                     float(theta[j]), int(quality[j])))
         return sensor, w, [tuple(p) for p in per_zone]
 
