@@ -64,7 +64,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from greeniot.actions.watering import MARGIN_FRAC, NEED_CONFIDENCE
-from greeniot.analytics.irrigation import balance, estimator, probe_drift
+from greeniot.analytics.irrigation import balance, estimator, probe_drift, probe_offsets
 from greeniot.analytics.irrigation.decision import WaterState, decide
 from greeniot.analytics.irrigation.et0 import (
     clear_sky_radiation_mj_m2,
@@ -162,7 +162,7 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
              margin_frac: float = MARGIN_FRAC, confidence: float | None = NEED_CONFIDENCE,
              drain: bool = True, warmup_days: int = 0, perfect_probes: bool = False,
              drift_check: bool = True, outage_p: float = 0.0, evening_k: int = 1,
-             spike_p: float = 0.0, evening_median: bool = True,
+             spike_p: float = 0.0, evening_median: bool = True, relative: bool = True,
              trace: list[dict[str, object]] | None = None
              ) -> Tally:
     """One seed in closed loop. ``mode``: ``filter`` (the product: the Kalman estimator of
@@ -246,6 +246,10 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
     history = probe_drift.ProbeDays.empty(pz.size)
     outage_rng = np.random.default_rng([seed, 0x0FF])  # apart: the other draws stay the same
     evening_rng = np.random.default_rng([seed, 0xE0E])
+    offsets = probe_offsets.ProbeOffsets.empty(pz.size)
+    rebased = np.zeros(n_zones, bool)  # a zone's probe reference is a new one today
+    fresh = np.zeros(n_zones, bool)  # ... or the plain mean of today's probes
+    relearn = rebased if relative else None  # else: a changed probe weight relearns b
     down = np.zeros(pz.size, np.int64)
     day_no = [0]
 
@@ -267,6 +271,7 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
             else:  # the newest reading alone
                 index = taken[:, -1]
         theta, _ = calibrate(index, table, faulty=flagged)
+        rejected = flagged.copy()
         if outage_p:  # probes offline for 1–3 days now and then: no evening reading
             down[:] = np.where(down > 0, down - 1, np.where(
                 outage_rng.random(pz.size) < outage_p, outage_rng.integers(1, 4, pz.size), 0))
@@ -275,7 +280,14 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
             history.record(day_no[0], np.arange(pz.size), theta)
             aside = probe_drift.drifting(history.window(day_no[0]), history.days(), pz)
             theta = np.where(aside, np.nan, theta)
+            rejected |= aside
             day_no[0] += 1
+        if relative and not clip:  # the product (WaterStage): one reference per zone
+            dr_p = balance.probe_depletion_mm(theta=theta, probe_zone=pz, theta_fc=fc_r,
+                                              root_depth_m=zr, taw_mm=taw_r)
+            ref, w_today, rebased[:], fresh[:] = probe_offsets.zone_reference(
+                dr_p, table.weight, pz, n_zones, offsets, rejected=rejected)
+            return ref, w_today
         return balance.sensor_depletion_mm(theta=theta, weight=table.weight, probe_zone=pz,
                                            theta_fc=fc_r, root_depth_m=zr, taw_mm=taw_r,
                                            clip=clip)
@@ -288,7 +300,7 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
     if mode == "filter":
         sensor, w = probe_dr(clip=False)
         filt = estimator.update(filt, dr_probe_mm=sensor, weight_sum=w, taw_mm=taw_r,
-                                root_depth_m=zr)
+                                root_depth_m=zr, relearn=relearn, fresh=fresh)
         dr_est = np.maximum(filt.dr_mm, 0.0)
     elif correct:
         sensor, w = probe_dr()
@@ -435,7 +447,8 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
                                         drain_frac=drain_frac)
             sensor, w = probe_dr(clip=False)
             filt = estimator.update(filt, dr_probe_mm=sensor, weight_sum=w, taw_mm=taw_r,
-                                    root_depth_m=zr, signed=drain_frac is not None)
+                                    root_depth_m=zr, signed=drain_frac is not None,
+                                    relearn=relearn, fresh=fresh)
             dr_est = np.maximum(filt.dr_mm, 0.0)
             et0_prev = et0_est
             continue
@@ -561,6 +574,10 @@ def main() -> None:
     ap.add_argument("--newest-reading", action="store_true",
                     help="with --evening-readings: correct the day by the newest reading "
                          "alone instead of the product's evening median")
+    ap.add_argument("--plain-mean", action="store_true",
+                    help="correct a zone by the plain mean of the probes that reported that "
+                         "day (its offset learned again when the set changes) instead of the "
+                         "product's one reference per zone (probe_offsets.py)")
     ap.add_argument("--trace", action="store_true",
                     help="also print the openings not needed by tonight, by cause")
     args = ap.parse_args()
@@ -589,7 +606,8 @@ def main() -> None:
                                drift_check=not args.no_drift_check,
                                outage_p=args.probe_outages,
                                evening_k=args.evening_readings, spike_p=args.spikes,
-                               evening_median=not args.newest_reading, trace=trace))
+                               evening_median=not args.newest_reading,
+                               relative=not args.plain_mean, trace=trace))
         report(f"{name} ({args.seeds} seeds from {args.first_seed} × {args.zones} zones × "
                f"{args.days} days, after {args.warmup_days} days' warm-up)", total)
         if trace is not None:

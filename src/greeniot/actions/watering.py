@@ -225,7 +225,8 @@ class WateringPlanner:
     @staticmethod
     def _state(b: ZoneBalanceState, i: int, zone: ZoneInfo) -> WaterState:
         probes = tuple(ProbeReading(device=p[0], index_pct=p[1],
-                                    theta=None if not np.isfinite(p[2]) else p[2], quality=p[3])
+                                    theta=None if not np.isfinite(p[2]) else p[2], quality=p[3],
+                                    offset_mm=None if not np.isfinite(p[4]) else p[4])
                        for p in b.probes[i]) if i < len(b.probes) else ()
         etc = float(b.etc_mm[i]) if np.isfinite(b.etc_mm[i]) else 0.0
         et0 = float(b.et0_mm[i]) if np.isfinite(b.et0_mm[i]) else 0.0

@@ -80,10 +80,16 @@ def restore_stage(engine: AnalyticsEngine, site: str, sessions: Callable[[], Ses
         return 0
     n = 0
     for (_, zone), row in latest.items():
-        packed = (row.record.get("state") or {}).get("estimator") or ()
+        state = row.record.get("state") or {}
+        packed = state.get("estimator") or ()
+        offsets = {p["device"]: float(p["offset_mm"]) for p in state.get("probes") or ()
+                   if isinstance(p, dict) and isinstance(p.get("device"), str)
+                   and isinstance(p.get("offset_mm"), int | float)
+                   and math.isfinite(p["offset_mm"])}
         if row.day >= 0 and all(isinstance(x, int | float) and math.isfinite(x)
                                 for x in packed):
-            n += stage.restore(site, zone, day=row.day, packed=list(packed), board=engine.board)
+            n += stage.restore(site, zone, day=row.day, packed=list(packed), board=engine.board,
+                               probe_offsets=offsets)
     return n
 
 

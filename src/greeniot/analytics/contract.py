@@ -162,7 +162,8 @@ class ZoneBalanceState:
     correction, ``alpha`` the share taken from the probes; ``et0_mm``/``etc_mm`` the closed
     day's reference and crop ET; ``rain_mm`` and ``irrigation_mm`` (net) what the day got;
     ``et0_pm`` whether ET0 came from Penman–Monteith (else Hargreaves–Samani); ``probes`` per
-    zone the (device, index %, θ, quality) used.
+    zone the (device, index %, θ, quality, offset against the zone's probe reference [mm] or
+    NaN) used.
     """
 
     ts_ms: int = 0
@@ -187,7 +188,7 @@ class ZoneBalanceState:
     rain_mm: np.ndarray = field(default_factory=lambda: _empty(np.float64))
     irrigation_mm: np.ndarray = field(default_factory=lambda: _empty(np.float64))
     et0_pm: np.ndarray = field(default_factory=lambda: _empty(bool))
-    probes: tuple[tuple[tuple[str, float, float, int], ...], ...] = ()
+    probes: tuple[tuple[tuple[str, float, float, int, float], ...], ...] = ()
 
     def __len__(self) -> int:
         return int(self.site.size)

@@ -137,6 +137,22 @@ def simulate(dr0_mm: ArrayLike, *, et0_mm: ArrayLike, kc: ArrayLike, taw_mm: Arr
     return out
 
 
+def probe_depletion_mm(*, theta: ArrayLike, probe_zone: ArrayLike, theta_fc: ArrayLike,
+                       root_depth_m: ArrayLike, taw_mm: ArrayLike) -> F64:
+    """Each probe's depletion 1000 (θFC − θ) Zr of its zone [mm] (FAO-56 eq. 87), NaN where θ
+    is NaN.
+
+    Kept unclipped within −TAW..2 TAW until a zone mean is taken: clipping every probe at 0
+    would turn its noise near field capacity into a bias toward drier, and a probe reading
+    above field capacity (water still draining) is real.
+    """
+    th = _f(theta)
+    zone = np.asarray(probe_zone, dtype=np.int64)
+    fc, zr, taw = _f(theta_fc), _f(root_depth_m), _f(taw_mm)
+    return np.asarray(np.clip(1000.0 * (fc[zone] - th) * zr[zone], -taw[zone],
+                              2.0 * taw[zone]))
+
+
 def sensor_depletion_mm(*, theta: ArrayLike, weight: ArrayLike, probe_zone: ArrayLike,
                         theta_fc: ArrayLike, root_depth_m: ArrayLike, taw_mm: ArrayLike,
                         clip: bool = True) -> tuple[F64, F64]:
@@ -167,14 +183,11 @@ def sensor_depletion_mm(*, theta: ArrayLike, weight: ArrayLike, probe_zone: Arra
     """
     th = _f(theta)
     zone = np.asarray(probe_zone, dtype=np.int64)
-    fc, zr, taw = _f(theta_fc), _f(root_depth_m), _f(taw_mm)
-    n_zones = fc.shape[0]
+    n_zones = _f(theta_fc).shape[0]
     w = np.where(np.isfinite(th), np.clip(_f(weight), 0.0, 1.0), 0.0)
-    # Each probe's value is kept unclipped (within ±TAW of the band) until the zone mean is
-    # taken: clipping every probe at 0 would turn its noise near field capacity into a bias
-    # toward drier, and a probe reading above field capacity (water still draining) is real.
-    dr_probe = np.clip(1000.0 * (fc[zone] - np.nan_to_num(th)) * zr[zone], -taw[zone],
-                       2.0 * taw[zone])
+    dr_probe = np.nan_to_num(probe_depletion_mm(theta=th, probe_zone=zone, theta_fc=theta_fc,
+                                                root_depth_m=root_depth_m, taw_mm=taw_mm))
+    taw = _f(taw_mm)
     w_sum = np.bincount(zone, weights=w, minlength=n_zones)
     total = np.bincount(zone, weights=w * dr_probe, minlength=n_zones)
     with np.errstate(invalid="ignore", divide="ignore"):

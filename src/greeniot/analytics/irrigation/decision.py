@@ -52,12 +52,15 @@ Outcome = Literal["water", "not_needed", "locked_out"]
 
 @dataclass(frozen=True, slots=True)
 class ProbeReading:
-    """One probe as used for the decision: raw index, calibrated θ, quality code."""
+    """One probe as used for the decision: raw index, calibrated θ, quality code, and its
+    offset against its zone's probe reference (None: not one of the reference's probes;
+    :mod:`.probe_offsets`, kept so a restart continues on the same reference)."""
 
     device: str
     index_pct: float | None
     theta: float | None
     quality: int
+    offset_mm: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

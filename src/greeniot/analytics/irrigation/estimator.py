@@ -234,7 +234,9 @@ def _predict_eq88(s: EstimatorState, *, et0_mm: ArrayLike, kc: ArrayLike, taw_mm
 
 def update(s: EstimatorState, *, dr_probe_mm: ArrayLike, weight_sum: ArrayLike,
            taw_mm: ArrayLike, root_depth_m: ArrayLike, noise_mm: float = PROBE_NOISE_MM,
-           offset_sd_theta: float = OFFSET_SD_THETA, signed: bool = False) -> EstimatorState:
+           offset_sd_theta: float = OFFSET_SD_THETA, signed: bool = False,
+           relearn: ArrayLike | None = None, fresh: ArrayLike | None = None
+           ) -> EstimatorState:
     """Fold in the day's probe depletion z = Dr + b + v per zone.
 
     ``dr_probe_mm`` is the weighted mean of the usable probes' 1000 (θFC − θ) Zr, *unclipped*
@@ -242,15 +244,24 @@ def update(s: EstimatorState, *, dr_probe_mm: ArrayLike, weight_sum: ArrayLike,
     ``weight_sum`` their summed weight W (noise σ²/W). Zones without a reading keep their
     prediction. A changed probe set (W off by more than :data:`WEIGHT_CHANGE`) learns its
     offset again. ``signed``: Dr may be negative (water above field capacity, the
-    ``drain_frac`` model of :func:`predict`).
+    ``drain_frac`` model of :func:`predict`). ``relearn`` (per zone) says instead of the
+    change of W when the offset is learned again: :mod:`.probe_offsets` keeps one reference
+    while probes come and go, and says when it had to start a new one; where it says
+    ``fresh`` (the plain mean of today's probes), the change of W decides as before.
     """
     z = np.asarray(dr_probe_mm, dtype=np.float64)
     w = np.asarray(weight_sum, dtype=np.float64)
     n = s.dr_mm.shape[0]
     ok = np.isfinite(z) & (w > 0)
     cov = s.cov.copy()
-    changed = ok & (np.abs(w - s.probe_weight) > WEIGHT_CHANGE * np.maximum(s.probe_weight,
-                                                                            1e-9))
+    w_changed = ok & (np.abs(w - s.probe_weight) > WEIGHT_CHANGE * np.maximum(
+        s.probe_weight, 1e-9))
+    if relearn is None:
+        changed = w_changed
+    else:
+        plain = np.zeros(n, bool) if fresh is None else np.broadcast_to(
+            np.asarray(fresh, bool), (n,))
+        changed = ok & (np.broadcast_to(np.asarray(relearn, bool), (n,)) | (plain & w_changed))
     prior_b = (1000.0 * offset_sd_theta * np.broadcast_to(np.asarray(root_depth_m, np.float64),
                                                           (n,))) ** 2
     cov[changed, 1, :] = 0.0

@@ -138,18 +138,29 @@ def drifting(theta: ArrayLike, days: ArrayLike, probe_zone: ArrayLike, *,
 
 def _drift_score(th: F64, t: F64, zone: NDArray[np.int64], *, rate_min: float,
                  min_days: int) -> F64:
-    """|r| / se(r) per probe (0 where the drift is below ``rate_min`` or not testable)."""
+    """−log10 p of each probe's drift (0 where it is below ``rate_min`` or not testable)."""
     n_zones = int(zone.max()) + 1
     ok = np.isfinite(th)
     val = np.where(ok, th, 0.0)
-    z_sum = np.zeros((n_zones, th.shape[1]))
-    z_cnt = np.zeros((n_zones, th.shape[1]))
-    np.add.at(z_sum, zone, val)
-    np.add.at(z_cnt, zone, ok.astype(np.float64))
+    cnt = ok.astype(np.float64)
+
+    def zone_sum(x: F64) -> F64:
+        out = np.zeros((n_zones, th.shape[1]))
+        np.add.at(out, zone, x)
+        return out
+
+    z_cnt = zone_sum(cnt)
+    # Each probe's mean offset against its zone's day mean, so that "the others" on a day one
+    # of them is missing stand for the same level as on a day they all reported.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        day_mean = zone_sum(val) / z_cnt
+        spread = np.where(ok, th - day_mean[zone], 0.0)
+        off = spread.sum(axis=1) / np.maximum(cnt.sum(axis=1), 1.0)
+    level = np.where(ok, th - off[:, None], 0.0)
     others = z_cnt[zone] - ok
     use = ok & (others > 0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        m = (z_sum[zone] - val) / others
+        m = (zone_sum(level)[zone] - level) / others
     d = val - np.where(use, m, 0.0)
     m = np.where(use, m, 0.0)
     n = use.sum(axis=1).astype(np.float64)

@@ -16,20 +16,22 @@ day is balanced:
    (:mod:`.estimator`: Dr, the probes' offset, an ET scale), then its update from each
    probe's calibrated median of the last 3 h before the day's end (:mod:`.evening`;
    :func:`.balance.sensor_depletion_mm`); uncalibrated, faulty (registry or device health),
-   out-of-range and drifting probes (:mod:`.probe_drift`) do not count.
+   out-of-range and drifting probes (:mod:`.probe_drift`) do not count, and the zone's value
+   stays on one reference whichever of its probes reported (:mod:`.probe_offsets`).
 
 The result is published every tick as :class:`~greeniot.analytics.contract.ZoneBalanceState`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from greeniot.analytics.contract import Event, ZoneBalanceState
 from greeniot.analytics.core.index import DeviceIndex
-from greeniot.analytics.irrigation import balance, estimator, probe_drift
+from greeniot.analytics.irrigation import balance, estimator, probe_drift, probe_offsets
 from greeniot.analytics.irrigation.et0 import W_M2_TO_MJ_M2_DAY, daily_et0_mm
 from greeniot.analytics.irrigation.evening import ProbeReadings
 from greeniot.analytics.stage import Board, StageBatch
@@ -76,7 +78,7 @@ class _Zones:
     last: dict[str, np.ndarray] = field(default_factory=dict)  # the last closed day's columns
     day: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     started: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
-    probes: list[tuple[tuple[str, float, float, int], ...]] = field(default_factory=list)
+    probes: list[tuple[tuple[str, float, float, int, float], ...]] = field(default_factory=list)
 
     def taw(self) -> np.ndarray:
         return np.array([1000.0 * (z.theta_fc - z.theta_wp) * z.root_depth_m for z in self.info])
@@ -92,6 +94,8 @@ class WaterStage:
         self.readings = ProbeReadings.empty()
         #: Each probe's calibrated θ at the end of the last days, for the drift test.
         self.probe_days = probe_drift.ProbeDays.empty()
+        #: each probe's offset against its zone's reference (the mean of the zone's probes)
+        self.offsets = probe_offsets.ProbeOffsets.empty()
         self.stations = DeviceIndex()
         self.valves = DeviceIndex()
         self._days: dict[tuple[str, int], _StationDay] = {}
@@ -192,11 +196,12 @@ class WaterStage:
         self._lookup = board.lookup
 
     def restore(self, site: str, zone: str, *, day: int, packed: tuple[float, ...] | list[float],
-                board: Board) -> bool:
+                board: Board, probe_offsets: Mapping[str, float] | None = None) -> bool:
         """Continue a zone from a stored state (the newest decision's): its balance as of the
-        end of local ``day``. Days after it are balanced again from the readings the engine
-        is given (the warm start from InfluxDB). False for a zone the stage does not know
-        or a state that does not unpack."""
+        end of local ``day``, and its probes' offsets against their reference (device →
+        mm). Days after it are balanced again from the readings the engine is given (the warm
+        start from InfluxDB). False for a zone the stage does not know or a state that does
+        not unpack."""
         self._ensure_zones(board)
         zs = self._zones
         rows = [i for i, z in enumerate(zs.info) if (z.site, z.zone) == (site, zone)]
@@ -210,6 +215,13 @@ class WaterStage:
         zs.dr_model[rows] = np.maximum(est.dr_mm, 0.0)
         zs.day[rows] = day
         zs.started[rows] = True
+        if probe_offsets:
+            devices = sorted(probe_offsets)
+            r = self.probes.rows(site, devices)
+            self.readings.grow(len(self.probes))
+            self.offsets.grow(len(self.probes))
+            self.offsets.rel_mm[r] = [probe_offsets[d] for d in devices]
+            self.offsets.member[r] = True
         return True
 
     # -- the daily balance ---------------------------------------------------------------------
@@ -235,10 +247,11 @@ class WaterStage:
         zs = self._zones
         taw = zs.taw()[rows]
         raw = np.array([zs.info[i].mad_p for i in rows]) * taw
-        sensor, w, probes = self._sensor(rows, now_ms, board)
+        sensor, w, rebased, probes = self._sensor(rows, now_ms, board)
         zr = np.array([zs.info[i].root_depth_m for i in rows])
         est = estimator.update(estimator.initial(0.5 * raw, dr_sd_mm=0.5 * raw, root_depth_m=zr),
-                               dr_probe_mm=sensor, weight_sum=w, taw_mm=taw, root_depth_m=zr)
+                               dr_probe_mm=sensor, weight_sum=w, taw_mm=taw, root_depth_m=zr,
+                               relearn=rebased[0], fresh=rebased[1])
         zs.est = zs.est.put(rows, est)
         zs.dr_model[rows] = 0.5 * raw
         zs.alpha[rows] = est.gain
@@ -248,13 +261,17 @@ class WaterStage:
             zs.probes[i] = probes[k]
 
     def _sensor(self, rows: np.ndarray, at_ms: int, board: Board, day: int | None = None
-                ) -> tuple[np.ndarray, np.ndarray, list[tuple[tuple[str, float, float, int], ...]]]:
+                ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray],
+                           list[tuple[tuple[str, float, float, int, float], ...]]]:
         """Probe depletion of ``rows`` from each probe's evening readings before ``at_ms``
         (:meth:`.evening.ProbeReadings.at`: their median, else the nearest within 12 h).
 
         With ``day`` (a closed local day), each probe's θ is kept as that day's, and probes
         that drift against their zone's others (:func:`.probe_drift.drifting` over the kept
-        days) are set aside (quality ``DRIFTING``)."""
+        days) are set aside (quality ``DRIFTING``). Returns the zones' probe depletion on their
+        reference (:func:`.probe_offsets.zone_reference`), the weight of today's probes,
+        whether that reference was rebased for a fault or started afresh, and each zone's
+        probes as (device, index, θ, quality, offset against the reference)."""
         zs = self._zones
         zone_of = {(zs.info[i].site, zs.info[i].zone): k for k, i in enumerate(rows.tolist())}
         pr, pz, specs, weight, faulty = [], [], [], [], []
@@ -269,9 +286,10 @@ class WaterStage:
             weight.append(b.probe_weight)
             faulty.append(b.probe_faulty or board.faulty.get((site, device), False))
         n = rows.size
-        per_zone: list[list[tuple[str, float, float, int]]] = [[] for _ in range(n)]
+        per_zone: list[list[tuple[str, float, float, int, float]]] = [[] for _ in range(n)]
         if not pr:
-            return np.full(n, np.nan), np.zeros(n), [() for _ in range(n)]
+            none = np.zeros(n, bool)
+            return np.full(n, np.nan), np.zeros(n), (none, none), [() for _ in range(n)]
         coef = np.full((len(pr), MAX_DEGREE + 1), np.nan)
         top = np.full(len(pr), np.nan)
         for j, spec in enumerate(specs):
@@ -290,15 +308,19 @@ class WaterStage:
             theta = np.where(aside, np.nan, theta)
             quality = np.where(aside, np.int8(ProbeQuality.DRIFTING), quality)
         zi = [zs.info[i] for i in rows.tolist()]
-        sensor, w = balance.sensor_depletion_mm(
-            theta=theta, weight=np.asarray(weight), probe_zone=np.asarray(pz),
-            theta_fc=np.array([z.theta_fc for z in zi]),
-            root_depth_m=np.array([z.root_depth_m for z in zi]), taw_mm=zs.taw()[rows],
-            clip=False)
+        dr_probe = balance.probe_depletion_mm(
+            theta=theta, probe_zone=np.asarray(pz), theta_fc=np.array([z.theta_fc for z in zi]),
+            root_depth_m=np.array([z.root_depth_m for z in zi]), taw_mm=zs.taw()[rows])
+        self.offsets.grow(len(self.probes))
+        rejected = np.isin(quality, (ProbeQuality.FAULTY, ProbeQuality.DRIFTING))
+        sensor, w, rebased, fresh = probe_offsets.zone_reference(
+            dr_probe, np.asarray(weight), np.asarray(pz), n, self.offsets, probes=pr,
+            rejected=rejected)
         for j, r in enumerate(pr):
+            rel = float(self.offsets.rel_mm[r]) if self.offsets.member[r] else float("nan")
             per_zone[pz[j]].append((self.probes.key(r)[1], float(idx[j]),
-                                    float(theta[j]), int(quality[j])))
-        return sensor, w, [tuple(p) for p in per_zone]
+                                    float(theta[j]), int(quality[j]), rel))
+        return sensor, w, (rebased, fresh), [tuple(p) for p in per_zone]
 
     def _close_day(self, rows: np.ndarray, day: int, board: Board) -> None:
         zs = self._zones
@@ -333,9 +355,10 @@ class WaterStage:
                                                   for z in zi])
         end_ms = int((day + 1) * MS_PER_DAY - np.mean([z.utc_offset_h for z in zi])
                      * MS_PER_HOUR)
-        sensor, w, probes = self._sensor(rows, end_ms, board, day=day)
+        sensor, w, rebased, probes = self._sensor(rows, end_ms, board, day=day)
         est = estimator.update(est, dr_probe_mm=sensor, weight_sum=w, taw_mm=taw,
-                               root_depth_m=np.array([z.root_depth_m for z in zi]), signed=True)
+                               root_depth_m=np.array([z.root_depth_m for z in zi]), signed=True,
+                               relearn=rebased[0], fresh=rebased[1])  # probe_offsets
         zs.est = zs.est.put(rows, est)
         zs.dr_model[rows] = step.dr_mm
         zs.alpha[rows] = est.gain
