@@ -120,3 +120,44 @@ def test_a_probe_offline_for_days_moves_neither_the_balance_nor_its_spread() -> 
     for (dr_a, sd_a), (dr_g, sd_g) in zip(always, gone, strict=True):
         assert dr_g == pytest.approx(dr_a, abs=0.3)
         assert sd_g == pytest.approx(sd_a, abs=0.3)
+
+
+def test_a_probe_calibrated_anew_joins_its_zone_again() -> None:
+    """p3's calibration is replaced on day 4 (a re-seat after a crew visit): its offset against
+    the reference it had no longer holds, so the stage forgets it and p3 joins afresh at its
+    new offset; no probe is taken for drifting on the way."""
+    new_cal = CalibrationSpec("two_point", points=((25.0, 0.12), (75.0, 0.32)))  # +0.02
+    zone = ZoneInfo(SITE, "z1", valve_device="v1", application_rate_mm_h=12.0, efficiency=0.8,
+                    theta_fc=0.30, theta_wp=0.12, root_depth_m=0.4, mad_p=0.6,
+                    kc_by_month=(0.8,) * 12, lat_deg=22.3, elevation_m=50.0,
+                    utc_offset_h=OFFSET_H)
+
+    def ctx(cal3: CalibrationSpec) -> EstateContext:
+        devs = [DeviceBinding(SITE, "wx", "weather"),
+                DeviceBinding(SITE, "v1", "valve", zone="z1")]
+        devs += [DeviceBinding(SITE, p, "soil", zone="z1",
+                               calibration=(cal3 if p == "p3" else CAL).coefficients())
+                 for p in ("p1", "p2", "p3")]
+        return EstateContext(devices=tuple(devs), zones=(zone,))
+
+    engine = AnalyticsEngine(ctx(CAL))
+    engine.tick(LOCAL0)
+    offsets: list[float] = []
+    for d in range(8):
+        if d == 4:
+            engine.set_context(ctx(new_cal))
+        theta = 0.29 - 0.006 * (d + 1)
+        for p in ("p1", "p2", "p3"):
+            engine.ingest(SITE, p, SoilReading(seq=d + 1, ts_ms=LOCAL0 + (d + 1) * MS_PER_DAY
+                                               - 60_000, vwc_pct=round(250.0 * theta, 1)))
+        res = engine.tick(LOCAL0 + (d + 1) * MS_PER_DAY + MS_PER_HOUR)
+        i = res.balance.find(SITE, "z1")
+        assert i is not None
+        probes = {p[0]: p for p in res.balance.probes[i]}
+        assert all(p[3] == 0 for p in probes.values())  # all OK
+        offsets.append(probes["p3"][4])
+    # Same readings, same spots: p3's offset is ~0 under the old calibration; under the new
+    # one p3 reads 0.02 m³/m³ wetter, 8 mm less depletion over 0.4 m, learned at once (the
+    # reference, p1 and p2, stays where it was).
+    assert all(abs(o) < 0.5 for o in offsets[:4])
+    assert all(o == pytest.approx(-8.0, abs=0.5) for o in offsets[4:])

@@ -53,6 +53,11 @@ from scipy import stats
 F64 = NDArray[np.float64]
 
 WINDOW_DAYS: Final = 30
+#: Alternating rounds of the probes' offsets and the zone's day values (converge in a few).
+FIT_ROUNDS: Final = 5
+#: No probe repeats better than this from day to day [m³ m⁻³] (half an index point of a
+#: two-point index over a ~0.45 band); a perfect fit does not make any slope significant.
+RESID_FLOOR: Final = 0.002
 MIN_DAYS: Final = 7
 RATE_MIN: Final = 0.001
 #: −log10 of the largest p-value of a drift [-].
@@ -150,12 +155,15 @@ def _drift_score(th: F64, t: F64, zone: NDArray[np.int64], *, rate_min: float,
         return out
 
     z_cnt = zone_sum(cnt)
-    # Each probe's mean offset against its zone's day mean, so that "the others" on a day one
-    # of them is missing stand for the same level as on a day they all reported.
+    # Each probe's own level: θ = the zone's day value + the probe's offset (two-way fixed
+    # effects, by alternating means), so that "the others" on a day one of them is missing
+    # stand for the same level as on a day they all reported.
+    off = np.zeros(th.shape[0])
     with np.errstate(invalid="ignore", divide="ignore"):
-        day_mean = zone_sum(val) / z_cnt
-        spread = np.where(ok, th - day_mean[zone], 0.0)
-        off = spread.sum(axis=1) / np.maximum(cnt.sum(axis=1), 1.0)
+        for _ in range(FIT_ROUNDS):
+            day = zone_sum(np.where(ok, th - off[:, None], 0.0)) / z_cnt
+            off = (np.where(ok, th - day[zone], 0.0).sum(axis=1)
+                   / np.maximum(cnt.sum(axis=1), 1.0))
     level = np.where(ok, th - off[:, None], 0.0)
     others = z_cnt[zone] - ok
     use = ok & (others > 0)
@@ -182,7 +190,7 @@ def _drift_score(th: F64, t: F64, zone: NDArray[np.int64], *, rate_min: float,
     beta = np.einsum("gij,gj->gi", inv, xty)
     resid = y - np.einsum("gdi,gi->gd", x, beta)
     dof = np.maximum(n[good] - 3.0, 1.0)
-    s2 = (resid ** 2).sum(axis=1) / dof
+    s2 = np.maximum((resid ** 2).sum(axis=1) / dof, RESID_FLOOR ** 2)
     se = np.sqrt(np.maximum(s2 * inv[:, 2, 2], 1e-30))
     r = beta[:, 2]
     # Significance as −log10 of the two-sided p of Student's t with n − 3 degrees of freedom

@@ -96,6 +96,8 @@ class WaterStage:
         self.probe_days = probe_drift.ProbeDays.empty()
         #: each probe's offset against its zone's reference (the mean of the zone's probes)
         self.offsets = probe_offsets.ProbeOffsets.empty()
+        #: each probe row's zone and calibration when its offset and history were kept
+        self._bound: dict[int, tuple[str | None, object]] = {}
         self.stations = DeviceIndex()
         self.valves = DeviceIndex()
         self._days: dict[tuple[str, int], _StationDay] = {}
@@ -285,6 +287,15 @@ class WaterStage:
             specs.append(b.calibration)
             weight.append(b.probe_weight)
             faulty.append(b.probe_faulty or board.faulty.get((site, device), False))
+            # A probe moved to another zone or calibrated anew is another probe: its offset
+            # against the old reference and its θ history no longer hold.
+            bound = (b.zone, b.calibration)
+            if self._bound.get(r, bound) != bound:
+                self.offsets.grow(len(self.probes))
+                self.probe_days.grow(len(self.probes))
+                self.offsets.member[r] = False
+                self.probe_days.theta[r] = np.nan
+            self._bound[r] = bound
         n = rows.size
         per_zone: list[list[tuple[str, float, float, int, float]]] = [[] for _ in range(n)]
         if not pr:
