@@ -14,7 +14,9 @@ Model, per probe j and day t, over the last :data:`WINDOW_DAYS` days:
     d_j(t) = θ_j(t) − mean_{k ≠ j} θ_k(t) = a + c · mean_{k ≠ j} θ_k(t) + r · t + e
 
 ``a`` is the spot's constant offset (soil variability), ``c`` the slope difference of the
-calibrations, ``r`` the drift [m³ m⁻³ day⁻¹]. A probe drifts when ``|r|`` ≥
+calibrations, ``r`` the drift [m³ m⁻³ day⁻¹]. "The others" are each taken on their own level
+(every probe's offset and the zone's day values fitted together, :data:`FIT_ROUNDS`), so a
+day one of them is missing is no step in ``d_j``. A probe drifts when ``|r|`` ≥
 :data:`RATE_MIN` and it is significant: the two-sided p of Student's t ``|r| / se(r)`` on
 n − 3 degrees of freedom at most 10^−:data:`SIGNIFICANCE`. In a zone of two probes
 the difference is symmetric and both are set aside (the zone is then balanced by the model and
