@@ -7,10 +7,10 @@ import pytest
 
 from greeniot.analytics.engine import AnalyticsEngine
 from greeniot.analytics.irrigation import probe_drift
-from greeniot.calibration import CalibrationSpec, ProbeQuality
+from greeniot.calibration import ProbeQuality
 from greeniot.clock import MS_PER_DAY, MS_PER_HOUR
-from greeniot.estate import DeviceBinding, EstateContext, ZoneInfo
 from greeniot.protocol.messages import SoilReading, WeatherReading
+from tests.analytics.irrigation.probe_zone import LOCAL0, three_probe_zone
 
 
 def _zone_theta(rng: np.random.Generator, days: int) -> np.ndarray:
@@ -104,24 +104,13 @@ def test_the_ring_keeps_only_the_window() -> None:
 
 # -- through the real engine ------------------------------------------------------------------
 SITE = "estate-d"
-OFFSET_H = 8.0
-LOCAL0 = 1_780_012_800_000 // MS_PER_DAY * MS_PER_DAY - int(OFFSET_H * MS_PER_HOUR) + MS_PER_DAY
-#: index 0..100 → θ = index / 250 (index 75 is θ 0.30).
-CAL = CalibrationSpec("two_point", points=((25.0, 0.10), (75.0, 0.30)))
 
 
 def _stage_run(drift: float) -> tuple[list[dict[str, int]], float]:
     """Three probes report each evening through the engine for 16 days; p3 drifts by
     ``drift`` m³/m³ a day on top of the zone's cycles. The probes' qualities each day and the
     zone's Dr at the end."""
-    zone = ZoneInfo(SITE, "z1", valve_device="v1", application_rate_mm_h=12.0, efficiency=0.8,
-                    theta_fc=0.30, theta_wp=0.15, root_depth_m=0.4, mad_p=0.5,
-                    kc_by_month=(0.8,) * 12, lat_deg=22.3, elevation_m=50.0,
-                    utc_offset_h=OFFSET_H)
-    devs = [DeviceBinding(SITE, "wx", "weather"), DeviceBinding(SITE, "v1", "valve", zone="z1")]
-    devs += [DeviceBinding(SITE, p, "soil", zone="z1", calibration=CAL.coefficients())
-             for p in ("p1", "p2", "p3")]
-    engine = AnalyticsEngine(EstateContext(devices=tuple(devs), zones=(zone,)))
+    engine = AnalyticsEngine(three_probe_zone(SITE, theta_wp=0.15, mad_p=0.5))
     rng = np.random.default_rng(11)
     th = _probes(rng, _zone_theta(rng, 16), 3, drift=(0.0, 0.0, drift))
     engine.tick(LOCAL0)

@@ -10,8 +10,9 @@ from greeniot.analytics.engine import AnalyticsEngine
 from greeniot.analytics.irrigation.probe_offsets import ProbeOffsets, zone_reference
 from greeniot.calibration import CalibrationSpec
 from greeniot.clock import MS_PER_DAY, MS_PER_HOUR
-from greeniot.estate import DeviceBinding, EstateContext, ZoneInfo
+from greeniot.estate import EstateContext
 from greeniot.protocol.messages import SoilReading, WeatherReading
+from tests.analytics.irrigation.probe_zone import CAL, LOCAL0, three_probe_zone
 
 SPOT = np.array([-5.0, 1.0, 4.0])  # each probe's spot against the zone [mm]
 
@@ -66,23 +67,13 @@ def test_a_probe_set_aside_for_a_fault_rebases_and_a_new_probe_joins_without_mov
 
 # -- through the real engine ------------------------------------------------------------------
 SITE = "estate-o"
-OFFSET_H = 8.0
-LOCAL0 = 1_780_012_800_000 // MS_PER_DAY * MS_PER_DAY - int(OFFSET_H * MS_PER_HOUR) + MS_PER_DAY
-CAL = CalibrationSpec("two_point", points=((25.0, 0.10), (75.0, 0.30)))  # θ = index / 250
 
 
 def _dry_down(offline: range) -> list[tuple[float, float]]:
     """Three probes (spots −0.012, +0.003, +0.010 m³/m³) in a zone drying 0.006 m³/m³ a day
     under steady weather; p3 sends nothing on the days in ``offline``. The zone's Dr and its
     sd at each day's close."""
-    zone = ZoneInfo(SITE, "z1", valve_device="v1", application_rate_mm_h=12.0, efficiency=0.8,
-                    theta_fc=0.30, theta_wp=0.12, root_depth_m=0.4, mad_p=0.6,
-                    kc_by_month=(0.8,) * 12, lat_deg=22.3, elevation_m=50.0,
-                    utc_offset_h=OFFSET_H)
-    devs = [DeviceBinding(SITE, "wx", "weather"), DeviceBinding(SITE, "v1", "valve", zone="z1")]
-    devs += [DeviceBinding(SITE, p, "soil", zone="z1", calibration=CAL.coefficients())
-             for p in ("p1", "p2", "p3")]
-    engine = AnalyticsEngine(EstateContext(devices=tuple(devs), zones=(zone,)))
+    engine = AnalyticsEngine(three_probe_zone(SITE, theta_wp=0.12, mad_p=0.6))
     spot = (-0.012, 0.003, 0.010)
     rng = np.random.default_rng(5)
     for j, p in enumerate(("p1", "p2", "p3")):
@@ -127,18 +118,8 @@ def test_a_probe_calibrated_anew_joins_its_zone_again() -> None:
     the reference it had no longer holds, so the stage forgets it and p3 joins afresh at its
     new offset; no probe is taken for drifting on the way."""
     new_cal = CalibrationSpec("two_point", points=((25.0, 0.12), (75.0, 0.32)))  # +0.02
-    zone = ZoneInfo(SITE, "z1", valve_device="v1", application_rate_mm_h=12.0, efficiency=0.8,
-                    theta_fc=0.30, theta_wp=0.12, root_depth_m=0.4, mad_p=0.6,
-                    kc_by_month=(0.8,) * 12, lat_deg=22.3, elevation_m=50.0,
-                    utc_offset_h=OFFSET_H)
-
     def ctx(cal3: CalibrationSpec) -> EstateContext:
-        devs = [DeviceBinding(SITE, "wx", "weather"),
-                DeviceBinding(SITE, "v1", "valve", zone="z1")]
-        devs += [DeviceBinding(SITE, p, "soil", zone="z1",
-                               calibration=(cal3 if p == "p3" else CAL).coefficients())
-                 for p in ("p1", "p2", "p3")]
-        return EstateContext(devices=tuple(devs), zones=(zone,))
+        return three_probe_zone(SITE, theta_wp=0.12, mad_p=0.6, calibrations={"p3": cal3})
 
     engine = AnalyticsEngine(ctx(CAL))
     engine.tick(LOCAL0)
