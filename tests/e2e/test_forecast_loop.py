@@ -177,9 +177,13 @@ def test_a_forecast_posted_through_the_api_locks_out_freezes_and_sweeps(
             got["last"] = svc.forecasts.latest[site_id]
             # stored by ingest as a measurement
             async with InfluxClient(s.influx) as influx:
-                got["stored"] = await apoll(lambda: influx.query(
-                    f"SELECT count(rain_today_mm) FROM forecast WHERE site = '{site_id}'"),
-                    timeout_s=30, what="stored forecasts")
+                async def stored() -> list[dict[str, Any]] | None:
+                    rows = await influx.query(
+                        f"SELECT count(rain_today_mm) FROM forecast WHERE site = '{site_id}'")
+                    # the writes land one by one: wait for all six, not the first of them
+                    return rows if rows and rows[0]["count"] >= 6 else None
+
+                got["stored"] = await apoll(stored, timeout_s=30, what="all 6 forecasts stored")
         # warm start from InfluxDB: the broker's retained copy is removed first
         async with MqttSession(s.mqtt, f"clear-{site_id}", clean_session=True) as pub:
             await pub.send(forecast_topic(site_id), b"", 1, retain=True)
