@@ -27,13 +27,17 @@ def latest_ts(observer: Observer) -> int:
 
 def soil_around(observer: Observer, devices: tuple[str, ...], t_ms: int, after_ms: int
                 ) -> list[tuple[float, float]]:
-    """Per probe: its last reading before ``t_ms`` and its first at or after ``after_ms``."""
+    """Per probe: the mean of its last 3 readings before ``t_ms`` and of its first 3 at or
+    after ``after_ms`` (one reading carries ±0.2 of noise, and a difference of two single
+    readings would test the noise as much as the water)."""
     out = []
     for dev in devices:
-        r = [m for m in observer.messages(dev, "soil") if isinstance(m, SoilReading)]
-        before = [m.vwc_pct for m in r if m.ts_ms < t_ms][-1]
-        later = next(m.vwc_pct for m in r if m.ts_ms >= after_ms)
-        out.append((before, later))
+        r = sorted((m for m in observer.messages(dev, "soil") if isinstance(m, SoilReading)),
+                   key=lambda m: m.ts_ms)
+        before = [m.vwc_pct for m in r if m.ts_ms < t_ms][-3:]
+        later = [m.vwc_pct for m in r if m.ts_ms >= after_ms][:3]
+        assert before and later, (dev, len(r))
+        out.append((sum(before) / len(before), sum(later) / len(later)))
     return out
 
 
