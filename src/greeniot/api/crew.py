@@ -43,7 +43,7 @@ from starlette.concurrency import run_in_threadpool
 
 from greeniot import i18n
 from greeniot.api import charts
-from greeniot.api.deps import SessionDep, SettingsDep
+from greeniot.api.deps import SessionDep, SettingsDep, released
 from greeniot.api.routes.auth import login
 from greeniot.api.schemas import TaskId
 from greeniot.api.security import COOKIE, csrf_token
@@ -86,7 +86,7 @@ class PageGuard:
 
     async def __call__(self, request: Request, session: SessionDep) -> Principal:
         token = _token(request)
-        principal = (await run_in_threadpool(accounts.resolve_token, session, token)
+        principal = (await released(session, accounts.resolve_token, session, token)
                      if token else None)
         if principal is None:
             raise LoginRequiredError()
@@ -234,7 +234,7 @@ async def task_page(request: Request, session: SessionDep, who: ViewerPage,
         if task.tree else None
     zone = await run_in_threadpool(session.get, Zone, (task.site, task.zone)) \
         if task.zone else None
-    task_photos = await run_in_threadpool(lambda: photos.list_photos(session, task_id=task_id))
+    task_photos = await released(session, photos.list_photos, session, task_id=task_id)
     chart, chart_error = None, None
     influx = request.app.state.influx
     if influx is not None:
@@ -292,7 +292,7 @@ async def close(session: SessionDep, who: CrewPage, settings: SettingsDep, task_
                 note: Annotated[str, Form(max_length=2000)],
                 photo: Annotated[UploadFile | None, File()] = None) -> Response:
     """Close with a note and, if given, a photo (stored first, then referenced)."""
-    await run_in_threadpool(_visible_task, session, who, task_id)
+    await released(session, _visible_task, session, who, task_id)
     limit = settings.auth.photo_max_bytes
     data = await photo.read(limit + 1) if photo is not None and photo.filename else b""
 

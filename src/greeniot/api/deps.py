@@ -7,12 +7,13 @@ The two are described here as protocols: any object with these methods will do.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import metadata
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from greeniot.config import Settings
 
@@ -49,6 +50,29 @@ def package_version() -> str:
         return metadata.version("greeniot")
     except metadata.PackageNotFoundError:
         return "unknown"
+
+
+T = TypeVar("T")
+
+
+async def released(session: Session, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` in the thread pool, then the session's transaction ended.
+
+    On SQLite every transaction begins IMMEDIATE (registry/db.py): it holds the registry's
+    write lock until it ends. A request that awaits the broker, InfluxDB or its upload with a
+    transaction open stalls every other writer for the busy timeout, and deadlocks one that
+    runs on the event loop's own thread. Committing keeps what was read usable
+    (``expire_on_commit`` is off); a failure rolls back."""
+    def run() -> T:
+        try:
+            out = fn(*args, **kwargs)
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()
+        return out
+
+    return await run_in_threadpool(run)
 
 
 def get_session(request: Request) -> Iterator[Session]:

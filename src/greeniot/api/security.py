@@ -23,9 +23,8 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
-from starlette.concurrency import run_in_threadpool
 
-from greeniot.api.deps import SessionDep
+from greeniot.api.deps import SessionDep, released
 from greeniot.registry import audit
 from greeniot.registry.accounts import ROLE_RANK, Principal, resolve_token
 
@@ -69,7 +68,7 @@ class RoleGuard:
         token = credential(request, bearer, api_key)
         if token is None:
             raise NotAuthenticatedError()
-        principal = await run_in_threadpool(resolve_token, session, token)
+        principal = await released(session, resolve_token, session, token)
         if principal is None:
             raise NotAuthenticatedError("invalid, expired or revoked credential")
         if not principal.at_least(self.role):

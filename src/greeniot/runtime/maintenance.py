@@ -179,17 +179,23 @@ class MaintenanceService:
         """Event time of the newest site tick, or the wall clock before any."""
         return self.clock.now_ms or self.wall_clock()
 
-    def _keep_sway(self, site: str, now_ms: int) -> None:
+    async def _keep_sway(self, site: str, now_ms: int) -> None:
         """Store the site's seasonal sway baselines, once per :data:`SWAY_SAVE_MS` of event
-        time (they change slowly; a restart restores them in :meth:`_new_engine`)."""
+        time (they change slowly; a restart restores them in :meth:`_new_engine`). In a
+        thread: a write waits for the registry's lock, and the loop must not wait with it."""
         if now_ms - self._sway_saved.get(site, 0) < SWAY_SAVE_MS:
             return
         s = self.feed.sites.get(site)
         if s is None:
             return
-        try:
+        baselines = s.engine.sway.baselines()
+
+        def save() -> None:
             with self.sessions() as session:
-                sway_baselines.save(session, site, s.engine.sway.baselines(), now_ms)
+                sway_baselines.save(session, site, baselines, now_ms)
+
+        try:
+            await asyncio.to_thread(save)
             self._sway_saved[site] = now_ms
         except Exception as err:  # a registry hiccup: the next tick tries again
             log.warning("sway baselines of site %s not stored: %s", site, err)
@@ -485,7 +491,7 @@ class MaintenanceService:
             done += outcomes
             await self._look_out(locked=True)  # a fall does not wait for the others' passes
             await self._clear(result.events)
-            self._keep_sway(site, now_ms)
+            await self._keep_sway(site, now_ms)
             if self.telemetry is not None:
                 await self.telemetry.on_tick(now_ms, result, outcomes, time.perf_counter() - t0)
             t0 = time.perf_counter()

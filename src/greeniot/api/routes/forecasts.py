@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from greeniot.api.deps import SessionDep, SettingsDep, get_publisher
+from greeniot.api.deps import SessionDep, SettingsDep, get_publisher, released
 from greeniot.api.security import OperatorDep, require_site
 from greeniot.clock import wall_ms
 from greeniot.forecasts.publish import publish_forecast
@@ -56,7 +56,7 @@ async def post_forecast(site: Id, body: ForecastPost, session: SessionDep,
                         request: Request) -> ForecastPublished:
     """Accepted = published (the broker acknowledged it). Audited as ``forecast``."""
     require_site(who, site)
-    await run_in_threadpool(crud.get_site, session, site=site)  # 404 for an unknown site
+    await released(session, crud.get_site, session, site=site)  # 404 for an unknown site
     now = wall_ms()
     ts = body.ts_ms if body.ts_ms is not None else now
     ahead_ms = settings.ingest.max_future_s * 1000

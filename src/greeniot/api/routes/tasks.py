@@ -20,7 +20,7 @@ from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from greeniot.api.deps import SessionDep, SettingsDep
+from greeniot.api.deps import SessionDep, SettingsDep, released
 from greeniot.api.schemas import (
     Offset,
     TaskAssignBody,
@@ -146,7 +146,7 @@ async def upload_photo(request: Request, session: SessionDep, who: CrewDep,
                        file: Annotated[UploadFile, File(description="JPEG, PNG or WebP")],
                        note: Annotated[str, Form(max_length=2000)] = "") -> PhotoPublic:
     """Store a photo as evidence for the task's close-out; reference it in ``close`` by id."""
-    await run_in_threadpool(_task, session, who, task_id)
+    await released(session, _task, session, who, task_id)
     limit = settings.auth.photo_max_bytes
     data = await file.read(limit + 1)  # one byte over the limit is enough to refuse it
     photo = await run_in_threadpool(
