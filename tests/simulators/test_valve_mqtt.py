@@ -4,13 +4,14 @@ node's ``valve`` events water the simulated zone."""
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable
 
 import pytest
 
 from greeniot.protocol import Ack, Command, SoilReading, ValveEvent, device_topic, encode
 from greeniot.services import MosquittoProcess
-from greeniot.simulators import Fleet, RunResult, SimOptions, run
+from greeniot.simulators import Fleet, RunResult, SimOptions, run, soil
 from tests.helpers import apoll
 from tests.simulators.conftest import Observer, wall_ms
 
@@ -136,9 +137,17 @@ def test_external_valve_events_water_the_zone(mosquitto: MosquittoProcess, obser
             if s.device == z1.valve_device] == [("valve", 1), ("valve", 1)]
     assert (z1.site, z1.valve_device) not in result.seq_counts
     rise = 100 * z1.irrigation_mm_h * open_s / 3600 / z1.root_depth_mm
-    # The "after" reading is taken 30 simulated minutes after the close was sent: at 3600x
-    # that is 0.5 s of wall time, so a loaded machine delivering the close late cannot leave
-    # it inside the watering (calm-day evapotranspiration over 30 min is far below 0.1 %).
-    for before, after in soil_around(observer, z1.soil_devices, t_open - 120_000,
-                                     t_closed + 1_800_000):
-        assert after - before == pytest.approx(rise, abs=1.0)
+    # "After" is read from the simulator's own record of when water last went in, not from
+    # when this test sent the close: on a loaded machine the close reached the simulator
+    # 450 simulated s late (0.125 s of wall time at 3600x), and 30 min after the send fell
+    # inside or just after the watering. Water above field capacity (calm starts this zone at
+    # up to 32 % against 30.9 %) drains with the bucket's time constant, so the rise may fall
+    # short of the water by up to that much by the time it is read; calm-day ET over an hour
+    # is below 0.1 % on this 190 mm root zone.
+    watered_until = result.truth.last_watered_ms[z1.zone]
+    if not cap:  # the node's close, sent at t_closed, ended it
+        assert watered_until >= t_closed - 60_000
+    after_ms = watered_until + 240_000  # two soil readings on
+    for before, after in soil_around(observer, z1.soil_devices, t_open - 120_000, after_ms):
+        drained = 1 - math.exp(-(after_ms + 240_000 - t_open) / 1000 / soil.DRAIN_TAU_S)
+        assert rise * (1 - drained) - 0.6 <= after - before <= rise + 0.6, (before, after, rise)

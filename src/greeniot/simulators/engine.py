@@ -283,6 +283,8 @@ class Simulation:
                            for z in self.fleet.zones])
         for z, s in zip(self.fleet.zones, open_s, strict=True):
             self.truth.valve_open_s[z.zone] += float(s)
+            if s > 0:
+                self.truth.last_watered_ms[z.zone] = self.ms(t1)
         rain = self.weather.rain_mm(np.full(site.shape, t0), np.full(site.shape, t1), site)
         temp = self.weather.air_temp_c(mid, site)
         et0 = soil.et0_mm_h(temp, self.weather.sun_frac(mid, site)) * dt / 3600.0

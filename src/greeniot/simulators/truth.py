@@ -52,6 +52,8 @@ class GroundTruth:
     min_vwc_pct: dict[str, float] = field(default_factory=dict)  # zone id → lowest true VWC
     max_vwc_pct: dict[str, float] = field(default_factory=dict)
     valve_open_s: dict[str, float] = field(default_factory=dict)  # zone id → watering time
+    #: zone id → device time of the end of the last simulation step that watered it [ms]
+    last_watered_ms: dict[str, int] = field(default_factory=dict)
 
     def healthy_trees(self, trees: list[str] | tuple[str, ...]) -> list[str]:
         """The trees among ``trees`` that neither stepped nor failed."""
@@ -73,4 +75,5 @@ class GroundTruth:
             "dry_zones": dict(self.dry_zones),
             "min_vwc_pct": {k: round(v, 2) for k, v in self.min_vwc_pct.items()},
             "valve_open_s": {k: round(v, 1) for k, v in self.valve_open_s.items()},
+            "last_watered_ms": dict(self.last_watered_ms),
         }
