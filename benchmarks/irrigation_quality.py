@@ -45,7 +45,9 @@ filter, FAO-56 eq. 88 drainage, the mean rule Dr + ETc ≥ RAW − margin), the 
 blend and no probe correction (model only); ``--confidence`` sets the product's
 P(Dr + ETc ≥ RAW) to water, ``--margin`` the earlier rule's trigger margin (share of TAW),
 ``--first-seed`` another seed range, ``--trace`` prints the openings not needed by tonight
-by cause (:func:`false_opening_causes`).
+by cause (:func:`false_opening_causes`), ``--calibration`` the error of the estimated need
+(Dr + ETc − RAW) per class of zone-day against the spread the decision assumed for it
+(:func:`print_calibration`: no usable probe; probed, before and after the first wetting).
 
 Run::
 
@@ -65,7 +67,7 @@ import numpy as np
 
 from greeniot.actions.watering import MARGIN_FRAC, NEED_CONFIDENCE
 from greeniot.analytics.irrigation import balance, estimator, probe_drift, probe_offsets
-from greeniot.analytics.irrigation.decision import WaterState, decide
+from greeniot.analytics.irrigation.decision import WaterState, decide, need_sd_mm
 from greeniot.analytics.irrigation.et0 import (
     clear_sky_radiation_mj_m2,
     daily_et0_mm,
@@ -163,8 +165,8 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
              drain: bool = True, warmup_days: int = 0, perfect_probes: bool = False,
              drift_check: bool = True, outage_p: float = 0.0, evening_k: int = 1,
              spike_p: float = 0.0, evening_median: bool = True, relative: bool = True,
-             trace: list[dict[str, object]] | None = None
-             ) -> Tally:
+             trace: list[dict[str, object]] | None = None,
+             calib: list[tuple[str, float, float]] | None = None) -> Tally:
     """One seed in closed loop. ``mode``: ``filter`` (the product: the Kalman estimator of
     :mod:`greeniot.analytics.irrigation.estimator`), ``blend`` (the fixed-gain blend of
     :func:`balance.blend`, the earlier product), ``model`` (no probe correction)."""
@@ -297,6 +299,8 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
     drain_frac = np.array([drain_fraction_per_day(t.name) for t in tex]) if drain else None
     dr_est = np.full(n_zones, 0.25) * raw_r
     filt = estimator.initial(dr_est, dr_sd_mm=0.5 * raw_r, root_depth_m=zr)
+    usable = np.array([any(how[j] != "none" and probes.fault[j] == "ok"
+                           for j in np.flatnonzero(pz == i)) for i in range(n_zones)])
     if mode == "filter":
         sensor, w = probe_dr(clip=False)
         filt = estimator.update(filt, dr_probe_mm=sensor, weight_sum=w, taw_mm=taw_r,
@@ -352,6 +356,15 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
             dec = decide(hyd[i], state, cond, now_ms=1_780_000_000_000 + d * 86_400_000,
                          month=climate.month, margin_frac=margin_frac,
                          confidence=confidence if mode == "filter" else None)
+            if calib is not None and d >= warmup_days and dec.rule != "winter_watering":
+                sd_need = need_sd_mm(state)
+                wetted = d - int(last_above[i]) <= 50
+                cls = ("no usable probe" if not usable[i] else
+                       "probed, wetted since the start" if wetted else
+                       "probed, not wetted since the start")
+                calib.append((cls, state.dr_mm + state.etc_mm - state.raw_mm
+                              - (dr_true[i] + etc_true_today[i] - truth.raw_mm[i]),
+                              float(sd_need) if sd_need is not None else np.nan))
             # Needed today: past RAW by tonight. Needed by tomorrow: at most a day early.
             need = dr_true[i] + etc_true_today[i] >= truth.raw_mm[i]
             soon = dr_true[i] + 2.0 * etc_true_today[i] >= truth.raw_mm[i]
@@ -515,6 +528,19 @@ def false_opening_causes(trace: list[dict[str, object]], *, margin: bool
     return dict(sorted(rows.items(), key=lambda kv: -kv[1][0]))
 
 
+def print_calibration(calib: list[tuple[str, float, float]]) -> None:
+    """Per class of zone: zone-days, mean and RMS error of the estimated need [mm], the mean
+    spread the decision assumed [mm] and the RMS of error / spread (z)."""
+    print("  estimated need (Dr + ETc - RAW) against the truth, by class of zone-day:")
+    for cls in sorted({c for c, _, _ in calib}):
+        err = np.array([e for c, e, _ in calib if c == cls])
+        sd = np.array([s for c, _, s in calib if c == cls])
+        z = err / sd
+        print(f"    {cls}: {err.size} zone-days, error mean {err.mean():+.1f} RMS "
+              f"{np.sqrt(np.mean(err ** 2)):.1f} mm; assumed sd {sd.mean():.1f} mm; RMS z "
+              f"{np.sqrt(np.mean(z ** 2)):.2f}")
+
+
 def report(name: str, t: Tally) -> None:
     print(f"{name}:")
     n = max(t.openings, 1)
@@ -578,6 +604,10 @@ def main() -> None:
                     help="correct a zone by the plain mean of the probes that reported that "
                          "day (its offset learned again when the set changes) instead of the "
                          "product's one reference per zone (probe_offsets.py)")
+    ap.add_argument("--calibration", action="store_true",
+                    help="also print, per class of zone, the error of the estimated need "
+                         "(Dr + ETc - RAW) against the truth and the spread the decision "
+                         "assumed for it (a calibrated spread has RMS z near 1)")
     ap.add_argument("--trace", action="store_true",
                     help="also print the openings not needed by tonight, by cause")
     args = ap.parse_args()
@@ -597,6 +627,8 @@ def main() -> None:
         total = Tally()
         trace: list[dict[str, object]] | None = [] if args.trace and kw["mode"] == "filter" \
             else None
+        calib: list[tuple[str, float, float]] | None = [] if args.calibration \
+            and kw["confidence"] is not None else None
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             total.add(run_seed(seed, args.zones, args.days, str(kw["mode"]),
                                margin_frac=args.margin,
@@ -607,9 +639,11 @@ def main() -> None:
                                outage_p=args.probe_outages,
                                evening_k=args.evening_readings, spike_p=args.spikes,
                                evening_median=not args.newest_reading,
-                               relative=not args.plain_mean, trace=trace))
+                               relative=not args.plain_mean, trace=trace, calib=calib))
         report(f"{name} ({args.seeds} seeds from {args.first_seed} × {args.zones} zones × "
                f"{args.days} days, after {args.warmup_days} days' warm-up)", total)
+        if calib is not None:
+            print_calibration(calib)
         if trace is not None:
             causes = false_opening_causes(trace, margin=kw["confidence"] is None)
             print(f"  openings not needed by tonight, by cause "
