@@ -49,7 +49,10 @@ def test_builtin_valve_node_obeys_commands(mosquitto: MosquittoProcess, observer
     cmd_topic = device_topic(site_id, z1.valve_device, "cmd")
 
     async def main() -> RunResult:
-        task = asyncio.create_task(run("calm", fleet, port=mosquitto.port, span_s=2 * 3600,
+        # 4 simulated hours, 4 s of wall time: the commands below go out ~0.2 s in, and must
+        # reach the simulator before its run ends even when the machine stalls for seconds
+        # (2 h once ended before they arrived: no ack at all)
+        task = asyncio.create_task(run("calm", fleet, port=mosquitto.port, span_s=4 * 3600,
                                        speed=3600, step_s=30, options=OPTIONS))
         await poll(lambda: len(observer.messages(z1.soil_devices[0], "soil")) >= 5, 10,
                    "soil readings")
