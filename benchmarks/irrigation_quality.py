@@ -85,6 +85,9 @@ from greeniot.simulators.soil import DRAIN_TAU_DAYS, INTAKE_MM_H, PONDING_MM, Pr
 from greeniot.soils import TEXTURES, drain_fraction_per_day, taw_sd_mm
 
 KINDS = {"drip": (4.0, 0.9), "rotor": (12.0, 0.75), "spray": (40.0, 0.7)}
+#: Days since the truth was last above field capacity beyond which a zone counts as never
+#: wetted since the start (its start value is 99 days back): the probes' offset unlearned.
+NEVER_WETTED_DAYS = 50
 SHADE = (1.0, 0.8, 0.6)  # sun, part shade, shade: share of the open-sky crop ET
 
 
@@ -299,8 +302,9 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
     drain_frac = np.array([drain_fraction_per_day(t.name) for t in tex]) if drain else None
     dr_est = np.full(n_zones, 0.25) * raw_r
     filt = estimator.initial(dr_est, dr_sd_mm=0.5 * raw_r, root_depth_m=zr)
-    usable = np.array([any(how[j] != "none" and probes.fault[j] == "ok"
-                           for j in np.flatnonzero(pz == i)) for i in range(n_zones)])
+    usable = None if calib is None else [
+        any(how[j] != "none" and probes.fault[j] == "ok" for j in np.flatnonzero(pz == i))
+        for i in range(n_zones)]
     if mode == "filter":
         sensor, w = probe_dr(clip=False)
         filt = estimator.update(filt, dr_probe_mm=sensor, weight_sum=w, taw_mm=taw_r,
@@ -314,7 +318,7 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
     water = np.zeros(n_zones)
     policy = np.zeros(n_zones)
     params = DEFAULT_LOCKOUTS
-    last_above = np.full(n_zones, -99)  # trace only: last day truth ended above FC
+    last_above = np.full(n_zones, -99)  # trace, calib: last day truth ended above FC
     start_held = np.zeros(n_zones)
     for d in range(warmup_days + n_days):
         if d == warmup_days and d:  # scored from here: the product has run for warmup_days
@@ -356,9 +360,10 @@ def run_seed(seed: int, n_zones: int, n_days: int, mode: str = "filter", ideal: 
             dec = decide(hyd[i], state, cond, now_ms=1_780_000_000_000 + d * 86_400_000,
                          month=climate.month, margin_frac=margin_frac,
                          confidence=confidence if mode == "filter" else None)
-            if calib is not None and d >= warmup_days and dec.rule != "winter_watering":
+            if usable is not None and calib is not None and d >= warmup_days \
+                    and dec.rule != "winter_watering":
                 sd_need = need_sd_mm(state)
-                wetted = d - int(last_above[i]) <= 50
+                wetted = d - int(last_above[i]) <= NEVER_WETTED_DAYS
                 cls = ("no usable probe" if not usable[i] else
                        "probed, wetted since the start" if wetted else
                        "probed, not wetted since the start")
@@ -518,7 +523,7 @@ def false_opening_causes(trace: list[dict[str, object]], *, margin: bool
                 cause += ": no usable probe (model and ET scale only)"
             elif f["since_above"] <= 4:
                 cause += ": water above field capacity still draining"
-            elif f["since_above"] > 50:
+            elif f["since_above"] > NEVER_WETTED_DAYS:
                 cause += ": probe offset not learned yet (no wetting since the start)"
             else:
                 cause += ": other (probe scatter, rain runoff, efficiency)"

@@ -151,6 +151,6 @@ def test_external_valve_events_water_the_zone(mosquitto: MosquittoProcess, obser
     if not cap:  # the node's close, sent at t_closed, ended it
         assert watered_until >= t_closed - 60_000
     after_ms = watered_until + 240_000  # two soil readings on
+    drained = 1 - math.exp(-(after_ms + 240_000 - t_open) / 1000 / soil.DRAIN_TAU_S)
     for before, after in soil_around(observer, z1.soil_devices, t_open - 120_000, after_ms):
-        drained = 1 - math.exp(-(after_ms + 240_000 - t_open) / 1000 / soil.DRAIN_TAU_S)
         assert rise * (1 - drained) - 0.6 <= after - before <= rise + 0.6, (before, after, rise)
